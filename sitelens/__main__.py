@@ -1,0 +1,5 @@
+import sys
+
+from sitelens.cli import main
+
+sys.exit(main())
