@@ -1,0 +1,175 @@
+"""Blob-triggered functions, as the Storage extension 5.x runs them.
+
+Detection (a container scan here, since Azurite has no analytics logs and emits no Event Grid events;
+or an Event Grid post to the webhook) enqueues a `BlobTriggerMessage` on the host queue
+`azure-webjobs-blobtrigger-{hostId}`; a queue listener with `poisonBlobThreshold` as its dequeue count
+runs the function; what keeps failing lands in `webjobs-blobtrigger-poison` with the same JSON.
+The scan writes blob receipts so that a restarted host does not deliver a blob version twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.functions.blob import InputStream
+
+from emulators.functions_host.binding_expressions import BlobPathPattern, resolve_app_settings
+from emulators.functions_host.index import FunctionSpec
+from emulators.functions_host.invoker import Invoker
+from emulators.functions_host.queue_listener import Delivery
+from emulators.functions_host.receipts import ReceiptStore
+from emulators.functions_host.storage import StorageClients
+
+log = logging.getLogger(__name__)
+HOSTS_CONTAINER = "azure-webjobs-hosts"
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+EVENT_GRID = "EventGrid"
+
+
+def trigger_queue_name(host_id: str) -> str:
+    return f"azure-webjobs-blobtrigger-{host_id}"
+
+
+def trigger_message(spec: FunctionSpec, container: str, blob_name: str, etag: str) -> str:
+    etag = etag if etag.startswith('"') else f'"{etag}"'  # the host keeps ETag.ToString()'s quotes
+    return json.dumps(
+        {
+            "Type": "BlobTrigger",
+            "FunctionId": spec.function_id,
+            "BlobType": "BlockBlob",
+            "ContainerName": container,
+            "BlobName": blob_name,
+            "ETag": etag,
+        }
+    )
+
+
+class BlobTriggers:
+    """The blob functions of one app: pattern matching, scanning, and running trigger messages."""
+
+    def __init__(
+        self, specs: list[FunctionSpec], settings: Mapping[str, str], storage: StorageClients, host_id: str
+    ) -> None:
+        self.specs = {s.function_id: s for s in specs}
+        self.patterns = {
+            s.function_id: BlobPathPattern.parse(resolve_app_settings(str(s.trigger.get("path")), settings))
+            for s in specs
+        }
+        self.storage = storage
+        self.host_id = host_id
+        self.receipts = ReceiptStore(storage.blob_service(None).get_container_client(HOSTS_CONTAINER), host_id)
+
+    def spec_for(self, function_id: str) -> FunctionSpec | None:
+        return self.specs.get(function_id) or self.specs.get(f"Host.Functions.{function_id.rsplit('.', 1)[-1]}")
+
+    async def enqueue(self, spec: FunctionSpec, container: str, blob_name: str, etag: str) -> None:
+        await self.storage.send_messages(
+            None, trigger_queue_name(self.host_id), [trigger_message(spec, container, blob_name, etag)]
+        )
+
+    async def scan_once(self) -> int:
+        """List each watched container once; enqueue every new blob version. Returns how many were queued."""
+        queued = 0
+        by_container: dict[tuple[str, str], list[str]] = {}
+        for fid, pattern in self.patterns.items():
+            connection = str(self.specs[fid].trigger.get("connection") or "")
+            by_container.setdefault((connection, pattern.container), []).append(fid)
+        for (connection, container), fids in by_container.items():
+            queued += await self._scan_container(connection or None, container, fids)
+        return queued
+
+    async def _scan_container(self, connection: str | None, container: str, fids: list[str]) -> int:
+        client = self.storage.blob_service(connection).get_container_client(container)
+        cursor = await self.receipts.read_cursor(container)
+        latest: datetime | None = None
+        queued = 0
+        try:
+            async for blob in client.list_blobs():
+                modified: datetime = blob.last_modified
+                if cursor is not None and modified < cursor:
+                    continue
+                latest = modified if latest is None or modified > latest else latest
+                for fid in fids:
+                    if self.patterns[fid].match(blob.name) is None:
+                        continue
+                    spec = self.specs[fid]
+                    etag = str(blob.etag)
+                    if await self.receipts.claim_and_complete(
+                        fid,
+                        container,
+                        blob.name,
+                        etag,
+                        lambda s=spec, n=blob.name, e=etag: self.enqueue(s, container, n, e),
+                    ):
+                        queued += 1
+        except ResourceNotFoundError:
+            return 0  # container not created yet
+        if latest is not None:
+            await self.receipts.write_cursor(container, latest - timedelta(milliseconds=1))
+        return queued
+
+    async def run_scanner(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.scan_once()
+            except Exception:
+                log.exception("blob scan failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+    async def handle(self, invoker: Invoker, delivery: Delivery) -> None:
+        """Run the function a BlobTriggerMessage names (the BlobQueueTriggerExecutor step)."""
+        msg = json.loads(delivery.text)
+        spec = self.spec_for(str(msg.get("FunctionId", "")))
+        if spec is None:
+            log.info("blob trigger message for unknown function %s dropped", msg.get("FunctionId"))
+            return
+        container, name = str(msg["ContainerName"]), str(msg["BlobName"])
+        blob = self.storage.blob_service(spec.trigger.get("connection")).get_blob_client(container, name)
+        try:
+            props = await blob.get_blob_properties()
+        except ResourceNotFoundError:
+            return  # the blob is gone: dropped as a success, no invocation
+        if spec.trigger.get("source") != EVENT_GRID and str(props.etag).strip('"') != str(msg.get("ETag")).strip('"'):
+            return  # a newer version exists and will be detected on its own
+        captures = self.patterns[spec.function_id].match(name) or {}
+        await invoker.invoke(
+            spec, await self._value(spec, blob, props), _binding_data(container, name, blob.url, props, captures)
+        )
+
+    async def _value(self, spec: FunctionSpec, blob: Any, props: Any) -> Any:
+        data: bytes = await (await blob.download_blob()).readall()
+        hint = spec.annotations.get(spec.trigger.name)
+        if hint is bytes:
+            return data
+        if hint is str:
+            return data.decode("utf-8")
+        return InputStream(
+            data=data,
+            name=f"{props.container}/{props.name}",
+            uri=blob.url,
+            length=props.size,
+            blob_properties={
+                "ContentLength": props.size,
+                "ETag": props.etag,
+                "ContentType": props.content_settings.content_type,
+            },
+            metadata=dict(props.metadata or {}),
+        )
+
+
+def _binding_data(container: str, name: str, url: str, props: Any, captures: Mapping[str, str]) -> dict[str, object]:
+    return {
+        **captures,
+        "BlobTrigger": f"{container}/{name}",
+        "Uri": url,
+        "Metadata": dict(props.metadata or {}),
+        "Properties": {"ContentLength": props.size, "ETag": props.etag},
+    }

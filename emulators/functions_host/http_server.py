@@ -1,0 +1,175 @@
+"""The host's HTTP front: function routes, keys, the Event Grid blob webhook, and host endpoints.
+
+- `/{routePrefix}/{route}`: HTTP functions, matched most-specific first; keys from the
+  `x-functions-key` header (which wins) or the `code` query parameter; 401 when a required key is
+  missing or wrong. An unhandled exception is a 500.
+- `/runtime/webhooks/blobs?functionName=Host.Functions.<name>`: Event Grid delivery for blob triggers
+  (`aeg-event-type`: SubscriptionValidation → handshake, Notification → 202 after queueing,
+  Unsubscribe → 202, anything else → 400). Needs the `blobs_extension` system key or the master key.
+- `/admin/host/ping`: readiness. `/{routePrefix}/openapi.json`: the app's `openapi.json`, if present.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+from aiohttp import web
+
+from emulators.functions_host.blob_trigger import BlobTriggers
+from emulators.functions_host.config import Keys
+from emulators.functions_host.index import FunctionSpec
+from emulators.functions_host.invoker import InvocationFailed, Invoker
+from emulators.functions_host.routes import RouteTemplate
+
+log = logging.getLogger(__name__)
+
+
+class HttpFront:
+    def __init__(
+        self,
+        specs: list[FunctionSpec],
+        invoker: Invoker,
+        keys: Keys,
+        *,
+        route_prefix: str,
+        enforce_keys: bool,
+        blob_triggers: BlobTriggers | None,
+        openapi_file: Path | None,
+        custom_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.custom_headers = dict(custom_headers or {})
+        self.invoker = invoker
+        self.keys = keys
+        self.prefix = f"/{route_prefix}" if route_prefix else ""
+        self.enforce_keys = enforce_keys
+        self.blob_triggers = blob_triggers
+        self.openapi_file = openapi_file if openapi_file and openapi_file.is_file() else None
+        self.routes = sorted(
+            ((RouteTemplate.parse(str(s.trigger.get("route") or s.name)), s) for s in specs),
+            key=lambda pair: pair[0].precedence,
+        )
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app.on_response_prepare.append(self._add_custom_headers)
+        app.router.add_get("/admin/host/ping", self._ping)
+        app.router.add_post("/runtime/webhooks/blobs", self._blob_webhook)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def _add_custom_headers(self, _request: web.Request, response: web.StreamResponse) -> None:
+        # host.json extensions.http.customHeaders apply to every response the host sends.
+        for name, value in self.custom_headers.items():
+            response.headers.setdefault(name, value)
+
+    async def _ping(self, _request: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    def _key(self, request: web.Request) -> str | None:
+        return request.headers.get("x-functions-key") or request.query.get("code")
+
+    def _find(self, path: str, method: str) -> tuple[FunctionSpec, dict[str, str]] | None:
+        for template, spec in self.routes:
+            params = template.match(path)
+            methods = [m.upper() for m in spec.trigger.get("methods") or []]
+            if params is not None and (not methods or method in methods):
+                return spec, params
+        return None
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if not path.startswith(self.prefix + "/") and self.prefix:
+            return web.Response(status=404)
+        sub = path[len(self.prefix) :].strip("/")
+        if self.openapi_file and sub == "openapi.json" and request.method == "GET":
+            return web.Response(body=self.openapi_file.read_bytes(), content_type="application/json")
+        found = self._find(sub, request.method)
+        if found is None:
+            return web.Response(status=404)
+        spec, params = found
+        level = str(spec.trigger.get("authLevel") or "FUNCTION").upper()
+        needs_key = self.enforce_keys and level != "ANONYMOUS"
+        if needs_key and not self.keys.accepts(spec.name, self._key(request), admin=level == "ADMIN"):
+            return web.Response(status=401)
+        body = await request.read()
+        req = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            params=dict(request.query),
+            route_params=params,
+            body=body,
+        )
+        try:
+            result = await self.invoker.invoke(spec, req, _binding_data(params, request.query, body))
+        except InvocationFailed:
+            return web.Response(status=500)
+        return _to_response(result)
+
+    async def _blob_webhook(self, request: web.Request) -> web.Response:
+        if self.enforce_keys:
+            key = self._key(request)
+            system = self.keys.system.get("blobs_extension")
+            if not (self.keys.accepts("", key, admin=True) or (system and key == system)):
+                return web.Response(status=401)
+        kind = request.headers.get("aeg-event-type", "")
+        body: Any = await request.json()
+        events = body if isinstance(body, list) else [body]
+        if kind == "SubscriptionValidation":
+            code = events[0].get("data", {}).get("validationCode")
+            return web.json_response({"validationResponse": code})
+        if kind == "Unsubscribe":
+            return web.Response(status=202)
+        if kind != "Notification":
+            return web.Response(status=400, text="aeg-event-type header missing or unknown")
+        function_id = request.query.get("functionName", "")
+        spec = self.blob_triggers.spec_for(function_id) if self.blob_triggers else None
+        if spec is None or self.blob_triggers is None:
+            return web.Response(status=404, text=f"no blob-triggered function {function_id}")
+        for event in events:
+            data = event.get("data", {})
+            container, _, name = urlsplit(str(data["url"])).path.lstrip("/").partition("/")
+            if container == self._account_segment(data["url"]):  # path-style URL (Azurite): /account/container/blob
+                container, _, name = name.partition("/")
+            await self.blob_triggers.enqueue(spec, container, name, str(data.get("eTag", "")))
+        return web.Response(status=202)
+
+    @staticmethod
+    def _account_segment(url: str) -> str:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        first = parts.path.lstrip("/").split("/", 1)[0]
+        # Azure's URLs name the account in the host; emulator URLs in the first path segment.
+        return first if host in ("127.0.0.1", "localhost") or host.startswith("127.") else ""
+
+
+def _binding_data(params: Mapping[str, str], query: Mapping[str, str], body: bytes) -> dict[str, object]:
+    data: dict[str, object] = {"Query": dict(query)}
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        data.update(payload)
+    data.update(params)
+    return data
+
+
+def _to_response(result: Any) -> web.Response:
+    if result is None:
+        return web.Response(status=204)
+    if isinstance(result, str):
+        return web.Response(status=200, text=result)
+    if isinstance(result, func.HttpResponse):
+        headers = {k: v for k, v in result.headers.items() if k.lower() != "content-type"}
+        content_type = result.headers.get("content-type") or f"{result.mimetype}; charset={result.charset}"
+        headers["Content-Type"] = content_type
+        return web.Response(status=result.status_code, body=result.get_body(), headers=headers)
+    log.warning("HTTP function returned %s; expected HttpResponse or str", type(result).__name__)
+    return web.Response(status=500)

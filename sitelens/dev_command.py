@@ -1,0 +1,61 @@
+"""`sitelens dev`: the local stack in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from emulators.azurite import AzuriteError
+from sitelens.stack import Stack, StackError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("dev", help="run the local stack in the foreground")
+    add_stack_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def add_stack_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", type=Path, default=REPO / ".local", help="data, logs and stack.json (default .local)")
+    p.add_argument(
+        "--azurite-ports", type=int, nargs=3, default=[10000, 10001, 10002], metavar=("BLOB", "QUEUE", "TABLE")
+    )
+    p.add_argument("--port", type=int, default=7071, help="Functions host HTTP port")
+
+
+def stack_from(args: argparse.Namespace) -> Stack:
+    return Stack(repo=REPO, state_dir=args.state_dir, azurite_ports=tuple(args.azurite_ports), functions_port=args.port)
+
+
+def run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stack = stack_from(args)
+    try:
+        stack.start()
+    except (AzuriteError, StackError) as exc:
+        print(f"sitelens dev: {exc}")
+        return 1
+    print(f"Storage (Azurite)  {stack.azurite.endpoints.url(stack.azurite_ports[0]) if stack.azurite else ''}")
+    print(f"Functions host     {stack.functions_url}/api  (keys in {stack.stack_file})")
+    print(f"Logs               {args.state_dir / 'logs'}")
+    print("Press Ctrl-C to stop.", flush=True)
+    dead = None
+    while not stop.wait(0.5):  # wakes on a signal at once; the timeout only checks the children's health
+        dead = stack.dead_child()
+        if dead:
+            print(f"sitelens dev: the {dead} exited; stopping the stack")
+            break
+    stack.stop()
+    print("stopped", flush=True)
+    return 1 if dead else 0

@@ -1,0 +1,30 @@
+"""The repository's `local.settings.json`: created from the example on first use, with fresh keys."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+EXAMPLE = "local.settings.json.example"
+FILE = "local.settings.json"
+
+
+def ensure(repo: Path) -> dict[str, Any]:
+    """Return the settings, creating the file (ignored by git) or filling empty keys as needed."""
+    path = repo / FILE
+    settings: dict[str, Any] = json.loads((path if path.is_file() else repo / EXAMPLE).read_text())
+    keys = settings.setdefault("Keys", {})
+    changed = not path.is_file()
+    if not keys.get("master"):
+        keys["master"] = secrets.token_urlsafe(32)
+        changed = True
+    host_keys = keys.setdefault("host", {})
+    if not host_keys.get("default"):
+        host_keys["default"] = secrets.token_urlsafe(32)
+        changed = True
+    if changed:
+        path.write_text(json.dumps(settings, indent=2) + "\n")
+        path.chmod(0o600)
+    return settings

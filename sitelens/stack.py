@@ -1,0 +1,141 @@
+"""The local stack as child processes: Azurite and the Functions host (and, later, the Batch service).
+
+`Stack.start()` brings the children up in order, each behind a readiness condition, and writes their
+endpoints and keys to `.local/stack.json` (mode 0600) for other tools (`sitelens upload`, tests).
+`stop()` stops them in reverse order, letting the host finish running invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulators.azurite import Azurite, AzuriteError, _probe
+from emulators.storage_account import DEFAULT_PORTS
+from sitelens import local_settings
+
+READY_TIMEOUT_S = 60.0
+
+
+class StackError(RuntimeError):
+    """A part of the local stack failed to start or died."""
+
+
+@dataclass
+class Stack:
+    repo: Path
+    state_dir: Path
+    azurite_ports: tuple[int, int, int] = DEFAULT_PORTS
+    functions_port: int = 7071
+    azurite: Azurite | None = None
+    functions: subprocess.Popen[bytes] | None = None
+    keys: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def functions_url(self) -> str:
+        return f"http://127.0.0.1:{self.functions_port}"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    def start(self) -> Stack:
+        logs = self.state_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        settings = local_settings.ensure(self.repo)
+        self.keys = settings["Keys"]
+        try:
+            self.azurite = Azurite.start(
+                self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log"
+            )
+            self._start_functions(logs / "functions.log")
+        except (AzuriteError, StackError):
+            self.stop()
+            raise
+        self._write_stack_file()
+        return self
+
+    def _start_functions(self, log_file: Path) -> None:
+        assert self.azurite is not None
+        if _probe("127.0.0.1", self.functions_port) is not None:
+            raise StackError(f"port {self.functions_port} is taken; stop what runs there or pass another --port")
+        env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
+        args = [
+            sys.executable,
+            "-m",
+            "sitelens",
+            "functions",
+            "start",
+            "--app-dir",
+            str(self.repo),
+            "--port",
+            str(self.functions_port),
+        ]
+        with log_file.open("ab") as out:
+            self.functions = subprocess.Popen(args, cwd=self.repo, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self._functions_ready():
+            if self.functions.poll() is not None:
+                raise StackError(f"the Functions host exited with {self.functions.returncode}; see {log_file}")
+            if time.monotonic() > deadline:
+                raise StackError(f"the Functions host did not answer within {READY_TIMEOUT_S:.0f} s; see {log_file}")
+            time.sleep(0.1)  # poll interval of the readiness condition
+
+    def _functions_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.functions_url}/admin/host/ping", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def _write_stack_file(self) -> None:
+        assert self.azurite is not None
+        e = self.azurite.endpoints
+        doc = {
+            "storage": {
+                "connection_string": self.azurite.connection_string,
+                "blob": e.url(e.blob_port),
+                "queue": e.url(e.queue_port),
+                "table": e.url(e.table_port),
+            },
+            "functions": {
+                "url": self.functions_url,
+                "api": f"{self.functions_url}/api",
+                "master_key": self.keys["master"],
+                "host_key": self.keys["host"]["default"],
+            },
+            "pids": {
+                "azurite": self.azurite.process.pid if self.azurite.process else None,
+                "functions": self.functions.pid if self.functions else None,
+            },
+        }
+        self.stack_file.write_text(json.dumps(doc, indent=2) + "\n")
+        self.stack_file.chmod(0o600)
+
+    def dead_child(self) -> str | None:
+        """The name of a child that exited on its own, if any."""
+        if self.functions is not None and self.functions.poll() is not None:
+            return "functions host"
+        if self.azurite is not None and self.azurite.process is not None and self.azurite.process.poll() is not None:
+            return "azurite"
+        return None
+
+    def stop(self) -> None:
+        if self.functions is not None and self.functions.poll() is None:
+            self.functions.send_signal(signal.SIGTERM)
+            try:
+                self.functions.wait(45)
+            except subprocess.TimeoutExpired:
+                self.functions.kill()
+                self.functions.wait(10)
+        if self.azurite is not None:
+            self.azurite.stop()
+        self.stack_file.unlink(missing_ok=True)

@@ -1,0 +1,115 @@
+"""Blob trigger semantics against Azurite: scan + receipts across restarts, poison, Event Grid webhook."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient
+
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def names(unique: str) -> dict[str, str]:
+    return {"SCAN_CONTAINER": f"scan-{unique}", "COPY_CONTAINER": f"copy-{unique}", "EG_CONTAINER": f"eg-{unique}"}
+
+
+def upload(connection: str, container: str, name: str, data: bytes) -> str:
+    service = BlobServiceClient.from_connection_string(connection)
+    c = service.get_container_client(container)
+    if not c.exists():
+        c.create_container()
+    return str(c.upload_blob(name, data, overwrite=True)["etag"])
+
+
+def test_blob_is_delivered_once_across_a_host_restart(make_host, storage_connection, names, log_queue):
+    # GIVEN a host that delivered a blob
+    first = make_host("blobs", names).start()
+    upload(storage_connection, names["SCAN_CONTAINER"], "site1/a.jpg", b"12345")
+    [a] = log_queue.wait_count(1, fn="on_blob")
+    assert a["name"] == f"{names['SCAN_CONTAINER']}/site1/a.jpg"
+    assert a["length"] == 5
+    first.stop()
+    # WHEN a new host starts on the same storage and another blob arrives
+    make_host("blobs", names).start()
+    upload(storage_connection, names["SCAN_CONTAINER"], "site1/b.jpg", b"123")
+    log_queue.wait_count(1, fn="on_blob", name=f"{names['SCAN_CONTAINER']}/site1/b.jpg")
+    # THEN the first blob was not delivered again (its receipt is complete)
+    delivered = [r["name"] for r in log_queue.read() if r["fn"] == "on_blob"]
+    assert sorted(delivered) == [f"{names['SCAN_CONTAINER']}/site1/a.jpg", f"{names['SCAN_CONTAINER']}/site1/b.jpg"]
+    # and the output binding rendered {site}/{name} from the trigger path
+    copies = BlobServiceClient.from_connection_string(storage_connection).get_container_client(names["COPY_CONTAINER"])
+    assert copies.download_blob("site1/a.jpg.len").readall() == b"5"
+
+
+def test_failing_blob_function_ends_in_the_blob_poison_queue(make_host, storage_connection, names, log_queue):
+    make_host("blobs", names).start()
+    etag = upload(storage_connection, names["SCAN_CONTAINER"], "site1/bad.jpg", b"x")
+    # host.json: poisonBlobThreshold 2 → two tries, then the trigger message is poisoned
+    assert len(log_queue.wait_count(2, fn="on_blob")) == 2
+    poison = QueueClient.from_connection_string(storage_connection, "webjobs-blobtrigger-poison")
+
+    def poisoned() -> dict[str, str] | None:
+        for m in poison.peek_messages(max_messages=32):
+            body = json.loads(base64.b64decode(m.content))
+            if body["ContainerName"] == names["SCAN_CONTAINER"]:
+                return body
+        return None
+
+    body = wait_for(poisoned, 30, "the blob trigger poison message")
+    assert body == {
+        "Type": "BlobTrigger",
+        "FunctionId": "Host.Functions.on_blob",
+        "BlobType": "BlockBlob",
+        "ContainerName": names["SCAN_CONTAINER"],
+        "BlobName": "site1/bad.jpg",
+        "ETag": etag if etag.startswith('"') else f'"{etag}"',
+    }
+
+
+def post_event(url: str, kind: str, events: list[dict[str, object]], key: str | None) -> tuple[int, bytes]:
+    headers = {"aeg-event-type": kind, "Content-Type": "application/json"}
+    if key:
+        headers["x-functions-key"] = key
+    request = urllib.request.Request(url, data=json.dumps(events).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_event_grid_webhook_handshake_and_delivery(make_host, storage_connection, names, log_queue):
+    host = make_host("blobs", names, extra_args=["--no-emulate-event-grid"]).start()
+    url = f"{host.url}/runtime/webhooks/blobs?functionName=Host.Functions.on_event_grid_blob"
+    # the subscription validation handshake
+    status, body = post_event(
+        url, "SubscriptionValidation", [{"data": {"validationCode": "abc-123"}}], "test-master-key"
+    )
+    assert (status, json.loads(body)) == (200, {"validationResponse": "abc-123"})
+    # an unknown event type header is a 400; no key is a 401
+    assert post_event(url, "Whatever", [], "test-master-key")[0] == 400
+    assert post_event(url, "Notification", [], None)[0] == 401
+    # a BlobCreated notification for a blob that exists runs the function
+    etag = upload(storage_connection, names["EG_CONTAINER"], "p.jpg", b"abcdef")
+    blob_url = f"{storage_connection.split('BlobEndpoint=')[1].split(';')[0]}/{names['EG_CONTAINER']}/p.jpg"
+    event = {
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "data": {"url": blob_url, "eTag": etag, "blobType": "BlockBlob"},
+    }
+    assert post_event(url, "Notification", [event], "test-master-key")[0] == 202
+    [record] = log_queue.wait_count(1, fn="on_event_grid_blob")
+    assert record == {**record, "name": f"{names['EG_CONTAINER']}/p.jpg", "length": 6}
+    # without scanning, nothing else was delivered for that container
+    upload(storage_connection, names["EG_CONTAINER"], "q.jpg", b"x")
+    upload(storage_connection, names["SCAN_CONTAINER"], "s/marker.jpg", b"x")
+    log_queue.wait_count(1, fn="on_blob")  # the scanned function saw its blob, so a scan ran after q.jpg
+    assert [r["name"] for r in log_queue.read() if r["fn"] == "on_event_grid_blob"] == [
+        f"{names['EG_CONTAINER']}/p.jpg"
+    ]

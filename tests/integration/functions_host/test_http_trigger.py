@@ -1,0 +1,99 @@
+"""HTTP trigger semantics: routes and params, auth levels and keys, errors, the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.support.stack import HostProcess
+
+pytestmark = pytest.mark.integration
+
+KEYS = {"master": "test-master-key", "host": {"default": "host-key"}, "functions": {"get_job": {"default": "fn-key"}}}
+
+
+@pytest.fixture
+def host(make_host) -> HostProcess:
+    return make_host("http", keys=KEYS).start()
+
+
+def call(
+    host: HostProcess,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    key: str | None = None,
+    header: bool = True,
+) -> tuple[int, bytes, dict[str, str]]:
+    url = f"{host.url}{path}"
+    headers = {"Content-Type": "application/json"}
+    if key and header:
+        headers["x-functions-key"] = key
+    elif key:
+        url += ("&" if "?" in url else "?") + f"code={key}"
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def test_function_level_route_needs_a_key(host):
+    assert call(host, "/api/jobs/j1")[0] == 401
+    assert call(host, "/api/jobs/j1", key="wrong")[0] == 401
+
+
+@pytest.mark.parametrize("key", ["fn-key", "host-key", "test-master-key"])
+def test_function_host_and_master_keys_are_accepted(host, key):
+    status, body, headers = call(host, "/api/jobs/j-42?verbose=1", key=key)
+    assert status == 200
+    assert json.loads(body) == {"job_id": "j-42", "verbose": "1"}
+    assert headers["Content-Type"].startswith("application/json")
+
+
+def test_key_in_code_query_parameter(host):
+    assert call(host, "/api/jobs/j1", key="fn-key", header=False)[0] == 200
+
+
+def test_function_key_of_another_function_is_refused(host):
+    assert call(host, "/api/jobs/j1/retry", method="POST", body=b"{}", key="fn-key")[0] == 401
+
+
+def test_route_params_and_json_body(host):
+    status, body, _ = call(host, "/api/jobs/abc/retry", method="POST", body=b'{"why": "blurry"}', key="host-key")
+    assert status == 202
+    assert json.loads(body) == {"retried": "abc", "body": {"why": "blurry"}}
+
+
+def test_method_not_in_the_route_is_not_found(host):
+    assert call(host, "/api/jobs/j1", method="DELETE", key="host-key")[0] == 404
+
+
+def test_anonymous_admin_and_unknown_routes(host):
+    assert call(host, "/api/public/ping")[:2] == (200, b"pong")
+    assert call(host, "/api/admin-only", key="host-key")[0] == 401
+    assert call(host, "/api/admin-only", key="test-master-key")[:2] == (200, b"admin")
+    assert call(host, "/api/nope")[0] == 404
+    assert call(host, "/jobs/j1", key="host-key")[0] == 404  # outside the route prefix
+
+
+def test_unhandled_exception_is_a_500_and_the_host_keeps_serving(host):
+    assert call(host, "/api/boom")[0] == 500
+    assert call(host, "/api/public/ping")[0] == 200
+    assert "Executed 'Functions.boom' (Failed" in host.log_text()
+
+
+def test_openapi_document_is_served(host):
+    status, body, _ = call(host, "/api/openapi.json")
+    assert status == 200
+    assert json.loads(body)["info"]["title"] == "test app"
+
+
+def test_keys_not_enforced_when_asked_like_core_tools(make_host):
+    open_host = make_host("http", keys=KEYS, extra_args=["--no-enforce-keys"]).start()
+    assert call(open_host, "/api/jobs/j1")[0] == 200

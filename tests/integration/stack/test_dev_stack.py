@@ -1,0 +1,85 @@
+"""`sitelens dev` as a user runs it: children up, endpoints written, clean stop on SIGTERM and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from emulators.azurite import Azurite, AzuriteError, free_port
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, stop_signal):
+    ports = [str(free_port()) for _ in range(3)]
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "sitelens",
+        "dev",
+        "--state-dir",
+        str(tmp_path),
+        "--azurite-ports",
+        *ports,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        stack_file = tmp_path / "stack.json"
+        wait_for(stack_file.exists, 90, "stack.json")
+        stack = json.loads(stack_file.read_text())
+        assert stack["functions"]["url"] == f"http://127.0.0.1:{port}"
+        assert stack["storage"]["blob"].endswith(f":{ports[0]}/devstoreaccount1")
+        assert oct(stack_file.stat().st_mode & 0o777) == "0o600"  # it holds keys
+        with urllib.request.urlopen(f"{stack['functions']['api']}/health", timeout=10) as r:
+            assert json.loads(r.read())["status"] == "ok"
+        children = list(stack["pids"].values())
+        assert all(alive(pid) for pid in children)
+        proc.send_signal(stop_signal)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "stopped" in out
+    assert not any(alive(pid) for pid in children)
+    assert not stack_file.exists()
+
+
+def test_taken_port_gets_a_clear_message_not_a_hang(tmp_path, azurite):
+    busy = azurite.endpoints.blob_port
+    with pytest.raises(AzuriteError, match="already listening"):
+        Azurite.start(REPO, tmp_path, (busy, free_port(), free_port()))
+
+
+def test_foreign_process_on_the_port_is_named(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(AzuriteError, match=f"port {port} is taken"):
+            Azurite.start(REPO, tmp_path, (port, free_port(), free_port()))

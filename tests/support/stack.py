@@ -1,0 +1,123 @@
+"""Local-stack pieces for tests: a host subprocess and a log queue that test apps write to."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient
+
+from emulators.azurite import free_port
+from tests.support.waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class LogQueue:
+    """A plain-text queue that test functions append JSON records to; the test reads them back."""
+
+    def __init__(self, connection_string: str, name: str) -> None:
+        self.client = QueueClient.from_connection_string(connection_string, name)
+        with contextlib.suppress(ResourceExistsError):
+            self.client.create_queue()
+        self.records: list[dict[str, Any]] = []
+
+    def read(self) -> list[dict[str, Any]]:
+        for message in self.client.receive_messages(messages_per_page=32, visibility_timeout=60):
+            self.records.append(json.loads(message.content))
+            self.client.delete_message(message)
+        return self.records
+
+    def wait_count(self, n: int, timeout: float = 30.0, **match: object) -> list[dict[str, Any]]:
+        def enough() -> list[dict[str, Any]] | None:
+            found = [r for r in self.read() if all(r.get(k) == v for k, v in match.items())]
+            return found if len(found) >= n else None
+
+        return wait_for(enough, timeout, f"{n} log records matching {match}")
+
+
+@dataclass
+class HostProcess:
+    """`sitelens functions start` on a copy of a test app, as a real subprocess."""
+
+    app_dir: Path
+    port: int
+    log_path: Path
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def prepare(
+        cls,
+        source: Path,
+        dest: Path,
+        values: dict[str, str],
+        *,
+        host_json: dict[str, Any] | None = None,
+        keys: dict[str, Any] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> HostProcess:
+        shutil.copytree(source, dest)
+        if host_json is not None:
+            (dest / "host.json").write_text(json.dumps(host_json))
+        settings = {"IsEncrypted": False, "Values": values, "Keys": keys or {"master": "test-master-key"}}
+        (dest / "local.settings.json").write_text(json.dumps(settings))
+        return cls(app_dir=dest, port=free_port(), log_path=dest / "host.log", extra_args=extra_args or [])
+
+    def start(self) -> HostProcess:
+        args = [
+            sys.executable,
+            "-m",
+            "sitelens",
+            "functions",
+            "start",
+            "--app-dir",
+            str(self.app_dir),
+            "--port",
+            str(self.port),
+            "--blob-scan-interval",
+            "0.5",
+            *self.extra_args,
+        ]
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+        wait_for(self._ready, 60, f"host on port {self.port} (log: {self.log_path})")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"host exited with {self.process.returncode}:\n{self.log_text()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/admin/host/ping", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+            raise
