@@ -20,6 +20,7 @@ _GROUPS: dict[str, str] = {
     "azurite": "emulators.azurite_cli",
     "autoscale": "autoscale.cli",
     "models": "sitelens.models_command",
+    "batch": "emulators.batch_service.cli",
 }
 
 
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # The Azure SDKs log every HTTP request at INFO; keep them to warnings unless debugging.
+    logging.getLogger("azure").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     handler = getattr(args, "handler", None)
     if handler is None:  # a group given without its subcommand
         build_parser([args.group]).parse_args([args.group, "--help"])

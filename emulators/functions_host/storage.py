@@ -21,6 +21,7 @@ class StorageClients:
         self._queues: dict[str, QueueServiceClient] = {}
         self._known_containers: set[str] = set()
         self._known_queues: set[str] = set()
+        self._raw_queues: list[QueueClient] = []
         self.on_enqueue: Callable[[str], None] = lambda _queue: None
 
     def connection_string(self, connection: str | None) -> str:
@@ -40,7 +41,9 @@ class StorageClients:
 
     def raw_queue(self, connection: str | None, name: str) -> QueueClient:
         """A client that neither encodes nor decodes: the listener handles encodings itself."""
-        return QueueClient.from_connection_string(self.connection_string(connection), name)
+        client = QueueClient.from_connection_string(self.connection_string(connection), name)
+        self._raw_queues.append(client)
+        return client
 
     async def ensure_container(self, container: ContainerClient) -> None:
         key = container.url
@@ -68,6 +71,8 @@ class StorageClients:
         self.on_enqueue(queue_name)
 
     async def close(self) -> None:
+        for raw in self._raw_queues:
+            await raw.close()
         for blobs in self._blobs.values():
             await blobs.close()
         for queues in self._queues.values():

@@ -25,7 +25,7 @@ def upload(connection: str, container: str, name: str, data: bytes) -> str:
     c = service.get_container_client(container)
     if not c.exists():
         c.create_container()
-    return str(c.upload_blob(name, data, overwrite=True)["etag"])
+    return str(c.get_blob_client(name).upload_blob(data, overwrite=True)["etag"])
 
 
 def test_blob_is_delivered_once_across_a_host_restart(make_host, storage_connection, names, log_queue):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from tests.support.waiting import wait_for
@@ -22,7 +24,7 @@ def queues(unique: str) -> dict[str, str]:
 def client(connection: str, name: str, *, base64_encoded: bool = True) -> QueueClient:
     policy = TextBase64EncodePolicy() if base64_encoded else None
     q = QueueClient.from_connection_string(connection, name, message_encode_policy=policy)
-    if not q.exists():
+    with contextlib.suppress(ResourceExistsError):
         q.create_queue()
     return q
 
