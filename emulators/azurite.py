@@ -33,17 +33,18 @@ def free_port() -> int:
         return port
 
 
-def _probe(host: str, port: int) -> str | None:
+def probe(host: str, port: int) -> str | None:
     """What answers on a port: None (nothing), 'azurite', or a short description of something else."""
+    conn = http.client.HTTPConnection(host, port, timeout=2)
     try:
-        conn = http.client.HTTPConnection(host, port, timeout=2)
         conn.request("GET", "/devstoreaccount1?comp=list")
         server = conn.getresponse().getheader("Server", "") or ""
-        conn.close()
     except ConnectionRefusedError:
         return None
     except OSError as exc:
         return f"a program that does not speak HTTP ({exc.__class__.__name__})"
+    finally:
+        conn.close()
     return "azurite" if "azurite" in server.lower() else f"an HTTP server ({server or 'no Server header'})"
 
 
@@ -70,7 +71,7 @@ class Azurite:
             raise AzuriteError(f"Azurite is not installed ({entry} missing): run `make setup`")
         endpoints = AzuriteEndpoints(blob_port=ports[0], queue_port=ports[1], table_port=ports[2])
         for port in ports:
-            found = _probe(endpoints.host, port)
+            found = probe(endpoints.host, port)
             if found == "azurite":
                 raise AzuriteError(
                     f"an Azurite is already listening on port {port} (left from an earlier run?); "
@@ -125,7 +126,7 @@ class Azurite:
                 raise AzuriteError(f"Azurite exited with code {self.process.returncode} before it was ready")
             if time.monotonic() > deadline:
                 raise AzuriteError(f"Azurite did not answer on ports {pending} within {timeout_s:.0f} s")
-            pending = [p for p in pending if _probe(self.endpoints.host, p) != "azurite"]
+            pending = [p for p in pending if probe(self.endpoints.host, p) != "azurite"]
             if pending:
                 time.sleep(0.1)  # poll interval of the readiness condition, not a synchronisation sleep
         log.info("Azurite ready: blob %s", self.endpoints.url(self.endpoints.blob_port))

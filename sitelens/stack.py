@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulators.azurite import Azurite, AzuriteError, _probe
+from emulators.azurite import Azurite, AzuriteError, probe
 from emulators.storage_account import DEFAULT_PORTS
 from sitelens import local_settings
 
@@ -65,7 +65,7 @@ class Stack:
 
     def _start_functions(self, log_file: Path) -> None:
         assert self.azurite is not None
-        if _probe("127.0.0.1", self.functions_port) is not None:
+        if probe("127.0.0.1", self.functions_port) is not None:
             raise StackError(f"port {self.functions_port} is taken; stop what runs there or pass another --port")
         env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
         args = [
