@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -106,7 +107,7 @@ class BlobTriggers:
                         container,
                         blob.name,
                         etag,
-                        lambda s=spec, n=blob.name, e=etag: self.enqueue(s, container, n, e),
+                        functools.partial(self.enqueue, spec, container, blob.name, etag),
                     ):
                         queued += 1
         except ResourceNotFoundError:

@@ -87,7 +87,7 @@ class Context(func.Context):
         return self._function_directory
 
     @property
-    def thread_local_storage(self) -> threading.local:
+    def thread_local_storage(self) -> threading.local:  # type: ignore[override]
         return self._thread_local_storage
 
     @property

@@ -49,7 +49,7 @@ def trigger_value(spec: FunctionSpec, delivery: Delivery) -> Any:
     if hint is bytes:
         return delivery.text.encode("utf-8")
     m = delivery.message
-    return FuncQueueMessage(
+    return FuncQueueMessage(  # type: ignore[no-untyped-call]
         id=m.id,
         body=delivery.text.encode("utf-8"),
         dequeue_count=m.dequeue_count,

@@ -57,7 +57,7 @@ def test_failing_blob_function_ends_in_the_blob_poison_queue(make_host, storage_
 
     def poisoned() -> dict[str, str] | None:
         for m in poison.peek_messages(max_messages=32):
-            body = json.loads(base64.b64decode(m.content))
+            body: dict[str, str] = json.loads(base64.b64decode(m.content))
             if body["ContainerName"] == names["SCAN_CONTAINER"]:
                 return body
         return None
@@ -99,7 +99,7 @@ def test_event_grid_webhook_handshake_and_delivery(make_host, storage_connection
     # a BlobCreated notification for a blob that exists runs the function
     etag = upload(storage_connection, names["EG_CONTAINER"], "p.jpg", b"abcdef")
     blob_url = f"{storage_connection.split('BlobEndpoint=')[1].split(';')[0]}/{names['EG_CONTAINER']}/p.jpg"
-    event = {
+    event: dict[str, object] = {
         "eventType": "Microsoft.Storage.BlobCreated",
         "data": {"url": blob_url, "eTag": etag, "blobType": "BlockBlob"},
     }

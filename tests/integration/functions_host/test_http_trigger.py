@@ -17,7 +17,8 @@ KEYS = {"master": "test-master-key", "host": {"default": "host-key"}, "functions
 
 @pytest.fixture
 def host(make_host) -> HostProcess:
-    return make_host("http", keys=KEYS).start()
+    started: HostProcess = make_host("http", keys=KEYS).start()
+    return started
 
 
 def call(
