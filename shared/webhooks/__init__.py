@@ -1,0 +1,1 @@
+"""Outgoing webhooks: Standard Webhooks signing, SSRF-safe delivery, retries from an outbox."""

@@ -1,0 +1,74 @@
+"""What to do after an attempt: done, retry when, or give up (Standard Webhooks status handling).
+
+Schedule (delay after each failed attempt, ±10 % jitter): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+20 h, 24 h: ten attempts over about 75 hours, a little more than three days, as the spec's example.
+2xx ends it; 410 disables the subscription; 429/502/504 are throttling and honour `Retry-After` as a
+minimum; 3xx is a failure (redirects are never followed); anything else, timeouts included, retries.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+)
+MAX_ATTEMPTS = len(SCHEDULE) + 1
+JITTER = 0.1
+
+
+class Outcome(enum.StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    GONE = "gone"  # 410: the receiver asked us to stop; the subscription is disabled
+    EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    next_attempt_at: datetime | None = None
+
+
+def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return timedelta(seconds=int(value.strip()))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(timedelta(0), when.astimezone(UTC) - now)
+
+
+def decide(
+    attempt: int, status: int | None, headers: Mapping[str, str], now: datetime, rng: random.Random | None = None
+) -> Decision:
+    """`attempt` is 1-based: the attempt that just ended with `status` (None = no answer)."""
+    if status is not None and 200 <= status < 300:
+        return Decision(Outcome.DELIVERED)
+    if status == 410:
+        return Decision(Outcome.GONE)
+    if attempt >= MAX_ATTEMPTS:
+        return Decision(Outcome.EXHAUSTED)
+    delay = SCHEDULE[attempt - 1] * (1 + (rng or random.Random()).uniform(-JITTER, JITTER))
+    if status in (429, 502, 504):
+        asked = retry_after(headers, now)
+        if asked is not None:
+            delay = max(delay, asked)
+    return Decision(Outcome.RETRY, now + delay)

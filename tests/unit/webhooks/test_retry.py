@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.webhooks.retry import MAX_ATTEMPTS, SCHEDULE, Outcome, decide
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_schedule_spans_about_three_days():
+    total = sum(SCHEDULE, timedelta())
+    assert timedelta(days=3) <= total <= timedelta(days=3, hours=6)
+    assert MAX_ATTEMPTS == 10
+
+
+@pytest.mark.parametrize("status", [200, 201, 204])
+def test_2xx_delivers(status):
+    assert decide(1, status, {}, NOW).outcome is Outcome.DELIVERED
+
+
+def test_410_means_gone():
+    assert decide(3, 410, {}, NOW).outcome is Outcome.GONE
+
+
+@pytest.mark.parametrize("status", [None, 500, 302, 400, 404])
+def test_failures_retry_on_schedule_with_jitter(status):
+    d = decide(2, status, {}, NOW, random.Random(1))
+    assert d.outcome is Outcome.RETRY
+    assert d.next_attempt_at is not None
+    assert SCHEDULE[1] * 0.9 <= d.next_attempt_at - NOW <= SCHEDULE[1] * 1.1
+
+
+def test_last_attempt_exhausts():
+    assert decide(MAX_ATTEMPTS, 500, {}, NOW).outcome is Outcome.EXHAUSTED
+
+
+def test_429_honours_retry_after_seconds_and_dates():
+    d = decide(1, 429, {"Retry-After": "120"}, NOW)
+    assert d.next_attempt_at == NOW + timedelta(seconds=120)
+    d = decide(1, 503, {"Retry-After": "120"}, NOW, random.Random(1))  # only throttling codes honour it
+    assert d.next_attempt_at is not None and d.next_attempt_at - NOW < timedelta(seconds=10)
+    d = decide(1, 429, {"retry-after": "Sun, 22 Nov 2026 12:10:00 GMT"}, NOW)
+    assert d.next_attempt_at == NOW + timedelta(minutes=10)
+    d = decide(2, 429, {"Retry-After": "1"}, NOW, random.Random(1))  # never sooner than the schedule
+    assert d.next_attempt_at is not None and d.next_attempt_at - NOW >= SCHEDULE[1] * 0.9
