@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Azurite's published development-account credentials: public by design, valid only against the emulator.
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+from shared.config import DEV_ACCOUNT, dev_storage_connection_string, expand_connection_string
+
 DEFAULT_PORTS = (10000, 10001, 10002)
 
 
@@ -27,18 +26,7 @@ class AzuriteEndpoints:
 
     @property
     def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={self.url(self.blob_port)};QueueEndpoint={self.url(self.queue_port)};"
-            f"TableEndpoint={self.url(self.table_port)};"
-        )
-
-
-def expand(connection_string: str) -> str:
-    """Expand the `UseDevelopmentStorage=true` shorthand, which the Python storage SDKs do not parse."""
-    if connection_string.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
-        return AzuriteEndpoints().connection_string
-    return connection_string
+        return dev_storage_connection_string(self.host, (self.blob_port, self.queue_port, self.table_port))
 
 
 def resolve(connection: str | None, settings: Mapping[str, str]) -> str:
@@ -52,7 +40,7 @@ def resolve(connection: str | None, settings: Mapping[str, str]) -> str:
     for candidate in (name, f"AzureWebJobs{name}"):
         value = settings.get(candidate)
         if value:
-            return expand(value)
+            return expand_connection_string(value)
     if any(k.startswith(f"{name}__") for k in settings):
         raise ConnectionNotFound(f"connection '{name}' is identity-based ({name}__*); locally give a connection string")
     raise ConnectionNotFound(f"no setting '{name}' (or 'AzureWebJobs{name}') holds a storage connection string")

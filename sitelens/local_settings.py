@@ -14,9 +14,16 @@ FILE = "local.settings.json"
 def ensure(repo: Path) -> dict[str, Any]:
     """Return the settings, creating the file (ignored by git) or filling empty keys as needed."""
     path = repo / FILE
-    settings: dict[str, Any] = json.loads((path if path.is_file() else repo / EXAMPLE).read_text())
-    keys = settings.setdefault("Keys", {})
+    example: dict[str, Any] = json.loads((repo / EXAMPLE).read_text())
+    settings: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else example
     changed = not path.is_file()
+    # Settings that a newer example introduced join an older file; values already there are kept.
+    values = settings.setdefault("Values", {})
+    for name, value in example.get("Values", {}).items():
+        if name not in values:
+            values[name] = value
+            changed = True
+    keys = settings.setdefault("Keys", {})
     if not keys.get("master"):
         keys["master"] = secrets.token_urlsafe(32)
         changed = True

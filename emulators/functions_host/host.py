@@ -91,7 +91,7 @@ class FunctionsHost:
         hosts = self.storage.blob_service(None).get_container_client(HOSTS_CONTAINER)
         for spec in by_type.get("timerTrigger", []):
             self._tasks.append(
-                asyncio.create_task(TimerRunner(spec, self.invoker, hosts, self.host_id).run(self._stop))
+                asyncio.create_task(TimerRunner(spec, self.invoker, hosts, self.host_id, settings).run(self._stop))
             )
         front = HttpFront(
             by_type.get("httpTrigger", []),

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions.timer import TimerRequest
 from azure.storage.blob.aio import ContainerClient
 
+from emulators.functions_host.binding_expressions import resolve_app_settings
 from emulators.functions_host.index import FunctionSpec
 from emulators.functions_host.invoker import InvocationFailed, Invoker
 from emulators.functions_host.ncrontab import parse_schedule
@@ -39,11 +40,14 @@ class TimerRunner:
         invoker: Invoker,
         hosts_container: ContainerClient,
         host_id: str,
+        settings: Mapping[str, str],
+        *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.spec = spec
         self.invoker = invoker
-        self.schedule = parse_schedule(str(spec.trigger.get("schedule")))
+        # Azure lets a schedule come from an app setting: schedule="%MY_SCHEDULE%".
+        self.schedule = parse_schedule(resolve_app_settings(str(spec.trigger.get("schedule")), settings))
         self.clock = clock
         self.container = hosts_container
         self.status_blob = f"timers/{host_id}/{spec.function_id}/status"

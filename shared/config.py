@@ -1,0 +1,109 @@
+"""Typed settings, read once from an explicit environment mapping at the composition root.
+
+| variable | meaning | default |
+|---|---|---|
+| `AzureWebJobsStorage` | storage connection string (local development) | - |
+| `AzureWebJobsStorage__{blob,queue,table}ServiceUri` | storage endpoints for managed identity (Azure) | - |
+| `AzureWebJobsStorage__clientId` | the user-assigned identity's client id | system identity |
+| `SITELENS_WEBHOOKS_ALLOW_LOOPBACK` | let webhooks reach loopback receivers (local only) | `false` |
+| `SITELENS_WEBHOOKS_ALLOWED_PORTS` | comma-separated ports webhooks may use | `443` |
+| `SITELENS_WEBHOOK_STALE_ATTEMPT_S` | an attempt open this long belongs to a dead process | `75` |
+| `SITELENS_WEBHOOK_LOST_MESSAGE_S` | a pending delivery this far past due lost its message | `120` |
+
+Documented for users in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.errors import PermanentError
+
+STORAGE = "AzureWebJobsStorage"
+ALLOW_LOOPBACK = "SITELENS_WEBHOOKS_ALLOW_LOOPBACK"
+ALLOWED_PORTS = "SITELENS_WEBHOOKS_ALLOWED_PORTS"
+STALE_ATTEMPT_S = "SITELENS_WEBHOOK_STALE_ATTEMPT_S"
+LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
+# Set by App Service / Functions in Azure; their presence means "not a developer machine".
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
+
+# Azurite's published development account (public by design; valid only against the emulator).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+class ConfigError(PermanentError):
+    reason = "configuration_error"
+
+
+def dev_storage_connection_string(host: str = "127.0.0.1", ports: tuple[int, int, int] = (10000, 10001, 10002)) -> str:
+    base = f"http://{host}:{{}}/{DEV_ACCOUNT}"
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint={base.format(ports[0])};QueueEndpoint={base.format(ports[1])};"
+        f"TableEndpoint={base.format(ports[2])};"
+    )
+
+
+def expand_connection_string(value: str) -> str:
+    """`UseDevelopmentStorage=true`, which the Python storage SDKs do not parse, becomes Azurite's string."""
+    if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
+        return dev_storage_connection_string()
+    return value
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    connection_string: str | None
+    blob_uri: str | None
+    queue_uri: str | None
+    table_uri: str | None
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageSettings
+    webhooks_allow_loopback: bool
+    webhooks_allowed_ports: frozenset[int]
+    webhook_stale_attempt_s: float = 75.0
+    webhook_lost_message_s: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        problems: list[str] = []
+        conn = env.get(STORAGE)
+        prefix = f"{STORAGE}__"
+        storage = StorageSettings(
+            connection_string=expand_connection_string(conn) if conn else None,
+            blob_uri=env.get(f"{prefix}blobServiceUri"),
+            queue_uri=env.get(f"{prefix}queueServiceUri"),
+            table_uri=env.get(f"{prefix}tableServiceUri"),
+            client_id=env.get(f"{prefix}clientId"),
+        )
+        if not conn and not (storage.queue_uri and storage.table_uri and storage.blob_uri):
+            problems.append(f"{STORAGE} (or {prefix}blobServiceUri, queueServiceUri and tableServiceUri)")
+        allow_loopback = env.get(ALLOW_LOOPBACK, "false").strip().lower() in ("1", "true", "yes")
+        if allow_loopback and any(env.get(m) for m in AZURE_MARKERS):
+            problems.append(f"{ALLOW_LOOPBACK} must not be set in Azure")
+        try:
+            ports = frozenset(int(p) for p in env.get(ALLOWED_PORTS, "443").split(",") if p.strip())
+        except ValueError:
+            problems.append(f"{ALLOWED_PORTS} must be a comma-separated list of ports")
+            ports = frozenset()
+        try:
+            stale = float(env.get(STALE_ATTEMPT_S, "75"))
+            lost = float(env.get(LOST_MESSAGE_S, "120"))
+        except ValueError:
+            problems.append(f"{STALE_ATTEMPT_S} and {LOST_MESSAGE_S} must be numbers of seconds")
+            stale, lost = 75.0, 120.0
+        if problems:
+            raise ConfigError("invalid or missing settings: " + "; ".join(problems))
+        return cls(
+            storage=storage,
+            webhooks_allow_loopback=allow_loopback,
+            webhooks_allowed_ports=ports,
+            webhook_stale_attempt_s=stale,
+            webhook_lost_message_s=lost,
+        )

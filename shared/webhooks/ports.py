@@ -1,0 +1,31 @@
+"""The storage and queue seams the webhook service needs; adapters implement them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from shared.webhooks.models import Delivery, Event, Subscription
+
+
+class WebhookStore(Protocol):
+    """Raises shared.errors.Conflict when a conditional write loses, NotFound for a missing row."""
+
+    def add_subscription(self, subscription: Subscription) -> None: ...
+    def get_subscription(self, subscription_id: str) -> Subscription: ...
+    def list_subscriptions(self) -> list[Subscription]: ...
+    def update_subscription(self, subscription: Subscription) -> Subscription: ...  # if-match etag
+    def delete_subscription(self, subscription_id: str) -> None: ...
+
+    def add_event(self, event: Event) -> bool: ...  # False when it already existed
+    def get_event(self, event_id: str) -> Event: ...
+
+    def add_delivery(self, delivery: Delivery) -> bool: ...  # False when it already existed
+    def get_delivery(self, event_id: str, subscription_id: str) -> Delivery: ...
+    def update_delivery(self, delivery: Delivery) -> Delivery: ...  # if-match etag; returns the new etag
+    def pending_deliveries(self, due_before: datetime) -> list[Delivery]: ...
+    def failed_deliveries(self, subscription_id: str) -> list[Delivery]: ...
+
+
+class NotificationQueue(Protocol):
+    def send(self, event_id: str, job_id: str, subscription_id: str, delay: timedelta) -> None: ...

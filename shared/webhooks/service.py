@@ -1,0 +1,214 @@
+"""The webhook use cases: subscribe, rotate, publish an event, deliver one attempt, sweep, replay.
+
+Delivery is at least once and every attempt is recorded: an attempt is written as started (a
+conditional write, so two workers never send the same delivery at once) before the POST, and its
+outcome after. A message that is lost, or an attempt whose process died, is picked up by `sweep()`,
+which the reconciler timer runs; the receiver dedupes on `webhook-id`, the event id, which never
+changes across attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.webhooks import endpoint, retry
+from shared.webhooks.models import (
+    ALL_SITES,
+    EVENT_TYPES,
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Event,
+    SigningSecret,
+    Subscription,
+)
+from shared.webhooks.ports import NotificationQueue, WebhookStore
+from shared.webhooks.signing import new_secret, sign_headers
+
+log = logging.getLogger(__name__)
+ROTATION_GRACE = timedelta(hours=24)
+# An attempt still open after the send timeout plus this margin belongs to a process that died.
+STALE_ATTEMPT = timedelta(seconds=endpoint.TIMEOUT_S) + timedelta(minutes=1)
+# A pending delivery this far past due lost its queue message.
+LOST_MESSAGE_GRACE = timedelta(minutes=2)
+
+Sender = Callable[[endpoint.Target, bytes, dict[str, str]], endpoint.Response]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _default_sender(target: endpoint.Target, body: bytes, headers: dict[str, str]) -> endpoint.Response:
+    return endpoint.post(target, body, headers)
+
+
+class WebhookService:
+    def __init__(
+        self,
+        store: WebhookStore,
+        queue: NotificationQueue,
+        policy: endpoint.EndpointPolicy,
+        *,
+        resolve: endpoint.Resolver = endpoint.system_resolver,
+        send: Sender = _default_sender,
+        clock: Callable[[], datetime] = _utcnow,
+        stale_attempt: timedelta = STALE_ATTEMPT,
+        lost_message: timedelta = LOST_MESSAGE_GRACE,
+    ) -> None:
+        self.stale_attempt = stale_attempt
+        self.lost_message = lost_message
+        self.store = store
+        self.queue = queue
+        self.policy = policy
+        self.resolve = resolve
+        self.send = send
+        self.clock = clock
+
+    # --- subscriptions -------------------------------------------------------------------------
+    def subscribe(self, url: str, site: str | None, event_types: list[str] | None) -> tuple[Subscription, str]:
+        """Register an endpoint; returns the subscription and its secret, which is shown only here."""
+        endpoint.check(url, self.policy, self.resolve)
+        types = frozenset(event_types or EVENT_TYPES)
+        unknown = types - EVENT_TYPES
+        if unknown:
+            raise InvalidInput(f"unknown event types: {', '.join(sorted(unknown))}", reason="unknown_event_type")
+        secret = new_secret()
+        sub = Subscription(
+            id=f"sub_{uuid.uuid4().hex}",
+            url=url,
+            site=site or ALL_SITES,
+            event_types=types,
+            secrets=(SigningSecret(secret),),
+            created_at=self.clock(),
+        )
+        self.store.add_subscription(sub)
+        return sub, secret
+
+    def rotate(self, subscription_id: str, grace: timedelta = ROTATION_GRACE) -> str:
+        """Add a new secret; the current ones keep signing until `grace` has passed."""
+        sub = self.store.get_subscription(subscription_id)
+        now = self.clock()
+        secret = new_secret()
+        kept = tuple(
+            s if s.expires_at is not None else SigningSecret(s.secret, now + grace)
+            for s in sub.secrets
+            if s.active(now)
+        )
+        self.store.update_subscription(replace(sub, secrets=(*kept, SigningSecret(secret))))
+        return secret
+
+    # --- outbox --------------------------------------------------------------------------------
+    def publish(self, event: Event) -> int:
+        """Fan one terminal event out to matching subscriptions; idempotent. Returns deliveries queued."""
+        self.store.add_event(event)
+        queued = 0
+        for sub in self.store.list_subscriptions():
+            if not sub.wants(event):
+                continue
+            delivery = Delivery(event.id, sub.id, DeliveryState.PENDING, next_attempt_at=self.clock())
+            if self.store.add_delivery(delivery):
+                self.queue.send(event.id, event.job_id, sub.id, timedelta(0))
+                queued += 1
+        return queued
+
+    # --- one attempt ---------------------------------------------------------------------------
+    def deliver(self, event_id: str, subscription_id: str) -> DeliveryState:
+        """Run the attempt a `notifications` message asks for, if it is still due."""
+        delivery = self.store.get_delivery(event_id, subscription_id)
+        now = self.clock()
+        if delivery.state.terminal:
+            return delivery.state  # a duplicate message
+        if delivery.next_attempt_at > now + timedelta(seconds=1):
+            return delivery.state  # early duplicate; the scheduled message or the sweep will come
+        try:
+            sub = self.store.get_subscription(subscription_id)
+        except NotFound:
+            sub = None
+        if sub is None or sub.disabled_reason is not None:
+            self._finish(delivery, DeliveryState.CANCELLED, "subscription removed or disabled")
+            return DeliveryState.CANCELLED
+        number = len(delivery.attempts) + 1
+        try:
+            target = endpoint.check(sub.url, self.policy, self.resolve)
+        except endpoint.UnsafeWebhookUrl as exc:
+            failed = delivery.with_attempt(Attempt(number, now, now, None, f"refused: {exc}"))
+            self._finish(failed, DeliveryState.FAILED, exc.reason)
+            return DeliveryState.FAILED
+        try:
+            delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)))
+        except Conflict:
+            return DeliveryState.PENDING  # another worker took this attempt
+        event = self.store.get_event(event_id)
+        headers = sign_headers(sub.signing_secrets(now), event.id, int(now.timestamp()), event.body)
+        response = self.send(target, event.body, headers)
+        return self._record(delivery, sub, Attempt(number, now, self.clock(), response.status, response.error),
+                            dict(response.headers))  # fmt: skip
+
+    def _record(
+        self, delivery: Delivery, sub: Subscription, attempt: Attempt, headers: dict[str, str]
+    ) -> DeliveryState:
+        decision = retry.decide(attempt.number, attempt.status, headers, self.clock())
+        delivery = delivery.with_attempt(attempt)
+        log.info(
+            "webhook %s → %s attempt %d: %s (%s)",
+            delivery.event_id, sub.id, attempt.number, decision.outcome, attempt.status or attempt.error,
+        )  # fmt: skip
+        if decision.outcome is retry.Outcome.DELIVERED:
+            self._finish(delivery, DeliveryState.DELIVERED, None)
+            return DeliveryState.DELIVERED
+        if decision.outcome is retry.Outcome.GONE:
+            self._finish(delivery, DeliveryState.FAILED, "receiver_gone")
+            self._disable(sub, "receiver answered 410 Gone")
+            return DeliveryState.FAILED
+        if decision.outcome is retry.Outcome.EXHAUSTED:
+            self._finish(delivery, DeliveryState.FAILED, "retries_exhausted")
+            return DeliveryState.FAILED
+        assert decision.next_attempt_at is not None
+        self.store.update_delivery(replace(delivery, next_attempt_at=decision.next_attempt_at))
+        self.queue.send(delivery.event_id, "", sub.id, decision.next_attempt_at - self.clock())
+        return DeliveryState.PENDING
+
+    def _finish(self, delivery: Delivery, state: DeliveryState, reason: str | None) -> None:
+        self.store.update_delivery(replace(delivery, state=state, failure_reason=reason))
+
+    def _disable(self, sub: Subscription, reason: str) -> None:
+        try:
+            self.store.update_subscription(replace(sub, disabled_reason=reason))
+        except Conflict:
+            log.warning("subscription %s changed while being disabled; the next 410 will disable it", sub.id)
+
+    # --- recovery ------------------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Re-drive deliveries whose message was lost or whose attempt died mid-flight."""
+        now = self.clock()
+        redriven = 0
+        for delivery in self.store.pending_deliveries(due_before=now - self.lost_message):
+            current = delivery
+            open_attempt = delivery.open_attempt
+            if open_attempt is not None:
+                if now - open_attempt.started_at < self.stale_attempt:
+                    continue  # still in flight
+                current = delivery.with_attempt(replace(open_attempt, finished_at=now, error="interrupted"))
+                try:
+                    current = self.store.update_delivery(current)
+                except Conflict:
+                    continue
+            self.queue.send(current.event_id, "", current.subscription_id, timedelta(0))
+            redriven += 1
+        return redriven
+
+    def replay(self, event_id: str, subscription_id: str) -> None:
+        """Send a failed delivery again (an operator's or client's request); attempts are kept."""
+        delivery = self.store.get_delivery(event_id, subscription_id)
+        if delivery.state is not DeliveryState.FAILED:
+            raise InvalidInput("only failed deliveries can be replayed", reason="not_failed")
+        self.store.update_delivery(
+            replace(delivery, state=DeliveryState.PENDING, failure_reason=None, next_attempt_at=self.clock())
+        )
+        self.queue.send(event_id, "", subscription_id, timedelta(0))
