@@ -49,7 +49,7 @@ def queue_client(s: Settings, name: str) -> QueueClient:
 def webhooks() -> WebhookService:
     s = settings()
     return WebhookService(
-        TableWebhookStore(table_service(s)),
+        TableWebhookStore(table_service(s), prefix=s.table_prefix),
         StorageNotificationQueue(queue_client(s, NOTIFICATIONS_QUEUE)),
         EndpointPolicy(allowed_ports=s.webhooks_allowed_ports, allow_loopback=s.webhooks_allow_loopback),
         stale_attempt=timedelta(seconds=s.webhook_stale_attempt_s),

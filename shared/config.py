@@ -7,6 +7,7 @@
 | `AzureWebJobsStorage__clientId` | the user-assigned identity's client id | system identity |
 | `SITELENS_WEBHOOKS_ALLOW_LOOPBACK` | let webhooks reach loopback receivers (local only) | `false` |
 | `SITELENS_WEBHOOKS_ALLOWED_PORTS` | comma-separated ports webhooks may use | `443` |
+| `SITELENS_TABLE_PREFIX` | prefix for table names, to share an account between environments | empty |
 | `SITELENS_WEBHOOK_STALE_ATTEMPT_S` | an attempt open this long belongs to a dead process | `75` |
 | `SITELENS_WEBHOOK_LOST_MESSAGE_S` | a pending delivery this far past due lost its message | `120` |
 
@@ -24,6 +25,7 @@ STORAGE = "AzureWebJobsStorage"
 ALLOW_LOOPBACK = "SITELENS_WEBHOOKS_ALLOW_LOOPBACK"
 ALLOWED_PORTS = "SITELENS_WEBHOOKS_ALLOWED_PORTS"
 STALE_ATTEMPT_S = "SITELENS_WEBHOOK_STALE_ATTEMPT_S"
+TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
@@ -69,6 +71,7 @@ class Settings:
     webhooks_allowed_ports: frozenset[int]
     webhook_stale_attempt_s: float = 75.0
     webhook_lost_message_s: float = 120.0
+    table_prefix: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -106,4 +109,5 @@ class Settings:
             webhooks_allowed_ports=ports,
             webhook_stale_attempt_s=stale,
             webhook_lost_message_s=lost,
+            table_prefix=env.get(TABLE_PREFIX, ""),
         )

@@ -120,12 +120,10 @@ class WebhookService:
     # --- one attempt ---------------------------------------------------------------------------
     def deliver(self, event_id: str, subscription_id: str) -> DeliveryState:
         """Run the attempt a `notifications` message asks for, if it is still due."""
-        delivery = self.store.get_delivery(event_id, subscription_id)
+        delivery = self._due(event_id, subscription_id)
+        if not isinstance(delivery, Delivery):
+            return delivery
         now = self.clock()
-        if delivery.state.terminal:
-            return delivery.state  # a duplicate message
-        if delivery.next_attempt_at > now + timedelta(seconds=1):
-            return delivery.state  # early duplicate; the scheduled message or the sweep will come
         try:
             sub = self.store.get_subscription(subscription_id)
         except NotFound:
@@ -149,6 +147,20 @@ class WebhookService:
         response = self.send(target, event.body, headers)
         return self._record(delivery, sub, Attempt(number, now, self.clock(), response.status, response.error),
                             dict(response.headers))  # fmt: skip
+
+    def _due(self, event_id: str, subscription_id: str) -> Delivery | DeliveryState:
+        """The delivery when an attempt is due now, else the state to report without sending."""
+        try:
+            delivery = self.store.get_delivery(event_id, subscription_id)
+        except NotFound:
+            # Retrying cannot make it exist; dropping is the only end (the message names nothing we sent).
+            log.warning("notification for unknown delivery %s → %s dropped", event_id, subscription_id)
+            return DeliveryState.CANCELLED
+        if delivery.state.terminal:
+            return delivery.state  # a duplicate message
+        if delivery.next_attempt_at > self.clock() + timedelta(seconds=1):
+            return delivery.state  # early duplicate; the scheduled message or the sweep will come
+        return delivery
 
     def _record(
         self, delivery: Delivery, sub: Subscription, attempt: Attempt, headers: dict[str, str]

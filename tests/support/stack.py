@@ -74,6 +74,17 @@ class HostProcess:
         (dest / "local.settings.json").write_text(json.dumps(settings))
         return cls(app_dir=dest, port=free_port(), log_path=dest / "host.log", extra_args=extra_args or [])
 
+    @classmethod
+    def prepare_repo_app(cls, dest: Path, values: dict[str, str], *, keys: dict[str, Any] | None = None) -> HostProcess:
+        """The real app (function_app.py, host.json, shared/) in a folder of its own settings."""
+        dest.mkdir(parents=True)
+        for name in ("function_app.py", "host.json"):
+            shutil.copy(REPO / name, dest / name)
+        (dest / "shared").symlink_to(REPO / "shared")
+        settings = {"IsEncrypted": False, "Values": values, "Keys": keys or {"master": "test-master-key"}}
+        (dest / "local.settings.json").write_text(json.dumps(settings))
+        return cls(app_dir=dest, port=free_port(), log_path=dest / "host.log")
+
     def start(self) -> HostProcess:
         args = [
             sys.executable,

@@ -31,6 +31,11 @@ class Clock:
         self.now += delta
 
 
+def make_event(job_id: str, type_: str = "job.succeeded", site: str = "site1", at: datetime | None = None) -> Event:
+    body = json.dumps({"type": type_, "job_id": job_id, "status": type_.split(".")[1]}).encode()
+    return Event(f"evt_{job_id}", job_id, site, type_, body, at or datetime.now(UTC))
+
+
 class Harness:
     """The real service on Azurite tables and queue, a real HTTP sender, and an injected clock."""
 
@@ -51,8 +56,7 @@ class Harness:
         )
 
     def event(self, job_id: str, type_: str = "job.succeeded", site: str = "site1") -> Event:
-        body = json.dumps({"type": type_, "job_id": job_id, "status": type_.split(".")[1]}).encode()
-        return Event(f"evt_{job_id}", job_id, site, type_, body, self.clock())
+        return make_event(job_id, type_, site, self.clock())
 
     def messages(self) -> list[dict[str, str]]:
         """Every queued notification, visible or delayed (peek cannot see delayed ones, so count them)."""
