@@ -36,8 +36,8 @@ class MetricHistory:
         return [(t, v) for t, v in self.samples if t <= cutoff]
 
     def window(self, now: datetime, lag: timedelta, start: datetime, end: datetime) -> tuple[list[float], float]:
-        """Visible values with start <= time <= end (oldest first), and the window's percentage."""
-        values = [v for t, v in self.visible(now, lag) if start <= t <= end]
+        """Visible values with start < time <= end (oldest first), and the window's percentage."""
+        values = [v for t, v in self.visible(now, lag) if start < t <= end]
         possible = math.floor((end - start) / SAMPLE_PERIOD)
         percent = 100.0 * len(values) / possible if possible > 0 else 0.0
         return values, min(percent, 100.0)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from autoscale import Formula, FormulaError, Metrics, PoolState
+from autoscale.samples import DEFAULT_LAG
 from tests.unit.autoscale import samples_appendix_a as A
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
@@ -20,8 +21,14 @@ def series(values: Sequence[float], *, newest_ago: int = 60) -> list[list[float]
     return [[newest_ago + 30 * (n - 1 - i), v] for i, v in enumerate(values)]
 
 
-def run(text: str, pool: PoolState | None = None, now: datetime = NOW, **samples: list[list[float]]):
-    metrics = Metrics.from_offsets(now, {f"${k}": v for k, v in samples.items()})
+def run(
+    text: str,
+    pool: PoolState | None = None,
+    now: datetime = NOW,
+    lag: timedelta = DEFAULT_LAG,
+    **samples: list[list[float]],
+):
+    metrics = Metrics.from_offsets(now, {f"${k}": v for k, v in samples.items()}, lag=lag)
     return Formula.parse(text).evaluate(pool or PoolState(), metrics, now=now)
 
 
@@ -54,12 +61,15 @@ def test_a1_few_samples_uses_the_starting_size():
 
 
 def test_a1_enough_samples_averages_and_caps_at_25():
-    # 5 of 6 visible (83 %): avg(10, 20, 30, 40, 50) = 30 → min(25, 30) = 25
-    r = run(A.A1, PendingTasks=series([10, 20, 30, 40, 50]))
-    assert r.applied is not None and r.applied.dedicated == 25
+    # With the documented 60 s lag a 180 s window shows at most 4 of 6 samples (66.7 % < 70 %), so this
+    # official sample averages only when samples arrive faster; here they arrive within 30 s: 5 of 6 (83 %).
+    fast = timedelta(seconds=30)
+    r = run(A.A1, lag=fast, PendingTasks=series([10, 20, 30, 40, 50], newest_ago=30))
+    assert r.applied is not None and r.applied.dedicated == 25  # avg = 30 → min(25, 30)
     assert "pendingTaskSamples=30" in r.results
-    # avg(4, 5, 6, 7, 8) = 6 → 6
-    assert run(A.A1, PendingTasks=series([4, 5, 6, 7, 8])).applied.dedicated == 6
+    assert run(A.A1, lag=fast, PendingTasks=series([4, 5, 6, 7, 8], newest_ago=30)).applied.dedicated == 6
+    # the same history under the default lag: 66.7 % → the starting size
+    assert run(A.A1, PendingTasks=series([10, 20, 30, 40, 50, 60])).applied.dedicated == 1
 
 
 def test_a2_preempted_nodes_split_between_dedicated_and_low_priority():
@@ -150,8 +160,14 @@ def test_a13_old_names_and_lower_case_target_spelling():
 
 
 def test_b1_real_service_results_string():
-    # B.1: target 1, current 1, 29 of 30 samples in the 15-minute window, all zero
-    r = run(A.B1, PoolState(target_dedicated=1, current_dedicated=1), ActiveTasks=series([0] * 29))
+    # B.1: target 1, current 1, 29 of the 30 samples of the 15-minute window visible, all zero. With the
+    # default 60 s lag only 28 would be; that pool's samples arrived within 30 s of its evaluation.
+    r = run(
+        A.B1,
+        PoolState(target_dedicated=1, current_dedicated=1),
+        lag=timedelta(seconds=30),
+        ActiveTasks=series([0] * 29, newest_ago=30),
+    )
     assert r.results == (
         "$TargetDedicatedNodes=1;$TargetLowPriorityNodes=0;$NodeDeallocationOption=taskcompletion;"
         "$samples=96.6667;$targetVMs=0.5;$tasks=0;cappedPoolSize=3"
@@ -175,6 +191,16 @@ def test_b3_insufficient_data_error_shape():
     assert r.results == "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue"
 
 
+def test_a4_window_between_two_look_back_points():
+    # GetSample(1 min, 6 min): the window from 6 minutes ago to 1 minute ago holds 10 samples (documented output)
+    text = "$runningTasksSample = $RunningTasks.GetSample(1 * TimeInterval_Minute, 6 * TimeInterval_Minute);"
+    r = run(text, RunningTasks=series([1] * 40, newest_ago=0))
+    assert r.results.endswith("$runningTasksSample=[1,1,1,1,1,1,1,1,1,1]")
+    # with a percentage: 60 s to 120 s ago holds 2 of 2 possible samples, 100 % >= 75 %
+    text = "$runningTasksSample = $RunningTasks.GetSample(60 * TimeInterval_Second, 120 * TimeInterval_Second, 75);"
+    assert run(text, RunningTasks=series([1] * 10, newest_ago=0)).results.endswith("=[1,1]")
+
+
 def test_docs_sampling_example_18_of_20():
     # 10 minutes, last minute not yet visible: 18 samples; 95 % fails, 80 % succeeds
     history = series([0.5] * 20, newest_ago=0)
@@ -189,6 +215,8 @@ def test_the_deployed_formula_scales_to_zero_and_rounds_up():
     pool = PoolState(task_slots_per_node=4)
     assert run(text, pool).applied.dedicated == 0  # a new pool with no samples: zero nodes
     assert run(text, pool, PendingTasks=series([1])).applied.dedicated == 1  # one task starts a node
-    assert run(text, pool, PendingTasks=series([9] * 6)).applied.dedicated == 3  # ceil(9 / 4)
+    assert run(text, pool, PendingTasks=series([9] * 6)).applied.dedicated == 3  # ceil(9 / 4), latest sample
+    # 8 of 10 samples in 5 minutes (80 %): max(latest 2, average 40 / 8 = 5) = 5 → (5 + 4 - 1) / 4 = 2 nodes
+    assert run(text, pool, PendingTasks=series([9, 9, 9, 5, 2, 2, 2, 2])).applied.dedicated == 2
     assert run(text, pool, PendingTasks=series([100] * 6)).applied.dedicated == 4  # the cap
     assert run(text, pool, PendingTasks=series([0] * 6)).applied.node_deallocation_option == "taskcompletion"
