@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 from emulators.azurite import Azurite, AzuriteError
+from emulators.signals import stop_event
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,13 +19,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_event()
     try:
         azurite = Azurite.start(REPO, args.data_dir, tuple(args.ports))
     except AzuriteError as exc:

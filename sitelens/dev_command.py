@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 from emulators.azurite import AzuriteError
+from emulators.signals import stop_event
 from sitelens.stack import Stack, StackError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,13 +31,7 @@ def stack_from(args: argparse.Namespace) -> Stack:
 
 
 def run(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_event()
     stack = stack_from(args)
     try:
         stack.start()

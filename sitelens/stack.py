@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emulators.azurite import Azurite, AzuriteError, probe
+from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
 from emulators.storage_account import DEFAULT_PORTS
 from sitelens import local_settings
 
@@ -36,7 +32,7 @@ class Stack:
     azurite_ports: tuple[int, int, int] = DEFAULT_PORTS
     functions_port: int = 7071
     azurite: Azurite | None = None
-    functions: subprocess.Popen[bytes] | None = None
+    functions: FunctionsHostProcess | None = None
     keys: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,33 +64,11 @@ class Stack:
         if probe("127.0.0.1", self.functions_port) is not None:
             raise StackError(f"port {self.functions_port} is taken; stop what runs there or pass another --port")
         env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
-        args = [
-            sys.executable,
-            "-m",
-            "sitelens",
-            "functions",
-            "start",
-            "--app-dir",
-            str(self.repo),
-            "--port",
-            str(self.functions_port),
-        ]
-        with log_file.open("ab") as out:
-            self.functions = subprocess.Popen(args, cwd=self.repo, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not self._functions_ready():
-            if self.functions.poll() is not None:
-                raise StackError(f"the Functions host exited with {self.functions.returncode}; see {log_file}")
-            if time.monotonic() > deadline:
-                raise StackError(f"the Functions host did not answer within {READY_TIMEOUT_S:.0f} s; see {log_file}")
-            time.sleep(0.1)  # poll interval of the readiness condition
-
-    def _functions_ready(self) -> bool:
+        host = FunctionsHostProcess(self.repo, self.functions_port, log_file, env=env, cwd=self.repo)
         try:
-            with urllib.request.urlopen(f"{self.functions_url}/admin/host/ping", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+            self.functions = host.start(READY_TIMEOUT_S)
+        except HostStartError as exc:
+            raise StackError(str(exc)) from exc
 
     def _write_stack_file(self) -> None:
         assert self.azurite is not None
@@ -114,7 +88,7 @@ class Stack:
             },
             "pids": {
                 "azurite": self.azurite.process.pid if self.azurite.process else None,
-                "functions": self.functions.pid if self.functions else None,
+                "functions": self.functions.process.pid if self.functions and self.functions.process else None,
             },
         }
         self.stack_file.write_text(json.dumps(doc, indent=2) + "\n")
@@ -122,20 +96,15 @@ class Stack:
 
     def dead_child(self) -> str | None:
         """The name of a child that exited on its own, if any."""
-        if self.functions is not None and self.functions.poll() is not None:
+        if self.functions is not None and not self.functions.alive():
             return "functions host"
         if self.azurite is not None and self.azurite.process is not None and self.azurite.process.poll() is not None:
             return "azurite"
         return None
 
     def stop(self) -> None:
-        if self.functions is not None and self.functions.poll() is None:
-            self.functions.send_signal(signal.SIGTERM)
-            try:
-                self.functions.wait(45)
-            except subprocess.TimeoutExpired:
-                self.functions.kill()
-                self.functions.wait(10)
+        if self.functions is not None:
+            self.functions.stop()
         if self.azurite is not None:
             self.azurite.stop()
         self.stack_file.unlink(missing_ok=True)

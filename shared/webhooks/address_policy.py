@@ -26,7 +26,6 @@ _BLOCKED = tuple(
     )
 )
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 
 
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
@@ -58,7 +57,3 @@ def refusal(address: IPAddress, *, allow_loopback: bool = False) -> str | None:
     if not address.is_global:
         return "not a public address (private, shared or reserved)"
     return None
-
-
-def is_loopback(address: IPAddress) -> bool:
-    return address.is_loopback or (isinstance(address, ipaddress.IPv4Address) and address in _LOOPBACK_V4)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +14,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from emulators.azurite import free_port
+from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +51,7 @@ class HostProcess:
     port: int
     log_path: Path
     extra_args: list[str] = field(default_factory=list)
-    process: subprocess.Popen[bytes] | None = None
+    launcher: FunctionsHostProcess | None = None
 
     @classmethod
     def prepare(
@@ -86,34 +83,15 @@ class HostProcess:
         return cls(app_dir=dest, port=free_port(), log_path=dest / "host.log")
 
     def start(self) -> HostProcess:
-        args = [
-            sys.executable,
-            "-m",
-            "sitelens",
-            "functions",
-            "start",
-            "--app-dir",
-            str(self.app_dir),
-            "--port",
-            str(self.port),
-            "--blob-scan-interval",
-            "0.5",
-            *self.extra_args,
-        ]
-        with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
-        wait_for(self._ready, 60, f"host on port {self.port} (log: {self.log_path})")
-        return self
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"host exited with {self.process.returncode}:\n{self.log_text()}")
+        self.launcher = FunctionsHostProcess(
+            self.app_dir, self.port, self.log_path, cwd=REPO,
+            extra_args=["--blob-scan-interval", "0.5", *self.extra_args],
+        )  # fmt: skip
         try:
-            with urllib.request.urlopen(f"{self.url}/admin/host/ping", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+            self.launcher.start()
+        except HostStartError as exc:
+            raise AssertionError(f"{exc}:\n{self.log_text()}") from exc
+        return self
 
     @property
     def url(self) -> str:
@@ -122,13 +100,5 @@ class HostProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-            raise
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        return self.launcher.stop(sig, timeout) if self.launcher is not None else None
