@@ -1,0 +1,43 @@
+"""`sitelens batch serve`: the local Batch service in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+from emulators.batch_service.server import DEFAULT_ACCOUNT, ServiceOptions, serve
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = subparsers.add_parser("batch", help="the local Azure Batch service")
+    sub = group.add_subparsers(dest="batch_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("serve", help="serve the Batch REST API on loopback")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--data", type=Path, default=REPO / ".local" / "batch", help="state, node folders, account key")
+    p.add_argument("--account", default=DEFAULT_ACCOUNT)
+    p.add_argument("--key", help="the account's Shared Key (base64); default: generated once per data folder")
+    p.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per real second")
+    p.add_argument("--boot-delay", type=float, default=30.0, help="node boot time, emulated seconds")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = ServiceOptions(
+        data_dir=args.data, port=args.port, account=args.account, key=args.key,
+        time_scale=args.time_scale, boot_delay=timedelta(seconds=args.boot_delay),
+    )  # fmt: skip
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(options, stop)
+
+    asyncio.run(main())
+    return 0
