@@ -31,6 +31,7 @@ def run(_args: argparse.Namespace) -> int:
             state_dir=Path(state),
             azurite_ports=(free_port(), free_port(), free_port()),
             functions_port=free_port(),
+            batch_port=free_port(),
         )
         try:
             stack.start()
@@ -44,7 +45,8 @@ def run(_args: argparse.Namespace) -> int:
 
 
 def _steps(stack: Stack) -> int:
-    print(f"1. Local stack up: Azurite and the Functions host at {stack.functions_url}")
+    batch = stack.batch.endpoint if stack.batch else "-"
+    print(f"1. Local stack up: Azurite, the Functions host at {stack.functions_url}, Batch at {batch}")
     with urllib.request.urlopen(f"{stack.functions_url}/api/health", timeout=10) as r:
         body = json.loads(r.read())
     print(f"2. GET /api/health -> {r.status} {body}")

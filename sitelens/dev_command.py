@@ -24,10 +24,19 @@ def add_stack_arguments(p: argparse.ArgumentParser) -> None:
         "--azurite-ports", type=int, nargs=3, default=[10000, 10001, 10002], metavar=("BLOB", "QUEUE", "TABLE")
     )
     p.add_argument("--port", type=int, default=7071, help="Functions host HTTP port")
+    p.add_argument("--batch-port", type=int, default=8765, help="local Batch service port")
+    p.add_argument("--batch-time-scale", type=float, default=1.0, help="emulated Batch seconds per real second")
 
 
 def stack_from(args: argparse.Namespace) -> Stack:
-    return Stack(repo=REPO, state_dir=args.state_dir, azurite_ports=tuple(args.azurite_ports), functions_port=args.port)
+    return Stack(
+        repo=REPO,
+        state_dir=args.state_dir,
+        azurite_ports=tuple(args.azurite_ports),
+        functions_port=args.port,
+        batch_port=args.batch_port,
+        batch_time_scale=args.batch_time_scale,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"Storage (Azurite)  {stack.azurite.endpoints.url(stack.azurite_ports[0]) if stack.azurite else ''}")
     print(f"Functions host     {stack.functions_url}/api  (keys in {stack.stack_file})")
+    if stack.batch is not None:
+        print(f"Batch service      {stack.batch.endpoint}  (account {stack.batch.account})")
     print(f"Logs               {args.state_dir / 'logs'}")
     print("Press Ctrl-C to stop.", flush=True)
     dead = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emulators.azurite import Azurite, AzuriteError, probe
+from emulators.batch_service.launcher import BatchServiceProcess
 from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
 from emulators.storage_account import DEFAULT_PORTS
 from sitelens import local_settings
@@ -33,6 +34,9 @@ class Stack:
     functions_port: int = 7071
     azurite: Azurite | None = None
     functions: FunctionsHostProcess | None = None
+    batch_port: int = 8765
+    batch_time_scale: float = 1.0
+    batch: BatchServiceProcess | None = None
     keys: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -52,6 +56,7 @@ class Stack:
             self.azurite = Azurite.start(
                 self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log"
             )
+            self._start_batch(logs / "batch.log")
             self._start_functions(logs / "functions.log")
         except (AzuriteError, StackError):
             self.stop()
@@ -59,11 +64,25 @@ class Stack:
         self._write_stack_file()
         return self
 
+    def _start_batch(self, log_file: Path) -> None:
+        if probe("127.0.0.1", self.batch_port) is not None:
+            raise StackError(f"port {self.batch_port} is taken; stop what runs there or pass another --batch-port")
+        batch = BatchServiceProcess(
+            self.state_dir / "batch", self.batch_port, log_file, time_scale=self.batch_time_scale
+        )
+        try:
+            self.batch = batch.start()
+        except RuntimeError as exc:
+            raise StackError(str(exc)) from exc
+
     def _start_functions(self, log_file: Path) -> None:
         assert self.azurite is not None
         if probe("127.0.0.1", self.functions_port) is not None:
             raise StackError(f"port {self.functions_port} is taken; stop what runs there or pass another --port")
         env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
+        if self.batch is not None:  # the app reaches Batch through the same SDK and settings as in Azure
+            env.update(SITELENS_BATCH_ENDPOINT=self.batch.endpoint, SITELENS_BATCH_ACCOUNT=self.batch.account,
+                       SITELENS_BATCH_KEY=self.batch.account_key)  # fmt: skip
         host = FunctionsHostProcess(self.repo, self.functions_port, log_file, env=env, cwd=self.repo)
         try:
             self.functions = host.start(READY_TIMEOUT_S)
@@ -86,9 +105,15 @@ class Stack:
                 "master_key": self.keys["master"],
                 "host_key": self.keys["host"]["default"],
             },
+            "batch": (
+                {"endpoint": self.batch.endpoint, "account": self.batch.account, "key": self.batch.account_key}
+                if self.batch
+                else None
+            ),
             "pids": {
                 "azurite": self.azurite.process.pid if self.azurite.process else None,
                 "functions": self.functions.process.pid if self.functions and self.functions.process else None,
+                "batch": self.batch.process.pid if self.batch and self.batch.process else None,
             },
         }
         self.stack_file.write_text(json.dumps(doc, indent=2) + "\n")
@@ -98,6 +123,8 @@ class Stack:
         """The name of a child that exited on its own, if any."""
         if self.functions is not None and not self.functions.alive():
             return "functions host"
+        if self.batch is not None and self.batch.process is not None and self.batch.process.poll() is not None:
+            return "batch service"
         if self.azurite is not None and self.azurite.process is not None and self.azurite.process.poll() is not None:
             return "azurite"
         return None
@@ -105,6 +132,8 @@ class Stack:
     def stop(self) -> None:
         if self.functions is not None:
             self.functions.stop()
+        if self.batch is not None:
+            self.batch.stop()
         if self.azurite is not None:
             self.azurite.stop()
         self.stack_file.unlink(missing_ok=True)

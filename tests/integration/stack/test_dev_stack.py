@@ -32,19 +32,9 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, stop_signal):
     ports = [str(free_port()) for _ in range(3)]
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "sitelens",
-        "dev",
-        "--state-dir",
-        str(tmp_path),
-        "--azurite-ports",
-        *ports,
-        "--port",
-        str(port),
-    ]
+    port, batch_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "sitelens", "dev", "--state-dir", str(tmp_path), "--azurite-ports", *ports]
+    cmd += ["--port", str(port), "--batch-port", str(batch_port)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         stack_file = tmp_path / "stack.json"
@@ -53,6 +43,7 @@ def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, s
         assert stack["functions"]["url"] == f"http://127.0.0.1:{port}"
         assert stack["storage"]["blob"].endswith(f":{ports[0]}/devstoreaccount1")
         assert oct(stack_file.stat().st_mode & 0o777) == "0o600"  # it holds keys
+        assert stack["batch"]["endpoint"] == f"http://127.0.0.1:{batch_port}" and stack["batch"]["key"]
         with urllib.request.urlopen(f"{stack['functions']['api']}/health", timeout=10) as r:
             assert json.loads(r.read())["status"] == "ok"
         children = list(stack["pids"].values())
