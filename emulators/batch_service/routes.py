@@ -134,7 +134,8 @@ def add_routes(app: web.Application, s: Service) -> None:  # noqa: C901, PLR0915
         job = s.job(request.match_info["job"])
         if job["state"] == "completed":
             raise BatchError("JobCompleted", "The specified job is already in a completed state.")
-        s.engine.terminate_job(job, "UserTerminate")
+        reason = (await body_of(request)).get("terminateReason") or "UserTerminate"
+        s.engine.terminate_job(job, str(reason))
         s.changed()
         return accepted(job)
 
