@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -77,7 +79,7 @@ class Engine:
         now = self.clock.now()
         changed = False
         for pool in list(self.store.pools.values()):
-            changed |= self.nodes.converge(pool, now, self._requeue)
+            changed |= self.nodes.converge(pool, now, self._requeue, self._terminate_on_removal)
             if pool.get("_deleted") and not self.store.nodes.get(pool["id"].lower()):
                 del self.store.pools[pool["id"].lower()]
                 changed = True
@@ -122,7 +124,10 @@ class Engine:
         }
         documents.set_state(task, "running")
         self.nodes.occupy(node, task)
-        key = f"{job['id']}/{task['id']}".lower()
+        # Each attempt has a token: an attempt that was requeued or ended meanwhile neither starts its
+        # process nor reports, so a stale outcome can never land on the task's next attempt.
+        token = uuid.uuid4().hex
+        task["_attempt"] = token
 
         async def attempt() -> None:
             outcome = await execution.attempt(
@@ -133,16 +138,18 @@ class Engine:
                 job=job,
                 task=task,
                 processes=self.processes,
+                token=token,
+                current=lambda: task.get("_attempt") == token,
             )
-            self.finish(job, task, node, outcome)
+            self.finish(job, task, node, outcome, token)
 
-        self.running[key] = asyncio.create_task(attempt())
+        self.running[token] = asyncio.create_task(attempt())
 
-    def finish(self, job: Doc, task: Doc, node: Doc, outcome: execution.Outcome) -> None:
-        self.running.pop(f"{job['id']}/{task['id']}".lower(), None)
+    def finish(self, job: Doc, task: Doc, node: Doc, outcome: execution.Outcome, token: str) -> None:
+        self.running.pop(token, None)
         self.nodes.release(node, task)
-        if task["state"] != "running":
-            return  # terminated or requeued meanwhile
+        if task["state"] != "running" or task.get("_attempt") != token:
+            return  # terminated or requeued meanwhile: this attempt no longer speaks for the task
         info = task["executionInfo"]
         retries = int(task["constraints"].get("maxTaskRetryCount", 0))
         failed = outcome.exit_code != 0
@@ -182,10 +189,12 @@ class Engine:
         documents.set_state(task, "completed")
 
     def kill(self, task: Doc) -> None:
-        for key, process in list(self.processes.items()):
-            if key.lower().endswith(f"/{task['id'].lower()}") and process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
+        """Stop the task's current attempt, started or not."""
+        token = task.pop("_attempt", None)
+        process = self.processes.get(token) if token else None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def _requeue(self, task: Doc) -> None:
         """A node went away under the task (requeue deallocation): back to active, counted as a requeue."""
@@ -194,6 +203,10 @@ class Engine:
         info["requeueCount"] = info.get("requeueCount", 0) + 1
         info["lastRequeueTime"] = stamp()
         documents.set_state(task, "active")
+
+    def _terminate_on_removal(self, task: Doc) -> None:
+        """A node went away under the task (terminate deallocation): it ends, failed."""
+        self.complete(task, None, ("usererror", "TaskEnded", "The node running the task was removed"))
 
     def terminate_job(self, job: Doc, reason: str) -> None:
         for task in self.store.job_tasks(job["id"]).values():

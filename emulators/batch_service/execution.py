@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +54,11 @@ def environment(
 
 
 async def run(command_line: str, cwd: Path, env: dict[str, str], *, limit_s: float | None,
-              processes: dict[str, asyncio.subprocess.Process], key: str) -> Outcome:  # fmt: skip
+              processes: dict[str, asyncio.subprocess.Process], key: str,
+              current: Callable[[], bool]) -> Outcome:  # fmt: skip
     """Run without a shell, as Batch does; stdout/stderr go to the task folder."""
+    if not current():
+        return Outcome(exit_code=WALL_CLOCK_KILLED)  # requeued or ended before it started
     with (cwd.parent / "stdout.txt").open("ab") as out, (cwd.parent / "stderr.txt").open("ab") as err:
         try:
             process = await asyncio.create_subprocess_exec(
@@ -77,7 +81,8 @@ async def run(command_line: str, cwd: Path, env: dict[str, str], *, limit_s: flo
 
 
 async def attempt(account: str, pool: Doc, node: Doc, *, node_root: Path, job: Doc, task: Doc,
-                  processes: dict[str, asyncio.subprocess.Process]) -> Outcome:  # fmt: skip
+                  processes: dict[str, asyncio.subprocess.Process], token: str,
+                  current: Callable[[], bool]) -> Outcome:  # fmt: skip
     wd = task_dir(node_root, job, task) / "wd"
     wd.mkdir(parents=True, exist_ok=True)
     try:
@@ -87,8 +92,6 @@ async def attempt(account: str, pool: Doc, node: Doc, *, node_root: Path, job: D
     env = environment(account, pool, node, node_root=node_root, job=job, task=task, wd=wd)
     limit = duration(task["constraints"].get("maxWallClockTime"))
     limit_s = limit.total_seconds() if limit is not None and limit.days < 100_000 else None
-    outcome = await run(
-        task["commandLine"], wd, env, limit_s=limit_s, processes=processes, key=f"{job['id']}/{task['id']}"
-    )
+    outcome = await run(task["commandLine"], wd, env, limit_s=limit_s, processes=processes, key=token, current=current)
     await asyncio.to_thread(files.upload_outputs, task.get("outputFiles", []), wd, outcome.exit_code == 0, env)
     return outcome

@@ -48,7 +48,9 @@ class NodeManager:
                 node.update(state="creating", runningTasksCount=0, runningTaskSlotsCount=0, _tasks=[])
                 node["_readyAt"] = (self.clock.now() + self.boot_delay).isoformat()
 
-    def converge(self, pool: Doc, now: datetime, requeue: Callable[[Doc], None]) -> bool:
+    def converge(
+        self, pool: Doc, now: datetime, requeue: Callable[[Doc], None], terminate: Callable[[Doc], None]
+    ) -> bool:
         nodes = self._nodes(pool)
         target = 0 if pool.get("_deleted") else int(pool["targetDedicatedNodes"]) + int(pool["targetLowPriorityNodes"])
         changed = False
@@ -57,7 +59,7 @@ class NodeManager:
             nodes.append(self._new_node(pool, now))
             changed = True
         if len(staying) > target:
-            changed |= self._shrink(pool, staying, len(staying) - target, requeue)
+            changed |= self._shrink(pool, staying, len(staying) - target, requeue, terminate)
         for node in list(nodes):
             if node["state"] == "creating" and now >= datetime.fromisoformat(node["_readyAt"]):
                 self._boot(pool, node)
@@ -87,7 +89,14 @@ class NodeManager:
             "_readyAt": (now + self.boot_delay).isoformat(),
         }  # fmt: skip
 
-    def _shrink(self, pool: Doc, staying: list[Doc], excess: int, requeue: Callable[[Doc], None]) -> bool:
+    def _shrink(
+        self,
+        pool: Doc,
+        staying: list[Doc],
+        excess: int,
+        requeue: Callable[[Doc], None],
+        terminate: Callable[[Doc], None],
+    ) -> bool:
         option = pool.get("_deallocation", "requeue")
         # Idle and still-booting nodes go first; busy ones only when needed.
         order = sorted(staying, key=lambda n: (n["state"] in ("running",), len(n.get("_tasks", []))))
@@ -95,19 +104,13 @@ class NodeManager:
             tasks = list(self._task_docs(node))
             if option in ("requeue", "terminate"):
                 for task in tasks:
-                    requeue(task) if option == "requeue" else self._terminate(task)
+                    requeue(task) if option == "requeue" else terminate(task)
                 node["_tasks"] = []
             node["state"] = "leavingpool"
             node["stateTransitionTime"] = stamp()
             with contextlib.suppress(KeyError):
                 self._start_tasks.pop(node["id"]).cancel()
         return True
-
-    def _terminate(self, task: Doc) -> None:
-        info = task["executionInfo"]
-        info.update(endTime=stamp(), result="failure")
-        info["failureInfo"] = {"category": "usererror", "code": "TaskEnded", "message": "The node was removed"}
-        documents.set_state(task, "completed")
 
     def _task_docs(self, node: Doc) -> list[Doc]:
         found = []
