@@ -103,3 +103,18 @@ def test_enable_autoscale_rules(batch):
     assert e.value.error.code == "TooManyEnableAutoScaleRequests"
     wait_for(lambda: batch.get_pool("a").current_dedicated_nodes == 1, 20, "the new formula to apply")
     assert batch.get_pool("a").auto_scale_run.results.startswith("$TargetDedicatedNodes=1;")
+
+
+def test_update_job_and_terminate_then_delete_a_task(batch, pool_and_job):
+    job = pool_and_job(nodes=0)  # no nodes: tasks stay active
+    batch.create_task(job, models.BatchTaskCreateOptions(id="a", command_line="true"))
+    batch.create_task(job, models.BatchTaskCreateOptions(id="b", command_line="true"))
+    batch.update_job(job, models.BatchJobUpdateOptions(priority=500))
+    assert batch.get_job(job).priority == 500
+    batch.terminate_task(job, "a")
+    a = batch.get_task(job, "a")
+    assert a.state == models.BatchTaskState.COMPLETED and a.execution_info.failure_info.code == "TaskEnded"
+    batch.delete_task(job, "b")
+    assert [t.id for t in batch.list_tasks(job)] == ["a"]
+    counts = batch.get_job_task_counts(job)
+    assert (counts.task_counts.completed, counts.task_counts.failed, counts.task_slot_counts.completed) == (1, 1, 1)
