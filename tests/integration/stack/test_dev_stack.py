@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -35,7 +36,11 @@ def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, s
     port, batch_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "sitelens", "dev", "--state-dir", str(tmp_path), "--azurite-ports", *ports]
     cmd += ["--port", str(port), "--batch-port", str(batch_port)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # its own process group, so a failing test can still stop every child it started
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    children: list[int] = []
     try:
         stack_file = tmp_path / "stack.json"
         wait_for(stack_file.exists, 90, "stack.json")
@@ -46,13 +51,17 @@ def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, s
         assert stack["batch"]["endpoint"] == f"http://127.0.0.1:{batch_port}" and stack["batch"]["key"]
         with urllib.request.urlopen(f"{stack['functions']['api']}/health", timeout=10) as r:
             assert json.loads(r.read())["status"] == "ok"
-        children = list(stack["pids"].values())
+        children = [pid for pid in stack["pids"].values() if pid]
         assert all(alive(pid) for pid in children)
         proc.send_signal(stop_signal)
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            for pid in children:  # Azurite has a session of its own
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 0, out
     assert "stopped" in out
     assert not any(alive(pid) for pid in children)
