@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from azure.core.exceptions import ResourceExistsError
@@ -20,14 +21,14 @@ def publish(folder: Path, service: BlobServiceClient) -> list[str]:
     """Upload the manifest last, so a reader that finds it finds every file it names."""
     manifest = load(folder)
     container = service.get_container_client(CONTAINER)
-    try:
+    with contextlib.suppress(ResourceExistsError):
         container.create_container()
-    except ResourceExistsError:
-        pass
     files = [f.file for f in manifest.files]
     names = blob_names(manifest.name, manifest.version, [*files, "manifest.json"])
     for local, name in zip([*files, "manifest.json"], names, strict=True):
         content_type = "application/json" if local.endswith(".json") else "application/octet-stream"
         with (folder / local).open("rb") as data:
-            container.upload_blob(name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type))
+            container.upload_blob(
+                name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
+            )
     return names

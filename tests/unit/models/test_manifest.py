@@ -36,8 +36,15 @@ def test_invalid_manifests_are_refused(change, message):
 def test_load_verifies_sizes_and_hashes(tmp_path):
     data = b"model bytes"
     (tmp_path / "m.onnx").write_bytes(data)
-    doc = {"name": "n", "version": "v", "task": "classify", "license": "MIT", "attribution": "x",
-           "files": {"model": {"file": "m.onnx", "sha256": sha256_of(tmp_path / "m.onnx"), "bytes": len(data)}}}  # fmt: skip
+    entry = {"file": "m.onnx", "sha256": sha256_of(tmp_path / "m.onnx"), "bytes": len(data)}
+    doc = {
+        "name": "n",
+        "version": "v",
+        "task": "classify",
+        "license": "MIT",
+        "attribution": "x",
+        "files": {"model": entry},
+    }
     (tmp_path / "manifest.json").write_text(json.dumps(doc))
     assert load(tmp_path).file("model").file == "m.onnx"
     (tmp_path / "m.onnx").write_bytes(b"model bytez")  # same size, other content
@@ -49,4 +56,5 @@ def test_load_verifies_sizes_and_hashes(tmp_path):
 
 
 def test_published_layout():
-    assert blob_names("ocr", "ppocrv4", ["a.onnx", "manifest.json"]) == ["ocr/ppocrv4/a.onnx", "ocr/ppocrv4/manifest.json"]
+    names = blob_names("ocr", "ppocrv4", ["a.onnx", "manifest.json"])
+    assert names == ["ocr/ppocrv4/a.onnx", "ocr/ppocrv4/manifest.json"]
