@@ -46,6 +46,10 @@ class OcrEngine:
         self.rec = _session(folder / manifest.file("rec").file, threads)
         self.det_settings = detection.settings_from(manifest.raw.get("det", {}))
         self.widths: list[int] = sorted(manifest.raw.get("rec", {}).get("width_buckets", [320, 640, 1280]))
+        # The 0°/180° classifier is optional: a model folder without a `cls` file reads lines as cropped.
+        cls = next((f for f in manifest.files if f.role == "cls"), None)
+        self.cls = _session(folder / cls.file, threads) if cls is not None else None
+        self.cls_threshold = float(manifest.raw.get("cls", {}).get("threshold", 0.9))
         meta = self.rec.get_modelmeta().custom_metadata_map
         self.characters = meta["character"].splitlines()
 
@@ -75,9 +79,19 @@ class OcrEngine:
                 results[i] = recognition.ctc_decode(p, self.characters)
         return results
 
+    def upright(self, patches: list[np.ndarray]) -> list[np.ndarray]:
+        """Turn lines the classifier finds upside down (label '180' above the threshold)."""
+        if self.cls is None or not patches:
+            return patches
+        probs = self.cls.run(None, {"x": np.stack([recognition.prepare_cls(p) for p in patches])})[0]
+        return [
+            np.ascontiguousarray(np.rot90(p, 2)) if prob[1] > self.cls_threshold else p
+            for p, prob in zip(patches, probs, strict=True)
+        ]
+
     def read(self, image: np.ndarray) -> list[Line]:
         found = self.detect(image)
-        texts = self.recognise([recognition.crop(image, quad) for quad, _ in found])
+        texts = self.recognise(self.upright([recognition.crop(image, quad) for quad, _ in found]))
         return [
             Line(text, round(conf, 4), [[round(float(x), 1), round(float(y), 1)] for x, y in quad])
             for (quad, _), (text, conf) in zip(found, texts, strict=True)

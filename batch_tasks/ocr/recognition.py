@@ -47,6 +47,16 @@ def prepare(patch: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def prepare_cls(patch: np.ndarray, size: tuple[int, int] = (48, 192)) -> np.ndarray:
+    """float32 [3, 48, 192] for the 0°/180° line classifier, normalised like rec and zero-padded."""
+    height, width = size
+    w = min(width, max(1, math.ceil(height * patch.shape[1] / patch.shape[0])))
+    resized = cv2.resize(patch, (w, height)).astype(np.float32)
+    out = np.zeros((3, height, width), dtype=np.float32)
+    out[:, :, :w] = ((resized / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
+    return out
+
+
 def ctc_decode(probs: np.ndarray, characters: Sequence[str]) -> tuple[str, float]:
     """Greedy CTC over [T, classes]: class 0 is blank, 1…n the dictionary, n+1 a space."""
     best = probs.argmax(axis=1)

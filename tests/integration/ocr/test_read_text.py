@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from batch_tasks.models.fetch import fetch
+from batch_tasks.ocr import overlay
 from batch_tasks.ocr.engine import OcrEngine
 from batch_tasks.ocr.imaging import cv2, decode
 
@@ -57,3 +58,32 @@ def test_reads_every_line_where_it_was_drawn(engine):
 
 def test_a_blank_photo_has_no_lines(engine):
     assert engine.read(np.full((600, 800, 3), 255, dtype=np.uint8)) == []
+
+
+def test_an_upside_down_line_is_turned_by_the_classifier(engine):
+    image = np.full((400, 1400, 3), 235, dtype=np.uint8)
+    cv2.putText(image, "Flow rate 35 m3 per h", (60, 240), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5, cv2.LINE_AA)
+    upside_down = np.ascontiguousarray(np.rot90(image, 2))
+    [line] = engine.read(upside_down)
+    assert line.text == "Flow rate 35 m3 per h"
+
+
+def test_overlay_is_a_jpeg_with_the_boxes_drawn(engine):
+    image = decode(photo())
+    lines = engine.read(image)
+    jpeg = overlay.draw(image, [line.polygon for line in lines], max_side=1200)
+    drawn = decode(jpeg)
+    assert jpeg[:2] == b"\xff\xd8" and max(drawn.shape[:2]) == 1200
+
+    # amber pixels (the box colour) cover at least the boxes' perimeters; a drawing without boxes has none
+    def amber(img: np.ndarray) -> int:
+        return int((np.abs(img.astype(int) - [0, 200, 255]).sum(axis=2) < 120).sum())
+
+    scale = 1200 / max(image.shape[:2])
+    perimeter = sum(
+        float(np.linalg.norm(np.subtract(line.polygon[i], line.polygon[i - 1]))) * scale
+        for line in lines
+        for i in range(4)
+    )
+    assert amber(drawn) > perimeter
+    assert amber(decode(overlay.draw(image, [], max_side=1200))) == 0
