@@ -1,15 +1,20 @@
-"""Errors in the shape Azure reports them: `code`, `message`, `values` ([{name, value}])."""
+"""Errors in the shape Azure reports them: `code`, `message`, `values` ([{name, value}]).
+
+`values` holds one `Message` entry, `Line L, Col C: <detail>`, with 1-based line and column (a tab
+counts as one column). Only the InsufficientSampleData message text is Azure's own; the
+details of syntax and evaluation errors are ours.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autoscale import assumptions
+
 SYNTAX_ERROR = "AutoScalingFormulaSyntaxError"
 TOO_LONG = "AutoScalingFormulaTooLong"
 INSUFFICIENT_SAMPLES = "InsufficientSampleData"
-# Azure documents no code for other run-time failures (type mismatch, division by zero, bad index); this
-# name is our choice, listed in docs/autoscale.md.
-EVALUATION_ERROR = "AutoScalingFormulaEvaluationError"
+EVALUATION_ERROR = assumptions.EVALUATION_ERROR_CODE
 
 MESSAGES = {
     SYNTAX_ERROR: "The specified autoscale formula has a syntax error",
@@ -49,6 +54,18 @@ class FormulaError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}\n{self.value}"
+
+    def __eq__(self, other: object) -> bool:  # two runs that fail the same way compare equal
+        if not isinstance(other, FormulaError):
+            return NotImplemented
+        return (self.code, self.detail, self.position) == (other.code, other.detail, other.position)
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.detail, self.position))
+
+
+class Fault(ValueError):
+    """A run-time failure found inside an operator, function or method; the evaluator adds the position."""
 
 
 def syntax(detail: str, position: Position | None) -> FormulaError:

@@ -1,57 +1,89 @@
 """Metric histories as Azure keeps them: one sample per 30 s, visible after a lag, possibly missing.
 
-A `MetricHistory` holds (time, value) samples on the 30 s grid. At evaluation time `now`, a sample is
-visible when `time <= now - lag` (Azure: about one minute). A window's percentage is visible samples
-in the window divided by the samples the window could hold (window length / 30 s), times 100.
+A `MetricHistory` holds (time, value) samples of one metric, oldest first; the emulator appends one per
+30 s with `record`, and a sample it never records is a missing sample. At evaluation time `now` a
+sample is visible once `time <= now - lag` (`assumptions.SAMPLE_LAG`, 30 s). A window from `start`
+to `end` holds the visible samples with `start < time <= end`, and its percentage is those samples
+over the samples it could hold (`(end - start) / 30 s`, rounded down), times 100. Samples older than
+the retention (`assumptions.SAMPLE_RETENTION`) before the newest are dropped as new ones arrive.
+
+    metrics = Metrics()                                   # or Metrics(lag=timedelta(seconds=45))
+    metrics.of("$PendingTasks").record(at, 12)            # at: an aware datetime
+    Metrics.from_offsets(now, {"$PendingTasks": [[60, 12], [90, 10]]})   # the CLI's history file
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from autoscale import assumptions
+from autoscale.names import METRICS
 
 SAMPLE_PERIOD = timedelta(seconds=30)
-DEFAULT_LAG = timedelta(minutes=1)  # Azure's documented propagation delay, as a named default
-METRICS = (
-    "$ActiveTasks", "$RunningTasks", "$PendingTasks", "$SucceededTasks", "$FailedTasks", "$TaskSlotsPerNode",
-    "$CurrentDedicatedNodes", "$CurrentLowPriorityNodes", "$PreemptedNodeCount", "$UsableNodeCount",
-    "$CPUPercent", "$WallClockSeconds", "$MemoryBytes", "$DiskBytes", "$DiskReadBytes", "$DiskWriteBytes",
-    "$DiskReadOps", "$DiskWriteOps", "$NetworkInBytes", "$NetworkOutBytes", "$SampleNodeCount",
-)  # fmt: skip
+DEFAULT_LAG = assumptions.SAMPLE_LAG
+
+
+def as_utc(at: datetime) -> datetime:
+    """Aware datetimes keep their instant; naive ones are taken as UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 @dataclass
 class MetricHistory:
-    """Samples of one metric, oldest first. Append as time passes; missing samples are simply absent."""
+    """Samples of one metric, oldest first."""
 
     samples: list[tuple[datetime, float]] = field(default_factory=list)
+    retention: timedelta | None = assumptions.SAMPLE_RETENTION
 
     def record(self, at: datetime, value: float) -> None:
-        self.samples.append((at, float(value)))
+        """Add a sample; out-of-order samples are placed by time, and expired ones dropped."""
+        bisect.insort(self.samples, (as_utc(at), float(value)), key=lambda s: s[0])
+        if self.retention is not None:
+            oldest = self.samples[-1][0] - self.retention
+            del self.samples[: bisect.bisect_left(self.samples, oldest, key=lambda s: s[0])]
 
     def visible(self, now: datetime, lag: timedelta) -> list[tuple[datetime, float]]:
-        cutoff = now - lag
-        return [(t, v) for t, v in self.samples if t <= cutoff]
+        return self.samples[: bisect.bisect_right(self.samples, now - lag, key=lambda s: s[0])]
+
+    def latest(self, now: datetime, lag: timedelta, count: int) -> list[float]:
+        """The `count` most recent visible samples, however old, oldest first."""
+        visible = self.visible(now, lag)
+        return [v for _, v in visible[len(visible) - count :]] if count > 0 else []
 
     def window(self, now: datetime, lag: timedelta, start: datetime, end: datetime) -> tuple[list[float], float]:
-        """Visible values with start < time <= end (oldest first), and the window's percentage."""
-        values = [v for t, v in self.visible(now, lag) if start < t <= end]
+        """Visible values with start < time <= end (oldest first), and the window's percentage (0-100)."""
+        visible = self.visible(now, lag)
+        low = bisect.bisect_right(visible, start, key=lambda s: s[0])
+        high = bisect.bisect_right(visible, end, key=lambda s: s[0])
+        values = [v for _, v in visible[low:high]]
         possible = math.floor((end - start) / SAMPLE_PERIOD)
         percent = 100.0 * len(values) / possible if possible > 0 else 0.0
         return values, min(percent, 100.0)
 
 
+_NO_SAMPLES = MetricHistory(retention=None)
+
+
 @dataclass
 class Metrics:
-    """All metric histories of a pool plus the visibility lag."""
+    """The histories of one pool's metrics and the visibility lag that applies to them all."""
 
     histories: dict[str, MetricHistory] = field(default_factory=dict)
     lag: timedelta = DEFAULT_LAG
 
     def of(self, name: str) -> MetricHistory:
+        """The history to append to; created on first use."""
+        if name not in METRICS:
+            raise KeyError(f"{name} is not a metric; metrics are {', '.join(METRICS)}")
         return self.histories.setdefault(name, MetricHistory())
+
+    def read(self, name: str) -> MetricHistory:
+        """The history to read from, without creating one (an evaluation changes nothing)."""
+        return self.histories.get(name, _NO_SAMPLES)
 
     @classmethod
     def from_offsets(
@@ -61,6 +93,6 @@ class Metrics:
         metrics = cls(lag=lag)
         for name, pairs in samples.items():
             history = metrics.of(name)
-            for ago, value in sorted(pairs, key=lambda p: -p[0]):
-                history.record(now - timedelta(seconds=ago), value)
+            for ago, value in pairs:
+                history.record(as_utc(now) - timedelta(seconds=ago), value)
         return metrics

@@ -1,28 +1,19 @@
 """Run-time values and how Azure prints them in `autoScaleRun.results`.
 
-double → float; doubleVec → Vec; string → str; timestamp → datetime (UTC); timeinterval → timedelta;
-`$NodeDeallocationOption`'s bare words → Word. Numbers print like C's `%g` (six significant digits),
-vectors as `[a,b]`, timestamps as ISO-8601 UTC with milliseconds, intervals like .NET's TimeSpan.
+double → float; doubleVec → Vec; string → str; timestamp → datetime (UTC); timeinterval → Interval
+(100 ns ticks, as .NET's TimeSpan, so `TimeInterval_100ns` is not zero); `$NodeDeallocationOption`'s
+bare words → Word. Numbers print like C's `%g` (six significant digits), vectors as `[a,b]`,
+timestamps as ISO 8601 UTC with milliseconds, intervals as .NET prints a TimeSpan.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-DEALLOCATION_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
-TIME_INTERVALS = {
-    "TimeInterval_Zero": timedelta(0),
-    "TimeInterval_100ns": timedelta(microseconds=0.1),
-    "TimeInterval_Microsecond": timedelta(microseconds=1),
-    "TimeInterval_Millisecond": timedelta(milliseconds=1),
-    "TimeInterval_Second": timedelta(seconds=1),
-    "TimeInterval_Minute": timedelta(minutes=1),
-    "TimeInterval_Hour": timedelta(hours=1),
-    "TimeInterval_Day": timedelta(days=1),
-    "TimeInterval_Week": timedelta(weeks=1),
-    "TimeInterval_Year": timedelta(days=365),  # unverified length; see docs/autoscale.md
-}
+TICKS_PER_SECOND = 10_000_000
+TICKS_PER_MICROSECOND = 10
 
 
 @dataclass(frozen=True)
@@ -32,10 +23,31 @@ class Vec:
 
 @dataclass(frozen=True)
 class Word:
+    """A bare word such as `taskcompletion`: a value only `$NodeDeallocationOption` accepts."""
+
     text: str
 
 
-Value = float | Vec | str | datetime | timedelta | Word
+@dataclass(frozen=True, order=True)
+class Interval:
+    ticks: int
+
+    @classmethod
+    def of(cls, delta: timedelta) -> Interval:
+        return cls(((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * TICKS_PER_MICROSECOND)
+
+    @classmethod
+    def scaled(cls, ticks: float) -> Interval:
+        if math.isnan(ticks) or abs(ticks) > 2**63:  # beyond a TimeSpan
+            raise OverflowError("the time interval is out of range")
+        return cls(round(ticks))
+
+    def as_timedelta(self) -> timedelta:
+        # Timestamps carry microseconds; the sub-microsecond rest of an interval is dropped there.
+        return timedelta(microseconds=int(self.ticks / TICKS_PER_MICROSECOND))
+
+
+Value = float | Vec | str | datetime | Interval | Word
 
 
 def type_name(value: Value) -> str:
@@ -47,9 +59,9 @@ def type_name(value: Value) -> str:
         return "string"
     if isinstance(value, datetime):
         return "timestamp"
-    if isinstance(value, timedelta):
+    if isinstance(value, Interval):
         return "timeinterval"
-    return "enum"
+    return "enumeration value"
 
 
 def format_number(x: float) -> str:
@@ -64,18 +76,20 @@ def format_value(value: Value) -> str:
         return "[" + ",".join(format_number(x) for x in value.items) + "]"
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    if isinstance(value, timedelta):
+    if isinstance(value, Interval):
         return format_interval(value)
     if isinstance(value, Word):
         return value.text
     return value
 
 
-def format_interval(value: timedelta) -> str:
-    sign = "-" if value < timedelta(0) else ""
-    value = abs(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    days = f"{value.days}." if value.days else ""
-    fraction = f".{value.microseconds * 10:07d}" if value.microseconds else ""
-    return f"{sign}{days}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
+def format_interval(value: Interval) -> str:
+    """`[-][d.]hh:mm:ss[.fffffff]`, .NET's TimeSpan.ToString()."""
+    sign = "-" if value.ticks < 0 else ""
+    seconds, fraction = divmod(abs(value.ticks), TICKS_PER_SECOND)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    day_part = f"{days}." if days else ""
+    fraction_part = f".{fraction:07d}" if fraction else ""
+    return f"{sign}{day_part}{hour:02d}:{minute:02d}:{second:02d}{fraction_part}"

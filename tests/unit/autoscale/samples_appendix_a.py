@@ -1,4 +1,5 @@
-"""The official sample formulas (reference Appendix A), verbatim."""
+"""The official sample formulas (Azure's autoscale documentation), verbatim, and the formulas behind
+real-service outputs: Appendix A and B of the Batch reference, plus two whose errors are on record."""
 
 A1 = """startingNumberOfVMs = 1;
 maxNumberofVMs = 25;
@@ -15,6 +16,15 @@ $NodeDeallocationOption = taskcompletion;
 """
 
 A3 = "$myNewVariable = function($ServiceDefinedVariable, $myCustomVariable);"
+
+A4 = [
+    "$CPUPercent.GetSample(TimeInterval_Minute * 5)",
+    "$CPUPercent.GetSample(TimeInterval_Minute * 10)",
+    "$CPUPercent.GetSample(TimeInterval_Minute * 10, 95)",
+    "$CPUPercent.GetSample(TimeInterval_Minute * 10, 80)",
+    "$runningTasksSample = $RunningTasks.GetSample(1 * TimeInterval_Minute, 6 * TimeInterval_Minute);",
+    "$runningTasksSample = $RunningTasks.GetSample(60 * TimeInterval_Second, 120 * TimeInterval_Second, 75);",
+]
 
 A5 = """$totalDedicatedNodes =
     (min($CPUPercent.GetSample(TimeInterval_Minute * 10)) > 0.7) ?
@@ -103,3 +113,42 @@ cappedPoolSize = 3;
 $TargetDedicatedNodes = max(1, min($targetVMs, cappedPoolSize));
 // Set node deallocation mode - keep nodes active only until tasks finish
 $NodeDeallocationOption = taskcompletion;"""  # noqa: W291 - verbatim, trailing space included
+
+# batch-shipyard's generated formula for its `pending_tasks` scenario with default settings (bias_last_sample,
+# 10-minute look-back, auto node type, no rebalancing), as convoy/autoscale.py built it in October 2017:
+# statements joined by ";\n". On a fresh pool it failed with "Line 9, Col 43: Insufficient data from data set:
+# $PendingTasks wanted 70%, received 0%" (batch-shipyard#138, Appendix B.3).
+SHIPYARD_2017 = """maxTasksPerNode = 1;
+minTargetDedicated = 0;
+minTargetLowPriority = 0;
+maxTargetDedicated = 4;
+maxTargetLowPriority = 0;
+sli = TimeInterval_Second * 600.0;
+samplepercent = $PendingTasks.GetSamplePercent(sli);
+lastsample = val($PendingTasks.GetSample(1), 0);
+samplevecavg = avg($PendingTasks.GetSample(sli));
+PendingTaskAvg = samplepercent < 70 ? max(0, lastsample) : (lastsample < samplevecavg ? avg(lastsample, samplevecavg) : max(lastsample, samplevecavg));
+reqVMs = PendingTaskAvg / maxTasksPerNode;
+preemptcount = 0;
+rebalance = 0 == 1;
+divisor = (maxTargetDedicated == 0 || maxTargetLowPriority == 0) ? 1 : 2;
+dedicatedVMs = max(minTargetDedicated, reqVMs / divisor);
+dedicatedVMs = min(maxTargetDedicated, (dedicatedVMs > 0 && dedicatedVMs < 1) ? 1 : dedicatedVMs);
+remainingVMs = reqVMs - dedicatedVMs;
+redistVMs = rebalance ? min(preemptcount, remainingVMs) : 0;
+dedicatedVMs = min(maxTargetDedicated, dedicatedVMs + redistVMs);
+lowPriVMs = min(maxTargetLowPriority, reqVMs - dedicatedVMs);
+$TargetDedicatedNodes = dedicatedVMs;
+$TargetLowPriorityNodes = max(minTargetLowPriority, lowPriVMs);
+$NodeDeallocationOption = taskcompletion;"""
+
+# The fix that closed batch-shipyard#138: the window average only when enough samples exist.
+SHIPYARD_FIXED = SHIPYARD_2017.replace(
+    "samplevecavg = avg($PendingTasks.GetSample(sli));",
+    "samplevecavg = samplepercent < 70 ? max(0, lastsample) : avg($PendingTasks.GetSample(sli));",
+)
+
+# From the Azure Batch .NET SDK's unit tests: a pool whose formula is one bare expression, and the error
+# its autoscale run carried: "Line 1, Col 24: Insufficient data from data set: $RunningTasks wanted 100%,
+# received 0%".
+DOTNET_SDK_TEST = "$RunningTasks.GetSample(10 * TimeInterval_Second, 0 * TimeInterval_Second, 100);"
