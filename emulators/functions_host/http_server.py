@@ -83,7 +83,9 @@ class HttpFront:
         return None
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
+        # The raw, still percent-encoded path: route matching decodes each value once, and an encoded
+        # '/' inside a value must not split segments.
+        path = request.rel_url.raw_path
         if not path.startswith(self.prefix + "/") and self.prefix:
             return web.Response(status=404)
         sub = path[len(self.prefix) :].strip("/")

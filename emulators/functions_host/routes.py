@@ -1,116 +1,291 @@
-"""ASP.NET-style route templates, as the Functions host matches HTTP trigger routes.
+"""ASP.NET Core route templates, matched the way the Functions host routes HTTP triggers.
 
-Segments: literals (case-insensitive), `{name}`, `{name:constraint}` (int, long, bool, guid, alpha,
-double, decimal, datetime-free subset), `{name?}` (optional, last segments only), `{name=default}`,
-and `{*name}` (catch-all, last segment). Values come back URL-decoded. `precedence` orders templates the
-way ASP.NET does: literal segments before parameters, constrained before unconstrained, catch-alls last.
+A template is `/`-separated segments. A segment is a literal (matched case-insensitively; `{{` and `}}` are
+literal braces), a parameter, or a mix (`{name}.{ext}`: parameters capture greedily, as ASP.NET's
+right-to-left matching does). Parameters: `{id}`; constraints `{id:int}`, chained `{id:int:min(1)}`
+(int, long, bool, guid, alpha, double, float, decimal, datetime, min, max, range, length, minlength,
+maxlength, regex, required); optional `{id?}`; default `{page=1}`; catch-all `{*rest}` or `{**rest}` (last
+segment only). Segments match by position: a path may stop early only where every remaining segment is
+optional, has a default, or is a catch-all.
+
+`match` takes the raw, still percent-encoded path under the route prefix. Values come back decoded, except
+`%2F`, which stays encoded as Kestrel leaves it, so a value never gains a `/` the path did not have.
+
+`precedence` is ASP.NET Core's inbound precedence, a digit per segment: 1 literal, 2 constrained parameter or
+mixed segment, 3 parameter, 4 constrained catch-all, 5 catch-all. The Functions host orders routes by it,
+ascending, keeping registration order among equals (a stable sort, as `sorted` is).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import unquote
 
-_PARAM = re.compile(
-    r"^\{(?P<star>\*)?(?P<name>[A-Za-z_][\w-]*)(?::(?P<constraint>[a-z]+))?(?P<opt>\?)?(?:=(?P<default>[^}]*))?\}$"
-)
-_CONSTRAINTS: dict[str, str] = {
-    "int": r"-?\d+",
-    "long": r"-?\d+",
-    "bool": r"(?i:true|false)",
-    "guid": r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
-    "alpha": r"[A-Za-z]+",
-    "double": r"-?\d+(?:\.\d+)?",
-    "decimal": r"-?\d+(?:\.\d+)?",
-}
+_SLASH = re.compile(r"(%2[Ff])")
+_CONSTRAINT = re.compile(r"[A-Za-z]+")
+_ENDS = ("", ":", "?", "=")
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+_ALPHA = re.compile(r"[A-Za-z]*")
+# .NET's invariant number parsing: sign, thousands separators, surrounding spaces; decimals take no exponent
+_DECIMAL = r"\s*[+-]?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)"
+_DOUBLE = re.compile(_DECIMAL + r"(?:[eE][+-]?[0-9]+)?\s*|\s*(?:[+-]?infinity|nan)\s*", re.IGNORECASE)
 
 
 class RouteError(ValueError):
     """The route template is malformed."""
 
 
+def _integer(value: str, bits: int = 64) -> int | None:
+    """The value as .NET's int/long TryParse reads it (sign, surrounding spaces), or None when out of range."""
+    if not _INTEGER.fullmatch(value):
+        return None
+    number = int(value)
+    return number if -(2 ** (bits - 1)) <= number < 2 ** (bits - 1) else None
+
+
+def _is_guid(value: str) -> bool:
+    text = value.strip()
+    if len(text) == 38 and text[0] + text[-1] in ("{}", "()"):
+        text = text[1:-1]
+    if len(text) not in (32, 36) or (len(text) == 36 and [len(p) for p in text.split("-")] != [8, 4, 4, 4, 12]):
+        return False
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _between(value: str, low: int | None, high: int | None) -> bool:
+    number = _integer(value)
+    return number is not None and (low is None or number >= low) and (high is None or number <= high)
+
+
+_Check = Callable[[str, tuple[str, ...]], bool]
+# name -> (allowed argument counts, check of a decoded value)
+_CONSTRAINTS: dict[str, tuple[tuple[int, ...], _Check]] = {
+    "int": ((0,), lambda v, _: _integer(v, 32) is not None),
+    "long": ((0,), lambda v, _: _integer(v) is not None),
+    "bool": ((0,), lambda v, _: v.strip().lower() in ("true", "false")),
+    "guid": ((0,), lambda v, _: _is_guid(v)),
+    "alpha": ((0,), lambda v, _: bool(_ALPHA.fullmatch(v))),
+    "double": ((0,), lambda v, _: bool(_DOUBLE.fullmatch(v))),
+    "float": ((0,), lambda v, _: bool(_DOUBLE.fullmatch(v))),
+    "decimal": ((0,), lambda v, _: bool(re.fullmatch(_DECIMAL + r"\s*", v))),
+    "datetime": ((0,), lambda v, _: _is_datetime(v)),
+    "required": ((0,), lambda v, _: v != ""),
+    "min": ((1,), lambda v, a: _between(v, int(a[0]), None)),
+    "max": ((1,), lambda v, a: _between(v, None, int(a[0]))),
+    "range": ((2,), lambda v, a: _between(v, int(a[0]), int(a[1]))),
+    "minlength": ((1,), lambda v, a: len(v) >= int(a[0])),
+    "maxlength": ((1,), lambda v, a: len(v) <= int(a[0])),
+    "length": ((1, 2), lambda v, a: int(a[0]) <= len(v) <= int(a[-1]) if len(a) == 2 else len(v) == int(a[0])),
+    # ASP.NET's regex constraint is unanchored and case-insensitive; templates anchor with ^ and $ themselves
+    "regex": ((1,), lambda v, a: re.search(a[0], v, re.IGNORECASE) is not None),
+}
+
+
 @dataclass(frozen=True)
-class _Segment:
-    literal: str | None = None
-    name: str = ""
-    pattern: str = r"[^/]+"
+class _Param:
+    name: str
+    constraints: tuple[tuple[str, tuple[str, ...]], ...] = ()
     optional: bool = False
     default: str | None = None
     catch_all: bool = False
 
+    def accepts(self, value: str) -> bool:
+        return all(_CONSTRAINTS[name][1](value, args) for name, args in self.constraints)
+
     @property
-    def rank(self) -> int:
-        if self.literal is not None:
-            return 0
-        if self.catch_all:
-            return 3
-        return 1 if self.pattern != r"[^/]+" else 2
+    def omissible(self) -> bool:
+        return self.optional or self.default is not None or self.catch_all
+
+
+@dataclass(frozen=True)
+class _Segment:
+    parts: tuple[str | _Param, ...]
+    regex: re.Pattern[str] | None  # mixed segments only
+
+    @property
+    def param(self) -> _Param | None:
+        """The parameter when it is the whole segment."""
+        only = self.parts[0]
+        return only if len(self.parts) == 1 and isinstance(only, _Param) else None
+
+    @property
+    def digit(self) -> int:
+        if len(self.parts) > 1:
+            return 2
+        if self.param is None:
+            return 1
+        return (5 if self.param.catch_all else 3) - bool(self.param.constraints)
 
 
 @dataclass(frozen=True)
 class RouteTemplate:
     template: str
     segments: tuple[_Segment, ...]
-    regex: re.Pattern[str]
+    precedence: tuple[int, ...]
 
     @classmethod
     def parse(cls, template: str) -> RouteTemplate:
-        raw = [s for s in template.strip("/").split("/") if s != ""] if template.strip("/") else []
-        segments = tuple(_segment(s, i == len(raw) - 1, template) for i, s in enumerate(raw))
-        seen_optional = False
-        for seg in segments:
-            if seen_optional and not (seg.optional or seg.catch_all):
-                raise RouteError(f"route '{template}': only trailing parameters may be optional")
-            seen_optional = seen_optional or seg.optional
-        pattern = "".join(_regex(seg) for seg in segments)
-        return cls(template, segments, re.compile(f"^{pattern}/?$", re.IGNORECASE))
-
-    @property
-    def precedence(self) -> tuple[int, ...]:
-        """Sort key: smaller sorts first (more specific)."""
-        return (*(seg.rank for seg in self.segments), 9 - len(self.segments))
+        """Parse a template; leading and trailing slashes are ignored."""
+        trimmed = template.strip("/")
+        segments = tuple(_segment(text, template) for text in trimmed.split("/")) if trimmed else ()
+        params = [p for s in segments for p in s.parts if isinstance(p, _Param)]
+        names = [p.name.lower() for p in params]
+        if len(set(names)) != len(names):
+            raise RouteError(f"route '{template}': a parameter name appears twice")
+        if any(p.catch_all for s in segments[:-1] for p in s.parts if isinstance(p, _Param)):
+            raise RouteError(f"route '{template}': a catch-all parameter must be the last segment")
+        return cls(template, segments, tuple(s.digit for s in segments))
 
     def match(self, path: str) -> dict[str, str] | None:
-        m = self.regex.match("/" + path.strip("/") if path.strip("/") else "")
-        if m is None:
-            return None
+        """Route values for a raw path (no query string, no route prefix), or None when it does not match."""
+        trimmed = path.strip("/")
+        pieces = trimmed.split("/") if trimmed else []
         values: dict[str, str] = {}
-        for seg in self.segments:
-            if seg.literal is not None:
-                continue
-            value = m.group(seg.name)
-            if value is not None and value != "":
-                values[seg.name] = unquote(value)
-            elif seg.default is not None:
-                values[seg.name] = seg.default
-        return values
+        for i, segment in enumerate(self.segments):
+            param = segment.param
+            if param is not None and param.catch_all:
+                rest = "/".join(_decode(p) for p in pieces[i:])
+                return values if _bind(param, rest, values) else None
+            piece = _decode(pieces[i]) if i < len(pieces) else ""
+            if param is not None:
+                if not _bind(param, piece, values):
+                    return None
+            elif segment.regex is not None:
+                found = segment.regex.fullmatch(piece)
+                parts = [p for p in segment.parts if isinstance(p, _Param)]
+                if found is None or not all(_bind(p, found[f"p{n}"], values) for n, p in enumerate(parts)):
+                    return None
+            elif piece.lower() != str(segment.parts[0]).lower():
+                return None
+        return values if len(pieces) <= len(self.segments) else None
 
 
-def _segment(text: str, last: bool, template: str) -> _Segment:
-    if "{" not in text and "}" not in text:
-        return _Segment(literal=text)
-    m = _PARAM.match(text)
-    if m is None:
-        raise RouteError(f"route '{template}': cannot parse segment '{text}'")
-    constraint = m["constraint"]
-    if constraint and constraint not in _CONSTRAINTS:
-        raise RouteError(f"route '{template}': unknown constraint '{constraint}'")
-    if (m["star"] or m["opt"]) and not last:
-        raise RouteError(f"route '{template}': '{text}' must be the last segment")
-    return _Segment(
-        name=m["name"],
-        pattern=_CONSTRAINTS[constraint] if constraint else r"[^/]+",
-        optional=bool(m["opt"]) or m["default"] is not None,
-        default=m["default"],
-        catch_all=bool(m["star"]),
-    )
+def _bind(param: _Param, value: str, values: dict[str, str]) -> bool:
+    """Record a parameter's value; an absent value is fine only for omissible parameters."""
+    if value == "":
+        if param.default is not None:
+            values[param.name] = param.default
+        return param.omissible
+    if not param.accepts(value):
+        return False
+    values[param.name] = value
+    return True
 
 
-def _regex(seg: _Segment) -> str:
-    if seg.literal is not None:
-        return "/" + re.escape(seg.literal)
-    if seg.catch_all:
-        return f"(?:/(?P<{seg.name}>.*))?"
-    body = f"/(?P<{seg.name}>{seg.pattern})"
-    return f"(?:{body})?" if seg.optional else body
+def _decode(raw: str) -> str:
+    return "".join(p if _SLASH.fullmatch(p) else unquote(p) for p in _SLASH.split(raw))
+
+
+def _segment(text: str, template: str) -> _Segment:
+    parts = _parts(text, template)
+    if not parts:
+        raise RouteError(f"route '{template}': empty segment ('//')")
+    if any(isinstance(p, str) and "?" in p for p in parts):
+        raise RouteError(f"route '{template}': literal '{text}' may not contain '?'")
+    if len(parts) == 1:
+        return _Segment(tuple(parts), None)
+    if any(isinstance(p, _Param) and (p.catch_all or p.optional) for p in parts):
+        raise RouteError(f"route '{template}': catch-all and optional parameters must fill their segment")
+    pattern, n = "", 0
+    for part in parts:
+        if isinstance(part, str):
+            pattern += re.escape(part)
+        else:
+            pattern, n = pattern + f"(?P<p{n}>.+)", n + 1
+    return _Segment(tuple(parts), re.compile(pattern, re.IGNORECASE | re.DOTALL))
+
+
+def _parts(text: str, template: str) -> list[str | _Param]:
+    """Split a segment into literals (braces unescaped) and parameters."""
+    parts: list[str | _Param] = []
+    literal, i = "", 0
+    while i < len(text):
+        if text.startswith(("{{", "}}"), i):
+            literal, i = literal + text[i], i + 2
+        elif text[i] == "}":
+            raise RouteError(f"route '{template}': unmatched '}}' in segment '{text}'")
+        elif text[i] == "{":
+            if not literal and parts and isinstance(parts[-1], _Param):
+                raise RouteError(f"route '{template}': segment '{text}' has two parameters with nothing between")
+            i, body = _parameter_body(text, i + 1, template)
+            parts += [literal, _param(body, template)] if literal else [_param(body, template)]
+            literal = ""
+        else:
+            literal, i = literal + text[i], i + 1
+    return [*parts, literal] if literal else parts
+
+
+def _parameter_body(text: str, start: int, template: str) -> tuple[int, str]:
+    """The end index and unescaped body of the parameter opened just before `start`."""
+    body, i = "", start
+    while i < len(text):
+        if text.startswith(("{{", "}}"), i):  # doubled braces inside a parameter, as in regex(\\d{{3}})
+            body, i = body + text[i], i + 2
+        elif text[i] == "}":
+            return i + 1, body
+        elif text[i] == "{":
+            break
+        else:
+            body, i = body + text[i], i + 1
+    raise RouteError(f"route '{template}': unclosed '{{' in segment '{text}'")
+
+
+def _param(body: str, template: str) -> _Param:
+    stars = len(body) - len(body.lstrip("*"))
+    rest = body[stars:]
+    name = re.split(r"[:?=]", rest, maxsplit=1)[0]
+    if stars > 2 or not name or any(c in name for c in "{}/*"):
+        raise RouteError(f"route '{template}': bad parameter '{{{body}}}'")
+    i, constraints = len(name), []
+    while i < len(rest) and rest[i] == ":":
+        head = _CONSTRAINT.match(rest, i + 1)
+        if head is None or head[0].lower() not in _CONSTRAINTS:
+            raise RouteError(f"route '{template}': unknown constraint in '{{{body}}}'")
+        kind, i = head[0].lower(), head.end()
+        args: tuple[str, ...] = ()
+        if rest.startswith("(", i):
+            # the closing ')' is the first one that ends the parameter or precedes the next token
+            close = next((j for j in range(i, len(rest)) if rest[j] == ")" and rest[j + 1 : j + 2] in _ENDS), -1)
+            if close < 0:
+                raise RouteError(f"route '{template}': unclosed '(' in '{{{body}}}'")
+            raw = rest[i + 1 : close]
+            args, i = ((raw,) if kind == "regex" else tuple(a.strip() for a in raw.split(","))), close + 1
+        constraints.append((kind, _checked_args(kind, args, body, template)))
+    optional, default = rest.startswith("?", i), None
+    if rest.startswith("=", i):
+        default, i = rest[i + 1 :], len(rest)
+        if default.endswith("?"):
+            raise RouteError(f"route '{template}': '{{{body}}}' is both optional and defaulted")
+    i += optional
+    if i != len(rest) or (stars and optional):
+        raise RouteError(f"route '{template}': bad parameter '{{{body}}}'")
+    return _Param(name, tuple(constraints), optional, default, bool(stars))
+
+
+def _checked_args(kind: str, args: tuple[str, ...], body: str, template: str) -> tuple[str, ...]:
+    if len(args) not in _CONSTRAINTS[kind][0]:
+        raise RouteError(f"route '{template}': constraint '{kind}' in '{{{body}}}' has the wrong number of arguments")
+    try:
+        if kind == "regex":
+            re.compile(args[0])
+        else:
+            [int(a) for a in args]
+    except (re.error, ValueError) as e:
+        raise RouteError(f"route '{template}': bad argument to '{kind}' in '{{{body}}}': {e}") from None
+    return args

@@ -98,3 +98,12 @@ def test_openapi_document_is_served(host):
 def test_keys_not_enforced_when_asked_like_core_tools(make_host):
     open_host = make_host("http", keys=KEYS, extra_args=["--no-enforce-keys"]).start()
     assert call(open_host, "/api/jobs/j1")[0] == 200
+
+
+def test_route_values_are_decoded_exactly_once(host):
+    status, body, _ = call(host, "/api/jobs/a%2525b?verbose=1", key="host-key")
+    assert status == 200
+    assert json.loads(body)["job_id"] == "a%25b"
+    status, body, _ = call(host, "/api/jobs/site%2Fjob", key="host-key")
+    # an encoded '/' neither splits segments nor is decoded (Kestrel leaves %2F as it is)
+    assert status == 200 and json.loads(body)["job_id"] == "site%2Fjob"
