@@ -1,4 +1,4 @@
-"""`sitelens batch serve`: the local Batch service in the foreground."""
+"""`sitelens batch serve`: the local Batch service in the foreground, until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-from emulators.batch_service.server import DEFAULT_ACCOUNT, ServiceOptions, serve
+from emulators.batch_service.server import DEFAULT_ACCOUNT, DEFAULT_PORT, ServiceOptions, serve
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,13 +17,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = subparsers.add_parser("batch", help="the local Azure Batch service")
     sub = group.add_subparsers(dest="batch_command", metavar="COMMAND", required=True)
     p = sub.add_parser("serve", help="serve the Batch REST API on loopback")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--data", type=Path, default=REPO / ".local" / "batch", help="state, node folders, account key")
-    p.add_argument("--account", default=DEFAULT_ACCOUNT)
-    p.add_argument("--key", help="the account's Shared Key (base64); default: generated once per data folder")
-    p.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per real second")
-    p.add_argument("--boot-delay", type=float, default=30.0, help="node boot time, emulated seconds")
+    p.add_argument("--account", default=DEFAULT_ACCOUNT, help="the Batch account name clients sign with")
+    p.add_argument("--key", help="the account's Shared Key (base64), kept in the data folder; default: the one there")
+    p.add_argument("--time-scale", type=_positive, default=1.0, help="emulated seconds per real second")
+    p.add_argument("--boot-delay", type=float, default=30.0, help="node boot time, in emulated seconds")
     p.set_defaults(handler=run)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,44 +20,62 @@ from emulators.batch_service.store import Store
 
 log = logging.getLogger(__name__)
 DEFAULT_ACCOUNT = "sitelenslocal"
+DEFAULT_PORT = 8765
+KEY_FILE = "account.key"
 
 
 @dataclass(frozen=True)
 class ServiceOptions:
     data_dir: Path
-    port: int = 8765
+    port: int = DEFAULT_PORT
     account: str = DEFAULT_ACCOUNT
     key: str | None = None
     time_scale: float = 1.0
     boot_delay: timedelta = timedelta(seconds=30)
 
 
-def account_key(data_dir: Path, given: str | None) -> str:
-    """The Shared Key: given, or generated once per data folder and kept there (mode 0600)."""
+def account_key(data_dir: Path, given: str | None = None) -> str:
+    """The Shared Key: `given` (then kept), or the one kept in the data folder, or a new random one.
+
+    The key file is created with mode 0600 from the start, so it is never readable by others.
+    """
+    path = data_dir / KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
     if given:
+        base64.b64decode(given, validate=True)  # a key the SDK could not use is refused here, not later
+        if not path.is_file() or path.read_text().strip() != given:
+            _write_private(path, given)
         return given
-    path = data_dir / "account.key"
     if not path.is_file():
-        path.write_text(base64.b64encode(secrets.token_bytes(64)).decode())
-        path.chmod(0o600)
+        _write_private(path, base64.b64encode(secrets.token_bytes(64)).decode())
     return path.read_text().strip()
 
 
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
+
+
 async def serve(options: ServiceOptions, stop: asyncio.Event) -> None:
-    options.data_dir.mkdir(parents=True, exist_ok=True)
     key = account_key(options.data_dir, options.key)
     url = f"http://127.0.0.1:{options.port}"
     store = Store.load(options.data_dir / "state.json")
-    engine = Engine(store, options.data_dir, options.account, Clock(options.time_scale), options.boot_delay)
-    engine.recover()
+    clock = Clock(options.time_scale, resume_from=store.saved_clock)
+    store.clock = clock.now
+    engine = Engine(
+        store, options.data_dir, account=options.account, account_url=url, clock=clock, boot_delay=options.boot_delay
+    )
+    engine.recover()  # before the port opens: a client never sees the previous run's leftovers
     service = Service(store, options.account, key, url, engine)
-    service.on_change = engine.wake
     runner = web.AppRunner(service.application(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", options.port).start()
     log.info("Batch service for account %s at %s (time scale %g)", options.account, url, options.time_scale)
     loop = asyncio.create_task(engine.run(stop))
     await stop.wait()
-    await loop
     await runner.cleanup()
+    await loop
     store.save()
