@@ -1,0 +1,82 @@
+"""The checks, in order; each refusal is deterministic and carries a reason code.
+
+1. blob name shape; 2. size from the blob's properties, before any download (empty, too small, too large);
+3. magic bytes (JPEG, PNG); 4. dimensions from the header against the pixel and side caps; 5. a bounded full
+decode; 6. EXIF orientation; 7. quality flags (rejecting only where the site's policy says so); 8. the
+re-encoded, upright, metadata-free derived JPEG.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.validation import formats, image, quality
+from shared.validation.limits import Limits, QualityPolicy
+from shared.validation.names import parse_name
+from shared.validation.reasons import Reason
+
+
+@dataclass(frozen=True)
+class Derived:
+    jpeg: bytes  # what the task reads: derived/{job_id}/input.jpg
+    sha256_of_original: str  # hex; the per-site content dedupe key
+    format: str  # of the original
+    orientation: int  # the EXIF orientation that was applied
+    quality: quality.Quality
+
+
+@dataclass(frozen=True)
+class Accepted:
+    derived: Derived
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: Reason
+    detail: str
+
+
+Verdict = Accepted | Rejected
+
+
+def validate(blob_name: str, size: int, read: Callable[[], bytes], limits: Limits, policy: QualityPolicy) -> Verdict:
+    """Validate one photo; `read` downloads it (bounded by `limits.max_bytes`) and is called at most once."""
+    if parse_name(blob_name) is None:
+        return Rejected(Reason.INVALID_NAME, "not a name the upload API issues: site/device/yyyy/mm/dd/id.jpg|png")
+    if size == 0:
+        return Rejected(Reason.EMPTY_FILE, "the blob has no bytes")
+    if size < limits.min_bytes:
+        return Rejected(Reason.TOO_SMALL, f"{size} bytes; a photo has at least {limits.min_bytes}")
+    if size > limits.max_bytes:
+        return Rejected(Reason.TOO_LARGE, f"{size} bytes; the limit is {limits.max_bytes}")
+    return check_bytes(read(), limits, policy)
+
+
+def check_bytes(data: bytes, limits: Limits, policy: QualityPolicy) -> Verdict:  # noqa: PLR0911 (one per check)
+    """Steps 3-8 on bytes already bounded by size."""
+    kind = formats.sniff(data)
+    if kind not in formats.DECODABLE:
+        return Rejected(Reason.UNSUPPORTED_TYPE, f"the bytes are {kind}; only JPEG and PNG are accepted")
+    header = formats.read_header(data)
+    if header is None:
+        return Rejected(Reason.CORRUPT_IMAGE, f"the {kind.upper()} header is damaged or has no frame size")
+    pixels_count = header.width * header.height
+    if pixels_count > limits.max_pixels or max(header.width, header.height) > limits.max_side:
+        return Rejected(Reason.IMAGE_TOO_LARGE, f"{header.width}x{header.height} is over the cap of "
+                        f"{limits.max_pixels:,} pixels or {limits.max_side} per side")  # fmt: skip
+    try:
+        pixels = image.upright(image.decode(data, header), header.orientation)
+    except image.DecodeFailed as exc:
+        return Rejected(Reason.CORRUPT_IMAGE, str(exc))
+    measured = quality.measure(pixels, policy)
+    for flag in measured.flags:
+        if flag in policy.reject:
+            return Rejected(Reason(flag), f"{flag} (the site rejects on it): {measured}")
+    try:
+        jpeg = image.encode_jpeg(pixels, limits.derived_quality)
+    except image.DecodeFailed as exc:
+        return Rejected(Reason.CORRUPT_IMAGE, str(exc))
+    digest = hashlib.sha256(data).hexdigest()
+    return Accepted(Derived(jpeg, digest, header.format, header.orientation, measured))
