@@ -1,0 +1,1 @@
+"""The node-local inference server: one process per node owns the accelerator and keeps models warm."""

@@ -1,0 +1,138 @@
+"""Dynamic batching: photos from concurrent requests run through a model together.
+
+One thread per loaded model takes the first waiting photo, then keeps taking photos until it has
+`max_batch` or `max_wait` has passed since the first, and runs them as one batch. Under no load a photo
+waits at most `max_wait` (a few ms); under load batches fill at once and the accelerator runs one large
+batch instead of many small ones, the difference between 186 and 718 det images/s on an H100 (DESIGN §7).
+The thread is the only caller of its model, so the model's sessions see one shape stream.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class Overloaded(Exception):
+    """The queue is full: the caller should fail this request as retryable."""
+
+
+class Stopped(Exception):
+    """The batcher was stopped before this item ran."""
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    items: int = 0
+    failures: int = 0
+    busy_s: float = 0.0
+    sizes: Counter[int] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "batches": self.batches,
+            "items": self.items,
+            "failures": self.failures,
+            "busy_s": round(self.busy_s, 3),
+            "max_batch_seen": max(self.sizes, default=0),
+            "batch_sizes": {str(k): v for k, v in sorted(self.sizes.items())},
+        }
+
+
+_STOP = object()
+
+
+class Batcher(Generic[In, Out]):
+    """Runs `run(items) -> results` (same length and order) on batches of submitted items, in one thread."""
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[In]], Sequence[Out]],
+        *,
+        max_batch: int,
+        max_wait: float,
+        max_queue: int,
+        name: str,
+    ) -> None:
+        self._run, self.max_batch, self.max_wait = run, max_batch, max_wait
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self.stats = BatchStats()
+        self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, item: In) -> Future[Out]:
+        future: Future[Out] = Future()
+        try:
+            self._queue.put_nowait((item, future))
+        except queue.Full:
+            raise Overloaded(f"{self._queue.maxsize} photos are already waiting") from None
+        return future
+
+    def stop(self) -> None:
+        """Run what is queued, then end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _take(self) -> tuple[list[tuple[In, Future[Out]]], bool]:
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch: list[tuple[In, Future[Out]]] = [first]  # type: ignore[list-item]
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)  # type: ignore[arg-type]
+        return batch, False
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            batch, stopping = self._take()
+            if not batch:
+                continue
+            live = [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
+            if not live:
+                continue
+            started = time.perf_counter()
+            try:
+                results = self._run([item for item, _ in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
+            except Exception as exc:  # noqa: BLE001 (every waiting request gets the failure, the thread goes on)
+                self.stats.failures += len(live)
+                for _, future in live:
+                    future.set_exception(exc)
+            else:
+                for (_, future), result in zip(live, results, strict=True):
+                    future.set_result(result)
+            self.stats.busy_s += time.perf_counter() - started
+            self.stats.batches += 1
+            self.stats.items += len(live)
+            self.stats.sizes[len(live)] += 1
+        while True:  # anything submitted after the stop marker
+            try:
+                left = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if left is not _STOP:
+                left[1].set_exception(Stopped("the server is shutting down"))  # type: ignore[index]

@@ -1,0 +1,124 @@
+"""JPEG decoding and overlay drawing in a pool of worker processes, pixels passed through shared memory.
+
+Decoding a 12 MP JPEG is the main CPU cost of reading it (DESIGN §7: 4.4 photos/s per core), and it holds
+no lock the inference thread needs, so it runs in processes of its own: `spawn`ed (never `fork`ed from a
+process that may hold a CUDA context), one OpenCV thread each. A decoded image goes back as the name of a
+shared-memory block, not as a pickled 36 MB array; the server maps it without copying. The overlay JPEG is
+drawn from the same block by a worker too, so the inference thread only runs models.
+
+Each block belongs to the server from the moment `decode` returns: `release` unlinks it. Workers
+unregister the blocks they create or attach from their resource tracker, which would otherwise unlink
+them when the worker exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import resource_tracker, shared_memory
+from pathlib import Path
+
+import numpy as np
+
+from batch_tasks.ocr import imaging, overlay
+from batch_tasks.ocr.imaging import DecodedImage
+from batch_tasks.ocr.opencv import cv2
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded photo in shared memory, or the reason it did not decode."""
+
+    block: str | None
+    shape: tuple[int, int, int] | None
+    width: int  # the original's upright size
+    height: int
+    error: tuple[str, str] | None = None  # (reason code, message)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one decode per process; the pool is the parallelism
+
+
+def _untrack(block: shared_memory.SharedMemory) -> None:
+    resource_tracker.unregister(f"/{block.name}" if os.name == "posix" else block.name, "shared_memory")
+
+
+def _decode(path: str, min_long_side: int | None) -> Decoded:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Decoded(None, None, 0, 0, ("input_missing", f"{path}: {exc.strerror or exc}"))
+    try:
+        image = imaging.decode(data, min_long_side)
+    except imaging.DecodeError as exc:
+        code = "too_large" if exc.reason == "image_too_large" else "bad_input"
+        return Decoded(None, None, 0, 0, (code, f"{exc.reason}: {exc}"))
+    pixels = image.pixels
+    block = shared_memory.SharedMemory(create=True, size=pixels.nbytes)
+    try:
+        np.ndarray(pixels.shape, np.uint8, buffer=block.buf)[:] = pixels
+        shape = (int(pixels.shape[0]), int(pixels.shape[1]), int(pixels.shape[2]))
+        _untrack(block)
+        return Decoded(block.name, shape, image.width, image.height)
+    finally:
+        block.close()
+
+
+def _draw(block_name: str, shape: tuple[int, int, int], polygons: list[list[list[float]]]) -> bytes:
+    block = shared_memory.SharedMemory(name=block_name)
+    try:
+        _untrack(block)
+        pixels = np.ndarray(shape, np.uint8, buffer=block.buf)
+        jpeg = overlay.draw(pixels, polygons)
+        del pixels  # the view must go before the block closes
+    finally:
+        block.close()
+    return jpeg
+
+
+class DecodePool:
+    def __init__(self, workers: int) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
+        self.workers = workers
+
+    def prime(self) -> None:
+        """Start every worker now (the pool spawns lazily), so the first photos pay no interpreter start-up."""
+        for future in [self._pool.submit(_init_worker) for _ in range(self.workers)]:
+            future.result()
+
+    def decode(self, path: str, min_long_side: int | None) -> Future[Decoded]:
+        return self._pool.submit(_decode, path, min_long_side)
+
+    def draw_overlay(self, decoded: Decoded, polygons: list[list[list[float]]]) -> Future[bytes]:
+        """The overlay JPEG, polygons in the decoded image's pixels (about 0.5 MB back through a pipe)."""
+        assert decoded.block is not None and decoded.shape is not None
+        return self._pool.submit(_draw, decoded.block, decoded.shape, polygons)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Mapped:
+    """A decoded photo mapped into this process; `close` unmaps and frees the block."""
+
+    def __init__(self, decoded: Decoded) -> None:
+        assert decoded.block is not None and decoded.shape is not None
+        self.decoded = decoded
+        # Tracked here: `close` unlinks it, and if this process dies first its resource tracker does.
+        self._block = shared_memory.SharedMemory(name=decoded.block)
+        self._pixels: np.ndarray | None = np.ndarray(decoded.shape, np.uint8, buffer=self._block.buf)
+        self.image = DecodedImage(self._pixels, decoded.width, decoded.height)
+
+    def close(self) -> None:
+        self.image = None  # type: ignore[assignment]
+        self._pixels = None
+        with contextlib.suppress(BufferError):  # a view still exists somewhere: leave the mapping, free the name
+            self._block.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._block.unlink()

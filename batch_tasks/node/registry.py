@@ -1,0 +1,131 @@
+"""The models a node keeps loaded: loaded on first use, warmed, and evicted least-recently-used.
+
+A model id is `{name}/{version}` (e.g. `ocr/ppocrv4`), the same path as in the `models` container. The
+local folder `models_dir/{name}/{version}` is used when its manifest verifies; otherwise the version is
+downloaded from the registry into that folder first. Every loaded model has its own batcher thread, so
+two versions served side by side (a traffic split) never share a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from batch_tasks.models.manifest import ManifestError, load
+from batch_tasks.node.batching import Batcher
+from batch_tasks.ocr.engine import OcrEngine
+from batch_tasks.ocr.imaging import DecodedImage
+from batch_tasks.ocr.result import OcrResult
+
+log = logging.getLogger(__name__)
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class UnknownModel(LookupError):
+    """The id is malformed, or no such version exists locally or in the registry."""
+
+
+class ModelUnavailable(RuntimeError):
+    """The version exists but could not be loaded (download, verification or provider failed)."""
+
+
+@dataclass
+class Loaded:
+    model_id: str
+    engine: OcrEngine
+    batcher: Batcher[DecodedImage, OcrResult]
+    load_s: float
+    warm_runs: int
+
+
+Loader = Callable[[Path], OcrEngine]
+Downloader = Callable[[str, str, Path], None]
+
+
+class Registry:
+    def __init__(
+        self,
+        models_dir: Path,
+        load_engine: Loader,
+        *,
+        capacity: int,
+        max_batch: int,
+        max_wait: float,
+        max_queue: int,
+        download: Downloader | None = None,
+    ) -> None:
+        self.models_dir, self._load_engine, self._download = models_dir, load_engine, download
+        self.capacity, self._max_batch, self._max_wait, self._max_queue = capacity, max_batch, max_wait, max_queue
+        self._loaded: OrderedDict[str, Loaded] = OrderedDict()
+        self._lock = threading.Lock()  # one load at a time: a load holds the accelerator's attention anyway
+        self.evictions = 0
+
+    def get(self, model_id: str) -> Loaded:
+        """The loaded model, loading (and maybe downloading) it first. Blocking: call from a worker thread.
+
+        Raises:
+            UnknownModel, ModelUnavailable.
+        """
+        if not MODEL_ID.fullmatch(model_id):
+            raise UnknownModel(f"{model_id!r} is not a model id of the form name/version")
+        with self._lock:
+            if model_id in self._loaded:
+                self._loaded.move_to_end(model_id)
+                return self._loaded[model_id]
+            loaded = self._load(model_id)
+            self._loaded[model_id] = loaded
+            while len(self._loaded) > self.capacity:
+                old_id, old = self._loaded.popitem(last=False)
+                old.batcher.stop()  # finishes what it holds; its sessions go with the last reference
+                self.evictions += 1
+                log.info("evicted %s (least recently used; %d kept)", old_id, self.capacity)
+            return loaded
+
+    def peek(self) -> list[Loaded]:
+        with self._lock:
+            return list(self._loaded.values())
+
+    def _folder(self, model_id: str) -> Path:
+        name, version = model_id.split("/")
+        folder = self.models_dir / name / version
+        try:
+            load(folder)
+            return folder
+        except ManifestError as exc:
+            if self._download is None:
+                raise UnknownModel(f"model {model_id} is not in {self.models_dir} ({exc})") from exc
+        try:
+            self._download(name, version, folder)
+            load(folder)
+        except ManifestError as exc:
+            raise ModelUnavailable(f"model {model_id} downloaded but does not verify: {exc}") from exc
+        except LookupError as exc:
+            raise UnknownModel(str(exc)) from exc
+        return folder
+
+    def _load(self, model_id: str) -> Loaded:
+        started = time.perf_counter()
+        folder = self._folder(model_id)
+        try:
+            engine = self._load_engine(folder)
+            runs = engine.warm()
+        except (ManifestError, RuntimeError, OSError) as exc:
+            raise ModelUnavailable(f"model {model_id} did not load: {exc}") from exc
+        batcher: Batcher[DecodedImage, OcrResult] = Batcher(
+            lambda images: _run(engine, images), max_batch=self._max_batch, max_wait=self._max_wait,
+            max_queue=self._max_queue, name=model_id,
+        )  # fmt: skip
+        load_s = time.perf_counter() - started
+        log.info("loaded %s on %s in %.1f s (%d warm-up runs)", model_id, engine.providers[0], load_s, runs)
+        return Loaded(model_id, engine, batcher, load_s, runs)
+
+
+def _run(engine: OcrEngine, images: Sequence[DecodedImage]) -> list[OcrResult]:
+    # The overlay is drawn by a decode worker from the shared block, off this thread.
+    return engine.run_batch(list(images), with_overlay=False)

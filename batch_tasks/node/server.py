@@ -1,0 +1,270 @@
+"""The node-local inference server: `python -m batch_tasks.node.server`, started by the pool's start task.
+
+One process per node owns the accelerator: the CUDA context, the sessions and their warmed shapes are paid
+for once per node instead of once per task. It listens on a Unix socket in `AZ_BATCH_NODE_SHARED_DIR`
+(protocol: `batch_tasks.protocol`) and answers:
+
+- `health`: readiness, the provider each model runs on, batching and request counters;
+- `read`: one photo at a node-local path → its text lines (and optionally an overlay file), for tools;
+- `job`: a task's whole job: read the photo, write `results/{job_id}/…`, post the completion message.
+
+A request's photo is decoded in a worker process, then joins its model's dynamic batch. The server
+reports ready only after every model in `SITELENS_WARM_MODELS` is loaded and warmed, so the start task,
+and with it Batch, never sends a task to a cold node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket as sockets
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from batch_tasks import protocol
+from batch_tasks.node import jobs
+from batch_tasks.node.batching import Overloaded, Stopped
+from batch_tasks.node.decoding import DecodePool, Mapped
+from batch_tasks.node.registry import ModelUnavailable, Registry, UnknownModel
+from batch_tasks.node.settings import NodeSettings
+from batch_tasks.node.storage import AzureResultStore, ResultStore, StorageError
+from batch_tasks.ocr import sessions
+from batch_tasks.ocr.engine import OcrEngine
+from batch_tasks.ocr.result import OcrResult
+
+log = logging.getLogger("batch_tasks.server")
+
+
+class RequestFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _providers(choice: str) -> list[str] | None:
+    return {"cuda": [sessions.CUDA], "cpu": [sessions.CPU]}.get(choice)
+
+
+class NodeServer:
+    def __init__(self, settings: NodeSettings, store: ResultStore | None = None) -> None:
+        self.settings = settings
+        self.started = time.monotonic()
+        self.ready = asyncio.Event()
+        self.requests: Counter[str] = Counter()
+        self.pool = DecodePool(settings.decode_workers)  # before any session: workers never inherit CUDA state
+        self._store = store
+        threads = settings.intra_op_threads
+        self.registry = Registry(
+            settings.models_dir,
+            lambda folder: OcrEngine.load(folder, _providers(settings.provider), threads=threads),
+            capacity=settings.model_cache, max_batch=settings.max_batch, max_wait=settings.max_wait_s,
+            max_queue=settings.max_queue, download=self._download if settings.storage.configured else None,
+        )  # fmt: skip
+
+    @property
+    def store(self) -> ResultStore:
+        if self._store is None:
+            self._store = AzureResultStore.from_settings(self.settings.storage)
+        return self._store
+
+    def _download(self, name: str, version: str, dest: Path) -> None:
+        try:
+            AzureResultStore.from_settings(self.settings.storage).download_model(name, version, dest)
+        except StorageError as exc:
+            raise (ModelUnavailable(str(exc)) if exc.transient else UnknownModel(str(exc))) from exc
+
+    async def warm(self) -> None:
+        await asyncio.to_thread(self.pool.prime)
+        for model_id in self.settings.warm_models:
+            await asyncio.to_thread(self.registry.get, model_id)
+        if self.settings.storage.configured:
+            await asyncio.to_thread(lambda: self.store)  # create the SDK clients before the first task
+        self.ready.set()
+        log.info("ready: %s", ", ".join(f"{m.model_id} on {m.engine.providers[0]}" for m in self.registry.peek()))
+
+    # --- requests ------------------------------------------------------------------------------------
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    header = await reader.readexactly(protocol.header_size())
+                    body = await reader.readexactly(protocol.frame_length(header))
+                    request = protocol.decode_body(body)
+                except asyncio.IncompleteReadError:
+                    return  # the client is done
+                except protocol.ProtocolError as exc:
+                    writer.write(protocol.encode(_error("bad_request", str(exc))))
+                    return
+                reply = await self.dispatch(request)
+                writer.write(protocol.encode(reply))
+                await writer.drain()
+        except (ConnectionError, BrokenPipeError):
+            return  # the task went away (killed by Batch on its wall clock, say); its work is not lost
+        finally:
+            writer.close()
+
+    async def dispatch(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        self.requests[str(op)] += 1
+        try:
+            if op == "health":
+                return self.health()
+            if op not in ("read", "job"):
+                raise RequestFailed("bad_request", f"unknown op {op!r}")
+            await self.ready.wait()
+            return await (self._read(request) if op == "read" else self._job(request))
+        except RequestFailed as exc:
+            self.requests[f"failed:{exc.code}"] += 1
+            return _error(exc.code, exc.message)
+
+    async def _infer(self, model_id: str, path: str) -> tuple[OcrResult, bytes, dict[str, float]]:
+        """Decode, batch, read, overlay; raises RequestFailed with a protocol error code."""
+        try:
+            loaded = await asyncio.to_thread(self.registry.get, model_id)
+        except UnknownModel as exc:
+            raise RequestFailed("unknown_model", str(exc)) from exc
+        except ModelUnavailable as exc:
+            raise RequestFailed("model_unavailable", str(exc)) from exc
+        t0 = time.perf_counter()
+        decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.settings.det.decode_long_side))
+        if decoded.error is not None:
+            raise RequestFailed(*decoded.error)
+        mapped = Mapped(decoded)
+        try:
+            t1 = time.perf_counter()
+            try:
+                result = await asyncio.wrap_future(loaded.batcher.submit(mapped.image))
+            except Overloaded as exc:
+                raise RequestFailed("overloaded", str(exc)) from exc
+            except Stopped as exc:
+                raise RequestFailed("shutting_down", str(exc)) from exc
+            except Exception as exc:
+                log.exception("inference failed on %s", path)
+                raise RequestFailed("inference_failed", f"{type(exc).__name__}: {exc}") from exc
+            t2 = time.perf_counter()
+            polygons = [mapped.image.from_original(_array(line.polygon)).tolist() for line in result.lines]
+            overlay = await asyncio.wrap_future(self.pool.draw_overlay(decoded, polygons))
+            t3 = time.perf_counter()
+        finally:
+            mapped.close()
+        timings = {"decode": (t1 - t0) * 1000, "queue_and_infer": (t2 - t1) * 1000, "overlay": (t3 - t2) * 1000}
+        return result, overlay, timings
+
+    async def _read(self, request: dict[str, Any]) -> dict[str, Any]:
+        model, path = str(request.get("model") or ""), str(request.get("path") or "")
+        result, overlay, timings = await self._infer(model, path)
+        if request.get("overlay_path"):
+            Path(str(request["overlay_path"])).write_bytes(overlay)
+        return {"ok": True, "result": result.to_dict(), "timings_ms": timings, "provider": self._provider(model)}
+
+    async def _job(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            job = jobs.JobRequest.from_message(request)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RequestFailed("bad_request", f"malformed job request: {exc}") from exc
+        try:
+            result, overlay, timings = await self._infer(job.model, job.path)
+        except RequestFailed as exc:
+            if exc.code in jobs.INPUT_ERRORS:  # final: tell the app now rather than after Batch's retries
+                await self._store_call(self.store.post_completion, jobs.failed(job, exc.code, exc.message))
+            raise
+        provider = self._provider(job.model)
+        document = jobs.result_document(job, result, provider=provider, timings_ms=timings)
+        path = await self._store_call(self.store.write_results, job.job_id, document, overlay)
+        await self._store_call(self.store.post_completion, jobs.succeeded(job, path, document))
+        return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
+                "lines": len(result.lines), "timings_ms": timings, "provider": provider}  # fmt: skip
+
+    async def _store_call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except StorageError as exc:
+            raise RequestFailed("storage_transient" if exc.transient else "storage_permanent", str(exc)) from exc
+
+    def _provider(self, model_id: str) -> str:
+        loaded = next((m for m in self.registry.peek() if m.model_id == model_id), None)
+        return loaded.engine.providers[0] if loaded else "unknown"
+
+    def health(self) -> dict[str, Any]:
+        models = [
+            {"id": m.model_id, "provider": m.engine.providers[0], "load_s": round(m.load_s, 2),
+             "warm_runs": m.warm_runs, "waiting": m.batcher.waiting, "batching": m.batcher.stats.to_dict()}
+            for m in self.registry.peek()
+        ]  # fmt: skip
+        return {
+            "ok": True,
+            "ready": self.ready.is_set(),
+            "pid": os.getpid(),
+            "gpu": any(m["provider"] == sessions.CUDA for m in models),
+            "models": models,
+            "decode_workers": self.pool.workers,
+            "max_batch": self.settings.max_batch,
+            "requests": dict(self.requests),
+            "evictions": self.registry.evictions,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+        }
+
+
+def _array(polygon: Any) -> Any:
+    return np.asarray(polygon, dtype=np.float32)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message, "retryable": protocol.ERROR_CODES.get(code)}}
+
+
+async def serve(settings: NodeSettings) -> None:
+    server = NodeServer(settings)
+    settings.socket.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        settings.socket.unlink()  # a stale socket of a dead server; the start task checked none is alive
+    listener = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    protocol.bind_path(listener, settings.socket)
+    settings.socket.chmod(0o666)
+    unix = await asyncio.start_unix_server(server.handle, sock=listener, limit=protocol.MAX_FRAME)
+    settings.pid_file.write_text(str(os.getpid()))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("listening on %s (pid %d)", settings.socket, os.getpid())
+    warming = asyncio.create_task(server.warm())
+    try:
+        done, _ = await asyncio.wait([warming, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if warming in done and warming.exception() is not None:
+            raise warming.exception()  # type: ignore[misc]
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        unix.close()
+        with contextlib.suppress(FileNotFoundError):
+            settings.socket.unlink()
+        for loaded in server.registry.peek():
+            loaded.batcher.stop()
+        server.pool.shutdown()
+        with contextlib.suppress(FileNotFoundError):
+            settings.pid_file.unlink()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # one line per HTTP request otherwise
+    try:
+        settings = NodeSettings.from_env()
+        asyncio.run(serve(settings))
+    except Exception:
+        log.exception("the node server failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

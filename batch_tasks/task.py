@@ -1,0 +1,140 @@
+"""The Batch task: `python -m batch_tasks.task JOB_ID INPUT` — a thin client of the node's inference server.
+
+Standard library only: no ONNX Runtime, no OpenCV, no Azure SDK, no CUDA context, so a task costs tens of
+milliseconds of start-up instead of seconds. It hands the server its job (the input file Batch downloaded
+as a resource file, the model, the attempt) and the server, which holds the model warm and the storage
+clients open with the node's identity, reads the photo, writes `results/{job_id}/result.json` and
+`overlay.jpg` (the same paths on every attempt, so a re-run overwrites) and posts the completion message
+to the `completions` queue. The task's exit code says how it went:
+
+| code | meaning | completion message | Batch retries |
+|---|---|---|---|
+| 0 | result written, completion posted | succeeded | - |
+| 2 | usage or configuration error (arguments, environment, unknown model, storage refused) | none | yes (a)|
+| 3 | bad input: the photo cannot be read (`bad_input`, `too_large`) | failed, posted at once | yes, harmlessly |
+| 4 | transient storage error | none | yes |
+| 5 | the node server is unavailable (not running, not answering, crashed mid-request) | none | yes |
+| 6 | inference failed inside the server | none | yes |
+
+(a) and when the retries are spent, the reconciler fails the job with Batch's failure information.
+
+`--in-process` runs the same job without the server (the model loaded in this process, for this one photo):
+the naive task that the benchmarks compare the server against, and a fallback for debugging a node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from batch_tasks import protocol
+
+OK, USAGE, BAD_INPUT, STORAGE, UNAVAILABLE, INFERENCE = 0, 2, 3, 4, 5, 6
+EXIT_FOR: dict[str, int] = {
+    "bad_input": BAD_INPUT,
+    "too_large": BAD_INPUT,
+    "input_missing": USAGE,
+    "bad_request": USAGE,
+    "unknown_model": USAGE,
+    "storage_permanent": USAGE,
+    "model_unavailable": UNAVAILABLE,
+    "storage_transient": STORAGE,
+    "overloaded": UNAVAILABLE,
+    "shutting_down": UNAVAILABLE,
+    "inference_failed": INFERENCE,
+}
+HEALTH_TIMEOUT_S = 5.0  # the server answers health from its event loop, even while models run
+READY_WAIT_S = 30.0  # tasks start after the start task saw `ready`; a restarting server gets this long
+
+
+class Unavailable(Exception):
+    pass
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m batch_tasks.task", description=__doc__.split("\n")[0])
+    p.add_argument("job_id", nargs="?", default=os.environ.get("SITELENS_JOB_ID"))
+    p.add_argument("input", nargs="?", default="input.jpg", help="the photo on this node (default input.jpg)")
+    p.add_argument("--model", default=os.environ.get("SITELENS_MODEL", "ocr/ppocrv4"))
+    p.add_argument("--timeout", type=float, default=float(os.environ.get("SITELENS_TASK_TIMEOUT_S", "540")),
+                   help="seconds to wait for the server's answer (below the task's max wall clock)")  # fmt: skip
+    p.add_argument("--in-process", action="store_true", help="load the model here instead of using the server")
+    return p.parse_args(argv)
+
+
+def _request(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "op": "job",
+        "job_id": args.job_id,
+        "task_id": os.environ.get("AZ_BATCH_TASK_ID", args.job_id),
+        "attempt": int(os.environ.get("AZ_BATCH_TASK_RETRY_COUNT", "0")) + 1,
+        "model": args.model,
+        "path": str(Path(args.input).resolve()),
+        "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "traceparent": os.environ.get("TRACEPARENT") or None,
+    }
+
+
+def _wait_ready(socket: Path) -> None:
+    deadline = time.monotonic() + READY_WAIT_S
+    while True:
+        try:
+            health = protocol.call(socket, {"op": "health"}, HEALTH_TIMEOUT_S)
+        except (OSError, protocol.ProtocolError) as exc:
+            raise Unavailable(f"the node server at {socket} is not answering: {exc}") from exc
+        if health.get("ready"):
+            return
+        if time.monotonic() > deadline:
+            raise Unavailable(f"the node server at {socket} is still warming up after {READY_WAIT_S:.0f} s")
+        time.sleep(0.5)  # poll period while a restarted server warms its models
+
+
+def _via_server(request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    socket = protocol.socket_path()
+    _wait_ready(socket)
+    try:
+        return protocol.call(socket, request, timeout)
+    except (OSError, protocol.ProtocolError) as exc:
+        raise Unavailable(f"the node server at {socket} failed during the request: {exc}") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if not args.job_id:
+        print("task: a job id is required (argument or SITELENS_JOB_ID)", file=sys.stderr)
+        return USAGE
+    request = _request(args)
+    started = time.perf_counter()
+    try:
+        if args.in_process:
+            from batch_tasks.node.standalone import run_job  # noqa: PLC0415 (the naive path: the model stack)
+
+            reply = run_job(request)
+        else:
+            reply = _via_server(request, args.timeout)
+    except Unavailable as exc:
+        print(f"task {args.job_id}: node server unavailable: {exc}", file=sys.stderr)
+        return UNAVAILABLE
+    except protocol.ProtocolError as exc:  # no shared dir: not on a Batch node
+        print(f"task {args.job_id}: {exc}", file=sys.stderr)
+        return USAGE
+    elapsed = (time.perf_counter() - started) * 1000
+    if reply.get("ok"):
+        print(json.dumps({"job_id": args.job_id, "outcome": "succeeded", "result_path": reply.get("result_path"),
+                          "lines": reply.get("lines"), "provider": reply.get("provider"),
+                          "task_ms": round(elapsed, 1)}))  # fmt: skip
+        return OK
+    error = reply.get("error") or {}
+    code = str(error.get("code", "unknown"))
+    print(f"task {args.job_id}: {code}: {error.get('message', '')}", file=sys.stderr)
+    return EXIT_FOR.get(code, INFERENCE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

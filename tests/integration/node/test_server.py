@@ -1,0 +1,156 @@
+"""The node server under concurrent clients, bad photos and a crash; the real model on the CPU."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch_tasks import protocol
+from tests.integration.node.conftest import Node
+from tests.integration.ocr import photos
+
+WORDS = ["PUMP P-104", "VALVE V-22", "TANK 7", "METER 4512", "FAN F-9", "GATE 31"]
+
+
+def _photo(folder: Path, text: str) -> Path:
+    image = photos.paper(720, 1280, seed=len(text))
+    photos.write(image, text, (120, 300), 2.2, 4)
+    path = folder / f"{text.replace(' ', '_')}.jpg"
+    path.write_bytes(photos.jpeg(image))
+    return path
+
+
+def _read(node: Node, path: Path) -> dict[str, Any]:
+    return node.call({"op": "read", "model": "ocr/ppocrv4", "path": str(path)})
+
+
+def _texts(reply: dict[str, Any]) -> list[str]:
+    result = reply["result"]
+    assert isinstance(result, dict)
+    return [photos.canon(line["text"]) for line in result["lines"]]
+
+
+def test_health_reports_the_warm_model_and_provider(node: Node) -> None:
+    health = node.health()
+    assert health["ready"] is True
+    assert health["gpu"] is False
+    [model] = health["models"]
+    assert model["id"] == "ocr/ppocrv4"
+    assert model["provider"] == "CPUExecutionProvider"
+    assert model["warm_runs"] > 0
+
+
+def test_concurrent_clients_each_get_their_own_result_and_a_batch_forms(node: Node, tmp_path: Path) -> None:
+    paths = [_photo(tmp_path, w) for w in WORDS]
+    before = node.health()["models"][0]["batching"]
+    with ThreadPoolExecutor(len(paths)) as pool:
+        replies = list(pool.map(lambda p: _read(node, p), paths))
+    for word, reply in zip(WORDS, replies, strict=True):
+        assert reply["ok"] is True, reply
+        assert _texts(reply) == [photos.canon(word)]
+    after = node.health()["models"][0]["batching"]
+    assert after["items"] - before["items"] == len(WORDS)
+    # Six requests arrive while the first batch runs (~0.5 s on the CPU), so later batches hold several.
+    assert after["batches"] - before["batches"] < len(WORDS)
+    assert after["max_batch_seen"] >= 2
+
+
+def test_a_bad_photo_fails_only_its_own_request(node: Node, tmp_path: Path) -> None:
+    good = _photo(tmp_path, "TANK 7")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    text = tmp_path / "notes.jpg"
+    text.write_bytes(b"this is not an image at all\n" * 20)
+    huge = tmp_path / "huge.png"  # a header that claims 60,000 x 60,000 pixels: refused before decoding
+    huge.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (60000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
+    )
+    with ThreadPoolExecutor(4) as pool:
+        replies = dict(zip(["good", "truncated", "text", "huge"],
+                           pool.map(lambda p: _read(node, p), [good, truncated, text, huge]), strict=True))  # fmt: skip
+    assert replies["good"]["ok"] is True and _texts(replies["good"]) == ["TANK7"]
+    assert replies["truncated"]["error"]["code"] == "bad_input"
+    assert "corrupt_image" in replies["truncated"]["error"]["message"]
+    assert replies["text"]["error"]["code"] == "bad_input"
+    assert "unsupported_type" in replies["text"]["error"]["message"]
+    assert replies["huge"]["error"]["code"] == "too_large"
+    assert node.health()["ready"] is True
+    assert _read(node, good)["ok"] is True  # the server is still serving
+
+
+def test_malformed_frames_and_requests_get_errors_not_a_dead_server(node: Node, tmp_path: Path) -> None:
+    assert node.call({"op": "explode"})["error"]["code"] == "bad_request"
+    assert node.call({"op": "read", "model": "../etc", "path": "/x"})["error"]["code"] == "unknown_model"
+    assert (
+        node.call({"op": "read", "model": "ocr/ppocrv4", "path": str(tmp_path / "absent.jpg")})["error"]["code"]
+        == "input_missing"
+    )
+    with protocol.connect(node.socket, 5) as sock:
+        sock.sendall(b"\x00\x00\x00\x05nope!")
+        header = sock.recv(4)
+        assert header, "the server answers a non-JSON frame before closing"
+    assert node.health()["ready"] is True
+
+
+def test_the_overlay_is_written_where_asked(node: Node, tmp_path: Path) -> None:
+    out = tmp_path / "overlay.jpg"
+    reply = node.call({"op": "read", "model": "ocr/ppocrv4", "path": str(_photo(tmp_path, "FAN F-9")),
+                       "overlay_path": str(out)})  # fmt: skip
+    assert reply["ok"] is True
+    assert out.read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_starting_again_is_a_no_op_while_the_server_is_healthy(node: Node) -> None:
+    pid = node.pid()
+    again = node.start(timeout=30)
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert node.pid() == pid
+
+
+@pytest.fixture
+def doomed(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Node:
+    """A node of its own, under a path too long for a Unix socket's sun_path, for tests that kill it."""
+    deep = tmp_path_factory.mktemp("doomed") / ("x" * 60) / ("y" * 40) / "shared"
+    from tests.integration.node.conftest import node_env
+
+    n = Node(deep, node_env(deep))
+    started = n.start()
+    assert started.returncode == 0, started.stderr
+    assert len(str(n.socket)) > 108
+    return n
+
+
+def test_a_crashed_server_is_reported_by_the_task_in_seconds(doomed: Node, tmp_path: Path) -> None:
+    photo = _photo(tmp_path, "GATE 31")
+    assert doomed.call({"op": "read", "model": "ocr/ppocrv4", "path": str(photo)})["ok"] is True
+
+    # Killed while a request is in flight: the client sees the connection drop, not a hang.
+    errors: list[BaseException] = []
+
+    def in_flight() -> None:
+        try:
+            doomed.call({"op": "read", "model": "ocr/ppocrv4", "path": str(photo)}, timeout=60)
+        except (OSError, protocol.ProtocolError) as exc:
+            errors.append(exc)
+
+    caller = threading.Thread(target=in_flight)
+    caller.start()
+    doomed.kill()
+    caller.join(60)
+    assert not caller.is_alive()
+
+    # Dead: a task exits with the documented code and says why (the subprocess timeout guards a hang).
+    done = doomed.task("j_crashed", str(photo), timeout=30)
+    assert done.returncode == 5, done.stderr
+    assert "node server unavailable" in done.stderr
+
+    # The start task brings a server back on the same node (stale socket and pid file replaced).
+    restarted = doomed.start()
+    assert restarted.returncode == 0, restarted.stderr
+    assert doomed.call({"op": "read", "model": "ocr/ppocrv4", "path": str(photo)})["ok"] is True
+    doomed.stop()
