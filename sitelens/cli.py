@@ -21,6 +21,7 @@ _GROUPS: dict[str, str] = {
     "autoscale": "autoscale.cli",
     "models": "sitelens.models_command",
     "batch": "emulators.batch_service.cli",
+    "upload": "sitelens.upload_command",
 }
 
 

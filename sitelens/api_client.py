@@ -1,0 +1,78 @@
+"""A small client for sitelens' HTTP API (stdlib only): the local stack by default, or `--api`/`--key`.
+
+Used by `sitelens demo` and handy in scripts: `ApiClient.local(repo).get("/jobs/j_...")`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TIMEOUT_S = 30.0
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, doc: dict[str, Any]) -> None:
+        super().__init__(f"HTTP {status} {doc.get('reason', '')}: {doc.get('detail', doc)}")
+        self.status, self.doc = status, doc
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _excerpt(raw: bytes) -> str:
+    return raw[:200].decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    base: str  # ends with /api
+    key: str | None
+
+    @classmethod
+    def local(cls, state_dir: Path) -> ApiClient:
+        """From `SITELENS_API`/`SITELENS_API_KEY`, else the stack file `sitelens dev` writes."""
+        if os.environ.get("SITELENS_API"):
+            return cls(os.environ["SITELENS_API"].rstrip("/"), os.environ.get("SITELENS_API_KEY"))
+        return cls.of_stack(state_dir)
+
+    @classmethod
+    def of_stack(cls, state_dir: Path) -> ApiClient:
+        """The local stack in `state_dir` (its `stack.json`), whatever the environment says."""
+        doc = json.loads((state_dir / "stack.json").read_text())
+        return cls(str(doc["functions"]["api"]).rstrip("/"), doc["functions"]["host_key"])
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.key:
+            request.add_header("x-functions-key", self.key)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raw = exc.read()
+            raise ApiError(exc.code, _json_object(raw) or {"detail": _excerpt(raw)}) from None
+        doc = _json_object(raw) if raw else {}
+        if doc is None:  # a proxy's HTML page, say: not an answer from the API
+            raise ApiError(502, {"reason": "bad_response", "detail": _excerpt(raw)})
+        return status, doc
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.call("GET", path)[1]
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.call("POST", path, body)[1]

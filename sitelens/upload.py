@@ -1,0 +1,237 @@
+"""Upload photos the way a field device does (the engine of `sitelens upload`, see upload_command.py).
+
+For each photo: ask `POST /api/uploads` for its blob name and a create-only SAS, stage the photo in blocks
+(each retried on its own, on top of the SDK's retry policy; a refused SAS is renewed), commit with
+`If-None-Match: *` and print the job id, which the pipeline derives from the blob's name and ETag
+(shared.jobs.ids). An interrupted upload resumes: the API lists the blocks already staged and only the
+others are sent (see upload_progress.py).
+
+The photo id defaults to the file's name and a hash of its content, so uploading a file twice
+is one upload, while a copy under another name is a photo of its own (which the pipeline's per-site
+content dedupe then completes from the first one's result).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobClient, ContentSettings, ExponentialRetry
+
+from shared.jobs.ids import job_id_for
+from sitelens.upload_progress import MIB, Progress, plan_blocks, staged_blocks
+
+Requester = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+BlobFactory = Callable[[str], Any]
+ATTEMPTS = 4  # per block, per API call, per commit
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+EXTENSIONS = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}
+MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
+UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class UploadFailed(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass
+class Outcome:
+    path: str
+    status: str  # uploaded | already_uploaded | failed
+    blob_name: str | None = None
+    job_id: str | None = None
+    reason: str | None = None
+    blocks_sent: int = 0
+    blocks_skipped: int = 0
+
+
+def default_photo_id(path: Path, data: bytes) -> str:
+    """`{file stem, made safe}-{16 hex of sha256(content)}`, within the API's id rule (1-64 of [A-Za-z0-9_-])."""
+    stem = UNSAFE_ID.sub("-", path.stem).strip("-_")[:47]
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    return f"{stem}-{digest}" if stem else digest
+
+
+def detect_ext(path: Path, data: bytes) -> str:
+    for magic, ext in MAGIC:
+        if data.startswith(magic):
+            return ext
+    if path.suffix.lower() in EXTENSIONS:
+        return EXTENSIONS[path.suffix.lower()]
+    raise UploadFailed("unsupported_type", "not a JPEG or PNG file")
+
+
+def blob_client(url: str) -> Any:
+    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3)
+    return BlobClient.from_blob_url(url, retry_policy=retry, connection_timeout=20, read_timeout=60)
+
+
+@dataclass
+class _Photo:
+    """One photo's upload in progress: the request body, the current grant and its blob client."""
+
+    path: Path
+    data: bytes
+    body: dict[str, Any]
+    grant: dict[str, Any]
+    client: Any = None
+
+    @property
+    def name(self) -> str:
+        return str(self.grant["blob_name"]).removeprefix("photos/")
+
+
+class _StaleBlocks(Exception):
+    """The commit named blocks the service does not have (they expired since it listed them)."""
+
+
+class _AlreadyThere(Exception):
+    """A blob of that name is already committed."""
+
+
+class Uploader:
+    def __init__(
+        self,
+        request: Requester,
+        *,
+        site: str,
+        device: str,
+        block_size: int = 4 * MIB,
+        blob_factory: BlobFactory = blob_client,
+        progress: Progress | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.request, self.site, self.device = request, site, device
+        self.block_size, self.blob_factory, self.sleep = block_size, blob_factory, sleep
+        self.progress = progress or Progress(sys.stderr, enabled=False)
+
+    def upload(self, path: Path, photo_id: str | None = None, label: str | None = None) -> Outcome:
+        try:
+            return self._upload(path, photo_id, label or path.name)
+        except UploadFailed as exc:
+            return Outcome(str(path), "failed", reason=str(exc))
+        except OSError as exc:
+            return Outcome(str(path), "failed", reason=f"unreadable: {exc}")
+        finally:
+            self.progress.finish()
+
+    def _upload(self, path: Path, photo_id: str | None, label: str) -> Outcome:
+        data = path.read_bytes()
+        ext = detect_ext(path, data)
+        body = {"site_id": self.site, "device_id": self.device,
+                "photo_id": photo_id or default_photo_id(path, data), "ext": ext}  # fmt: skip
+        photo = _Photo(path, data, body, self._grant(body))
+        outcome = Outcome(str(path), "uploaded", photo.name)
+        if photo.grant.get("uploaded"):
+            return Outcome(str(path), "already_uploaded", photo.name, photo.grant.get("job_hint"))
+        limit = int(photo.grant.get("max_bytes") or len(data))
+        if len(data) > limit:
+            raise UploadFailed("too_large", f"{len(data)} bytes; the service accepts at most {limit}")
+        try:
+            etag = self._send(photo, outcome, label)
+        except _AlreadyThere:  # committed before (perhaps by us, with the reply lost): the API names the job
+            outcome.status, outcome.job_id = "already_uploaded", self._grant(body).get("job_hint")
+            return outcome
+        outcome.job_id = job_id_for(photo.name, etag)
+        return outcome
+
+    def _send(self, photo: _Photo, outcome: Outcome, label: str) -> str:
+        """Stage the blocks the service does not hold yet, then commit; returns the committed blob's ETag."""
+        blocks = plan_blocks(photo.data, self.block_size)
+        for restage in (False, True):
+            staged = {} if restage else staged_blocks(photo.grant)
+            outcome.blocks_sent = outcome.blocks_skipped = 0
+            self.progress.start(label, len(photo.data))
+            for block in blocks:
+                if staged.get(block.id) == block.size:
+                    outcome.blocks_skipped += 1
+                else:
+                    self._stage(photo, block.id, photo.data[block.start : block.end])
+                    outcome.blocks_sent += 1
+                self.progress.advance(block.size)
+            try:
+                return str(self._retry(photo, lambda: self._commit(photo, [b.id for b in blocks])))
+            except _StaleBlocks:
+                if restage:
+                    raise UploadFailed("invalid_block_list", "the service refused the staged blocks twice") from None
+        raise AssertionError("unreachable")
+
+    def _stage(self, photo: _Photo, block_id: str, chunk: bytes) -> None:
+        # validate_content sends the block's MD5, so the service refuses a block damaged on the way.
+        self._retry(photo, lambda: self._client(photo).stage_block(block_id, chunk, validate_content=True))
+
+    def _client(self, photo: _Photo) -> Any:
+        if photo.client is None:
+            photo.client = self.blob_factory(str(photo.grant["upload_url"]))
+        return photo.client
+
+    def _commit(self, photo: _Photo, block_ids: list[str]) -> str:
+        settings = ContentSettings(content_type=str(photo.grant.get("content_type") or "application/octet-stream"))
+        try:
+            response = self._client(photo).commit_block_list(block_ids, content_settings=settings, if_none_match="*")
+        except (ResourceExistsError, ResourceModifiedError) as exc:  # 409 BlobAlreadyExists, or 412
+            raise _AlreadyThere from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 400 and getattr(exc, "error_code", None) == "InvalidBlockList":
+                raise _StaleBlocks from exc
+            raise
+        return str(response["etag"])
+
+    # --- bounded retries --------------------------------------------------------------------------
+    def _grant(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /uploads`; 429, 5xx and connection failures are retried, other answers are final."""
+        status, doc = 0, dict[str, Any]()
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self.sleep(min(2.0**attempt, 10.0))
+            try:
+                status, doc = self.request(body)
+            except OSError as exc:
+                status, doc = 0, {"reason": "unreachable", "detail": str(exc)}
+                continue
+            if status in (200, 201):
+                return doc
+            if status not in RETRYABLE_STATUS:
+                break
+        raise UploadFailed(str(doc.get("reason") or f"http_{status}"), str(doc.get("detail") or doc))
+
+    def _retry(self, photo: _Photo, step: Callable[[], Any]) -> Any:
+        """Run one storage step; transient failures are retried and a refused SAS is renewed."""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self.sleep(min(2.0**attempt, 10.0))
+            try:
+                return step()
+            except (_StaleBlocks, _AlreadyThere):
+                raise
+            except (ServiceRequestError, ServiceResponseError) as exc:  # the connection failed
+                failure = UploadFailed("unreachable", _first_line(exc))
+            except HttpResponseError as exc:  # ClientAuthenticationError included
+                failure = UploadFailed(f"storage_{exc.status_code}", _first_line(exc))
+                if exc.status_code in (401, 403) and attempt + 1 < ATTEMPTS:
+                    # The SAS expired (a slow link) or the clocks disagree: ask for a fresh one.
+                    photo.grant, photo.client = self._grant(photo.body), None
+                    if photo.grant.get("uploaded"):
+                        raise _AlreadyThere from exc
+                elif exc.status_code not in RETRYABLE_STATUS:
+                    raise failure from exc
+        raise failure
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
