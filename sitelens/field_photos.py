@@ -5,8 +5,7 @@ A photo is a function of its seed: plates of text (several DejaVu fonts and size
 light on dark ones) turned by up to ±10° and sometimes mounted upside down, composited with a soft shadow onto
 a background of gradients, low-frequency texture and pipes, then lit unevenly, blurred a little, given sensor
 noise and JPEG-compressed at quality 60-90. Cap heights stay legible at the det input size (long side 1280):
-at least 15 px in 1080p, 28 px in 12 MP. Without the DejaVu fonts the text falls back to OpenCV's Hershey
-fonts, which ship with OpenCV, so the photos still render (and look different).
+at least 15 px in 1080p, 28 px in 12 MP. Without DejaVu, OpenCV's built-in Hershey fonts draw the text.
 """
 
 from __future__ import annotations
@@ -30,8 +29,16 @@ FONTS = ("DejaVuSans-Bold", "DejaVuSans", "DejaVuSansCondensed-Bold", "DejaVuSan
 HERSHEY = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX)
 # concrete, cream paint, steel blue, cabinet grey, machine green, brick (RGB)
 WALLS = ((150, 150, 145), (215, 205, 180), (120, 135, 150), (185, 190, 190), (70, 95, 80), (150, 90, 70))
+# (face, ink) per plate kind: engraved metal, a white sign, a printed label (RGB)
+PLATE_COLOURS = (
+    (((190, 192, 188), (35, 35, 40)), ((40, 60, 120), (235, 235, 235)), ((205, 180, 120), (30, 25, 20))),
+    (((245, 245, 240), (20, 20, 20)),),
+    (((240, 238, 225), (25, 25, 60)), ((250, 220, 60), (20, 20, 20)), ((30, 30, 30), (240, 240, 240))),
+)
+# a sign's header band and its lettering
+_HEADERS = {"DANGER": ((200, 30, 30), (255, 255, 255)), "WARNING": ((240, 190, 20), (20, 20, 20))}
+_HEADERS |= {"CAUTION": ((240, 190, 20), (20, 20, 20)), "NOTICE": ((20, 70, 160), (255, 255, 255))}
 CAP_PER_EM = 0.73  # DejaVu's capital height per pixel of font size
-Rgb = tuple[int, int, int]
 Floats = npt.NDArray[np.float32]
 Rng = np.random.Generator
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
@@ -108,71 +115,57 @@ def _truetype(name: str, px: int) -> ImageFont.FreeTypeFont | None:
     return ImageFont.truetype(str(path), px) if path.exists() else None
 
 
+def _ink(text: str, font: str, hershey: int, cap: float) -> tuple[npt.NDArray[np.float32], float, float]:
+    """The text's coverage (0…1) and its top-left relative to the start of its baseline."""
+    truetype = _truetype(font, round(cap / CAP_PER_EM))
+    if truetype is not None:
+        left, top, right, bottom = (round(v) for v in truetype.getbbox(text, anchor="ls"))
+        mask = Image.new("L", (right - left, bottom - top), 0)
+        ImageDraw.Draw(mask).text((-left, -top), text, font=truetype, fill=255, anchor="ls")
+        return (np.asarray(mask) / 255).astype(np.float32), left, top
+    scale, thick = cap / 22.0, max(1, round(cap / 9))  # Hershey capitals are about 22 px tall at scale 1
+    (w, h), below = cv2.getTextSize(text, hershey, scale, thick)
+    canvas = np.zeros((h + below + 2 * thick, w + 2 * thick), np.uint8)
+    cv2.putText(canvas, text, (thick, h + thick), hershey, scale, 255, thick, cv2.LINE_AA)
+    ys, xs = np.nonzero(canvas)
+    tight = canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return (tight / 255).astype(np.float32), float(xs.min() - thick), float(ys.min() - h - thick)
+
+
 def _render_plate(rng: Rng, kind: int, cap: float) -> _Plate:
-    """One plate: its lines laid out top to bottom, drawn, with their ink boxes."""
+    """One plate: its lines laid out top to bottom and drawn, with their ink boxes."""
     texts = [_nameplate, _sign, _label][kind](rng)
-    font = FONTS[int(rng.integers(len(FONTS)))]
-    caps = [cap * (1.35 if kind == 1 and i == 0 else 1.0) for i in range(len(texts))]
-    truetype = [_truetype(font, round(c / CAP_PER_EM)) for c in caps]
-    hershey = HERSHEY[int(rng.integers(len(HERSHEY)))]
-    widths = []
-    for text, c, tt in zip(texts, caps, truetype, strict=True):
-        scale = c / 22.0  # Hershey capitals are about 22 px tall at scale 1
-        widths.append(tt.getlength(text) if tt else cv2.getTextSize(text, hershey, scale, max(1, round(c / 9)))[0][0])
+    font, hershey = FONTS[int(rng.integers(len(FONTS)))], HERSHEY[int(rng.integers(len(HERSHEY)))]
+    inks = [_ink(text, font, hershey, cap * (1.35 if kind == 1 and i == 0 else 1.0)) for i, text in enumerate(texts)]
     margin, pitch = 1.4 * cap, cap * float(rng.uniform(2.0, 2.5))
-    w = round(max(widths) + 2 * margin)
-    h = round(2 * margin + pitch * (len(texts) - 1) + caps[0] + 0.3 * cap)
-    face, ink = _plate_colours(rng, kind)
+    top = margin - inks[0][2]  # the first baseline
+    w = round(max(m.shape[1] for m, _, _ in inks) + 2 * margin)
+    h = round(top + pitch * (len(texts) - 1) + margin)
+    face, ink = PLATE_COLOURS[kind][int(rng.integers(len(PLATE_COLOURS[kind])))]
     pixels = np.empty((h, w, 3), np.float32)
     pixels[:] = face
     if kind == 0:  # brushed metal: horizontal streaks
-        streaks = cv2.resize(rng.normal(0, 9, (h, max(2, w // 24))).astype(np.float32), (w, h))
-        pixels += streaks[..., None]
-    band = round(margin + caps[0] * 1.2) if kind == 1 else 0
-    if band:
-        pixels[:band] = (
-            (200, 30, 30) if texts[0] == "DANGER" else (240, 190, 20) if texts[0] != "NOTICE" else (20, 70, 160)
-        )
+        pixels += cv2.resize(rng.normal(0, 9, (h, max(2, w // 24))).astype(np.float32), (w, h))[..., None]
+    header = _HEADERS.get(texts[0]) if kind == 1 else None
+    if header is not None:
+        pixels[: round(top + 0.6 * cap)] = header[0]
     picture = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(picture)
     draw.rounded_rectangle((2, 2, w - 3, h - 3), radius=round(cap * 0.6), outline=ink, width=max(2, round(cap / 8)))
     for x, y in ((margin / 2, margin / 2), (w - margin / 2, margin / 2), (margin / 2, h - margin / 2)):
         draw.ellipse((x - cap / 5, y - cap / 5, x + cap / 5, y + cap / 5), fill=(110, 110, 110))
-    centred = bool(rng.integers(2))
-    boxes = []
-    for i, (text, c, tt) in enumerate(zip(texts, caps, truetype, strict=True)):
-        x = (w - widths[i]) / 2 if centred else margin
-        baseline = margin + caps[0] + pitch * i
-        colour = (255, 255, 255) if band and i == 0 and texts[0] != "CAUTION" and texts[0] != "WARNING" else ink
-        if tt is not None:
-            draw.text((x, baseline), text, font=tt, fill=colour, anchor="ls")
-            left, top, right, bottom = tt.getbbox(text, anchor="ls")
-            boxes.append((text, (x + left, baseline + top, x + right, baseline + bottom)))
-        else:
-            thick = max(1, round(c / 9))
-            array = np.asarray(picture).copy()
-            cv2.putText(array, text, (round(x), round(baseline)), hershey, c / 22.0, colour, thick, cv2.LINE_AA)
-            picture, draw = _redraw(array)
-            boxes.append((text, (x, baseline - c - thick / 2, x + widths[i], baseline + thick / 2)))
-    mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).rounded_rectangle((0, 0, w - 1, h - 1), radius=round(cap * 0.6), fill=255)
-    return _Plate(np.asarray(picture), np.asarray(mask), tuple(boxes))
-
-
-def _redraw(array: npt.NDArray[np.uint8]) -> tuple[Image.Image, ImageDraw.ImageDraw]:
-    picture = Image.fromarray(array)
-    return picture, ImageDraw.Draw(picture)
-
-
-def _plate_colours(rng: Rng, kind: int) -> tuple[Rgb, Rgb]:
-    """(face, ink): engraved metal, a white sign, or a label in one of a few print colours."""
-    if kind == 0:
-        options = [((190, 192, 188), (35, 35, 40)), ((40, 60, 120), (235, 235, 235)), ((205, 180, 120), (30, 25, 20))]
-    elif kind == 1:
-        options = [((245, 245, 240), (20, 20, 20))]
-    else:
-        options = [((240, 238, 225), (25, 25, 60)), ((250, 220, 60), (20, 20, 20)), ((30, 30, 30), (240, 240, 240))]
-    return options[int(rng.integers(len(options)))]
+    pixels = np.asarray(picture, np.float32)
+    centred, boxes = bool(rng.integers(2)), []
+    for i, (text, (mask, left, above)) in enumerate(zip(texts, inks, strict=True)):
+        x0 = round((w - mask.shape[1]) / 2 if centred else margin + left)
+        y0 = round(top + pitch * i + above)
+        colour = header[1] if header is not None and i == 0 else ink
+        area = pixels[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
+        area += (np.asarray(colour, np.float32) - area) * mask[..., None]
+        boxes.append((text, (float(x0), float(y0), float(x0 + mask.shape[1]), float(y0 + mask.shape[0]))))
+    outline = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(outline).rounded_rectangle((0, 0, w - 1, h - 1), radius=round(cap * 0.6), fill=255)
+    return _Plate(pixels.astype(np.uint8), np.asarray(outline), tuple(boxes))
 
 
 def _background(rng: Rng, width: int, height: int) -> Floats:
@@ -243,19 +236,22 @@ def render(seed: int, size: str = "1080p", *, flip_180: bool | None = None) -> F
             if placed is not None:
                 lines += placed
                 break
-    light = cv2.resize(
-        rng.uniform(0.75, 1.1, (3, 4)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC
-    )
-    canvas *= light[..., None]
-    sigma = float(rng.uniform(0.4, 1.0)) * width / 1920
-    canvas = np.asarray(cv2.GaussianBlur(canvas, (0, 0), sigma), np.float32)
+    return FieldPhoto(f"field-{size}-{seed:04d}", _camera(canvas, rng), width, height, tuple(lines))
+
+
+def _camera(canvas: Floats, rng: Rng) -> bytes:
+    """Uneven light, lens blur, sensor noise and JPEG compression at quality 60-90."""
+    height, width = canvas.shape[:2]
+    light = rng.uniform(0.75, 1.1, (3, 4)).astype(np.float32)
+    canvas *= cv2.resize(light, (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
+    blurred = np.asarray(cv2.GaussianBlur(canvas, (0, 0), float(rng.uniform(0.4, 1.0)) * width / 1920), np.float32)
     noise = rng.standard_normal((height // 2, width // 2), dtype=np.float32) * float(rng.uniform(2, 7))
-    canvas += cv2.resize(noise, (width, height), interpolation=cv2.INTER_NEAREST)[..., None]
-    bgr = cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    blurred += cv2.resize(noise, (width, height), interpolation=cv2.INTER_NEAREST)[..., None]  # 2 x 2 grain
+    bgr = cv2.cvtColor(np.clip(blurred, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 91))])
     if not ok:
         raise RuntimeError("OpenCV could not encode the photo as JPEG")
-    return FieldPhoto(f"field-{size}-{seed:04d}", data.tobytes(), width, height, tuple(lines))
+    return bytes(data.tobytes())
 
 
 def photo_set(count: int, seed: int = 7, size: str = "1080p") -> list[FieldPhoto]:
@@ -266,12 +262,10 @@ def photo_set(count: int, seed: int = 7, size: str = "1080p") -> list[FieldPhoto
 def write_set(folder: Path, count: int, seed: int = 7, size: str = "1080p") -> list[Path]:
     """Write `photo_set(...)` as `{name}.jpg` files into `folder` (created if needed); returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for photo in photo_set(count, seed, size):
-        path = folder / f"{photo.name}.jpg"
-        path.write_bytes(photo.jpeg)
-        paths.append(path)
-    return paths
+    paths = [(folder / f"{photo.name}.jpg", photo.jpeg) for photo in photo_set(count, seed, size)]
+    for path, data in paths:
+        path.write_bytes(data)
+    return [path for path, _ in paths]
 
 
 def bad_files() -> dict[str, tuple[bytes, str]]:
