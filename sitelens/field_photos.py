@@ -35,13 +35,17 @@ PLATE_COLOURS = (
     (((245, 245, 240), (20, 20, 20)),),
     (((240, 238, 225), (25, 25, 60)), ((250, 220, 60), (20, 20, 20)), ((30, 30, 30), (240, 240, 240))),
 )
+# safety signs: the header (on its coloured band), then one or two lines
+SIGNS = "DANGER/HIGH VOLTAGE/KEEP OUT,WARNING/HOT SURFACE/DO NOT TOUCH,CAUTION/CONFINED SPACE/PERMIT REQUIRED"
+SIGNS += ",NOTICE/EAR PROTECTION/REQUIRED,DANGER/AUTHORISED/PERSONNEL ONLY"
+SERIAL_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O or Q: serial schemes leave them out, being read as 1 and 0
 # a sign's header band and its lettering
 _HEADERS = {"DANGER": ((200, 30, 30), (255, 255, 255)), "WARNING": ((240, 190, 20), (20, 20, 20))}
 _HEADERS |= {"CAUTION": ((240, 190, 20), (20, 20, 20)), "NOTICE": ((20, 70, 160), (255, 255, 255))}
 CAP_PER_EM = 0.73  # DejaVu's capital height per pixel of font size
-Floats = npt.NDArray[np.float32]
+Floats = npt.NDArray[np.float32]  # RGB, 0…255
 Rng = np.random.Generator
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1
+Taken = list[tuple[int, int, int, int]]  # x0, y0, x1, y1 of the plates placed so far
 
 
 @dataclass(frozen=True)
@@ -81,20 +85,13 @@ def _nameplate(rng: Rng) -> list[str]:
     return [
         f"{unit}-{rng.integers(100, 1000)}",
         f"MAX {_pick(rng, ['230', '400', '415', '690'])} V {_pick(rng, ['50', '60'])} HZ",
-        f"SERIAL {rng.integers(10000, 100000)}-{chr(65 + int(rng.integers(26)))}",
+        f"SERIAL {rng.integers(10000, 100000)}-{_pick(rng, list(SERIAL_LETTERS))}",
         *[extra[i] for i in sorted(rng.choice(len(extra), int(rng.integers(1, 3)), replace=False))],
     ]
 
 
 def _sign(rng: Rng) -> list[str]:
-    header, body = [
-        ("DANGER", ["HIGH VOLTAGE", "KEEP OUT"]),
-        ("WARNING", ["HOT SURFACE", "DO NOT TOUCH"]),
-        ("CAUTION", ["CONFINED SPACE", "PERMIT REQUIRED"]),
-        ("NOTICE", ["EAR PROTECTION", "REQUIRED"]),
-        ("DANGER", ["AUTHORISED", "PERSONNEL ONLY"]),
-    ][int(rng.integers(5))]
-    return [header, *body[: int(rng.integers(1, 3))]]
+    return _pick(rng, SIGNS.split(",")).split("/")[: int(rng.integers(2, 4))]
 
 
 def _label(rng: Rng) -> list[str]:
@@ -187,7 +184,7 @@ def _background(rng: Rng, width: int, height: int) -> Floats:
     return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
-def _paste(canvas: Floats, plate: _Plate, angle: float, rng: Rng, taken: list[Box]) -> list[TextLine] | None:
+def _paste(canvas: Floats, plate: _Plate, angle: float, rng: Rng, taken: Taken) -> list[TextLine] | None:
     """Composite a turned plate at a random place clear of the `taken` ones; None when it does not fit there."""
     h, w = plate.mask.shape
     height, width = canvas.shape[:2]
@@ -225,7 +222,7 @@ def render(seed: int, size: str = "1080p", *, flip_180: bool | None = None) -> F
     rng = np.random.default_rng(seed)
     canvas = _background(rng, width, height)
     lines: list[TextLine] = []
-    taken: list[Box] = []
+    taken: Taken = []
     for kind in rng.permutation(3)[: int(rng.integers(1, 4))]:
         cap = MIN_CAP[size] * float(rng.uniform(1.0, 2.6))
         plate = _render_plate(rng, int(kind), cap)
@@ -269,26 +266,28 @@ def write_set(folder: Path, count: int, seed: int = 7, size: str = "1080p") -> l
 
 
 def bad_files() -> dict[str, tuple[bytes, str]]:
-    """File name → (bytes, the reason code the pipeline rejects it with); each a few KB at most."""
-    whole = _small_jpeg()
+    """File name → (bytes, the `shared.validation.Reason` ingestion rejects it with); a few KB, none under 1 KiB
+    but the empty one (so `too_small` never preempts the reason meant)."""
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" * 40  # a PDF renamed
     return {
-        "truncated.jpg": (whole[: len(whole) // 3], "corrupt_image"),  # cut inside the scan, no end marker
-        "report.jpg": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" * 40, "unsupported_type"),
-        "empty.jpg": (b"", "empty"),
-        "huge.png": (_png_bomb(14000, 14000), "too_many_pixels"),
+        "truncated.jpg": (_truncated_jpeg(), "corrupt_image"),
+        "report.jpg": (pdf, "unsupported_type"),
+        "empty.jpg": (b"", "empty_file"),
+        "huge.png": (_png_bomb(14000, 14000), "image_too_large"),  # 196 MP in 24 KB
     }
 
 
 @cache
-def _small_jpeg() -> bytes:
-    """A 320 x 180 field photo."""
+def _truncated_jpeg() -> bytes:
+    """A 320 x 180 field photo cut after a third of its bytes, inside the scan (so no end marker)."""
     photo = np.asarray(cv2.imdecode(np.frombuffer(render(1).jpeg, np.uint8), cv2.IMREAD_COLOR), np.uint8)
-    return bytes(cv2.imencode(".jpg", cv2.resize(photo, (320, 180)), [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes())
+    whole = cv2.imencode(".jpg", cv2.resize(photo, (320, 180)), [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+    return bytes(whole[: len(whole) // 3])
 
 
 @cache
 def _png_bomb(width: int, height: int) -> bytes:
-    """A valid 1-bit grey PNG of `width` x `height` zeros: ~200 MP that compress to a few KB."""
+    """A valid 1-bit grey PNG of `width` x `height` zeros (a decompression bomb: nothing but its header is safe)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
