@@ -1,0 +1,1 @@
+"""Jobs: one per accepted photo, from RECEIVED to exactly one terminal state."""

@@ -1,0 +1,140 @@
+"""`on_task_completed`: a task's completion message moves its job to SUCCEEDED or FAILED.
+
+The message carries ids only: `{job_id, task_id, attempt, outcome, result_path, checksum, error?,
+started_at?, traceparent}`. Success is believed only when the artifact exists and its SHA-256 matches the
+message; a mismatch usually means a later attempt (a Batch recovery re-run) overwrote the result, and that
+attempt's own message will match, so a mismatch is logged and left to it, and to the reconciler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.errors import InvalidInput, NotFound
+from shared.jobs import ids
+from shared.jobs.finisher import Finisher
+from shared.jobs.models import Job, JobState
+from shared.jobs.ports import JobStore, PhotoStore
+
+log = logging.getLogger(__name__)
+PREVIEW_LINES = 20
+NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input"}
+
+
+@dataclass(frozen=True)
+class CompletionMessage:
+    job_id: str
+    attempt: int
+    outcome: str
+    result_path: str | None
+    checksum: str | None
+    error_code: str | None
+    error_message: str | None
+    started_at: datetime | None
+
+    @classmethod
+    def parse(cls, body: bytes) -> CompletionMessage:
+        try:
+            doc = json.loads(body)
+            job_id = str(doc["job_id"])
+            outcome = str(doc["outcome"])
+            error = doc.get("error") or {}
+            started = doc.get("started_at")
+            message = cls(
+                job_id, int(doc.get("attempt", 1)), outcome, doc.get("result_path"), doc.get("checksum"),
+                error.get("code"), error.get("message"), datetime.fromisoformat(started) if started else None,
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"completion message is malformed: {exc}", reason="bad_message") from exc
+        if not ids.is_job_id(job_id) or outcome not in ("succeeded", "failed"):
+            raise InvalidInput(f"completion message names {job_id!r} / {outcome!r}", reason="bad_message")
+        return message
+
+
+def _model_of(result: dict[str, Any]) -> str | None:
+    model = result.get("model")
+    if isinstance(model, dict) and model.get("name") and model.get("version"):
+        return f"{model['name']}/{model['version']}"
+    return None
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    """What the status API shows without a download: line count, the first lines, the image size."""
+    inner = result.get("result", result)
+    lines = inner.get("lines", [])
+    if not isinstance(lines, list):
+        raise TypeError("'lines' is not a list")
+    return {
+        "lines": len(lines),
+        "text": [str(line.get("text", "")) for line in lines[:PREVIEW_LINES]],
+        "width": inner.get("width"),
+        "height": inner.get("height"),
+    }
+
+
+class Completion:
+    def __init__(
+        self, *, store: JobStore, photos: PhotoStore, finisher: Finisher, clock: Callable[[], datetime]
+    ) -> None:
+        self.store, self.photos, self.finisher, self.clock = store, photos, finisher, clock
+
+    def handle(self, body: bytes) -> Job:
+        message = CompletionMessage.parse(body)
+        job = self.store.get(message.job_id)
+        if job.terminal:
+            log.info("completion for %s ignored: already %s", job.id, job.state)
+            return self.finisher.publish(job)
+        started = {"started_at": message.started_at} if message.started_at and not job.started_at else {}
+        if message.outcome == "failed":
+            reason = NODE_ERRORS.get(message.error_code or "", "inference_failed")
+            done = self.finisher.finish(job, JobState.FAILED, reason=reason, detail=message.error_message,
+                                        attempt=message.attempt, **started)  # fmt: skip
+            self.complete_followers(done)
+            return done
+        return self.accept_result(job, message.result_path or ids.result_path(job.id), message.checksum,
+                                  message.attempt, started)  # fmt: skip
+
+    def accept_result(
+        self, job: Job, path: str, checksum: str | None, attempt: int, extra: dict[str, Any] | None = None
+    ) -> Job:
+        """SUCCEEDED when the artifact is there and matches `checksum` (None: whatever is there, for repairs)."""
+        try:
+            data = self.photos.read_result(path)
+        except NotFound:
+            done = self.finisher.finish(job, JobState.FAILED, reason="result_missing", detail=path, attempt=attempt)
+            self.complete_followers(done)
+            return done
+        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        if checksum is not None and actual != checksum:
+            log.warning("job %s attempt %d: result checksum %s != %s; waiting for the matching attempt",
+                        job.id, attempt, actual, checksum)  # fmt: skip
+            return job
+        try:
+            result = json.loads(data)
+            summary = summarise(result)
+        except (ValueError, AttributeError, TypeError) as exc:
+            done = self.finisher.finish(job, JobState.FAILED, reason="bad_result", detail=f"bad result: {exc}")
+            self.complete_followers(done)
+            return done
+        changes: dict[str, Any] = {"result_path": path, "result_checksum": actual, "summary": summary,
+                                   "attempt": attempt, **(extra or {})}  # fmt: skip
+        if job.model is None:  # completed before its submission was recorded (the recording process died)
+            changes["model"] = _model_of(result)
+        done = self.finisher.finish(job, JobState.SUCCEEDED, **changes)
+        self.complete_followers(done)
+        return done
+
+    def complete_followers(self, owner: Job) -> None:
+        """Jobs waiting on the same bytes take the owner's result; if it failed, the reconciler runs them."""
+        if owner.state is not JobState.SUCCEEDED or not owner.content_sha256:
+            return
+        for follower_id in self.store.followers(owner.site, owner.content_sha256):
+            follower = self.store.get(follower_id)
+            if not follower.terminal and follower.cached_from == owner.id:
+                self.finisher.finish(follower, JobState.SUCCEEDED, **owner.cached_fields())

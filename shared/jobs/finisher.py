@@ -1,0 +1,67 @@
+"""Moving a job to its terminal state, once, and making sure its event reaches the outbox.
+
+The terminal write is conditional; if it loses to another worker, the stored job wins (terminal states
+never change). The event is published after the write and the job marked published after that, so a crash
+in between leaves a terminal, unpublished job that the reconciler finds in the open index and publishes:
+the event id is derived from the job, so a second publish is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from shared.errors import Conflict
+from shared.jobs import document, ids
+from shared.jobs.models import Job, JobState
+from shared.jobs.ports import JobStore, Outbox
+
+log = logging.getLogger(__name__)
+MAX_RACES = 5
+
+
+class Finisher:
+    def __init__(
+        self,
+        store: JobStore,
+        outbox: Outbox,
+        clock: Callable[[], datetime],
+        links: Callable[[Job], dict[str, str]] = lambda job: {},
+    ) -> None:
+        self.store, self.outbox, self.clock, self.links = store, outbox, clock, links
+
+    def finish(self, job: Job, state: JobState, **changes: Any) -> Job:
+        """Make `job` terminal in `state` (unless it already is terminal) and publish its event."""
+        current = job
+        for _ in range(MAX_RACES):
+            if current.terminal:
+                break
+            target = current.advance(state, self.clock(), event_id=ids.event_id(current.id, state), **changes)
+            try:
+                current = self.store.update(target)
+                log.info("job %s -> %s (%s)", current.id, current.state, current.reason or "ok")
+                break
+            except Conflict:
+                current = self.store.get(job.id)  # someone else moved it: re-decide on the stored job
+        else:
+            raise Conflict(f"job {job.id} kept changing while being finished")
+        return self.publish(current)
+
+    def publish(self, job: Job) -> Job:
+        """Publish a terminal job's event if it was not yet; then take it off the open index."""
+        if not job.terminal:
+            return job
+        if not job.event_published:
+            event_id = job.event_id or ids.event_id(job.id, job.state)
+            self.outbox.publish(event_id, job, document.public(job, self.links(job)))
+            try:
+                job = self.store.update(replace(job, event_id=event_id, event_published=True))
+            except Conflict:
+                job = self.store.get(job.id)
+                if not job.event_published:
+                    return job  # the other writer will mark it, or the reconciler will
+        self.store.close(job.id)
+        return job

@@ -1,0 +1,147 @@
+"""`on_photo_uploaded`: a committed photo becomes a job, validated, deduplicated, routed and submitted.
+
+Every step is safe to repeat: the job id comes from the blob's name and ETag, the record is created only if
+absent, the derived input and the Batch task have deterministic names (the Batch job from the model and the
+job's own receipt day, so a redelivery after midnight finds the same task), and `TaskExists` counts as
+success. A transient failure (storage, Batch) raises, so the host retries the delivery; the job stays
+RECEIVED until submission succeeds, and the reconciler re-drives it if every delivery is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+
+from shared.errors import Conflict, NotFound
+from shared.jobs import ids, routing
+from shared.jobs.finisher import Finisher
+from shared.jobs.models import Job, JobState
+from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, Routing, TaskRequest, TaskSubmitter
+from shared.validation import Accepted, Limits, QualityPolicy, parse_name, validate
+
+log = logging.getLogger(__name__)
+UNKNOWN = "unknown"
+MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
+
+
+class Ingestion:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        photos: PhotoStore,
+        submitter: TaskSubmitter,
+        routes: Routing,
+        finisher: Finisher,
+        clock: Callable[[], datetime],
+        limits: Limits,
+        policies: Callable[[str], QualityPolicy],
+        default_model: str,
+    ) -> None:
+        self.store, self.photos, self.submitter, self.routes = store, photos, submitter, routes
+        self.finisher, self.clock, self.limits, self.policies = finisher, clock, limits, policies
+        self.default_model = default_model
+
+    def ingest(self, blob_name: str) -> Job | None:
+        """Process one blob-created delivery; returns the job, or None when the blob is already gone."""
+        try:
+            info = self.photos.photo_info(blob_name)
+        except NotFound:
+            log.info("photo %s is gone before ingestion (moved or deleted); nothing to do", blob_name)
+            return None
+        return self.process(self._record(blob_name, info), info)
+
+    def _record(self, blob_name: str, info: BlobInfo, retry_of: Job | None = None) -> Job:
+        """The job for this blob version (or this retry), created if absent: from here the photo is accepted."""
+        job_id = ids.job_id_for(blob_name, info.etag if retry_of is None else f"{info.etag}#{retry_of.id}")
+        with contextlib.suppress(NotFound):
+            return self.store.get(job_id)
+        name = parse_name(blob_name)
+        site, device, photo = (name.site, name.device, name.photo_id) if name else (UNKNOWN, UNKNOWN, blob_name[-64:])
+        job = Job(job_id, site, device, photo, blob_name, info.etag, self.clock(),
+                  retry_of=retry_of.id if retry_of else None)  # fmt: skip
+        return self.store.create(job) or self.store.get(job_id)
+
+    def retry(self, original: Job) -> Job:
+        """A FAILED job again, as a new job that points back at it (terminal states never change)."""
+        info = self.photos.photo_info(original.blob_name)
+        job = self._record(original.blob_name, info, retry_of=original)
+        if original.retried_by != job.id:
+            self.store.update(replace(original, retried_by=job.id))
+        return self.process(job, info)
+
+    def process(self, job: Job, info: BlobInfo) -> Job:
+        """Carry `job` as far as it goes now; a write lost to a concurrent delivery re-reads and goes on."""
+        for _ in range(MAX_RACES):
+            try:
+                return self._process(job, info)
+            except Conflict:
+                log.info("job %s changed under this delivery; re-reading it", job.id)
+                job = self.store.get(job.id)
+        return self._process(job, info)
+
+    def _process(self, job: Job, info: BlobInfo) -> Job:
+        if job.terminal:
+            if job.state is JobState.REJECTED:
+                self._quarantine(job)  # a crash may have come between the verdict and the move
+            return self.finisher.publish(job)
+        if job.state is not JobState.RECEIVED:
+            return job  # already submitted: a duplicate delivery
+        verdict = validate(
+            job.blob_name, info.size, lambda: self.photos.read_photo(job.blob_name, info.etag, self.limits.max_bytes),
+            self.limits, self.policies(job.site),
+        )  # fmt: skip
+        if not isinstance(verdict, Accepted):
+            job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value, detail=verdict.detail)
+            self._quarantine(job)
+            return job
+        derived = verdict.derived
+        job = self.store.update(
+            replace(job, content_sha256=derived.sha256_of_original, quality=asdict(derived.quality))
+        )
+        self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
+        model = self.model_for(job)  # before the claim: from the claim on, the next call is the submission
+        owner = self.store.claim_content(job.site, derived.sha256_of_original, job.id)
+        if owner != job.id:
+            cached = self.follow(job, owner)
+            if cached is not None:
+                return cached
+        return self.submit(job, model)
+
+    def model_for(self, job: Job) -> str:
+        """The recorded model, or the routing's stable choice for this job id."""
+        if job.model and not job.cached_from:
+            return job.model
+        return routing.choose(job.id, self.routes.weights(), self.default_model)
+
+    def submit(self, job: Job, model: str | None = None) -> Job:
+        """Submit the Batch task (an existing task counts), and record QUEUED with where it went."""
+        model = model or self.model_for(job)
+        batch_job = ids.batch_job_id(model, job.received_at.date())
+        self.submitter.submit(TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id)))
+        fields: dict[str, Any] = {"model": model, "batch_job_id": batch_job, "cached_from": None}
+        if job.state is JobState.RECEIVED:
+            return self.store.update(job.advance(JobState.QUEUED, self.clock(), **fields))
+        return self.store.update(replace(job, **fields))
+
+    def follow(self, job: Job, owner_id: str) -> Job | None:
+        """Reuse the owner's result (same bytes, same site); None when the owner failed and we must run."""
+        owner = self.store.get(owner_id)
+        if owner.state is JobState.SUCCEEDED:
+            return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
+        if owner.terminal:
+            return None
+        self.store.add_follower(job.site, owner.content_sha256 or "", job.id)
+        queued = self.store.update(job.advance(JobState.QUEUED, self.clock(), cached_from=owner.id, model=owner.model))
+        owner = self.store.get(owner_id)  # it may have finished before we were listed as its follower
+        if owner.state is JobState.SUCCEEDED:
+            return self.finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())
+        return queued
+
+    def _quarantine(self, job: Job) -> None:
+        with contextlib.suppress(NotFound):  # already moved
+            self.photos.quarantine(job.blob_name, job.reason or "rejected", job.detail or "")

@@ -1,0 +1,86 @@
+"""The ports the pipeline talks through; one adapter module each under shared/adapters/.
+
+Every method raises only the shared.errors tree: TransientError (retry the message), NotFound, Conflict
+(a conditional write lost), or another PermanentError.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from shared.jobs.models import Job, JobState
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> Job | None: ...  # the stored job; None when the id already existed
+    def get(self, job_id: str) -> Job: ...
+    def update(self, job: Job) -> Job: ...  # if the ETag still matches; returns the job with its new ETag
+    def list_site(
+        self, site: str, *, state: JobState | None, since: datetime | None, limit: int, token: str | None
+    ) -> tuple[list[Job], str | None]: ...
+    def open_ids(self) -> list[str]: ...  # jobs not yet terminal-and-published, oldest first
+    def close(self, job_id: str) -> None: ...
+    def claim_content(self, site: str, sha256: str, job_id: str) -> str: ...  # the owner's job id
+    def add_follower(self, site: str, sha256: str, job_id: str) -> None: ...
+    def followers(self, site: str, sha256: str) -> list[str]: ...
+    def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str: ...
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    size: int
+    etag: str
+    content_type: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class PhotoStore(Protocol):
+    def photo_info(self, blob_name: str) -> BlobInfo: ...
+    def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes: ...
+    def put_derived(self, job_id: str, jpeg: bytes) -> None: ...
+    def derived_url(self, job_id: str) -> str: ...  # what the task's resource file downloads
+    def quarantine(self, blob_name: str, reason: str, detail: str) -> None: ...
+    def read_result(self, path: str) -> bytes: ...  # NotFound when absent
+    def read_link(self, container: str, path: str, ttl: timedelta) -> str: ...
+
+
+class TaskState(enum.StrEnum):
+    ACTIVE = "active"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class TaskView:
+    state: TaskState
+    exit_code: int | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    retries: int = 0
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    job_id: str
+    batch_job_id: str
+    model: str
+    input_url: str
+
+
+class TaskSubmitter(Protocol):
+    def submit(self, request: TaskRequest) -> None: ...  # an existing task with this id counts as submitted
+    def view(self, batch_job_id: str, task_id: str) -> TaskView: ...
+    def finish_jobs_before(self, day: date) -> int: ...  # terminates old Batch jobs; returns how many
+
+
+class Routing(Protocol):
+    def weights(self) -> list[tuple[str, int]]: ...  # (model "name/version", weight); empty = the default
+
+
+class Outbox(Protocol):
+    def publish(self, event_id: str, job: Job, document: dict[str, Any]) -> None: ...  # idempotent per event id

@@ -1,0 +1,149 @@
+"""`reconcile` (timer): every job in the open index either finishes, is re-driven, or is left alone.
+
+The open index holds every job from its creation until it is terminal and its event published, so a sweep
+reads only live work, never the whole table. For a job stuck past the bound, Batch's view of its task
+decides: completed with a failure → FAILED with Batch's failure info; completed cleanly but no message
+arrived → the result is processed as if the message had; missing → resubmitted; running → RUNNING. A job
+still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.errors import NotFound, SitelensError
+from shared.jobs import ids
+from shared.jobs.completion import Completion
+from shared.jobs.finisher import Finisher
+from shared.jobs.ingestion import Ingestion
+from shared.jobs.models import Job, JobState
+from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, TaskSubmitter
+
+log = logging.getLogger(__name__)
+BATCH_JOB_RETENTION_DAYS = 2  # Batch jobs per model and day: older ones only hold finished tasks
+GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is terminal within it
+
+
+@dataclass
+class Sweep:
+    examined: int = 0
+    published: int = 0
+    redriven: int = 0
+    failed: int = 0
+    errors: int = 0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        photos: PhotoStore,
+        submitter: TaskSubmitter,
+        ingestion: Ingestion,
+        completion: Completion,
+        finisher: Finisher,
+        clock: Callable[[], datetime],
+        stuck_after: timedelta,
+        give_up_after: timedelta = GIVE_UP_AFTER,
+    ) -> None:
+        self.store, self.photos, self.submitter = store, photos, submitter
+        self.ingestion, self.completion, self.finisher = ingestion, completion, finisher
+        self.clock, self.stuck_after, self.give_up_after = clock, stuck_after, give_up_after
+
+    def run(self) -> Sweep:
+        sweep = Sweep()
+        for job_id in self.store.open_ids():
+            sweep.examined += 1
+            try:
+                self._one(job_id, sweep)
+            except SitelensError as exc:  # one stuck job must not stop the sweep; it is tried again next time
+                sweep.errors += 1
+                log.warning("reconcile %s: %s (%s)", job_id, exc, exc.reason)
+            except Exception:
+                sweep.errors += 1
+                log.exception("reconcile %s failed unexpectedly", job_id)
+        try:
+            self.submitter.finish_jobs_before(self.clock().date() - timedelta(days=BATCH_JOB_RETENTION_DAYS))
+        except SitelensError as exc:
+            log.warning("old Batch jobs not terminated this time: %s (%s)", exc, exc.reason)
+        log.info("reconcile: %s", sweep)
+        return sweep
+
+    def _one(self, job_id: str, sweep: Sweep) -> None:
+        try:
+            job = self.store.get(job_id)
+        except NotFound:
+            self.store.close(job_id)  # an index entry without its job (written by hand, or a job deleted)
+            return
+        if job.terminal:
+            sweep.published += not job.event_published
+            self.finisher.publish(job)
+            return
+        age = self.clock() - job.received_at
+        if age > self.give_up_after:
+            detail = f"not finished {age} after it was received (last state {job.state})"
+            sweep.failed += self.finisher.finish(job, JobState.FAILED, reason="timed_out", detail=detail).terminal
+            return
+        if age < self.stuck_after and not self._orphaned(job):
+            return
+        before = job.state
+        job = self._redrive(job)
+        if job.terminal:
+            sweep.failed += job.state is JobState.FAILED
+        if job.state is not before or job.terminal:
+            sweep.redriven += 1
+
+    def _orphaned(self, job: Job) -> bool:
+        """A follower whose owner ended without a result runs on its own at once, not after the bound."""
+        if not job.cached_from:
+            return False
+        try:
+            owner = self.store.get(job.cached_from)
+        except NotFound:
+            return True
+        return owner.terminal and owner.state is not JobState.SUCCEEDED
+
+    def _redrive(self, job: Job) -> Job:  # noqa: PLR0911 (one outcome per case of Batch's view)
+        if job.state is JobState.RECEIVED:
+            try:
+                info = self.photos.photo_info(job.blob_name)
+            except NotFound:
+                return self.finisher.finish(job, JobState.FAILED, reason="photo_missing", detail=job.blob_name)
+            if info.etag.strip('"') != job.blob_etag.strip('"') and not job.retry_of:
+                # Overwritten: the new version is a job of its own; this version's bytes are gone.
+                return self.finisher.finish(job, JobState.FAILED, reason="photo_missing", detail="replaced")
+            return self.ingestion.process(job, info)
+        if job.cached_from:
+            return self._follower(job)
+        assert job.batch_job_id and job.model
+        view = self.submitter.view(job.batch_job_id, job.id)
+        if view.state is TaskState.MISSING:
+            log.warning("job %s: its task is missing from Batch; submitting it again", job.id)
+            url = self.photos.derived_url(job.id)
+            self.submitter.submit(TaskRequest(job.id, job.batch_job_id, job.model, url))
+            return job
+        if view.state is TaskState.RUNNING and job.state is JobState.QUEUED:
+            return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock()))
+        if view.state is not TaskState.COMPLETED:
+            return job
+        if view.failure_code or (view.exit_code or 0) != 0:
+            detail = f"{view.failure_code or 'exit'}: {view.failure_message or ''} (exit {view.exit_code})"
+            done = self.finisher.finish(job, JobState.FAILED, reason="task_failed", detail=detail.strip(),
+                                        attempt=view.retries + 1)  # fmt: skip
+            return done
+        log.warning("job %s: task completed but no completion message arrived; processing its result", job.id)
+        return self.completion.accept_result(job, ids.result_path(job.id), None, view.retries + 1)
+
+    def _follower(self, job: Job) -> Job:
+        assert job.cached_from
+        owner = self.store.get(job.cached_from)
+        if owner.state is JobState.SUCCEEDED:
+            return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
+        if not owner.terminal:
+            return job
+        log.info("job %s: the photo it shared bytes with (%s) %s; running it on its own", job.id, owner.id, owner.state)
+        return self.ingestion.submit(job)

@@ -1,0 +1,171 @@
+"""In-memory stand-ins for the pipeline's ports, for pure unit tests of the job logic.
+
+The adapters themselves are tested against Azurite and the local Batch service (tests/integration/jobs);
+these fakes keep the same contracts (create-if-absent, ETag-conditional updates, TaskExists = submitted).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from shared.errors import Conflict, NotFound, TransientError
+from shared.jobs.models import Job, JobState
+from shared.jobs.ports import BlobInfo, TaskRequest, TaskState, TaskView
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class MemoryJobStore:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.open: list[str] = []
+        self.claims: dict[tuple[str, str], str] = {}
+        self.follow: dict[tuple[str, str], list[str]] = {}
+        self.feedback: list[tuple[str, dict[str, Any]]] = []
+        self._versions = itertools.count(1)
+
+    def _stamp(self, job: Job) -> Job:
+        stored = replace(job, etag=f'"{next(self._versions)}"')
+        self.jobs[job.id] = stored
+        return stored
+
+    def create(self, job: Job) -> Job | None:
+        if job.id not in self.open:
+            self.open.append(job.id)
+        if job.id in self.jobs:
+            return None
+        return self._stamp(job)
+
+    def get(self, job_id: str) -> Job:
+        if job_id not in self.jobs:
+            raise NotFound(job_id)
+        return self.jobs[job_id]
+
+    def update(self, job: Job) -> Job:
+        if self.get(job.id).etag != job.etag:
+            raise Conflict(f"{job.id} changed")
+        return self._stamp(job)
+
+    def list_site(self, site, *, state, since, limit, token):
+        found = [j for j in self.jobs.values() if j.site == site and (state is None or j.state is state)]
+        return found[:limit], None
+
+    def open_ids(self) -> list[str]:
+        return list(self.open)
+
+    def close(self, job_id: str) -> None:
+        if job_id in self.open:
+            self.open.remove(job_id)
+
+    def claim_content(self, site: str, sha256: str, job_id: str) -> str:
+        return self.claims.setdefault((site, sha256), job_id)
+
+    def add_follower(self, site: str, sha256: str, job_id: str) -> None:
+        followers = self.follow.setdefault((site, sha256), [])
+        if job_id not in followers:
+            followers.append(job_id)
+
+    def followers(self, site: str, sha256: str) -> list[str]:
+        return list(self.follow.get((site, sha256), []))
+
+    def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
+        self.get(job_id)
+        self.feedback.append((job_id, feedback))
+        return f"f{len(self.feedback)}"
+
+
+@dataclass
+class MemoryPhotos:
+    photos: dict[str, bytes] = field(default_factory=dict)
+    etags: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, bytes] = field(default_factory=dict)
+    quarantined: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    results: dict[str, bytes] = field(default_factory=dict)
+    reads: int = 0
+
+    def add(self, name: str, data: bytes, etag: str = '"0x1"') -> None:
+        self.photos[name], self.etags[name] = data, etag
+
+    def photo_info(self, blob_name: str) -> BlobInfo:
+        if blob_name not in self.photos:
+            raise NotFound(blob_name)
+        return BlobInfo(len(self.photos[blob_name]), self.etags[blob_name], "image/jpeg")
+
+    def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
+        self.reads += 1
+        return self.photos[blob_name][:max_bytes]
+
+    def put_derived(self, job_id: str, jpeg: bytes) -> None:
+        self.derived[job_id] = jpeg
+
+    def derived_url(self, job_id: str) -> str:
+        return f"memory://derived/{job_id}/input.jpg"
+
+    def quarantine(self, blob_name: str, reason: str, detail: str) -> None:
+        if blob_name not in self.photos:
+            raise NotFound(blob_name)
+        self.quarantined[blob_name] = (self.photos.pop(blob_name), reason)
+
+    def read_result(self, path: str) -> bytes:
+        if path not in self.results:
+            raise NotFound(path)
+        return self.results[path]
+
+    def read_link(self, container: str, path: str, ttl: timedelta) -> str:
+        return f"memory://{container}/{path}?ttl={int(ttl.total_seconds())}"
+
+
+@dataclass
+class MemoryBatch:
+    tasks: dict[str, TaskRequest] = field(default_factory=dict)
+    views: dict[str, TaskView] = field(default_factory=dict)
+    submissions: int = 0
+    created: set[tuple[str, str]] = field(default_factory=set)  # (Batch job, task id): Batch's uniqueness
+    down: bool = False
+    finished_before: list[date] = field(default_factory=list)
+
+    def submit(self, request: TaskRequest) -> None:
+        if self.down:
+            raise TransientError("Batch unreachable")
+        self.submissions += 1
+        self.created.add((request.batch_job_id, request.job_id))
+        self.tasks.setdefault(request.job_id, request)  # TaskExists counts as submitted
+
+    def view(self, batch_job_id: str, task_id: str) -> TaskView:
+        if task_id not in self.tasks:
+            return TaskView(TaskState.MISSING)
+        return self.views.get(task_id, TaskView(TaskState.ACTIVE))
+
+    def finish_jobs_before(self, day: date) -> int:
+        self.finished_before.append(day)
+        return 0
+
+
+@dataclass
+class MemoryOutbox:
+    events: dict[str, tuple[Job, dict[str, Any]]] = field(default_factory=dict)
+    calls: int = 0
+
+    def publish(self, event_id: str, job: Job, document: dict[str, Any]) -> None:
+        self.calls += 1
+        self.events.setdefault(event_id, (job, document))
+
+    def states(self) -> list[JobState]:
+        return [job.state for job, _ in self.events.values()]
+
+
+class NoRoutes:
+    def weights(self) -> list[tuple[str, int]]:
+        return []
