@@ -1,0 +1,155 @@
+"""TaskSubmitter on Azure Batch (azure-batch 15.x `BatchClient`): one task per job, task id = job id.
+
+Batch jobs are one per model version and UTC day, created on demand (`JobExists` from a racing instance is
+fine); a task that already exists counts as submitted, so a redelivered photo never runs twice. Tasks run
+as the pool-scope auto user (the same uid as the node server, so they can reach its socket) without
+elevation, with a wall-clock bound and a retry count; the input is a resource file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from azure.batch import BatchClient, models
+from azure.batch.models._models import BatchJobTerminateOptions  # 15.x does not export it publicly
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from shared.adapters.azure_errors import translate
+from shared.errors import Conflict, NotFound
+from shared.jobs.ports import TaskRequest, TaskState, TaskView
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+INPUT_FILE = "input.jpg"
+_DAY = re.compile(r"^sitelens-.+-(\d{8})$")
+_STATES = {
+    "active": TaskState.ACTIVE,
+    "preparing": TaskState.RUNNING,
+    "running": TaskState.RUNNING,
+    "completed": TaskState.COMPLETED,
+}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How tasks look: fixed per deployment, from Settings."""
+
+    pool_id: str
+    command: str  # `{job_id}` and `{input}` are filled in; run under /bin/sh -c by the command itself
+    environment: Mapping[str, str] = field(default_factory=dict)
+    max_wall_clock: timedelta = timedelta(minutes=10)
+    max_retries: int = 2
+    retention: timedelta = timedelta(days=1)
+    identity_resource_id: str | None = None  # Azure: the pool's user-assigned identity reads the input
+
+
+def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except AzureError as exc:
+        raise translate(exc, what) from exc
+
+
+def _code(exc: BaseException) -> str:
+    cause = exc.__cause__
+    error = getattr(cause, "error", None) if isinstance(cause, HttpResponseError) else None
+    return str(getattr(error, "code", "") or "")
+
+
+class BatchTaskSubmitter:
+    def __init__(self, client: BatchClient, spec: TaskSpec) -> None:
+        self.client, self.spec = client, spec
+
+    def submit(self, request: TaskRequest) -> None:
+        task = self._task(request)
+        for _ in range(2):
+            try:
+                _call(f"task {request.job_id}", self.client.create_task, request.batch_job_id, task)
+                log.info("submitted task %s to %s", request.job_id, request.batch_job_id)
+                return
+            except Conflict as exc:
+                if _code(exc) == "TaskExists":
+                    log.info("task %s already exists: counts as submitted", request.job_id)
+                    return
+                raise
+            except NotFound as exc:
+                if _code(exc) != "JobNotFound":
+                    raise
+                self._create_job(request.batch_job_id)
+        raise NotFound(f"Batch job {request.batch_job_id} vanished while submitting {request.job_id}")
+
+    def _task(self, request: TaskRequest) -> models.BatchTaskCreateOptions:
+        identity = (
+            models.BatchNodeIdentityReference(resource_id=self.spec.identity_resource_id)
+            if self.spec.identity_resource_id
+            else None
+        )
+        env = {**self.spec.environment, "SITELENS_MODEL": request.model, "SITELENS_JOB_ID": request.job_id}
+        return models.BatchTaskCreateOptions(
+            id=request.job_id,
+            command_line=self.spec.command.format(job_id=request.job_id, input=INPUT_FILE),
+            resource_files=[
+                models.ResourceFile(http_url=request.input_url, file_path=INPUT_FILE, identity_reference=identity)
+            ],
+            environment_settings=[models.EnvironmentSetting(name=k, value=v) for k, v in sorted(env.items())],
+            constraints=models.BatchTaskConstraints(
+                max_wall_clock_time=self.spec.max_wall_clock,
+                max_task_retry_count=self.spec.max_retries,
+                retention_time=self.spec.retention,
+            ),
+            user_identity=models.UserIdentity(
+                auto_user=models.AutoUserSpecification(
+                    scope=models.AutoUserScope.POOL, elevation_level=models.ElevationLevel.NON_ADMIN
+                )
+            ),
+        )
+
+    def _create_job(self, batch_job_id: str) -> None:
+        job = models.BatchJobCreateOptions(id=batch_job_id, pool_info=models.BatchPoolInfo(pool_id=self.spec.pool_id))
+        try:
+            _call(f"Batch job {batch_job_id}", self.client.create_job, job)
+            log.info("created Batch job %s on pool %s", batch_job_id, self.spec.pool_id)
+        except Conflict as exc:
+            if _code(exc) != "JobExists":
+                raise
+
+    def view(self, batch_job_id: str, task_id: str) -> TaskView:
+        try:
+            task = _call(f"task {task_id}", self.client.get_task, batch_job_id, task_id)
+        except NotFound:
+            return TaskView(TaskState.MISSING)
+        info = task.execution_info
+        failure = info.failure_info if info else None
+        return TaskView(
+            state=_STATES.get(str(getattr(task.state, "value", task.state)), TaskState.ACTIVE),
+            exit_code=info.exit_code if info else None,
+            failure_code=failure.code if failure else None,
+            failure_message=failure.message if failure else None,
+            retries=info.retry_count if info else 0,
+            started_at=info.start_time if info else None,
+        )
+
+    def pool_state(self) -> dict[str, object]:
+        """For health checks: the pool exists, and how many nodes it has and wants."""
+        pool = _call(f"pool {self.spec.pool_id}", self.client.get_pool, self.spec.pool_id)
+        return {"pool": pool.id, "nodes": pool.current_dedicated_nodes, "target": pool.target_dedicated_nodes}
+
+    def finish_jobs_before(self, day: date) -> int:
+        """Terminate sitelens' active Batch jobs of days before `day`: their tasks are long finished."""
+        done = 0
+        for job in _call("Batch jobs", lambda: list(self.client.list_jobs(filter="state eq 'active'"))):
+            match = _DAY.match(job.id or "")
+            if match and match.group(1) < f"{day:%Y%m%d}":
+                try:
+                    # Not waited for: the service finishes terminating on its own.
+                    _call(f"Batch job {job.id}", self.client.begin_terminate_job, job.id,
+                          BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
+                    done += 1
+                except Conflict:
+                    pass  # already terminating or completed
+        return done

@@ -1,0 +1,171 @@
+"""JobStore on Azure Table storage (one table, `jobs`, four kinds of entity).
+
+| entity | PartitionKey | RowKey | written |
+|---|---|---|---|
+| the job | job id | `job` | create-if-absent, then replace-if-ETag-matches |
+| site index | `site~{site}` | `{received_at}~{job id}` | after the job, if absent (immutable) |
+| open index | `open` | job id | after the job; deleted once terminal and published |
+| content claim | `content~{site}~{sha256}` | `owner` / `follower~{job id}` | create-if-absent |
+
+The job is read by id in one point read; a site's jobs are listed from its index in time order. The open
+index is what the reconciler reads, so a sweep never scans finished work. Feedback goes to `jobfeedback`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from shared.adapters.azure_errors import translate
+from shared.errors import Conflict, NotFound
+from shared.jobs.models import Job, JobState
+
+JOBS, FEEDBACK = "jobs", "jobfeedback"
+T = TypeVar("T")
+_JSON_FIELDS = ("quality", "summary")
+_TIME_FIELDS = ("received_at", "queued_at", "started_at", "finished_at")
+
+
+def time_key(at: datetime) -> str:
+    """Fixed-width UTC text, so RowKeys sort as the times do."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except AzureError as exc:
+        raise translate(exc, what) from exc
+
+
+def to_entity(job: Job) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": job.id, "RowKey": "job"}
+    for name, value in vars(job).items():
+        if name in ("id", "etag") or value is None:
+            continue
+        if name in _JSON_FIELDS:
+            entity[name] = json.dumps(value, sort_keys=True)
+        elif name in _TIME_FIELDS:
+            entity[name] = value.isoformat()
+        elif isinstance(value, JobState):
+            entity[name] = value.value
+        else:
+            entity[name] = value
+    return entity
+
+
+def from_entity(entity: Any) -> Job:
+    fields: dict[str, Any] = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey", "Timestamp")}
+    for name in _JSON_FIELDS:
+        fields[name] = json.loads(fields[name]) if fields.get(name) else {}
+    for name in _TIME_FIELDS:
+        if fields.get(name):
+            fields[name] = datetime.fromisoformat(fields[name])
+    fields["state"] = JobState(fields["state"])
+    return Job(id=entity["PartitionKey"], etag=str(entity.metadata["etag"]), **fields)
+
+
+class TableJobStore:
+    def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
+        self._jobs: TableClient = _call("jobs table", service.create_table_if_not_exists, prefix + JOBS)
+        self._feedback: TableClient = _call("feedback table", service.create_table_if_not_exists, prefix + FEEDBACK)
+
+    def _insert(self, entity: dict[str, Any], what: str) -> bool:
+        try:
+            _call(what, self._jobs.create_entity, entity)
+        except Conflict:
+            return False
+        return True
+
+    def create(self, job: Job) -> Job | None:
+        """Insert the job if absent, then its index entries; None when it existed.
+
+        The indexes follow the job and are re-ensured on every duplicate create, so a crash between the
+        job and its indexes is repaired by the next delivery of the same blob (which always comes: the
+        crashed delivery was never completed).
+        """
+        if self._insert(to_entity(job), f"job {job.id}"):
+            self._index(job)
+            return self.get(job.id)
+        self._index(self.get(job.id))
+        return None
+
+    def _index(self, job: Job) -> None:
+        if not (job.terminal and job.event_published):
+            self._insert({"PartitionKey": "open", "RowKey": job.id, "received_at": job.received_at.isoformat()}, "open")
+        self._insert({"PartitionKey": f"site~{job.site}", "RowKey": f"{time_key(job.received_at)}~{job.id}",
+                      "job_id": job.id}, "site index")  # fmt: skip
+
+    def get(self, job_id: str) -> Job:
+        return from_entity(_call(f"job {job_id}", self._jobs.get_entity, job_id, "job"))
+
+    def update(self, job: Job) -> Job:
+        if job.etag is None:
+            raise Conflict(f"job {job.id} was never read from the store")
+        meta = _call(f"job {job.id}", self._jobs.update_entity, to_entity(job), mode=UpdateMode.REPLACE,
+                     etag=job.etag, match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        return replace(job, etag=str(meta["etag"]))
+
+    def list_site(
+        self, site: str, *, state: JobState | None, since: datetime | None, limit: int, token: str | None
+    ) -> tuple[list[Job], str | None]:
+        """Jobs of `site` received at or after `since`, oldest first; `token` is the last RowKey returned."""
+        lower = token or (time_key(since) if since else "")
+        query = "PartitionKey eq @pk and RowKey gt @rk"
+        entries = _call("site index", self._jobs.query_entities, query, parameters={"pk": f"site~{site}", "rk": lower})
+        jobs: list[Job] = []
+        last: str | None = None
+        for entry in entries:
+            try:
+                job = self.get(entry["job_id"])
+            except NotFound:
+                continue
+            last = entry["RowKey"]
+            if state is None or job.state is state:
+                jobs.append(job)
+            if len(jobs) == limit:
+                return jobs, last
+        return jobs, None
+
+    def ping(self) -> None:
+        """One cheap read, for health checks."""
+        _call("jobs table", lambda: next(iter(self._jobs.query_entities("PartitionKey eq 'open'", results_per_page=1,
+                                                                      select=["RowKey"])), None))  # fmt: skip
+
+    def open_ids(self) -> list[str]:
+        entries = _call("open index", self._jobs.query_entities, "PartitionKey eq 'open'", select=["RowKey"])
+        return [e["RowKey"] for e in entries]
+
+    def close(self, job_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            _call("open index", self._jobs.delete_entity, "open", job_id)
+
+    def claim_content(self, site: str, sha256: str, job_id: str) -> str:
+        key = f"content~{site}~{sha256}"
+        if self._insert({"PartitionKey": key, "RowKey": "owner", "job_id": job_id}, "content claim"):
+            return job_id
+        return str(_call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
+
+    def add_follower(self, site: str, sha256: str, job_id: str) -> None:
+        self._insert({"PartitionKey": f"content~{site}~{sha256}", "RowKey": f"follower~{job_id}"}, "follower")
+
+    def followers(self, site: str, sha256: str) -> list[str]:
+        query = "PartitionKey eq @pk and RowKey gt 'follower~' and RowKey lt 'follower~~'"
+        entries = _call("followers", self._jobs.query_entities, query, parameters={"pk": f"content~{site}~{sha256}"})
+        return [e["RowKey"].split("~", 1)[1] for e in entries]
+
+    def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
+        self.get(job_id)  # NotFound for an unknown job
+        feedback_id = f"{at.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        _call("feedback", self._feedback.create_entity,
+              {"PartitionKey": job_id, "RowKey": feedback_id, "at": at.isoformat(), **feedback})  # fmt: skip
+        return feedback_id

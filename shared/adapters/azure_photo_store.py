@@ -1,0 +1,164 @@
+"""PhotoStore and Routing on Azure Blob Storage: photos, derived inputs, quarantine, results, read links.
+
+Read links are SAS URLs: signed with the account key against Azurite (local), and with a user delegation key
+from the app's managed identity in Azure (cached until shortly before it expires), HTTPS-only there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
+
+from shared.adapters.azure_errors import translate
+from shared.errors import InvalidInput, NotFound, TransientError
+from shared.jobs import ids, routing
+from shared.jobs.ports import BlobInfo
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS = "photos", "quarantine", "derived", "results", "models"
+CONTAINERS = (PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS)
+TASK_INPUT_TTL = timedelta(hours=24)  # a task may wait in Batch's queue while the pool scales from zero
+CLOCK_SKEW = timedelta(minutes=5)
+COPY_DEADLINE_S = 30.0
+ROUTING_TTL_S = 60.0
+
+
+def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except AzureError as exc:
+        raise translate(exc, what) from exc
+
+
+def _metadata_text(value: str, limit: int = 512) -> str:
+    """Blob metadata values are ASCII headers: keep printable ASCII only."""
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in value)[:limit]
+
+
+class BlobPhotoStore:
+    def __init__(self, service: BlobServiceClient, *, account_key: str | None, https_only: bool) -> None:
+        self.service, self._account_key, self._https_only = service, account_key, https_only
+        self._delegation: tuple[UserDelegationKey, datetime] | None = None
+        self._lock = threading.Lock()
+
+    def ensure_containers(self) -> None:
+        """Local development only: in Azure the deployment creates them and the app may not."""
+        for name in CONTAINERS:
+            client = self.service.get_container_client(name)
+            if not _call(name, client.exists):
+                _call(name, client.create_container)
+
+    def _blob(self, container: str, name: str) -> Any:
+        return self.service.get_blob_client(container, name)
+
+    def photo_info(self, blob_name: str) -> BlobInfo:
+        props = _call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).get_blob_properties)
+        return BlobInfo(props.size, str(props.etag), props.content_settings.content_type, dict(props.metadata or {}))
+
+    def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
+        # Bounded twice: the caller checked the size, and the range stops a blob that grew since.
+        stream = _call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).download_blob, offset=0, length=max_bytes,
+                       etag=etag, match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        return bytes(_call(f"photo {blob_name}", stream.readall))
+
+    def put_derived(self, job_id: str, jpeg: bytes) -> None:
+        blob = self._blob(DERIVED, ids.derived_path(job_id))
+        _call("derived input", blob.upload_blob, jpeg, overwrite=True,
+              content_settings=ContentSettings(content_type="image/jpeg"))  # fmt: skip
+
+    def derived_url(self, job_id: str) -> str:
+        return self.read_link(DERIVED, ids.derived_path(job_id), TASK_INPUT_TTL)
+
+    def quarantine(self, blob_name: str, reason: str, detail: str) -> None:
+        """Copy the original to `quarantine/` with the reason in metadata, then delete it from `photos`."""
+        source = self._blob(PHOTOS, blob_name)
+        target = self._blob(QUARANTINE, blob_name)
+        metadata = {"reason": _metadata_text(reason, 64), "detail": _metadata_text(detail)}
+        _call("quarantine copy", target.start_copy_from_url, self.read_link(PHOTOS, blob_name, timedelta(minutes=10)),
+              metadata=metadata)  # fmt: skip
+        deadline = time.monotonic() + COPY_DEADLINE_S
+        while (status := _call("quarantine copy", target.get_blob_properties).copy.status) == "pending":
+            if time.monotonic() > deadline:
+                raise TransientError(f"copy of {blob_name} to quarantine still pending")
+            time.sleep(0.2)  # the service finishes the copy on its own; we poll its status with a deadline
+        if status != "success":
+            raise TransientError(f"copy of {blob_name} to quarantine ended {status}")
+        with contextlib.suppress(NotFound):
+            _call("quarantine delete", source.delete_blob)
+
+    def model_registered(self, model: str) -> str:
+        """For health checks: `models/{name}/{version}/manifest.json` exists (NotFound otherwise)."""
+        _call(f"model {model}", self._blob(MODELS, f"{model}/manifest.json").get_blob_properties)
+        return model
+
+    def read_result(self, path: str) -> bytes:
+        return bytes(_call(f"result {path}", lambda: self._blob(RESULTS, path).download_blob().readall()))
+
+    def read_link(self, container: str, path: str, ttl: timedelta) -> str:
+        now = datetime.now(UTC)
+        common: dict[str, Any] = {
+            "account_name": self.service.account_name,
+            "container_name": container,
+            "blob_name": path,
+            "permission": BlobSasPermissions(read=True),
+            "start": now - CLOCK_SKEW,
+            "expiry": now + ttl,
+            "protocol": "https" if self._https_only else "https,http",
+        }
+        if self._account_key:
+            sas = generate_blob_sas(account_key=self._account_key, **common)
+        else:
+            sas = generate_blob_sas(user_delegation_key=self._delegation_key(now, ttl), **common)
+        return f"{self._blob(container, path).url}?{sas}"
+
+    def _delegation_key(self, now: datetime, ttl: timedelta) -> UserDelegationKey:
+        with self._lock:
+            if self._delegation is None or self._delegation[1] < now + ttl + CLOCK_SKEW:
+                expiry = now + max(ttl, timedelta(hours=1)) + timedelta(hours=1)
+                key = _call("user delegation key", self.service.get_user_delegation_key, now - CLOCK_SKEW, expiry)
+                self._delegation = (key, expiry)
+            return self._delegation[0]
+
+
+class BlobRouting:
+    """`models/routing.json`, re-read at most once a minute; absent means "the default model".
+
+    A malformed document must not stop ingestion: it is logged as an error and the last good routes (or
+    the default model) stay in force until it is fixed.
+    """
+
+    def __init__(self, service: BlobServiceClient, clock: Callable[[], float] = time.monotonic,
+                 ttl_s: float = ROUTING_TTL_S) -> None:  # fmt: skip
+        self._blob = service.get_blob_client(MODELS, "routing.json")
+        self._clock, self._ttl_s = clock, ttl_s
+        self._cached: tuple[float, list[tuple[str, int]]] | None = None
+
+    def weights(self) -> list[tuple[str, int]]:
+        if self._cached and self._clock() - self._cached[0] < self._ttl_s:
+            return self._cached[1]
+        last = self._cached[1] if self._cached else []
+        try:
+            routes = routing.parse(_call("routing.json", lambda: self._blob.download_blob().readall()))
+        except NotFound:
+            routes = []
+        except InvalidInput as exc:
+            log.error("models/routing.json ignored, keeping the routes in force: %s", exc)
+            routes = last
+        self._cached = (self._clock(), routes)
+        return routes

@@ -1,0 +1,110 @@
+"""BatchTaskSubmitter against the local Batch service with the real azure-batch client."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from azure.batch import BatchClient, models
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.storage.blob import BlobServiceClient
+
+from emulators.azurite import free_port
+from emulators.batch_service.launcher import BatchServiceProcess
+from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
+from shared.adapters.azure_photo_store import BlobPhotoStore
+from shared.errors import TransientError
+from shared.jobs import ids
+from shared.jobs.ports import TaskRequest, TaskState, TaskView
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+DAY = date(2026, 11, 22)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
+    folder = tmp_path_factory.mktemp("batch")
+    with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log",
+                                    time_scale=120.0, boot_delay_s=30.0) as svc:  # fmt: skip
+        yield svc
+
+
+@pytest.fixture
+def client(service: BatchServiceProcess) -> BatchClient:
+    return BatchClient(service.endpoint, AzureNamedKeyCredential(service.account_name, service.account_key))
+
+
+def submitter_for(client: BatchClient, unique: str, command: str, retries: int = 1) -> BatchTaskSubmitter:
+    pool = f"pool-{unique}"
+    client.create_pool(models.BatchPoolCreateOptions(id=pool, vm_size="standard_nc4as_t4_v3",
+                                                     target_dedicated_nodes=1, task_slots_per_node=2))  # fmt: skip
+    return BatchTaskSubmitter(client, TaskSpec(pool_id=pool, command=command, environment={"EXTRA": "1"},
+                                               max_retries=retries))  # fmt: skip
+
+
+@pytest.fixture
+def photos(storage_connection: str) -> BlobPhotoStore:
+    blobs = BlobServiceClient.from_connection_string(storage_connection)
+    store = BlobPhotoStore(blobs, account_key=blobs.credential.account_key, https_only=False)
+    store.ensure_containers()
+    return store
+
+
+def request(unique: str, n: int, photos: BlobPhotoStore) -> TaskRequest:
+    """A request whose input is a real derived blob on Azurite, downloaded by Batch through its SAS link."""
+    job_id = ids.job_id_for(f"{unique}/{n}", "e")
+    photos.put_derived(job_id, b"\xff\xd8\xff jpeg")
+    return TaskRequest(job_id, ids.batch_job_id(f"ocr/{unique}", DAY), "ocr/ppocrv4", photos.derived_url(job_id))
+
+
+def completed(submitter: BatchTaskSubmitter, req: TaskRequest) -> TaskView:
+    def done() -> TaskView | None:
+        view = submitter.view(req.batch_job_id, req.job_id)
+        return view if view.state is TaskState.COMPLETED else None
+
+    return wait_for(done, 60, f"task {req.job_id} completed")
+
+
+def test_three_submissions_make_one_task_in_a_batch_job_created_on_demand(client, unique, photos):
+    command = f"{sys.executable} -c \"import os,sys; sys.exit(0 if os.path.getsize('input.jpg') == 8 else 1)\""
+    submitter = submitter_for(client, unique, command)
+    req = request(unique, 1, photos)
+    for _ in range(3):
+        submitter.submit(req)
+    assert [t.id for t in client.list_tasks(req.batch_job_id)] == [req.job_id]
+    view = completed(submitter, req)
+    assert view.exit_code == 0 and view.failure_code is None  # the input arrived as input.jpg
+    task = client.get_task(req.batch_job_id, req.job_id)
+    env = {e.name: e.value for e in task.environment_settings or []}
+    assert env["SITELENS_JOB_ID"] == req.job_id and env["SITELENS_MODEL"] == "ocr/ppocrv4" and env["EXTRA"] == "1"
+
+
+def test_a_failing_task_shows_batchs_failure_after_its_retries(client, unique, photos):
+    submitter = submitter_for(client, unique, f'{sys.executable} -c "import sys; sys.exit(7)"', retries=2)
+    req = request(unique, 2, photos)
+    submitter.submit(req)
+    view = completed(submitter, req)
+    assert (view.exit_code, view.failure_code, view.retries) == (7, "FailureExitCode", 2)
+
+
+def test_a_missing_task_and_old_batch_jobs(client, unique):
+    submitter = submitter_for(client, unique, "true")
+    assert submitter.view(ids.batch_job_id(f"ocr/{unique}", DAY), "j_nothing").state is TaskState.MISSING
+    old = ids.batch_job_id(f"ocr/{unique}", date(2026, 11, 1))
+    client.create_job(
+        models.BatchJobCreateOptions(id=old, pool_info=models.BatchPoolInfo(pool_id=submitter.spec.pool_id))
+    )
+    assert submitter.finish_jobs_before(DAY) >= 1
+    wait_for(lambda: client.get_job(old).state in ("terminating", "completed"), 30, "old job terminated")
+
+
+def test_an_unreachable_batch_service_is_transient(unique):
+    dead = BatchClient(f"http://127.0.0.1:{free_port()}", AzureNamedKeyCredential("a", "a2V5"))
+    submitter = BatchTaskSubmitter(dead, TaskSpec(pool_id="p", command="true"))
+    with pytest.raises(TransientError):
+        submitter.submit(TaskRequest("j_x", "sitelens-x-20261122", "ocr/ppocrv4", "http://127.0.0.1:1/x"))
