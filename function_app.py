@@ -1,10 +1,13 @@
 """sitelens' Azure Functions app: wiring only. Each function decodes its input, calls `shared/`, encodes."""
 
 import json
+from pathlib import Path
 
 import azure.functions as func
 
 from shared import composition, health
+from shared.jobs.api import Reply
+from shared.uploads import api as uploads_api
 from shared.webhooks import api as webhooks_api
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -17,8 +20,67 @@ def _json(status: int, doc: object) -> func.HttpResponse:
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_health(req: func.HttpRequest) -> func.HttpResponse:
-    report = health.report()
+    report = health.report(composition.health_checks())
     return func.HttpResponse(report.to_json(), status_code=report.http_status, mimetype="application/json")
+
+
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse((Path(__file__).parent / "openapi.json").read_bytes(), mimetype="application/json")
+
+
+# --- the pipeline --------------------------------------------------------------------------------
+@app.blob_trigger(arg_name="photo", path="photos/{name}", connection="AzureWebJobsStorage",
+                  source=func.BlobSource.EVENT_GRID)  # fmt: skip
+def on_photo_uploaded(photo: func.InputStream) -> None:
+    # Only the name is used: validation reads the size from the blob's properties, then a bounded range.
+    composition.ingestion().ingest((photo.name or "").partition("/")[2])
+
+
+@app.queue_trigger(arg_name="msg", queue_name="completions", connection="AzureWebJobsStorage")
+def on_task_completed(msg: func.QueueMessage) -> None:
+    composition.completion().handle(msg.get_body())
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SITELENS_RECONCILE_SCHEDULE%")
+def reconcile(timer: func.TimerRequest) -> None:
+    composition.reconciler().run()
+
+
+# --- status API ----------------------------------------------------------------------------------
+def _jobs(action: str, req: func.HttpRequest) -> func.HttpResponse:
+    reply: Reply = composition.jobs_api().handle(
+        action, dict(req.route_params), dict(req.params), dict(req.headers), req.get_body()
+    )
+    body = json.dumps(reply.body) if reply.body is not None else None
+    return func.HttpResponse(body, status_code=reply.status, headers=reply.headers, mimetype=reply.media_type)
+
+
+@app.route(route="jobs/{id}", methods=["GET"])
+def get_job(req: func.HttpRequest) -> func.HttpResponse:
+    return _jobs("get", req)
+
+
+@app.route(route="jobs", methods=["GET"])
+def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    return _jobs("list", req)
+
+
+@app.route(route="jobs/{id}/retry", methods=["POST"])
+def retry_job(req: func.HttpRequest) -> func.HttpResponse:
+    return _jobs("retry", req)
+
+
+@app.route(route="jobs/{id}/feedback", methods=["POST"])
+def add_job_feedback(req: func.HttpRequest) -> func.HttpResponse:
+    return _jobs("feedback", req)
+
+
+# --- uploads -----------------------------------------------------------------------------------
+@app.route(route="uploads", methods=["POST"])
+def request_upload(req: func.HttpRequest) -> func.HttpResponse:
+    status, doc = uploads_api.handle(composition.uploads(), req.get_body())
+    return func.HttpResponse(json.dumps(doc), status_code=status, mimetype=uploads_api.media_type(status))
 
 
 # --- webhooks ----------------------------------------------------------------------------------

@@ -7,15 +7,32 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+from azure.batch import BatchClient
+from azure.core.credentials import AzureNamedKeyCredential
 from azure.data.tables import TableServiceClient
 from azure.identity import ManagedIdentityCredential
+from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
+from shared.adapters.azure_job_store import TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
+from shared.adapters.azure_photo_store import BlobPhotoStore, BlobRouting
 from shared.adapters.azure_webhook_store import TableWebhookStore
-from shared.config import Settings
+from shared.config import ConfigError, Settings
+from shared.jobs.api import JobsApi
+from shared.jobs.completion import Completion
+from shared.jobs.finisher import Finisher
+from shared.jobs.ingestion import Ingestion
+from shared.jobs.outbox import WebhookOutbox
+from shared.jobs.reconciler import Reconciler
+from shared.uploads.azure_blob_sas import BlobUploadSigner
+from shared.uploads.azure_table_reservations import TableReservationStore
+from shared.uploads.service import UploadService, UploadSettings
+from shared.validation import Limits, QualityPolicy
 from shared.webhooks.endpoint import EndpointPolicy
 from shared.webhooks.service import WebhookService
 
@@ -54,4 +71,133 @@ def webhooks() -> WebhookService:
         EndpointPolicy(allowed_ports=s.webhooks_allowed_ports, allow_loopback=s.webhooks_allow_loopback),
         stale_attempt=timedelta(seconds=s.webhook_stale_attempt_s),
         lost_message=timedelta(seconds=s.webhook_lost_message_s),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def blob_service(s: Settings) -> BlobServiceClient:
+    if s.storage.connection_string:
+        return BlobServiceClient.from_connection_string(s.storage.connection_string)
+    assert s.storage.blob_uri
+    return BlobServiceClient(s.storage.blob_uri, credential=_credential(s.storage.client_id))
+
+
+@functools.cache
+def photos() -> BlobPhotoStore:
+    s = settings()
+    service = blob_service(s)
+    key = service.credential.account_key if s.storage.connection_string else None
+    store = BlobPhotoStore(service, account_key=key, https_only=not s.storage.connection_string)
+    if s.storage.connection_string:
+        store.ensure_containers()  # local development; in Azure the deployment creates them
+    return store
+
+
+@functools.cache
+def jobs() -> TableJobStore:
+    s = settings()
+    return TableJobStore(table_service(s), prefix=s.table_prefix)
+
+
+@functools.cache
+def submitter() -> BatchTaskSubmitter:
+    p = settings().pipeline
+    if not p.batch_url:
+        raise ConfigError("SITELENS_BATCH_URL is not set: photos cannot be submitted")
+    if p.batch_account and p.batch_key:
+        credential: object = AzureNamedKeyCredential(p.batch_account, p.batch_key)
+    else:
+        credential = _credential(settings().storage.client_id)
+    spec = TaskSpec(
+        pool_id=p.pool_id,
+        command=p.task_command,
+        environment=p.task_env,
+        max_wall_clock=timedelta(seconds=p.task_max_wall_clock_s),
+        max_retries=p.task_max_retries,
+        identity_resource_id=p.node_identity_id,
+    )
+    return BatchTaskSubmitter(BatchClient(p.batch_url, credential), spec)  # type: ignore[arg-type]
+
+
+@functools.cache
+def finisher() -> Finisher:
+    return Finisher(jobs(), WebhookOutbox(webhooks(), _now), _now, links=jobs_api().links)
+
+
+@functools.cache
+def ingestion() -> Ingestion:
+    p = settings().pipeline
+    return Ingestion(
+        store=jobs(),
+        photos=photos(),
+        submitter=submitter(),
+        routes=BlobRouting(blob_service(settings())),
+        finisher=finisher(),
+        clock=_now,
+        limits=Limits(max_bytes=p.max_photo_bytes, max_pixels=p.max_photo_pixels),
+        policies=lambda site: QualityPolicy(reject=p.rejecting_flags(site)),
+        default_model=p.default_model,
+    )
+
+
+@functools.cache
+def completion() -> Completion:
+    return Completion(store=jobs(), photos=photos(), finisher=finisher(), clock=_now)
+
+
+@functools.cache
+def reconciler() -> Reconciler:
+    return Reconciler(
+        store=jobs(),
+        photos=photos(),
+        submitter=submitter(),
+        ingestion=ingestion(),
+        completion=completion(),
+        finisher=finisher(),
+        clock=_now,
+        stuck_after=timedelta(seconds=settings().pipeline.stuck_after_s),
+        give_up_after=timedelta(seconds=settings().pipeline.give_up_after_s),
+    )
+
+
+@functools.cache
+def jobs_api() -> JobsApi:
+    # Retries need the Batch settings that read paths do not, so ingestion is built on first use.
+    return JobsApi(jobs(), photos(), retry=lambda job: ingestion().retry(job))
+
+
+def health_checks() -> dict[str, Callable[[], object]]:
+    """Storage (the jobs table), Batch (the pool), the model registry (the default model's manifest)."""
+    s = settings()
+
+    def storage() -> object:
+        jobs().ping()
+        return None
+
+    def batch() -> object:
+        return submitter().pool_state()
+
+    def models() -> object:
+        return photos().model_registered(s.pipeline.default_model)
+
+    return {"storage": storage, "batch": batch, "model_registry": models}
+
+
+@functools.cache
+def uploads() -> UploadService:
+    """`POST /uploads`: locally the SAS is signed with Azurite's account key, in Azure with a user delegation
+    key from the managed identity (the connection string is the only place an account key can come from)."""
+    s = settings()
+    service = blob_service(s)
+    key = service.credential.account_key if s.storage.connection_string else None
+    signer = BlobUploadSigner(service, account_key=key)
+    if s.storage.connection_string:
+        signer.ensure_container()  # local development; in Azure the deployment creates it
+    return UploadService(
+        TableReservationStore(table_service(s), prefix=s.table_prefix),
+        signer,
+        UploadSettings.from_env(os.environ, max_bytes=s.pipeline.max_photo_bytes),
     )

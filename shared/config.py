@@ -11,15 +11,16 @@
 | `SITELENS_WEBHOOK_STALE_ATTEMPT_S` | an attempt open this long belongs to a dead process | `75` |
 | `SITELENS_WEBHOOK_LOST_MESSAGE_S` | a pending delivery this far past due lost its message | `120` |
 
-Documented for users in docs/configuration.md.
+The pipeline's own settings are in shared/pipeline_settings.py. Documented for users in docs/configuration.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.errors import PermanentError
+from shared.pipeline_settings import PipelineSettings
 
 STORAGE = "AzureWebJobsStorage"
 ALLOW_LOOPBACK = "SITELENS_WEBHOOKS_ALLOW_LOOPBACK"
@@ -72,6 +73,7 @@ class Settings:
     webhook_stale_attempt_s: float = 75.0
     webhook_lost_message_s: float = 120.0
     table_prefix: str = ""
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -101,6 +103,7 @@ class Settings:
         except ValueError:
             problems.append(f"{STALE_ATTEMPT_S} and {LOST_MESSAGE_S} must be numbers of seconds")
             stale, lost = 75.0, 120.0
+        pipeline = PipelineSettings.from_env(env, problems)
         if problems:
             raise ConfigError("invalid or missing settings: " + "; ".join(problems))
         return cls(
@@ -110,4 +113,5 @@ class Settings:
             webhook_stale_attempt_s=stale,
             webhook_lost_message_s=lost,
             table_prefix=env.get(TABLE_PREFIX, ""),
+            pipeline=pipeline,
         )

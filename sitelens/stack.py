@@ -1,4 +1,4 @@
-"""The local stack as child processes: Azurite and the Functions host (and, later, the Batch service).
+"""The local stack as child processes: Azurite, the local Batch service (with the GPU pool) and the Functions host.
 
 `Stack.start()` brings the children up in order, each behind a readiness condition, and writes their
 endpoints and keys to `.local/stack.json` (mode 0600) for other tools (`sitelens upload`, tests).
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batch_tasks.models.publish import plan
 from emulators.azurite import Azurite, AzuriteError, probe
 from emulators.batch_service.launcher import BatchServiceProcess
 from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
 from emulators.storage_account import DEFAULT_PORTS
 from sitelens import local_settings
+from sitelens.local_pool import LocalPool
+from sitelens.models_command import upload
 
 READY_TIMEOUT_S = 60.0
 
@@ -35,9 +39,14 @@ class Stack:
     azurite: Azurite | None = None
     functions: FunctionsHostProcess | None = None
     batch_port: int = 8765
-    batch_time_scale: float = 1.0
+    # Emulated time runs 60x: a 5-minute autoscale interval takes 5 s and a node boots in 0.5 s, so a burst
+    # scales the pool from zero within seconds, through the same formula and sampling rules as Azure.
+    batch_time_scale: float = 60.0
+    batch_boot_delay_s: float = 30.0  # emulated seconds, as a GPU node takes minutes in Azure
     batch: BatchServiceProcess | None = None
     keys: dict[str, Any] = field(default_factory=dict)
+    # App settings on top of local.settings.json for this stack's host (tests shorten the reconciler's bounds).
+    functions_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def functions_url(self) -> str:
@@ -57,6 +66,9 @@ class Stack:
                 self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log"
             )
             self._start_batch(logs / "batch.log")
+            # The model registry: nodes load models from here when their own folder lacks a version.
+            upload(plan(self.repo / "models" / "ocr" / "ppocrv4"), self.azurite.connection_string)
+            self.pool().ensure(self.azurite.connection_string)
             self._start_functions(logs / "functions.log")
         except (AzuriteError, StackError):
             self.stop()
@@ -68,8 +80,9 @@ class Stack:
         if probe("127.0.0.1", self.batch_port) is not None:
             raise StackError(f"port {self.batch_port} is taken; stop what runs there or pass another --batch-port")
         batch = BatchServiceProcess(
-            self.state_dir / "batch", self.batch_port, log_file, time_scale=self.batch_time_scale
-        )
+            self.state_dir / "batch", self.batch_port, log_file,
+            time_scale=self.batch_time_scale, boot_delay_s=self.batch_boot_delay_s, repo_root=self.repo,
+        )  # fmt: skip
         try:
             self.batch = batch.start()
         except RuntimeError as exc:
@@ -81,13 +94,27 @@ class Stack:
             raise StackError(f"port {self.functions_port} is taken; stop what runs there or pass another --port")
         env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
         if self.batch is not None:  # the app reaches Batch through the same SDK and settings as in Azure
-            env.update(SITELENS_BATCH_ENDPOINT=self.batch.endpoint, SITELENS_BATCH_ACCOUNT=self.batch.account,
-                       SITELENS_BATCH_KEY=self.batch.account_key)  # fmt: skip
+            env.update(self.pool().app_settings(self.azurite.connection_string))
+        env.update(self.functions_env)
         host = FunctionsHostProcess(self.repo, self.functions_port, log_file, env=env, cwd=self.repo)
         try:
             self.functions = host.start(READY_TIMEOUT_S)
         except HostStartError as exc:
             raise StackError(str(exc)) from exc
+
+    def restart_functions(self, sig: int = signal.SIGTERM, env: dict[str, str] | None = None) -> None:
+        """Stop the Functions host with `sig` (SIGKILL: a crash, mid-invocation) and start it again, with
+        `env` replacing this stack's extra app settings when given. Azurite and Batch keep running."""
+        if self.functions is not None:
+            self.functions.stop(sig)
+        if env is not None:
+            self.functions_env = dict(env)
+        self._start_functions(self.state_dir / "logs" / "functions.log")
+        self._write_stack_file()
+
+    def pool(self) -> LocalPool:
+        assert self.batch is not None
+        return LocalPool(self.batch.endpoint, self.batch.account_name, self.batch.account_key, self.repo)
 
     def _write_stack_file(self) -> None:
         assert self.azurite is not None
@@ -106,7 +133,7 @@ class Stack:
                 "host_key": self.keys["host"]["default"],
             },
             "batch": (
-                {"endpoint": self.batch.endpoint, "account": self.batch.account, "key": self.batch.account_key}
+                {"endpoint": self.batch.endpoint, "account": self.batch.account_name, "key": self.batch.account_key}
                 if self.batch
                 else None
             ),

@@ -97,7 +97,10 @@ class Completion:
                                         attempt=message.attempt, **started)  # fmt: skip
             self.complete_followers(done)
             return done
-        return self.accept_result(job, message.result_path or ids.result_path(job.id), message.checksum,
+        expected = ids.result_path(job.id)  # a message names ids, never where to read from
+        if message.result_path not in (None, expected, f"results/{expected}"):
+            log.warning("completion for %s names %r; reading %s", job.id, message.result_path, expected)
+        return self.accept_result(job, expected, message.checksum,
                                   message.attempt, started)  # fmt: skip
 
     def accept_result(

@@ -35,6 +35,7 @@ def app_values(connection: str, unique: str, **extra: str) -> dict[str, str]:
         "SITELENS_TABLE_PREFIX": f"t{unique}",
         "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": "*/1 * * * * *",
+        "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *",  # the pipeline's reconciler: not exercised here
         **extra,
     }
 

@@ -63,7 +63,7 @@ class World:
         self.photos.results[ids.result_path(job_id)] = result
         checksum = "sha256:" + hashlib.sha256(result).hexdigest()
         message = {"job_id": job_id, "task_id": job_id, "attempt": attempt, "outcome": "succeeded",
-                   "result_path": ids.result_path(job_id), "checksum": checksum}  # fmt: skip
+                   "result_path": f"results/{ids.result_path(job_id)}", "checksum": checksum}  # fmt: skip
         return json.dumps(message).encode()
 
 
@@ -190,3 +190,13 @@ def test_a_failed_job_is_retried_as_a_new_job_pointing_back(world):
 
 def _crash(*_args, **_kwargs):
     raise RuntimeError("process killed")
+
+
+def test_a_message_naming_another_jobs_result_is_not_believed(world):
+    mine = world.ingestion.ingest(world.upload(1))
+    other = world.ingestion.ingest(world.upload(2))
+    forged = json.loads(world.finish_task(other.id))
+    forged["job_id"] = mine.id  # the checksum and path are the other job's
+    done = world.completion.handle(json.dumps(forged).encode())
+    assert done.state is JobState.FAILED and done.reason == "result_missing"
+    assert world.store.get(other.id).state is JobState.QUEUED
