@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Deploy sitelens into one resource group with az. Re-runnable: every step converges on the same state.
+#
+#   infra/deploy.sh ENV RG LOCATION     e.g. infra/deploy.sh dev rg-sitelens-dev westeurope
+#
+# 1. the resource group and the Bicep deployment (infra/main.bicep with infra/main.ENV.bicepparam)
+# 2. the node package (start task, batch_tasks, its requirements) and the default model, to their containers
+# 3. the Functions app code (one deploy, built remotely)
+# 4. the Event Grid subscription for photos/ (its webhook key exists only once the app runs)
+# 5. a smoke check of GET /api/health
+#
+# azd runs steps 2, 4 and 5 as hooks (azure.yaml): `deploy.sh azd-postprovision` / `azd-postdeploy`,
+# with the deployment's outputs in the environment. Needs az (logged in), python3, curl, and the repo's
+# venv with the model fetched (`make setup`). docs/deploy.md explains each step.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD="$REPO/.local/deploy"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+MODEL_DIR="${SITELENS_MODEL_DIR:-$REPO/models/ocr/ppocrv4}"
+# The blob trigger's function name (function_app.py), as Event Grid must address it.
+BLOB_FUNCTION=on_photo_uploaded
+SUBSCRIPTION_NAME=photos-blob-created
+# Role assignments take minutes to reach storage and Batch: steps that depend on them retry this long.
+RBAC_WAIT_S=${SITELENS_RBAC_WAIT_S:-600}
+BATCH_APP_ID=ddbf3205-c6bd-46ae-8127-60eb93363864
+
+log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# retry SECONDS DESCRIPTION COMMAND...: run until it succeeds or the deadline passes (15 s apart).
+retry() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      die "$what: still failing after ${seconds}s"
+    fi
+    log "$what: not yet, retrying in 15s"
+    sleep 15
+  done
+}
+
+deployment_output() {
+  az deployment group show -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --query "properties.outputs.$1.value" -o tsv
+}
+
+signed_in_principal() {
+  local kind
+  kind=$(az account show --query user.type -o tsv)
+  if [[ $kind == servicePrincipal ]]; then
+    SITELENS_DEPLOYER_PRINCIPAL_TYPE=ServicePrincipal
+    SITELENS_DEPLOYER_PRINCIPAL_ID=$(az ad sp show --id "$(az account show --query user.name -o tsv)" --query id -o tsv)
+  else
+    SITELENS_DEPLOYER_PRINCIPAL_TYPE=User
+    SITELENS_DEPLOYER_PRINCIPAL_ID=$(az ad signed-in-user show --query id -o tsv)
+  fi
+  export SITELENS_DEPLOYER_PRINCIPAL_ID SITELENS_DEPLOYER_PRINCIPAL_TYPE
+}
+
+# UserSubscription allocation mode: Batch creates the VMs in this subscription, so its service principal
+# needs the orchestration role there (an Owner or User Access Administrator must be the one running this).
+prepare_user_subscription_mode() {
+  local params=$1
+  SITELENS_BATCH_SERVICE_PRINCIPAL_ID=
+  if grep -Eq "^param poolAllocationMode *= *'UserSubscription'" "$params"; then
+    SITELENS_BATCH_SERVICE_PRINCIPAL_ID=$(az ad sp show --id "$BATCH_APP_ID" --query id -o tsv)
+    log "UserSubscription mode: granting the Batch service principal its subscription role"
+    az role assignment create --assignee-object-id "$SITELENS_BATCH_SERVICE_PRINCIPAL_ID" \
+      --assignee-principal-type ServicePrincipal --role "Azure Batch Service Orchestration Role" \
+      --scope "/subscriptions/$(az account show --query id -o tsv)" --output none
+  fi
+  export SITELENS_BATCH_SERVICE_PRINCIPAL_ID
+}
+
+provision() {
+  local params="$REPO/infra/main.$ENVIRONMENT.bicepparam"
+  [[ -f $params ]] || die "no parameter file $params"
+  az provider register --namespace Microsoft.Batch --wait --output none
+  az group create -n "$RESOURCE_GROUP" -l "$LOCATION" --tags application=sitelens environment="$ENVIRONMENT" --output none
+  signed_in_principal
+  prepare_user_subscription_mode "$params"
+  log "deploying infra/main.bicep as $DEPLOYMENT (several minutes)"
+  az deployment group create -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --parameters "$params" --output none
+  STORAGE_ACCOUNT=$(deployment_output STORAGE_ACCOUNT)
+  NODE_PACKAGE_CONTAINER=$(deployment_output NODE_PACKAGE_CONTAINER)
+  MODELS_CONTAINER=$(deployment_output MODELS_CONTAINER)
+  FUNCTION_APP_NAME=$(deployment_output FUNCTION_APP_NAME)
+  FUNCTION_APP_HOSTNAME=$(deployment_output FUNCTION_APP_HOSTNAME)
+  EVENT_GRID_TOPIC=$(deployment_output EVENT_GRID_TOPIC)
+}
+
+upload() {
+  az storage blob upload --auth-mode login --account-name "$STORAGE_ACCOUNT" --container-name "$1" \
+    --name "$2" --file "$3" --content-type "$4" --overwrite --only-show-errors --output none
+}
+
+publish_node_package() {
+  mkdir -p "$BUILD"
+  "$PYTHON" "$REPO/infra/package.py" node "$BUILD/batch_tasks.zip" >/dev/null
+  log "uploading the node package to $NODE_PACKAGE_CONTAINER/"
+  retry "$RBAC_WAIT_S" "upload start-task.sh" \
+    upload "$NODE_PACKAGE_CONTAINER" start-task.sh "$REPO/infra/node/start-task.sh" text/x-shellscript
+  upload "$NODE_PACKAGE_CONTAINER" requirements.txt "$REPO/batch_tasks/requirements.txt" text/plain
+  upload "$NODE_PACKAGE_CONTAINER" batch_tasks.zip "$BUILD/batch_tasks.zip" application/zip
+}
+
+publish_model() {
+  [[ -f "$MODEL_DIR/manifest.json" ]] || die "no model at $MODEL_DIR: run 'make setup' first"
+  log "publishing $MODEL_DIR to $MODELS_CONTAINER/ (manifest last)"
+  local path blob type
+  # batch_tasks.models.publish plans the uploads (verified files, manifest last), as `sitelens models publish` does.
+  while IFS=$'\t' read -r path blob type; do
+    retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type"
+  done < <("$PYTHON" -c '
+import sys
+from pathlib import Path
+from batch_tasks.models.publish import plan
+for item in plan(Path(sys.argv[1])):
+    print(item.path, item.blob, item.content_type, sep="\t")
+' "$MODEL_DIR")
+}
+
+deploy_code() {
+  "$PYTHON" "$REPO/infra/package.py" app "$BUILD/app.zip" >/dev/null
+  log "deploying the Functions app code to $FUNCTION_APP_NAME (remote build)"
+  retry 300 "code deployment" az functionapp deployment source config-zip -g "$RESOURCE_GROUP" \
+    -n "$FUNCTION_APP_NAME" --src "$BUILD/app.zip" --build-remote true --output none
+}
+
+blobs_extension_key() {
+  local key
+  key=$(az functionapp keys list -g "$RESOURCE_GROUP" -n "$FUNCTION_APP_NAME" \
+    --query systemKeys.blobs_extension -o tsv 2>/dev/null || true)
+  [[ -n $key ]] && printf '%s' "$key"
+}
+
+subscribe_photos() {
+  log "waiting for the blob extension's webhook key"
+  retry 600 "blobs_extension key" blobs_extension_key >/dev/null
+  local key
+  key=$(blobs_extension_key)
+  log "creating Event Grid subscription $SUBSCRIPTION_NAME (BlobCreated under photos/)"
+  # The endpoint carries the extension key; az does not print it, and neither does this script.
+  retry 300 "event subscription" az eventgrid system-topic event-subscription create -g "$RESOURCE_GROUP" \
+    --system-topic-name "$EVENT_GRID_TOPIC" -n "$SUBSCRIPTION_NAME" --endpoint-type webhook \
+    --endpoint "https://$FUNCTION_APP_HOSTNAME/runtime/webhooks/blobs?functionName=Host.Functions.$BLOB_FUNCTION&code=$key" \
+    --included-event-types Microsoft.Storage.BlobCreated \
+    --subject-begins-with /blobServices/default/containers/photos/ \
+    --max-delivery-attempts 30 --event-ttl 1440 --output none
+}
+
+healthy() {
+  local body
+  body=$(curl -fsS --max-time 30 "https://$FUNCTION_APP_HOSTNAME/api/health") || return 1
+  log "health: $body"
+}
+
+smoke_check() {
+  log "smoke check: GET https://$FUNCTION_APP_HOSTNAME/api/health"
+  retry "$RBAC_WAIT_S" "health check" healthy
+}
+
+require_env() {
+  local name
+  for name in "$@"; do
+    [[ -n ${!name:-} ]] || die "$name is not set (azd sets it from the deployment's outputs)"
+  done
+}
+
+main() {
+  case "${1:-}" in
+    azd-postprovision)
+      require_env STORAGE_ACCOUNT NODE_PACKAGE_CONTAINER MODELS_CONTAINER
+      publish_node_package
+      publish_model
+      ;;
+    azd-postdeploy)
+      require_env RESOURCE_GROUP FUNCTION_APP_NAME FUNCTION_APP_HOSTNAME EVENT_GRID_TOPIC
+      subscribe_photos
+      smoke_check
+      ;;
+    -h | --help | "") usage ;;
+    *)
+      (($# == 3)) || usage
+      ENVIRONMENT=$1 RESOURCE_GROUP=$2 LOCATION=$3
+      DEPLOYMENT="sitelens-$ENVIRONMENT"
+      command -v az >/dev/null || die "az (Azure CLI) is not installed"
+      az account show --output none 2>/dev/null || die "not logged in: run 'az login'"
+      provision
+      publish_node_package
+      publish_model
+      deploy_code
+      subscribe_photos
+      smoke_check
+      log "done: https://$FUNCTION_APP_HOSTNAME (outputs: az deployment group show -g $RESOURCE_GROUP -n $DEPLOYMENT)"
+      ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,301 @@
+// sitelens in one resource group: storage, the Functions app, the Batch GPU pool, monitoring, roles
+// and alerts. Deployed by infra/deploy.sh (az) or `azd up` (azure.yaml); parameters per environment in
+// main.dev.bicepparam and main.prod.bicepparam. docs/deploy.md walks through it.
+
+targetScope = 'resourceGroup'
+
+@description('Short environment name (dev, prod ...): part of every resource name.')
+@minLength(2)
+@maxLength(8)
+param environmentName string
+
+param location string = resourceGroup().location
+
+@description('Tags on every resource.')
+param tags object = {}
+
+// ---- storage -----------------------------------------------------------------------------------
+
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
+param storageSku string = 'Standard_ZRS'
+
+@description('Longest SAS lifetime, d.hh:mm:ss: task inputs use 24 h read links, device uploads 15 minutes.')
+param sasExpirationPeriod string = '1.01:00:00'
+
+param originalsRetentionDays int = 30
+param quarantineRetentionDays int = 30
+param derivedRetentionDays int = 7
+param softDeleteDays int = 7
+param logRetentionDays int = 30
+
+// ---- Functions ---------------------------------------------------------------------------------
+
+@allowed(['3.11', '3.12'])
+param pythonVersion string = '3.11'
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+// ---- Batch -------------------------------------------------------------------------------------
+
+@description('BatchService (default): Batch-managed VMs, Batch account core quotas, no Spot. UserSubscription: VMs in this subscription under its vCPU quotas, Spot possible; needs batchServicePrincipalId and a subscription role for Batch (docs/deploy.md).')
+@allowed(['BatchService', 'UserSubscription'])
+param poolAllocationMode string = 'BatchService'
+
+@description('UserSubscription mode only: object id of the Microsoft Azure Batch service principal in this tenant.')
+param batchServicePrincipalId string = ''
+
+@description('GPU VM size of the pool nodes (NCasT4_v3: one T4 GPU).')
+param vmSize string = 'Standard_NC4as_T4_v3'
+
+@description('Tasks one node runs at once; the node server batches their photos on its GPU.')
+@minValue(1)
+@maxValue(256)
+param taskSlotsPerNode int = 4
+
+@description('Marketplace image with NVIDIA GPU drivers; check `az batch pool supported-images list` in your region.')
+param nodeImage object = {
+  publisher: 'microsoft-dsvm'
+  offer: 'ubuntu-hpc'
+  sku: '2204'
+  version: 'latest'
+}
+
+param nodeAgentSkuId string = 'batch.node.ubuntu 22.04'
+
+// ---- sitelens settings (shared/config.py, shared/pipeline_settings.py, shared/uploads) -----------
+
+param defaultModel string = 'ocr/ppocrv4'
+param taskMaxWallClockSeconds int = 600
+param taskMaxRetries int = 2
+param stuckAfterSeconds int = 900
+param maxPhotoBytes int = 41943040
+param maxPhotoPixels int = 50000000
+
+@description('JSON object: site (or *) to the quality flags that reject a photo, e.g. {"*": ["blurry"]}.')
+param qualityReject string = '{}'
+
+param uploadSasTtlSeconds int = 900
+param reconcileSchedule string = '0 */5 * * * *'
+param webhookSweepSchedule string = '0 */2 * * * *'
+
+@description('Comma-separated ports webhook receivers may use.')
+param webhookAllowedPorts string = '443'
+
+param webhookStaleAttemptSeconds int = 75
+param webhookLostMessageSeconds int = 120
+
+@description('Prefix of the table names, to share a storage account between environments.')
+param tablePrefix string = ''
+
+// ---- alerts and deployment -----------------------------------------------------------------------
+
+@description('Action group (resource id) the alerts notify; empty: alerts fire without notifying.')
+param actionGroupId string = ''
+
+param jobFailurePercent int = 10
+param jobFailureMinJobs int = 20
+param stuckPoolMinutes int = 30
+param functionErrorThreshold int = 5
+
+@description('Object id of the person or pipeline running deploy.sh, allowed to upload packages and models; empty: none.')
+param deployerPrincipalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param deployerPrincipalType string = 'User'
+
+var suffix = uniqueString(resourceGroup().id, environmentName)
+var base = 'sitelens-${environmentName}'
+var allTags = union(tags, {
+  application: 'sitelens'
+  environment: environmentName
+})
+var poolId = 'sitelens-gpu'
+var userSubscription = poolAllocationMode == 'UserSubscription'
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  params: {
+    location: location
+    functionIdentityName: 'id-${base}-func'
+    nodeIdentityName: 'id-${base}-node'
+    tags: allTags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    workspaceName: 'log-${base}-${suffix}'
+    insightsName: 'appi-${base}-${suffix}'
+    retentionDays: logRetentionDays
+    tags: allTags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    storageAccountName: take('st${toLower(environmentName)}${suffix}', 24)
+    skuName: storageSku
+    sasExpirationPeriod: sasExpirationPeriod
+    originalsRetentionDays: originalsRetentionDays
+    quarantineRetentionDays: quarantineRetentionDays
+    derivedRetentionDays: derivedRetentionDays
+    softDeleteDays: softDeleteDays
+    workspaceId: monitoring.outputs.workspaceId
+    tags: allTags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = if (userSubscription) {
+  name: 'keyvault'
+  params: {
+    location: location
+    vaultName: take('kv-${environmentName}-${suffix}', 24)
+    batchServicePrincipalId: batchServicePrincipalId
+    tags: allTags
+  }
+}
+
+module batch 'modules/batch.bicep' = {
+  name: 'batch'
+  params: {
+    location: location
+    batchAccountName: take('ba${toLower(environmentName)}${suffix}', 24)
+    poolAllocationMode: poolAllocationMode
+    keyVaultId: userSubscription ? keyVault.outputs.vaultId : ''
+    keyVaultUri: userSubscription ? keyVault.outputs.vaultUri : ''
+    poolId: poolId
+    vmSize: vmSize
+    taskSlotsPerNode: taskSlotsPerNode
+    image: nodeImage
+    nodeAgentSkuId: nodeAgentSkuId
+    nodeIdentityId: identities.outputs.nodeIdentityId
+    nodeClientId: identities.outputs.nodeClientId
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    nodePackageContainer: storage.outputs.nodePackageContainer
+    defaultModel: defaultModel
+    workspaceId: monitoring.outputs.workspaceId
+    tags: allTags
+  }
+}
+
+// What the Batch task needs to reach storage as the pool's identity (batch_tasks/node/settings.py).
+var taskEnvironment = {
+  SITELENS_STORAGE_BLOB_URL: storage.outputs.blobEndpoint
+  SITELENS_STORAGE_QUEUE_URL: storage.outputs.queueEndpoint
+  SITELENS_NODE_CLIENT_ID: identities.outputs.nodeClientId
+}
+
+// Every setting sitelens reads; tests/unit/infra/test_settings.py compares this list with the code.
+// No Batch key and no loopback webhooks in Azure: the app uses its identity, and refuses loopback there.
+var sitelensSettings = {
+  SITELENS_BATCH_URL: batch.outputs.batchEndpoint
+  SITELENS_BATCH_POOL_ID: poolId
+  SITELENS_TASK_ENV: string(taskEnvironment)
+  SITELENS_NODE_IDENTITY_ID: identities.outputs.nodeIdentityId
+  SITELENS_TASK_MAX_WALL_CLOCK_S: string(taskMaxWallClockSeconds)
+  SITELENS_TASK_MAX_RETRIES: string(taskMaxRetries)
+  SITELENS_DEFAULT_MODEL: defaultModel
+  SITELENS_STUCK_AFTER_S: string(stuckAfterSeconds)
+  SITELENS_MAX_PHOTO_BYTES: string(maxPhotoBytes)
+  SITELENS_MAX_PHOTO_PIXELS: string(maxPhotoPixels)
+  SITELENS_QUALITY_REJECT: qualityReject
+  SITELENS_UPLOAD_SAS_TTL_S: string(uploadSasTtlSeconds)
+  SITELENS_RECONCILE_SCHEDULE: reconcileSchedule
+  SITELENS_WEBHOOK_SWEEP_SCHEDULE: webhookSweepSchedule
+  SITELENS_WEBHOOKS_ALLOWED_PORTS: webhookAllowedPorts
+  SITELENS_WEBHOOK_STALE_ATTEMPT_S: string(webhookStaleAttemptSeconds)
+  SITELENS_WEBHOOK_LOST_MESSAGE_S: string(webhookLostMessageSeconds)
+  SITELENS_TABLE_PREFIX: tablePrefix
+}
+
+module functions 'modules/functions.bicep' = {
+  name: 'functions'
+  params: {
+    location: location
+    planName: 'asp-${base}-${suffix}'
+    appName: 'func-${base}-${suffix}'
+    pythonVersion: pythonVersion
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    identityId: identities.outputs.functionIdentityId
+    identityClientId: identities.outputs.functionClientId
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    appPackageContainer: storage.outputs.appPackageContainer
+    insightsConnectionString: monitoring.outputs.insightsConnectionString
+    sitelensSettings: sitelensSettings
+    tags: union(allTags, {
+      'azd-service-name': 'api'
+    })
+  }
+}
+
+module eventGrid 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  params: {
+    location: location
+    topicName: 'evgt-${base}-${suffix}'
+    storageAccountId: storage.outputs.storageAccountId
+    tags: allTags
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    storageAccountName: storage.outputs.storageAccountName
+    batchAccountName: batch.outputs.batchAccountName
+    insightsName: monitoring.outputs.insightsName
+    functionPrincipalId: identities.outputs.functionPrincipalId
+    nodePrincipalId: identities.outputs.nodePrincipalId
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    namePrefix: base
+    workspaceId: monitoring.outputs.workspaceId
+    insightsId: monitoring.outputs.insightsId
+    actionGroupId: actionGroupId
+    jobFailurePercent: jobFailurePercent
+    jobFailureMinJobs: jobFailureMinJobs
+    stuckPoolMinutes: stuckPoolMinutes
+    functionErrorThreshold: functionErrorThreshold
+    tags: allTags
+  }
+}
+
+// What deploy.sh and the operator need. No keys: there are none to hand out.
+output AZURE_LOCATION string = location
+output RESOURCE_GROUP string = resourceGroup().name
+output STORAGE_ACCOUNT string = storage.outputs.storageAccountName
+output STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output NODE_PACKAGE_CONTAINER string = storage.outputs.nodePackageContainer
+output MODELS_CONTAINER string = 'models'
+output FUNCTION_APP_NAME string = functions.outputs.appName
+output FUNCTION_APP_HOSTNAME string = functions.outputs.defaultHostName
+output FUNCTION_APP_URL string = 'https://${functions.outputs.defaultHostName}'
+output EVENT_GRID_TOPIC string = eventGrid.outputs.topicName
+output BATCH_ACCOUNT string = batch.outputs.batchAccountName
+output BATCH_ENDPOINT string = batch.outputs.batchEndpoint
+output BATCH_POOL_ID string = batch.outputs.poolId
+output FUNCTION_IDENTITY_CLIENT_ID string = identities.outputs.functionClientId
+output NODE_IDENTITY_ID string = identities.outputs.nodeIdentityId
+output APPLICATION_INSIGHTS string = monitoring.outputs.insightsName
+output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceId
+output ALERTS array = alerts.outputs.alertNames

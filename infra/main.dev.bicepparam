@@ -1,0 +1,21 @@
+// Development: small and cheap. infra/deploy.sh dev RG LOCATION deploys with this file.
+using './main.bicep'
+
+param environmentName = 'dev'
+param storageSku = 'Standard_LRS'
+param maximumInstanceCount = 10
+param instanceMemoryMB = 2048
+param vmSize = 'Standard_NC4as_T4_v3'
+param taskSlotsPerNode = 4
+param poolAllocationMode = 'BatchService'
+param originalsRetentionDays = 7
+param quarantineRetentionDays = 7
+param derivedRetentionDays = 2
+param logRetentionDays = 30
+param stuckPoolMinutes = 30
+param actionGroupId = ''
+
+// Set by deploy.sh (the signed-in user or service principal, allowed to upload packages and models).
+param deployerPrincipalId = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_ID', '')
+param deployerPrincipalType = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_TYPE', 'User')
+param batchServicePrincipalId = readEnvironmentVariable('SITELENS_BATCH_SERVICE_PRINCIPAL_ID', '')

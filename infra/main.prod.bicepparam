@@ -1,0 +1,24 @@
+// Production: zone-redundant storage, longer retention, alerts to an action group.
+using './main.bicep'
+
+param environmentName = 'prod'
+param storageSku = 'Standard_ZRS'
+param maximumInstanceCount = 100
+param instanceMemoryMB = 2048
+param vmSize = 'Standard_NC4as_T4_v3'
+param taskSlotsPerNode = 4
+// BatchService: no Spot nodes (see docs/deploy.md before switching to UserSubscription).
+param poolAllocationMode = 'BatchService'
+param originalsRetentionDays = 30
+param quarantineRetentionDays = 30
+param derivedRetentionDays = 7
+param softDeleteDays = 14
+param logRetentionDays = 90
+param stuckPoolMinutes = 30
+param jobFailurePercent = 5
+// The action group the alerts notify: set SITELENS_ACTION_GROUP_ID to its resource id before deploying.
+param actionGroupId = readEnvironmentVariable('SITELENS_ACTION_GROUP_ID', '')
+
+param deployerPrincipalId = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_ID', '')
+param deployerPrincipalType = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_TYPE', 'User')
+param batchServicePrincipalId = readEnvironmentVariable('SITELENS_BATCH_SERVICE_PRINCIPAL_ID', '')

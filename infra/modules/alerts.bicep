@@ -1,0 +1,207 @@
+// Alerts for what needs a person: poison messages, a failure rate, a pool that does not start tasks,
+// and function errors. Log alerts query the Log Analytics workspace that Application Insights, the
+// queue logs and the Batch logs all write to.
+
+param location string
+param namePrefix string
+param workspaceId string
+param insightsId string
+param tags object
+
+@description('Action group that alerts notify (resource id); empty: alerts fire without notifying anyone.')
+param actionGroupId string
+
+@description('Share of finished jobs (percent) that may fail in an hour before the failure-rate alert fires.')
+@minValue(1)
+@maxValue(100)
+param jobFailurePercent int
+
+@description('Finished jobs an hour needs before the failure rate counts (a few failures alone are not a rate).')
+@minValue(1)
+param jobFailureMinJobs int
+
+@description('Minutes tasks may wait without any task starting before the stuck-pool alert fires. Scaling from zero takes 10-20 minutes.')
+@minValue(15)
+param stuckPoolMinutes int
+
+@description('Failed function invocations in 15 minutes that raise the function-errors alert.')
+@minValue(1)
+param functionErrorThreshold int
+
+var actionGroups = empty(actionGroupId) ? [] : [actionGroupId]
+
+// The Functions host moves a message to <queue>-poison after maxDequeueCount failures (host.json),
+// blob-trigger failures to webjobs-blobtrigger-poison. Any such move is worth a look.
+var poisonQuery = '''
+StorageQueueLogs
+| where OperationName == "PutMessage"
+| where Uri has "-poison/messages"
+| summarize Messages = count() by Queue = tostring(split(tostring(parse_url(Uri).Path), "/")[1])
+'''
+
+// shared/jobs/finisher.py logs "job <id> -> <STATE> (<reason>)" once per terminal transition.
+var failureQuery = format('''
+AppTraces
+| where Message startswith "job " and Message has " -> "
+| summarize Finished = count(), Failed = countif(Message has " -> FAILED")
+| where Finished >= {0} and Failed * 100.0 / Finished > {1}
+''', jobFailureMinJobs, jobFailurePercent)
+
+// Tasks were submitted (shared/adapters/azure_batch_submitter.py logs "submitted task ...") at least
+// the bound ago, and no task has started on the pool since before then: the pool has pending tasks and
+// no node to run them (quota, allocation failure, start task failing).
+var stuckPoolQuery = format('''
+let bound = {0}m;
+let submitted = toscalar(AppTraces
+    | where TimeGenerated between (ago(2 * bound) .. ago(bound))
+    | where Message startswith "submitted task "
+    | count);
+let started = toscalar(AzureDiagnostics
+    | where TimeGenerated > ago(2 * bound)
+    | where ResourceProvider == "MICROSOFT.BATCH" and OperationName == "TaskStartEvent"
+    | count);
+print Submitted = submitted, Started = started
+| where Submitted > 0 and Started == 0
+''', stuckPoolMinutes)
+
+resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-poison-messages'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'sitelens: messages moved to a poison queue'
+    description: 'A queue message failed every attempt and was moved to a -poison queue. Inspect it, fix the cause, then requeue or delete it (docs/deploy.md).'
+    severity: 2
+    enabled: true
+    scopes: [workspaceId]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: poisonQuery
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'Messages'
+          dimensions: [
+            {
+              name: 'Queue'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: actionGroups
+    }
+  }
+}
+
+resource failureRateAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-job-failure-rate'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'sitelens: job failure rate above ${jobFailurePercent} %'
+    description: 'More than ${jobFailurePercent} % of the jobs that finished in the last hour failed. Their failure reason codes are in the status API and in the traces.'
+    severity: 2
+    enabled: true
+    scopes: [workspaceId]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: failureQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: actionGroups
+    }
+  }
+}
+
+resource stuckPoolAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-pool-not-starting-tasks'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'sitelens: tasks pending and no task started for ${stuckPoolMinutes} minutes'
+    description: 'Tasks were submitted but the pool started none for longer than the bound: check the pool\'s allocation state and resize errors, the core quota for its VM family, and start-task failures (docs/deploy.md).'
+    severity: 1
+    enabled: true
+    scopes: [workspaceId]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT${2 * stuckPoolMinutes}M'
+    criteria: {
+      allOf: [
+        {
+          query: stuckPoolQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: actionGroups
+    }
+  }
+}
+
+// Failed invocations (Functions reports each invocation to Application Insights as a request).
+resource functionErrorsAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${namePrefix}-function-errors'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Function invocations failed: see the exceptions in Application Insights.'
+    severity: 2
+    enabled: true
+    scopes: [insightsId]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'FailedRequests'
+          metricNamespace: 'microsoft.insights/components'
+          metricName: 'requests/failed'
+          operator: 'GreaterThanOrEqual'
+          threshold: functionErrorThreshold
+          timeAggregation: 'Count'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [for id in actionGroups: {
+      actionGroupId: id
+    }]
+  }
+}
+
+output alertNames array = [poisonAlert.name, failureRateAlert.name, stuckPoolAlert.name, functionErrorsAlert.name]

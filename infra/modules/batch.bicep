@@ -1,0 +1,156 @@
+// The Batch account and its GPU pool. The pool follows pending tasks with infra/autoscale.formula (the
+// same file the local Batch service runs and the tests evaluate), down to zero nodes when idle.
+
+param location string
+param batchAccountName string
+param tags object
+
+@description('BatchService: Batch owns the VMs and the account has its own core quotas (no Spot). UserSubscription: VMs live in this subscription under its vCPU quotas, Spot becomes possible, and a Key Vault plus a subscription role for the Batch service are required (see docs/deploy.md).')
+@allowed(['BatchService', 'UserSubscription'])
+param poolAllocationMode string
+
+@description('Key Vault that UserSubscription mode requires (its resource id); empty in BatchService mode.')
+param keyVaultId string
+
+@description('That Key Vault\'s URI; empty in BatchService mode.')
+param keyVaultUri string
+
+param poolId string
+
+@description('GPU VM size of the pool nodes.')
+param vmSize string
+
+@description('Tasks one node runs at once; the node server batches their photos on one GPU.')
+@minValue(1)
+@maxValue(256)
+param taskSlotsPerNode int
+
+@description('Marketplace image with NVIDIA drivers (publisher, offer, sku, version) and the node agent it needs.')
+param image object
+
+param nodeAgentSkuId string
+param nodeIdentityId string
+param nodeClientId string
+param blobEndpoint string
+param queueEndpoint string
+param nodePackageContainer string
+
+@description('Model the node server loads and warms before the node takes tasks.')
+param defaultModel string
+
+param workspaceId string
+
+var userSubscription = poolAllocationMode == 'UserSubscription'
+// What the start task downloads with the node identity (infra/deploy.sh uploads them): the node setup
+// script, the batch_tasks source as a zip, and its pinned requirements.
+var nodePackageUrl = '${blobEndpoint}${nodePackageContainer}'
+var nodeFiles = ['start-task.sh', 'batch_tasks.zip', 'requirements.txt']
+
+resource batch 'Microsoft.Batch/batchAccounts@2024-07-01' = {
+  // checkov:skip=CKV_AZURE_248: the Functions app (Flex Consumption without a VNet) and the nodes reach the Batch endpoint over the internet; only Entra-authenticated calls are accepted (allowedAuthenticationModes AAD, checked by CKV_SITELENS_5)
+  // checkov:skip=CKV_AZURE_76: Batch holds no customer data beyond task metadata (photos stay in storage); Microsoft-managed keys are used
+  name: batchAccountName
+  location: location
+  tags: tags
+  properties: {
+    poolAllocationMode: poolAllocationMode
+    allowedAuthenticationModes: ['AAD']
+    publicNetworkAccess: 'Enabled'
+    keyVaultReference: userSubscription ? {
+      id: keyVaultId
+      url: keyVaultUri
+    } : null
+  }
+}
+
+resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
+  parent: batch
+  name: poolId
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${nodeIdentityId}': {}
+    }
+  }
+  properties: {
+    vmSize: vmSize
+    taskSlotsPerNode: taskSlotsPerNode
+    // Pack fills a node's slots before using another, so autoscale can remove nodes that fall idle.
+    taskSchedulingPolicy: {
+      nodeFillType: 'Pack'
+    }
+    interNodeCommunication: 'Disabled'
+    targetNodeCommunicationMode: 'Simplified'
+    deploymentConfiguration: {
+      virtualMachineConfiguration: {
+        imageReference: image
+        nodeAgentSkuId: nodeAgentSkuId
+      }
+    }
+    scaleSettings: {
+      autoScale: {
+        formula: loadTextContent('../autoscale.formula')
+        evaluationInterval: 'PT5M'
+      }
+    }
+    startTask: {
+      // Installs Python, a venv with batch_tasks and its requirements, then `python -m batch_tasks.start
+      // --supervisor systemd`, which exits once the node server is warm: Batch schedules only onto ready nodes.
+      commandLine: '/bin/bash start-task.sh'
+      resourceFiles: [for file in nodeFiles: {
+        httpUrl: '${nodePackageUrl}/${file}'
+        filePath: file
+        identityReference: {
+          resourceId: nodeIdentityId
+        }
+      }]
+      environmentSettings: [
+        {
+          name: 'SITELENS_STORAGE_BLOB_URL'
+          value: blobEndpoint
+        }
+        {
+          name: 'SITELENS_STORAGE_QUEUE_URL'
+          value: queueEndpoint
+        }
+        {
+          name: 'SITELENS_NODE_CLIENT_ID'
+          value: nodeClientId
+        }
+        {
+          name: 'SITELENS_WARM_MODELS'
+          value: defaultModel
+        }
+      ]
+      // Root, for apt and the systemd unit; tasks themselves run as the non-admin pool user.
+      userIdentity: {
+        autoUser: {
+          scope: 'Pool'
+          elevationLevel: 'Admin'
+        }
+      }
+      waitForSuccess: true
+      maxTaskRetryCount: 2
+    }
+  }
+}
+
+// Task and pool events (TaskStartEvent, PoolResizeCompleteEvent ...) for the stuck-pool alert.
+resource batchLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'batch-logs'
+  scope: batch
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output batchAccountName string = batch.name
+output batchAccountId string = batch.id
+output batchEndpoint string = 'https://${batch.properties.accountEndpoint}'
+output poolId string = pool.name

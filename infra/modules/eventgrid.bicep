@@ -1,0 +1,20 @@
+// The Event Grid system topic on the storage account. Its BlobCreated subscription for photos/ goes to
+// the Functions blob extension's webhook, whose key exists only once the app has been deployed and has
+// started, so infra/deploy.sh creates the subscription after the code deployment.
+
+param location string
+param topicName string
+param storageAccountId string
+param tags object
+
+resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+  name: topicName
+  location: location
+  tags: tags
+  properties: {
+    source: storageAccountId
+    topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+output topicName string = topic.name

@@ -1,0 +1,225 @@
+// Who may do what, at the narrowest scope the code allows. Each assignment is named
+// guid(scope, principal, role), so re-deploying finds the same assignment instead of adding another.
+// tests/unit/infra/test_roles.py holds the same table and fails on any assignment added or missing.
+
+param storageAccountName string
+param batchAccountName string
+param insightsName string
+param functionPrincipalId string
+param nodePrincipalId string
+
+@description('Object id of whoever runs infra/deploy.sh (it uploads the node package and the model); empty: none.')
+param deployerPrincipalId string
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param deployerPrincipalType string
+
+// Built-in role definition ids (the same in every tenant).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  azureBatchJobSubmitter: '48e5e92e-a480-4e71-aa9c-2778f4c13781'
+}
+var hasDeployer = !empty(deployerPrincipalId)
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource derived 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'derived'
+}
+
+resource results 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'results'
+}
+
+resource models 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'models'
+}
+
+resource nodePackage 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'node-package'
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource completions 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = {
+  parent: queueService
+  name: 'completions'
+}
+
+resource batch 'Microsoft.Batch/batchAccounts@2024-07-01' existing = {
+  name: batchAccountName
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: insightsName
+}
+
+// ---- the Functions app's identity ---------------------------------------------------------------
+
+// Storage Blob Data Owner on the account: AzureWebJobsStorage is the host's own storage (it creates
+// azure-webjobs-hosts and azure-webjobs-secrets at run time, hence account scope), the blob trigger's
+// connection (Microsoft documents Owner for it), the one-deploy package, and the app's containers
+// (photos read, quarantine and derived written, results read); the role includes the user delegation
+// key the app signs upload and read links with.
+resource functionBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, functionPrincipalId, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Queue Data Contributor on the account: the queue triggers (completions, notifications), the
+// outbox's sends, the host's poison queues and the blob trigger's internal queues, which the host
+// names and creates at run time.
+resource functionQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, functionPrincipalId, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Table Data Contributor on the account: the job and webhook stores create their tables if
+// absent, under SITELENS_TABLE_PREFIX, so their names are not fixed here.
+resource functionTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, functionPrincipalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Azure Batch Job Submitter on the Batch account: create jobs and tasks, read and terminate them, read
+// the pool (health); it cannot change the pool or the account.
+resource functionBatchSubmitter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(batch.id, functionPrincipalId, roles.azureBatchJobSubmitter)
+  scope: batch
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.azureBatchJobSubmitter)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Monitoring Metrics Publisher on the Application Insights component: telemetry with Entra auth,
+// since the component's local (key) auth is disabled.
+resource functionTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(insights.id, functionPrincipalId, roles.monitoringMetricsPublisher)
+  scope: insights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- the pool's node identity -------------------------------------------------------------------
+
+// Storage Blob Data Reader on derived/: tasks download their input (a resource file) with the identity.
+resource nodeReadsDerived 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(derived.id, nodePrincipalId, roles.storageBlobDataReader)
+  scope: derived
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Blob Data Reader on models/: the node server downloads model versions and routing.json.
+resource nodeReadsModels 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(models.id, nodePrincipalId, roles.storageBlobDataReader)
+  scope: models
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Blob Data Reader on node-package/: the start task downloads the node setup and batch_tasks.
+resource nodeReadsPackage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(nodePackage.id, nodePrincipalId, roles.storageBlobDataReader)
+  scope: nodePackage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Blob Data Contributor on results/: tasks write result.json and overlay.jpg (overwriting on a
+// retry, which keeps them idempotent).
+resource nodeWritesResults 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(results.id, nodePrincipalId, roles.storageBlobDataContributor)
+  scope: results
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Queue Data Message Sender on the completions queue: tasks post their completion message and
+// can neither read nor delete messages.
+resource nodeSendsCompletions 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(completions.id, nodePrincipalId, roles.storageQueueDataMessageSender)
+  scope: completions
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+    principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- whoever deploys ----------------------------------------------------------------------------
+
+// Storage Blob Data Contributor on node-package/: deploy.sh uploads the start task, batch_tasks and its
+// requirements there (shared key is off, so uploads use the deployer's Entra login).
+resource deployerWritesPackage 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (hasDeployer) {
+  name: guid(nodePackage.id, deployerPrincipalId, roles.storageBlobDataContributor)
+  scope: nodePackage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+// Storage Blob Data Contributor on models/: deploy.sh publishes the default model there.
+resource deployerWritesModels 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (hasDeployer) {
+  name: guid(models.id, deployerPrincipalId, roles.storageBlobDataContributor)
+  scope: models
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}

@@ -1,0 +1,229 @@
+// The storage account: blobs (photos and everything derived from them, the packages), queues, tables.
+// Entra ID only: no shared key, so no account-key SAS and no connection strings anywhere; the app
+// signs device upload links with user delegation keys.
+
+param location string
+param storageAccountName string
+param tags object
+
+@description('Replication. ZRS keeps a zone outage from stopping uploads; GRS/GZRS add a second region.')
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
+param skuName string
+
+@description('Longest lifetime of any SAS, d.hh:mm:ss. Task inputs are read through a 24 h link, plus clock skew.')
+param sasExpirationPeriod string
+
+@description('Days an original photo is kept before deletion (its derived image and result outlive it only as long as set below).')
+@minValue(1)
+param originalsRetentionDays int
+
+@description('Days a rejected original is kept in quarantine for inspection.')
+@minValue(1)
+param quarantineRetentionDays int
+
+@description('Days the derived task input (derived/{job_id}/input.jpg) is kept; a task reads it once, retries within hours.')
+@minValue(1)
+param derivedRetentionDays int
+
+@description('Days a deleted blob or container can still be restored.')
+@minValue(1)
+param softDeleteDays int
+
+@description('Log Analytics workspace for queue logs (the poison-queue alert reads them).')
+param workspaceId string
+
+// Containers the code names (shared/adapters/azure_photo_store.py, shared/uploads/naming.py) and two
+// for packages: the Functions app's one-deploy package, and what the Batch start task installs.
+var dataContainers = ['photos', 'quarantine', 'derived', 'results', 'models']
+var appPackageContainer = 'app-package'
+var nodePackageContainer = 'node-package'
+// completions (Batch tasks → Functions) and notifications (outbox → webhooks); the host moves a message
+// that failed maxDequeueCount times to <name>-poison, and blob-trigger failures to webjobs-blobtrigger-poison.
+var queueNames = ['completions', 'completions-poison', 'notifications', 'notifications-poison', 'webjobs-blobtrigger-poison']
+// Job store and webhook store tables (shared/adapters/azure_job_store.py, azure_webhook_store.py).
+var tableNames = ['jobs', 'jobfeedback', 'webhooksubscriptions', 'webhookevents', 'webhookdeliveries']
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: field devices upload over the internet with one-blob SAS links, and Flex Consumption apps without a VNet reach storage over public endpoints; access is Entra-only (no shared key) instead
+  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: devices must reach the blob endpoint from anywhere; anonymous access is off (allowBlobPublicAccess false, checked by CKV_SITELENS_2)
+  // checkov:skip=CKV_AZURE_43: the name is computed (st + environment + uniqueString, at most 24 lowercase letters and digits), which the check cannot evaluate
+  // checkov:skip=CKV_AZURE_206: replication is the skuName parameter; prod uses ZRS or better, dev LRS to keep cost down
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    supportsHttpsTrafficOnly: true
+    minimumTlsVersion: 'TLS1_2'
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+    sasPolicy: {
+      sasExpirationPeriod: sasExpirationPeriod
+      expirationAction: 'Block'
+    }
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+        }
+        file: {
+          enabled: true
+        }
+        queue: {
+          enabled: true
+          keyType: 'Account'
+        }
+        table: {
+          enabled: true
+          keyType: 'Account'
+        }
+      }
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
+    }
+  }
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in concat(dataContainers, [appPackageContainer, nodePackageContainer]): {
+  parent: blobService
+  name: name
+  properties: {
+    publicAccess: 'None'
+  }
+}]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for name in queueNames: {
+  parent: queueService
+  name: name
+}]
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for name in tableNames: {
+  parent: tableService
+  name: name
+}]
+
+// Originals, rejects and task inputs expire; results and models are kept (results are small, and models
+// are versioned by hand).
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'expire-originals'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['photos/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: originalsRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          name: 'expire-quarantine'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['quarantine/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: quarantineRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          name: 'expire-derived'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['derived/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: derivedRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
+// Queue operations to Log Analytics: the poison-queue alert counts PutMessage calls on *-poison queues.
+resource queueLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'queue-logs'
+  scope: queueService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output storageAccountName string = storage.name
+output storageAccountId string = storage.id
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table
+output appPackageContainer string = appPackageContainer
+output nodePackageContainer string = nodePackageContainer
