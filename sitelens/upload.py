@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class Outcome:
     reason: str | None = None
     blocks_sent: int = 0
     blocks_skipped: int = 0
+    committed_at: str | None = None  # when this client's commit returned (ISO 8601 UTC)
 
 
 def default_photo_id(path: Path, data: bytes) -> str:
@@ -147,7 +149,7 @@ class Uploader:
         except _AlreadyThere:  # committed before (perhaps by us, with the reply lost): the API names the job
             outcome.status, outcome.job_id = "already_uploaded", self._grant(body).get("job_hint")
             return outcome
-        outcome.job_id = job_id_for(photo.name, etag)
+        outcome.job_id, outcome.committed_at = job_id_for(photo.name, etag), datetime.now(UTC).isoformat()
         return outcome
 
     def _send(self, photo: _Photo, outcome: Outcome, label: str) -> str:

@@ -33,9 +33,12 @@ class Block:
 
 
 def plan_blocks(data: bytes, block_size: int) -> list[Block]:
-    """The blocks of `data`; ids are plain text (the SDK base64-encodes them on the wire and decodes them back)."""
+    """The blocks of `data`; ids are plain text (the SDK base64-encodes them on the wire and decodes them back).
+
+    An empty file has no blocks: committing the empty list makes an empty blob, without a zero-length Put Block.
+    """
     blocks = []
-    for index, start in enumerate(range(0, max(len(data), 1), block_size)):
+    for index, start in enumerate(range(0, len(data), block_size)):
         end = min(start + block_size, len(data))
         digest = hashlib.sha256(data[start:end]).hexdigest()[:32]
         blocks.append(Block(index, f"{index:06d}-{digest}", start, end))

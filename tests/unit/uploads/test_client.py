@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def test_blocks_are_deterministic_equal_length_and_cover_the_file():
     assert len({len(b.id) for b in blocks}) == 1 and blocks[1].id.startswith("000001-")
     assert [b.size for b in blocks] == [4096, 4096, len(JPEG) - 8192]
     assert plan_blocks(JPEG, BLOCK) == blocks and plan_blocks(JPEG[:-1], BLOCK)[2].id != blocks[2].id
-    assert len(plan_blocks(b"", BLOCK)) == 1  # an empty file still commits one (empty) block
+    assert plan_blocks(b"", BLOCK) == []  # an empty file commits an empty block list
 
 
 def test_upload_stages_commits_and_prints_the_pipelines_job_id(photo, tmp_path):
@@ -66,6 +67,15 @@ def test_upload_stages_commits_and_prints_the_pipelines_job_id(photo, tmp_path):
     assert outcome.status == "uploaded" and outcome.blocks_sent == 3
     assert storage.committed == JPEG and storage.content_type == "image/jpeg"
     assert outcome.job_id == ids.job_id_for(NAME, '"0x8DE0000000000001"')
+    assert datetime.fromisoformat(outcome.committed_at).tzinfo is not None
+
+
+def test_an_empty_file_commits_an_empty_block_list(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    storage = ScriptedStorage()
+    outcome = uploader(Api(), storage, tmp_path).upload(empty)
+    assert outcome.status == "uploaded" and storage.calls == [("commit", 0)] and storage.committed == b""
 
 
 def test_default_photo_id_is_name_and_content_hash_and_ext_comes_from_the_bytes(photo, tmp_path):
