@@ -1,55 +1,169 @@
-"""`sitelens demo` (`make demo`): start the local stack, run what works end to end, stop.
+"""`sitelens demo` (`make demo`): the product's main job, end to end, on a local stack of its own.
 
-It grows with the pipeline; today it proves the foundation: Azurite up, the Functions host serving the
-real `function_app.py`, a health call through HTTP with the host's semantics.
+1. start the stack: Azurite, the local Batch service with the GPU pool at 0 nodes (autoscaled by the real
+   formula; its nodes start node servers through the real start task), the Functions host running
+   `function_app.py`;
+2. subscribe a webhook receiver on loopback;
+3. generate photo-like field pictures with signage and nameplate text, a copy of one, and the files the
+   pipeline must reject;
+4. upload them as a field device would (`sitelens upload`, a subprocess);
+5. follow the jobs live (jobs by state, pool nodes) until every one is terminal;
+6. print photo, state, text found or reason, latency; then the webhooks, their signatures checked.
+
+The stack runs on free ports in a throw-away folder, so it runs beside a `sitelens dev` already up.
+`--keep` leaves it running afterwards (Ctrl-C stops it); `--report FILE` writes the outcome as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
-import urllib.request
+import time
 from pathlib import Path
+from typing import Any
 
 from emulators.azurite import AzuriteError, free_port
+from sitelens import field_photos
+from sitelens.api_client import ApiClient
+from sitelens.demo_receiver import DemoReceiver
+from sitelens.demo_view import TERMINAL, Item, Live, judge, print_table
 from sitelens.stack import Stack, StackError
 
 REPO = Path(__file__).resolve().parents[1]
+SITE, DEVICE = "north-yard", "cam-1"
+DEADLINE_S = 900.0  # for every job to be terminal: 24 photos on a 2-core laptop's CPU take a few minutes
+WEBHOOK_DEADLINE_S = 60.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("demo", help="start the local stack, run the main job end to end, stop")
+    p = subparsers.add_parser("demo", help="start a local stack and run the main job end to end")
+    p.add_argument("--photos", type=int, default=24, help="how many generated photos to upload (default 24)")
+    p.add_argument("--keep", action="store_true", help="leave the stack running afterwards (Ctrl-C stops it)")
+    p.add_argument("--report", type=Path, help="also write the outcome as JSON to this file")
     p.set_defaults(handler=run)
 
 
-def run(_args: argparse.Namespace) -> int:
-    # Free ports and a throw-away state folder, so the demo runs beside a `sitelens dev` already up.
-    with tempfile.TemporaryDirectory(prefix="sitelens-demo-") as state:
-        stack = Stack(
-            repo=REPO,
-            state_dir=Path(state),
-            azurite_ports=(free_port(), free_port(), free_port()),
-            functions_port=free_port(),
-            batch_port=free_port(),
-        )
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.photos <= 500:
+        print("demo: --photos must be between 1 and 500")
+        return 2
+    state = Path(tempfile.mkdtemp(prefix="sitelens-demo-"))
+    stack = Stack(
+        repo=REPO,
+        state_dir=state,
+        azurite_ports=(free_port(), free_port(), free_port()),
+        functions_port=free_port(),
+        batch_port=free_port(),
+    )
+    try:
+        print("1. Starting the local stack: Azurite, the Batch service with the GPU pool, the Functions host ...")
         try:
             stack.start()
         except (AzuriteError, StackError) as exc:
-            print(f"demo: the local stack did not start: {exc}")
+            print(f"demo: the local stack did not start: {exc}\n   logs: {state / 'logs'}")
             return 1
-        try:
-            return _steps(stack)
-        finally:
-            stack.stop()
+        batch = stack.batch.endpoint if stack.batch else "-"
+        print(f"   up: API {stack.functions_url}/api, Batch {batch} (pool sitelens-gpu at 0 nodes, autoscaled)")
+        code = _steps(stack, state, args)
+        if args.keep:
+            _linger(stack, state)
+        return code
+    finally:
+        stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
-def _steps(stack: Stack) -> int:
-    batch = stack.batch.endpoint if stack.batch else "-"
-    print(f"1. Local stack up: Azurite, the Functions host at {stack.functions_url}, Batch at {batch}")
-    with urllib.request.urlopen(f"{stack.functions_url}/api/health", timeout=10) as r:
-        body = json.loads(r.read())
-    print(f"2. GET /api/health -> {r.status} {body}")
-    ok = r.status == 200 and body.get("status") == "ok"
-    print("demo: OK" if ok else "demo: FAILED")
-    return 0 if ok else 1
+def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
+    api = ApiClient.of_stack(state)  # this stack's, whatever SITELENS_API says
+    with DemoReceiver() as receiver:
+        sub = api.post("/subscriptions", {"url": receiver.url, "site": SITE})
+        receiver.secret = sub["secret"]
+        print(f"2. Webhook subscription {sub['id']} -> {receiver.url} (site {SITE})")
+        items = _generate(state / "photos", args.photos)
+        bad = sum(i.kind == "bad" for i in items)
+        print(f"3. Generated {len(items)} files in {state / 'photos'}: {args.photos} field photos, 1 copy of the "
+              f"first, {bad} files the pipeline must reject")  # fmt: skip
+        print(f"4. sitelens upload --site {SITE} --device {DEVICE} ({len(items)} files)")
+        _upload(items, state)
+        print("5. Following the jobs (the pool scales up from 0 nodes, then back down once idle)")
+        live = Live(stack, items, api, SITE)
+        live.follow(DEADLINE_S)
+        print_table(items)
+        wanted = {i.job_id for i in items if i.job and i.job["state"] in TERMINAL}
+        receiver.wait_for(wanted, WEBHOOK_DEADLINE_S)
+        deliveries = list(receiver.deliveries)
+    verified = [d for d in deliveries if d.verified]
+    print(f"6. Webhooks received: {len(deliveries)}, {len(verified)} with a valid signature "
+          f"(Standard Webhooks, HMAC-SHA256), for {len({d.job_id for d in verified} & wanted)} of "
+          f"{len(wanted)} jobs")  # fmt: skip
+    for d in deliveries[:3]:
+        print(f"   {d.webhook_id}  {d.event_type:<14} {d.job_id}  {'signature ok' if d.verified else 'BAD SIGNATURE'}")
+    problems = judge(items, wanted, {d.job_id for d in verified}, len(deliveries) - len(verified))
+    for problem in problems:
+        print(f"   ! {problem}")
+    if args.report:
+        _write_report(args.report, items, deliveries, live, problems)
+    print("demo: OK" if not problems else f"demo: FAILED ({len(problems)} problem(s) above)")
+    return 0 if not problems else 1
+
+
+def _generate(folder: Path, count: int) -> list[Item]:
+    """The field photos (with the text drawn on them), a copy of the first, and the files to reject."""
+    folder.mkdir(parents=True)
+    items = []
+    photos = field_photos.photo_set(count, seed=7, size="1080p")
+    for photo in photos:
+        path = folder / f"{photo.name}.jpg"
+        path.write_bytes(photo.jpeg)
+        items.append(Item(path, "photo", expected_text=tuple(line.text for line in photo.lines)))
+    copy = folder / f"{photos[0].name}-copy.jpg"  # same bytes, another photo id: the content dedupe's case
+    copy.write_bytes(photos[0].jpeg)
+    items.append(Item(copy, "copy", expected_text=items[0].expected_text))
+    for name, (data, reason) in field_photos.bad_files().items():
+        (folder / name).write_bytes(data)
+        items.append(Item(folder / name, "bad", expected_reason=reason))
+    return items
+
+
+def _upload(items: list[Item], state: Path) -> None:
+    """`sitelens upload --json` against this stack: its progress bar on our stderr, its report on stdout."""
+    cmd = [sys.executable, "-m", "sitelens", "upload", *(str(i.path) for i in items), "--site", SITE,
+           "--device", DEVICE, "--json", "--state-dir", str(state)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("SITELENS_API", "SITELENS_API_KEY")}
+    done = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, text=True, timeout=600, env=env, cwd=REPO)
+    try:
+        outcomes = {Path(o["path"]).name: o for o in json.loads(done.stdout)}
+    except (ValueError, TypeError, KeyError):
+        outcomes = {}
+    for item in items:
+        outcome = outcomes.get(item.path.name, {})
+        item.job_id = outcome.get("job_id")
+        item.upload_error = None if item.job_id else str(outcome.get("reason") or f"exit {done.returncode}")
+
+
+def _write_report(path: Path, items: list[Item], deliveries: list[Any], live: Live, problems: list[str]) -> None:
+    doc = {
+        "ok": not problems,
+        "problems": problems,
+        "items": [i.to_json() for i in items],
+        "webhooks": {"received": len(deliveries), "verified": sum(d.verified for d in deliveries)},
+        "pool": {"max_nodes": live.max_nodes},
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _linger(stack: Stack, state: Path) -> None:
+    print(f"\nThe stack stays up: API {stack.functions_url}/api (host key in {stack.stack_file}).")
+    print(f"  sitelens upload PHOTO.jpg --site {SITE} --device {DEVICE} --state-dir {state}")
+    print("Ctrl-C stops it.")
+    try:
+        while (dead := stack.dead_child()) is None:
+            time.sleep(1.0)  # a liveness check's period, not synchronisation
+        print(f"demo: the {dead} exited; stopping the rest")
+    except KeyboardInterrupt:
+        print()
