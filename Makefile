@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format dev lock clean
+.PHONY: setup demo test lint format dev lock clean infra-tools lock-checkov
 
 # Idempotent: each step is redone only when its inputs changed (stamp files track that).
 setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
@@ -25,10 +25,20 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-lint: setup
+# checkov (the Bicep checks in tests/unit/infra) lives in its own venv: its pins clash with the app's.
+CHECKOV_VENV := .venv-checkov
+infra-tools: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: infra/checks/requirements.txt infra/checks/constraints.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/checks/requirements.txt -c infra/checks/constraints.txt
+	@touch $@
+
+lint: setup infra-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/shellcheck infra/deploy.sh infra/teardown.sh infra/node/start-task.sh
 
 format: setup
 	$(BIN)/ruff format .
@@ -51,5 +61,13 @@ lock:
 	  .lock-venv/bin/pip freeze; } > constraints.txt
 	rm -rf .lock-venv
 
+# Re-pin checkov's venv after changing infra/checks/requirements.txt.
+lock-checkov:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r infra/checks/requirements.txt
+	{ echo "# Every transitive pin of infra/checks/requirements.txt (checkov's own venv), regenerated with 'make lock-checkov'."; \
+	  .lock-venv/bin/pip freeze; } > infra/checks/constraints.txt
+	rm -rf .lock-venv
+
 clean:
-	rm -rf $(VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache
