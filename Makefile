@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_ARGS ?=
+# e.g. make demo DEMO_ARGS="--keep --photos 40"
+DEMO_ARGS ?=
 
-.PHONY: setup demo test lint format dev lock clean infra-tools lock-checkov
+.PHONY: setup demo test lint format dev lock clean infra-tools lock-checkov bench
 
 # Idempotent: each step is redone only when its inputs changed (stamp files track that).
 setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
@@ -48,7 +50,11 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(BIN)/sitelens demo
+	$(BIN)/sitelens demo $(DEMO_ARGS)
+
+# Benchmarks (not tests): each prints a JSON summary of ratios against a baseline measured in the same run.
+bench: setup
+	$(PY) -m benchmarks.pipeline_burst
 
 dev: setup
 	$(BIN)/sitelens dev
