@@ -67,7 +67,7 @@ def test_upload_stages_commits_and_prints_the_pipelines_job_id(photo, tmp_path):
     assert outcome.status == "uploaded" and outcome.blocks_sent == 3
     assert storage.committed == JPEG and storage.content_type == "image/jpeg"
     assert outcome.job_id == ids.job_id_for(NAME, '"0x8DE0000000000001"')
-    assert datetime.fromisoformat(outcome.committed_at).tzinfo is not None
+    assert outcome.committed_at and datetime.fromisoformat(outcome.committed_at).tzinfo is not None
 
 
 def test_an_empty_file_commits_an_empty_block_list(tmp_path):
