@@ -73,6 +73,9 @@ param defaultModel string = 'ocr/ppocrv4'
 param taskMaxWallClockSeconds int = 600
 param taskMaxRetries int = 2
 param stuckAfterSeconds int = 900
+
+@description('A job still open this long is FAILED timed_out: the bound on every accepted photo reaching a terminal state.')
+param giveUpAfterSeconds int = 86400
 param maxPhotoBytes int = 41943040
 param maxPhotoPixels int = 50000000
 
@@ -115,6 +118,8 @@ var allTags = union(tags, {
   environment: environmentName
 })
 var poolId = 'sitelens-gpu'
+// The venv infra/node/start-task.sh builds on every node; {job_id} and {input} are filled in per task.
+var taskCommand = '/bin/sh -c "$AZ_BATCH_NODE_SHARED_DIR/sitelens/current/bin/python -m batch_tasks.task {job_id} {input}"'
 var userSubscription = poolAllocationMode == 'UserSubscription'
 
 module identities 'modules/identities.bicep' = {
@@ -200,12 +205,14 @@ var taskEnvironment = {
 var sitelensSettings = {
   SITELENS_BATCH_URL: batch.outputs.batchEndpoint
   SITELENS_BATCH_POOL_ID: poolId
+  SITELENS_TASK_COMMAND: taskCommand
   SITELENS_TASK_ENV: string(taskEnvironment)
   SITELENS_NODE_IDENTITY_ID: identities.outputs.nodeIdentityId
   SITELENS_TASK_MAX_WALL_CLOCK_S: string(taskMaxWallClockSeconds)
   SITELENS_TASK_MAX_RETRIES: string(taskMaxRetries)
   SITELENS_DEFAULT_MODEL: defaultModel
   SITELENS_STUCK_AFTER_S: string(stuckAfterSeconds)
+  SITELENS_GIVE_UP_AFTER_S: string(giveUpAfterSeconds)
   SITELENS_MAX_PHOTO_BYTES: string(maxPhotoBytes)
   SITELENS_MAX_PHOTO_PIXELS: string(maxPhotoPixels)
   SITELENS_QUALITY_REJECT: qualityReject

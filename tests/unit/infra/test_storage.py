@@ -1,0 +1,94 @@
+"""The storage account: Entra-only, HTTPS and TLS 1.2, no anonymous access, bounded SAS, and exactly the
+containers, queues and tables the code uses, with lifecycle rules and soft delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters import azure_job_store, azure_photo_store, azure_webhook_store
+from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE
+from shared.uploads.naming import PHOTOS
+from tests.unit.infra import bicep
+
+STORAGE = bicep.module("storage")
+ACCOUNT = bicep.resource(STORAGE, "storage")
+PROPS = ACCOUNT["properties"]
+
+
+def _loop_names(resource: str) -> list[str]:
+    """The names a `[for name in ...]` resource loops over, with the template's variables resolved."""
+    loop = STORAGE["resources"][resource]["config"]["loop_type"]["detail"]["array_name"]
+    return _resolve(loop)
+
+
+def _resolve(node: Any) -> list[str]:
+    if isinstance(node, str):
+        value = bicep.variable(STORAGE, node)
+        return [value] if isinstance(value, str) else [n for item in value for n in _resolve_item(item)]
+    if isinstance(node, list):
+        return [n for item in node for n in _resolve_item(item)]
+    fn = node["function"]
+    assert fn["type"] == "concat"
+    return [n for arg in fn["parameters"].values() for n in _resolve(arg)]
+
+
+def _resolve_item(item: str) -> list[str]:
+    return _resolve(item) if item in STORAGE["variables"] else [item]
+
+
+def test_shared_key_and_anonymous_access_are_off() -> None:
+    assert PROPS["allowSharedKeyAccess"] is False
+    assert PROPS["allowBlobPublicAccess"] is False
+    assert PROPS["defaultToOAuthAuthentication"] is True
+    assert PROPS["allowCrossTenantReplication"] is False
+
+
+def test_https_only_with_tls_1_2() -> None:
+    assert PROPS["supportsHttpsTrafficOnly"] is True
+    assert PROPS["minimumTlsVersion"] == "TLS1_2"
+
+
+def test_sas_lifetime_is_capped_and_enforced() -> None:
+    assert PROPS["sasPolicy"] == {"sasExpirationPeriod": "sasExpirationPeriod", "expirationAction": "Block"}
+    default = bicep.main()["parameters"]["sasExpirationPeriod"]["default"]
+    days, clock = default.split(".")
+    hours = int(days) * 24 + int(clock.split(":")[0])
+    # Task inputs are 24 h read links (shared/adapters/azure_photo_store.py) plus clock skew; nothing longer.
+    assert azure_photo_store.TASK_INPUT_TTL.total_seconds() / 3600 < hours <= 26
+
+
+def test_containers_are_the_ones_the_code_names_and_none_is_public() -> None:
+    names = _loop_names("containers")
+    assert set(azure_photo_store.CONTAINERS) | {PHOTOS} <= set(names)
+    assert set(names) - set(azure_photo_store.CONTAINERS) == {"app-package", "node-package"}
+    assert bicep.resource(STORAGE, "containers")["properties"] == {"publicAccess": "None"}
+
+
+def test_queues_include_the_triggers_and_their_poison_queues() -> None:
+    names = set(_loop_names("queues"))
+    for queue in ("completions", NOTIFICATIONS_QUEUE):
+        assert {queue, f"{queue}-poison"} <= names
+    assert "webjobs-blobtrigger-poison" in names
+
+
+def test_tables_are_the_job_and_webhook_stores() -> None:
+    expected = {azure_job_store.JOBS, azure_job_store.FEEDBACK}
+    expected |= {azure_webhook_store.SUBSCRIPTIONS, azure_webhook_store.EVENTS, azure_webhook_store.DELIVERIES}
+    assert set(_loop_names("tables")) == expected
+
+
+def test_originals_quarantine_and_derived_images_expire() -> None:
+    rules = bicep.at(bicep.resource(STORAGE, "lifecycle"), "properties/policy/rules")
+    by_prefix = {tuple(r["definition"]["filters"]["prefixMatch"]): r for r in rules}
+    assert set(by_prefix) == {("photos/",), ("quarantine/",), ("derived/",)}
+    for prefix, parameter in [("photos/", "originals"), ("quarantine/", "quarantine"), ("derived/", "derived")]:
+        rule = by_prefix[(prefix,)]
+        assert rule["enabled"] is True
+        delete = rule["definition"]["actions"]["baseBlob"]["delete"]
+        assert delete == {"daysAfterModificationGreaterThan": f"{parameter}RetentionDays"}
+
+
+def test_deleted_blobs_and_containers_can_be_restored() -> None:
+    service = bicep.resource(STORAGE, "blobService")["properties"]
+    for policy in ("deleteRetentionPolicy", "containerDeleteRetentionPolicy"):
+        assert service[policy] == {"enabled": True, "days": "softDeleteDays"}
