@@ -67,6 +67,7 @@ class Batcher(Generic[In, Out]):
         self._run, self.max_batch, self.max_wait = run, max_batch, max_wait
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self.stats = BatchStats()
+        self._stopped = False
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -75,6 +76,8 @@ class Batcher(Generic[In, Out]):
         return self._queue.qsize()
 
     def submit(self, item: In) -> Future[Out]:
+        if self._stopped:
+            raise Stopped("the model is unloading or the server is shutting down")
         future: Future[Out] = Future()
         try:
             self._queue.put_nowait((item, future))
@@ -83,7 +86,8 @@ class Batcher(Generic[In, Out]):
         return future
 
     def stop(self) -> None:
-        """Run what is queued, then end the thread."""
+        """Run what is queued, then end the thread; later submissions raise `Stopped`."""
+        self._stopped = True
         self._queue.put(_STOP)
         self._thread.join()
 
