@@ -7,6 +7,7 @@ endpoints and keys to `.local/stack.json` (mode 0600) for other tools (`sitelens
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,16 +15,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
 from batch_tasks.models.publish import plan
 from emulators.azurite import Azurite, AzuriteError, probe
 from emulators.batch_service.launcher import BatchServiceProcess
 from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
 from emulators.storage_account import DEFAULT_PORTS
+from shared.adapters.azure_photo_store import CONTAINERS
 from sitelens import local_settings
 from sitelens.local_pool import LocalPool
 from sitelens.models_command import upload
 
 READY_TIMEOUT_S = 60.0
+QUEUES = ("completions", "notifications")
+
+
+def ensure_storage(connection: str) -> None:
+    """The pipeline's containers and queues (in Azure the deployment creates them): devices can upload and
+    nodes can post completions before the app has touched either."""
+    blobs = BlobServiceClient.from_connection_string(connection)
+    for name in CONTAINERS:
+        with contextlib.suppress(ResourceExistsError):
+            blobs.create_container(name)
+    queues = QueueServiceClient.from_connection_string(connection)
+    for name in QUEUES:
+        with contextlib.suppress(ResourceExistsError):
+            queues.create_queue(name)
 
 
 class StackError(RuntimeError):
@@ -65,6 +85,7 @@ class Stack:
             self.azurite = Azurite.start(
                 self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log"
             )
+            ensure_storage(self.azurite.connection_string)
             self._start_batch(logs / "batch.log")
             # The model registry: nodes load models from here when their own folder lacks a version.
             upload(plan(self.repo / "models" / "ocr" / "ppocrv4"), self.azurite.connection_string)

@@ -19,23 +19,23 @@ def world() -> World:
     return World()
 
 
-def _die_after_submit(world: World):
+def _die_after_submit(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the next QUEUED write fail as if the process died right after Batch accepted the task."""
     real = world.store.update
 
     def update(job):
         if job.state is JobState.QUEUED:
-            world.store.update = real
+            monkeypatch.setattr(world.store, "update", real)
             raise RuntimeError("killed between submit and record")
         return real(job)
 
-    world.store.update = update
+    monkeypatch.setattr(world.store, "update", update)
 
 
-def test_a_redelivery_after_midnight_finds_the_same_task_not_a_second_one(world):
+def test_a_redelivery_after_midnight_finds_the_same_task_not_a_second_one(world, monkeypatch):
     world.clock.now = world.clock.now.replace(hour=23, minute=59, second=58)
     name = world.upload(1)
-    _die_after_submit(world)
+    _die_after_submit(world, monkeypatch)
     with pytest.raises(RuntimeError):
         world.ingestion.ingest(name)
     world.clock.advance(5)  # the next UTC day
@@ -44,9 +44,9 @@ def test_a_redelivery_after_midnight_finds_the_same_task_not_a_second_one(world)
     assert world.batch.created == {(job.batch_job_id, job.id)}
 
 
-def test_a_completion_for_a_job_whose_submission_was_never_recorded_still_succeeds(world):
+def test_a_completion_for_a_job_whose_submission_was_never_recorded_still_succeeds(world, monkeypatch):
     name = world.upload(1)
-    _die_after_submit(world)
+    _die_after_submit(world, monkeypatch)
     with pytest.raises(RuntimeError):
         world.ingestion.ingest(name)
     job_id = ids.job_id_for(name, '"0x1"')
@@ -62,10 +62,10 @@ def test_a_completion_for_a_job_whose_submission_was_never_recorded_still_succee
     assert world.outbox.states() == [JobState.SUCCEEDED]
 
 
-def test_a_delivery_that_loses_a_write_to_a_concurrent_one_re_reads_and_goes_on(world):
+def test_a_delivery_that_loses_a_write_to_a_concurrent_one_re_reads_and_goes_on(world, monkeypatch):
     name = world.upload(1)
     real = world.store.update
-    raced = []
+    raced: list[str] = []
 
     def update(job):
         if not raced:  # the other delivery got there first: it already queued the job
@@ -75,7 +75,7 @@ def test_a_delivery_that_loses_a_write_to_a_concurrent_one_re_reads_and_goes_on(
             raise Conflict("changed")
         return real(job)
 
-    world.store.update = update
+    monkeypatch.setattr(world.store, "update", update)
     job = world.ingestion.ingest(name)
     assert job.state is JobState.QUEUED and raced == [job.id] and world.batch.submissions == 0
 
