@@ -123,7 +123,7 @@ def _generate(folder: Path, count: int) -> list[Item]:
         items.append(Item(path, "photo", expected_text=tuple(line.text for line in photo.lines)))
     copy = folder / f"{photos[0].name}-copy.jpg"  # same bytes, another photo id: the content dedupe's case
     copy.write_bytes(photos[0].jpeg)
-    items.append(Item(copy, "copy", expected_text=items[0].expected_text))
+    items.append(Item(copy, "copy", expected_text=items[0].expected_text, copy_of=items[0]))
     for name, (data, reason) in field_photos.bad_files().items():
         (folder / name).write_bytes(data)
         items.append(Item(folder / name, "bad", expected_reason=reason))

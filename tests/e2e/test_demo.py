@@ -36,14 +36,16 @@ def test_demo_runs_the_main_job_end_to_end_and_cleans_up(tmp_path):
     assert len(photos) == PHOTOS and len(items) == PHOTOS + 1 + len(field_photos.bad_files())
     drawn = {f"{p.name}.jpg": [line.text for line in p.lines] for p in field_photos.photo_set(PHOTOS, seed=7)}
     for photo in photos:
-        assert photo["state"] == "SUCCEEDED" and photo["cached"] is False
+        assert photo["state"] == "SUCCEEDED"
         assert photo["expected_text"] == drawn[photo["photo"]]
         assert photo["lines_read"] >= 1, photo  # the OCR read the text drawn on it
     assert sum(p["lines_read"] for p in photos) >= 0.7 * sum(len(p["expected_text"]) for p in photos)
+    # The same bytes twice: one GPU task; whichever upload the trigger saw second completes from the cache.
     [copy] = [i for i in report["items"] if i["kind"] == "copy"]
-    original = items[copy["photo"].replace("-copy", "")]
-    assert copy["state"] == "SUCCEEDED" and copy["cached"] is True and copy["text"] == original["text"]
-    assert copy["job_id"] != original["job_id"]
+    original = items[copy["copy_of"]]
+    assert copy["state"] == "SUCCEEDED" and copy["text"] == original["text"]
+    assert copy["job_id"] != original["job_id"] and {copy["cached"], original["cached"]} == {True, False}
+    assert [i["cached"] for i in photos if i is not original] == [False] * (PHOTOS - 1)
     for name, (_data, reason) in field_photos.bad_files().items():
         assert (items[name]["state"], items[name]["reason"]) == ("REJECTED", reason)
     webhooks = report["webhooks"]  # at least once: one event per job, perhaps delivered twice, every one signed
