@@ -90,7 +90,7 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
               f"first, {bad} files the pipeline must reject")  # fmt: skip
         print(f"4. sitelens upload --site {SITE} --device {DEVICE} ({len(items)} files)")
         _upload(items, state)
-        print("5. Following the jobs (the pool scales up from 0 nodes, then back down once idle)")
+        print("5. Following the jobs; the pool scales up from 0 nodes as tasks wait (the autoscale formula)")
         live = Live(stack, items, api, SITE)
         live.follow(DEADLINE_S)
         print_table(items)
@@ -101,7 +101,7 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
     print(f"6. Webhooks received: {len(deliveries)}, {len(verified)} with a valid signature "
           f"(Standard Webhooks, HMAC-SHA256), for {len({d.job_id for d in verified} & wanted)} of "
           f"{len(wanted)} jobs")  # fmt: skip
-    for d in deliveries[:3]:
+    for d in {d.event_type: d for d in reversed(deliveries)}.values():  # the first of each type
         print(f"   {d.webhook_id}  {d.event_type:<14} {d.job_id}  {'signature ok' if d.verified else 'BAD SIGNATURE'}")
     problems = judge(items, wanted, {d.job_id for d in verified}, len(deliveries) - len(verified))
     for problem in problems:
