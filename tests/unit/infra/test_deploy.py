@@ -1,0 +1,81 @@
+"""What deploy.sh ships and wires: the two packages (built by infra/package.py, run here for real), the
+files the start task downloads, and the Event Grid subscription's target."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from shared.uploads.naming import PHOTOS
+from tests.unit.infra import bicep
+
+PACKAGE = bicep.INFRA / "package.py"
+DEPLOY = (bicep.INFRA / "deploy.sh").read_text()
+
+
+def build(kind: str, out: Path) -> None:
+    subprocess.run([sys.executable, str(PACKAGE), kind, str(out)], check=True, capture_output=True, timeout=120)
+
+
+def test_app_package_holds_the_app_and_nothing_else(tmp_path: Path) -> None:
+    build("app", tmp_path / "app.zip")
+    names = zipfile.ZipFile(tmp_path / "app.zip").namelist()
+    assert {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared/config.py"} <= set(names)
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared"}
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_app_folder_for_azd_has_the_same_files(tmp_path: Path) -> None:
+    build("app", tmp_path / "app.zip")
+    build("app-dir", tmp_path / "api")
+    files = sorted(p.relative_to(tmp_path / "api").as_posix() for p in (tmp_path / "api").rglob("*") if p.is_file())
+    assert files == sorted(zipfile.ZipFile(tmp_path / "app.zip").namelist())
+
+
+def test_node_package_is_batch_tasks_alone_and_reproducible(tmp_path: Path) -> None:
+    build("node", tmp_path / "a.zip")
+    build("node", tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()  # the node venv is keyed by hash
+    names = zipfile.ZipFile(tmp_path / "a.zip").namelist()
+    assert {n.split("/")[0] for n in names} == {"batch_tasks"}
+    assert {"batch_tasks/start.py", "batch_tasks/task.py", "batch_tasks/requirements.txt"} <= set(names)
+
+
+def test_node_package_imports_without_the_repository(tmp_path: Path) -> None:
+    build("node", tmp_path / "node.zip")
+    app = tmp_path / "app"
+    zipfile.ZipFile(tmp_path / "node.zip").extractall(app)
+    # -I: no PYTHONPATH, no user site; run from the extracted folder only, as the node venv's .pth does.
+    code = f"import sys; sys.path.insert(0, {str(app)!r}); import batch_tasks.start, batch_tasks.task; print('ok')"
+    command = [sys.executable, "-I", "-c", code]
+    result = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_deploy_uploads_every_file_the_start_task_downloads() -> None:
+    for name in bicep.variable(bicep.module("batch"), "nodeFiles"):
+        assert re.search(rf'upload "\$NODE_PACKAGE_CONTAINER" {re.escape(name)} ', DEPLOY), name
+
+
+def test_event_grid_subscription_targets_the_blob_trigger_on_photos() -> None:
+    app = (bicep.REPO / "function_app.py").read_text()
+    trigger = re.search(r'@app\.blob_trigger\([^)]*path="(\w+)/\{name\}"[^)]*\)(?:\s*#.*)?\s*def (\w+)\(', app)
+    assert trigger, "function_app.py's blob trigger"
+    container, function = trigger.groups()
+    assert container == PHOTOS
+    assert f"BLOB_FUNCTION={function}\n" in DEPLOY
+    assert "functionName=Host.Functions.$BLOB_FUNCTION" in DEPLOY
+    assert f"--subject-begins-with /blobServices/default/containers/{container}/" in DEPLOY
+    assert "--included-event-types Microsoft.Storage.BlobCreated" in DEPLOY
+
+
+def test_deploy_prints_no_keys() -> None:
+    assert "set -x" not in DEPLOY
+    for line in DEPLOY.splitlines():
+        if "log " in line or "echo" in line:
+            assert "$key" not in line and "${key" not in line, line
