@@ -112,10 +112,14 @@ class Reconciler:
             try:
                 info = self.photos.photo_info(job.blob_name)
             except NotFound:
-                return self.finisher.finish(job, JobState.FAILED, reason="photo_missing", detail=job.blob_name)
+                return self.finisher.finish(
+                    job, JobState.FAILED, reason="photo_missing", detail="deleted before submission"
+                )
             if info.etag.strip('"') != job.blob_etag.strip('"') and not job.retry_of:
                 # Overwritten: the new version is a job of its own; this version's bytes are gone.
-                return self.finisher.finish(job, JobState.FAILED, reason="photo_missing", detail="replaced")
+                return self.finisher.finish(
+                    job, JobState.FAILED, reason="photo_missing", detail="overwritten before submission"
+                )
             return self.ingestion.process(job, info)
         if job.cached_from:
             return self._follower(job)
