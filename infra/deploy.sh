@@ -71,10 +71,14 @@ prepare_user_subscription_mode() {
   SITELENS_BATCH_SERVICE_PRINCIPAL_ID=
   if grep -Eq "^param poolAllocationMode *= *'UserSubscription'" "$params"; then
     SITELENS_BATCH_SERVICE_PRINCIPAL_ID=$(az ad sp show --id "$BATCH_APP_ID" --query id -o tsv)
-    log "UserSubscription mode: granting the Batch service principal its subscription role"
-    az role assignment create --assignee-object-id "$SITELENS_BATCH_SERVICE_PRINCIPAL_ID" \
-      --assignee-principal-type ServicePrincipal --role "Azure Batch Service Orchestration Role" \
-      --scope "/subscriptions/$(az account show --query id -o tsv)" --output none
+    local scope role="Azure Batch Service Orchestration Role"
+    scope="/subscriptions/$(az account show --query id -o tsv)"
+    if [[ $(az role assignment list --assignee "$SITELENS_BATCH_SERVICE_PRINCIPAL_ID" --role "$role" \
+      --scope "$scope" --query 'length(@)' -o tsv) == 0 ]]; then
+      log "UserSubscription mode: granting the Batch service principal '$role' on the subscription"
+      az role assignment create --assignee-object-id "$SITELENS_BATCH_SERVICE_PRINCIPAL_ID" \
+        --assignee-principal-type ServicePrincipal --role "$role" --scope "$scope" --output none
+    fi
   fi
   export SITELENS_BATCH_SERVICE_PRINCIPAL_ID
 }

@@ -104,9 +104,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
-      detailedErrorLoggingEnabled: false
-      httpLoggingEnabled: true
-      requestTracingEnabled: true
       appSettings: [for item in items(union(platformSettings, sitelensSettings)): {
         name: item.key
         value: item.value
