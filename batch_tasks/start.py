@@ -30,7 +30,15 @@ from batch_tasks.node.settings import NodeSettings, NodeSettingsError
 
 UNIT_NAME = "sitelens-node.service"
 UNIT_DIR = Path("/etc/systemd/system")
-_PASSED = ("AZ_BATCH_NODE_SHARED_DIR", "AZ_BATCH_NODE_ROOT_DIR", "PATH", "HOME", "LANG")
+_PASSED = (
+    "AZ_BATCH_NODE_SHARED_DIR",
+    "AZ_BATCH_NODE_ROOT_DIR",
+    "PATH",
+    "HOME",
+    "LANG",
+    "PYTHONPATH",
+    "LD_LIBRARY_PATH",
+)
 
 
 def server_command() -> list[str]:
