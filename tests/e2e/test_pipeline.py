@@ -6,6 +6,7 @@ autoscaled pool and the node servers its start task launches, the PP-OCRv4 model
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -42,6 +43,8 @@ def test_a_photo_ends_succeeded_with_its_text_and_status_never_404_once_accepted
     with urllib.request.urlopen(job["result"]["links"]["overlay"], timeout=10) as r:
         assert r.read(3) == b"\xff\xd8\xff"
     assert [t.id for t in pipeline.tasks(job_id)] == [job_id]
+    feedback = json.dumps({"label": "nameplate", "text": photo.lines[0].text}).encode()
+    assert pipeline.http("POST", f"/jobs/{job_id}/feedback", body=feedback).status == 201
     reply = pipeline.status(job_id)
     assert "Retry-After" not in reply.headers
     assert pipeline.http("GET", f"/jobs/{job_id}", headers={"If-None-Match": reply.headers["ETag"]}).status == 304
@@ -102,6 +105,13 @@ def test_a_task_that_always_fails_ends_failed_after_its_retries_with_batchs_reas
     assert "FailureExitCode" in job["detail"] and "exit 9" in job["detail"] and job["attempts"] == 3
     [task] = pipeline.tasks(job_id)
     assert task.execution_info.retry_count == 2 and task.execution_info.exit_code == 9
+    # With the real task back, a retry runs the same photo as a new job; the failed one stays FAILED.
+    retry = pipeline.http("POST", f"/jobs/{job_id}/retry")
+    assert retry.status == 202 and retry.body and retry.body["retry_of"] == job_id
+    again = pipeline.wait_terminal(retry.body["id"])
+    assert again["state"] == "SUCCEEDED", (again["reason"], again["detail"])
+    failed = pipeline.status(job_id).body or {}
+    assert failed["state"] == "FAILED" and failed["retried_by"] == again["id"]
 
 
 def test_the_host_killed_between_submit_and_record_leaves_one_task_and_the_right_state(pipeline: Pipeline):
