@@ -167,9 +167,11 @@ def pure_inference(paths: list[Path], processes: int) -> dict[str, Any]:
     rows = [results.get(timeout=1800) for _ in children]
     for child in children:
         child.join()
+    pure = max(r[1] for r in rows) - min(r[0] for r in rows)
     return {
         "processes": processes,
-        "pure_s": round(max(r[1] for r in rows) - min(r[0] for r in rows), 2),
+        "pure_s": round(pure, 2),
+        "per_photo_s": round(pure / len(paths), 3) if paths else None,
         "photos_read": sum(r[2] for r in rows),
         "provider": rows[0][3],
     }
@@ -184,6 +186,13 @@ def machine() -> dict[str, Any]:
         pass
     return {"host": platform.node(), "cpu": cpu, "cpus": os.cpu_count(), "system": platform.platform(),
             "python": platform.python_version(), "gpu": shutil.which("nvidia-smi") is not None}  # fmt: skip
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,14 +211,20 @@ def main(argv: list[str] | None = None) -> int:
         for photo in photos:
             paths.append(folder / f"{photo.name}.jpg")
             paths[-1].write_bytes(photo.jpeg)
+        load = {"before": _load()}
         run = burst(folder, paths, args.uploaders, args.deadline)
+        load["after_pipeline"] = _load()
         base = pure_inference(paths, max(1, run["pool"]["peak_nodes"]))
+        load["after_baseline"] = _load()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     ratio = run["wall_s"] / base["pure_s"] if base["pure_s"] else None
     summary = {
         "benchmark": "pipeline_burst",
         "machine": {**machine(), **({"description": args.machine} if args.machine else {})},
+        # 1-minute load averages: well above the core count, something else shared the CPUs and both
+        # figures (the ratio less so, if the load was steady) are slower than the machine can do.
+        "load_average_1m": load,
         "photos": args.photos,
         "size": args.size,
         "pipeline": run,
