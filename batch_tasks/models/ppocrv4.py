@@ -57,6 +57,8 @@ def manifest() -> dict[str, Any]:
             "input": "x", "output": "softmax_11.tmp_0",
             "height": 48, "width_buckets": [160, 320, 480, 640, 960, 1280], "batch_sizes": [1, 2, 4, 8, 16, 32],
             "channel_order": "BGR", "mean": HALF, "std": HALF, "min_confidence": 0.5,
+            # restores the word spaces this Chinese-trained model drops in Latin text (batch_tasks/ocr/ctc.py)
+            "space_threshold": 0.02,
             "dictionary": {
                 "source": "onnx-metadata", "key": "character", "blank_index": 0, "space": "last",
                 "origin": "PaddleOCR ppocr_keys_v1.txt (6,623 symbols), embedded in the rec model",

@@ -218,7 +218,7 @@ class OcrEngine:
             for chunk in _chunks(indices, max(r.batch_sizes)):
                 batch = [crops.line_tensor(patches[i], r.height, width, r.mean, r.std) for i in chunk]
                 probs = self._run(self._rec, (r.input, r.output), batch, r.batch_sizes)
-                for i, decoded in zip(chunk, ctc.greedy(probs, self._table), strict=True):
+                for i, decoded in zip(chunk, ctc.greedy(probs, self._table, r.space_threshold), strict=True):
                     results[i] = decoded
         return results
 

@@ -63,6 +63,7 @@ class RecSettings:
     std: Triple
     min_confidence: float
     dictionary_key: str
+    space_threshold: float | None = None  # restore word spaces in Latin text (`ctc.greedy`); None: off
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def _rec(doc: Mapping[str, Any]) -> RecSettings:
         std=_triple(doc, "rec.std", positive=True),
         min_confidence=_float(doc, "rec.min_confidence", 0.0, 1.0),
         dictionary_key=_str(dictionary, "rec.dictionary.key"),
+        space_threshold=_float(doc, "rec.space_threshold", 0.0, 1.0) if "space_threshold" in doc else None,
     )
 
 

@@ -42,6 +42,35 @@ def test_all_blank_is_empty_with_zero_confidence_and_batches_decode_per_line():
     assert text == "bb" and conf == pytest.approx(0.9)
 
 
+def weighted(indices, space) -> np.ndarray:
+    """[T, 4] probabilities: 0.9 on each step's class, `space[t]` on the space class, the rest spread evenly."""
+    probs = np.zeros((len(indices), len(TABLE)), np.float32)
+    for t, (index, p_space) in enumerate(zip(indices, space, strict=True)):
+        probs[t] = (1 - 0.9 - (0 if index == 3 else p_space)) / 2
+        probs[t, 3] = p_space
+        probs[t, index] = 0.9
+    return probs
+
+
+def test_a_word_gap_the_space_class_weighs_in_becomes_a_space():
+    gap = weighted([1, 0, 0, 2, 0, 2], [0.0, 0.04, 0.01, 0.0, 0.01, 0.0])  # "a", gap, "b", close, "b"
+    assert ctc.greedy(gap[None], TABLE)[0][0] == "abb"  # off: as decoded
+    [(text, conf)] = ctc.greedy(gap[None], TABLE, space_threshold=0.02)
+    assert text == "a bb" and conf == pytest.approx(0.9)  # the restored space is not a scored step
+    assert ctc.greedy(gap[None], TABLE, space_threshold=0.05)[0][0] == "abb"
+
+
+def test_decoded_spaces_are_not_doubled_and_edges_get_none():
+    spaced = weighted([0, 1, 0, 3, 0, 2, 0], [0.3, 0.0, 0.3, 0.9, 0.3, 0.0, 0.3])
+    assert ctc.greedy(spaced[None], TABLE, space_threshold=0.02)[0][0] == "a b"
+
+
+def test_spaces_are_restored_only_between_latin_characters():
+    table = ctc.dictionary({"character": "水\nb"})  # ("", "水", "b", " ")
+    gap = weighted([1, 0, 1, 0, 2], [0.0, 0.2, 0.0, 0.2, 0.0])
+    assert ctc.greedy(gap[None], table, space_threshold=0.02)[0][0] == "水水b"
+
+
 def test_missing_or_mismatched_dictionaries_are_refused():
     with pytest.raises(ctc.DictionaryError, match="no 'character'"):
         ctc.dictionary({})

@@ -22,7 +22,7 @@ def test_the_shipped_manifest_gives_the_documented_settings():
     assert s.det.decode_long_side == 1920
     assert (s.det.db.thresh, s.det.db.box_thresh, s.det.db.unclip_ratio) == (0.3, 0.6, 1.5)
     assert s.rec.width_buckets == (160, 320, 480, 640, 960, 1280) and s.rec.height == 48
-    assert s.rec.dictionary_key == "character"
+    assert s.rec.dictionary_key == "character" and s.rec.space_threshold == 0.02
     assert s.cls is not None and s.cls.flip_label == 1 and s.cls.threshold == 0.9
 
 
@@ -37,6 +37,12 @@ def test_a_model_without_a_classifier_file_has_no_cls_settings():
     doc = shipped()
     del doc["files"]["cls"], doc["cls"]
     assert from_manifest(parse(doc)).cls is None
+
+
+def test_without_a_space_threshold_no_spaces_are_restored():
+    doc = shipped()
+    del doc["rec"]["space_threshold"]
+    assert from_manifest(parse(doc)).rec.space_threshold is None
 
 
 def change(doc: dict[str, Any], path: str, value: Any) -> None:
@@ -69,6 +75,7 @@ def change(doc: dict[str, Any], path: str, value: Any) -> None:
         ("rec.width_buckets", [320, 160], "strictly ascending"),
         ("rec.dictionary.source", "file", "rec.dictionary.source must be 'onnx-metadata'"),
         ("rec.min_confidence", -0.1, "rec.min_confidence"),
+        ("rec.space_threshold", 2, r"rec.space_threshold must be a number in 0.0…1.0"),
         ("cls.labels", ["0", "90"], "cls.labels must be a list containing '180'"),
     ],
 )
