@@ -2,11 +2,11 @@
 labels in five DejaVu fonts, cap heights from legible-small to large, tilted by up to ±10°, some plates upside
 down, on textured backgrounds with uneven light, blur, sensor noise and JPEG quality 60-90, in 1080p and 12 MP.
 
-Texts are compared after `photos.canon`, which forgives two quirks of this model, not reading errors:
-- word spaces: the recogniser was trained mostly on Chinese text lines, which have none, so in Latin text it
-  drops most of them ("MAX 415 V 50 HZ" reads "MAX415V50HZ"); the characters themselves are right.
-- letter O and digit 0: in Latin text it often reads one for the other ("FL0W"); the generator's serials
-  leave O out, as real serial schemes do, so no id depends on the difference.
+Texts are compared with word spaces (the engine restores the ones the model drops, see batch_tasks/ocr/ctc.py)
+and one canonicalisation, `o_as_zero`, for a quirk of this model rather than a reading error: trained mostly
+on Chinese text, it often reads the letter O in Latin words as the digit 0 ("FL0W"). The generator's serials
+leave O out, as real serial schemes do, so no identifier depends on the difference. The rate with nothing
+forgiven is held to the same bar.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import pytest
 from batch_tasks.ocr.engine import OcrEngine
 from batch_tasks.ocr.result import OcrResult
 from sitelens.field_photos import FieldPhoto, photo_set, render
-from tests.integration.ocr.photos import canon
 from tests.integration.ocr.scoring import Score, edit_distance, score
 
 pytestmark = pytest.mark.integration
 
 MAX_CER = 0.03
 FLIPPED = {"1080p": (400, 401), "12mp": (600, 601)}  # seeds rendered with every plate upside down
+
+
+def o_as_zero(text: str) -> str:
+    return text.replace("O", "0")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def read(engine: OcrEngine, field_set: list[FieldPhoto]) -> list[OcrResult]:
 
 @pytest.fixture(scope="module")
 def scored(field_set: list[FieldPhoto], read: list[OcrResult]) -> Score:
-    return score(field_set, read, canon)
+    return score(field_set, read, o_as_zero)
 
 
 def test_the_set_is_as_hard_as_it_says(field_set: list[FieldPhoto]):
@@ -58,6 +61,7 @@ def test_the_set_is_as_hard_as_it_says(field_set: list[FieldPhoto]):
 
 def test_the_character_error_rate_is_at_most_3_percent(scored: Score):
     assert scored.cer <= MAX_CER, scored.summary()
+    assert scored.raw_cer <= MAX_CER, scored.summary()
 
 
 def test_every_drawn_line_is_found_where_it_was_drawn(scored: Score):
@@ -73,7 +77,7 @@ def test_upside_down_plates_are_read_the_right_way_up(field_set: list[FieldPhoto
     names = {f"field-{size}-{seed:04d}" for size, seeds in FLIPPED.items() for seed in seeds}
     flipped = [(photo, result) for photo, result in zip(field_set, read, strict=True) if photo.name in names]
     assert len(flipped) == 4
-    sub = score([p for p, _ in flipped], [r for _, r in flipped], canon)
+    sub = score([p for p, _ in flipped], [r for _, r in flipped], o_as_zero)
     assert sub.cer <= MAX_CER, sub.summary()
 
 
