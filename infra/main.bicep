@@ -32,10 +32,8 @@ param logRetentionDays int = 30
 
 @allowed(['3.11', '3.12'])
 param pythonVersion string = '3.11'
-
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
-
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -51,7 +49,6 @@ param batchServicePrincipalId string = ''
 
 @description('GPU VM size of the pool nodes (NCasT4_v3: one T4 GPU).')
 param vmSize string = 'Standard_NC4as_T4_v3'
-
 @description('Tasks one node runs at once; the node server batches their photos on its GPU.')
 @minValue(1)
 @maxValue(256)
@@ -73,22 +70,18 @@ param defaultModel string = 'ocr/ppocrv4'
 param taskMaxWallClockSeconds int = 600
 param taskMaxRetries int = 2
 param stuckAfterSeconds int = 900
-
 @description('A job still open this long is FAILED timed_out: the bound on every accepted photo reaching a terminal state.')
 param giveUpAfterSeconds int = 86400
 param maxPhotoBytes int = 41943040
 param maxPhotoPixels int = 50000000
-
 @description('JSON object: site (or *) to the quality flags that reject a photo, e.g. {"*": ["blurry"]}.')
 param qualityReject string = '{}'
 
 param uploadSasTtlSeconds int = 900
 param reconcileSchedule string = '0 */5 * * * *'
 param webhookSweepSchedule string = '0 */2 * * * *'
-
 @description('Comma-separated ports webhook receivers may use.')
 param webhookAllowedPorts string = '443'
-
 param webhookStaleAttemptSeconds int = 75
 param webhookLostMessageSeconds int = 120
 
@@ -104,7 +97,6 @@ param jobFailurePercent int = 10
 param jobFailureMinJobs int = 20
 param stuckPoolMinutes int = 30
 param functionErrorThreshold int = 5
-
 @description('Object id of the person or pipeline running deploy.sh, allowed to upload packages and models; empty: none.')
 param deployerPrincipalId string = ''
 
