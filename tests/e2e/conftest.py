@@ -29,8 +29,15 @@ from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
-# Repairs within seconds: a job open 4 s is re-driven from Batch's view, swept every 2 s.
-FAST_REPAIRS = {"SITELENS_STUCK_AFTER_S": "4", "SITELENS_RECONCILE_SCHEDULE": "*/2 * * * * *"}
+MAX_BYTES = 8 * 1024 * 1024  # a 12 MP photo is 2-3 MB; a smaller cap keeps the too-large upload cheap
+STRICT_SITE = "strict-yard"  # a site whose policy rejects blurry photos
+SETTINGS = {
+    # Repairs within seconds: a job open 4 s is re-driven from Batch's view, swept every 2 s.
+    "SITELENS_STUCK_AFTER_S": "4",
+    "SITELENS_RECONCILE_SCHEDULE": "*/2 * * * * *",
+    "SITELENS_MAX_PHOTO_BYTES": str(MAX_BYTES),
+    "SITELENS_QUALITY_REJECT": json.dumps({STRICT_SITE: ["blurry"]}),
+}
 
 
 @dataclass
@@ -159,7 +166,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         azurite_ports=(free_port(), free_port(), free_port()),
         functions_port=free_port(),
         batch_port=free_port(),
-        functions_env=dict(FAST_REPAIRS),
+        functions_env=dict(SETTINGS),
     )
     stack.start()
     try:

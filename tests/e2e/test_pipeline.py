@@ -13,10 +13,12 @@ import sys
 import urllib.request
 import uuid
 
+import numpy as np
 import pytest
 
+from batch_tasks.ocr.opencv import cv2
 from sitelens.field_photos import bad_files, render
-from tests.e2e.conftest import FAST_REPAIRS, Pipeline, unread_request
+from tests.e2e.conftest import MAX_BYTES, SETTINGS, STRICT_SITE, Pipeline, unread_request
 from tests.integration.ocr.photos import canon
 from tests.support.waiting import wait_for
 
@@ -76,7 +78,10 @@ def test_a_duplicate_photo_completes_from_the_cached_result_without_a_second_tas
     assert a["result"]["summary"] == b["result"]["summary"]
 
 
-BAD = [*((f, reason) for f, (_, reason) in bad_files().items()), ("no-shape", "invalid_name")]
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(4000)  # a phone's HEIC, named .jpg
+MORE = {"tiny.jpg": (b"\xff\xd8\xff\xe0" + bytes(500), "too_small"), "phone.jpg": (HEIC, "unsupported_type"),
+        "big.jpg": (b"\xff\xd8\xff" + bytes(MAX_BYTES), "too_large")}  # fmt: skip
+BAD = [*((f, reason) for f, (_, reason) in (bad_files() | MORE).items()), ("no-shape", "invalid_name")]
 
 
 @pytest.mark.parametrize(("file", "reason"), BAD)
@@ -84,7 +89,7 @@ def test_each_bad_input_is_rejected_with_its_code_and_quarantined(pipeline: Pipe
     if file == "no-shape":
         data, blob_name = render(14).jpeg, f"north-yard/cam-1/{uuid.uuid4().hex}.jpg"  # not a name we issue
     else:
-        data, blob_name = bad_files()[file][0], name(ext=file.rsplit(".", 1)[1])
+        data, blob_name = (bad_files() | MORE)[file][0], name(ext=file.rsplit(".", 1)[1])
     job = pipeline.wait_terminal(pipeline.put(blob_name, data), timeout=60)
     assert (job["state"], job["reason"]) == ("REJECTED", reason), job
     moved, original = (pipeline.blobs.get_blob_client(c, blob_name) for c in ("quarantine", "photos"))
@@ -93,14 +98,24 @@ def test_each_bad_input_is_rejected_with_its_code_and_quarantined(pipeline: Pipe
     assert not pipeline.tasks(job["id"])
 
 
+def test_quality_flags_reject_only_where_the_sites_policy_says(pipeline: Pipeline):
+    pixels = np.asarray(cv2.imdecode(np.frombuffer(render(17).jpeg, np.uint8), cv2.IMREAD_COLOR), np.uint8)
+    ok, blurred = cv2.imencode(".jpg", cv2.GaussianBlur(pixels, (0, 0), 8))
+    assert ok
+    strict = pipeline.wait_terminal(pipeline.put(name(STRICT_SITE), blurred.tobytes()))
+    lenient = pipeline.wait_terminal(pipeline.put(name(), blurred.tobytes()))
+    assert (strict["state"], strict["reason"]) == ("REJECTED", "blurry"), strict
+    assert lenient["state"] == "SUCCEEDED" and "blurry" in lenient["quality"]["flags"], lenient
+
+
 def test_a_task_that_always_fails_ends_failed_after_its_retries_with_batchs_reason(pipeline: Pipeline):
     failing = f"{sys.executable} -c \"import sys; print('the model crashed', file=sys.stderr); sys.exit(9)\""
-    pipeline.stack.restart_functions(env={**FAST_REPAIRS, "SITELENS_TASK_COMMAND": failing})
+    pipeline.stack.restart_functions(env={**SETTINGS, "SITELENS_TASK_COMMAND": failing})
     try:
         job_id = pipeline.put(name(), render(15).jpeg)
         job = pipeline.wait_terminal(job_id)
     finally:
-        pipeline.stack.restart_functions(env=dict(FAST_REPAIRS))
+        pipeline.stack.restart_functions(env=dict(SETTINGS))
     assert (job["state"], job["reason"]) == ("FAILED", "task_failed"), job
     assert "FailureExitCode" in job["detail"] and "exit 9" in job["detail"] and job["attempts"] == 3
     [task] = pipeline.tasks(job_id)
@@ -117,7 +132,7 @@ def test_a_task_that_always_fails_ends_failed_after_its_retries_with_batchs_reas
 def test_the_host_killed_between_submit_and_record_leaves_one_task_and_the_right_state(pipeline: Pipeline):
     stack = pipeline.stack
     # The reconciler off, so that the host's one Batch request is the submission itself.
-    stack.restart_functions(env={**FAST_REPAIRS, "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *"})
+    stack.restart_functions(env={**SETTINGS, "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *"})
     assert stack.batch and stack.batch.process and stack.functions
     batch = stack.batch.process.pid
     pipeline.ensure_batch_job()  # so that the submission is one request, create_task (no JobNotFound first)
@@ -133,7 +148,7 @@ def test_the_host_killed_between_submit_and_record_leaves_one_task_and_the_right
     wait_for(lambda: pipeline.tasks(job_id), 30, "the task the dead host submitted")
     stored = pipeline.tables.get_table_client("jobs").get_entity(job_id, "job")
     assert stored["state"] == "RECEIVED" and "batch_job_id" not in stored
-    stack.restart_functions(env=dict(FAST_REPAIRS))
+    stack.restart_functions(env=dict(SETTINGS))
     job = pipeline.wait_terminal(job_id)
     assert job["state"] == "SUCCEEDED", (job["reason"], job["detail"])
     assert len(pipeline.tasks(job_id)) == 1 and pipeline.results(job_id) == [
