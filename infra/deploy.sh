@@ -121,7 +121,8 @@ publish_model() {
   local path blob type
   # batch_tasks.models.publish plans the uploads (verified files, manifest last), as `sitelens models publish` does.
   while IFS=$'\t' read -r path blob type; do
-    retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type"
+    # </dev/null: az must not read the remaining plan lines from this loop's input.
+    retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type" </dev/null
   done < <("$PYTHON" -c '
 import sys
 from pathlib import Path
