@@ -23,6 +23,7 @@ BLOB_FUNCTION=on_photo_uploaded
 SUBSCRIPTION_NAME=photos-blob-created
 # Role assignments take minutes to reach storage and Batch: steps that depend on them retry this long.
 RBAC_WAIT_S=${SITELENS_RBAC_WAIT_S:-600}
+RETRY_PAUSE_S=${SITELENS_RETRY_PAUSE_S:-15}
 BATCH_APP_ID=ddbf3205-c6bd-46ae-8127-60eb93363864
 
 log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
@@ -33,7 +34,7 @@ usage() {
   exit 2
 }
 
-# retry SECONDS DESCRIPTION COMMAND...: run until it succeeds or the deadline passes (15 s apart).
+# retry SECONDS DESCRIPTION COMMAND...: run until it succeeds or the deadline passes (RETRY_PAUSE_S apart).
 retry() {
   local seconds=$1 what=$2
   shift 2
@@ -42,8 +43,8 @@ retry() {
     if ((SECONDS >= deadline)); then
       die "$what: still failing after ${seconds}s"
     fi
-    log "$what: not yet, retrying in 15s"
-    sleep 15
+    log "$what: not yet, retrying in ${RETRY_PAUSE_S}s"
+    sleep "$RETRY_PAUSE_S"
   done
 }
 

@@ -1,0 +1,173 @@
+"""infra/deploy.sh run for real against a recording stand-in for `az` and `curl` (there is no Azure here):
+the steps in order, the outputs it reads, retries, the model published manifest last, the Event Grid
+endpoint, and no key in its output. teardown.sh's refusals too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch_tasks.models.publish import plan
+from tests.unit.infra import bicep
+
+DEPLOY = bicep.INFRA / "deploy.sh"
+TEARDOWN = bicep.INFRA / "teardown.sh"
+MODEL = bicep.REPO / "models" / "ocr" / "ppocrv4"
+BLOB_KEY = "blob-extension-key-not-to-be-printed"
+OUTPUTS = {
+    "STORAGE_ACCOUNT": "stdevabc",
+    "NODE_PACKAGE_CONTAINER": "node-package",
+    "MODELS_CONTAINER": "models",
+    "FUNCTION_APP_NAME": "func-sitelens-dev-abc",
+    "FUNCTION_APP_HOSTNAME": "func-sitelens-dev-abc.azurewebsites.net",
+    "EVENT_GRID_TOPIC": "evgt-sitelens-dev-abc",
+}
+# The stand-in: records each call, answers the queries deploy.sh makes, fails where the test says.
+FAKE_AZ = """\
+#!{python}
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+state = Path(os.environ["FAKE_STATE"])
+calls = state / "calls.jsonl"
+with calls.open("a") as f:
+    f.write(json.dumps(args) + "\\n")
+n = sum(1 for line in calls.read_text().splitlines() if json.loads(line)[:3] == args[:3])
+line = " ".join(args)
+outputs = {outputs}
+if line.startswith("account show --query user.type"):
+    print("user")
+elif line.startswith("ad signed-in-user show"):
+    print("11111111-2222-3333-4444-555555555555")
+elif line.startswith("deployment group show"):
+    print(outputs[args[args.index("--query") + 1].split(".")[2]])
+elif line.startswith("storage blob upload") and n == 1:
+    print("AuthorizationPermissionMismatch", file=sys.stderr)  # the role assignment has not arrived yet
+    sys.exit(1)
+elif line.startswith("functionapp keys list"):
+    print("" if n == 1 else "{key}")  # the host has not started on the first ask
+"""
+FAKE_CURL = """\
+#!/bin/sh
+echo "$@" >> "$FAKE_STATE/curl.log"
+echo '{{"status": "healthy"}}'
+"""
+
+
+def run(script: Path, args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "az").write_text(FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY))
+    (fake_bin / "curl").write_text(FAKE_CURL.format())
+    for tool in ("az", "curl"):
+        (fake_bin / tool).chmod(0o755)
+    environ = {
+        "PATH": f"{fake_bin}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "FAKE_STATE": str(tmp_path),
+        "PYTHON": sys.executable,
+        "SITELENS_RETRY_PAUSE_S": "0",
+        **env,
+    }
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environ, timeout=300,
+                          check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def calls(tmp_path: Path) -> list[list[str]]:
+    return [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+
+
+def option(call: list[str], name: str) -> str:
+    return call[call.index(name) + 1]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], list[Any], Path]:
+    if not (MODEL / "manifest.json").exists():
+        pytest.fail(f"{MODEL} is missing: run `make setup`")
+    tmp = tmp_path_factory.mktemp("deploy")
+    result = run(DEPLOY, ["dev", "rg-sitelens-dev", "westeurope"], tmp)
+    return result, calls(tmp), tmp
+
+
+def test_deploy_runs_every_step_in_order(deployed: tuple[Any, list[list[str]], Path]) -> None:
+    result, made, _ = deployed
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = [" ".join(c[:3]) for c in made]
+    order = ["group create", "deployment group create", "storage blob upload", "functionapp deployment source",
+             "functionapp keys list", "eventgrid system-topic event-subscription"]  # fmt: skip
+    firsts = [next(i for i, s in enumerate(steps) if s.startswith(step)) for step in order]
+    assert firsts == sorted(firsts), steps
+    group = next(c for c in made if c[:2] == ["group", "create"])
+    assert (option(group, "-n"), option(group, "-l")) == ("rg-sitelens-dev", "westeurope")
+    deployment = next(c for c in made if c[:3] == ["deployment", "group", "create"])
+    assert option(deployment, "--parameters") == str(bicep.INFRA / "main.dev.bicepparam")
+    assert option(deployment, "-n") == "sitelens-dev"
+
+
+def test_deploy_uploads_the_node_package_and_the_model_manifest_last(deployed: tuple[Any, list[Any], Path]) -> None:
+    _, made, _ = deployed
+    uploads = [c for c in made if c[:3] == ["storage", "blob", "upload"]]
+    assert all(option(c, "--auth-mode") == "login" for c in uploads)  # shared key is off
+    assert all(option(c, "--account-name") == OUTPUTS["STORAGE_ACCOUNT"] for c in uploads)
+    node = [option(c, "--name") for c in uploads if option(c, "--container-name") == "node-package"]
+    assert node == ["start-task.sh", "start-task.sh", "requirements.txt", "batch_tasks.zip"]  # first one retried
+    models = [option(c, "--name") for c in uploads if option(c, "--container-name") == "models"]
+    assert models == [u.blob for u in plan(MODEL)]
+    assert models[-1].endswith("/manifest.json")
+
+
+def test_deploy_subscribes_the_blob_trigger_with_the_key_it_never_prints(deployed: tuple[Any, list[Any], Path]) -> None:
+    result, made, tmp = deployed
+    sub = next(c for c in made if c[:4] == ["eventgrid", "system-topic", "event-subscription", "create"])
+    host = OUTPUTS["FUNCTION_APP_HOSTNAME"]
+    expected = f"https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.on_photo_uploaded&code={BLOB_KEY}"
+    assert option(sub, "--endpoint") == expected
+    assert option(sub, "--system-topic-name") == OUTPUTS["EVENT_GRID_TOPIC"]
+    assert BLOB_KEY not in result.stdout + result.stderr
+    assert f"https://{host}/api/health" in (tmp / "curl.log").read_text()
+    code = next(c for c in made if c[:4] == ["functionapp", "deployment", "source", "config-zip"])
+    assert option(code, "--build-remote") == "true"
+    assert Path(option(code, "--src")).name == "app.zip"
+
+
+def test_azd_hooks_need_the_outputs_in_the_environment(tmp_path: Path) -> None:
+    result = run(DEPLOY, ["azd-postdeploy"], tmp_path)
+    assert result.returncode == 1
+    assert "RESOURCE_GROUP is not set" in result.stderr
+
+
+def test_deploy_refuses_an_unknown_environment(tmp_path: Path) -> None:
+    result = run(DEPLOY, ["staging", "rg", "westeurope"], tmp_path)
+    assert result.returncode == 1
+    assert "no parameter file" in result.stderr
+    assert not any(c[:3] == ["deployment", "group", "create"] for c in calls(tmp_path))
+
+
+def test_teardown_deletes_nothing_without_confirmation(tmp_path: Path) -> None:
+    script = textwrap.dedent("""\
+        #!/bin/sh
+        echo "$@" >> "$FAKE_STATE/az.log"
+        [ "$1 $2" = "group exists" ] && echo true
+        exit 0
+        """)
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "az").write_text(script)
+    (fake_bin / "az").chmod(0o755)
+    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "FAKE_STATE": str(tmp_path)}
+    refused = subprocess.run(["bash", str(TEARDOWN), "rg-x"], input="rg-other\n", capture_output=True, text=True,
+                             env=env, timeout=60, check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert "group delete" not in (tmp_path / "az.log").read_text()
+    confirmed = subprocess.run(["bash", str(TEARDOWN), "rg-x", "--yes"], capture_output=True, text=True, env=env,
+                               timeout=60, check=False)  # fmt: skip
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "group delete -n rg-x --yes" in (tmp_path / "az.log").read_text()
