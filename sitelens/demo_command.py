@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.photos <= 500:
         print("demo: --photos must be between 1 and 500")
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stack as cleanly as Ctrl-C does
     state = Path(tempfile.mkdtemp(prefix="sitelens-demo-"))
     stack = Stack(
         repo=REPO,
@@ -73,9 +75,16 @@ def run(args: argparse.Namespace) -> int:
         if args.keep:
             _linger(stack, state)
         return code
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; stopping the stack")
+        return 130
     finally:
         stack.stop()
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
