@@ -28,8 +28,10 @@ def _cap(current: str | None) -> str:
     return str(min(max(inherited, 1), MAX_PIXELS))
 
 
-_ALREADY_LOADED = "cv2" in sys.modules
-os.environ[_VARIABLE] = _cap(os.environ.get(_VARIABLE))
+# Loaded earlier with our cap already in the environment (by the app's own wrapper, say) is as good as now.
+_INHERITED = os.environ.get(_VARIABLE)
+_ALREADY_LOADED = "cv2" in sys.modules and _cap(_INHERITED) != _INHERITED
+os.environ[_VARIABLE] = _cap(_INHERITED)
 
 import cv2  # noqa: E402 - must follow the limit above
 

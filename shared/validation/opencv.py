@@ -27,7 +27,10 @@ def _capped(current: str | None, cap: int) -> str:
     return str(min(max(inherited, 1), cap))
 
 
-_ALREADY_LOADED = "cv2" in sys.modules
+# Loaded earlier with our caps already in the environment (by batch_tasks' wrapper, say) is as good as now.
+_ALREADY_LOADED = "cv2" in sys.modules and any(
+    os.environ.get(name) != _capped(os.environ.get(name), cap) for name, cap in _LIMITS.items()
+)
 for _name, _cap in _LIMITS.items():
     os.environ[_name] = _capped(os.environ.get(_name), _cap)
 
