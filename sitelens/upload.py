@@ -42,6 +42,7 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 EXTENSIONS = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}
 MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
 UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
+URL_QUERY = re.compile(r"\?[^\s'\"()<>]*")
 
 
 class UploadFailed(Exception):
@@ -236,4 +237,6 @@ class Uploader:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The message's first line, without any URL query: a connection error names the URL, SAS and all."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return URL_QUERY.sub("?...", line)

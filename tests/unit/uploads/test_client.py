@@ -107,6 +107,18 @@ def test_transient_block_failures_are_retried(photo, tmp_path):
     assert outcome.status == "uploaded" and storage.committed == JPEG
 
 
+def test_failure_reasons_never_carry_the_sas(photo, tmp_path):
+    leak = ServiceRequestError(
+        "HTTPSConnectionPool(host='acct.blob.core.windows.net', port=443): Max retries exceeded with url: "
+        f"/photos/{NAME}?comp=block&blockid=MDA%3D&sv=2025-11-05&sp=cw&sr=b&sig=c2VjcmV0%3D (Caused by reset)"
+    )
+    storage = ScriptedStorage(dict.fromkeys(range(1, 10), leak))
+    outcome = uploader(Api(), storage, tmp_path).upload(photo)
+    reason = outcome.reason or ""
+    assert outcome.status == "failed" and reason.startswith("unreachable")
+    assert "sig=" not in reason and "sp=cw" not in reason and f"/photos/{NAME}?..." in reason
+
+
 def test_a_refused_sas_is_renewed(photo, tmp_path):
     api = Api()
     storage = ScriptedStorage({2: http_error(403, "AuthenticationFailed")})
