@@ -9,12 +9,15 @@ from shared.validation import Reason
 
 REPO = Path(__file__).resolve().parents[3]
 LITERAL = re.compile(r"""reason\s*=\s*["']([a-z_]+)["']""")
+CLIENT = re.compile(r"""UploadFailed\(\s*["']([a-z_]+)["']""")  # sitelens upload's failure codes
 
 
 def produced() -> set[str]:
     codes = {r.value for r in Reason}
     for path in (REPO / "shared").rglob("*.py"):
         codes |= set(LITERAL.findall(path.read_text()))
+    for path in (REPO / "sitelens").glob("upload*.py"):
+        codes |= set(CLIENT.findall(path.read_text()))
     codes |= {f"invalid_{f}" for f in ("site_id", "device_id", "photo_id")}  # built as invalid_{field}
     return codes
 
