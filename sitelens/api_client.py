@@ -5,6 +5,7 @@ Used by `sitelens demo` and handy in scripts: `ApiClient.local(repo).get("/jobs/
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import urllib.error
@@ -66,6 +67,8 @@ class ApiClient:
             with exc:
                 raw = exc.read()
             raise ApiError(exc.code, _json_object(raw) or {"detail": _excerpt(raw)}) from None
+        except http.client.HTTPException as exc:  # a reply cut short: a connection failure to callers
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
         doc = _json_object(raw) if raw else {}
         if doc is None:  # a proxy's HTML page, say: not an answer from the API
             raise ApiError(502, {"reason": "bad_response", "detail": _excerpt(raw)})
