@@ -156,6 +156,25 @@ def test_the_host_killed_between_submit_and_record_leaves_one_task_and_the_right
     ]  # fmt: skip
 
 
+def test_batch_down_keeps_the_job_received_and_nothing_is_lost_when_it_returns(pipeline: Pipeline):
+    batch = pipeline.stack.batch
+    assert batch is not None
+    data = render(18).jpeg
+    batch.stop()  # connection refused: every submission fails as transient
+    try:
+        job_id = pipeline.put(name(), data)
+        log = pipeline.stack.state_dir / "logs" / "functions.log"
+        failed = "Executed 'Functions.on_photo_uploaded' (Failed"
+        before = log.read_text(errors="replace").count(failed)
+        wait_for(lambda: log.read_text(errors="replace").count(failed) > before, 60, "a submission failing")
+        assert (pipeline.status(job_id).body or {})["state"] == "RECEIVED"
+    finally:
+        batch.start()  # the same data: pools, jobs and tasks survive; nodes boot again
+    job = pipeline.wait_terminal(job_id)
+    assert job["state"] == "SUCCEEDED", (job["reason"], job["detail"])
+    assert len(pipeline.tasks(job_id)) == 1
+
+
 def test_the_api_needs_a_key_and_health_reports_each_dependency(pipeline: Pipeline):
     missing = pipeline.http("GET", f"/jobs/j_{'a' * 26}", key=None)
     wrong = pipeline.http("GET", "/jobs?site=north-yard", key="not-a-key")
