@@ -9,6 +9,8 @@ re-encoded, upright, metadata-free derived JPEG.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +18,10 @@ from shared.validation import formats, image, quality
 from shared.validation.limits import Limits, QualityPolicy
 from shared.validation.names import parse_name
 from shared.validation.reasons import Reason
+
+# A 50 MP photo is 150 MB of pixels (twice that while turned upright); decoding is CPU-bound and releases
+# the GIL, so more decodes at once than cores buys no speed, only memory.
+DECODE_SLOTS = threading.BoundedSemaphore(max(1, min(4, os.cpu_count() or 1)))
 
 
 @dataclass(frozen=True)
@@ -66,17 +72,18 @@ def check_bytes(data: bytes, limits: Limits, policy: QualityPolicy) -> Verdict: 
     if pixels_count > limits.max_pixels or max(header.width, header.height) > limits.max_side:
         return Rejected(Reason.IMAGE_TOO_LARGE, f"{header.width}x{header.height} is over the cap of "
                         f"{limits.max_pixels:,} pixels or {limits.max_side} per side")  # fmt: skip
-    try:
-        pixels = image.upright(image.decode(data, header), header.orientation)
-    except image.DecodeFailed as exc:
-        return Rejected(Reason.CORRUPT_IMAGE, str(exc))
-    measured = quality.measure(pixels, policy)
-    for flag in measured.flags:
-        if flag in policy.reject:
-            return Rejected(Reason(flag), f"{flag} (the site rejects on it): {measured}")
-    try:
-        jpeg = image.encode_jpeg(pixels, limits.derived_quality)
-    except image.DecodeFailed as exc:
-        return Rejected(Reason.CORRUPT_IMAGE, str(exc))
+    with DECODE_SLOTS:  # pixels in memory at once: a few photos' worth, however many deliveries run
+        try:
+            pixels = image.upright(image.decode(data, header), header.orientation)
+        except image.DecodeFailed as exc:
+            return Rejected(Reason.CORRUPT_IMAGE, str(exc))
+        measured = quality.measure(pixels, policy)
+        for flag in measured.flags:
+            if flag in policy.reject:
+                return Rejected(Reason(flag), f"{flag} (the site rejects on it): {measured}")
+        try:
+            jpeg = image.encode_jpeg(pixels, limits.derived_quality)
+        except image.DecodeFailed as exc:
+            return Rejected(Reason.CORRUPT_IMAGE, str(exc))
     digest = hashlib.sha256(data).hexdigest()
     return Accepted(Derived(jpeg, digest, header.format, header.orientation, measured))

@@ -159,3 +159,33 @@ def zipfile_bytes() -> bytes:
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("index.html", "<script>alert(1)</script>")
     return out.getvalue()
+
+
+def test_concurrent_deliveries_decode_a_bounded_number_of_photos_at_once(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier, Lock
+
+    from shared.validation import image, validator
+
+    slots = validator.DECODE_SLOTS._initial_value  # type: ignore[attr-defined]
+    inside, peak, lock = [0], [0], Lock()
+    gate = Barrier(slots, timeout=10)  # the first `slots` decodes meet here: that many run together
+    real = image.decode
+
+    def decode(data, header):
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        try:
+            if peak[0] <= slots and inside[0] <= slots:
+                gate.wait()
+            return real(data, header)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(image, "decode", decode)
+    data = sign_jpeg()
+    with ThreadPoolExecutor(max_workers=slots * 3) as pool:
+        verdicts = list(pool.map(lambda _: run(data), range(slots * 3)))
+    assert all(isinstance(v, Accepted) for v in verdicts) and peak[0] == slots
