@@ -87,7 +87,10 @@ prepare_user_subscription_mode() {
 provision() {
   local params="$REPO/infra/main.$ENVIRONMENT.bicepparam"
   [[ -f $params ]] || die "no parameter file $params"
-  az provider register --namespace Microsoft.Batch --wait --output none
+  local namespace
+  for namespace in Microsoft.Batch Microsoft.EventGrid Microsoft.OperationalInsights; do
+    az provider register --namespace "$namespace" --wait --output none
+  done
   az group create -n "$RESOURCE_GROUP" -l "$LOCATION" --tags application=sitelens environment="$ENVIRONMENT" --output none
   signed_in_principal
   prepare_user_subscription_mode "$params"
