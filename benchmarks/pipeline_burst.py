@@ -113,13 +113,7 @@ def _follow(api: ApiClient, batch: Any, wanted: set[str], started: datetime, dea
     peak, first_node = 0, None
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        token = None
-        while True:
-            page = api.get(f"/jobs?site={SITE}&limit=100" + (f"&continuation={token}" if token else ""))
-            jobs.update({j["id"]: j for j in page["jobs"] if j["id"] in wanted})
-            token = page.get("continuation")
-            if not token:
-                break
+        jobs.update({j["id"]: j for j in api.site_jobs(SITE) if j["id"] in wanted})
         nodes = [str(n.state).rsplit(".", 1)[-1].lower() for n in batch.list_nodes(POOL_ID)]
         peak = max(peak, len(nodes))
         if first_node is None and any(s in ("idle", "running") for s in nodes):

@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,3 +80,14 @@ class ApiClient:
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", path, body)[1]
+
+    def site_jobs(self, site: str, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every job of a site, `GET /jobs?site=` page by page (continuation tokens)."""
+        jobs: list[dict[str, Any]] = []
+        query: dict[str, str] = {"site": site, "limit": str(page_size)}
+        while True:
+            page = self.get(f"/jobs?{urllib.parse.urlencode(query)}")
+            jobs.extend(page.get("jobs", []))
+            if not page.get("continuation"):
+                return jobs
+            query["continuation"] = str(page["continuation"])

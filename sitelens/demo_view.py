@@ -17,7 +17,6 @@ from sitelens.stack import Stack
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 ORDER = ("waiting for the trigger", "RECEIVED", "QUEUED", "RUNNING", *TERMINAL)
 REFRESH_S = 1.0  # how often the live line is redrawn
-PAGE = 100
 _SPACE = re.compile(r"\s+")
 
 
@@ -99,16 +98,8 @@ class Live:
         return all(i.upload_error or (i.job and i.job["state"] in TERMINAL) for i in self.items)
 
     def _refresh(self) -> str:
-        by_id: dict[str, dict[str, Any]] = {}
-        token: str | None = None
         try:
-            while True:
-                query = f"/jobs?site={self.site}&limit={PAGE}" + (f"&continuation={token}" if token else "")
-                page = self.api.get(query)
-                by_id.update({str(j["id"]): j for j in page.get("jobs", [])})
-                token = page.get("continuation")
-                if not token:
-                    break
+            by_id = {str(j["id"]): j for j in self.api.site_jobs(self.site)}
         except (OSError, RuntimeError) as exc:  # the host is busy or restarting: keep the last view
             return f" | API: {type(exc).__name__}"
         for item in self.items:

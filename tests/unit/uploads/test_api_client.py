@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -20,6 +21,10 @@ REPLIES: dict[str, tuple[int, str, bytes, int | None]] = {
     "/api/html": (200, "text/html", b"<html>proxy login</html>", None),
     "/api/html-error": (502, "text/html", b"<html>bad gateway</html>", None),
     "/api/cut": (200, "application/json", b'{"blob', 100),
+}
+PAGES = {  # GET /api/jobs?site=s1&limit=2[&continuation=...]
+    None: {"jobs": [{"id": "j1"}, {"id": "j2"}], "continuation": "t+/="},
+    "t+/=": {"jobs": [{"id": "j3"}], "continuation": None},
 }
 
 
@@ -35,6 +40,17 @@ def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             self.send_response(status)
             self.send_header("Content-Type", media)
             self.send_header("Content-Length", str(length if length is not None else len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            seen.append({"path": url.path, "query": query})
+            body = json.dumps(PAGES[query.get("continuation", [None])[0]]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
@@ -75,3 +91,12 @@ def test_a_reply_that_is_not_the_apis_is_an_error_not_a_grant(server, path, stat
 def test_a_reply_cut_short_is_a_connection_failure(server):
     with pytest.raises(ConnectionError):
         ApiClient(server[0], "k").post("/cut", {})
+
+
+def test_site_jobs_follows_continuation_tokens(server):
+    base, seen = server
+    assert [j["id"] for j in ApiClient(base, "k").site_jobs("s1", page_size=2)] == ["j1", "j2", "j3"]
+    assert [r["query"] for r in seen] == [
+        {"site": ["s1"], "limit": ["2"]},
+        {"site": ["s1"], "limit": ["2"], "continuation": ["t+/="]},  # sent encoded, read back intact
+    ]
