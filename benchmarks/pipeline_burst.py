@@ -194,12 +194,13 @@ def _load() -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.pipeline_burst", description=__doc__.split("\n")[0])
-    p.add_argument("--photos", type=int, default=100)
-    p.add_argument("--size", choices=sorted(field_photos.SIZES), default="1080p")
+    p.add_argument("--photos", type=int, default=100, help="photos in the burst (default 100)")
+    p.add_argument("--size", choices=sorted(field_photos.SIZES), default="1080p", help="generated photo size")
     p.add_argument("--uploaders", type=int, default=8, help="uploads in flight at once")
     p.add_argument("--deadline", type=float, default=1800.0, help="seconds for every job to be terminal")
     p.add_argument("--machine", default=None, help="a description of this machine for the summary")
-    p.add_argument("--out", type=Path, default=REPO / ".local" / "benchmarks" / "pipeline_burst.json")
+    p.add_argument("--out", type=Path, default=REPO / ".local" / "benchmarks" / "pipeline_burst.json",
+                   help="where the JSON summary is written too")  # fmt: skip
     args = p.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="sitelens-burst-"))
     try:
