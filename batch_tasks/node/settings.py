@@ -41,6 +41,15 @@ class StorageSettings:
     def configured(self) -> bool:
         return bool(self.connection_string or (self.blob_url and self.queue_url))
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StorageSettings:
+        return cls(
+            connection_string=env.get("SITELENS_STORAGE_CONNECTION") or None,
+            blob_url=env.get("SITELENS_STORAGE_BLOB_URL") or None,
+            queue_url=env.get("SITELENS_STORAGE_QUEUE_URL") or None,
+            client_id=env.get("SITELENS_NODE_CLIENT_ID") or None,
+        )
+
 
 @dataclass(frozen=True)
 class NodeSettings:
@@ -81,12 +90,7 @@ class NodeSettings:
             shared_dir=shared_dir,
             socket=Path(env["SITELENS_SOCKET"]) if env.get("SITELENS_SOCKET") else socket_path(shared_dir),
             models_dir=Path(env.get("SITELENS_MODELS_DIR") or shared_dir / "models"),
-            storage=StorageSettings(
-                connection_string=env.get("SITELENS_STORAGE_CONNECTION") or None,
-                blob_url=env.get("SITELENS_STORAGE_BLOB_URL") or None,
-                queue_url=env.get("SITELENS_STORAGE_QUEUE_URL") or None,
-                client_id=env.get("SITELENS_NODE_CLIENT_ID") or None,
-            ),
+            storage=StorageSettings.from_env(env),
             provider=provider,
             decode_workers=_int(env, "SITELENS_DECODE_WORKERS", max(1, cores - 1), 1),
             max_batch=_int(env, "SITELENS_MAX_BATCH", 8, 1),

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from batch_tasks.node import jobs
-from batch_tasks.node.settings import NodeSettings, StorageSettings
+from batch_tasks.node.settings import StorageSettings
 from batch_tasks.node.storage import AzureResultStore, StorageError
 from batch_tasks.ocr import imaging, overlay
 from batch_tasks.ocr.engine import OcrEngine
@@ -26,24 +26,13 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
 
 
-def _storage(settings: NodeSettings | None) -> StorageSettings:
-    if settings is not None:
-        return settings.storage
-    return StorageSettings(
-        connection_string=os.environ.get("SITELENS_STORAGE_CONNECTION") or None,
-        blob_url=os.environ.get("SITELENS_STORAGE_BLOB_URL") or None,
-        queue_url=os.environ.get("SITELENS_STORAGE_QUEUE_URL") or None,
-        client_id=os.environ.get("SITELENS_NODE_CLIENT_ID") or None,
-    )
-
-
 def run_job(request: dict[str, Any], models_dir: Path | None = None) -> dict[str, Any]:
     job = jobs.JobRequest.from_message(request)
     folder = (models_dir or Path(os.environ.get("SITELENS_MODELS_DIR", "models"))) / job.model
     t0 = time.perf_counter()
     engine = OcrEngine.load(folder)
     t1 = time.perf_counter()
-    store = AzureResultStore.from_settings(_storage(None))
+    store = AzureResultStore.from_settings(StorageSettings.from_env(os.environ))
     try:
         image = engine.decode(Path(job.path).read_bytes())
     except OSError as exc:
