@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from shared.errors import InvalidInput
-from shared.webhooks.address_policy import IPAddress, refusal
+from shared.webhooks.address_policy import IPAddress, is_loopback, refusal
 
 TIMEOUT_S = 15.0
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -77,7 +77,7 @@ def check(url: str, policy: EndpointPolicy, resolve: Resolver = system_resolver)
         raise UnsafeWebhookUrl(f"webhook host does not resolve: {exc}") from exc
     if not addresses:
         raise UnsafeWebhookUrl("webhook host has no addresses")
-    all_loopback = all(a.is_loopback for a in addresses)
+    all_loopback = all(is_loopback(a) for a in addresses)
     for address in addresses:
         why = refusal(address, allow_loopback=policy.allow_loopback)
         if why:

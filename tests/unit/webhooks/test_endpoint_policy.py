@@ -29,6 +29,8 @@ def fixed(*addresses: str):
         "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1",  # NAT64 around IMDS and 10.0.0.1
         "2002:a9fe:a9fe::1", "2002:7f00:1::1",  # 6to4 around IMDS and loopback
         "192.0.2.1", "198.51.100.7", "2001:db8::1",  # documentation (not global)
+        "192.0.0.8", "::a9fe:a9fe", "::127.0.0.1", "::ffff:0:7f00:1",  # dummy, IPv4-compatible, IPv4-translated
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe", "2a00:1450::200:5efe:a9fe:a9fe",  # Teredo, ISATAP
     ],
 )  # fmt: skip
 def test_blocked_addresses(address):
@@ -61,6 +63,7 @@ def test_url_shape_rules(url):
         "https://127.0.0.1/x", "https://2130706433/x", "https://0x7f000001/x", "https://0177.0.0.1/x",
         "https://127.1/x", "https://[::1]/x", "https://[::ffff:127.0.0.1]/x", "https://localhost/x",
         "https://169.254.169.254/metadata", "https://[::ffff:a9fe:a9fe]/x", "https://0/x",
+        "https://192.0.0.8/x", "https://[::a9fe:a9fe]/x", "https://[::127.0.0.1]/x", "https://[::ffff:0:7f00:1]/x",
     ],
 )  # fmt: skip
 def test_literal_spellings_of_forbidden_hosts_are_refused_with_the_real_resolver(url):
@@ -90,3 +93,9 @@ def test_loopback_needs_the_explicit_local_setting():
         check("http://10.0.0.1:8123/hook", local, fixed("10.0.0.1"))
     with pytest.raises(UnsafeWebhookUrl):
         check("http://hooks.example/hook", local, fixed("93.184.216.34"))
+    # nor loopback carried inside another form, nor a name that also resolves elsewhere
+    for wrapped in ("::ffff:127.0.0.1", "::127.0.0.1", "::ffff:0:7f00:1", "64:ff9b::7f00:1"):
+        with pytest.raises(UnsafeWebhookUrl, match=r"embeds 127\.0\.0\.1"):
+            check("http://hooks.example:8123/hook", local, fixed(wrapped))
+    with pytest.raises(UnsafeWebhookUrl, match="must use https"):
+        check("http://hooks.example:8123/hook", local, fixed("127.0.0.1", "93.184.216.34"))
