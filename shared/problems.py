@@ -10,6 +10,11 @@ from shared.errors import Conflict, InvalidInput, NotFound, PermanentError, Site
 MEDIA_TYPE = "application/problem+json"
 
 
+def media_type(status: int) -> str:
+    """Errors are problem documents (RFC 9457 §3), replies plain JSON."""
+    return MEDIA_TYPE if status >= 400 else "application/json"
+
+
 def problem(status: int, reason: str, detail: str) -> dict[str, Any]:
     return {
         "type": f"https://github.com/sitelens/sitelens/blob/main/docs/reason-codes.md#{reason}",

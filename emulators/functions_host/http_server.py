@@ -7,13 +7,17 @@
   (`aeg-event-type`: SubscriptionValidation → handshake, Notification → 202 after queueing,
   Unsubscribe → 202, anything else → 400). Needs the `blobs_extension` system key or the master key.
 - `/admin/host/ping`: readiness. `/{routePrefix}/openapi.json`: the app's `openapi.json`, if present.
+
+Every error the host itself answers is an RFC 9457 problem document with a reason code (`HOST_REASONS`),
+at the status the Functions host (Kestrel) gives: 401 key, 404 no route, 405, 413 body over 100 MiB,
+414 request line over 8,192 bytes, 431 headers over 32 KiB or 100 fields, 500 a function that failed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,8 +30,27 @@ from emulators.functions_host.config import Keys
 from emulators.functions_host.index import FunctionSpec
 from emulators.functions_host.invoker import InvocationFailed, Invoker
 from emulators.functions_host.routes import RouteTemplate
+from shared import problems
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 100 * 1024 * 1024  # the Functions host's maxRequestBodySize
+MAX_REQUEST_LINE = 8192  # Kestrel's MaxRequestLineSize (method, target, version)
+MAX_HEADER_BYTES = 32 * 1024  # Kestrel's MaxRequestHeadersTotalSize
+MAX_HEADER_COUNT = 100  # Kestrel's MaxRequestHeaderCount
+# aiohttp's own parser answers plain text when a line or field passes its limits; raised well past Kestrel's
+# so that the checks above, which answer problem documents, are the ones that refuse.
+PARSER_LIMITS = {"max_line_size": 16 * 1024 * 1024, "max_field_size": 1024 * 1024, "max_headers": 1024}
+HOST_REASONS = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "route_not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    500: "internal_error",
+}
 
 
 class HttpFront:
@@ -56,7 +79,7 @@ class HttpFront:
         )
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_BODY, handler_args=PARSER_LIMITS, middlewares=[_problem_documents])
         app.on_response_prepare.append(self._add_custom_headers)
         app.router.add_get("/admin/host/ping", self._ping)
         app.router.add_post("/runtime/webhooks/blobs", self._blob_webhook)
@@ -87,18 +110,18 @@ class HttpFront:
         # '/' inside a value must not split segments.
         path = request.rel_url.raw_path
         if not path.startswith(self.prefix + "/") and self.prefix:
-            return web.Response(status=404)
+            return problem(404, f"no function at {path[:200]}")
         sub = path[len(self.prefix) :].strip("/")
         if self.openapi_file and sub == "openapi.json" and request.method == "GET":
             return web.Response(body=self.openapi_file.read_bytes(), content_type="application/json")
         found = self._find(sub, request.method)
         if found is None:
-            return web.Response(status=404)
+            return problem(404, f"no function answers {request.method} {path[:200]}")
         spec, params = found
         level = str(spec.trigger.get("authLevel") or "FUNCTION").upper()
         needs_key = self.enforce_keys and level != "ANONYMOUS"
         if needs_key and not self.keys.accepts(spec.name, self._key(request), admin=level == "ADMIN"):
-            return web.Response(status=401)
+            return problem(401, "a function key is required (x-functions-key header or code parameter)")
         body = await request.read()
         req = func.HttpRequest(
             method=request.method,
@@ -111,7 +134,7 @@ class HttpFront:
         try:
             result = await self.invoker.invoke(spec, req, _binding_data(params, request.query, body))
         except InvocationFailed:
-            return web.Response(status=500)
+            return problem(500, f"function {spec.name} failed; the host log has the trace")
         return _to_response(result)
 
     async def _blob_webhook(self, request: web.Request) -> web.Response:
@@ -119,24 +142,29 @@ class HttpFront:
             key = self._key(request)
             system = self.keys.system.get("blobs_extension")
             if not (self.keys.accepts("", key, admin=True) or (system and key == system)):
-                return web.Response(status=401)
+                return problem(401, "the blobs_extension system key or the master key is required")
         kind = request.headers.get("aeg-event-type", "")
-        body: Any = await request.json()
-        events = body if isinstance(body, list) else [body]
+        events = _events(await request.read())
+        if events is None:
+            return problem(400, "the body is not a JSON array of Event Grid events with a data object")
         if kind == "SubscriptionValidation":
-            code = events[0].get("data", {}).get("validationCode")
+            code = events[0]["data"].get("validationCode")
             return web.json_response({"validationResponse": code})
         if kind == "Unsubscribe":
             return web.Response(status=202)
         if kind != "Notification":
-            return web.Response(status=400, text="aeg-event-type header missing or unknown")
-        function_id = request.query.get("functionName", "")
+            return problem(400, "aeg-event-type header missing or unknown")
+        return await self._notify(request.query.get("functionName", ""), events)
+
+    async def _notify(self, function_id: str, events: list[dict[str, Any]]) -> web.Response:
         spec = self.blob_triggers.spec_for(function_id) if self.blob_triggers else None
         if spec is None or self.blob_triggers is None:
-            return web.Response(status=404, text=f"no blob-triggered function {function_id}")
+            return problem(404, f"no blob-triggered function {function_id[:200]}")
+        if not all(isinstance(e["data"].get("url"), str) for e in events):
+            return problem(400, "a Notification event without data.url")
         for event in events:
-            data = event.get("data", {})
-            container, _, name = urlsplit(str(data["url"])).path.lstrip("/").partition("/")
+            data = event["data"]
+            container, _, name = urlsplit(data["url"]).path.lstrip("/").partition("/")
             if container == self._account_segment(data["url"]):  # path-style URL (Azurite): /account/container/blob
                 container, _, name = name.partition("/")
             await self.blob_triggers.enqueue(spec, container, name, str(data.get("eTag", "")))
@@ -151,11 +179,60 @@ class HttpFront:
         return first if host in ("127.0.0.1", "localhost") or host.startswith("127.") else ""
 
 
+def problem(status: int, detail: str) -> web.Response:
+    """An error the host itself answers, as an RFC 9457 problem document."""
+    doc = problems.problem(status, HOST_REASONS.get(status, "bad_request"), detail)
+    return web.json_response(doc, status=status, content_type=problems.MEDIA_TYPE)
+
+
+def _oversized(request: web.BaseRequest) -> web.Response | None:
+    """414 or 431 where Kestrel would refuse the request line or the headers."""
+    line = len(request.method) + len(request.raw_path) + len(" / HTTP/1.1\r\n") - 1
+    if line > MAX_REQUEST_LINE:
+        return problem(414, f"the request line is {line} bytes; at most {MAX_REQUEST_LINE}")
+    fields = request.raw_headers
+    size = sum(len(name) + len(value) + 4 for name, value in fields)
+    if len(fields) > MAX_HEADER_COUNT or size > MAX_HEADER_BYTES:
+        return problem(
+            431, f"{len(fields)} header fields, {size} bytes; at most {MAX_HEADER_COUNT} and {MAX_HEADER_BYTES}"
+        )
+    return None
+
+
+@web.middleware
+async def _problem_documents(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own errors (405, 413, ...) and anything a handler raises become problem documents too."""
+    refused = _oversized(request)
+    if refused is not None:
+        return refused
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.text or exc.reason)
+    except Exception:
+        log.exception("the host failed on %s %s", request.method, request.rel_url.path[:200])
+        return problem(500, "the host failed to handle the request; its log has the trace")
+
+
+def _events(body: bytes) -> list[dict[str, Any]] | None:
+    """An Event Grid delivery (one event or an array), each with a `data` object; None when it is not."""
+    try:
+        doc: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    events = doc if isinstance(doc, list) else [doc]
+    if not events or not all(isinstance(e, dict) and isinstance(e.get("data", {}), dict) for e in events):
+        return None
+    return [{**e, "data": e.get("data", {})} for e in events]
+
+
 def _binding_data(params: Mapping[str, str], query: Mapping[str, str], body: bytes) -> dict[str, object]:
     data: dict[str, object] = {"Query": dict(query)}
     try:
         payload = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # a body is the function's to judge; binding data is best effort
         payload = None
     if isinstance(payload, dict):
         data.update(payload)
@@ -174,4 +251,4 @@ def _to_response(result: Any) -> web.Response:
         headers["Content-Type"] = content_type
         return web.Response(status=result.status_code, body=result.get_body(), headers=headers)
     log.warning("HTTP function returned %s; expected HttpResponse or str", type(result).__name__)
-    return web.Response(status=500)
+    return problem(500, f"the function returned {type(result).__name__}, not an HttpResponse")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,13 +27,15 @@ from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.adapters.azure_errors import translate
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.jobs import ids
 from shared.jobs.models import Job, JobState
 
 JOBS, FEEDBACK = "jobs", "jobfeedback"
 T = TypeVar("T")
 _JSON_FIELDS = ("quality", "summary")
 _TIME_FIELDS = ("received_at", "queued_at", "started_at", "finished_at")
+_SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]+)")  # time_key~job id
 
 
 def time_key(at: datetime) -> str:
@@ -118,22 +121,33 @@ class TableJobStore:
     def list_site(
         self, site: str, *, state: JobState | None, since: datetime | None, limit: int, token: str | None
     ) -> tuple[list[Job], str | None]:
-        """Jobs of `site` received at or after `since`, oldest first; `token` is the last RowKey returned."""
+        """Jobs of `site` received at or after `since`, oldest first; `token` is the last RowKey returned.
+
+        A token that is not a site-index RowKey is refused (InvalidInput), so a forged or garbled one can never
+        restart the listing from the first page.
+        """
+        if token is not None:
+            row = _SITE_ROW.fullmatch(token)
+            if row is None or not ids.is_job_id(row["job"]):
+                raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
         lower = token or (time_key(since) if since else "")
         query = "PartitionKey eq @pk and RowKey gt @rk"
         entries = _call("site index", self._jobs.query_entities, query, parameters={"pk": f"site~{site}", "rk": lower})
         jobs: list[Job] = []
         last: str | None = None
-        for entry in entries:
-            try:
-                job = self.get(entry["job_id"])
-            except NotFound:
-                continue
-            last = entry["RowKey"]
-            if state is None or job.state is state:
-                jobs.append(job)
-            if len(jobs) == limit:
-                return jobs, last
+        try:  # index pages are fetched while iterating: a storage error there is translated like any other
+            for entry in entries:
+                try:
+                    job = self.get(entry["job_id"])
+                except NotFound:
+                    continue
+                last = entry["RowKey"]
+                if state is None or job.state is state:
+                    jobs.append(job)
+                if len(jobs) == limit:
+                    return jobs, last
+        except AzureError as exc:
+            raise translate(exc, "site index") from exc
         return jobs, None
 
     def ping(self) -> None:

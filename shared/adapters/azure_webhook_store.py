@@ -12,34 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.errors import Conflict, NotFound, TransientError
+from shared.adapters.azure_errors import translate
 from shared.webhooks.models import Attempt, Delivery, DeliveryState, Event, SigningSecret, Subscription
 
 SUBSCRIPTIONS, EVENTS, DELIVERIES = "webhooksubscriptions", "webhookevents", "webhookdeliveries"
-
-
-def _translate(exc: Exception, what: str) -> Exception:
-    if isinstance(exc, ResourceNotFoundError):
-        return NotFound(f"{what} not found")
-    if isinstance(exc, ResourceModifiedError | ResourceExistsError):
-        return Conflict(f"{what} changed concurrently")
-    if isinstance(exc, HttpResponseError) and exc.status_code == 412:
-        return Conflict(f"{what} changed concurrently")
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return TransientError(f"table storage unreachable: {exc}")
-    if isinstance(exc, HttpResponseError) and (exc.status_code or 500) >= 500:
-        return TransientError(f"table storage error {exc.status_code}")
-    return exc
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -55,13 +34,19 @@ class TableWebhookStore:
         # A prefix lets several stores (tests, side-by-side environments) share one account.
         self._tables: dict[str, TableClient] = {}
         for name in (SUBSCRIPTIONS, EVENTS, DELIVERIES):
-            self._tables[name] = service.create_table_if_not_exists(prefix + name)
+            self._tables[name] = self._call(f"{name} table", service.create_table_if_not_exists, prefix + name)
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    @staticmethod
+    def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every SDK call goes through the one mapping, so no storage error leaves the adapter untranslated."""
         try:
             return fn(*args, **kwargs)
-        except (HttpResponseError, ServiceRequestError) as exc:
-            raise _translate(exc, what) from exc
+        except AzureError as exc:
+            raise translate(exc, what) from exc
+
+    def _query(self, what: str, table: str, query: str, **kwargs: Any) -> list[Any]:
+        # Pages are fetched while iterating, so the whole iteration is inside the translated call.
+        return list(self._call(what, lambda: list(self._tables[table].query_entities(query, **kwargs))))
 
     def _replace(self, table: str, entity: dict[str, Any], etag: str | None, what: str) -> str:
         condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
@@ -78,7 +63,7 @@ class TableWebhookStore:
         return _sub(entity)
 
     def list_subscriptions(self) -> list[Subscription]:
-        rows = self._call("subscriptions", self._tables[SUBSCRIPTIONS].query_entities, "PartitionKey eq 'subscription'")
+        rows = self._query("subscriptions", SUBSCRIPTIONS, "PartitionKey eq 'subscription'")
         return [_sub(e) for e in rows]
 
     def update_subscription(self, subscription: Subscription) -> Subscription:
@@ -99,8 +84,8 @@ class TableWebhookStore:
             self._tables[EVENTS].create_entity(entity)
         except ResourceExistsError:
             return False
-        except HttpResponseError as exc:
-            raise _translate(exc, "event") from exc
+        except AzureError as exc:
+            raise translate(exc, "event") from exc
         return True
 
     def get_event(self, event_id: str) -> Event:
@@ -114,8 +99,8 @@ class TableWebhookStore:
             self._tables[DELIVERIES].create_entity(_delivery_entity(delivery))
         except ResourceExistsError:
             return False
-        except HttpResponseError as exc:
-            raise _translate(exc, "delivery") from exc
+        except AzureError as exc:
+            raise translate(exc, "delivery") from exc
         return True
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
@@ -126,18 +111,18 @@ class TableWebhookStore:
         return Delivery(**{**delivery.__dict__, "etag": etag})
 
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]:
-        rows = self._call(
+        rows = self._query(
             "deliveries",
-            self._tables[DELIVERIES].query_entities,
+            DELIVERIES,
             "State eq @state and NextAttemptAt lt @due",
             parameters={"state": DeliveryState.PENDING.value, "due": due_before.isoformat()},
         )
         return [_delivery(e) for e in rows]
 
     def failed_deliveries(self, subscription_id: str) -> list[Delivery]:
-        rows = self._call(
+        rows = self._query(
             "deliveries",
-            self._tables[DELIVERIES].query_entities,
+            DELIVERIES,
             "RowKey eq @sub and State eq @state",
             parameters={"sub": subscription_id, "state": DeliveryState.FAILED.value},
         )

@@ -1,28 +1,34 @@
 """The status API, independent of the HTTP framework: a request in, a `Reply` out.
 
 `GET /jobs/{id}` answers with an ETag (the store's version and state, not the links, which are re-signed on
-every call), 304 for a matching If-None-Match, and `Retry-After` while the job is not terminal.
+every call), 304 for a matching If-None-Match, and `Retry-After` while the job is not terminal. Every query
+parameter and body member the API reads is checked by type and size first; errors are problem documents.
 """
 
 from __future__ import annotations
 
 import base64
-import json
+import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import problems
+from shared import problems, request_body
 from shared.errors import InvalidInput, SitelensError
 from shared.jobs import document, ids
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
+from shared.uploads.naming import ID
 
 LINK_TTL = timedelta(minutes=15)
 RETRY_AFTER_S = 5
 MAX_PAGE = 100
 FEEDBACK_FIELDS = {"label": 200, "text": 4000, "note": 2000}
+# The three strings at their longest, each character \u-escaped (6 bytes), fit well within this.
+MAX_FEEDBACK_BODY = 64 * 1024
+MAX_SINCE_CHARS = 64  # an ISO 8601 time is about 32 characters
+MAX_CONTINUATION_CHARS = 512  # a token encodes one RowKey of about 60 characters
 
 
 @dataclass(frozen=True)
@@ -85,19 +91,15 @@ class JobsApi:
         site = query.get("site")
         if not site:
             raise InvalidInput("'site' is required", reason="missing_site")
-        state_text = query.get("state") or query.get("status")
-        try:
-            state = JobState(state_text.upper()) if state_text else None
-            since = datetime.fromisoformat(query["since"].replace("Z", "+00:00")) if query.get("since") else None
-            limit = min(int(query.get("limit", "50")), MAX_PAGE)
-        except ValueError as exc:
-            raise InvalidInput(f"bad query: {exc}", reason="bad_query") from exc
-        if since is not None and since.tzinfo is None:
-            raise InvalidInput("'since' needs a time zone (e.g. Z)", reason="bad_query")
-        if limit < 1:
-            raise InvalidInput("'limit' must be at least 1", reason="bad_query")
-        token = _untoken(query.get("continuation"))
-        jobs, next_token = self.store.list_site(site, state=state, since=since, limit=limit, token=token)
+        if not ID.fullmatch(site):
+            raise InvalidInput("'site' must be 1-64 ASCII letters, digits, '_' or '-'", reason="invalid_site")
+        jobs, next_token = self.store.list_site(
+            site,
+            state=_state(query),
+            since=_since(query),
+            limit=_limit(query),
+            token=_untoken(query.get("continuation")),
+        )
         doc: dict[str, Any] = {"jobs": [document.public(j) for j in jobs], "continuation": _token(next_token)}
         return Reply(200, doc)
 
@@ -110,20 +112,14 @@ class JobsApi:
 
     def _feedback(self, job_id: str, body: bytes) -> Reply:
         job = self._job(job_id)
-        try:
-            doc = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise InvalidInput("the body is not JSON", reason="invalid_json") from exc
-        if not isinstance(doc, dict) or not any(k in doc for k in FEEDBACK_FIELDS):
+        doc = request_body.json_object(body, max_bytes=MAX_FEEDBACK_BODY)
+        kept = {
+            key: value
+            for key, cap in FEEDBACK_FIELDS.items()
+            if (value := request_body.text(doc, key, max_chars=cap, reason="bad_feedback")) is not None
+        }
+        if not kept:
             raise InvalidInput(f"give at least one of {sorted(FEEDBACK_FIELDS)}", reason="bad_feedback")
-        kept: dict[str, Any] = {}
-        for key, cap in FEEDBACK_FIELDS.items():
-            value = doc.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, str) or len(value) > cap:
-                raise InvalidInput(f"'{key}' must be a string of at most {cap} characters", reason="bad_feedback")
-            kept[key] = value
         feedback_id = self.store.add_feedback(job.id, kept, datetime.now(UTC))
         return Reply(201, {"id": feedback_id, "job_id": job.id, **kept})
 
@@ -137,9 +133,52 @@ def _token(value: str | None) -> str | None:
 
 
 def _untoken(value: str | None) -> str | None:
-    if not value:
+    """The store's token inside a continuation; anything that is not one we could have written is refused,
+    never read as "from the start" (which would answer the first page again)."""
+    if value is None:
+        return None
+    if not value or len(value) > MAX_CONTINUATION_CHARS:
+        raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
+    try:
+        # validate=True: characters outside the URL-safe alphabet are an error, not skipped.
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+        token = raw.decode("utf-8")
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query") from exc
+    if not token or _token(token) != value:  # one spelling per token: no padding, no alternate encodings
+        raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
+    return token
+
+
+def _state(query: Mapping[str, str]) -> JobState | None:
+    text = query.get("state") or query.get("status")
+    if not text:
         return None
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        return JobState(text.upper())
     except ValueError as exc:
-        raise InvalidInput("bad continuation token", reason="bad_query") from exc
+        raise InvalidInput(
+            f"'state' must be one of {', '.join(s.value for s in JobState)}", reason="bad_query"
+        ) from exc
+
+
+def _since(query: Mapping[str, str]) -> datetime | None:
+    text = query.get("since")
+    if not text:
+        return None
+    try:
+        since = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) <= MAX_SINCE_CHARS else None
+        # In UTC here, so a time at the calendar's edge (0001-01-01T00:00+05:00) is refused, not overflowed later.
+        since = since.astimezone(UTC) if since is not None and since.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        since = None
+    if since is None:
+        raise InvalidInput("'since' must be an ISO 8601 time with a time zone (e.g. Z)", reason="bad_query")
+    return since
+
+
+def _limit(query: Mapping[str, str]) -> int:
+    text = query.get("limit", "50")
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= MAX_PAGE):
+        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}", reason="bad_query")
+    return int(text)

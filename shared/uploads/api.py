@@ -4,17 +4,17 @@
 201 (a new reservation) or 200 (a repeat) with `{"blob_name", "upload_url", "expires_at", "content_type",
 "uploaded", "job_hint", "max_bytes", "staged_blocks"}`. Errors are RFC 9457 problem documents with a reason code:
 400 `invalid_json`, `invalid_site_id`, `invalid_device_id`, `invalid_photo_id`, `unsupported_type`,
-`type_mismatch`; 409 `photo_id_conflict`; 503 when storage is unavailable (retry).
+`type_mismatch`; 409 `photo_id_conflict`; 503 when storage is unavailable (retry). Members other than these
+five are ignored.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from shared import problems
-from shared.errors import InvalidInput, SitelensError
+from shared import problems, request_body
+from shared.errors import SitelensError
 from shared.uploads import naming
 from shared.uploads.service import UploadRequest, UploadService
 
@@ -25,14 +25,7 @@ MAX_BODY = 4096  # the request is four short strings
 
 def parse(raw: bytes) -> UploadRequest:
     """The request, or InvalidInput with the reason code of the first rule it breaks."""
-    if len(raw) > MAX_BODY:
-        raise InvalidInput(f"the body is larger than {MAX_BODY} bytes", reason="invalid_json")
-    try:
-        doc = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidInput("the body is not JSON", reason="invalid_json") from exc
-    if not isinstance(doc, dict):
-        raise InvalidInput("the body must be a JSON object", reason="invalid_json")
+    doc = request_body.json_object(raw, max_bytes=MAX_BODY)
     ext, _ = naming.media(doc.get("ext"), doc.get("content_type"))
     return UploadRequest(
         site_id=naming.check_id(doc.get("site_id"), "site_id"),
@@ -42,9 +35,7 @@ def parse(raw: bytes) -> UploadRequest:
     )
 
 
-def media_type(status: int) -> str:
-    """Errors are problem documents (RFC 9457 §3), replies plain JSON."""
-    return problems.MEDIA_TYPE if status >= 400 else "application/json"
+media_type = problems.media_type
 
 
 def handle(service: UploadService, raw_body: bytes) -> Reply:

@@ -1,49 +1,39 @@
-"""The subscriptions API, independent of the HTTP framework: JSON in, (status, JSON) out."""
+"""The subscriptions API, independent of the HTTP framework: JSON in, (status, JSON or problem document) out.
+
+Path ids and body members are checked by type and size before the store sees them; every sitelens error
+becomes an RFC 9457 problem document with its reason code (400, 404, 409, 503, ...).
+"""
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
-from shared.errors import InvalidInput, NotFound, PermanentError
+from shared import problems, request_body
+from shared.errors import SitelensError
+from shared.webhooks.models import SubscriptionRequest, check_event_id, check_subscription_id
 from shared.webhooks.service import WebhookService
 
+log = logging.getLogger(__name__)
 Reply = tuple[int, dict[str, Any] | None]
-
-
-def _error(status: int, exc: PermanentError) -> Reply:
-    return status, {"error": exc.reason, "message": str(exc)}
-
-
-def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidInput("the body is not JSON", reason="invalid_json") from exc
-    if not isinstance(doc, dict):
-        raise InvalidInput("the body must be a JSON object", reason="invalid_json")
-    return doc
+MAX_BODY = 16 * 1024  # a URL of 2,048 characters, each \u-escaped, with a site and the event types
+media_type = problems.media_type
 
 
 def handle(service: WebhookService, action: str, params: dict[str, str], raw_body: bytes) -> Reply:
-    """Dispatch one API action; every permanent error becomes a 4xx with its reason code."""
+    """Dispatch one API action; every sitelens error becomes a problem document with its status and reason."""
     try:
         return _ACTIONS[action](service, params, raw_body)
-    except NotFound as exc:
-        return _error(404, exc)
-    except PermanentError as exc:
-        return _error(400, exc)
+    except SitelensError as exc:
+        status, doc = problems.from_error(exc)
+        if status >= 500:
+            log.warning("subscriptions %s failed: %s", action, exc)
+        return status, doc
 
 
 def _create(service: WebhookService, _params: dict[str, str], raw: bytes) -> Reply:
-    doc = _body(raw)
-    url = doc.get("url")
-    if not isinstance(url, str):
-        raise InvalidInput("'url' is required", reason="missing_url")
-    types = doc.get("event_types")
-    if types is not None and not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
-        raise InvalidInput("'event_types' must be a list of strings", reason="invalid_event_types")
-    sub, secret = service.subscribe(url, doc.get("site"), types)
+    request = SubscriptionRequest.from_json(request_body.json_object(raw, max_bytes=MAX_BODY))
+    sub, secret = service.subscribe(request.url, request.site, request.event_types)
     return 201, {**sub.public(), "secret": secret}
 
 
@@ -52,16 +42,19 @@ def _list(service: WebhookService, _params: dict[str, str], _raw: bytes) -> Repl
 
 
 def _delete(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
-    service.store.delete_subscription(params["id"])
+    service.store.delete_subscription(check_subscription_id(params["id"]))
     return 204, None
 
 
 def _rotate(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
-    secret = service.rotate(params["id"])
-    return 200, {**service.store.get_subscription(params["id"]).public(), "secret": secret}
+    subscription_id = check_subscription_id(params["id"])
+    secret = service.rotate(subscription_id)
+    return 200, {**service.store.get_subscription(subscription_id).public(), "secret": secret}
 
 
 def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
+    subscription_id = check_subscription_id(params["id"])
+    service.store.get_subscription(subscription_id)  # 404 for an unknown subscription, not an empty list
     items = [
         {
             "event_id": d.event_id,
@@ -71,14 +64,15 @@ def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Rep
                 for a in d.attempts
             ],
         }
-        for d in service.store.failed_deliveries(params["id"])
+        for d in service.store.failed_deliveries(subscription_id)
     ]
     return 200, {"items": items}
 
 
 def _replay(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
-    service.replay(params["event_id"], params["id"])
-    return 202, {"replayed": params["event_id"]}
+    subscription_id, event_id = check_subscription_id(params["id"]), check_event_id(params["event_id"])
+    service.replay(event_id, subscription_id)
+    return 202, {"replayed": event_id}
 
 
 _ACTIONS = {

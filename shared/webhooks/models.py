@@ -3,11 +3,61 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
+
+from shared import request_body
+from shared.errors import InvalidInput
+from shared.uploads.naming import ID
 
 EVENT_TYPES = frozenset({"job.succeeded", "job.failed", "job.rejected"})
 ALL_SITES = "*"
+MAX_URL_CHARS = 2048  # what browsers and proxies reliably carry; Table storage would take at most 32K
+MAX_EVENT_TYPES = 16
+MAX_EVENT_TYPE_CHARS = 64
+SUBSCRIPTION_ID = re.compile(r"sub_[0-9a-f]{32}")
+EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # evt_{job id}_{state}; any Table-storage-safe key
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """The body of `POST /subscriptions`, every member checked by type and size before anything is stored."""
+
+    url: str
+    site: str | None
+    event_types: list[str] | None
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> SubscriptionRequest:
+        url = request_body.text(doc, "url", min_chars=1, max_chars=MAX_URL_CHARS, reason="invalid_url")
+        if url is None:
+            raise InvalidInput("'url' is required", reason="missing_url")
+        site = doc.get("site")
+        if site is not None and site != ALL_SITES and not (isinstance(site, str) and ID.fullmatch(site)):
+            raise InvalidInput(
+                "'site' must be '*' or 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit",
+                reason="invalid_site",
+            )
+        types = request_body.string_list(
+            doc, "event_types", max_items=MAX_EVENT_TYPES, max_chars=MAX_EVENT_TYPE_CHARS, reason="invalid_event_types"
+        )
+        return cls(url, site, types)
+
+
+def check_subscription_id(value: str) -> str:
+    """A path's subscription id, or InvalidInput `bad_subscription_id` (before it reaches a Table key)."""
+    if not SUBSCRIPTION_ID.fullmatch(value):
+        raise InvalidInput(f"{value[:80]!r} is not a subscription id", reason="bad_subscription_id")
+    return value
+
+
+def check_event_id(value: str) -> str:
+    """A path's event id, or InvalidInput `bad_event_id`."""
+    if not EVENT_ID.fullmatch(value):
+        raise InvalidInput(f"{value[:80]!r} is not an event id", reason="bad_event_id")
+    return value
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from emulators.functions_host.http_server import HOST_REASONS
 from shared.validation import Reason
 
 REPO = Path(__file__).resolve().parents[3]
@@ -19,6 +20,7 @@ def produced() -> set[str]:
     for path in (REPO / "sitelens").glob("upload*.py"):
         codes |= set(CLIENT.findall(path.read_text()))
     codes |= {f"invalid_{f}" for f in ("site_id", "device_id", "photo_id")}  # built as invalid_{field}
+    codes |= set(HOST_REASONS.values())  # the local Functions host's own problem documents
     return codes
 
 
