@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import azure.functions as func
+from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
 from shared import composition, health
 from shared.jobs.api import Reply
@@ -15,7 +16,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 def _json(status: int, doc: object) -> func.HttpResponse:
     body = json.dumps(doc) if doc is not None else None
-    return func.HttpResponse(body, status_code=status, mimetype="application/json")
+    return func.HttpResponse(body, status_code=status, mimetype=webhooks_api.media_type(status))
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -32,9 +33,10 @@ def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
 # --- the pipeline --------------------------------------------------------------------------------
 @app.blob_trigger(arg_name="photo", path="photos/{name}", connection="AzureWebJobsStorage",
                   source=func.BlobSource.EVENT_GRID)  # fmt: skip
-def on_photo_uploaded(photo: func.InputStream) -> None:
+def on_photo_uploaded(photo: blob.BlobClient) -> None:
+    # An SDK-type binding: the worker gets a client, never the content, so no blob size reaches its memory.
     # Only the name is used: validation reads the size from the blob's properties, then a bounded range.
-    composition.ingestion().ingest((photo.name or "").partition("/")[2])
+    composition.ingestion().ingest(photo.blob_name)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="completions", connection="AzureWebJobsStorage")

@@ -5,6 +5,8 @@ or an Event Grid post to the webhook) enqueues a `BlobTriggerMessage` on the hos
 `azure-webjobs-blobtrigger-{hostId}`; a queue listener with `poisonBlobThreshold` as its dequeue count
 runs the function; what keeps failing lands in `webjobs-blobtrigger-poison` with the same JSON.
 The scan writes blob receipts so that a restarted host does not deliver a blob version twice.
+A trigger the worker marked deferred (an SDK-type parameter) gets a reference to the blob, never its
+content: the host reads the blob's properties only, whatever its size.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.blob import InputStream
 
+from emulators.functions_host import deferred_bindings
 from emulators.functions_host.binding_expressions import BlobPathPattern, resolve_app_settings
 from emulators.functions_host.index import FunctionSpec
 from emulators.functions_host.invoker import Invoker
@@ -146,6 +149,8 @@ class BlobTriggers:
         )
 
     async def _value(self, spec: FunctionSpec, blob: Any, props: Any) -> Any:
+        if spec.trigger.deferred:
+            return deferred_bindings.blob_reference(spec.trigger.get("connection"), props.container, props.name)
         data: bytes = await (await blob.download_blob()).readall()
         hint = spec.annotations.get(spec.trigger.name)
         if hint is bytes:

@@ -3,7 +3,9 @@
 The description is built from `Function.get_raw_bindings()`, the JSON the Python worker sends to the
 host, so what this host runs is exactly what Azure would index. Signature checks mirror the worker's
 (`azure_functions_worker.functions.Registry`): parameter names equal the binding names, `context` is
-injected, OUT bindings other than `$return` are `func.Out[...]` or unannotated.
+injected, OUT bindings other than `$return` are `func.Out[...]` or unannotated. A parameter annotated with
+an SDK type (the blob extension's `BlobClient`) enables deferred bindings for its function, decided and
+described by the base extension exactly as the worker has it do (see deferred_bindings.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+
+from emulators.functions_host import deferred_bindings
 
 TRIGGER_TYPES = frozenset({"httpTrigger", "queueTrigger", "blobTrigger", "timerTrigger"})
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
@@ -40,6 +44,12 @@ class Binding:
     def get(self, key: str, default: Any = None) -> Any:
         return self.raw.get(key, default)
 
+    @property
+    def deferred(self) -> bool:
+        """The worker marked it: the host sends a reference (model binding data), never the content."""
+        properties = self.raw.get("properties")
+        return isinstance(properties, dict) and properties.get("SupportsDeferredBinding") is True
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -53,6 +63,8 @@ class FunctionSpec:
     takes_context: bool
     annotations: dict[str, Any] = field(default_factory=dict)
     retry_policy: dict[str, Any] | None = None
+    # The worker's `FunctionInfo.deferred_bindings_enabled`: a parameter is annotated with an SDK type.
+    deferred_bindings_enabled: bool = False
 
     @property
     def function_id(self) -> str:
@@ -117,6 +129,13 @@ def _describe(function: Any) -> FunctionSpec:
     user_function = function.get_user_function()
     annotations = _annotations(user_function)
     takes_context = _check_signature(name, user_function, bindings, annotations)
+    deferred = _deferred_bindings(name, bindings, annotations)
+    if deferred:
+        # As the worker: the raw bindings of such a function come from the base extension, which marks
+        # each binding the host must send as a reference.
+        in_types = {b.name: annotations.get(b.name) for b in bindings if b.direction == "IN"}
+        bindings = tuple(_binding(json.loads(raw)) for raw in deferred_bindings.raw_bindings(function, in_types))
+        triggers = [b for b in bindings if b.type in TRIGGER_TYPES]
     return FunctionSpec(
         name=name,
         trigger=triggers[0],
@@ -126,6 +145,7 @@ def _describe(function: Any) -> FunctionSpec:
         takes_context=takes_context,
         annotations=annotations,
         retry_policy=function.get_settings_dict("retry_policy"),
+        deferred_bindings_enabled=bool(deferred),
     )
 
 
@@ -164,3 +184,15 @@ def _check_signature(
         ):
             raise IndexingError(f"Function {name}: output binding '{b.name}' must be annotated func.Out[...]")
     return takes_context
+
+
+def _deferred_bindings(name: str, bindings: tuple[Binding, ...], annotations: dict[str, Any]) -> set[str]:
+    """The bindings whose parameter is an SDK type; raises where the worker would refuse the annotation."""
+    deferred = {b.name for b in bindings if deferred_bindings.is_sdk_type(annotations.get(b.name))}
+    for b in bindings:
+        if b.name in deferred and (b.direction != "IN" or not deferred_bindings.accepts(b.type, annotations[b.name])):
+            raise IndexingError(
+                f'Function {name}: type of {b.name} binding "{b.type}" does not match its Python annotation '
+                f'"{getattr(annotations[b.name], "__name__", annotations[b.name])}"'
+            )
+    return deferred

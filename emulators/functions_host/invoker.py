@@ -2,7 +2,9 @@
 
 Sync functions run on a bounded thread pool (the worker's `PYTHON_THREADPOOL_THREAD_COUNT`), async ones
 on the loop, both under one concurrency limit. A non-HTTP function that returns a value fails, as in
-Azure. Outputs are written only after the function succeeds and only when a value was set.
+Azure. Outputs are written only after the function succeeds and only when a value was set. A deferred
+binding's reference (model binding data) is turned into the SDK object by the extension's own converter,
+on the worker's side of the call, so a failure there fails the invocation as in Azure.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.blob import InputStream
 
+from emulators.functions_host import deferred_bindings
 from emulators.functions_host.binding_expressions import render, resolve_app_settings
 from emulators.functions_host.index import Binding, FunctionSpec
 from emulators.functions_host.storage import StorageClients
@@ -149,9 +152,10 @@ class Invoker:
     async def _invoke(
         self, spec: FunctionSpec, trigger_value: Any, binding_data: Mapping[str, object], invocation_id: str
     ) -> Any:
-        kwargs: dict[str, Any] = {spec.trigger.name: trigger_value}
+        kwargs: dict[str, Any] = {spec.trigger.name: _worker_value(spec, spec.trigger, trigger_value, binding_data)}
         for binding in spec.inputs():
-            kwargs[binding.name] = await self._read_input(spec, binding, binding_data)
+            value = await self._read_input(spec, binding, binding_data)
+            kwargs[binding.name] = _worker_value(spec, binding, value, {})
         outs: dict[str, Out[Any]] = {b.name: Out() for b in spec.outputs()}
         kwargs.update(outs)
         if spec.takes_context:
@@ -179,6 +183,8 @@ class Invoker:
             raise InvocationFailed(f"input binding type '{binding.type}' is not supported by this host")
         path = self._path(binding, "path", binding_data)
         container, _, name = path.partition("/")
+        if binding.deferred:
+            return deferred_bindings.blob_reference(binding.get("connection"), container, name)
         blob = self.storage.blob_service(binding.get("connection")).get_blob_client(container, name)
         try:
             data = await (await blob.download_blob()).readall()
@@ -207,6 +213,13 @@ class Invoker:
             await self.storage.send_messages(connection, queue_name, [_queue_text(binding, v) for v in items])
         else:
             raise InvocationFailed(f"output binding type '{binding.type}' is not supported by this host")
+
+
+def _worker_value(spec: FunctionSpec, binding: Binding, value: Any, trigger_metadata: Mapping[str, object]) -> Any:
+    """What the function receives: the host's value, or for a deferred binding what the converter builds."""
+    if not binding.deferred:
+        return value
+    return deferred_bindings.decode(binding.type, value, spec.annotations.get(binding.name), trigger_metadata)
 
 
 def _queue_text(binding: Binding, value: Any) -> str:
