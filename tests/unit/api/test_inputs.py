@@ -1,0 +1,161 @@
+"""Each API's fields by type and size: the cases of the security review, and their neighbours, as 400s."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from shared.uploads import api as uploads_api
+from shared.webhooks import api as webhooks_api
+from tests.unit.api.fakes import JOB_ID, PROBLEM_MEMBERS, jobs_api, upload_service, webhook_service
+
+LOOPBACK = "http://127.0.0.1:9/hook"
+
+
+def problem(status: int, doc: dict[str, Any] | None, reason: str) -> None:
+    assert doc is not None and set(doc) == PROBLEM_MEMBERS, doc
+    assert (status, doc["status"], doc["reason"]) == (int(doc["status"]), status, reason)
+
+
+def token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+# --- GET /jobs ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"site": "north-yard", "continuation": "!!!"}, "bad_query"),  # was the first page again
+        ({"site": "north-yard", "continuation": "YWJj==="}, "bad_query"),  # padding we never write
+        ({"site": "north-yard", "continuation": "YW Jj"}, "bad_query"),
+        ({"site": "north-yard", "continuation": token("abcdef")[:-1]}, "bad_query"),  # truncated
+        ({"site": "north-yard", "continuation": base64.urlsafe_b64encode(b"\xff\xfe").decode()}, "bad_query"),
+        ({"site": "north-yard", "continuation": ""}, "bad_query"),
+        ({"site": "north-yard", "continuation": "A" * 600}, "bad_query"),
+        ({"site": "north-yard", "limit": "101"}, "bad_query"),
+        ({"site": "north-yard", "limit": "1e3"}, "bad_query"),
+        ({"site": "north-yard", "limit": "-1"}, "bad_query"),
+        ({"site": "north-yard", "limit": "\u0663"}, "bad_query"),  # an Arabic-Indic digit: isdigit() is True
+        ({"site": "north-yard", "limit": "9" * 5000}, "bad_query"),
+        ({"site": "north-yard", "since": "0001-01-01T00:00:00+05:00"}, "bad_query"),  # overflows in UTC
+        ({"site": "north-yard", "since": "2026-11-22T08:00:00" + " " * 100}, "bad_query"),
+        ({"site": "north-yard", "status": "done"}, "bad_query"),
+        ({"site": "../x"}, "invalid_site"),
+        ({"site": "s" * 65}, "invalid_site"),
+        ({"site": "north-yard\n"}, "invalid_site"),
+        ({"site": ""}, "missing_site"),
+    ],
+)
+def test_bad_listing_queries_are_400_problems(query, reason):
+    api, _ = jobs_api()
+    reply = api.handle("list", {}, query, {}, b"")
+    problem(reply.status, reply.body, reason)
+    assert reply.media_type == "application/problem+json"
+
+
+def test_a_token_the_api_gave_is_accepted_and_limit_100_is_the_top():
+    api, _ = jobs_api()
+    reply = api.handle("list", {}, {"site": "north-yard", "limit": "100", "continuation": token("x")}, {}, b"")
+    assert reply.status == 200 and reply.body is not None and [j["id"] for j in reply.body["jobs"]] == [JOB_ID]
+
+
+# --- feedback ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 4096, "invalid_json"),
+        (b'{"label": "\\ud800"}', "invalid_json"),
+        (b'{"label": "a", "label": "b"}', "invalid_json"),
+        (b"x" * (64 * 1024 + 1), "invalid_json"),
+        (json.dumps({"label": {"a": 1}}).encode(), "bad_feedback"),
+        (json.dumps({"text": ["x"]}).encode(), "bad_feedback"),
+        (json.dumps({"note": "n" * 2001}).encode(), "bad_feedback"),
+        (json.dumps({"label": "bell\x07"}).encode(), "bad_feedback"),
+        (json.dumps({"other": "x"}).encode(), "bad_feedback"),
+        (json.dumps({"label": None}).encode(), "bad_feedback"),
+    ],
+)
+def test_bad_feedback_is_a_400_problem_and_nothing_is_stored(body, reason):
+    api, store = jobs_api()
+    reply = api.handle("feedback", {"id": JOB_ID}, {}, {}, body)
+    problem(reply.status, reply.body, reason)
+    assert store.feedback == []
+
+
+def test_feedback_at_its_limits_is_kept_with_unicode_and_line_breaks():
+    api, store = jobs_api()
+    doc = {"label": "l" * 200, "text": "\u00fc\n" * 2000, "note": "\U0001f527" * 2000}
+    raw = json.dumps(doc).encode()  # \u-escaped: 6 or 12 bytes a character, still under the cap
+    reply = api.handle("feedback", {"id": JOB_ID}, {}, {}, raw)
+    assert reply.status == 201 and store.feedback == [(JOB_ID, doc)]
+
+
+# --- POST /uploads -----------------------------------------------------------------------------
+@pytest.mark.parametrize("raw", [b"[" * 4096, b'{"site_id": "\\udfff"}', b"\xc3\x28", b'{"site_id": NaN}'])
+def test_malformed_upload_bodies_are_invalid_json(raw):
+    problem(*uploads_api.handle(upload_service(), raw), "invalid_json")
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+def create(service, doc: object) -> tuple[int, Any]:
+    raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return webhooks_api.handle(service, "create", {}, raw)
+
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        (b"[" * 4096, "invalid_json"),
+        ({"url": "http://127.0.0.1/" + "a" * 100_000}, "invalid_json"),  # over the 16 KiB body cap
+        ({"url": "http://127.0.0.1/" + "a" * 2100}, "invalid_url"),
+        ({"url": 12}, "invalid_url"),
+        ({"url": ""}, "invalid_url"),
+        ({"url": LOOPBACK + "\x00"}, "invalid_url"),
+        ({}, "missing_url"),
+        ({"url": None}, "missing_url"),
+        ({"url": LOOPBACK, "site": {"a": 1}}, "invalid_site"),
+        ({"url": LOOPBACK, "site": 12}, "invalid_site"),  # was stored as an integer
+        ({"url": LOOPBACK, "site": "a/b"}, "invalid_site"),
+        ({"url": LOOPBACK, "site": ""}, "invalid_site"),
+        ({"url": LOOPBACK, "event_types": "job.failed"}, "invalid_event_types"),
+        ({"url": LOOPBACK, "event_types": [1]}, "invalid_event_types"),
+        ({"url": LOOPBACK, "event_types": ["job.failed"] * 17}, "invalid_event_types"),
+        ({"url": LOOPBACK, "event_types": ["job.exploded"]}, "unknown_event_type"),
+        ({"url": "ftp://127.0.0.1/x"}, "webhook_url_refused"),
+    ],
+)
+def test_bad_subscriptions_are_400_problems_and_nothing_is_stored(doc, reason):
+    service = webhook_service()
+    problem(*create(service, doc), reason)
+    assert service.store.list_subscriptions() == []
+
+
+def test_a_subscription_for_all_sites_or_one_site_is_stored_as_given():
+    service = webhook_service()
+    status, doc = create(service, {"url": LOOPBACK, "site": "*", "event_types": []})
+    assert (
+        status == 201 and doc["site"] == "*" and doc["event_types"] == ["job.failed", "job.rejected", "job.succeeded"]
+    )
+    status, doc = create(service, {"url": LOOPBACK, "site": "north-yard", "event_types": ["job.failed"]})
+    assert status == 201 and service.store.get_subscription(doc["id"]).site == "north-yard"
+
+
+@pytest.mark.parametrize("action", ["delete", "rotate", "failed"])
+def test_an_unknown_subscription_is_404_and_a_malformed_id_400(action):
+    service = webhook_service()
+    problem(*webhooks_api.handle(service, action, {"id": "sub_" + "0" * 32}, b""), "not_found")
+    for bad in ("x", "sub_" + "0" * 31 + "'", "sub_" + "0" * 10_000, "sub_" + "0" * 32 + "\n"):
+        problem(*webhooks_api.handle(service, action, {"id": bad}, b""), "bad_subscription_id")
+
+
+def test_failed_deliveries_of_a_known_subscription_and_replay_ids():
+    service = webhook_service()
+    _, created = create(service, {"url": LOOPBACK})
+    assert webhooks_api.handle(service, "failed", {"id": created["id"]}, b"") == (200, {"items": []})
+    replay = {"id": created["id"], "event_id": "evt_" + JOB_ID + "_succeeded"}
+    problem(*webhooks_api.handle(service, "replay", replay, b""), "not_found")
+    problem(*webhooks_api.handle(service, "replay", {**replay, "event_id": "a/b"}, b""), "bad_event_id")
+    problem(*webhooks_api.handle(service, "replay", {**replay, "event_id": "e" * 129}, b""), "bad_event_id")
