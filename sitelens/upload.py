@@ -2,8 +2,10 @@
 
 For each photo: ask `POST /api/uploads` for its blob name and a create-only SAS, stage the photo in blocks
 (each retried on its own, on top of the SDK's retry policy; a refused SAS is renewed), commit with
-`If-None-Match: *` and print the job id, which the pipeline derives from the blob's name and ETag
-(shared.jobs.ids). An interrupted upload resumes: the API lists the blocks already staged and only the
+`If-None-Match: *` and print the job id, which the pipeline derives from the blob's name alone
+(shared.jobs.ids) and the API names in its reply (`job_hint`). The commit's ETag is reported too: the job's
+status document shows the ETag of the version the pipeline processed (`photo_etag`), to compare. An
+interrupted upload resumes: the API lists the blocks already staged and only the
 others are sent (see upload_progress.py).
 
 The photo id defaults to the file's name and a hash of its content, so uploading a file twice
@@ -61,6 +63,7 @@ class Outcome:
     blocks_sent: int = 0
     blocks_skipped: int = 0
     committed_at: str | None = None  # when this client's commit returned (ISO 8601 UTC)
+    etag: str | None = None  # the ETag of this client's commit, without quotes (the job's `photo_etag`)
 
 
 def default_photo_id(path: Path, data: bytes) -> str:
@@ -139,18 +142,19 @@ class Uploader:
         body = {"site_id": self.site, "device_id": self.device,
                 "photo_id": photo_id or default_photo_id(path, data), "ext": ext}  # fmt: skip
         photo = _Photo(path, data, body, self._grant(body))
-        outcome = Outcome(str(path), "uploaded", photo.name)
+        job_id = str(photo.grant.get("job_hint") or job_id_for(photo.name))
+        outcome = Outcome(str(path), "uploaded", photo.name, job_id)
         if photo.grant.get("uploaded"):
-            return Outcome(str(path), "already_uploaded", photo.name, photo.grant.get("job_hint"))
+            return Outcome(str(path), "already_uploaded", photo.name, job_id)
         limit = int(photo.grant.get("max_bytes") or len(data))
         if len(data) > limit:
             raise UploadFailed("too_large", f"{len(data)} bytes; the service accepts at most {limit}")
         try:
             etag = self._send(photo, outcome, label)
-        except _AlreadyThere:  # committed before (perhaps by us, with the reply lost): the API names the job
-            outcome.status, outcome.job_id = "already_uploaded", self._grant(body).get("job_hint")
+        except _AlreadyThere:  # committed before (perhaps by us, with the reply lost): the same job either way
+            outcome.status = "already_uploaded"
             return outcome
-        outcome.job_id, outcome.committed_at = job_id_for(photo.name, etag), datetime.now(UTC).isoformat()
+        outcome.etag, outcome.committed_at = etag.strip('"'), datetime.now(UTC).isoformat()
         return outcome
 
     def _send(self, photo: _Photo, outcome: Outcome, label: str) -> str:

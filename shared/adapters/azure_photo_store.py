@@ -6,7 +6,6 @@ from the app's managed identity in Azure (cached until shortly before it expires
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -15,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import (
+    BlobLeaseClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContentSettings,
@@ -25,7 +25,7 @@ from azure.storage.blob import (
 )
 
 from shared.adapters.azure_errors import translate
-from shared.errors import InvalidInput, NotFound, TransientError
+from shared.errors import Conflict, InvalidInput, NotFound, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.ports import BlobInfo
 
@@ -69,13 +69,19 @@ class BlobPhotoStore:
 
     def photo_info(self, blob_name: str) -> BlobInfo:
         props = _call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).get_blob_properties)
-        return BlobInfo(props.size, str(props.etag), props.content_settings.content_type, dict(props.metadata or {}))
+        return BlobInfo(props.size, str(props.etag))  # not its content type or metadata: the device sets those
 
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
-        # Bounded twice: the caller checked the size, and the range stops a blob that grew since.
-        stream = _call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).download_blob, offset=0, length=max_bytes,
-                       etag=etag, match_condition=MatchConditions.IfNotModified)  # fmt: skip
-        return bytes(_call(f"photo {blob_name}", stream.readall))
+        # Bounded twice: the caller checked the size, and the range stops a blob that grew since. Pinned to
+        # `etag`: a 412 means the version is gone (overwritten, or its properties or metadata rewritten).
+        try:
+            pinned = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+            stream = self._blob(PHOTOS, blob_name).download_blob(offset=0, length=max_bytes, **pinned)
+            return bytes(stream.readall())
+        except ResourceModifiedError as exc:
+            raise Conflict(f"photo {blob_name} is no longer version {etag}", reason="overwritten") from exc
+        except AzureError as exc:
+            raise translate(exc, f"photo {blob_name}") from exc
 
     def put_derived(self, job_id: str, jpeg: bytes) -> None:
         blob = self._blob(DERIVED, ids.derived_path(job_id))
@@ -85,13 +91,31 @@ class BlobPhotoStore:
     def derived_url(self, job_id: str) -> str:
         return self.read_link(DERIVED, ids.derived_path(job_id), TASK_INPUT_TTL)
 
-    def quarantine(self, blob_name: str, reason: str, detail: str) -> None:
-        """Copy the original to `quarantine/` with the reason in metadata, then delete it from `photos`."""
+    def quarantine(self, blob_name: str, etag: str, reason: str, detail: str) -> None:
+        """Copy version `etag` to `quarantine/` (the reason in metadata), then delete it from `photos/`.
+
+        Safe to repeat, and nothing the device's SAS can do blocks it: snapshots are deleted with the blob
+        (a plain delete fails `SnapshotsPresent`), and a lease the device took is broken first (a leased blob
+        refuses a delete without its lease id). Copy and delete are pinned to `etag`: a later write under
+        the name is neither quarantined nor deleted (NotFound when the version is already gone)."""
         source = self._blob(PHOTOS, blob_name)
+        props = _call(f"photo {blob_name}", source.get_blob_properties)
+        if not ids.same_version(str(props.etag), etag):
+            raise NotFound(f"photo {blob_name}: version {etag} is gone (now {props.etag})")
+        if props.lease.state in ("leased", "breaking"):
+            log.warning("photo %s carries a lease sitelens never takes; breaking it to quarantine the photo", blob_name)
+            _call("quarantine lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
         target = self._blob(QUARANTINE, blob_name)
-        metadata = {"reason": _metadata_text(reason, 64), "detail": _metadata_text(detail)}
-        _call("quarantine copy", target.start_copy_from_url, self.read_link(PHOTOS, blob_name, timedelta(minutes=10)),
-              metadata=metadata)  # fmt: skip
+        metadata = {"reason": _metadata_text(reason, 64), "detail": _metadata_text(detail),
+                    "photo_etag": _metadata_text(etag.strip('"'), 64)}  # fmt: skip
+        link = self.read_link(PHOTOS, blob_name, timedelta(minutes=10))
+        try:  # the copy gets our metadata, never the device's: x-ms-meta-* on a copy replaces the source's
+            target.start_copy_from_url(link, metadata=metadata, source_etag=etag,
+                                       source_match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        except ResourceModifiedError as exc:
+            raise NotFound(f"photo {blob_name}: version {etag} was replaced before the copy") from exc
+        except AzureError as exc:
+            raise translate(exc, "quarantine copy") from exc
         deadline = time.monotonic() + COPY_DEADLINE_S
         while (status := _call("quarantine copy", target.get_blob_properties).copy.status) == "pending":
             if time.monotonic() > deadline:
@@ -99,8 +123,19 @@ class BlobPhotoStore:
             time.sleep(0.2)  # the service finishes the copy on its own; we poll its status with a deadline
         if status != "success":
             raise TransientError(f"copy of {blob_name} to quarantine ended {status}")
-        with contextlib.suppress(NotFound):
-            _call("quarantine delete", source.delete_blob)
+        self._delete_version(source, blob_name, etag)
+
+    def _delete_version(self, source: Any, blob_name: str, etag: str) -> None:
+        try:
+            source.delete_blob(delete_snapshots="include", etag=etag, match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            pass  # deleted by an earlier run
+        except ResourceModifiedError as exc:
+            if getattr(exc, "error_code", None) == "LeaseIdMissing":  # leased again since: break it next time
+                raise TransientError(f"photo {blob_name} was leased again while being quarantined") from exc
+            log.warning("photo %s was written again after its copy to quarantine; the later version stays", blob_name)
+        except AzureError as exc:
+            raise translate(exc, "quarantine delete") from exc
 
     def model_registered(self, model: str) -> str:
         """For health checks: `models/{name}/{version}/manifest.json` exists (NotFound otherwise)."""

@@ -29,6 +29,9 @@ def public(job: Job, links: dict[str, str] | None = None) -> dict[str, Any]:
         "model": job.model,
         "cached": job.cached_from is not None,
         "attempts": job.attempt,
+        # The photo version this job is bound to, to compare with the ETag of the device's own commit.
+        "photo_etag": job.blob_etag.strip('"'),
+        "later_writes": job.later_writes,
         "timings": {
             "received_at": _iso(job.received_at),
             "queued_at": _iso(job.queued_at),

@@ -1,6 +1,9 @@
 """Deterministic ids: every hop can deliver twice, so every id is derived, never drawn.
 
-- job id: from the blob's name and ETag (a re-upload of the same name is a new version, hence a new job);
+- job id: from the blob's name alone. Names are minted once per site, device and photo id by the upload
+  service, so the id is known before the upload (the upload reply's `job_hint`) and one name is one job:
+  a later write under the name is recorded on that job, never a second one. A retry of a FAILED job gets
+  an id of its own, from the name and the id it retries;
 - Batch task id = job id; Batch job id: one per model version and UTC day;
 - result paths: from the job id; webhook event id: from the job id and its terminal state.
 """
@@ -16,10 +19,16 @@ _BATCH_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 JOB_ID = re.compile(r"^j_[a-z2-7]{26}$")
 
 
-def job_id_for(blob_name: str, etag: str) -> str:
-    """`j_` + 26 base32 characters (130 bits) of sha256(name, ETag without quotes): valid as a Batch task id."""
-    digest = hashlib.sha256(f"{blob_name}\n{etag.strip(chr(34))}".encode()).digest()
+def job_id_for(blob_name: str, retry_of: str | None = None) -> str:
+    """`j_` + 26 base32 characters (130 bits) of sha256(name[, retried job id]): valid as a Batch task id."""
+    key = blob_name if retry_of is None else f"{blob_name}\nretry-of {retry_of}"
+    digest = hashlib.sha256(key.encode()).digest()
     return "j_" + base64.b32encode(digest).decode("ascii").lower()[:26]
+
+
+def same_version(etag: str | None, other: str | None) -> bool:
+    """Two ETags name the same blob version (the SDKs hand them out with and without quotes)."""
+    return etag is not None and other is not None and etag.strip(chr(34)) == other.strip(chr(34))
 
 
 def is_job_id(value: str) -> bool:

@@ -1,10 +1,18 @@
 """`on_photo_uploaded`: a committed photo becomes a job, validated, deduplicated, routed and submitted.
 
-Every step is safe to repeat: the job id comes from the blob's name and ETag, the record is created only if
-absent, the derived input and the Batch task have deterministic names (the Batch job from the model and the
-job's own receipt day, so a redelivery after midnight finds the same task), and `TaskExists` counts as
-success. A transient failure (storage, Batch) raises, so the host retries the delivery; the job stays
-RECEIVED until submission succeeds, and the reconciler re-drives it if every delivery is lost.
+One photo name, one job. The job id comes from the blob's name alone (the upload service mints each name
+once), and the job is bound to the version ingestion first reads: its ETag is recorded (`blob_etag`) and
+every later read of the photo is pinned to it (If-Match), so the bytes validated, quarantined and
+processed are that version's. The trigger hands over only the name, and the upload SAS may write the name
+again while it lives (docs/uploads.md), so a delivery can find another version: that later write is
+recorded on the job (`later_writes`, a warning in the log) and never processed. If the bound version is
+gone before validation has read it, the job ends FAILED `overwritten` (deleted: `photo_missing`).
+
+Every step is safe to repeat: the record is created only if absent, the derived input and the Batch task
+have deterministic names (the Batch job from the model and the job's own receipt day, so a redelivery after
+midnight finds the same task), and `TaskExists` counts as success. A transient failure (storage, Batch)
+raises, so the host retries the delivery; the job stays RECEIVED until submission succeeds, and the
+reconciler re-drives it if every delivery is lost.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, PermanentError, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
@@ -26,6 +34,10 @@ from shared.validation import Accepted, Limits, QualityPolicy, parse_name, valid
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
+
+
+class PhotoUnreadable(PermanentError):
+    """The job's version of the photo cannot be read; the job ends FAILED with this reason."""
 
 
 class Ingestion:
@@ -53,11 +65,18 @@ class Ingestion:
         except NotFound:
             log.info("photo %s is gone before ingestion (moved or deleted); nothing to do", blob_name)
             return None
-        return self.process(self._record(blob_name, info), info)
+        return self.process(self._bind(blob_name, info), info)
+
+    def _bind(self, blob_name: str, info: BlobInfo, retry_of: Job | None = None) -> Job:
+        """The name's job (or this retry's), bound to the version read now if it is new; else a later write."""
+        job = self._record(blob_name, info, retry_of)
+        if not ids.same_version(job.blob_etag, info.etag):
+            job = self._note_later_write(job, info.etag)
+        return job
 
     def _record(self, blob_name: str, info: BlobInfo, retry_of: Job | None = None) -> Job:
-        """The job for this blob version (or this retry), created if absent: from here the photo is accepted."""
-        job_id = ids.job_id_for(blob_name, info.etag if retry_of is None else f"{info.etag}#{retry_of.id}")
+        """The job for this name (or this retry), created if absent: from here the photo is accepted."""
+        job_id = ids.job_id_for(blob_name, retry_of.id if retry_of else None)
         with contextlib.suppress(NotFound):
             return self.store.get(job_id)
         name = parse_name(blob_name)
@@ -66,10 +85,26 @@ class Ingestion:
                   retry_of=retry_of.id if retry_of else None)  # fmt: skip
         return self.store.create(job) or self.store.get(job_id)
 
+    def _note_later_write(self, job: Job, etag: str) -> Job:
+        """Record a version written under the name after the job's own: counted once, never processed."""
+        for _ in range(MAX_RACES):
+            if ids.same_version(job.later_etag, etag):
+                return job  # an earlier delivery recorded this version
+            log.warning("photo %s was written again (version %s) after job %s took version %s; the later "
+                        "version is recorded, not processed", job.blob_name, etag, job.id, job.blob_etag)  # fmt: skip
+            try:
+                return self.store.update(replace(job, later_writes=job.later_writes + 1, later_etag=etag))
+            except Conflict:
+                job = self.store.get(job.id)
+        return job  # bookkeeping only: the next delivery of this version records it
+
     def retry(self, original: Job) -> Job:
-        """A FAILED job again, as a new job that points back at it (terminal states never change)."""
+        """A FAILED job again, as a new job that points back at it (terminal states never change).
+
+        The retry is bound to the version under the name now, which may be a later write: retrying is the
+        explicit way to have a rewritten photo processed."""
         info = self.photos.photo_info(original.blob_name)
-        job = self._record(original.blob_name, info, retry_of=original)
+        job = self._bind(original.blob_name, info, retry_of=original)
         if original.retried_by != job.id:
             self.store.update(replace(original, retried_by=job.id))
         return self.process(job, info)
@@ -91,10 +126,13 @@ class Ingestion:
             return self.finisher.publish(job)
         if job.state is not JobState.RECEIVED:
             return job  # already submitted: a duplicate delivery
-        verdict = validate(
-            job.blob_name, info.size, lambda: self.photos.read_photo(job.blob_name, info.etag, self.limits.max_bytes),
-            self.limits, self.policies(job.site),
-        )  # fmt: skip
+        try:
+            if not ids.same_version(info.etag, job.blob_etag):
+                raise PhotoUnreadable(_replaced(job), reason="overwritten")
+            verdict = validate(job.blob_name, info.size, lambda: self._read(job), self.limits, self.policies(job.site))
+        except PhotoUnreadable as exc:
+            log.warning("job %s: %s (%s)", job.id, exc, exc.reason)
+            return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc))
         if not isinstance(verdict, Accepted):
             job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value, detail=verdict.detail)
             self._quarantine(job)
@@ -142,6 +180,24 @@ class Ingestion:
             return self.finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())
         return queued
 
+    def _read(self, job: Job) -> bytes:
+        """The job's own version, bounded; what storage refuses for good ends the job instead of the delivery."""
+        try:
+            return self.photos.read_photo(job.blob_name, job.blob_etag, self.limits.max_bytes)
+        except TransientError:
+            raise
+        except NotFound as exc:
+            raise PhotoUnreadable("the photo was deleted before validation read it", reason="photo_missing") from exc
+        except PermanentError as exc:
+            if exc.reason == "overwritten":
+                raise PhotoUnreadable(_replaced(job), reason="overwritten") from exc
+            raise PhotoUnreadable(f"storage refused to read the photo: {exc}", reason="photo_unreadable") from exc
+
     def _quarantine(self, job: Job) -> None:
-        with contextlib.suppress(NotFound):  # already moved
-            self.photos.quarantine(job.blob_name, job.reason or "rejected", job.detail or "")
+        with contextlib.suppress(NotFound):  # already moved, or that version is gone (a later write stays)
+            self.photos.quarantine(job.blob_name, job.blob_etag, job.reason or "rejected", job.detail or "")
+
+
+def _replaced(job: Job) -> str:
+    return (f"version {job.blob_etag.strip(chr(34))} of the photo was replaced before validation read it; "
+            "the later version is not processed (POST /api/jobs/{id}/retry runs it as a new job)")  # fmt: skip

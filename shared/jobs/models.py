@@ -8,8 +8,8 @@
               ├─► REJECTED
               └─► FAILED    (submission refused for good)
 
-Terminal states never change. Bookkeeping fields (the published event, a retry's pointer) may still be
-written on a terminal job; `advance` is the only way to change its state.
+Terminal states never change. Bookkeeping fields (the published event, a retry's pointer, a later write
+of the photo's name) may still be written on a terminal job; `advance` is the only way to change its state.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Job:
     device: str
     photo_id: str
     blob_name: str  # inside the `photos` container
-    blob_etag: str
+    blob_etag: str  # the version ingestion first read: the only one validated, moved or processed
     received_at: datetime
     state: JobState = JobState.RECEIVED
     model: str | None = None
@@ -78,6 +78,8 @@ class Job:
     summary: dict[str, Any] = field(default_factory=dict)
     retry_of: str | None = None
     retried_by: str | None = None
+    later_writes: int = 0  # versions written under the name after `blob_etag`: recorded, never processed
+    later_etag: str | None = None  # the last of them seen
     event_id: str | None = None
     event_published: bool = False
     etag: str | None = None  # the store's version; None until first stored

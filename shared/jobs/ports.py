@@ -7,7 +7,7 @@ Every method raises only the shared.errors tree: TransientError (retry the messa
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,18 +31,21 @@ class JobStore(Protocol):
 
 @dataclass(frozen=True)
 class BlobInfo:
+    """What ingestion takes from a photo's properties. Deliberately no content type and no metadata: the
+    device's SAS can set both, so nothing may decide on them (validation sniffs the bytes)."""
+
     size: int
     etag: str
-    content_type: str | None
-    metadata: dict[str, str] = field(default_factory=dict)
 
 
 class PhotoStore(Protocol):
     def photo_info(self, blob_name: str) -> BlobInfo: ...
+    # At most max_bytes of exactly version `etag`: Conflict with reason `overwritten` once it is replaced.
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes: ...
     def put_derived(self, job_id: str, jpeg: bytes) -> None: ...
     def derived_url(self, job_id: str) -> str: ...  # what the task's resource file downloads
-    def quarantine(self, blob_name: str, reason: str, detail: str) -> None: ...
+    # Version `etag` to `quarantine/`, then off `photos/` with its snapshots; NotFound once that version is gone.
+    def quarantine(self, blob_name: str, etag: str, reason: str, detail: str) -> None: ...
     def read_result(self, path: str) -> bytes: ...  # NotFound when absent
     def read_link(self, container: str, path: str, ttl: timedelta) -> str: ...
 

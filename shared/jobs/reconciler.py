@@ -115,11 +115,7 @@ class Reconciler:
                 return self.finisher.finish(
                     job, JobState.FAILED, reason="photo_missing", detail="deleted before submission"
                 )
-            if info.etag.strip('"') != job.blob_etag.strip('"') and not job.retry_of:
-                # Overwritten: the new version is a job of its own; this version's bytes are gone.
-                return self.finisher.finish(
-                    job, JobState.FAILED, reason="photo_missing", detail="overwritten before submission"
-                )
+            # Another version under the name (the job's own is gone) ends the job `overwritten` there.
             return self.ingestion.process(job, info)
         if job.cached_from:
             return self._follower(job)

@@ -2,12 +2,13 @@
 
 The name is `photos/{site}/{device}/{yyyy}/{mm}/{dd}/{photo_id}.{ext}` with the UTC date of the *first*
 request, kept in a reservation (create-if-absent), so a device that retries — minutes or days later — gets
-the same name, and the pipeline's job id (from the name and the ETag) collapses the duplicates.
+the same name. The pipeline's job id comes from that name alone, so every reply names the job
+(`job_hint`) before anything is uploaded, and duplicate uploads collapse into it.
 
 When the blob is already committed the reply carries no URL (the device is done; this also shortens the
-window in which the write permission could overwrite it) and names the job (`job_hint`). Otherwise a
-repeat lists the blocks an interrupted upload left staged (`staged_blocks`), so the device sends only the
-rest: its SAS cannot read the block list itself.
+window in which the write permission could overwrite it). Otherwise a repeat lists the blocks an
+interrupted upload left staged (`staged_blocks`), so the device sends only the rest: its SAS cannot read
+the block list itself.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class UploadGrant:
     content_type: str
     created: bool  # this request made the reservation
     upload: SignedUrl | None  # None when the blob is already committed
-    job_hint: str | None  # the job id, when the blob is already committed
+    job_hint: str  # the job id the photo gets (the status API knows it once ingestion has seen the commit)
     max_bytes: int
     staged: tuple[StagedBlock, ...] = ()  # uncommitted blocks of an interrupted upload
 
@@ -114,9 +115,9 @@ class UploadService:
         content_type = naming.CONTENT_TYPES[ext]
         # A new reservation has no blob yet: only a repeat costs the storage read.
         state = UploadState(None) if created else self.signer.upload_state(reservation.blob_name)
+        job_hint = job_id_for(reservation.blob_name)
         if state.etag is not None:
-            return UploadGrant(reservation.blob_name, content_type, created, None,
-                               job_id_for(reservation.blob_name, state.etag), self.settings.max_bytes)  # fmt: skip
+            return UploadGrant(reservation.blob_name, content_type, created, None, job_hint, self.settings.max_bytes)
         upload = self.signer.create_only_url(reservation.blob_name, self.settings.ttl)
-        return UploadGrant(reservation.blob_name, content_type, created, upload, None, self.settings.max_bytes,
+        return UploadGrant(reservation.blob_name, content_type, created, upload, job_hint, self.settings.max_bytes,
                            state.staged)  # fmt: skip

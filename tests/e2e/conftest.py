@@ -79,8 +79,8 @@ class Pipeline:
     def put(self, name: str, data: bytes) -> str:
         """Commit a photo as a device would (the blob name as the upload API chooses it); returns the job id."""
         blob = self.blobs.get_blob_client("photos", name)
-        info = blob.upload_blob(data, overwrite=True, content_settings=ContentSettings(content_type="image/jpeg"))
-        return job_id_for(name, str(info["etag"]))
+        blob.upload_blob(data, overwrite=True, content_settings=ContentSettings(content_type="image/jpeg"))
+        return job_id_for(name)
 
     def status(self, job_id: str) -> Reply:
         reply = self.http("GET", f"/jobs/{job_id}")

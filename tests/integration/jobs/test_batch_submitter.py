@@ -57,7 +57,7 @@ def photos(storage_connection: str) -> BlobPhotoStore:
 
 def request(unique: str, n: int, photos: BlobPhotoStore) -> TaskRequest:
     """A request whose input is a real derived blob on Azurite, downloaded by Batch through its SAS link."""
-    job_id = ids.job_id_for(f"{unique}/{n}", "e")
+    job_id = ids.job_id_for(f"{unique}/{n}")
     photos.put_derived(job_id, b"\xff\xd8\xff jpeg")
     return TaskRequest(job_id, ids.batch_job_id(f"ocr/{unique}", DAY), "ocr/ppocrv4", photos.derived_url(job_id))
 

@@ -32,7 +32,7 @@ def test_a_terminal_job_writes_one_event_whose_payload_is_its_status_document(st
     store = TableJobStore(tables, prefix=f"t{unique}")
     finisher = Finisher(store, WebhookOutbox(service, lambda: T0), lambda: T0)
     name = "north-yard/cam-1/2026/11/22/p1.jpg"
-    job = store.create(Job(ids.job_id_for(name, "e"), "north-yard", "cam-1", "p1", name, "e", T0))
+    job = store.create(Job(ids.job_id_for(name), "north-yard", "cam-1", "p1", name, "e", T0))
     assert job is not None
     done = finisher.finish(job, JobState.REJECTED, reason="corrupt_image", detail="truncated")
     assert done.event_published and store.open_ids() == []

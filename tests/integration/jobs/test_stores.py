@@ -32,7 +32,7 @@ def photos(storage_connection):
 
 
 def new_job(name: str, site: str = "site1", at: datetime = T0) -> Job:
-    return Job(ids.job_id_for(name, '"e1"'), site, "dev1", name, name, '"e1"', at)
+    return Job(ids.job_id_for(name), site, "dev1", name, name, '"e1"', at)
 
 
 def test_create_is_if_absent_and_updates_are_conditional(store):
@@ -89,10 +89,11 @@ def test_quarantine_moves_the_original_with_its_reason(photos, unique):
     photos.service.get_blob_client("photos", name).upload_blob(b"\xff\xd8junk")
     info = photos.photo_info(name)
     assert info.size == 6
-    photos.quarantine(name, "corrupt_image", "no end marker — truncated")
+    photos.quarantine(name, info.etag, "corrupt_image", "no end marker — truncated")
     moved = photos.service.get_blob_client("quarantine", name)
     props = moved.get_blob_properties()
-    assert props.metadata == {"reason": "corrupt_image", "detail": "no end marker ? truncated"}
+    assert props.metadata == {"reason": "corrupt_image", "detail": "no end marker ? truncated",
+                              "photo_etag": info.etag.strip('"')}  # fmt: skip
     assert moved.download_blob().readall() == b"\xff\xd8junk"
     with pytest.raises(NotFound):
         photos.photo_info(name)
@@ -105,12 +106,13 @@ def test_reads_are_bounded_and_tied_to_the_version_checked(photos, unique):
     etag = photos.photo_info(name).etag
     assert photos.read_photo(name, etag, 100) == b"x" * 100
     blob.upload_blob(b"y" * 10, overwrite=True)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as replaced:
         photos.read_photo(name, etag, 100)
+    assert replaced.value.reason == "overwritten"
 
 
 def test_read_links_allow_reading_one_blob_until_they_expire(photos, unique):
-    job_id = ids.job_id_for(unique, "e")
+    job_id = ids.job_id_for(unique)
     photos.put_derived(job_id, b"jpeg bytes")
     with urllib.request.urlopen(photos.derived_url(job_id), timeout=10) as r:
         assert r.read() == b"jpeg bytes"

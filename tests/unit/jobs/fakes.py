@@ -101,10 +101,14 @@ class MemoryPhotos:
     def photo_info(self, blob_name: str) -> BlobInfo:
         if blob_name not in self.photos:
             raise NotFound(blob_name)
-        return BlobInfo(len(self.photos[blob_name]), self.etags[blob_name], "image/jpeg")
+        return BlobInfo(len(self.photos[blob_name]), self.etags[blob_name])
 
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
         self.reads += 1
+        if blob_name not in self.photos:
+            raise NotFound(blob_name)
+        if self.etags[blob_name].strip('"') != etag.strip('"'):  # the If-Match of the real adapter
+            raise Conflict(f"{blob_name} is no longer {etag}", reason="overwritten")
         return self.photos[blob_name][:max_bytes]
 
     def put_derived(self, job_id: str, jpeg: bytes) -> None:
@@ -113,8 +117,8 @@ class MemoryPhotos:
     def derived_url(self, job_id: str) -> str:
         return f"memory://derived/{job_id}/input.jpg"
 
-    def quarantine(self, blob_name: str, reason: str, detail: str) -> None:
-        if blob_name not in self.photos:
+    def quarantine(self, blob_name: str, etag: str, reason: str, detail: str) -> None:
+        if blob_name not in self.photos or self.etags[blob_name].strip('"') != etag.strip('"'):
             raise NotFound(blob_name)
         self.quarantined[blob_name] = (self.photos.pop(blob_name), reason)
 

@@ -122,7 +122,7 @@ def test_batch_down_keeps_the_job_received_and_a_redelivery_submits_it(world):
     world.batch.down = True
     with pytest.raises(TransientError):
         world.ingestion.ingest(name)
-    job = world.store.get(ids.job_id_for(name, '"0x1"'))
+    job = world.store.get(ids.job_id_for(name))
     assert job.state is JobState.RECEIVED
     world.batch.down = False
     assert world.ingestion.ingest(name).state is JobState.QUEUED and len(world.batch.tasks) == 1

@@ -49,7 +49,7 @@ def test_a_completion_for_a_job_whose_submission_was_never_recorded_still_succee
     _die_after_submit(world, monkeypatch)
     with pytest.raises(RuntimeError):
         world.ingestion.ingest(name)
-    job_id = ids.job_id_for(name, '"0x1"')
+    job_id = ids.job_id_for(name)
     assert world.store.get(job_id).state is JobState.RECEIVED and list(world.batch.tasks) == [job_id]
     result = {"job_id": job_id, "model": {"name": "ocr", "version": "ppocrv4"}, "result": {"lines": []}}
     message = json.loads(world.finish_task(job_id))

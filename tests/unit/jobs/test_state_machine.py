@@ -42,22 +42,25 @@ def test_moves_the_machine_does_not_allow_are_refused(start, target):
         job(state=start).advance(target, T0)
 
 
-def test_job_ids_are_deterministic_batch_safe_and_depend_on_name_and_etag():
-    a = ids.job_id_for("s/d/2026/11/22/p.jpg", '"0x8DC"')
-    assert a == ids.job_id_for("s/d/2026/11/22/p.jpg", "0x8DC")  # quotes do not matter
-    assert a != ids.job_id_for("s/d/2026/11/22/p.jpg", '"0x8DD"')
-    assert a != ids.job_id_for("s/d/2026/11/22/q.jpg", '"0x8DC"')
-    assert ids.is_job_id(a) and len(a) <= 64
+def test_job_ids_are_deterministic_batch_safe_and_depend_on_the_name_alone():
+    a = ids.job_id_for("s/d/2026/11/22/p.jpg")
+    assert a == ids.job_id_for("s/d/2026/11/22/p.jpg")  # known before the upload, whatever version lands
+    assert a != ids.job_id_for("s/d/2026/11/22/q.jpg")
+    retry = ids.job_id_for("s/d/2026/11/22/p.jpg", retry_of=a)
+    assert retry not in (a, ids.job_id_for("s/d/2026/11/22/p.jpg", retry_of=retry))  # each retry its own id
+    assert ids.is_job_id(a) and ids.is_job_id(retry) and len(a) <= 64
+    assert ids.same_version('"0x8DC"', "0x8DC") and not ids.same_version('"0x8DC"', '"0x8DD"')
+    assert not ids.same_version(None, '"0x8DC"')
     assert ids.batch_job_id("ocr/ppocrv4", T0.date()) == "sitelens-ocr-ppocrv4-20261122"
     assert ids.event_id(a, "SUCCEEDED") == ids.event_id(a, "SUCCEEDED") != ids.event_id(a, "FAILED")
 
 
 def test_routing_splits_by_weight_and_is_stable_per_job():
     routes = routing.parse(b'{"routes": [{"model": "ocr/a", "weight": 90}, {"model": "ocr/b", "weight": 10}]}')
-    chosen = [routing.choose(ids.job_id_for(f"n{i}", "e"), routes, "ocr/default") for i in range(4000)]
+    chosen = [routing.choose(ids.job_id_for(f"n{i}"), routes, "ocr/default") for i in range(4000)]
     share_b = chosen.count("ocr/b") / len(chosen)
     assert 0.08 < share_b < 0.12, share_b
-    assert all(routing.choose(ids.job_id_for(f"n{i}", "e"), routes, "x") == chosen[i] for i in range(50))
+    assert all(routing.choose(ids.job_id_for(f"n{i}"), routes, "x") == chosen[i] for i in range(50))
     assert routing.choose("j_x", [], "ocr/default") == "ocr/default"
     assert routing.choose("j_x", [("ocr/a", 0)], "ocr/default") == "ocr/default"
 

@@ -37,7 +37,7 @@ class Api:
             return reply
         return 200, {"blob_name": f"photos/{NAME}", "upload_url": f"https://x/photos/{NAME}?sig={len(self.bodies)}",
                      "content_type": "image/jpeg", "uploaded": self.uploaded, "max_bytes": 1 << 20,
-                     "job_hint": "j_hint" if self.uploaded else None, "staged_blocks": self.staged}  # fmt: skip
+                     "job_hint": ids.job_id_for(NAME), "staged_blocks": self.staged}  # fmt: skip
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_upload_stages_commits_and_prints_the_pipelines_job_id(photo, tmp_path):
     outcome = uploader(Api(), storage, tmp_path).upload(photo)
     assert outcome.status == "uploaded" and outcome.blocks_sent == 3
     assert storage.committed == JPEG and storage.content_type == "image/jpeg"
-    assert outcome.job_id == ids.job_id_for(NAME, '"0x8DE0000000000001"')
+    assert outcome.job_id == ids.job_id_for(NAME) and outcome.etag == "0x8DE0000000000001"  # the job's photo_etag
     assert outcome.committed_at and datetime.fromisoformat(outcome.committed_at).tzinfo is not None
 
 
@@ -141,12 +141,12 @@ def test_permanent_storage_errors_are_not_retried(photo, tmp_path):
 
 
 def test_commit_conflict_means_already_uploaded(photo, tmp_path):
-    api = Api((201, Api()({})[1]))  # the first grant hands out a URL…
-    api.uploaded = True  # …the one after the 409 says the blob is there and names the job
+    api = Api()  # the grant hands out a URL and names the job before anything is sent
     storage = ScriptedStorage()
     storage.committed = b"committed earlier, the reply lost"
     outcome = uploader(api, storage, tmp_path).upload(photo)
-    assert outcome.status == "already_uploaded" and outcome.job_id == "j_hint"
+    assert outcome.status == "already_uploaded" and outcome.job_id == ids.job_id_for(NAME)
+    assert len(api.bodies) == 1 and outcome.etag is None  # no second API call; not this client's commit
 
 
 def test_a_failed_precondition_on_commit_also_means_already_uploaded(photo, tmp_path):
@@ -161,7 +161,7 @@ def test_already_uploaded_photo_sends_nothing(photo, tmp_path):
     api, storage = Api(), ScriptedStorage()
     api.uploaded = True
     outcome = uploader(api, storage, tmp_path).upload(photo)
-    assert outcome.status == "already_uploaded" and outcome.job_id == "j_hint" and storage.calls == []
+    assert outcome.status == "already_uploaded" and outcome.job_id == ids.job_id_for(NAME) and storage.calls == []
 
 
 def test_resume_skips_the_blocks_the_service_lists(photo, tmp_path):
@@ -240,7 +240,7 @@ def test_run_prints_job_ids_and_a_summary_and_fails_when_one_photo_fails(photo, 
         args(tmp_path, photo, tmp_path / "missing.jpg"), Api(), ScriptedStorage().factory, out, err
     )
     assert code == 1
-    assert out.getvalue() == f"{photo} -> {ids.job_id_for(NAME, '0x8DE0000000000001')}\n"
+    assert out.getvalue() == f"{photo} -> {ids.job_id_for(NAME)}\n"
     assert "missing.jpg: FAILED unreadable" in err.getvalue()
     assert err.getvalue().endswith("2 photo(s): 1 uploaded, 0 already uploaded, 1 failed\n")
 
