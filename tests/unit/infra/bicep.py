@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from lark import Token, Tree
 from pycep import BicepParser
 
 REPO = Path(__file__).resolve().parents[3]
@@ -30,6 +31,16 @@ def _parser() -> BicepParser:
 @functools.cache
 def parse(path: Path) -> dict[str, Any]:
     return dict(_parser().parse(file_path=path))
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """A template given as text (an edited copy of a real one, in tests), parsed like `parse`."""
+    return dict(_parser().parse(text=text))
+
+
+def syntax_tree(text: str) -> Tree[Token]:
+    """pycep's grammar tree before its JSON transform: it still holds every nested resource."""
+    return _parser().lark_parser.parse(text)
 
 
 def module(name: str) -> dict[str, Any]:
