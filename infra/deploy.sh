@@ -10,8 +10,11 @@
 # 5. a smoke check of GET /api/health
 #
 # azd runs steps 2, 4 and 5 as hooks (azure.yaml): `deploy.sh azd-postprovision` / `azd-postdeploy`,
-# with the deployment's outputs in the environment. Needs az (logged in), python3, curl, and the repo's
-# venv with the model fetched (`make setup`). docs/deploy.md explains each step.
+# with the deployment's outputs in the environment; `deploy.sh azd-preprovision` tells azd what kind of
+# principal is signed in. Needs az (logged in), python3, curl, and the repo's venv with the model fetched
+# (`make setup`). No Microsoft Graph rights and no subscription-level rights are needed; a subscription
+# owner registers the resource providers once (or run with SITELENS_REGISTER_PROVIDERS=1 as one).
+# UserSubscription pool mode needs SITELENS_BATCH_SERVICE_PRINCIPAL_ID. docs/deploy.md explains each step.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,13 +27,17 @@ SUBSCRIPTION_NAME=photos-blob-created
 # Role assignments take minutes to reach storage and Batch: steps that depend on them retry this long.
 RBAC_WAIT_S=${SITELENS_RBAC_WAIT_S:-600}
 RETRY_PAUSE_S=${SITELENS_RETRY_PAUSE_S:-15}
+# The "Microsoft Azure Batch" application, the same in every tenant (its object id is not).
 BATCH_APP_ID=ddbf3205-c6bd-46ae-8127-60eb93363864
+# What a template deployment uses; ARM registers them itself where the deployer may register providers.
+PROVIDERS=(Microsoft.Batch Microsoft.EventGrid Microsoft.Insights Microsoft.KeyVault Microsoft.ManagedIdentity
+  Microsoft.OperationalInsights Microsoft.Storage Microsoft.Web)
 
 log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -52,45 +59,89 @@ deployment_output() {
   az deployment group show -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --query "properties.outputs.$1.value" -o tsv
 }
 
+# The signed-in principal's object id and kind from its own ARM access token (claims oid and idtyp),
+# decoded here: no Microsoft Graph call, which CI service principals and managed identities usually may
+# not make. The token goes through a pipe only, never into a variable, a file or the log.
+TOKEN_CLAIMS='
+import base64, json, sys
+payload = sys.stdin.read().strip().split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+print(claims["oid"], {"user": "User", "app": "ServicePrincipal"}.get(claims.get("idtyp", ""), "unknown"))
+'
+
 signed_in_principal() {
-  local kind
-  kind=$(az account show --query user.type -o tsv)
-  if [[ $kind == servicePrincipal ]]; then
-    SITELENS_DEPLOYER_PRINCIPAL_TYPE=ServicePrincipal
-    SITELENS_DEPLOYER_PRINCIPAL_ID=$(az ad sp show --id "$(az account show --query user.name -o tsv)" --query id -o tsv)
-  else
-    SITELENS_DEPLOYER_PRINCIPAL_TYPE=User
-    SITELENS_DEPLOYER_PRINCIPAL_ID=$(az ad signed-in-user show --query id -o tsv)
+  local claims id kind
+  claims=$(az account get-access-token --query accessToken -o tsv | python3 -c "$TOKEN_CLAIMS") ||
+    die "could not read the signed-in principal from its access token"
+  read -r id kind <<<"$claims"
+  if [[ $kind == unknown ]]; then
+    # Tokens without idtyp: az knows whether it signed in a user or a service principal (managed
+    # identities count as service principals, as role assignments need).
+    if [[ $(az account show --query user.type -o tsv) == servicePrincipal ]]; then
+      kind=ServicePrincipal
+    else
+      kind=User
+    fi
   fi
+  SITELENS_DEPLOYER_PRINCIPAL_ID=$id SITELENS_DEPLOYER_PRINCIPAL_TYPE=$kind
   export SITELENS_DEPLOYER_PRINCIPAL_ID SITELENS_DEPLOYER_PRINCIPAL_TYPE
 }
 
-# UserSubscription allocation mode: Batch creates the VMs in this subscription, so its service principal
-# needs the orchestration role there (an Owner or User Access Administrator must be the one running this).
+user_subscription_mode() {
+  grep -Eq "^param poolAllocationMode *= *'UserSubscription'" "$1"
+}
+
+# The soft-deleted vault this group's deployment left (teardown, or a deleted group): purge protection
+# keeps its name taken for 90 days, so the deployment must recover it rather than create it. Listing
+# deleted vaults needs read rights on the subscription; without them this says "none" and logs why.
+deleted_vault_of_this_deployment() {
+  local deleted
+  if ! deleted=$(az keyvault list-deleted --resource-type vault -o json 2>/dev/null); then
+    log "could not list soft-deleted key vaults (no subscription read rights?): assuming none"
+    return 1
+  fi
+  python3 -c '
+import json, sys
+group, env = sys.argv[1].lower(), sys.argv[2].lower()
+ours = f"/resourcegroups/{group}/providers/microsoft.keyvault/vaults/kv-{env}-"
+found = [v["name"] for v in json.loads(sys.stdin.read() or "[]")
+         if ours in (v.get("properties") or {}).get("vaultId", "").lower()]
+print(*found)
+sys.exit(0 if found else 1)
+' "$RESOURCE_GROUP" "$ENVIRONMENT" <<<"$deleted"
+}
+
+# UserSubscription allocation mode: the Key Vault needs the Batch service principal's object id (looked
+# up once, by someone who may read the directory: docs/deploy.md), and Batch needs a role on the
+# subscription, which its owner grants once; this script has no rights for either and asks for neither.
 prepare_user_subscription_mode() {
-  local params=$1
-  SITELENS_BATCH_SERVICE_PRINCIPAL_ID=
-  if grep -Eq "^param poolAllocationMode *= *'UserSubscription'" "$params"; then
-    SITELENS_BATCH_SERVICE_PRINCIPAL_ID=$(az ad sp show --id "$BATCH_APP_ID" --query id -o tsv)
-    local scope role="Azure Batch Service Orchestration Role"
-    scope="/subscriptions/$(az account show --query id -o tsv)"
-    if [[ $(az role assignment list --assignee "$SITELENS_BATCH_SERVICE_PRINCIPAL_ID" --role "$role" \
-      --scope "$scope" --query 'length(@)' -o tsv) == 0 ]]; then
-      log "UserSubscription mode: granting the Batch service principal '$role' on the subscription"
-      az role assignment create --assignee-object-id "$SITELENS_BATCH_SERVICE_PRINCIPAL_ID" \
-        --assignee-principal-type ServicePrincipal --role "$role" --scope "$scope" --output none
+  local params=$1 vault
+  SITELENS_KEY_VAULT_CREATE_MODE=default
+  if user_subscription_mode "$params"; then
+    [[ -n ${SITELENS_BATCH_SERVICE_PRINCIPAL_ID:-} ]] ||
+      die "UserSubscription mode needs SITELENS_BATCH_SERVICE_PRINCIPAL_ID: the object id of the Microsoft Azure Batch service principal (app id $BATCH_APP_ID) in this tenant (docs/deploy.md)"
+    if vault=$(deleted_vault_of_this_deployment); then
+      log "key vault $vault is soft-deleted (purge protection): this deployment recovers it"
+      SITELENS_KEY_VAULT_CREATE_MODE=recover
     fi
   fi
-  export SITELENS_BATCH_SERVICE_PRINCIPAL_ID
+  export SITELENS_BATCH_SERVICE_PRINCIPAL_ID SITELENS_KEY_VAULT_CREATE_MODE
+}
+
+register_providers() {
+  local namespace
+  for namespace in "${PROVIDERS[@]}"; do
+    az provider register --namespace "$namespace" --wait --output none
+  done
 }
 
 provision() {
   local params="$REPO/infra/main.$ENVIRONMENT.bicepparam"
   [[ -f $params ]] || die "no parameter file $params"
-  local namespace
-  for namespace in Microsoft.Batch Microsoft.EventGrid Microsoft.OperationalInsights; do
-    az provider register --namespace "$namespace" --wait --output none
-  done
+  if [[ ${SITELENS_REGISTER_PROVIDERS:-0} == 1 ]]; then
+    log "registering the resource providers (needs subscription-level rights)"
+    register_providers
+  fi
   az group create -n "$RESOURCE_GROUP" -l "$LOCATION" --tags application=sitelens environment="$ENVIRONMENT" --output none
   signed_in_principal
   prepare_user_subscription_mode "$params"
@@ -102,6 +153,7 @@ provision() {
   FUNCTION_APP_NAME=$(deployment_output FUNCTION_APP_NAME)
   FUNCTION_APP_HOSTNAME=$(deployment_output FUNCTION_APP_HOSTNAME)
   EVENT_GRID_TOPIC=$(deployment_output EVENT_GRID_TOPIC)
+  EVENT_GRID_DEAD_LETTER_CONTAINER_ID=$(deployment_output EVENT_GRID_DEAD_LETTER_CONTAINER_ID)
 }
 
 upload() {
@@ -156,13 +208,17 @@ subscribe_photos() {
   local key
   key=$(blobs_extension_key)
   log "creating Event Grid subscription $SUBSCRIPTION_NAME (BlobCreated under photos/)"
-  # The endpoint carries the extension key; az does not print it, and neither does this script.
+  # The endpoint carries the extension key; az does not print it, and neither does this script. Retries:
+  # 30 attempts within 24 hours; then the event goes to the dead-letter container, written with the
+  # topic's own identity (its role comes from the templates).
   retry 300 "event subscription" az eventgrid system-topic event-subscription create -g "$RESOURCE_GROUP" \
     --system-topic-name "$EVENT_GRID_TOPIC" -n "$SUBSCRIPTION_NAME" --endpoint-type webhook \
     --endpoint "https://$FUNCTION_APP_HOSTNAME/runtime/webhooks/blobs?functionName=Host.Functions.$BLOB_FUNCTION&code=$key" \
     --included-event-types Microsoft.Storage.BlobCreated \
     --subject-begins-with /blobServices/default/containers/photos/ \
-    --max-delivery-attempts 30 --event-ttl 1440 --output none
+    --max-delivery-attempts 30 --event-ttl 1440 \
+    --deadletter-identity systemassigned --deadletter-identity-endpoint "$EVENT_GRID_DEAD_LETTER_CONTAINER_ID" \
+    --output none
 }
 
 healthy() {
@@ -185,13 +241,20 @@ require_env() {
 
 main() {
   case "${1:-}" in
+    azd-preprovision)
+      # main.parameters.json reads AZURE_PRINCIPAL_TYPE; azd sets only AZURE_PRINCIPAL_ID itself.
+      command -v azd >/dev/null || die "azd is not installed"
+      signed_in_principal
+      azd env set AZURE_PRINCIPAL_TYPE "$SITELENS_DEPLOYER_PRINCIPAL_TYPE"
+      ;;
     azd-postprovision)
       require_env STORAGE_ACCOUNT NODE_PACKAGE_CONTAINER MODELS_CONTAINER
       publish_node_package
       publish_model
       ;;
     azd-postdeploy)
-      require_env RESOURCE_GROUP FUNCTION_APP_NAME FUNCTION_APP_HOSTNAME EVENT_GRID_TOPIC
+      require_env RESOURCE_GROUP FUNCTION_APP_NAME FUNCTION_APP_HOSTNAME EVENT_GRID_TOPIC \
+        EVENT_GRID_DEAD_LETTER_CONTAINER_ID
       subscribe_photos
       smoke_check
       ;;

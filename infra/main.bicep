@@ -19,8 +19,8 @@ param tags object = {}
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
 param storageSku string = 'Standard_ZRS'
 
-@description('Longest SAS lifetime, d.hh:mm:ss: task inputs use 24 h read links, device uploads 15 minutes.')
-param sasExpirationPeriod string = '1.01:00:00'
+@description('Longest SAS lifetime, d.hh:mm:ss: device uploads and result links last 15 minutes (plus 5 minutes of clock skew); task inputs use no SAS, the pool identity reads them.')
+param sasExpirationPeriod string = '0.01:00:00'
 
 param originalsRetentionDays int = 30
 param quarantineRetentionDays int = 30
@@ -34,18 +34,23 @@ param logRetentionDays int = 30
 param pythonVersion string = '3.11'
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
-@minValue(1)
+@description('Most app instances. Flex Consumption accepts 40 to 1000 (the lowest setting is 40 in most regions).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
 // ---- Batch -------------------------------------------------------------------------------------
 
-@description('BatchService (default): Batch-managed VMs, Batch account core quotas, no Spot. UserSubscription: VMs in this subscription under its vCPU quotas, Spot possible; needs batchServicePrincipalId and a subscription role for Batch (docs/deploy.md).')
+@description('BatchService (default): Batch-managed VMs, Batch account core quotas, no Spot. UserSubscription: VMs in this subscription under its vCPU quotas, Spot possible; needs batchServicePrincipalId and a subscription role for Batch that a subscription owner grants once (docs/deploy.md).')
 @allowed(['BatchService', 'UserSubscription'])
 param poolAllocationMode string = 'BatchService'
 
-@description('UserSubscription mode only: object id of the Microsoft Azure Batch service principal in this tenant.')
+@description('UserSubscription mode only (required there): object id of the Microsoft Azure Batch service principal in this tenant (app id ddbf3205-c6bd-46ae-8127-60eb93363864; docs/deploy.md says how to look it up once).')
 param batchServicePrincipalId string = ''
+
+@description('UserSubscription mode only: recover, when a soft-deleted vault of this deployment exists (purge protection keeps it 90 days after a teardown); deploy.sh detects it.')
+@allowed(['default', 'recover'])
+param keyVaultCreateMode string = 'default'
 
 @description('GPU VM size of the pool nodes (NCasT4_v3: one T4 GPU).')
 param vmSize string = 'Standard_NC4as_T4_v3'
@@ -54,12 +59,12 @@ param vmSize string = 'Standard_NC4as_T4_v3'
 @maxValue(256)
 param taskSlotsPerNode int = 4
 
-@description('Marketplace image with NVIDIA GPU drivers; check `az batch pool supported-images list` in your region.')
+@description('Marketplace image with NVIDIA GPU drivers, pinned to one version so that every node of a pool runs the same image; docs/deploy.md says how to move it.')
 param nodeImage object = {
   publisher: 'microsoft-dsvm'
   offer: 'ubuntu-hpc'
   sku: '2204'
-  version: 'latest'
+  version: '22.04.2024102301'
 }
 
 param nodeAgentSkuId string = 'batch.node.ubuntu 22.04'
@@ -95,11 +100,14 @@ param actionGroupId string = ''
 
 param jobFailurePercent int = 10
 param jobFailureMinJobs int = 20
+@minValue(15)
+@maxValue(180)
 param stuckPoolMinutes int = 30
 param functionErrorThreshold int = 5
 @description('Object id of the person or pipeline running deploy.sh, allowed to upload packages and models; empty: none.')
 param deployerPrincipalId string = ''
 
+@description('What deployerPrincipalId is: role assignments must name it (UnmatchedPrincipalType otherwise). deploy.sh and the azd hook read it from the access token.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param deployerPrincipalType string = 'User'
 
@@ -156,6 +164,7 @@ module keyVault 'modules/keyvault.bicep' = if (userSubscription) {
   params: {
     location: location
     vaultName: take('kv-${environmentName}-${suffix}', 24)
+    createMode: keyVaultCreateMode
     batchServicePrincipalId: batchServicePrincipalId
     tags: allTags
   }
@@ -258,6 +267,7 @@ module roles 'modules/roles.bicep' = {
     insightsName: monitoring.outputs.insightsName
     functionPrincipalId: identities.outputs.functionPrincipalId
     nodePrincipalId: identities.outputs.nodePrincipalId
+    eventGridPrincipalId: eventGrid.outputs.topicPrincipalId
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
   }
@@ -290,6 +300,7 @@ output FUNCTION_APP_NAME string = functions.outputs.appName
 output FUNCTION_APP_HOSTNAME string = functions.outputs.defaultHostName
 output FUNCTION_APP_URL string = 'https://${functions.outputs.defaultHostName}'
 output EVENT_GRID_TOPIC string = eventGrid.outputs.topicName
+output EVENT_GRID_DEAD_LETTER_CONTAINER_ID string = '${storage.outputs.storageAccountId}/blobServices/default/containers/${storage.outputs.deadLetterContainer}'
 output BATCH_ACCOUNT string = batch.outputs.batchAccountName
 output BATCH_ENDPOINT string = batch.outputs.batchEndpoint
 output BATCH_POOL_ID string = batch.outputs.poolId

@@ -3,7 +3,8 @@ using './main.bicep'
 
 param environmentName = 'dev'
 param storageSku = 'Standard_LRS'
-param maximumInstanceCount = 10
+// Flex Consumption's lowest maximum instance count (most regions).
+param maximumInstanceCount = 40
 param instanceMemoryMB = 2048
 param vmSize = 'Standard_NC4as_T4_v3'
 param taskSlotsPerNode = 4
@@ -19,3 +20,4 @@ param actionGroupId = ''
 param deployerPrincipalId = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_TYPE', 'User')
 param batchServicePrincipalId = readEnvironmentVariable('SITELENS_BATCH_SERVICE_PRINCIPAL_ID', '')
+param keyVaultCreateMode = readEnvironmentVariable('SITELENS_KEY_VAULT_CREATE_MODE', 'default')

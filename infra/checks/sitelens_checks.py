@@ -24,6 +24,7 @@ WORKSPACE = "Microsoft.OperationalInsights/workspaces"
 BATCH = "Microsoft.Batch/batchAccounts"
 POOL = "Microsoft.Batch/batchAccounts/pools"
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
+QUERY_RULE = "Microsoft.Insights/scheduledQueryRules"
 FIVE_MINUTES = ("PT5M", "PT05M", "PT5M0S", "PT05M00S")
 
 
@@ -91,6 +92,47 @@ class RoleAssignmentNamedByGuid(BaseResourceCheck):
         return CheckResult.PASSED if ok else CheckResult.FAILED
 
 
+class ImageVersionPinned(BaseResourceCheck):
+    """A pool's image names a version, never `latest`: nodes added later would run another image.
+
+    A parameter or expression passes here (checkov cannot see its value); tests/unit/infra/test_batch.py
+    checks the default of the parameter infra/ passes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="Batch pool images are pinned to a version, not 'latest'", id="CKV_SITELENS_10",
+                         categories=[CheckCategories.GENERAL_SECURITY], supported_resources=[POOL])  # fmt: skip
+
+    def scan_resource_conf(self, conf: dict[str, Any]) -> Any:
+        path = "properties/deploymentConfiguration/virtualMachineConfiguration/imageReference"
+        self.evaluated_keys = [path]
+        image = value_at(conf, path)
+        if not isinstance(image, dict):  # a parameter, or no image at all (the service refuses that pool)
+            return CheckResult.PASSED
+        version = image.get("version")
+        literal_latest = isinstance(version, str) and version.strip().lower() == "latest"
+        return CheckResult.FAILED if version is None or literal_latest else CheckResult.PASSED
+
+
+# The window sizes (aggregation granularities) a log search alert accepts, as Azure Monitor offers them.
+LOG_ALERT_WINDOWS = ("PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT45M", "PT1H", "PT2H", "PT3H", "PT4H", "PT5H",
+                     "PT6H", "P1D", "P2D")  # fmt: skip
+
+
+class LogAlertWindowAllowed(BaseResourceCheck):
+    """A log alert's windowSize and evaluationFrequency are literals from the accepted sizes; a computed
+    value such as `PT${2 * n}M` is refused by Azure Monitor for most n."""
+
+    def __init__(self) -> None:
+        super().__init__(name="Log alert windows and frequencies are sizes Azure Monitor accepts", id="CKV_SITELENS_11",
+                         categories=[CheckCategories.GENERAL_SECURITY], supported_resources=[QUERY_RULE])  # fmt: skip
+
+    def scan_resource_conf(self, conf: dict[str, Any]) -> Any:
+        self.evaluated_keys = ["properties/windowSize", "properties/evaluationFrequency"]
+        values = [value_at(conf, key) for key in self.evaluated_keys]
+        return CheckResult.PASSED if all(v in LOG_ALERT_WINDOWS for v in values) else CheckResult.FAILED
+
+
 checks = [
     PropertyIs("CKV_SITELENS_1", "Storage accounts deny shared key access", STORAGE,
                "properties/allowSharedKeyAccess", False),
@@ -108,4 +150,6 @@ checks = [
     RoleAssignmentNamedByGuid(),
     PropertyIs("CKV_SITELENS_9", "Log Analytics workspaces accept only Entra-authenticated queries and ingestion",
                WORKSPACE, "properties/features/disableLocalAuth", True),
+    ImageVersionPinned(),
+    LogAlertWindowAllowed(),
 ]  # fmt: skip

@@ -20,8 +20,9 @@ param jobFailurePercent int
 @minValue(1)
 param jobFailureMinJobs int
 
-@description('Minutes tasks may wait without any task starting before the stuck-pool alert fires. Scaling from zero takes 10-20 minutes.')
+@description('Minutes tasks may wait without any task starting before the stuck-pool alert fires. Scaling from zero takes 10-20 minutes. At most 180: the query looks back twice this long, within the rule\'s fixed 6-hour window.')
 @minValue(15)
+@maxValue(180)
 param stuckPoolMinutes int
 
 @description('Failed function invocations in 15 minutes that raise the function-errors alert.')
@@ -49,19 +50,21 @@ AppTraces
 
 // Tasks were submitted (shared/adapters/azure_batch_submitter.py logs "submitted task ...") at least
 // the bound ago, and no task has started on the pool since before then: the pool has pending tasks and
-// no node to run them (quota, allocation failure, start task failing).
+// no node to run them (quota, allocation failure, start task failing). Task starts are the Batch account's
+// documented TaskStartEvent metric (a count per minute, exportable), which the account's diagnostic
+// setting sends to the workspace's AzureMetrics table (modules/batch.bicep).
 var stuckPoolQuery = format('''
 let bound = {0}m;
 let submitted = toscalar(AppTraces
     | where TimeGenerated between (ago(2 * bound) .. ago(bound))
     | where Message startswith "submitted task "
     | count);
-let started = toscalar(AzureDiagnostics
+let started = toscalar(AzureMetrics
     | where TimeGenerated > ago(2 * bound)
-    | where ResourceProvider == "MICROSOFT.BATCH" and OperationName == "TaskStartEvent"
-    | count);
+    | where ResourceProvider == "MICROSOFT.BATCH" and MetricName == "TaskStartEvent"
+    | summarize sum(Total));
 print Submitted = submitted, Started = started
-| where Submitted > 0 and Started == 0
+| where Submitted > 0 and coalesce(Started, 0.0) == 0
 ''', stuckPoolMinutes)
 
 resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
@@ -149,7 +152,9 @@ resource stuckPoolAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
     enabled: true
     scopes: [workspaceId]
     evaluationFrequency: 'PT15M'
-    windowSize: 'PT${2 * stuckPoolMinutes}M'
+    // A literal from the sizes log alerts accept (checked by CKV_SITELENS_11), covering the query's
+    // look-back of twice the bound for every allowed bound.
+    windowSize: 'PT6H'
     criteria: {
       allOf: [
         {

@@ -135,7 +135,9 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
   }
 }
 
-// Task and pool events (TaskStartEvent, PoolResizeCompleteEvent ...) for the stuck-pool alert.
+// To the workspace: the account's metrics (AzureMetrics: TaskStartEvent, which the stuck-pool alert
+// counts, TaskFailEvent, node counts ...) and its service log events (category ServiceLog, into
+// AzureDiagnostics: pool resize, task start/complete/fail events, for looking into a stuck pool).
 resource batchLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'batch-logs'
   scope: batch
@@ -144,6 +146,12 @@ resource batchLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = 
     logs: [
       {
         categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
         enabled: true
       }
     ]

@@ -14,8 +14,8 @@ param pythonVersion string
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
 
-@description('Most instances the app scales out to.')
-@minValue(1)
+@description('Most instances the app scales out to: Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
 

@@ -5,8 +5,16 @@ param location string
 param vaultName string
 param tags object
 
+// Required here, so that UserSubscription mode without it fails validation with this parameter's name
+// (the module is deployed only in that mode): an object id is a GUID, 36 characters.
 @description('Object id of the Microsoft Azure Batch service principal in this tenant (app id ddbf3205-c6bd-46ae-8127-60eb93363864).')
+@minLength(36)
+@maxLength(36)
 param batchServicePrincipalId string
+
+@description('recover: bring back the soft-deleted vault of an earlier deployment (same name; purge protection keeps it 90 days).')
+@allowed(['default', 'recover'])
+param createMode string
 
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
@@ -18,6 +26,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   tags: tags
   properties: {
     tenantId: tenant().tenantId
+    createMode: createMode
     sku: {
       family: 'A'
       name: 'standard'

@@ -8,6 +8,9 @@ param insightsName string
 param functionPrincipalId string
 param nodePrincipalId string
 
+@description('The Event Grid system topic\'s own identity: it writes undeliverable events to the dead-letter container.')
+param eventGridPrincipalId string
+
 @description('Object id of whoever runs infra/deploy.sh (it uploads the node package and the model); empty: none.')
 param deployerPrincipalId string
 
@@ -54,6 +57,11 @@ resource models 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-
 resource nodePackage 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
   parent: blobService
   name: 'node-package'
+}
+
+resource deadLetters 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'eventgrid-deadletter'
 }
 
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
@@ -195,6 +203,20 @@ resource nodeSendsCompletions 'Microsoft.Authorization/roleAssignments@2022-04-0
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
     principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- the Event Grid system topic's identity ------------------------------------------------------
+
+// Storage Blob Data Contributor on eventgrid-deadletter/: the photos subscription dead-letters events it
+// could not deliver there, with the topic's identity (deadLetterWithResourceIdentity), not a key or SAS.
+resource eventGridWritesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetters.id, eventGridPrincipalId, roles.storageBlobDataContributor)
+  scope: deadLetters
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: eventGridPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -37,6 +37,8 @@ param workspaceId string
 var dataContainers = ['photos', 'quarantine', 'derived', 'results', 'models']
 var appPackageContainer = 'app-package'
 var nodePackageContainer = 'node-package'
+// Events Event Grid could not deliver to the blob trigger (docs/deploy.md: finding and replaying them).
+var deadLetterContainer = 'eventgrid-deadletter'
 // completions (Batch tasks → Functions) and notifications (outbox → webhooks); the host moves a message
 // that failed maxDequeueCount times to <name>-poison, and blob-trigger failures to webjobs-blobtrigger-poison.
 var queueNames = ['completions', 'completions-poison', 'notifications', 'notifications-poison', 'webjobs-blobtrigger-poison']
@@ -110,7 +112,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in concat(dataContainers, [appPackageContainer, nodePackageContainer]): {
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in concat(dataContainers, [appPackageContainer, nodePackageContainer, deadLetterContainer]): {
   parent: blobService
   name: name
   properties: {
@@ -227,3 +229,4 @@ output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 output appPackageContainer string = appPackageContainer
 output nodePackageContainer string = nodePackageContainer
+output deadLetterContainer string = deadLetterContainer

@@ -51,6 +51,8 @@ def test_pool_size_slots_and_gpu_image_are_parameters() -> None:
     assert vm == {"imageReference": "image", "nodeAgentSkuId": "nodeAgentSkuId"}
     image = MAIN_PARAMS["nodeImage"]["default"]
     assert (image["publisher"], image["offer"]) == ("microsoft-dsvm", "ubuntu-hpc")  # ships NVIDIA drivers
+    # Pinned: with `latest`, nodes added later could boot another image than the ones already running.
+    assert re.fullmatch(rf"{image['sku'][:2]}\.{image['sku'][2:]}\.\d{{10}}", image["version"]), image["version"]
     assert MAIN_PARAMS["nodeAgentSkuId"]["default"] == f"batch.node.ubuntu {image['sku'][:2]}.{image['sku'][2:]}"
 
 

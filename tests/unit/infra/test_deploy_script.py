@@ -28,11 +28,16 @@ OUTPUTS = {
     "FUNCTION_APP_NAME": "func-sitelens-dev-abc",
     "FUNCTION_APP_HOSTNAME": "func-sitelens-dev-abc.azurewebsites.net",
     "EVENT_GRID_TOPIC": "evgt-sitelens-dev-abc",
+    "EVENT_GRID_DEAD_LETTER_CONTAINER_ID": "/subscriptions/s/resourceGroups/rg-sitelens-dev/providers/"
+    "Microsoft.Storage/storageAccounts/stdevabc/blobServices/default/containers/eventgrid-deadletter",
 }
-# The stand-in: records each call, answers the queries deploy.sh makes, fails where the test says.
+DEPLOYER_ID = "11111111-2222-3333-4444-555555555555"
+# The stand-in: records each call (and the SITELENS_* environment of the deployment), answers the queries
+# deploy.sh makes, fails where the test says. Its access token is a real JWT shape: header.payload.signature,
+# with the claims FAKE_CLAIMS gives (oid and idtyp of a user by default).
 FAKE_AZ = """\
 #!{python}
-import json, os, sys
+import base64, json, os, sys
 from pathlib import Path
 args = sys.argv[1:]
 state = Path(os.environ["FAKE_STATE"])
@@ -42,10 +47,20 @@ with calls.open("a") as f:
 n = sum(1 for line in calls.read_text().splitlines() if json.loads(line)[:3] == args[:3])
 line = " ".join(args)
 outputs = {outputs}
-if line.startswith("account show --query user.type"):
-    print("user")
-elif line.startswith("ad signed-in-user show"):
-    print("11111111-2222-3333-4444-555555555555")
+if line.startswith("account get-access-token"):
+    claims = json.loads(os.environ.get("FAKE_CLAIMS", '{{"oid": "{deployer}", "idtyp": "user"}}'))
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+    print(part({{"typ": "JWT", "alg": "RS256"}}) + "." + part(claims) + ".c2lnbmF0dXJl")
+elif line.startswith("account show --query user.type"):
+    print(os.environ.get("FAKE_USER_TYPE", "user"))
+elif line.startswith("keyvault list-deleted"):
+    if "FAKE_DELETED_VAULTS" not in os.environ:
+        print("AuthorizationFailed", file=sys.stderr)
+        sys.exit(1)
+    print(os.environ["FAKE_DELETED_VAULTS"])
+elif line.startswith("deployment group create"):
+    env = {{k: v for k, v in os.environ.items() if k.startswith("SITELENS_")}}
+    (state / "deployment-env.json").write_text(json.dumps(env))
 elif line.startswith("deployment group show"):
     print(outputs[args[args.index("--query") + 1].split(".")[2]])
 elif line.startswith("storage blob upload") and n == 1:
@@ -64,7 +79,8 @@ echo '{{"status": "healthy"}}'
 def run(script: Path, args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir(exist_ok=True)
-    (fake_bin / "az").write_text(FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY))
+    az = FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY, deployer=DEPLOYER_ID)
+    (fake_bin / "az").write_text(az)
     (fake_bin / "curl").write_text(FAKE_CURL.format())
     for tool in ("az", "curl"):
         (fake_bin / tool).chmod(0o755)
@@ -131,6 +147,10 @@ def test_deploy_subscribes_the_blob_trigger_with_the_key_it_never_prints(deploye
     expected = f"https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.on_photo_uploaded&code={BLOB_KEY}"
     assert option(sub, "--endpoint") == expected
     assert option(sub, "--system-topic-name") == OUTPUTS["EVENT_GRID_TOPIC"]
+    # Undeliverable events go to the dead-letter container, written with the topic's own identity.
+    assert option(sub, "--deadletter-identity") == "systemassigned"
+    assert option(sub, "--deadletter-identity-endpoint") == OUTPUTS["EVENT_GRID_DEAD_LETTER_CONTAINER_ID"]
+    assert (option(sub, "--max-delivery-attempts"), option(sub, "--event-ttl")) == ("30", "1440")
     assert BLOB_KEY not in result.stdout + result.stderr
     assert f"https://{host}/api/health" in (tmp / "curl.log").read_text()
     code = next(c for c in made if c[:4] == ["functionapp", "deployment", "source", "config-zip"])
@@ -142,6 +162,10 @@ def test_azd_hooks_need_the_outputs_in_the_environment(tmp_path: Path) -> None:
     result = run(DEPLOY, ["azd-postdeploy"], tmp_path)
     assert result.returncode == 1
     assert "RESOURCE_GROUP is not set" in result.stderr
+    outputs = {k: v for k, v in OUTPUTS.items() if k != "EVENT_GRID_DEAD_LETTER_CONTAINER_ID"}
+    result = run(DEPLOY, ["azd-postdeploy"], tmp_path, RESOURCE_GROUP="rg", **outputs)
+    assert result.returncode == 1
+    assert "EVENT_GRID_DEAD_LETTER_CONTAINER_ID is not set" in result.stderr
 
 
 def test_deploy_refuses_an_unknown_environment(tmp_path: Path) -> None:

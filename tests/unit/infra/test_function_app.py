@@ -132,3 +132,19 @@ def test_schedules_are_set_since_the_timer_triggers_name_them() -> None:
         parameter = bicep.main()["parameters"][s[name]]
         fields = parameter["default"].split()
         assert len(fields) == 6, f"{name}: NCRONTAB has six fields (seconds first)"
+
+
+def _limits(parameter: dict[str, Any]) -> dict[str, Any]:
+    return {d["type"]: d.get("argument") for d in parameter["decorators"]}
+
+
+def test_maximum_instance_count_stays_within_flex_consumptions_range() -> None:
+    # Flex Consumption accepts 40 to 1000 instances (40 is the lowest setting in most regions).
+    for template in (bicep.main(), FUNCTIONS):
+        limits = _limits(template["parameters"]["maximumInstanceCount"])
+        assert (limits["min_value"], limits["max_value"]) == (40, 1000)
+    for env in ("dev", "prod"):
+        text = (bicep.INFRA / f"main.{env}.bicepparam").read_text()
+        given = re.search(r"^param maximumInstanceCount = (\d+)$", text, re.M)
+        assert given and 40 <= int(given.group(1)) <= 1000, env
+    assert 40 <= bicep.main()["parameters"]["maximumInstanceCount"]["default"] <= 1000

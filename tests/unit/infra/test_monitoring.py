@@ -66,8 +66,40 @@ def test_stuck_pool_query_matches_the_submitter_log_line() -> None:
     assert 'log.info("submitted task %s to %s"' in submitter, "the log line the query reads changed"
     text = query("stuckPoolQuery")
     assert 'Message startswith "submitted task "' in text
-    assert '"TaskStartEvent"' in text
+    # Task starts: the Batch account's documented TaskStartEvent metric (Count, dimensions poolId and
+    # jobId, exportable through diagnostic settings), which lands in AzureMetrics.
+    assert "AzureMetrics" in text and 'MetricName == "TaskStartEvent"' in text and "sum(Total)" in text
+    assert "AzureDiagnostics" not in text  # the service log's column names there are not documented
     batch_logs = bicep.resource(bicep.module("batch"), "batchLogs")
     assert batch_logs["scope"] == "batch"
+    assert batch_logs["properties"]["metrics"] == [{"category": "AllMetrics", "enabled": True}]
+    assert batch_logs["properties"]["workspaceId"] == "workspaceId"
+
+
+# The window sizes a log search alert accepts (its aggregation granularities). A computed PT{n}M is
+# refused for most n; checkov's CKV_SITELENS_11 holds the same list.
+LOG_ALERT_WINDOWS = {
+    "PT1M": 1, "PT5M": 5, "PT10M": 10, "PT15M": 15, "PT30M": 30, "PT45M": 45,
+    "PT1H": 60, "PT2H": 120, "PT3H": 180, "PT4H": 240, "PT5H": 300, "PT6H": 360, "P1D": 1440, "P2D": 2880,
+}  # fmt: skip
+
+
+def test_every_log_alert_window_is_one_azure_monitor_accepts() -> None:
+    for name in QUERY_RULES:
+        props = bicep.resource(ALERTS, name)["properties"]
+        window, frequency = props["windowSize"], props["evaluationFrequency"]
+        assert window in LOG_ALERT_WINDOWS and frequency in LOG_ALERT_WINDOWS, name
+        assert LOG_ALERT_WINDOWS[frequency] <= LOG_ALERT_WINDOWS[window], name
+
+
+def test_stuck_pool_window_covers_twice_every_allowed_bound() -> None:
     window = bicep.resource(ALERTS, "stuckPoolAlert")["properties"]["windowSize"]
-    assert window == "PT${2 * stuckPoolMinutes}M"  # the query looks back twice the bound
+    assert "let bound = {0}m;" in query("stuckPoolQuery") and "ago(2 * bound)" in query("stuckPoolQuery")
+    for template in (ALERTS, bicep.main()):
+        limits = {d["type"]: d.get("argument") for d in template["parameters"]["stuckPoolMinutes"]["decorators"]}
+        assert limits["min_value"] >= 15  # scaling from zero takes 10-20 minutes
+        assert 2 * limits["max_value"] <= LOG_ALERT_WINDOWS[window]
+    for env in ("dev", "prod"):
+        text = (bicep.INFRA / f"main.{env}.bicepparam").read_text()
+        given = re.search(r"^param stuckPoolMinutes = (\d+)$", text, re.M)
+        assert given and 2 * int(given.group(1)) <= LOG_ALERT_WINDOWS[window]

@@ -45,6 +45,8 @@ EXPECTED = {
     # Whoever runs deploy.sh: uploads the node package and publishes the model.
     ("deployer", "Storage Blob Data Contributor", "container node-package"),
     ("deployer", "Storage Blob Data Contributor", "container models"),
+    # The Event Grid system topic: dead-letters undeliverable BlobCreated events with its own identity.
+    ("event grid", "Storage Blob Data Contributor", "container eventgrid-deadletter"),
     # UserSubscription mode only: the Batch service keeps the pool VMs' secrets in the vault.
     ("batch service", "Key Vault Secrets Officer", "Key Vault"),
 }
@@ -52,6 +54,7 @@ PRINCIPALS = {
     "functionPrincipalId": "function",
     "nodePrincipalId": "node",
     "deployerPrincipalId": "deployer",
+    "eventGridPrincipalId": "event grid",
     "batchServicePrincipalId": "batch service",
 }
 SCOPES = {
@@ -101,6 +104,7 @@ def assignments() -> list[dict[str, Any]]:
                 "scope": scope_of(template, conf["scope"]),
                 "name": bicep.render(conf["name"]),
                 "definition": bicep.render(props["roleDefinitionId"]),
+                "principal_type": props["principalType"],
                 "comment": comment.group(1) if comment else "",
             })  # fmt: skip
     return found
@@ -143,3 +147,15 @@ def test_no_identity_gets_a_broad_role() -> None:
         text = path.read_text()
         for broad in BROAD_ROLES:
             assert broad not in text, f"{path.name} mentions {broad}"
+
+
+def test_principal_types_match_the_principals() -> None:
+    """ARM refuses an assignment whose principalType is not the principal's (UnmatchedPrincipalType): the
+    deployer's is a parameter (a user, or a pipeline's service principal), every identity's is fixed."""
+    for a in ASSIGNMENTS:
+        expected = "deployerPrincipalType" if a["principal"] == "deployer" else "ServicePrincipal"
+        assert a["principal_type"] == expected, a["symbol"]
+    call = bicep.body(bicep.main()["modules"]["roles"]["config"])["params"]
+    assert call["deployerPrincipalType"] == "deployerPrincipalType"
+    allowed = {d["type"]: d.get("argument") for d in bicep.main()["parameters"]["deployerPrincipalType"]["decorators"]}
+    assert allowed["allowed"] == ["User", "ServicePrincipal", "Group"]
