@@ -1,14 +1,17 @@
 """The composition root: builds each service once from Settings, with real SDK clients.
 
-Locally the clients use the storage connection string; in Azure they use the managed identity.
+Locally the clients use the storage connection string; in Azure they use the managed identity. Refused
+settings are logged as one clear error; HTTP functions answer `unavailable()`'s problem document instead.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
@@ -29,6 +32,7 @@ from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import Ingestion
 from shared.jobs.outbox import WebhookOutbox
 from shared.jobs.reconciler import Reconciler
+from shared.problems import problem
 from shared.uploads.azure_blob_sas import BlobUploadSigner
 from shared.uploads.azure_table_reservations import TableReservationStore
 from shared.uploads.service import UploadService, UploadSettings
@@ -36,10 +40,25 @@ from shared.validation import Limits, QualityPolicy
 from shared.webhooks.endpoint import EndpointPolicy
 from shared.webhooks.service import WebhookService
 
+log = logging.getLogger(__name__)
+
 
 @functools.cache
 def settings() -> Settings:
-    return Settings.from_env(os.environ)
+    try:
+        return Settings.from_env(os.environ)
+    except ConfigError as exc:  # not cached: every use reports it, until the settings are fixed
+        log.error("sitelens settings refused (%s): %s", exc.reason, exc)
+        raise
+
+
+def unavailable() -> tuple[int, dict[str, Any]] | None:
+    """(503, problem document) while the app's own settings are refused, else None."""
+    try:
+        settings()
+    except ConfigError as exc:
+        return 503, problem(503, exc.reason, str(exc))
+    return None
 
 
 def _credential(client_id: str | None) -> ManagedIdentityCredential:

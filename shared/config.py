@@ -5,7 +5,7 @@
 | `AzureWebJobsStorage` | storage connection string (local development) | - |
 | `AzureWebJobsStorage__{blob,queue,table}ServiceUri` | storage endpoints for managed identity (Azure) | - |
 | `AzureWebJobsStorage__clientId` | the user-assigned identity's client id | system identity |
-| `SITELENS_WEBHOOKS_ALLOW_LOOPBACK` | let webhooks reach loopback receivers (local only) | `false` |
+| `SITELENS_WEBHOOKS_ALLOW_LOOPBACK` | let webhooks reach loopback receivers (only with loopback storage) | `false` |
 | `SITELENS_WEBHOOKS_ALLOWED_PORTS` | comma-separated ports webhooks may use | `443` |
 | `SITELENS_TABLE_PREFIX` | prefix for table names, to share an account between environments | empty |
 | `SITELENS_WEBHOOK_STALE_ATTEMPT_S` | an attempt open this long belongs to a dead process | `75` |
@@ -16,11 +16,14 @@ The pipeline's own settings are in shared/pipeline_settings.py. Documented for u
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from shared.errors import PermanentError
 from shared.pipeline_settings import PipelineSettings
+from shared.webhooks.address_policy import is_loopback
 
 STORAGE = "AzureWebJobsStorage"
 ALLOW_LOOPBACK = "SITELENS_WEBHOOKS_ALLOW_LOOPBACK"
@@ -38,6 +41,16 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 
 class ConfigError(PermanentError):
     reason = "configuration_error"
+
+
+def is_loopback_endpoint(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return is_loopback(ipaddress.ip_address(host))
+    except ValueError:  # a DNS name: it may resolve anywhere
+        return False
 
 
 def dev_storage_connection_string(host: str = "127.0.0.1", ports: tuple[int, int, int] = (10000, 10001, 10002)) -> str:
@@ -63,6 +76,20 @@ class StorageSettings:
     queue_uri: str | None
     table_uri: str | None
     client_id: str | None
+
+    def endpoints(self) -> list[str]:
+        """Every storage endpoint the app may use; "" for one the SDK derives from the account name."""
+        urls = [u for u in (self.blob_uri, self.queue_uri, self.table_uri) if u]
+        if self.connection_string:
+            parts = (p.split("=", 1) for p in self.connection_string.split(";") if "=" in p)
+            fields = {key.strip().lower(): value.strip() for key, value in parts}
+            urls += [fields.get(f"{service}endpoint", "") for service in ("blob", "queue", "table")]
+        return urls
+
+    def all_loopback(self) -> bool:
+        """True only for a local emulator (Azurite): real Azure storage is never on a loopback address."""
+        endpoints = self.endpoints()
+        return bool(endpoints) and all(is_loopback_endpoint(u) for u in endpoints)
 
 
 @dataclass(frozen=True)
@@ -90,8 +117,11 @@ class Settings:
         if not conn and not (storage.queue_uri and storage.table_uri and storage.blob_uri):
             problems.append(f"{STORAGE} (or {prefix}blobServiceUri, queueServiceUri and tableServiceUri)")
         allow_loopback = env.get(ALLOW_LOOPBACK, "false").strip().lower() in ("1", "true", "yes")
-        if allow_loopback and any(env.get(m) for m in AZURE_MARKERS):
-            problems.append(f"{ALLOW_LOOPBACK} must not be set in Azure")
+        # The allowance exists for the local stack only: honoured only when every storage endpoint is
+        # loopback (Azurite), so no deployment that talks to real storage, wherever it runs, can have it.
+        loopback_refused = allow_loopback and (any(env.get(m) for m in AZURE_MARKERS) or not storage.all_loopback())
+        if loopback_refused:
+            problems.append(f"{ALLOW_LOOPBACK} is allowed only when every storage endpoint is a loopback address")
         try:
             ports = frozenset(int(p) for p in env.get(ALLOWED_PORTS, "443").split(",") if p.strip())
         except ValueError:
@@ -105,7 +135,9 @@ class Settings:
             stale, lost = 75.0, 120.0
         pipeline = PipelineSettings.from_env(env, problems)
         if problems:
-            raise ConfigError("invalid or missing settings: " + "; ".join(problems))
+            # A refused allowance is a security decision: its own code, whatever else is wrong.
+            reason = "webhooks_allow_loopback_refused" if loopback_refused else None
+            raise ConfigError("invalid or missing settings: " + "; ".join(problems), reason=reason)
         return cls(
             storage=storage,
             webhooks_allow_loopback=allow_loopback,

@@ -1,17 +1,22 @@
-"""The health report served at `GET /api/health`: the build, and whether each dependency answers.
+"""The health report: `GET /api/health` for load balancers, `GET /api/health/details` for operators.
 
 Each check is a callable that raises when its dependency is unusable; a check that raises makes the report
 `degraded` (HTTP 503) and names the dependency and the reason code, never a secret or a connection string.
+When the checks cannot even be built because the app's settings are refused, the report is `misconfigured`
+(HTTP 503) with the settings' reason code.
+
+Anonymous callers get `summary()`: the status, and the reason code when misconfigured; nothing that maps the
+deployment (no version, pool or node counts, timings). `details()` is for callers with a function key.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 
+from shared.config import ConfigError
 from shared.errors import SitelensError
 
 Check = Callable[[], object]
@@ -19,16 +24,24 @@ Check = Callable[[], object]
 
 @dataclass(frozen=True)
 class HealthReport:
-    status: str
+    status: str  # ok | degraded | misconfigured
     version: str
     checks: dict[str, dict[str, object]] = field(default_factory=dict)
+    reason: str | None = None  # misconfigured: the settings' reason code
+    detail: str | None = None  # misconfigured: which settings, for keyed callers
 
     @property
     def http_status(self) -> int:
         return 200 if self.status == "ok" else 503
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    def summary(self) -> dict[str, object]:
+        return {"status": self.status, **({"reason": self.reason} if self.reason else {})}
+
+    def details(self) -> dict[str, object]:
+        doc: dict[str, object] = {"status": self.status, "version": self.version, "checks": self.checks}
+        if self.reason:
+            doc |= {"reason": self.reason, "detail": self.detail}
+        return doc
 
 
 def _version() -> str:
@@ -53,3 +66,12 @@ def report(checks: Mapping[str, Check] | None = None) -> HealthReport:
             results[name] = {"ok": False, "reason": type(exc).__name__}
     status = "ok" if all(r["ok"] for r in results.values()) else "degraded"
     return HealthReport(status=status, version=_version(), checks=results)
+
+
+def assess(build_checks: Callable[[], Mapping[str, Check]]) -> HealthReport:
+    """The report, or `misconfigured` when building the checks finds the settings refused."""
+    try:
+        checks = build_checks()
+    except ConfigError as exc:
+        return HealthReport(status="misconfigured", version=_version(), reason=exc.reason, detail=str(exc))
+    return report(checks)

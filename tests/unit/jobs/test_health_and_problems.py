@@ -16,6 +16,31 @@ def test_health_is_ok_only_when_every_check_answers():
     assert (ok.status, ok.http_status) == ("ok", 200) and ok.checks["batch"]["detail"] == {"nodes": 0}
 
 
+def test_anonymous_callers_get_the_status_only_and_keyed_callers_the_dependencies():
+    ok = health.report({"storage": lambda: None, "batch": lambda: {"pool": "sitelens-gpu", "nodes": 3}})
+    assert ok.summary() == {"status": "ok"}
+    details = ok.details()
+    assert details["checks"]["batch"]["detail"] == {"pool": "sitelens-gpu", "nodes": 3}  # type: ignore[index]
+    assert {"status", "version", "checks"} <= details.keys()
+
+    def batch() -> object:
+        raise TimeoutError
+
+    down = health.report({"storage": lambda: None, "batch": batch})
+    assert (down.summary(), down.http_status) == ({"status": "degraded"}, 503)
+
+
+def test_refused_settings_make_health_misconfigured_with_their_reason_not_an_exception():
+    def build() -> dict[str, health.Check]:
+        raise ConfigError("SITELENS_WEBHOOKS_ALLOW_LOOPBACK ...", reason="webhooks_allow_loopback_refused")
+
+    report = health.assess(build)
+    assert report.http_status == 503
+    assert report.summary() == {"status": "misconfigured", "reason": "webhooks_allow_loopback_refused"}
+    assert "SITELENS_WEBHOOKS_ALLOW_LOOPBACK" in str(report.details()["detail"])
+    assert health.assess(lambda: {"storage": lambda: None}).summary() == {"status": "ok"}
+
+
 def test_a_failing_check_degrades_the_report_and_names_only_its_reason():
     def batch() -> object:
         raise ConfigError("SITELENS_BATCH_URL is not set; AccountKey=secret")
@@ -27,7 +52,8 @@ def test_a_failing_check_degrades_the_report_and_names_only_its_reason():
     assert (report.status, report.http_status) == ("degraded", 503)
     assert report.checks["batch"] == {"ok": False, "reason": "configuration_error"}
     assert report.checks["storage"] == {"ok": False, "reason": "RuntimeError"}
-    assert "secret" not in report.to_json() and json.loads(report.to_json())["checks"]["model_registry"]["ok"]
+    text = json.dumps(report.details())
+    assert "secret" not in text and json.loads(text)["checks"]["model_registry"]["ok"]
 
 
 @pytest.mark.parametrize(
