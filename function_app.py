@@ -6,7 +6,7 @@ from pathlib import Path
 import azure.functions as func
 from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
-from shared import composition, health
+from shared import composition, health, problems
 from shared.jobs.api import Reply
 from shared.uploads import api as uploads_api
 from shared.webhooks import api as webhooks_api
@@ -21,8 +21,22 @@ def _json(status: int, doc: object) -> func.HttpResponse:
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_health(req: func.HttpRequest) -> func.HttpResponse:
-    report = health.report(composition.health_checks())
-    return func.HttpResponse(report.to_json(), status_code=report.http_status, mimetype="application/json")
+    report = health.assess(composition.health_checks)  # anonymous: the status only
+    return func.HttpResponse(json.dumps(report.summary()), status_code=report.http_status, mimetype="application/json")
+
+
+@app.route(route="health/details", methods=["GET"])
+def get_health_details(req: func.HttpRequest) -> func.HttpResponse:
+    report = health.assess(composition.health_checks)
+    return func.HttpResponse(json.dumps(report.details()), status_code=report.http_status, mimetype="application/json")
+
+
+def _unavailable() -> func.HttpResponse | None:
+    """A 503 problem document while the app's settings are refused, instead of a 500 from every function."""
+    refused = composition.unavailable()
+    if refused is None:
+        return None
+    return func.HttpResponse(json.dumps(refused[1]), status_code=refused[0], mimetype=problems.MEDIA_TYPE)
 
 
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -51,6 +65,8 @@ def reconcile(timer: func.TimerRequest) -> None:
 
 # --- status API ----------------------------------------------------------------------------------
 def _jobs(action: str, req: func.HttpRequest) -> func.HttpResponse:
+    if (refused := _unavailable()) is not None:
+        return refused
     reply: Reply = composition.jobs_api().handle(
         action, dict(req.route_params), dict(req.params), dict(req.headers), req.get_body()
     )
@@ -81,12 +97,16 @@ def add_job_feedback(req: func.HttpRequest) -> func.HttpResponse:
 # --- uploads -----------------------------------------------------------------------------------
 @app.route(route="uploads", methods=["POST"])
 def request_upload(req: func.HttpRequest) -> func.HttpResponse:
+    if (refused := _unavailable()) is not None:
+        return refused
     status, doc = uploads_api.handle(composition.uploads(), req.get_body())
     return func.HttpResponse(json.dumps(doc), status_code=status, mimetype=uploads_api.media_type(status))
 
 
 # --- webhooks ----------------------------------------------------------------------------------
 def _webhooks(action: str, req: func.HttpRequest) -> func.HttpResponse:
+    if (refused := _unavailable()) is not None:
+        return refused
     return _json(*webhooks_api.handle(composition.webhooks(), action, dict(req.route_params), req.get_body()))
 
 
