@@ -9,8 +9,9 @@
 - `/admin/host/ping`: readiness. `/{routePrefix}/openapi.json`: the app's `openapi.json`, if present.
 
 Every error the host itself answers is an RFC 9457 problem document with a reason code (`HOST_REASONS`),
-at the status the Functions host (Kestrel) gives: 401 key, 404 no route, 405, 413 body over 100 MiB,
-414 request line over 8,192 bytes, 431 headers over 32 KiB or 100 fields, 500 a function that failed.
+at the status the Functions host (Kestrel) gives: 401 key, 404 no route (or a method no route lists),
+413 body over 100 MiB, 414 request line over 8,192 bytes, 431 headers over 32 KiB or 100 fields, 500 a
+function that failed.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ HOST_REASONS = {
     400: "bad_request",
     401: "unauthorized",
     404: "route_not_found",
-    405: "method_not_allowed",
     413: "request_too_large",
     414: "uri_too_long",
     431: "headers_too_large",
