@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
-from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
+from azure.storage.blob import (
+    BlobClient,
+    BlobLeaseClient,
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    generate_blob_sas,
+)
 
 from shared.jobs import ids
 from shared.uploads import api
@@ -35,6 +42,17 @@ def device_upload(url: str, data: bytes) -> dict[str, Any]:
 def sibling(url: str, name: str) -> str:
     parts = urlsplit(url)
     return parts._replace(path=parts.path.rsplit("/", 1)[0] + "/" + name).geturl()
+
+
+def sign(blobs: BlobServiceClient, name: str, permission: BlobSasPermissions) -> str:
+    """A SAS for the one blob with other permissions than the service signs, to compare."""
+    sas = generate_blob_sas(str(blobs.account_name), "photos", name, account_key=blobs.credential.account_key,
+                            permission=permission, expiry=datetime.now(UTC) + MAX_TTL)  # fmt: skip
+    return f"{blobs.get_blob_client('photos', name).url}?{sas}"
+
+
+def admin_view(blobs: BlobServiceClient, device: BlobClient) -> Any:
+    return blobs.get_blob_client("photos", device.blob_name).get_blob_properties()
 
 
 def refused(fn) -> int | None:
@@ -101,3 +119,27 @@ def test_a_sas_for_one_name_cannot_write_a_dot_segment_path(uploads, site, blobs
     escaped = sibling(url, "..%2F..%2Fevil.jpg")
     assert refused(lambda: BlobClient.from_blob_url(escaped).upload_blob(b"x")) == 403
     assert not [b.name for b in blobs.get_container_client("photos").list_blobs(name_starts_with="evil")]
+
+
+def test_no_permission_set_stages_blocks_without_also_allowing_overwrite_and_snapshot(uploads, blobs, site):
+    """Why the SAS stays `cw`, and what its holder can still do to its own blob while it lives."""
+    name = grant(uploads, site)[1]["blob_name"].removeprefix("photos/")
+    admin = blobs.get_blob_client("photos", name)
+    url_c = sign(blobs, name, BlobSasPermissions(create=True))
+    assert refused(lambda: BlobClient.from_blob_url(url_c).stage_block(BLOCK, b"x")) == 403  # blocks need `w`
+    admin.upload_blob(b"\xff\xd8\xffphoto")
+    assert BlobClient.from_blob_url(url_c).create_snapshot()["snapshot"]  # and `c` alone still snapshots
+
+    device = BlobClient.from_blob_url(grant(uploads, site, photo="p2")[1]["upload_url"])
+    etag = device_upload(device.url, b"\xff\xd8\xffmine")["etag"]
+    after_metadata = device.set_blob_metadata({"reason": "ok"})["etag"]  # metadata: a new ETag, same bytes
+    assert after_metadata != etag
+    assert device.upload_blob(b"theirs", overwrite=True)["etag"] != after_metadata  # an overwrite without If-None-Match
+    assert device.create_snapshot()["snapshot"]
+    before = admin_view(blobs, device).etag
+    device.set_standard_blob_tier("Cool")  # a tier: the ETag stays
+    assert admin_view(blobs, device).etag == before and admin_view(blobs, device).blob_tier == "Cool"
+    lease = BlobLeaseClient(device)
+    lease.acquire(lease_duration=15)
+    assert admin_view(blobs, device).lease.state == "leased"
+    assert refused(device.delete_blob) == 403  # but never delete or read
