@@ -72,9 +72,7 @@ class JobsApi:
             return Reply(status, doc)
 
     def _job(self, job_id: str) -> Job:
-        if not ids.is_job_id(job_id):
-            raise InvalidInput(f"{job_id!r} is not a job id", reason="bad_job_id")
-        return self.store.get(job_id)
+        return self.store.get(_checked_id(job_id))
 
     def _get(self, job_id: str, headers: Mapping[str, str]) -> Reply:
         job = self._job(job_id)
@@ -111,8 +109,8 @@ class JobsApi:
         return Reply(202, document.public(again), {"Location": f"/api/jobs/{again.id}"})
 
     def _feedback(self, job_id: str, body: bytes) -> Reply:
-        job = self._job(job_id)
-        doc = request_body.json_object(body, max_bytes=MAX_FEEDBACK_BODY)
+        job_id = _checked_id(job_id)
+        doc = request_body.json_object(body, max_bytes=MAX_FEEDBACK_BODY)  # the body first: no read for junk
         kept = {
             key: value
             for key, cap in FEEDBACK_FIELDS.items()
@@ -120,8 +118,14 @@ class JobsApi:
         }
         if not kept:
             raise InvalidInput(f"give at least one of {sorted(FEEDBACK_FIELDS)}", reason="bad_feedback")
-        feedback_id = self.store.add_feedback(job.id, kept, datetime.now(UTC))
-        return Reply(201, {"id": feedback_id, "job_id": job.id, **kept})
+        feedback_id = self.store.add_feedback(job_id, kept, datetime.now(UTC))  # NotFound for an unknown job
+        return Reply(201, {"id": feedback_id, "job_id": job_id, **kept})
+
+
+def _checked_id(job_id: str) -> str:
+    if not ids.is_job_id(job_id):
+        raise InvalidInput(f"{job_id[:80]!r} is not a job id", reason="bad_job_id")
+    return job_id
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
