@@ -51,6 +51,7 @@ _KINDS = {
 @dataclass(frozen=True)
 class Finding:
     resource: str  # file:symbol (type@version)
+    symbol: str  # the resource's symbolic name, `account::blobs` when nested
     path: str  # properties.siteConfig.ftpsState; empty for the resource itself
     kind: str
     message: str
@@ -85,22 +86,22 @@ def check_declaration(declaration: ResourceDeclaration, scope: Scope, definition
             f"{declaration.type_version} is not in the vendored Bicep types: run {REFRESH_SCRIPT} against"
             " a bicep-types-az checkout (it stops if no such type and API version exist)"
         )
-        return [Finding(declaration.where, "", UNKNOWN_TYPE_VERSION, message)]
+        return [Finding(declaration.where, declaration.symbol, "", UNKNOWN_TYPE_VERSION, message)]
     if declaration.existing:
         return []
-    walk = _Walk(declaration.where, scope)
+    walk = _Walk(declaration, scope)
     walk.object(declaration.body, definition.body, "", top=True)
     return walk.findings
 
 
 class _Walk:
-    def __init__(self, resource: str, scope: Scope) -> None:
-        self.resource = resource
+    def __init__(self, declaration: ResourceDeclaration, scope: Scope) -> None:
+        self.declaration = declaration
         self.scope = scope
         self.findings: list[Finding] = []
 
     def report(self, path: str, kind: str, message: str) -> None:
-        self.findings.append(Finding(self.resource, path, kind, message))
+        self.findings.append(Finding(self.declaration.where, self.declaration.symbol, path, kind, message))
 
     def value(self, raw: Any, type_: dict[str, Any], path: str, origin: str = "") -> None:
         value = self.scope.resolve(raw)
@@ -141,7 +142,7 @@ class _Walk:
             return
         attempts: list[tuple[dict[str, Any], list[Finding]]] = []
         for element in union["elements"]:
-            trial = _Walk(self.resource, self.scope)
+            trial = _Walk(self.declaration, self.scope)
             trial.value(value, element, path, origin)
             if not trial.findings:
                 return
