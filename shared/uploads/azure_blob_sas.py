@@ -2,9 +2,12 @@
 
 - Permissions `cw` (create + write), resource `b` (this blob only): no read, list, delete or other blob.
   Put Block and Put Block List need `w`; `c` alone allows only a single-shot Put Blob (checked on Azurite:
-  a `c` SAS gets 403 for Put Block). The residual risk of `w` — overwriting the committed blob while the
-  SAS lives (≤ 15 minutes) — is narrowed by the client committing with `If-None-Match: *` and by the
-  service handing out no URL once the blob is committed; an overwrite would be a new ETag, hence a new job.
+  a `c` SAS gets 403 for Put Block). No narrower set exists: `w` also allows overwriting the committed
+  blob, its metadata and properties, leases and the tier, and `c` and `w` both allow snapshots. While
+  the SAS lives (≤ 15 minutes) the pipeline copes: a photo's job keeps the version it first read, a later
+  write is recorded and never processed, and quarantine deletes snapshots and breaks leases
+  (docs/uploads.md, "What a device can do with it"). The client commits with `If-None-Match: *`, and the
+  service hands out no URL once the blob is committed.
 - Start 5 minutes back (device clock skew); expiry `ttl` ≤ 15 minutes after issue.
 - HTTPS only, except against a loopback endpoint (the local emulator, which speaks HTTP).
 - `upload_state` reads, with the app's own credentials, what a device's SAS cannot: the committed blob's
