@@ -180,7 +180,9 @@ def test_the_api_needs_a_key_and_health_reports_each_dependency(pipeline: Pipeli
     wrong = pipeline.http("GET", "/jobs?site=north-yard", key="not-a-key")
     assert (missing.status, wrong.status) == (401, 401)
     assert pipeline.http("GET", f"/jobs/j_{'a' * 26}").status == 404  # with the key: never accepted, so 404
-    health = pipeline.http("GET", "/health", key=None)
+    assert pipeline.http("GET", "/health", key=None).body == {"status": "ok"}  # anonymous: the status only
+    assert pipeline.http("GET", "/health/details", key=None).status == 401
+    health = pipeline.http("GET", "/health/details")
     assert health.status == 200 and health.body
     assert {k: v["ok"] for k, v in health.body["checks"].items()} == {
         "storage": True, "batch": True, "model_registry": True,
