@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pycep.transformer import BicepElement
+
 from tests.unit.infra import bicep
 from tests.unit.infra.bicep_resources import ResourceDeclaration, declarations_in_text
 from tests.unit.infra.bicep_type_definitions import (
@@ -37,6 +39,7 @@ NOT_DEPLOY_TIME_CONSTANT = "not a deploy-time constant"
 ENUM = "value not allowed"
 WRONG_KIND = "wrong type"
 OUT_OF_RANGE = "out of range"
+WRONG_PARENT = "wrong parent type"
 
 # Keys of a resource body that belong to Bicep itself, not to the resource type.
 BICEP_KEYWORDS = frozenset({"parent", "scope", "dependsOn"})
@@ -72,11 +75,25 @@ class _Shape:
 
 def check_text(text: str, *, source: str, definitions: TypeDefinitions | None = None) -> list[Finding]:
     scope = Scope(bicep.parse_text(text))
-    return [
-        finding
-        for declaration in declarations_in_text(text, source=source)
-        for finding in check_declaration(declaration, scope, definitions or vendored())
-    ]
+    declarations = declarations_in_text(text, source=source)
+    by_symbol = {declaration.symbol: declaration for declaration in declarations}
+    findings: list[Finding] = []
+    for declaration in declarations:
+        findings.extend(_parent_findings(declaration, by_symbol))
+        findings.extend(check_declaration(declaration, scope, definitions or vendored()))
+    return findings
+
+
+def _parent_findings(declaration: ResourceDeclaration, by_symbol: dict[str, ResourceDeclaration]) -> list[Finding]:
+    """`parent: x` must name a resource whose type is this one's less its last segment."""
+    parent = by_symbol.get(str(declaration.body.get("parent")))
+    needed = declaration.type.rsplit("/", 1)[0]
+    if not isinstance(declaration.body.get("parent"), BicepElement) or parent is None:
+        return []  # no parent, or one this check cannot follow (an indexed loop resource)
+    if parent.type.lower() == needed.lower():
+        return []
+    message = f"{parent.symbol} is a {parent.type}; {declaration.type} needs a {needed}"
+    return [Finding(declaration.where, declaration.symbol, "parent", WRONG_PARENT, message)]
 
 
 def check_declaration(declaration: ResourceDeclaration, scope: Scope, definitions: TypeDefinitions) -> list[Finding]:

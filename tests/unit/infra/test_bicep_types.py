@@ -64,6 +64,8 @@ def test_the_vendored_subset_names_its_source_commit_and_resolves() -> None:
         assert definition is not None
         assert definition.body["$type"] in ("ObjectType", "DiscriminatedObjectType")
     assert sum(f.stat().st_size for f in TYPES_DIR.rglob("*.json")) < 400_000  # a subset, not the whole set
+    deploy_doc = (bicep.REPO / "docs" / "deploy.md").read_text()
+    assert f"commit `{definitions.source_commit[:8]}`" in deploy_doc, "docs/deploy.md names another commit"
 
 
 # (module, anchor, replacement, the one finding expected: resource symbol, property path, kind)
@@ -128,6 +130,10 @@ MISTAKES: dict[str, tuple[str, str, str, tuple[str, str, str]]] = {
     "discriminator value outside the union": (
         FUNCTIONS, "name: 'ftp'", "name: 'sftp'",
         ("ftpCredentials", "name", conformance.ENUM),
+    ),
+    "parent of the wrong type": (
+        STORAGE, "  parent: blobService\n", "  parent: queueService\n",
+        ("containers", "parent", conformance.WRONG_PARENT),
     ),
     "existing resource of an unknown API version": (
         ROLES, "/storageAccounts@2023-05-01' existing", "/storageAccounts@2099-01-01' existing",
