@@ -12,6 +12,16 @@ class Limits:
     max_pixels: int = 50_000_000  # 50 MP: above any phone camera in the field, far below a bomb
     max_side: int = 20_000  # a panorama strip of 1 x 50M pixels is not a photo (and JPEG stops at 65,535)
     derived_quality: int = 90  # JPEG quality of the re-encoded input the task reads
+    # Cameras write one scan (baseline) or libjpeg's progressive script: 10 scans for colour, 6 for grey;
+    # mozjpeg's optimised scripts stay well under 30. 64 leaves twice that margin. The format allows some
+    # 2,700 distinct scans and repeats as well, each a full pass over the image, so only a cap stops a scan
+    # bomb.
+    max_scans: int = 64
+    # Decode cost (docs/reason-codes.md: samples each scan visits plus the output pass for a JPEG, bytes
+    # inflated plus output samples for a PNG): 40 passes over a 50 MP image. libjpeg's progressive 4:4:4
+    # script costs 17 of them (under a second for 50 MP), a 30-scan mozjpeg file about 35; a file with
+    # more makes one delivery hold a decode slot for seconds on end.
+    max_decode_cost: int = 40 * 50_000_000
 
 
 @dataclass(frozen=True)

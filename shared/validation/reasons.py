@@ -12,6 +12,9 @@ class Reason(enum.StrEnum):
     TOO_LARGE = "too_large"  # more bytes than the byte cap
     UNSUPPORTED_TYPE = "unsupported_type"  # the bytes are not JPEG or PNG (HEIC, WebP, GIF, text, ...)
     IMAGE_TOO_LARGE = "image_too_large"  # the header's dimensions exceed the pixel or side cap
+    TOO_MANY_SCANS = "too_many_scans"  # a JPEG with more scans than any encoder writes (a scan bomb)
+    ABNORMAL_STRUCTURE = "abnormal_structure"  # components, segments, chunks or packed text no encoder writes
+    DECODE_TOO_COSTLY = "decode_too_costly"  # the decode cost estimated from the structure is over the budget
     CORRUPT_IMAGE = "corrupt_image"  # the header is damaged, or the full decode fails (truncated, garbage)
     BLURRY = "blurry"  # quality flags: only when the site's policy rejects on them
     UNDER_EXPOSED = "under_exposed"

@@ -1,27 +1,36 @@
 """The checks, in order; each refusal is deterministic and carries a reason code.
 
 1. blob name shape; 2. size from the blob's properties, before any download (empty, too small, too large);
-3. magic bytes (JPEG, PNG); 4. dimensions from the header against the pixel and side caps; 5. a bounded full
-decode; 6. EXIF orientation; 7. quality flags (rejecting only where the site's policy says so); 8. the
-re-encoded, upright, metadata-free derived JPEG.
+3. magic bytes (JPEG, PNG); 4. dimensions from the header against the pixel and side caps, then the whole
+file's structure (scans, components, segments or chunks, packed text) and the decode cost it implies against
+the budget; 5. a bounded full decode, in a slot shared fairly between sites; 6. EXIF orientation; 7. quality
+flags (rejecting only where the site's policy says so); 8. the re-encoded, upright, metadata-free derived JPEG.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
-from shared.validation import formats, image, quality
+from shared.validation import formats, image, jpeg_structure, png_structure, quality
 from shared.validation.limits import Limits, QualityPolicy
 from shared.validation.names import parse_name
 from shared.validation.reasons import Reason
+from shared.validation.slots import FairSlots
+from shared.validation.structure import Refusal, Structure, over_budget
+
+
+class Slots(Protocol):
+    def hold(self, site: str) -> AbstractContextManager[None]: ...
+
 
 # A 50 MP photo is 150 MB of pixels (twice that while turned upright); decoding is CPU-bound and releases
 # the GIL, so more decodes at once than cores buys no speed, only memory.
-DECODE_SLOTS = threading.BoundedSemaphore(max(1, min(4, os.cpu_count() or 1)))
+DECODE_SLOTS = FairSlots(max(1, min(4, os.cpu_count() or 1)))
 
 
 @dataclass(frozen=True)
@@ -47,9 +56,11 @@ class Rejected:
 Verdict = Accepted | Rejected
 
 
-def validate(blob_name: str, size: int, read: Callable[[], bytes], limits: Limits, policy: QualityPolicy) -> Verdict:
+def validate(blob_name: str, size: int, read: Callable[[], bytes], limits: Limits, policy: QualityPolicy, *,
+             slots: Slots = DECODE_SLOTS) -> Verdict:  # fmt: skip
     """Validate one photo; `read` downloads it (bounded by `limits.max_bytes`) and is called at most once."""
-    if parse_name(blob_name) is None:
+    name = parse_name(blob_name)
+    if name is None:
         return Rejected(Reason.INVALID_NAME, "not a name the upload API issues: site/device/yyyy/mm/dd/id.jpg|png")
     if size == 0:
         return Rejected(Reason.EMPTY_FILE, "the blob has no bytes")
@@ -57,11 +68,13 @@ def validate(blob_name: str, size: int, read: Callable[[], bytes], limits: Limit
         return Rejected(Reason.TOO_SMALL, f"{size} bytes; a photo has at least {limits.min_bytes}")
     if size > limits.max_bytes:
         return Rejected(Reason.TOO_LARGE, f"{size} bytes; the limit is {limits.max_bytes}")
-    return check_bytes(read(), limits, policy)
+    return check_bytes(read(), limits, policy, site=name.site, slots=slots)
 
 
-def check_bytes(data: bytes, limits: Limits, policy: QualityPolicy) -> Verdict:  # noqa: PLR0911 (one per check)
-    """Steps 3-8 on bytes already bounded by size."""
+def check_bytes(  # noqa: PLR0911 (one per check)
+    data: bytes, limits: Limits, policy: QualityPolicy, *, site: str = "", slots: Slots = DECODE_SLOTS
+) -> Verdict:
+    """Steps 3-8 on bytes already bounded by size; `site` is whose turn the decode slot counts as."""
     kind = formats.sniff(data)
     if kind not in formats.DECODABLE:
         return Rejected(Reason.UNSUPPORTED_TYPE, f"the bytes are {kind}; only JPEG and PNG are accepted")
@@ -72,7 +85,11 @@ def check_bytes(data: bytes, limits: Limits, policy: QualityPolicy) -> Verdict: 
     if pixels_count > limits.max_pixels or max(header.width, header.height) > limits.max_side:
         return Rejected(Reason.IMAGE_TOO_LARGE, f"{header.width}x{header.height} is over the cap of "
                         f"{limits.max_pixels:,} pixels or {limits.max_side} per side")  # fmt: skip
-    with DECODE_SLOTS:  # pixels in memory at once: a few photos' worth, however many deliveries run
+    structure = _survey(data, header, limits)
+    refusal = structure if isinstance(structure, Refusal) else over_budget(structure, header, limits)
+    if refusal is not None:
+        return Rejected(refusal.reason, refusal.detail)
+    with slots.hold(site):  # pixels in memory at once: a few photos' worth, however many deliveries run
         try:
             pixels = image.upright(image.decode(data, header), header.orientation)
         except image.DecodeFailed as exc:
@@ -87,3 +104,9 @@ def check_bytes(data: bytes, limits: Limits, policy: QualityPolicy) -> Verdict: 
             return Rejected(Reason.CORRUPT_IMAGE, str(exc))
     digest = hashlib.sha256(data).hexdigest()
     return Accepted(Derived(jpeg, digest, header.format, header.orientation, measured))
+
+
+def _survey(data: bytes, header: formats.Header, limits: Limits) -> Structure | Refusal:
+    if header.format == formats.JPEG:
+        return jpeg_structure.survey(data, limits.max_scans)
+    return png_structure.survey(data, header)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
 import numpy as np
 from PIL import Image
 
+from shared.validation.opencv import cv2
 from tests.integration.ocr.photos import jpeg, paper, write
 
 
@@ -49,3 +51,62 @@ def png_bomb(side: int) -> bytes:
 
 def heic_header() -> bytes:
     return b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 4000
+
+
+def progressive_jpeg(pixels: np.ndarray, *, subsampling: int = 2) -> bytes:
+    """Pillow's progressive JPEG of `pixels` (BGR): libjpeg's script, 10 scans (6 when grey)."""
+    image = Image.fromarray(pixels[:, :, ::-1].copy()) if pixels.ndim == 3 else Image.fromarray(pixels)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, progressive=True, subsampling=subsampling)
+    return out.getvalue()
+
+
+def jpeg_scans(data: bytes) -> list[bytes]:
+    """Each scan of a JPEG (its SOS segment and entropy-coded data), found without shared/validation's walk."""
+    scans, i = [], 2
+    while data[i + 1] != 0xD9:
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        end = i + 2 + length
+        if data[i + 1] == 0xDA:
+            end = re.search(rb"\xff[^\x00\xd0-\xd7\xff]", data[end:]).start() + end
+            scans.append(data[i:end])
+        i = end
+    return scans
+
+
+def scan_bomb(width: int, height: int, repeats: int) -> bytes:
+    """A progressive JPEG whose smallest scan is repeated `repeats` times before its end marker.
+
+    libjpeg warns about the repeated progression and decodes it anyway, one pass over the component's blocks
+    per copy: the shape of the review's 392 KB, 20,000-scan file, here in a few kilobytes.
+    """
+    data = progressive_jpeg(np.full((height, width, 3), 128, np.uint8))
+    smallest = min(jpeg_scans(data), key=len)
+    return data[:-2] + smallest * repeats + data[-2:]
+
+
+def synthetic_jpeg(width: int, height: int, components: int, scans: list[list[int]], *, segments: int = 0) -> bytes:
+    """A JPEG's marker structure only (frame, `segments` COM segments, scan headers naming the given component
+    ids, each with a few bytes of data), then 1 KiB past its end marker to pass the byte floor: what the
+    structure walk reads; no decoder would accept it."""
+    frame = struct.pack(">BHHB", 8, height, width, components)
+    frame += b"".join(bytes([n + 1, 0x11, 0]) for n in range(components))
+    body = b"\xff\xd8" + b"\xff\xfe\x00\x04ok" * segments
+    body += b"\xff\xc2" + struct.pack(">H", 2 + len(frame)) + frame
+    for ids in scans:
+        header = bytes([len(ids)]) + b"".join(bytes([n, 0]) for n in ids) + b"\x00\x00\x00"
+        body += b"\xff\xda" + struct.pack(">H", 2 + len(header)) + header + b"\x12\x34"
+    return body + b"\xff\xd9" + b"\x00" * 1024
+
+
+def png_with_chunks(pixels: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG of `pixels` (BGR) with the given (kind, body) chunks inserted right after IHDR."""
+    ok, encoded = cv2.imencode(".png", pixels)
+    assert ok
+    data = encoded.tobytes()
+    extra = b"".join(_chunk(kind, body) for kind, body in chunks)
+    return data[:33] + extra + data[33:]
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -167,7 +167,7 @@ def test_concurrent_deliveries_decode_a_bounded_number_of_photos_at_once(monkeyp
 
     from shared.validation import image, validator
 
-    slots = validator.DECODE_SLOTS._initial_value  # type: ignore[attr-defined]
+    slots = validator.DECODE_SLOTS.count
     inside, peak, lock = [0], [0], Lock()
     gate = Barrier(slots, timeout=10)  # the first `slots` decodes meet here: that many run together
     real = image.decode

@@ -1,0 +1,128 @@
+"""The JPEG marker walk to the end of the image: the frame's components, every scan, and the decode cost.
+
+libjpeg decodes a progressive JPEG scan by scan into a whole-image coefficient buffer, visiting every block
+of each component a scan names even when the scan carries no bits for it (an end-of-band run skips a block
+in a few nanoseconds, but it still visits it). So the cost of a decode is the blocks of the frame times the
+scans, not the bytes of the file: 20,000 repeated scans of a 7000 x 7000 image fit in 400 KB and decode for
+over a minute. The walk counts scans by skipping each scan's entropy-coded data to the next marker with one
+regular-expression search (in C, linear in the bytes), so the whole walk is one pass over the file plus a
+Python step per marker segment, and both counts are capped.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+
+from shared.validation.reasons import Reason
+from shared.validation.structure import Refusal, Structure, abnormal, corrupt
+
+# Grey 1, YCbCr 3, CMYK or YCCK 4; the format allows 255, and each component is another image to decode.
+MAX_COMPONENTS = 4
+# Marker segments of all kinds. A real file has a dozen or two, plus an ICC profile in up to 255 APP2
+# segments and XMP extensions of 64 KB each (about 640 of them fill the byte cap); tables are redefined at
+# most once or twice per scan. Past this count the file is padding, and the walk stops.
+MAX_SEGMENTS = 4096
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers; C4 (DHT), C8, CC (DAC) are not
+_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn and TEM carry no length
+_SOS, _EOI = 0xDA, 0xD9
+# Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), a restart marker D0-D7 or another
+# 0xFF (fill); anything else is a marker, and ends the scan.
+_END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911 (one per outcome)
+    """Scans and decode cost (samples decoded over all scans, plus the output pass) of a JPEG."""
+    frame: dict[int, int] | None = None  # component id -> samples (whole blocks) of that component
+    scans = cost = 0
+    try:
+        for count, (marker, start, end) in enumerate(_segments(data), 1):
+            if count > MAX_SEGMENTS:
+                return abnormal(f"more than {MAX_SEGMENTS:,} marker segments; a photo has a few dozen")
+            if marker in _SOF:
+                parsed = _frame(data[start:end]) if frame is None else corrupt("the JPEG has two frame headers")
+                if isinstance(parsed, Refusal):
+                    return parsed
+                frame = parsed
+                cost += sum(frame.values())  # inverse DCT, upsampling and colour conversion: once per sample
+            elif marker == _SOS:
+                covered = _scan(data[start:end], frame)
+                if isinstance(covered, Refusal):
+                    return covered
+                scans += 1
+                if scans > max_scans:
+                    return Refusal(Reason.TOO_MANY_SCANS, f"more than {max_scans} scans (counting stopped "
+                                   "there); cameras write 1, or about 10 when progressive")  # fmt: skip
+                cost += covered
+    except _Damaged as exc:
+        return corrupt(str(exc))
+    if frame is None or scans == 0:
+        return corrupt("the JPEG has no frame header or no scan")
+    return Structure(scans, cost)
+
+
+class _Damaged(ValueError):
+    pass
+
+
+def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, body start, body end) of each marker segment up to the end of the image; a scan's body is its
+    header, and the walk goes on at the marker that ends its entropy-coded data."""
+    i = 2
+    while i + 2 <= len(data):
+        if data[i] != 0xFF:
+            raise _Damaged(f"no marker at byte {i} of the JPEG")
+        marker = data[i + 1]
+        if marker == 0xFF or marker in _STANDALONE:  # a fill byte, a restart or TEM: no segment follows
+            i += 1 if marker == 0xFF else 2
+            continue
+        if marker == _EOI or i + 4 > len(data):
+            return  # the end, or cut short (the decoder says so)
+        (length,) = struct.unpack_from(">H", data, i + 2)
+        end = i + 2 + length
+        if length < 2 or end > len(data):
+            raise _Damaged(f"a JPEG segment at byte {i} runs past the end of the file")
+        yield marker, i + 4, end
+        if marker != _SOS:
+            i = end
+            continue
+        found = _END_OF_SCAN.search(data, end)
+        if found is None:
+            return  # the data runs to the end of the file: cut short, and the decoder says so
+        i = found.start()
+
+
+def _frame(body: bytes) -> dict[int, int] | Refusal:
+    """Samples per component, in whole 8 x 8 blocks, at the component's own sampling."""
+    if len(body) < 6:
+        return corrupt("the JPEG frame header is cut short")
+    height, width, count = struct.unpack_from(">HHB", body, 1)
+    if count > MAX_COMPONENTS:
+        return abnormal(f"{count} colour components; a photo has 1, 3 or 4")
+    if count == 0 or len(body) != 6 + 3 * count or not width or not height:
+        return corrupt("the JPEG frame header is malformed")
+    sampling = {body[6 + 3 * n]: (body[7 + 3 * n] >> 4, body[7 + 3 * n] & 0x0F) for n in range(count)}
+    if len(sampling) != count or any(not 1 <= h <= 4 or not 1 <= v <= 4 for h, v in sampling.values()):
+        return corrupt("the JPEG frame header has repeated components or bad sampling factors")
+    h_max = max(h for h, _ in sampling.values())
+    v_max = max(v for _, v in sampling.values())
+    return {ident: _blocks(width * h, h_max) * _blocks(height * v, v_max) * 64 for ident, (h, v) in sampling.items()}
+
+
+def _blocks(scaled: int, factor_max: int) -> int:
+    return ((scaled + factor_max - 1) // factor_max + 7) // 8  # ceil(ceil(scaled / factor_max) / 8)
+
+
+def _scan(body: bytes, frame: dict[int, int] | None) -> int | Refusal:
+    """The samples a scan visits: every block of each component it names."""
+    if frame is None:
+        return corrupt("image data before any frame header")
+    count = body[0] if body else 0
+    if not 1 <= count <= 4 or len(body) != 4 + 2 * count:
+        return corrupt("a JPEG scan header is malformed")
+    components = [body[1 + 2 * n] for n in range(count)]
+    if any(ident not in frame for ident in components):
+        return corrupt("a JPEG scan names a component the frame does not have")
+    return sum(frame[ident] for ident in components)

@@ -1,0 +1,143 @@
+"""Decode slots shared fairly: one site's queue of slow photos never keeps another site's photo waiting long."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from shared.validation import Accepted, Limits, QualityPolicy, Rejected, image, validate
+from shared.validation.slots import FairSlots
+from tests.support.waiting import wait_for
+from tests.unit.validation.images import scan_bomb, sign_jpeg
+
+
+class Holder:
+    """A thread that takes a slot for `site`, records when it got in, and holds it until let go."""
+
+    def __init__(self, slots: FairSlots, site: str, entered: list[str], lock: threading.Lock) -> None:
+        self.site, self.inside, self.leave = site, threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with slots.hold(site):
+                with lock:
+                    entered.append(site)
+                self.inside.set()
+                self.leave.wait(30)
+
+        self.thread = threading.Thread(target=hold, daemon=True)
+        self.thread.start()
+
+    def release(self) -> None:
+        self.leave.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def holders() -> Iterator[object]:
+    entered: list[str] = []
+    lock = threading.Lock()
+    started: list[Holder] = []
+
+    def start(slots: FairSlots, site: str) -> Holder:
+        holder = Holder(slots, site, entered, lock)
+        started.append(holder)
+        return holder
+
+    start.entered = entered  # type: ignore[attr-defined]
+    yield start
+    for holder in started:
+        holder.leave.set()
+    for holder in started:
+        holder.thread.join(30)
+
+
+def test_a_site_alone_uses_every_slot(holders):
+    slots = FairSlots(2)
+    first, second = holders(slots, "a"), holders(slots, "a")
+    assert first.inside.wait(10) and second.inside.wait(10)
+    assert slots.held("a") == 2
+
+
+def test_another_sites_photo_takes_the_next_free_slot_ahead_of_the_hogs_queue(holders):
+    slots = FairSlots(2)
+    hogs = [holders(slots, "hog") for _ in range(2)]
+    assert all(h.inside.wait(10) for h in hogs)
+    queued = [holders(slots, "hog") for _ in range(3)]
+    wait_for(lambda: slots.waiting() == 3, 10, "the hog's queue to form")
+    other = holders(slots, "north-yard")
+    wait_for(lambda: slots.waiting() == 4, 10, "the other site's photo to queue behind it")
+    hogs[0].release()
+    assert other.inside.wait(10)
+    assert not any(q.inside.is_set() for q in queued)  # the freed slot went past all three
+    assert holders.entered == ["hog", "hog", "north-yard"] and slots.held("hog") == 1
+    hogs[1].release()
+    assert queued[0].inside.wait(10) and not queued[1].inside.is_set()  # then the hog's queue, in order
+
+
+def test_sites_holding_as_many_slots_are_served_in_arrival_order(holders):
+    slots = FairSlots(1)
+    busy = holders(slots, "a")
+    assert busy.inside.wait(10)
+    later = []
+    for site in ["b", "c", "d"]:
+        later.append(holders(slots, site))
+        wait_for(lambda: slots.waiting() == len(later), 10, f"{site} to queue")
+    for holder in [busy, *later]:
+        holder.release()
+    assert holders.entered == ["a", "b", "c", "d"]
+
+
+def test_an_ordinary_photo_is_decoded_while_a_senders_slow_photos_still_queue(monkeypatch):
+    """Through validate(): a sender's photos that pass every check but decode slowly hold both slots and queue
+    more; a photo from another site is decoded as soon as one of them ends, before the rest of the queue."""
+    slots, ordinary = FairSlots(2), sign_jpeg()
+    slow = sign_jpeg(640, 480)  # different bytes: the stand-in decoder tells them apart
+    finish_one = threading.Semaphore(0)
+    decoded: list[str] = []
+    lock = threading.Lock()
+    real = image.decode
+
+    def decode(data, header):
+        with lock:
+            decoded.append("ordinary" if data == ordinary else "slow")
+        if data == slow:
+            assert finish_one.acquire(timeout=30)
+        return real(data, header)
+
+    monkeypatch.setattr(image, "decode", decode)
+    verdicts: dict[str, object] = {}
+
+    def deliver(key: str, name: str, data: bytes) -> threading.Thread:
+        def run() -> None:
+            verdicts[key] = validate(name, len(data), lambda: data, Limits(), QualityPolicy(), slots=slots)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    threads = [deliver(f"slow{n}", f"hostile/cam/2026/11/22/p{n}.jpg", slow) for n in range(5)]
+    wait_for(lambda: slots.held("hostile") == 2 and slots.waiting() == 3, 10, "two slow decodes and three queued")
+    threads.append(deliver("ordinary", "north-yard/cam-1/2026/11/22/IMG_0001.jpg", ordinary))
+    wait_for(lambda: slots.waiting() == 4, 10, "the ordinary photo to queue")
+    finish_one.release()
+    threads[-1].join(30)
+    assert isinstance(verdicts["ordinary"], Accepted)
+    assert decoded[:3] == ["slow", "slow", "ordinary"]  # the freed slot went past the three queued slow ones
+    for _ in range(4):
+        finish_one.release()
+    for thread in threads:
+        thread.join(30)
+    assert all(isinstance(verdicts[f"slow{n}"], Accepted) for n in range(5))
+
+
+def test_scan_bombs_never_take_a_slot(monkeypatch):
+    slots = FairSlots(1)
+    monkeypatch.setattr(image, "decode", lambda data, header: pytest.fail("decoded a scan bomb"))
+    bomb = scan_bomb(512, 512, 500)
+    with slots.hold("someone-else"):  # every slot busy: a bomb that needed one would wait here forever
+        verdict = validate("hostile/cam/2026/11/22/p.jpg", len(bomb), lambda: bomb, Limits(), QualityPolicy(),
+                           slots=slots)  # fmt: skip
+    assert isinstance(verdict, Rejected) and verdict.reason.value == "too_many_scans"
