@@ -17,6 +17,8 @@ from azure.batch import BatchClient, models
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceExistsError
 
+from emulators.batch_service.identity import NODE_IDENTITY_ID
+
 POOL_ID = "sitelens-gpu"
 VM_SIZE = "standard_nc4as_t4_v3"  # what Bicep deploys; the local service only records it
 TASK_SLOTS_PER_NODE = 4  # tasks feed the node server's batcher concurrently
@@ -77,6 +79,8 @@ class LocalPool:
             "SITELENS_BATCH_KEY": self.key,
             "SITELENS_BATCH_POOL_ID": POOL_ID,
             "SITELENS_TASK_COMMAND": TASK_COMMAND,
+            # Task inputs are read as the pool's identity, as in Azure (the local service's stand-in for it).
+            "SITELENS_NODE_IDENTITY_ID": NODE_IDENTITY_ID,
             # The Azurite development account's well-known key: valid only against the emulator.
             "SITELENS_TASK_ENV": json.dumps({"SITELENS_STORAGE_CONNECTION": storage_connection}),
         }

@@ -100,9 +100,12 @@ class Stack:
     def _start_batch(self, log_file: Path) -> None:
         if probe("127.0.0.1", self.batch_port) is not None:
             raise StackError(f"port {self.batch_port} is taken; stop what runs there or pass another --batch-port")
+        assert self.azurite is not None
+        # The pools' node identity reads task inputs; locally the stack's own storage credentials stand in for it.
         batch = BatchServiceProcess(
             self.state_dir / "batch", self.batch_port, log_file,
             time_scale=self.batch_time_scale, boot_delay_s=self.batch_boot_delay_s, repo_root=self.repo,
+            identity_storage=self.azurite.connection_string,
         )  # fmt: skip
         try:
             self.batch = batch.start()

@@ -1,4 +1,6 @@
-"""Resource files in (HTTP URLs, storage containers with SAS) and output files out (per upload condition).
+"""Resource files in (HTTP URLs, storage containers with SAS, blobs read as the pool's identity) and output
+files out (per upload condition). A resource file with `identityReference` is read with the storage
+credentials that stand in for the identity locally (identity.py).
 
 Failures carry Batch's task failure codes: a download that fails is a pre-processing error (`BlobNotFound`,
 `BlobAccessDenied`, `BlobDownloadTimedOut`, `BlobDownloadMiscError`), an upload that fails is
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+
+from emulators.batch_service import identity
 
 _CONDITIONS = {"tasksuccess": (True,), "taskfailure": (False,), "taskcompletion": (True, False)}
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
@@ -69,8 +73,11 @@ def download_resources(resources: list[dict[str, Any]], wd: Path) -> None:
             if r.get("httpUrl"):
                 target = _inside(wd, r["filePath"])
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with urllib.request.urlopen(r["httpUrl"], timeout=60) as response, target.open("wb") as out:
-                    shutil.copyfileobj(response, out)
+                if r.get("identityReference"):
+                    identity.download(r["identityReference"], r["httpUrl"], target, _retries())
+                else:
+                    with urllib.request.urlopen(r["httpUrl"], timeout=60) as response, target.open("wb") as out:
+                        shutil.copyfileobj(response, out)
                 target.chmod(mode)
             elif r.get("storageContainerUrl"):
                 _download_container(
@@ -80,6 +87,10 @@ def download_resources(resources: list[dict[str, Any]], wd: Path) -> None:
                 raise FileFailure(
                     "usererror", "BlobAccessDenied", "The local Batch service has no auto-storage account"
                 )
+        except identity.IdentityRefused as exc:
+            raise FileFailure(
+                "usererror", "BlobAccessDenied", f"Access to the resource file {source} was denied: {exc}"
+            ) from exc
         except (OSError, AzureError) as exc:
             raise _download_failure(exc, source) from exc
 

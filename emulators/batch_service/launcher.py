@@ -4,11 +4,14 @@
         client = BatchClient(batch.endpoint, AzureNamedKeyCredential(batch.account_name, batch.account_key))
 
 The account key is the data folder's (created there once, mode 0600) unless one is given, in which case
-it is kept there; the child reads it from that file, so it never shows on a command line.
+it is kept there; the child reads it from that file, so it never shows on a command line. The storage
+connection that stands in for the pools' managed identity (identity.py), if given, reaches the child in
+its environment, for the same reason.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from emulators.batch_service.identity import STORAGE_SETTING
 from emulators.batch_service.server import DEFAULT_ACCOUNT, account_key
 
 READY_TIMEOUT_S = 60.0
@@ -35,10 +39,12 @@ class BatchServiceProcess:
         account: str = DEFAULT_ACCOUNT,
         account_key: str | None = None,
         repo_root: Path | None = None,
+        identity_storage: str | None = None,
     ) -> None:
         self.data_dir, self.port, self.log_file = data_dir, port, log_file
         self.time_scale, self.boot_delay_s, self.account = time_scale, boot_delay_s, account
         self._given_key, self.repo_root = account_key, repo_root
+        self.identity_storage = identity_storage
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -54,10 +60,12 @@ class BatchServiceProcess:
         time_scale: float = 1.0,
         boot_delay_s: float = 30.0,
         timeout_s: float = READY_TIMEOUT_S,
+        identity_storage: str | None = None,
     ) -> BatchServiceProcess:
         """Construct and start in one call; raises RuntimeError (naming the log) if it does not come up."""
         service = cls(data_dir, port, log_file, time_scale=time_scale, boot_delay_s=boot_delay_s,
-                      account=account_name, account_key=account_key, repo_root=repo_root)  # fmt: skip
+                      account=account_name, account_key=account_key, repo_root=repo_root,
+                      identity_storage=identity_storage)  # fmt: skip
         return service.start(timeout_s)
 
     @property
@@ -79,8 +87,9 @@ class BatchServiceProcess:
                 "--data", str(self.data_dir), "--account", self.account, "--time-scale", str(self.time_scale),
                 "--boot-delay", str(self.boot_delay_s)]  # fmt: skip
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, STORAGE_SETTING: self.identity_storage} if self.identity_storage else None
         with self.log_file.open("ab") as out:
-            self.process = subprocess.Popen(args, cwd=self.repo_root, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(args, cwd=self.repo_root, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout_s
         while not self.ready():
             if self.process.poll() is not None:

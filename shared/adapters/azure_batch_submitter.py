@@ -4,12 +4,18 @@ Batch jobs are one per model version and UTC day, created on demand (`JobExists`
 fine); a task that already exists counts as submitted, so a redelivered photo never runs twice. Tasks run
 as the pool-scope auto user (the same uid as the node server, so they can reach its socket) without
 elevation, with a wall-clock bound and a retry count; the input is a resource file.
+
+The input is read as the pool's user-assigned identity (`identity_resource_id`, SITELENS_NODE_IDENTITY_ID):
+its plain blob URL plus the identity reference, never a SAS, which would be a second, longer-lived way in.
+The local stack names its Batch service's stand-in identity, so it runs this same path. Only a spec without
+an identity (tests whose pools have none) sends the URL as it is given.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -45,7 +51,7 @@ class TaskSpec:
     max_wall_clock: timedelta = timedelta(minutes=10)
     max_retries: int = 2
     retention: timedelta = timedelta(days=1)
-    identity_resource_id: str | None = None  # Azure: the pool's user-assigned identity reads the input
+    identity_resource_id: str | None = None  # the pool's user-assigned identity, which reads the input
 
 
 def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -53,6 +59,11 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
     except AzureError as exc:
         raise translate(exc, what) from exc
+
+
+def _without_query(url: str) -> str:
+    """The URL without its query: whatever SAS a caller put there is not sent along with the identity."""
+    return urllib.parse.urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 def _code(exc: BaseException) -> str:
@@ -84,18 +95,15 @@ class BatchTaskSubmitter:
         raise NotFound(f"Batch job {request.batch_job_id} vanished while submitting {request.job_id}")
 
     def _task(self, request: TaskRequest) -> models.BatchTaskCreateOptions:
-        identity = (
-            models.BatchNodeIdentityReference(resource_id=self.spec.identity_resource_id)
-            if self.spec.identity_resource_id
-            else None
-        )
+        identity, url = None, request.input_url
+        if self.spec.identity_resource_id:
+            identity = models.BatchNodeIdentityReference(resource_id=self.spec.identity_resource_id)
+            url = _without_query(url)
         env = {**self.spec.environment, "SITELENS_MODEL": request.model, "SITELENS_JOB_ID": request.job_id}
         return models.BatchTaskCreateOptions(
             id=request.job_id,
             command_line=self.spec.command.format(job_id=request.job_id, input=INPUT_FILE),
-            resource_files=[
-                models.ResourceFile(http_url=request.input_url, file_path=INPUT_FILE, identity_reference=identity)
-            ],
+            resource_files=[models.ResourceFile(http_url=url, file_path=INPUT_FILE, identity_reference=identity)],
             environment_settings=[models.EnvironmentSetting(name=k, value=v) for k, v in sorted(env.items())],
             constraints=models.BatchTaskConstraints(
                 max_wall_clock_time=self.spec.max_wall_clock,

@@ -33,7 +33,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS = "photos", "quarantine", "derived", "results", "models"
 CONTAINERS = (PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS)
-TASK_INPUT_TTL = timedelta(hours=24)  # a task may wait in Batch's queue while the pool scales from zero
 CLOCK_SKEW = timedelta(minutes=5)
 COPY_DEADLINE_S = 30.0
 ROUTING_TTL_S = 60.0
@@ -89,7 +88,8 @@ class BlobPhotoStore:
               content_settings=ContentSettings(content_type="image/jpeg"))  # fmt: skip
 
     def derived_url(self, job_id: str) -> str:
-        return self.read_link(DERIVED, ids.derived_path(job_id), TASK_INPUT_TTL)
+        """The task input's plain URL, no SAS: the pool's identity reads it (the local Batch service too)."""
+        return str(self._blob(DERIVED, ids.derived_path(job_id)).url)
 
     def quarantine(self, blob_name: str, etag: str, reason: str, detail: str) -> None:
         """Copy version `etag` to `quarantine/` (the reason in metadata), then delete it from `photos/`.

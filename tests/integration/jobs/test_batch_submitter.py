@@ -1,10 +1,11 @@
-"""BatchTaskSubmitter against the local Batch service with the real azure-batch client."""
+"""BatchTaskSubmitter against the local Batch service with the real azure-batch client. Task inputs are
+read as the pool's identity, as in Azure: the local service stands in for it with Azurite's credentials."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from azure.batch import BatchClient, models
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.blob import BlobServiceClient
 
-from emulators.azurite import free_port
+from emulators.azurite import Azurite, free_port
+from emulators.batch_service.identity import NODE_IDENTITY_ID
 from emulators.batch_service.launcher import BatchServiceProcess
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
 from shared.adapters.azure_photo_store import BlobPhotoStore
@@ -27,10 +29,11 @@ DAY = date(2026, 11, 22)
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
+def service(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[BatchServiceProcess]:
     folder = tmp_path_factory.mktemp("batch")
     with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log",
-                                    time_scale=120.0, boot_delay_s=30.0) as svc:  # fmt: skip
+                                    time_scale=120.0, boot_delay_s=30.0,
+                                    identity_storage=azurite.connection_string) as svc:  # fmt: skip
         yield svc
 
 
@@ -44,7 +47,7 @@ def submitter_for(client: BatchClient, unique: str, command: str, retries: int =
     client.create_pool(models.BatchPoolCreateOptions(id=pool, vm_size="standard_nc4as_t4_v3",
                                                      target_dedicated_nodes=1, task_slots_per_node=2))  # fmt: skip
     return BatchTaskSubmitter(client, TaskSpec(pool_id=pool, command=command, environment={"EXTRA": "1"},
-                                               max_retries=retries))  # fmt: skip
+                                               max_retries=retries, identity_resource_id=NODE_IDENTITY_ID))  # fmt: skip
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def photos(storage_connection: str) -> BlobPhotoStore:
 
 
 def request(unique: str, n: int, photos: BlobPhotoStore) -> TaskRequest:
-    """A request whose input is a real derived blob on Azurite, downloaded by Batch through its SAS link."""
+    """A request whose input is a real derived blob on Azurite, downloaded by Batch as the pool's identity."""
     job_id = ids.job_id_for(f"{unique}/{n}")
     photos.put_derived(job_id, b"\xff\xd8\xff jpeg")
     return TaskRequest(job_id, ids.batch_job_id(f"ocr/{unique}", DAY), "ocr/ppocrv4", photos.derived_url(job_id))
@@ -82,6 +85,37 @@ def test_three_submissions_make_one_task_in_a_batch_job_created_on_demand(client
     task = client.get_task(req.batch_job_id, req.job_id)
     env = {e.name: e.value for e in task.environment_settings or []}
     assert env["SITELENS_JOB_ID"] == req.job_id and env["SITELENS_MODEL"] == "ocr/ppocrv4" and env["EXTRA"] == "1"
+
+
+def test_the_input_is_read_as_the_pools_identity_with_no_sas(client, unique, photos):
+    check = "import sys; sys.exit(0 if open('input.jpg', 'rb').read() == b'\\xff\\xd8\\xff jpeg' else 1)"
+    command = f'{sys.executable} -c "{check}"'
+    submitter = submitter_for(client, unique, command)
+    req = request(unique, 3, photos)
+    assert "?" not in req.input_url and "sig=" not in req.input_url  # derived_url signs nothing
+    signed = TaskRequest(
+        req.job_id,
+        req.batch_job_id,
+        req.model,
+        photos.read_link("derived", ids.derived_path(req.job_id), timedelta(hours=1)),
+    )
+    submitter.submit(signed)  # even a caller's SAS is not sent along with the identity
+    (resource,) = client.get_task(req.batch_job_id, req.job_id).resource_files or []
+    assert resource.http_url == req.input_url and "sig=" not in resource.http_url
+    assert resource.identity_reference.resource_id == NODE_IDENTITY_ID
+    view = completed(submitter, req)
+    assert view.exit_code == 0 and view.failure_code is None  # the local service read it as the identity
+
+
+def test_a_pool_identity_that_cannot_read_the_input_fails_the_task_as_batch_does(client, unique, photos):
+    pool = f"pool-{unique}"
+    client.create_pool(models.BatchPoolCreateOptions(id=pool, vm_size="standard_nc4as_t4_v3", target_dedicated_nodes=1))
+    other = NODE_IDENTITY_ID.replace("id-sitelens-local-node", "id-not-the-pools")
+    submitter = BatchTaskSubmitter(client, TaskSpec(pool_id=pool, command="true", identity_resource_id=other))
+    req = request(unique, 4, photos)
+    submitter.submit(req)
+    view = completed(submitter, req)
+    assert (view.failure_code, view.exit_code, view.retries) == ("BlobAccessDenied", None, 0)
 
 
 def test_a_failing_task_shows_batchs_failure_after_its_retries(client, unique, photos):

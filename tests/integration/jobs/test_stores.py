@@ -114,7 +114,8 @@ def test_reads_are_bounded_and_tied_to_the_version_checked(photos, unique):
 def test_read_links_allow_reading_one_blob_until_they_expire(photos, unique):
     job_id = ids.job_id_for(unique)
     photos.put_derived(job_id, b"jpeg bytes")
-    with urllib.request.urlopen(photos.derived_url(job_id), timeout=10) as r:
+    link = photos.read_link("derived", ids.derived_path(job_id), timedelta(minutes=5))
+    with urllib.request.urlopen(link, timeout=10) as r:
         assert r.read() == b"jpeg bytes"
     expired = photos.read_link("derived", ids.derived_path(job_id), timedelta(seconds=-600))
     with pytest.raises(urllib.error.HTTPError) as info:

@@ -3,11 +3,14 @@ containers, queues and tables the code uses, with lifecycle rules and soft delet
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from shared.adapters import azure_job_store, azure_photo_store, azure_webhook_store
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE
+from shared.jobs.api import LINK_TTL
 from shared.uploads.naming import PHOTOS
+from shared.uploads.service import MAX_TTL as UPLOAD_TTL
 from tests.unit.infra import bicep
 
 STORAGE = bicep.module("storage")
@@ -52,15 +55,19 @@ def test_sas_lifetime_is_capped_and_enforced() -> None:
     assert PROPS["sasPolicy"] == {"sasExpirationPeriod": "sasExpirationPeriod", "expirationAction": "Block"}
     default = bicep.main()["parameters"]["sasExpirationPeriod"]["default"]
     days, clock = default.split(".")
-    hours = int(days) * 24 + int(clock.split(":")[0])
-    # Task inputs are 24 h read links (shared/adapters/azure_photo_store.py) plus clock skew; nothing longer.
-    assert azure_photo_store.TASK_INPUT_TTL.total_seconds() / 3600 < hours <= 26
+    hours, minutes, _ = (int(part) for part in clock.split(":"))
+    cap = timedelta(days=int(days), hours=hours, minutes=minutes)
+    # The longest links the code signs (results, device uploads) plus the clock skew their start allows;
+    # task inputs carry no SAS (the pool identity reads them), so nothing needs a day any more.
+    longest = max(LINK_TTL, UPLOAD_TTL) + azure_photo_store.CLOCK_SKEW
+    assert longest < cap <= timedelta(hours=1)
+    assert not hasattr(azure_photo_store, "TASK_INPUT_TTL")
 
 
 def test_containers_are_the_ones_the_code_names_and_none_is_public() -> None:
     names = _loop_names("containers")
     assert set(azure_photo_store.CONTAINERS) | {PHOTOS} <= set(names)
-    assert set(names) - set(azure_photo_store.CONTAINERS) == {"app-package", "node-package"}
+    assert set(names) - set(azure_photo_store.CONTAINERS) == {"app-package", "node-package", "eventgrid-deadletter"}
     assert bicep.resource(STORAGE, "containers")["properties"] == {"publicAccess": "None"}
 
 
