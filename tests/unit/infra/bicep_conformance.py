@@ -70,7 +70,7 @@ class _Shape:
     properties: dict[str, Any]
     additional: dict[str, Any] | None
     required: frozenset[str]
-    lenient: bool = False  # the branch is unknown: a property of any branch is accepted
+    unchecked: frozenset[str] = frozenset()  # a discriminator already found wrong: its value is not checked again
 
 
 def check_text(text: str, *, source: str, definitions: TypeDefinitions | None = None) -> list[Finding]:
@@ -191,6 +191,8 @@ class _Walk:
         for key, item in body.items():
             at = f"{path}.{key}" if path else key
             prop = shape.properties.get(key)
+            if key in shape.unchecked:
+                continue
             if "${" in key:  # a computed key: only a map's keys can be, and they are not names to check
                 if shape.additional is not None:
                     self.value(item, shape.additional, at)
@@ -200,7 +202,7 @@ class _Walk:
                 self.report(at, CASING, f"{key!r} is spelled {spelled!r} in the type (names are case-sensitive)")
             elif shape.additional is not None:
                 self.value(item, shape.additional, at)
-            elif not (top and key in BICEP_KEYWORDS) and not shape.lenient:
+            elif not (top and key in BICEP_KEYWORDS):
                 self.report(at, UNKNOWN_PROPERTY, f"{key!r} is not a property of {type_.get('name', 'this object')}")
         for name in sorted(shape.required):
             if name not in body and _other_casing(name, body) is None:
@@ -223,15 +225,14 @@ class _Walk:
             properties = {**base, **elements[chosen]["properties"]}
             return _Shape(properties, elements[chosen].get("additionalProperties"), _required(properties))
         at = f"{path}.{discriminator}" if path else discriminator
-        if discriminator not in body:
+        if discriminator not in body and _other_casing(discriminator, body) is None:
             self.report(at, MISSING_REQUIRED, f"{discriminator!r} is required: it selects one of {sorted(elements)}")
         elif isinstance(chosen, str):
             listed = ", ".join(map(_show, sorted(elements)))
             self.report(at, ENUM, f"{_show(chosen)} is not one of {listed}{_casing(chosen, list(elements))}")
-        # Unknown branch: any branch's property is accepted, the discriminator itself was checked above.
+        # No branch chosen: a property of any branch is accepted, and only the common ones are required.
         merged = {name: p for element in elements.values() for name, p in element["properties"].items()}
-        merged.pop(discriminator, None)
-        return _Shape({**merged, **base}, None, _required(base), lenient=True)
+        return _Shape({**merged, **base}, None, _required(base), frozenset({discriminator}))
 
 
 def _required(properties: dict[str, Any]) -> frozenset[str]:
