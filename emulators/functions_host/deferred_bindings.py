@@ -41,11 +41,9 @@ class ModelBindingData:
 
 
 class ParamType(NamedTuple):
-    """The part of the worker's `ParamTypeInfo` the extension's `get_raw_bindings` reads."""
+    """The one field of the worker's `ParamTypeInfo` that the extension's `get_raw_bindings` reads."""
 
-    binding_name: str
     pytype: Any
-    deferred_bindings_enabled: bool
 
 
 def _base_extension() -> Any | None:
@@ -91,7 +89,7 @@ def raw_bindings(function: Any, in_types: Mapping[str, Any]) -> list[str]:
     found = registry()
     if found is None:
         raise DeferredBindingError("azurefunctions-extensions-base is not installed")
-    params = {name: ParamType(name, pytype, is_sdk_type(pytype)) for name, pytype in in_types.items()}
+    params = {name: ParamType(pytype) for name, pytype in in_types.items()}
     raw, _logs = found.get_raw_bindings(function, params)
     return list(raw)
 
