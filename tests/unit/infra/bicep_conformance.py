@@ -6,8 +6,8 @@ discriminated unions; required properties are present, read-only ones are not se
 constants (name, location ...) use nothing that is known only once resources deploy; literal values
 match the type (an enum's strings, string / int / bool, length and range limits). Names are followed to
 variables and to parameters' declared types and @allowed values (bicep_values); other expressions are
-checked by kind when their kind is fixed, or skipped. An `existing` resource is checked for its type and
-version only, since its body just names it.
+checked by kind when their kind is fixed, or skipped. `parent:` must name a resource of the parent type.
+An `existing` resource is checked for its type and version only, since its body just names it.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class _Shape:
     properties: dict[str, Any]
     additional: dict[str, Any] | None
     required: frozenset[str]
-    unchecked: frozenset[str] = frozenset()  # a discriminator already found wrong: its value is not checked again
+    unchecked: frozenset[str] = frozenset()  # a discriminator that chose no branch (reported already if wrong)
 
 
 def check_text(text: str, *, source: str, definitions: TypeDefinitions | None = None) -> list[Finding]:

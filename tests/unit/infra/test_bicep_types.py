@@ -26,7 +26,7 @@ def _check_module(name: str, anchor: str, replacement: str) -> list[Finding]:
 
 
 def _after(anchor: str, line: str) -> tuple[str, str]:
-    """Insert `line` below the line that ends with `anchor`, at the same indentation as the anchor's line."""
+    """Insert `line` (indented as it should be) right after `anchor`, which ends a line."""
     return anchor, f"{anchor}\n{line}"
 
 
@@ -213,3 +213,10 @@ def test_both_sides_of_a_conditional_are_checked(value: str, ok: bool) -> None:
     text = text.replace("param accountName string", "param accountName string\nparam cond bool")
     found = [(symbol, path) for symbol, path, _ in _summary(conformance.check_text(text, source="nested.bicep"))]
     assert (("account", "sku.name") in found) == (not ok)
+
+
+def test_a_variable_is_followed_to_its_literal_value() -> None:
+    text = NESTED.replace("param accountName string", "param accountName string\nvar sku = { name: 'Standard_XRS' }")
+    text = text.replace("sku: { name: 'Standard_LRS' }", "sku: sku")
+    findings = [f for f in conformance.check_text(text, source="nested.bicep") if f.symbol == "account"]
+    assert _summary(findings) == [("account", "sku.name", conformance.ENUM)]
