@@ -6,10 +6,10 @@ import contextlib
 import json
 from datetime import timedelta
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceRequestError
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import QueueClient
 
-from shared.errors import TransientError
+from shared.adapters.azure_errors import translate
 
 NOTIFICATIONS_QUEUE = "notifications"
 MAX_DELAY = timedelta(days=7)  # the service's limit for an initial visibility timeout
@@ -26,5 +26,5 @@ class StorageNotificationQueue:
         seconds = int(min(max(delay, timedelta(0)), MAX_DELAY).total_seconds())
         try:
             self._queue.send_message(body, visibility_timeout=seconds or None)
-        except (HttpResponseError, ServiceRequestError) as exc:
-            raise TransientError(f"could not enqueue notification: {exc}") from exc
+        except AzureError as exc:  # the one mapping: throttling and outages transient, a refusal permanent
+            raise translate(exc, "notification queue") from exc
