@@ -20,7 +20,7 @@ from shared.validation.structure import Refusal, Structure, abnormal, corrupt
 
 # Grey 1, YCbCr 3, CMYK or YCCK 4; the format allows 255, and each component is another image to decode.
 MAX_COMPONENTS = 4
-# Marker segments of all kinds. A real file has a dozen or two, plus an ICC profile in up to 255 APP2
+# Marker segments other than scans. A real file has a dozen or two, plus an ICC profile in up to 255 APP2
 # segments and XMP extensions of 64 KB each (about 640 of them fill the byte cap); tables are redefined at
 # most once or twice per scan. Past this count the file is padding, and the walk stops.
 MAX_SEGMENTS = 4096
@@ -36,10 +36,11 @@ _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911 (one per outcome)
     """Scans and decode cost (samples decoded over all scans, plus the output pass) of a JPEG."""
     frame: dict[int, int] | None = None  # component id -> samples (whole blocks) of that component
-    scans = cost = 0
+    scans = cost = segments = 0
     try:
-        for count, (marker, start, end) in enumerate(_segments(data), 1):
-            if count > MAX_SEGMENTS:
+        for marker, start, end in _segments(data):
+            segments += marker != _SOS  # scans have their own cap, checked below
+            if segments > MAX_SEGMENTS:
                 return abnormal(f"more than {MAX_SEGMENTS:,} marker segments; a photo has a few dozen")
             if marker in _SOF:
                 parsed = _frame(data[start:end]) if frame is None else corrupt("the JPEG has two frame headers")

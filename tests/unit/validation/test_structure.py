@@ -41,8 +41,8 @@ def no_decode(monkeypatch):
 
 
 def test_a_scan_bomb_the_decoder_accepts_is_refused_before_any_decode(monkeypatch):
-    bomb = scan_bomb(256, 256, 2000)  # 2,010 scans in about 25 KB
-    assert len(bomb) < 40_000 and len(jpeg_scans(bomb)) == 2010
+    bomb = scan_bomb(256, 256, 5000)  # 5,010 scans in about 60 KB
+    assert len(bomb) < 80_000 and len(jpeg_scans(bomb)) == 5010
     assert cv2.imdecode(np.frombuffer(bomb, np.uint8), cv2.IMREAD_COLOR).shape == (256, 256, 3)  # it is a JPEG
     monkeypatch.setattr(image, "decode", lambda data, header: pytest.fail("decoded a scan bomb"))
     verdict = run(bomb)
