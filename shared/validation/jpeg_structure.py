@@ -73,8 +73,11 @@ def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
     header, and the walk goes on at the marker that ends its entropy-coded data."""
     i = 2
     while i + 2 <= len(data):
-        if data[i] != 0xFF:
-            raise _Damaged(f"no marker at byte {i} of the JPEG")
+        if data[i] != 0xFF:  # stray bytes between segments: libjpeg skips them to the next marker, and so do we
+            found = _END_OF_SCAN.search(data, i)
+            if found is None:
+                return
+            i = found.start()
         marker = data[i + 1]
         if marker == 0xFF or marker in _STANDALONE:  # a fill byte, a restart or TEM: no segment follows
             i += 1 if marker == 0xFF else 2

@@ -25,11 +25,14 @@ from shared.validation.structure import Refusal, Structure, over_budget
 
 
 class Slots(Protocol):
+    """Where a decode waits its turn; `site` is whose turn it counts as."""
+
     def hold(self, site: str) -> AbstractContextManager[None]: ...
 
 
 # A 50 MP photo is 150 MB of pixels (twice that while turned upright); decoding is CPU-bound and releases
-# the GIL, so more decodes at once than cores buys no speed, only memory.
+# the GIL, so more decodes at once than cores buys no speed, only memory. The slots are shared fairly
+# between sites, so one sender's queue of slow photos does not hold up every other site's (slots.py).
 DECODE_SLOTS = FairSlots(max(1, min(4, os.cpu_count() or 1)))
 
 

@@ -150,3 +150,10 @@ def test_a_png_of_more_chunks_than_an_encoder_writes_is_refused(no_decode):
     padded = png_with_chunks(sign(64, 64), [(b"prVt", b"")] * 100_001)
     verdict = run(padded, name=PNG_NAME)
     assert isinstance(verdict, Rejected) and verdict.reason is Reason.ABNORMAL_STRUCTURE and "chunks" in verdict.detail
+
+
+def test_stray_bytes_between_segments_are_skipped_as_the_decoder_skips_them():
+    clean = synthetic_jpeg(64, 64, 1, [[1], [1]])
+    padded = clean.replace(b"\xff\xda", b"\x00\x00\xff\x00junk\xff\xda", 1)  # after the frame, before a scan
+    assert jpeg_structure.survey(padded, 64) == jpeg_structure.survey(clean, 64)
+    assert jpeg_structure.survey(padded, 64).scans == 2
