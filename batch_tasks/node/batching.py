@@ -3,7 +3,7 @@
 One thread per loaded model takes the first waiting photo, then keeps taking photos until it has
 `max_batch` or `max_wait` has passed since the first, and runs them as one batch. Under no load a photo
 waits at most `max_wait` (a few ms); under load batches fill at once and the accelerator runs one large
-batch instead of many small ones, the difference between 186 and 718 det images/s on an H100 (DESIGN §7).
+batch instead of many small ones, the difference between 186 and 718 det images/s on an H100 (docs/performance.md#gpu).
 The thread is the only caller of its model, so the model's sessions see one shape stream.
 """
 

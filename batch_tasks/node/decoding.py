@@ -1,6 +1,6 @@
 """JPEG decoding and overlay drawing in a pool of worker processes, pixels passed through shared memory.
 
-Decoding a 12 MP JPEG is the main CPU cost of reading it (DESIGN §7: 4.4 photos/s per core), and it holds
+Decoding a 12 MP JPEG is the main CPU cost of reading it (4.4 photos/s per core, docs/performance.md#gpu), and it holds
 no lock the inference thread needs, so it runs in processes of its own: `spawn`ed (never `fork`ed from a
 process that may hold a CUDA context), one OpenCV thread each. A decoded image goes back as the name of a
 shared-memory block, not as a pickled 36 MB array; the server maps it without copying. The overlay JPEG is

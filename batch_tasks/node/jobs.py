@@ -7,7 +7,7 @@ are what the completion message's checksum covers (`sha256:<hex>`); the Function
 when the blob it reads has that checksum, so a stale message never completes a job with a newer result.
 
 The completion message carries ids only: `{job_id, task_id, attempt, outcome, result_path, checksum, error,
-started_at, traceparent}` (DESIGN §5).
+started_at, traceparent}` (docs/architecture.md#the-app-and-the-node).
 """
 
 from __future__ import annotations

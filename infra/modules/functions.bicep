@@ -59,7 +59,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: clients authenticate with function keys and devices upload with SAS links; client certificates fit neither
-  // checkov:skip=CKV_AZURE_16: the API authenticates callers with function keys (DESIGN.md section 5), not Entra sign-in
+  // checkov:skip=CKV_AZURE_16: the API authenticates callers with function keys (docs/api.md), not Entra sign-in
   // checkov:skip=CKV_AZURE_222: field devices and webhook clients call the API over the internet; there is no private network to restrict it to
   // checkov:skip=CKV_AZURE_213: the health endpoint is /api/health, smoke-checked by deploy.sh; Flex Consumption has no instance health-check eviction to configure
   // checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count to set for failover; it scales per function group, from zero

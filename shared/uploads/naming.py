@@ -2,8 +2,8 @@
 
 `photos/{site}/{device}/{yyyy}/{mm}/{dd}/{photo_id}.{ext}` with every id matching `ID` (ASCII letters,
 digits, `_` and `-`, starting with a letter or digit, at most 64 characters), so a name can never hold a
-dot-segment, a separator, a control character or anything else a blob name must not (see
-reference/reliability-security.md §3.6).
+dot-segment, a separator, a control character or anything else a blob name must not (Azure refuses control
+characters and names ending in `.` or `/`; Azurite stores `..\\x` as `../x`, so the rule is enforced here).
 """
 
 from __future__ import annotations

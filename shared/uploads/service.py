@@ -24,7 +24,7 @@ from shared.uploads import naming
 from shared.uploads.ports import Reservation, ReservationStore, SignedUrl, StagedBlock, UploadSigner, UploadState
 
 TTL_SETTING = "SITELENS_UPLOAD_SAS_TTL_S"
-MAX_TTL = timedelta(minutes=15)  # DESIGN.md §6: device SAS ≤ 15 minutes
+MAX_TTL = timedelta(minutes=15)  # a device SAS lives 15 minutes at most (docs/uploads.md#the-sas)
 MIN_TTL = timedelta(minutes=1)
 
 

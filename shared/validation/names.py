@@ -2,7 +2,7 @@
 
 Ids are ASCII letters, digits, `_` and `-`, starting with a letter or digit, at most 64 characters (the
 same rule as shared/uploads/naming.py), so a valid name holds no dot-segment, separator or control
-character. Anything else is rejected before a byte is read (reliability-security.md §3.6).
+character. Anything else is rejected before a byte is read (see shared/uploads/naming.py).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from shared.errors import InvalidInput
 from shared.uploads import naming
 
 ids = st.from_regex(naming.ID, fullmatch=True)
-# What the blob trigger's validator will accept (DESIGN.md §5).
+# What the blob trigger's validator will accept (shared/validation/names.py).
 SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 TRIGGER_SHAPE = re.compile(rf"^{SEGMENT}/{SEGMENT}/[0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}/{SEGMENT}\.(jpg|png)$")
 
