@@ -1,6 +1,7 @@
 """Build the two deployment packages from the repository (run by infra/deploy.sh and azd's hooks).
 
     python infra/package.py app  OUT.zip    # the Functions app: wiring, shared/, host.json, requirements.txt
+                                            # and batch_tasks/artifacts.py (result paths, shared with the node)
     python infra/package.py node OUT.zip    # batch_tasks/ alone, unpacked onto the node venv's path
     python infra/package.py app-dir OUTDIR  # the app's files in a folder (azd deploys a folder)
 
@@ -18,6 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 APP_FILES = ("function_app.py", "host.json", "requirements.txt", "openapi.json")
+# The one builder of result paths, shared with the node (stdlib only): the app reads where the node writes.
+APP_NODE_MODULES = ("batch_tasks/__init__.py", "batch_tasks/artifacts.py")
 APP_PACKAGES = ("shared",)
 NODE_PACKAGES = ("batch_tasks",)
 SKIPPED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
@@ -32,7 +35,8 @@ def _sources(package: str) -> Iterator[Path]:
 
 
 def app_files() -> list[Path]:
-    return [Path(name) for name in APP_FILES] + [p for pkg in APP_PACKAGES for p in _sources(pkg)]
+    files = [Path(name) for name in APP_FILES + APP_NODE_MODULES]
+    return files + [p for pkg in APP_PACKAGES for p in _sources(pkg)]
 
 
 def node_files() -> list[Path]:

@@ -25,9 +25,9 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from batch_tasks.artifacts import RESULTS, overlay_path, result_path
 from batch_tasks.node.settings import StorageSettings
 
-RESULTS = "results"
 MODELS = "models"
 COMPLETIONS = "completions"
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -58,11 +58,6 @@ def _translate(exc: AzureError, what: str) -> StorageError:
     return StorageError(f"{what}: {type(exc).__name__}", transient=True)
 
 
-def result_paths(job_id: str) -> tuple[str, str]:
-    """`results/{job_id}/result.json` and `…/overlay.jpg`: fixed per job, so a re-run overwrites (idempotent)."""
-    return f"{RESULTS}/{job_id}/result.json", f"{RESULTS}/{job_id}/overlay.jpg"
-
-
 @dataclass
 class AzureResultStore:
     blobs: BlobServiceClient
@@ -87,22 +82,23 @@ class AzureResultStore:
         )
 
     def write_results(self, job_id: str, result_json: bytes, overlay_jpeg: bytes | None) -> str:
-        """Upload the overlay first and result.json last: a reader that finds the result finds its overlay."""
-        result_path, overlay_path = result_paths(job_id)
+        """Upload the overlay first and result.json last: a reader that finds the result finds its overlay.
+        The paths are fixed per job (`batch_tasks.artifacts`), so a re-run overwrites: safe to repeat."""
+        result = result_path(job_id)
         container = self.blobs.get_container_client(RESULTS)
         try:
             if overlay_jpeg is not None:
                 container.upload_blob(
-                    overlay_path.split("/", 1)[1], overlay_jpeg, overwrite=True, timeout=_TIMEOUT_S,
+                    overlay_path(job_id), overlay_jpeg, overwrite=True, timeout=_TIMEOUT_S,
                     content_settings=ContentSettings(content_type="image/jpeg"),
                 )  # fmt: skip
             container.upload_blob(
-                result_path.split("/", 1)[1], result_json, overwrite=True, timeout=_TIMEOUT_S,
+                result, result_json, overwrite=True, timeout=_TIMEOUT_S,
                 content_settings=ContentSettings(content_type="application/json"),
             )  # fmt: skip
         except AzureError as exc:
-            raise _translate(exc, f"writing {result_path}") from exc
-        return result_path
+            raise _translate(exc, f"writing {RESULTS}/{result}") from exc
+        return result
 
     def post_completion(self, message: dict[str, Any]) -> None:
         try:

@@ -49,10 +49,9 @@ class JobsApi:
     def links(self, job: Job) -> dict[str, str]:
         if job.state is not JobState.SUCCEEDED or not job.result_path:
             return {}
-        folder = job.result_path.rsplit("/", 1)[0]
         return {
             "result": self.photos.read_link("results", job.result_path, LINK_TTL),
-            "overlay": self.photos.read_link("results", f"{folder}/overlay.jpg", LINK_TTL),
+            "overlay": self.photos.read_link("results", ids.overlay_beside(job.result_path), LINK_TTL),
         }
 
     def handle(self, action: str, params: Mapping[str, str], query: Mapping[str, str], headers: Mapping[str, str],

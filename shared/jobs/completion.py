@@ -1,9 +1,10 @@
 """`on_task_completed`: a task's completion message moves its job to SUCCEEDED or FAILED.
 
 The message carries ids only: `{job_id, task_id, attempt, outcome, result_path, checksum, error?,
-started_at?, traceparent}`. Success is believed only when the artifact exists and its SHA-256 matches the
-message; a mismatch usually means a later attempt (a Batch recovery re-run) overwrote the result, and that
-attempt's own message will match, so a mismatch is logged and left to it, and to the reconciler.
+started_at?, traceparent}`, `result_path` being the blob name in `results` (`batch_tasks.artifacts`).
+Success is believed only when the artifact exists and its SHA-256 matches the message; a mismatch usually
+means a later attempt (a Batch recovery re-run) overwrote the result, and that attempt's own message will
+match, so a mismatch is logged and left to it, and to the reconciler.
 """
 
 from __future__ import annotations
@@ -97,8 +98,10 @@ class Completion:
                                         attempt=message.attempt, **started)  # fmt: skip
             self.complete_followers(done)
             return done
-        expected = ids.result_path(job.id)  # a message names ids, never where to read from
-        if message.result_path not in (None, expected, f"results/{expected}"):
+        # A message names ids, never where to read from: the path is checked, not followed. One that differs
+        # (a node of an older release, mid-deploy) is logged and the result read where the job's id puts it.
+        expected = ids.result_path(job.id)
+        if message.result_path != expected:
             log.warning("completion for %s names %r; reading %s", job.id, message.result_path, expected)
         return self.accept_result(job, expected, message.checksum,
                                   message.attempt, started)  # fmt: skip

@@ -5,7 +5,8 @@
   a later write under the name is recorded on that job, never a second one. A retry of a FAILED job gets
   an id of its own, from the name and the id it retries;
 - Batch task id = job id; Batch job id: one per model version and UTC day;
-- result paths: from the job id; webhook event id: from the job id and its terminal state.
+- result, overlay and derived paths: from the job id, built by `batch_tasks.artifacts` (the node writes
+  where the app reads; re-exported here); webhook event id: from the job id and its terminal state.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import base64
 import hashlib
 import re
 from datetime import date
+
+from batch_tasks.artifacts import derived_path, overlay_beside, overlay_path, result_path
+
+__all__ = [
+    "JOB_ID", "batch_job_id", "derived_path", "event_id", "is_job_id", "job_id_for", "overlay_beside",
+    "overlay_path", "result_path", "same_version",
+]  # fmt: skip
 
 _BATCH_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 JOB_ID = re.compile(r"^j_[a-z2-7]{26}$")
@@ -38,18 +46,6 @@ def is_job_id(value: str) -> bool:
 def batch_job_id(model: str, day: date) -> str:
     """`sitelens-ocr-ppocrv4-20261122`: Batch ids allow letters, digits, '-' and '_' up to 64 characters."""
     return f"sitelens-{_BATCH_UNSAFE.sub('-', model)}-{day:%Y%m%d}"[:64]
-
-
-def result_path(job_id: str) -> str:
-    return f"{job_id}/result.json"  # in the `results` container
-
-
-def overlay_path(job_id: str) -> str:
-    return f"{job_id}/overlay.jpg"
-
-
-def derived_path(job_id: str) -> str:
-    return f"{job_id}/input.jpg"  # in the `derived` container
 
 
 def event_id(job_id: str, state: str) -> str:

@@ -66,7 +66,7 @@ def test_a_task_writes_its_result_and_overlay_and_posts_a_matching_completion(
     assert message["outcome"] == "succeeded"
     assert message["attempt"] == 1
     assert message["task_id"] == job
-    assert message["result_path"] == f"results/{job}/result.json"
+    assert message["result_path"] == f"{job}/result.json"  # the blob name in `results`, as the app reads it
     assert message["checksum"] == "sha256:" + hashlib.sha256(result).hexdigest()
     assert message["error"] is None
 

@@ -25,8 +25,22 @@ def test_app_package_holds_the_app_and_nothing_else(tmp_path: Path) -> None:
     names = zipfile.ZipFile(tmp_path / "app.zip").namelist()
     assert {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared/config.py"} <= set(names)
     tops = {name.split("/")[0] for name in names}
-    assert tops == {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared"}
+    assert tops == {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared", "batch_tasks"}
+    # of the node's package, only the path builder both sides share
+    shared_with_node = sorted(n for n in names if n.startswith("batch_tasks/"))
+    assert shared_with_node == ["batch_tasks/__init__.py", "batch_tasks/artifacts.py"]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_app_package_builds_result_paths_without_the_repository(tmp_path: Path) -> None:
+    build("app", tmp_path / "app.zip")
+    app = tmp_path / "app"
+    zipfile.ZipFile(tmp_path / "app.zip").extractall(app)
+    code = f"import sys; sys.path.insert(0, {str(app)!r}); from shared.jobs import ids; print(ids.result_path('j_x'))"
+    result = subprocess.run([sys.executable, "-I", "-c", code], check=False, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "j_x/result.json"
 
 
 def test_app_folder_for_azd_has_the_same_files(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ class World:
         self.photos.results[ids.result_path(job_id)] = result
         checksum = "sha256:" + hashlib.sha256(result).hexdigest()
         message = {"job_id": job_id, "task_id": job_id, "attempt": attempt, "outcome": "succeeded",
-                   "result_path": f"results/{ids.result_path(job_id)}", "checksum": checksum}  # fmt: skip
+                   "result_path": ids.result_path(job_id), "checksum": checksum}  # fmt: skip
         return json.dumps(message).encode()
 
 

@@ -1,0 +1,34 @@
+"""Where a job's blobs live: the one builder of these paths for both deployables. Standard library only.
+
+The node writes `result.json` and `overlay.jpg` under the job's folder in the `results` container; the app
+reads them there, links to them, and checks them against the completion message. The app package ships
+this module beside `shared/` (infra/package.py), so the writer and the reader cannot disagree.
+
+Every path is a blob name inside its container (never prefixed with the container's name), fixed per job:
+a re-run overwrites the same blobs, which is what makes a task safe to repeat.
+"""
+
+from __future__ import annotations
+
+RESULTS = "results"  # the container the node writes to and the app reads from
+
+
+def result_path(job_id: str) -> str:
+    """`{job_id}/result.json` in `results`: written last, so a reader that finds it finds its overlay."""
+    return f"{job_id}/result.json"
+
+
+def overlay_path(job_id: str) -> str:
+    return f"{job_id}/overlay.jpg"  # in `results`
+
+
+def overlay_beside(result: str) -> str:
+    """The overlay of the job that wrote `result`: a job served from another's cache holds that job's path."""
+    folder, _, name = result.rpartition("/")
+    if not folder or name != "result.json":
+        raise ValueError(f"{result!r} is not a result path")
+    return overlay_path(folder)
+
+
+def derived_path(job_id: str) -> str:
+    return f"{job_id}/input.jpg"  # in `derived`: the normalised photo the node reads
