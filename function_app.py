@@ -142,8 +142,7 @@ def replay_delivery(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.queue_trigger(arg_name="msg", queue_name="notifications", connection="AzureWebJobsStorage")
 def on_notification(msg: func.QueueMessage) -> None:
-    doc = json.loads(msg.get_body())
-    composition.webhooks().deliver(doc["event_id"], doc["subscription_id"])
+    composition.notifications().handle(msg.get_body())
 
 
 @app.timer_trigger(arg_name="timer", schedule="%SITELENS_WEBHOOK_SWEEP_SCHEDULE%")

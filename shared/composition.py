@@ -38,6 +38,7 @@ from shared.uploads.azure_table_reservations import TableReservationStore
 from shared.uploads.service import UploadService, UploadSettings
 from shared.validation import Limits, QualityPolicy
 from shared.webhooks.endpoint import EndpointPolicy
+from shared.webhooks.notifications import Notifications
 from shared.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,11 @@ def webhooks() -> WebhookService:
         stale_attempt=timedelta(seconds=s.webhook_stale_attempt_s),
         lost_message=timedelta(seconds=s.webhook_lost_message_s),
     )
+
+
+@functools.cache
+def notifications() -> Notifications:
+    return Notifications(webhooks().deliver)
 
 
 def _now() -> datetime:

@@ -16,21 +16,18 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
 
 from azure.batch import BatchClient, models
 from azure.batch.models._models import BatchJobTerminateOptions  # 15.x does not export it publicly
-from azure.core.exceptions import AzureError, HttpResponseError
 
-from shared.adapters.azure_errors import translate
+from shared.adapters.azure_errors import call, service_code
 from shared.errors import Conflict, NotFound
 from shared.jobs.ports import TaskRequest, TaskState, TaskView
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 INPUT_FILE = "input.jpg"
 _DAY = re.compile(r"^sitelens-.+-(\d{8})$")
 _STATES = {
@@ -54,22 +51,9 @@ class TaskSpec:
     identity_resource_id: str | None = None  # the pool's user-assigned identity, which reads the input
 
 
-def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except AzureError as exc:
-        raise translate(exc, what) from exc
-
-
 def _without_query(url: str) -> str:
     """The URL without its query: whatever SAS a caller put there is not sent along with the identity."""
     return urllib.parse.urlsplit(url)._replace(query="", fragment="").geturl()
-
-
-def _code(exc: BaseException) -> str:
-    cause = exc.__cause__
-    error = getattr(cause, "error", None) if isinstance(cause, HttpResponseError) else None
-    return str(getattr(error, "code", "") or "")
 
 
 class BatchTaskSubmitter:
@@ -80,16 +64,16 @@ class BatchTaskSubmitter:
         task = self._task(request)
         for _ in range(2):
             try:
-                _call(f"task {request.job_id}", self.client.create_task, request.batch_job_id, task)
+                call(f"task {request.job_id}", self.client.create_task, request.batch_job_id, task)
                 log.info("submitted task %s to %s", request.job_id, request.batch_job_id)
                 return
             except Conflict as exc:
-                if _code(exc) == "TaskExists":
+                if service_code(exc) == "TaskExists":
                     log.info("task %s already exists: counts as submitted", request.job_id)
                     return
                 raise
             except NotFound as exc:
-                if _code(exc) != "JobNotFound":
+                if service_code(exc) != "JobNotFound":
                     raise
                 self._create_job(request.batch_job_id)
         raise NotFound(f"Batch job {request.batch_job_id} vanished while submitting {request.job_id}")
@@ -120,15 +104,15 @@ class BatchTaskSubmitter:
     def _create_job(self, batch_job_id: str) -> None:
         job = models.BatchJobCreateOptions(id=batch_job_id, pool_info=models.BatchPoolInfo(pool_id=self.spec.pool_id))
         try:
-            _call(f"Batch job {batch_job_id}", self.client.create_job, job)
+            call(f"Batch job {batch_job_id}", self.client.create_job, job)
             log.info("created Batch job %s on pool %s", batch_job_id, self.spec.pool_id)
         except Conflict as exc:
-            if _code(exc) != "JobExists":
+            if service_code(exc) != "JobExists":
                 raise
 
     def view(self, batch_job_id: str, task_id: str) -> TaskView:
         try:
-            task = _call(f"task {task_id}", self.client.get_task, batch_job_id, task_id)
+            task = call(f"task {task_id}", self.client.get_task, batch_job_id, task_id)
         except NotFound:
             return TaskView(TaskState.MISSING)
         info = task.execution_info
@@ -144,18 +128,18 @@ class BatchTaskSubmitter:
 
     def pool_state(self) -> dict[str, object]:
         """For health checks: the pool exists, and how many nodes it has and wants."""
-        pool = _call(f"pool {self.spec.pool_id}", self.client.get_pool, self.spec.pool_id)
+        pool = call(f"pool {self.spec.pool_id}", self.client.get_pool, self.spec.pool_id)
         return {"pool": pool.id, "nodes": pool.current_dedicated_nodes, "target": pool.target_dedicated_nodes}
 
     def finish_jobs_before(self, day: date) -> int:
         """Terminate sitelens' active Batch jobs of days before `day`: their tasks are long finished."""
         done = 0
-        for job in _call("Batch jobs", lambda: list(self.client.list_jobs(filter="state eq 'active'"))):
+        for job in call("Batch jobs", lambda: list(self.client.list_jobs(filter="state eq 'active'"))):
             match = _DAY.match(job.id or "")
             if match and match.group(1) < f"{day:%Y%m%d}":
                 try:
                     # Not waited for: the service finishes terminating on its own.
-                    _call(f"Batch job {job.id}", self.client.begin_terminate_job, job.id,
+                    call(f"Batch job {job.id}", self.client.begin_terminate_job, job.id,
                           BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
                     done += 1
                 except Conflict:

@@ -1,6 +1,18 @@
-"""SDK exceptions → the shared.errors tree, for every Azure adapter (azure-core based SDKs)."""
+"""SDK exceptions → the shared.errors tree: the one mapping, and the one way adapters call an Azure SDK.
+
+Every module that imports an Azure SDK in `shared/` calls it through `call(what, fn, ...)`, or runs a
+block inside `with translated(what):` where the SDK work is not one call: a pager fetches its pages while
+it is iterated, so the iteration itself must be inside. No adapter catches an SDK exception itself
+(tests/unit/jobs/test_sdk_errors.py checks that); an adapter that must tell two refusals apart (a lease
+from an ETag mismatch, say) catches the translated error and reads the service's code with
+`service_code`.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from azure.core.exceptions import (
     AzureError,
@@ -15,6 +27,7 @@ from azure.core.exceptions import (
 
 from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
 
+T = TypeVar("T")
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -38,6 +51,34 @@ def translate(exc: AzureError, what: str) -> SitelensError:  # noqa: PLR0911 (on
             return TransientError(f"{what}: HTTP {status} {_code(exc)}")
         return PermanentError(f"{what}: HTTP {status} {_code(exc)}", reason="service_refused")
     return TransientError(f"{what}: {type(exc).__name__}")
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Any SDK exception raised inside the block leaves it translated, the SDK's error as its cause."""
+    try:
+        yield
+    except AzureError as exc:
+        raise translate(exc, what) from exc
+
+
+def call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`, its SDK exceptions translated. A pager it returns is not yet fetched: list it
+    inside `translated` (or pass a function that does)."""
+    with translated(what):
+        return fn(*args, **kwargs)
+
+
+def service_code(error: BaseException) -> str:
+    """The service's own error code (`TaskExists`, `LeaseIdMissing`) behind a translated error, or ''."""
+    cause = error.__cause__
+    return _code(cause) if isinstance(cause, AzureError) else ""
+
+
+def service_status(error: BaseException) -> int:
+    """The HTTP status behind a translated error (412 tells a lost precondition from a 409), or 0."""
+    cause = error.__cause__
+    return int(getattr(cause, "status_code", 0) or 0) if isinstance(cause, AzureError) else 0
 
 
 def _code(exc: AzureError) -> str:

@@ -17,22 +17,19 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.adapters.azure_errors import translate
+from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.jobs import ids
 from shared.jobs.models import Job, JobState
 
 JOBS, FEEDBACK = "jobs", "jobfeedback"
-T = TypeVar("T")
 _JSON_FIELDS = ("quality", "summary")
 _TIME_FIELDS = ("received_at", "queued_at", "started_at", "finished_at")
 _SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]+)")  # time_key~job id
@@ -41,13 +38,6 @@ _SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~
 def time_key(at: datetime) -> str:
     """Fixed-width UTC text, so RowKeys sort as the times do."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except AzureError as exc:
-        raise translate(exc, what) from exc
 
 
 def to_entity(job: Job) -> dict[str, Any]:
@@ -79,12 +69,12 @@ def from_entity(entity: Any) -> Job:
 
 class TableJobStore:
     def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
-        self._jobs: TableClient = _call("jobs table", service.create_table_if_not_exists, prefix + JOBS)
-        self._feedback: TableClient = _call("feedback table", service.create_table_if_not_exists, prefix + FEEDBACK)
+        self._jobs: TableClient = call("jobs table", service.create_table_if_not_exists, prefix + JOBS)
+        self._feedback: TableClient = call("feedback table", service.create_table_if_not_exists, prefix + FEEDBACK)
 
     def _insert(self, entity: dict[str, Any], what: str) -> bool:
         try:
-            _call(what, self._jobs.create_entity, entity)
+            call(what, self._jobs.create_entity, entity)
         except Conflict:
             return False
         return True
@@ -109,12 +99,12 @@ class TableJobStore:
                       "job_id": job.id}, "site index")  # fmt: skip
 
     def get(self, job_id: str) -> Job:
-        return from_entity(_call(f"job {job_id}", self._jobs.get_entity, job_id, "job"))
+        return from_entity(call(f"job {job_id}", self._jobs.get_entity, job_id, "job"))
 
     def update(self, job: Job) -> Job:
         if job.etag is None:
             raise Conflict(f"job {job.id} was never read from the store")
-        meta = _call(f"job {job.id}", self._jobs.update_entity, to_entity(job), mode=UpdateMode.REPLACE,
+        meta = call(f"job {job.id}", self._jobs.update_entity, to_entity(job), mode=UpdateMode.REPLACE,
                      etag=job.etag, match_condition=MatchConditions.IfNotModified)  # fmt: skip
         return replace(job, etag=str(meta["etag"]))
 
@@ -132,10 +122,10 @@ class TableJobStore:
                 raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
         lower = token or (time_key(since) if since else "")
         query = "PartitionKey eq @pk and RowKey gt @rk"
-        entries = _call("site index", self._jobs.query_entities, query, parameters={"pk": f"site~{site}", "rk": lower})
+        entries = call("site index", self._jobs.query_entities, query, parameters={"pk": f"site~{site}", "rk": lower})
         jobs: list[Job] = []
         last: str | None = None
-        try:  # index pages are fetched while iterating: a storage error there is translated like any other
+        with translated("site index"):  # index pages are fetched while iterating: translated like any other call
             for entry in entries:
                 try:
                     job = self.get(entry["job_id"])
@@ -146,40 +136,39 @@ class TableJobStore:
                     jobs.append(job)
                 if len(jobs) == limit:
                     return jobs, last
-        except AzureError as exc:
-            raise translate(exc, "site index") from exc
         return jobs, None
 
     def ping(self) -> None:
         """One cheap read, for health checks."""
-        _call("jobs table", lambda: next(iter(self._jobs.query_entities("PartitionKey eq 'open'", results_per_page=1,
+        call("jobs table", lambda: next(iter(self._jobs.query_entities("PartitionKey eq 'open'", results_per_page=1,
                                                                       select=["RowKey"])), None))  # fmt: skip
 
     def open_ids(self) -> list[str]:
-        entries = _call("open index", self._jobs.query_entities, "PartitionKey eq 'open'", select=["RowKey"])
-        return [e["RowKey"] for e in entries]
+        with translated("open index"):  # the pages are fetched while listing
+            return [e["RowKey"] for e in self._jobs.query_entities("PartitionKey eq 'open'", select=["RowKey"])]
 
     def close(self, job_id: str) -> None:
         with contextlib.suppress(NotFound):
-            _call("open index", self._jobs.delete_entity, "open", job_id)
+            call("open index", self._jobs.delete_entity, "open", job_id)
 
     def claim_content(self, site: str, sha256: str, job_id: str) -> str:
         key = f"content~{site}~{sha256}"
         if self._insert({"PartitionKey": key, "RowKey": "owner", "job_id": job_id}, "content claim"):
             return job_id
-        return str(_call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
+        return str(call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
 
     def add_follower(self, site: str, sha256: str, job_id: str) -> None:
         self._insert({"PartitionKey": f"content~{site}~{sha256}", "RowKey": f"follower~{job_id}"}, "follower")
 
     def followers(self, site: str, sha256: str) -> list[str]:
         query = "PartitionKey eq @pk and RowKey gt 'follower~' and RowKey lt 'follower~~'"
-        entries = _call("followers", self._jobs.query_entities, query, parameters={"pk": f"content~{site}~{sha256}"})
-        return [e["RowKey"].split("~", 1)[1] for e in entries]
+        with translated("followers"):  # the pages are fetched while listing
+            entries = self._jobs.query_entities(query, parameters={"pk": f"content~{site}~{sha256}"})
+            return [e["RowKey"].split("~", 1)[1] for e in entries]
 
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
         self.get(job_id)  # NotFound for an unknown job
         feedback_id = f"{at.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        _call("feedback", self._feedback.create_entity,
+        call("feedback", self._feedback.create_entity,
               {"PartitionKey": job_id, "RowKey": feedback_id, "at": at.isoformat(), **feedback})  # fmt: skip
         return feedback_id

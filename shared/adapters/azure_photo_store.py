@@ -11,10 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import (
     BlobLeaseClient,
     BlobSasPermissions,
@@ -24,25 +23,17 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from shared.adapters.azure_errors import translate
+from shared.adapters.azure_errors import call, service_code, service_status
 from shared.errors import Conflict, InvalidInput, NotFound, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.ports import BlobInfo
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS = "photos", "quarantine", "derived", "results", "models"
 CONTAINERS = (PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS)
 CLOCK_SKEW = timedelta(minutes=5)
 COPY_DEADLINE_S = 30.0
 ROUTING_TTL_S = 60.0
-
-
-def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except AzureError as exc:
-        raise translate(exc, what) from exc
 
 
 def _metadata_text(value: str, limit: int = 512) -> str:
@@ -60,31 +51,31 @@ class BlobPhotoStore:
         """Local development only: in Azure the deployment creates them and the app may not."""
         for name in CONTAINERS:
             client = self.service.get_container_client(name)
-            if not _call(name, client.exists):
-                _call(name, client.create_container)
+            if not call(name, client.exists):
+                call(name, client.create_container)
 
     def _blob(self, container: str, name: str) -> Any:
         return self.service.get_blob_client(container, name)
 
     def photo_info(self, blob_name: str) -> BlobInfo:
-        props = _call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).get_blob_properties)
+        props = call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).get_blob_properties)
         return BlobInfo(props.size, str(props.etag))  # not its content type or metadata: the device sets those
 
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
         # Bounded twice: the caller checked the size, and the range stops a blob that grew since. Pinned to
         # `etag`: a 412 means the version is gone (overwritten, or its properties or metadata rewritten).
+        pinned = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            pinned = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
-            stream = self._blob(PHOTOS, blob_name).download_blob(offset=0, length=max_bytes, **pinned)
-            return bytes(stream.readall())
-        except ResourceModifiedError as exc:
+            return bytes(call(f"photo {blob_name}", lambda: self._blob(PHOTOS, blob_name).download_blob(
+                offset=0, length=max_bytes, **pinned).readall()))  # fmt: skip
+        except Conflict as exc:
+            if service_status(exc) != 412:
+                raise  # a 409 (BlobArchived, say) is a refusal, not a newer version
             raise Conflict(f"photo {blob_name} is no longer version {etag}", reason="overwritten") from exc
-        except AzureError as exc:
-            raise translate(exc, f"photo {blob_name}") from exc
 
     def put_derived(self, job_id: str, jpeg: bytes) -> None:
         blob = self._blob(DERIVED, ids.derived_path(job_id))
-        _call("derived input", blob.upload_blob, jpeg, overwrite=True,
+        call("derived input", blob.upload_blob, jpeg, overwrite=True,
               content_settings=ContentSettings(content_type="image/jpeg"))  # fmt: skip
 
     def derived_url(self, job_id: str) -> str:
@@ -99,25 +90,25 @@ class BlobPhotoStore:
         refuses a delete without its lease id). Copy and delete are pinned to `etag`: a later write under
         the name is neither quarantined nor deleted (NotFound when the version is already gone)."""
         source = self._blob(PHOTOS, blob_name)
-        props = _call(f"photo {blob_name}", source.get_blob_properties)
+        props = call(f"photo {blob_name}", source.get_blob_properties)
         if not ids.same_version(str(props.etag), etag):
             raise NotFound(f"photo {blob_name}: version {etag} is gone (now {props.etag})")
         if props.lease.state in ("leased", "breaking"):
             log.warning("photo %s carries a lease sitelens never takes; breaking it to quarantine the photo", blob_name)
-            _call("quarantine lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
+            call("quarantine lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
         target = self._blob(QUARANTINE, blob_name)
         metadata = {"reason": _metadata_text(reason, 64), "detail": _metadata_text(detail),
                     "photo_etag": _metadata_text(etag.strip('"'), 64)}  # fmt: skip
         link = self.read_link(PHOTOS, blob_name, timedelta(minutes=10))
         try:  # the copy gets our metadata, never the device's: x-ms-meta-* on a copy replaces the source's
-            target.start_copy_from_url(link, metadata=metadata, source_etag=etag,
-                                       source_match_condition=MatchConditions.IfNotModified)  # fmt: skip
-        except ResourceModifiedError as exc:
+            call("quarantine copy", target.start_copy_from_url, link, metadata=metadata, source_etag=etag,
+                 source_match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        except Conflict as exc:
+            if service_status(exc) != 412:
+                raise  # a 409 (a copy already pending, say) is not the source condition
             raise NotFound(f"photo {blob_name}: version {etag} was replaced before the copy") from exc
-        except AzureError as exc:
-            raise translate(exc, "quarantine copy") from exc
         deadline = time.monotonic() + COPY_DEADLINE_S
-        while (status := _call("quarantine copy", target.get_blob_properties).copy.status) == "pending":
+        while (status := call("quarantine copy", target.get_blob_properties).copy.status) == "pending":
             if time.monotonic() > deadline:
                 raise TransientError(f"copy of {blob_name} to quarantine still pending")
             time.sleep(0.2)  # the service finishes the copy on its own; we poll its status with a deadline
@@ -127,23 +118,22 @@ class BlobPhotoStore:
 
     def _delete_version(self, source: Any, blob_name: str, etag: str) -> None:
         try:
-            source.delete_blob(delete_snapshots="include", etag=etag, match_condition=MatchConditions.IfNotModified)
-        except ResourceNotFoundError:
+            call("quarantine delete", source.delete_blob, delete_snapshots="include", etag=etag,
+                 match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        except NotFound:
             pass  # deleted by an earlier run
-        except ResourceModifiedError as exc:
-            if getattr(exc, "error_code", None) == "LeaseIdMissing":  # leased again since: break it next time
+        except Conflict as exc:
+            if service_code(exc) == "LeaseIdMissing":  # leased again since: break it next time
                 raise TransientError(f"photo {blob_name} was leased again while being quarantined") from exc
             log.warning("photo %s was written again after its copy to quarantine; the later version stays", blob_name)
-        except AzureError as exc:
-            raise translate(exc, "quarantine delete") from exc
 
     def model_registered(self, model: str) -> str:
         """For health checks: `models/{name}/{version}/manifest.json` exists (NotFound otherwise)."""
-        _call(f"model {model}", self._blob(MODELS, f"{model}/manifest.json").get_blob_properties)
+        call(f"model {model}", self._blob(MODELS, f"{model}/manifest.json").get_blob_properties)
         return model
 
     def read_result(self, path: str) -> bytes:
-        return bytes(_call(f"result {path}", lambda: self._blob(RESULTS, path).download_blob().readall()))
+        return bytes(call(f"result {path}", lambda: self._blob(RESULTS, path).download_blob().readall()))
 
     def read_link(self, container: str, path: str, ttl: timedelta) -> str:
         now = datetime.now(UTC)
@@ -166,7 +156,7 @@ class BlobPhotoStore:
         with self._lock:
             if self._delegation is None or self._delegation[1] < now + ttl + CLOCK_SKEW:
                 expiry = now + max(ttl, timedelta(hours=1)) + timedelta(hours=1)
-                key = _call("user delegation key", self.service.get_user_delegation_key, now - CLOCK_SKEW, expiry)
+                key = call("user delegation key", self.service.get_user_delegation_key, now - CLOCK_SKEW, expiry)
                 self._delegation = (key, expiry)
             return self._delegation[0]
 
@@ -189,7 +179,7 @@ class BlobRouting:
             return self._cached[1]
         last = self._cached[1] if self._cached else []
         try:
-            routes = routing.parse(_call("routing.json", lambda: self._blob.download_blob().readall()))
+            routes = routing.parse(call("routing.json", lambda: self._blob.download_blob().readall()))
         except NotFound:
             routes = []
         except InvalidInput as exc:

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.adapters.azure_errors import translate
+from shared.adapters.azure_errors import call, translated
+from shared.errors import Conflict
 from shared.webhooks.models import Attempt, Delivery, DeliveryState, Event, SigningSecret, Subscription
 
 SUBSCRIPTIONS, EVENTS, DELIVERIES = "webhooksubscriptions", "webhookevents", "webhookdeliveries"
@@ -34,32 +34,32 @@ class TableWebhookStore:
         # A prefix lets several stores (tests, side-by-side environments) share one account.
         self._tables: dict[str, TableClient] = {}
         for name in (SUBSCRIPTIONS, EVENTS, DELIVERIES):
-            self._tables[name] = self._call(f"{name} table", service.create_table_if_not_exists, prefix + name)
-
-    @staticmethod
-    def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Every SDK call goes through the one mapping, so no storage error leaves the adapter untranslated."""
-        try:
-            return fn(*args, **kwargs)
-        except AzureError as exc:
-            raise translate(exc, what) from exc
+            self._tables[name] = call(f"{name} table", service.create_table_if_not_exists, prefix + name)
 
     def _query(self, what: str, table: str, query: str, **kwargs: Any) -> list[Any]:
-        # Pages are fetched while iterating, so the whole iteration is inside the translated call.
-        return list(self._call(what, lambda: list(self._tables[table].query_entities(query, **kwargs))))
+        with translated(what):  # pages are fetched while iterating, so the whole iteration is inside
+            return list(self._tables[table].query_entities(query, **kwargs))
+
+    def _insert(self, what: str, table: str, entity: dict[str, Any]) -> bool:
+        """Insert if absent; False when the row already existed."""
+        try:
+            call(what, self._tables[table].create_entity, entity)
+        except Conflict:
+            return False
+        return True
 
     def _replace(self, table: str, entity: dict[str, Any], etag: str | None, what: str) -> str:
         condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
-        meta = self._call(what, self._tables[table].update_entity, entity, mode=UpdateMode.REPLACE, etag=etag,
+        meta = call(what, self._tables[table].update_entity, entity, mode=UpdateMode.REPLACE, etag=etag,
                           match_condition=condition)  # fmt: skip
         return str(meta["etag"])
 
     # subscriptions
     def add_subscription(self, subscription: Subscription) -> None:
-        self._call("subscription", self._tables[SUBSCRIPTIONS].create_entity, _sub_entity(subscription))
+        call("subscription", self._tables[SUBSCRIPTIONS].create_entity, _sub_entity(subscription))
 
     def get_subscription(self, subscription_id: str) -> Subscription:
-        entity = self._call("subscription", self._tables[SUBSCRIPTIONS].get_entity, "subscription", subscription_id)
+        entity = call("subscription", self._tables[SUBSCRIPTIONS].get_entity, "subscription", subscription_id)
         return _sub(entity)
 
     def list_subscriptions(self) -> list[Subscription]:
@@ -72,7 +72,7 @@ class TableWebhookStore:
 
     def delete_subscription(self, subscription_id: str) -> None:
         self.get_subscription(subscription_id)  # 404 for an unknown id, as the API promises
-        self._call("subscription", self._tables[SUBSCRIPTIONS].delete_entity, "subscription", subscription_id)
+        call("subscription", self._tables[SUBSCRIPTIONS].delete_entity, "subscription", subscription_id)
 
     # events
     def add_event(self, event: Event) -> bool:
@@ -80,31 +80,19 @@ class TableWebhookStore:
             "PartitionKey": event.id, "RowKey": "event", "JobId": event.job_id, "Site": event.site,
             "Type": event.type, "Body": event.body.decode("utf-8"), "CreatedAt": event.created_at.isoformat(),
         }  # fmt: skip
-        try:
-            self._tables[EVENTS].create_entity(entity)
-        except ResourceExistsError:
-            return False
-        except AzureError as exc:
-            raise translate(exc, "event") from exc
-        return True
+        return self._insert("event", EVENTS, entity)
 
     def get_event(self, event_id: str) -> Event:
-        e = self._call("event", self._tables[EVENTS].get_entity, event_id, "event")
+        e = call("event", self._tables[EVENTS].get_entity, event_id, "event")
         return Event(e["PartitionKey"], e["JobId"], e["Site"], e["Type"], e["Body"].encode("utf-8"),
                      datetime.fromisoformat(e["CreatedAt"]))  # fmt: skip
 
     # deliveries
     def add_delivery(self, delivery: Delivery) -> bool:
-        try:
-            self._tables[DELIVERIES].create_entity(_delivery_entity(delivery))
-        except ResourceExistsError:
-            return False
-        except AzureError as exc:
-            raise translate(exc, "delivery") from exc
-        return True
+        return self._insert("delivery", DELIVERIES, _delivery_entity(delivery))
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
-        return _delivery(self._call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
+        return _delivery(call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
 
     def update_delivery(self, delivery: Delivery) -> Delivery:
         etag = self._replace(DELIVERIES, _delivery_entity(delivery), delivery.etag, "delivery")

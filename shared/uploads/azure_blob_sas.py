@@ -19,34 +19,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, UserDelegationKey, generate_blob_sas
 
-from shared.adapters.azure_errors import translate
+from shared.adapters.azure_errors import call
+from shared.errors import Conflict, NotFound
 from shared.uploads.naming import PHOTOS
 from shared.uploads.ports import SignedUrl, StagedBlock, UploadState
 
-T = TypeVar("T")
 CLOCK_SKEW = timedelta(minutes=5)
 DELEGATION_KEY_LIFETIME = timedelta(hours=2)
 PERMISSIONS = BlobSasPermissions(create=True, write=True)
 # A bound on the reply: a device resumes by skipping the blocks listed (ids carry their index) and stages
 # the rest, so listing only the first ones is still correct. a thousand 4 MiB blocks is far above any photo.
 MAX_REPORTED_BLOCKS = 1000
-
-
-def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except AzureError as exc:
-        raise translate(exc, what) from exc
 
 
 def is_loopback(url: str) -> bool:
@@ -99,27 +92,19 @@ class BlobUploadSigner:
 
     def ensure_container(self) -> None:
         """Local development only; in Azure the deployment creates `photos`."""
-        try:
-            self.service.create_container(self.container)
-        except ResourceExistsError:
-            pass
-        except AzureError as exc:
-            raise translate(exc, f"container {self.container}") from exc
+        with contextlib.suppress(Conflict):  # it exists already
+            call(f"container {self.container}", self.service.create_container, self.container)
 
     def upload_state(self, blob_name: str) -> UploadState:
         blob = self.service.get_blob_client(self.container, blob_name)
         try:
-            return UploadState(str(blob.get_blob_properties().etag))
-        except ResourceNotFoundError:
+            return UploadState(str(call(f"photo {blob_name}", blob.get_blob_properties).etag))
+        except NotFound:
             pass  # not committed: look for blocks an interrupted upload left staged
-        except AzureError as exc:
-            raise translate(exc, f"photo {blob_name}") from exc
         try:
-            _, uncommitted = blob.get_block_list("uncommitted")
-        except ResourceNotFoundError:
+            _, uncommitted = call(f"block list of {blob_name}", blob.get_block_list, "uncommitted")
+        except NotFound:
             return UploadState(None)  # nothing staged either
-        except AzureError as exc:
-            raise translate(exc, f"block list of {blob_name}") from exc
         staged = [StagedBlock(str(b.id), int(b.size or 0)) for b in uncommitted[:MAX_REPORTED_BLOCKS]]
         return UploadState(None, tuple(staged))
 
@@ -128,6 +113,6 @@ class BlobUploadSigner:
         with self._lock:
             if self._delegation is None or self._delegation[1] < expiry + CLOCK_SKEW:
                 key_expiry = now + DELEGATION_KEY_LIFETIME
-                key = _call("user delegation key", self.service.get_user_delegation_key, now - CLOCK_SKEW, key_expiry)
+                key = call("user delegation key", self.service.get_user_delegation_key, now - CLOCK_SKEW, key_expiry)
                 self._delegation = (key, key_expiry)
             return self._delegation[0]

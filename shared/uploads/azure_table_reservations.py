@@ -6,25 +6,15 @@ repeated requests for the same ids all see the first request's name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.data.tables import TableServiceClient
 
-from shared.adapters.azure_errors import translate
+from shared.adapters.azure_errors import call
+from shared.errors import Conflict
 from shared.uploads.ports import Reservation
 
-T = TypeVar("T")
 UPLOADS = "uploads"
-
-
-def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except AzureError as exc:
-        raise translate(exc, what) from exc
 
 
 def row_key(device_id: str, photo_id: str) -> str:
@@ -34,7 +24,7 @@ def row_key(device_id: str, photo_id: str) -> str:
 class TableReservationStore:
     def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
         # A prefix (SITELENS_TABLE_PREFIX) lets environments and tests share one account.
-        self._table = _call("uploads table", service.create_table_if_not_exists, prefix + UPLOADS)
+        self._table = call("uploads table", service.create_table_if_not_exists, prefix + UPLOADS)
 
     def reserve(self, reservation: Reservation) -> tuple[Reservation, bool]:
         entity = {
@@ -45,14 +35,12 @@ class TableReservationStore:
             "CreatedAt": reservation.created_at.isoformat(),
         }
         try:
-            self._table.create_entity(entity)
-        except ResourceExistsError:
+            call("upload reservation", self._table.create_entity, entity)
+        except Conflict:  # reserved before: the first request's name stands
             return self.get(reservation.site_id, reservation.device_id, reservation.photo_id), False
-        except AzureError as exc:
-            raise translate(exc, "upload reservation") from exc
         return reservation, True
 
     def get(self, site_id: str, device_id: str, photo_id: str) -> Reservation:
-        e = _call("upload reservation", self._table.get_entity, site_id, row_key(device_id, photo_id))
+        e = call("upload reservation", self._table.get_entity, site_id, row_key(device_id, photo_id))
         created = datetime.fromisoformat(e["CreatedAt"])
         return Reservation(site_id, device_id, photo_id, e["Ext"], e["BlobName"], created)

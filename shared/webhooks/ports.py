@@ -28,4 +28,6 @@ class WebhookStore(Protocol):
 
 
 class NotificationQueue(Protocol):
-    def send(self, event_id: str, job_id: str, subscription_id: str, delay: timedelta) -> None: ...
+    """Asks for one delivery attempt after `delay` (`shared.webhooks.notifications` is the message)."""
+
+    def send(self, event_id: str, subscription_id: str, delay: timedelta) -> None: ...

@@ -113,7 +113,7 @@ class WebhookService:
                 continue
             delivery = Delivery(event.id, sub.id, DeliveryState.PENDING, next_attempt_at=self.clock())
             if self.store.add_delivery(delivery):
-                self.queue.send(event.id, event.job_id, sub.id, timedelta(0))
+                self.queue.send(event.id, sub.id, timedelta(0))
                 queued += 1
         return queued
 
@@ -183,7 +183,7 @@ class WebhookService:
             return DeliveryState.FAILED
         assert decision.next_attempt_at is not None
         self.store.update_delivery(replace(delivery, next_attempt_at=decision.next_attempt_at))
-        self.queue.send(delivery.event_id, "", sub.id, decision.next_attempt_at - self.clock())
+        self.queue.send(delivery.event_id, sub.id, decision.next_attempt_at - self.clock())
         return DeliveryState.PENDING
 
     def _finish(self, delivery: Delivery, state: DeliveryState, reason: str | None) -> None:
@@ -211,7 +211,7 @@ class WebhookService:
                     current = self.store.update_delivery(current)
                 except Conflict:
                     continue
-            self.queue.send(current.event_id, "", current.subscription_id, timedelta(0))
+            self.queue.send(current.event_id, current.subscription_id, timedelta(0))
             redriven += 1
         return redriven
 
@@ -223,4 +223,4 @@ class WebhookService:
         self.store.update_delivery(
             replace(delivery, state=DeliveryState.PENDING, failure_reason=None, next_attempt_at=self.clock())
         )
-        self.queue.send(event_id, "", subscription_id, timedelta(0))
+        self.queue.send(event_id, subscription_id, timedelta(0))

@@ -41,7 +41,7 @@ def test_publish_is_idempotent_and_only_matching_subscriptions_get_it(harness, r
     assert harness.service.publish(event) == 1
     assert harness.service.publish(event) == 0
     messages = harness.messages()
-    assert messages == [{"event_id": event.id, "job_id": "job2", "subscription_id": wanted.id}]
+    assert messages == [{"event_id": event.id, "subscription_id": wanted.id}]  # the ids on_notification reads
 
 
 def test_410_disables_the_subscription(harness, receiver):

@@ -80,7 +80,7 @@ class MemoryWebhookStore:
 
 
 class NoQueue:
-    def send(self, event_id: str, job_id: str, subscription_id: str, delay: timedelta) -> None:
+    def send(self, event_id: str, subscription_id: str, delay: timedelta) -> None:
         pass
 
 

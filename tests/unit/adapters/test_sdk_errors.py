@@ -1,0 +1,138 @@
+"""One SDK-exception mapping: every module in shared/ that imports an Azure SDK calls it through
+`shared.adapters.azure_errors` (`call` / `translated`), catches no SDK exception itself and keeps no wrapper
+of its own; and the mapping itself sorts errors into the tree as docs/reason-codes.md says."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
+
+from shared.adapters import azure_errors
+from shared.adapters.azure_errors import call, service_code, service_status, translate, translated
+from shared.errors import Conflict, NotFound, PermanentError, TransientError
+
+REPO = Path(__file__).resolve().parents[3]
+MAPPING = REPO / "shared" / "adapters" / "azure_errors.py"
+
+
+def _sdk_modules() -> list[Path]:
+    paths = sorted((REPO / "shared").rglob("*.py"))
+    return [p for p in paths if p != MAPPING and _imports_azure(ast.parse(p.read_text()))]
+
+
+def _imports_azure(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "azure":
+            return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "azure" for a in node.names):
+            return True
+    return False
+
+
+def _azure_names(tree: ast.Module) -> dict[str, str]:
+    """Local name → the azure module it came from (`from azure.core.exceptions import X`, `import azure…`)."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "azure":
+            names.update({a.asname or a.name: str(node.module) for a in node.names})
+        elif isinstance(node, ast.Import):
+            names.update({(a.asname or a.name).split(".")[0]: a.name for a in node.names if a.name.startswith("azure")})
+    return names
+
+
+def _sdk_catches(tree: ast.Module) -> list[str]:
+    """`except <SDK exception>` and `contextlib.suppress(<SDK exception>)`, by line."""
+    azure = _azure_names(tree)
+    caught: list[tuple[int, ast.expr]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            caught += [(node.lineno, t) for t in (node.type.elts if isinstance(node.type, ast.Tuple) else [node.type])]
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("suppress"):
+            caught += [(node.lineno, arg) for arg in node.args]
+    return [f"line {line}: {ast.unparse(t)}" for line, t in caught if ast.unparse(t).split(".")[0] in azure]
+
+
+def test_the_scan_finds_the_adapters():
+    names = {p.name for p in _sdk_modules()}
+    expected = {"azure_job_store.py", "azure_photo_store.py", "azure_batch_submitter.py", "azure_webhook_store.py",
+                "azure_notification_queue.py", "azure_blob_sas.py", "azure_table_reservations.py"}  # fmt: skip
+    assert expected <= names
+
+
+def test_the_scan_sees_a_catch_of_an_sdk_exception():
+    tree = ast.parse(
+        "import contextlib\nfrom azure.core.exceptions import AzureError, ResourceExistsError as Exists\n"
+        "try:\n    pass\nexcept (ValueError, AzureError):\n    pass\nwith contextlib.suppress(Exists):\n    pass\n"
+    )
+    assert _sdk_catches(tree) == ["line 5: AzureError", "line 7: Exists"]
+
+
+@pytest.mark.parametrize("path", _sdk_modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_each_sdk_module_goes_through_the_one_mapping(path: Path):
+    tree = ast.parse(path.read_text())
+    if path.name == "composition.py":  # builds clients, calls none: nothing there can raise an SDK error
+        assert not _sdk_catches(tree)
+        return
+    helpers = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == azure_errors.__name__
+               for a in n.names}  # fmt: skip
+    assert helpers & {"call", "translated"}, f"{path.name} does not call the SDK through azure_errors"
+    assert not _sdk_catches(tree), f"{path.name} catches SDK exceptions itself"
+    wrappers = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in ("_call", "_translate")]
+    assert not wrappers, f"{path.name} keeps its own wrapper {wrappers}"
+
+
+def _http(status: int, code: str = "") -> HttpResponseError:
+    exc = HttpResponseError(message=f"HTTP {status}")
+    exc.status_code = status
+    exc.error_code = code  # type: ignore[attr-defined]  # what the storage SDKs set on their errors
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("raised", "kind", "reason"),
+    [
+        (ResourceNotFoundError("gone"), NotFound, "not_found"),
+        (ResourceExistsError("there"), Conflict, "conflict"),
+        (ResourceModifiedError("changed"), Conflict, "conflict"),
+        (ServiceRequestError("refused"), TransientError, "transient"),
+        (ClientAuthenticationError("no"), PermanentError, "not_authorised"),
+        (_http(404, "BlobNotFound"), NotFound, "not_found"),
+        (_http(412, "ConditionNotMet"), Conflict, "conflict"),
+        (_http(429), TransientError, "transient"),
+        (_http(503, "ServerBusy"), TransientError, "transient"),
+        (_http(400, "InvalidInput"), PermanentError, "service_refused"),
+        (_http(403, "AuthorizationPermissionMismatch"), PermanentError, "service_refused"),
+    ],
+)
+def test_translate_sorts_sdk_errors_into_the_tree(raised, kind, reason):
+    error = translate(raised, "thing")
+    assert type(error) is kind and error.reason == reason
+
+
+def test_call_and_translated_raise_the_translated_error_with_the_service_code_and_status():
+    def refuse() -> None:
+        raise _http(412, "LeaseIdMissing")
+
+    with pytest.raises(Conflict) as caught:
+        call("photo", refuse)
+    assert service_code(caught.value) == "LeaseIdMissing" and service_status(caught.value) == 412
+
+    def pages() -> Iterator[int]:  # a pager raises while it is iterated, after the call that made it returned
+        yield 1
+        raise _http(503, "ServerBusy")
+
+    with pytest.raises(TransientError), translated("index"):
+        list(pages())
+    assert call("sum", sum, [1, 2]) == 3
+    assert service_code(ValueError("no cause")) == "" and service_status(ValueError()) == 0
