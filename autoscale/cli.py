@@ -5,6 +5,8 @@
         them fail too), 1 with Azure's error JSON on stdout otherwise
     sitelens autoscale eval --formula FILE [--history FILE.json] [--now ISO8601] [--seed N] [--lag S]
         exit 0 with the results string on stdout, or 1 with Azure's error JSON on stdout
+    sitelens autoscale simulate --formula FILE --trace FILE [...]   (see autoscale/simulate_command.py)
+    sitelens autoscale traces --out DIR [--seed N]
 
 Unreadable files and malformed history files exit 2 with a message on stderr.
 """
@@ -17,6 +19,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from autoscale import simulate_command
 from autoscale.errors import FormulaError
 from autoscale.evaluator import Formula, PoolState
 from autoscale.history_file import HistoryFileError, read_history
@@ -40,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("file", type=Path, help="the formula file")
     check.add_argument("--strict", action="store_true", help="fail on findings too (likely mistakes)")
     check.set_defaults(handler=run_check)
+    simulate_command.register(sub)
 
 
 def _timestamp(text: str) -> datetime:

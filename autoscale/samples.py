@@ -96,3 +96,14 @@ class Metrics:
             for ago, value in pairs:
                 history.record(as_utc(now) - timedelta(seconds=ago), value)
         return metrics
+
+
+def pool_sample(*, active: int, running: int, succeeded: int, failed: int, slots_per_node: int, dedicated: int,
+                low_priority: int, usable: int) -> dict[str, float]:  # fmt: skip
+    """One 30 s sample of a pool's metrics, as the local Batch service and the simulator both record it."""
+    return {
+        "$ActiveTasks": active, "$RunningTasks": running, "$PendingTasks": active + running,
+        "$SucceededTasks": succeeded, "$FailedTasks": failed, "$TaskSlotsPerNode": slots_per_node,
+        "$CurrentDedicatedNodes": dedicated, "$CurrentLowPriorityNodes": low_priority, "$PreemptedNodeCount": 0,
+        "$UsableNodeCount": usable,
+    }  # fmt: skip
