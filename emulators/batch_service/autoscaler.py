@@ -5,7 +5,8 @@ Formulas are checked when a pool is created or autoscale enabled (400 `AutoScali
 `InvalidPropertyValue`), and enable calls on one pool must be 30 seconds apart (503
 `TooManyEnableAutoScaleRequests`), all in emulated time. Every 30 emulated seconds each pool's metrics
 are sampled into its history (visible to formulas after the engine's lag); each autoscale pool is
-evaluated when autoscale is enabled and then at its interval, and an evaluation that succeeds sets the
+evaluated when its schedule starts (pool created, autoscale enabled, or re-enabled with an interval: a
+re-enable with a formula alone keeps the schedule) and then at its interval; an evaluation that succeeds sets the
 pool's targets and deallocation option, which the node manager then converges on. The last run is the
 pool's `autoScaleRun`. Histories live in memory: a restarted service starts them afresh, as Azure does
 when autoscale is enabled.
@@ -77,10 +78,14 @@ class Autoscaler:
             raise BatchError("TooManyEnableAutoScaleRequests")
         if formula_text:
             pool["autoScaleFormula"] = formula_text
+        # Documented: enabling starts a schedule; on a pool that has one, a request that gives an interval
+        # (whether or not it differs) stops it and starts a new one from the request's time, and one that
+        # omits the interval keeps the current schedule. A new schedule evaluates at its start
+        # (undocumented; as on a pool created with autoscale). docs/autoscale.md, "Scale from zero".
         if every is not None or not pool["enableAutoScale"]:
             pool["autoScaleEvaluationInterval"] = duration_text(every or DEFAULT_INTERVAL)
-        # The schedule restarts now; the first evaluation comes at once (Azure's timing is undocumented).
-        pool.update(enableAutoScale=True, _lastEnable=now.isoformat(), _nextEvaluation=now.isoformat())
+            pool["_nextEvaluation"] = now.isoformat()
+        pool.update(enableAutoScale=True, _lastEnable=now.isoformat())
         documents.touch(pool)
 
     @staticmethod
