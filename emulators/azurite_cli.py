@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emulators.azurite import Azurite, AzuriteError
+from emulators.azurite import Azurite
+from emulators.child_process import ChildFailed
 from emulators.signals import stop_event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     stop = stop_event()
     try:
         azurite = Azurite.start(REPO, args.data_dir, tuple(args.ports))
-    except AzuriteError as exc:
+    except ChildFailed as exc:
         print(f"sitelens azurite: {exc}")
         return 1
     print(f"AzureWebJobsStorage={azurite.connection_string}", flush=True)

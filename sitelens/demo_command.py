@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulators.azurite import AzuriteError, free_port
+from emulators.azurite import free_port
+from emulators.child_process import ChildFailed
 from sitelens import field_photos
 from sitelens.api_client import ApiClient
 from sitelens.demo_receiver import DemoReceiver
 from sitelens.demo_view import TERMINAL, Item, Live, judge, print_table
-from sitelens.stack import Stack, StackError
+from sitelens.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]
 SITE, DEVICE = "north-yard", "cam-1"
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print("1. Starting the local stack: Azurite, the Batch service with the GPU pool, the Functions host ...")
         try:
             stack.start()
-        except (AzuriteError, StackError) as exc:
+        except ChildFailed as exc:
             print(f"demo: the local stack did not start: {exc}\n   logs: {state / 'logs'}")
             return 1
         batch = stack.batch.endpoint if stack.batch else "-"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emulators.azurite import AzuriteError
+from emulators.child_process import ChildFailed
 from emulators.signals import stop_event
-from sitelens.stack import Stack, StackError
+from sitelens.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     stack = stack_from(args)
     try:
         stack.start()
-    except (AzuriteError, StackError) as exc:
+    except ChildFailed as exc:
         print(f"sitelens dev: {exc}")
         return 1
     print(f"Storage (Azurite)  {stack.azurite.endpoints.url(stack.azurite_ports[0]) if stack.azurite else ''}")

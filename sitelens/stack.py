@@ -20,16 +20,18 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from batch_tasks.models.publish import plan
-from emulators.azurite import Azurite, AzuriteError, probe
+from emulators.azurite import Azurite, probe
+from emulators.batch_service import launcher as batch_launcher
 from emulators.batch_service.launcher import BatchServiceProcess
-from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
+from emulators.child_process import READY_TIMEOUT_S, ChildFailed
+from emulators.functions_host import launcher as host_launcher
+from emulators.functions_host.launcher import FunctionsHostProcess
 from emulators.storage_account import DEFAULT_PORTS
 from shared.adapters.azure_photo_store import CONTAINERS
 from sitelens import local_settings
 from sitelens.local_pool import LocalPool
 from sitelens.models_command import upload
 
-READY_TIMEOUT_S = 60.0
 QUEUES = ("completions", "notifications")
 
 
@@ -44,10 +46,6 @@ def ensure_storage(connection: str) -> None:
     for name in QUEUES:
         with contextlib.suppress(ResourceExistsError):
             queues.create_queue(name)
-
-
-class StackError(RuntimeError):
-    """A part of the local stack failed to start or died."""
 
 
 @dataclass
@@ -91,7 +89,7 @@ class Stack:
             upload(plan(self.repo / "models" / "ocr" / "ppocrv4"), self.azurite.connection_string)
             self.pool().ensure(self.azurite.connection_string)
             self._start_functions(logs / "functions.log")
-        except (AzuriteError, StackError):
+        except ChildFailed:  # whichever child it was: stop the ones already up, nothing left on a port
             self.stop()
             raise
         self._write_stack_file()
@@ -99,7 +97,8 @@ class Stack:
 
     def _start_batch(self, log_file: Path) -> None:
         if probe("127.0.0.1", self.batch_port) is not None:
-            raise StackError(f"port {self.batch_port} is taken; stop what runs there or pass another --batch-port")
+            raise ChildFailed(batch_launcher.NAME, f"port {self.batch_port} is taken; stop what runs there or pass "
+                              "another --batch-port")  # fmt: skip
         assert self.azurite is not None
         # The pools' node identity reads task inputs; locally the stack's own storage credentials stand in for it.
         batch = BatchServiceProcess(
@@ -107,24 +106,19 @@ class Stack:
             time_scale=self.batch_time_scale, boot_delay_s=self.batch_boot_delay_s, repo_root=self.repo,
             identity_storage=self.azurite.connection_string,
         )  # fmt: skip
-        try:
-            self.batch = batch.start()
-        except RuntimeError as exc:
-            raise StackError(str(exc)) from exc
+        self.batch = batch.start()
 
     def _start_functions(self, log_file: Path) -> None:
         assert self.azurite is not None
         if probe("127.0.0.1", self.functions_port) is not None:
-            raise StackError(f"port {self.functions_port} is taken; stop what runs there or pass another --port")
+            raise ChildFailed(host_launcher.NAME, f"port {self.functions_port} is taken; stop what runs there or "
+                              "pass another --port")  # fmt: skip
         env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
         if self.batch is not None:  # the app reaches Batch through the same SDK and settings as in Azure
             env.update(self.pool().app_settings(self.azurite.connection_string))
         env.update(self.functions_env)
         host = FunctionsHostProcess(self.repo, self.functions_port, log_file, env=env, cwd=self.repo)
-        try:
-            self.functions = host.start(READY_TIMEOUT_S)
-        except HostStartError as exc:
-            raise StackError(str(exc)) from exc
+        self.functions = host.start(READY_TIMEOUT_S)
 
     def restart_functions(self, sig: int = signal.SIGTERM, env: dict[str, str] | None = None) -> None:
         """Stop the Functions host with `sig` (SIGKILL: a crash, mid-invocation) and start it again, with
@@ -162,9 +156,9 @@ class Stack:
                 else None
             ),
             "pids": {
-                "azurite": self.azurite.process.pid if self.azurite.process else None,
-                "functions": self.functions.process.pid if self.functions and self.functions.process else None,
-                "batch": self.batch.process.pid if self.batch and self.batch.process else None,
+                "azurite": self.azurite.pid,
+                "functions": self.functions.pid if self.functions else None,
+                "batch": self.batch.pid if self.batch else None,
             },
         }
         self.stack_file.write_text(json.dumps(doc, indent=2) + "\n")
@@ -172,12 +166,10 @@ class Stack:
 
     def dead_child(self) -> str | None:
         """The name of a child that exited on its own, if any."""
-        if self.functions is not None and not self.functions.alive():
-            return "functions host"
-        if self.batch is not None and self.batch.process is not None and self.batch.process.poll() is not None:
-            return "batch service"
-        if self.azurite is not None and self.azurite.process is not None and self.azurite.process.poll() is not None:
-            return "azurite"
+        for name, child in (("functions host", self.functions), ("batch service", self.batch),
+                            ("azurite", self.azurite)):  # fmt: skip
+            if child is not None and not child.alive():
+                return name
         return None
 
     def stop(self) -> None:

@@ -14,7 +14,8 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from emulators.azurite import free_port
-from emulators.functions_host.launcher import FunctionsHostProcess, HostStartError
+from emulators.child_process import ChildFailed
+from emulators.functions_host.launcher import FunctionsHostProcess
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ class HostProcess:
         )  # fmt: skip
         try:
             self.launcher.start()
-        except HostStartError as exc:
+        except ChildFailed as exc:
             raise AssertionError(f"{exc}:\n{self.log_text()}") from exc
         return self
 

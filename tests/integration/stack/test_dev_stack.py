@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from emulators.azurite import Azurite, AzuriteError, free_port
+from emulators.azurite import Azurite, free_port
+from emulators.child_process import ChildFailed
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, s
 
 def test_taken_port_gets_a_clear_message_not_a_hang(tmp_path, azurite):
     busy = azurite.endpoints.blob_port
-    with pytest.raises(AzuriteError, match="already listening"):
+    with pytest.raises(ChildFailed, match="already listening"):
         Azurite.start(REPO, tmp_path, (busy, free_port(), free_port()))
 
 
@@ -81,5 +82,5 @@ def test_foreign_process_on_the_port_is_named(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        with pytest.raises(AzuriteError, match=f"port {port} is taken"):
+        with pytest.raises(ChildFailed, match=f"port {port} is taken"):
             Azurite.start(REPO, tmp_path, (port, free_port(), free_port()))
