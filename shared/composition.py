@@ -28,8 +28,10 @@ from shared.adapters.azure_webhook_store import TableWebhookStore
 from shared.config import ConfigError, Settings
 from shared.jobs.api import JobsApi
 from shared.jobs.completion import Completion
+from shared.jobs.document import ResultLinks
 from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import Ingestion
+from shared.jobs.models import Job
 from shared.jobs.outbox import WebhookOutbox
 from shared.jobs.reconciler import Reconciler
 from shared.problems import problem
@@ -149,7 +151,7 @@ def submitter() -> BatchTaskSubmitter:
 
 @functools.cache
 def finisher() -> Finisher:
-    return Finisher(jobs(), WebhookOutbox(webhooks(), _now), _now, links=jobs_api().links)
+    return Finisher(jobs(), WebhookOutbox(webhooks(), _now), _now, links=ResultLinks(photos()))
 
 
 @functools.cache
@@ -188,10 +190,14 @@ def reconciler() -> Reconciler:
     )
 
 
+def _retry(job: Job) -> Job:
+    """Retries need the Batch settings that read paths do not, so ingestion is built on the first retry."""
+    return ingestion().retry(job)
+
+
 @functools.cache
 def jobs_api() -> JobsApi:
-    # Retries need the Batch settings that read paths do not, so ingestion is built on first use.
-    return JobsApi(jobs(), photos(), retry=lambda job: ingestion().retry(job))
+    return JobsApi(jobs(), photos(), retry=_retry)
 
 
 def health_checks() -> dict[str, Callable[[], object]]:

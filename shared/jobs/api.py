@@ -10,18 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from shared import problems, request_body
+from shared import request_body
 from shared.errors import InvalidInput, SitelensError
+from shared.http_reply import Reply
 from shared.jobs import document, ids
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
 from shared.uploads.naming import ID
 
-LINK_TTL = timedelta(minutes=15)
 RETRY_AFTER_S = 5
 MAX_PAGE = 100
 FEEDBACK_FIELDS = {"label": 200, "text": 4000, "note": 2000}
@@ -31,28 +30,10 @@ MAX_SINCE_CHARS = 64  # an ISO 8601 time is about 32 characters
 MAX_CONTINUATION_CHARS = 512  # a token encodes one RowKey of about 60 characters
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any] | None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def media_type(self) -> str:
-        return problems.MEDIA_TYPE if self.status >= 400 else "application/json"
-
-
 class JobsApi:
     def __init__(self, store: JobStore, photos: PhotoStore, retry: Callable[[Job], Job]) -> None:
         self.store, self.photos, self.retry = store, photos, retry
-
-    def links(self, job: Job) -> dict[str, str]:
-        if job.state is not JobState.SUCCEEDED or not job.result_path:
-            return {}
-        return {
-            "result": self.photos.read_link("results", job.result_path, LINK_TTL),
-            "overlay": self.photos.read_link("results", ids.overlay_beside(job.result_path), LINK_TTL),
-        }
+        self.links = document.ResultLinks(photos)
 
     def handle(self, action: str, params: Mapping[str, str], query: Mapping[str, str], headers: Mapping[str, str],
                body: bytes) -> Reply:  # fmt: skip
@@ -67,8 +48,7 @@ class JobsApi:
                 return self._feedback(params["id"], body)
             raise InvalidInput(f"unknown action {action}", reason="unknown_action")
         except SitelensError as exc:
-            status, doc = problems.from_error(exc)
-            return Reply(status, doc)
+            return Reply.error(exc)
 
     def _job(self, job_id: str) -> Job:
         return self.store.get(_checked_id(job_id))

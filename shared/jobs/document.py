@@ -1,16 +1,45 @@
 """The job's public status document: what the status API returns and what a webhook carries.
 
-It names no storage paths, no GPS, no secrets; result links are short-lived read URLs added by the caller.
+It names no storage paths, no GPS, no secrets; a succeeded job's result and overlay are short-lived read
+URLs from `ResultLinks`, which both the status API and the finisher (for the webhook) use, signed anew on
+every call: a link is never stored, so re-rendering a document is always safe.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from shared.jobs import ids
 from shared.jobs.models import Job, JobState
 
 EVENT_TYPES = {JobState.SUCCEEDED: "job.succeeded", JobState.FAILED: "job.failed", JobState.REJECTED: "job.rejected"}
+LINK_TTL = timedelta(minutes=15)
+RESULTS = "results"  # the container the node writes results and overlays to
+
+
+class LinkSigner(Protocol):
+    def read_link(self, container: str, path: str, ttl: timedelta) -> str: ...
+
+
+class ResultLinks:
+    """`{"result", "overlay"}` read URLs of a succeeded job (a cached one's point at its owner's), else `{}`."""
+
+    def __init__(self, signer: LinkSigner, ttl: timedelta = LINK_TTL) -> None:
+        self.signer, self.ttl = signer, ttl
+
+    def __call__(self, job: Job) -> dict[str, str]:
+        if job.state is not JobState.SUCCEEDED or not job.result_path:
+            return {}
+        return {
+            "result": self.signer.read_link(RESULTS, job.result_path, self.ttl),
+            "overlay": self.signer.read_link(RESULTS, ids.overlay_beside(job.result_path), self.ttl),
+        }
+
+
+def no_links(job: Job) -> dict[str, str]:
+    """For callers with no signer (tests of the state machine): documents without result links."""
+    return {}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -29,8 +29,9 @@ class Finisher:
         store: JobStore,
         outbox: Outbox,
         clock: Callable[[], datetime],
-        links: Callable[[Job], dict[str, str]] = lambda job: {},
+        links: Callable[[Job], dict[str, str]] = document.no_links,
     ) -> None:
+        """`links`: a `document.ResultLinks`, so a succeeded job's event carries the links the API shows."""
         self.store, self.outbox, self.clock, self.links = store, outbox, clock, links
 
     def finish(self, job: Job, state: JobState, **changes: Any) -> Job:

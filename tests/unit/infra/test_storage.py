@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.adapters import azure_job_store, azure_photo_store, azure_webhook_store
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE
-from shared.jobs.api import LINK_TTL
+from shared.jobs.document import LINK_TTL
 from shared.uploads.naming import PHOTOS
 from shared.uploads.service import MAX_TTL as UPLOAD_TTL
 from tests.unit.infra import bicep
