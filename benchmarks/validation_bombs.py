@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from batch_tasks.ocr.opencv import cv2
 from benchmarks.node_throughput import machine
 from shared.validation import Limits, QualityPolicy, Rejected, jpeg_structure, validate
-from shared.validation.opencv import cv2
 from shared.validation.slots import FairSlots
 from shared.validation.structure import Structure
 from shared.validation.validator import DECODE_SLOTS, Slots
@@ -135,7 +135,7 @@ def isolation_costs(data: bytes, runs: int) -> dict[str, float]:
         return min(times)
 
     code = (
-        "import sys, numpy as np; from shared.validation.opencv import cv2; d = sys.stdin.buffer.read(); "
+        "import sys, numpy as np; from batch_tasks.ocr.opencv import cv2; d = sys.stdin.buffer.read(); "
         "sys.stdout.buffer.write(cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_COLOR).tobytes())"
     )
     spawned = [sys.executable, "-c", code]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from batch_tasks.ocr.opencv import cv2
 from shared.validation.formats import Header
-from shared.validation.opencv import cv2
 
 Pixels = npt.NDArray[np.uint8]  # H x W x 3, BGR
 _EOI = b"\xff\xd9"

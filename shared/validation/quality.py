@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from batch_tasks.ocr.opencv import cv2
 from shared.validation.image import Pixels
 from shared.validation.limits import QualityPolicy
-from shared.validation.opencv import cv2
 
 FLAGS = ("blurry", "under_exposed", "over_exposed", "low_resolution")
 WORKING_LONG_SIDE = 1024  # blur is judged at a fixed scale, so a 12 MP and a 1080p photo compare alike

@@ -10,7 +10,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from shared.validation.opencv import cv2
+from batch_tasks.ocr.opencv import cv2
 from tests.integration.ocr.photos import jpeg, paper, write
 
 

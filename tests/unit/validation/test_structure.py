@@ -7,9 +7,9 @@ import zlib
 import numpy as np
 import pytest
 
+from batch_tasks.ocr.opencv import cv2
 from shared.validation import Accepted, Limits, QualityPolicy, Reason, Rejected, image, jpeg_structure, validate
 from shared.validation.formats import read_header
-from shared.validation.opencv import cv2
 from shared.validation.png_structure import survey as png_survey
 from shared.validation.structure import Structure
 from tests.integration.ocr.photos import jpeg

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from batch_tasks.ocr.opencv import cv2
 from shared.validation import Accepted, Limits, QualityPolicy, Reason, Rejected, formats, parse_name, validate
-from shared.validation.opencv import cv2
 from tests.integration.ocr.photos import jpeg, paper
 from tests.unit.validation.images import heic_header, png_bomb, sign, sign_jpeg, with_exif
 
