@@ -21,9 +21,10 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
-from shared.adapters.azure_job_store import TableJobStore
+from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
 from shared.adapters.azure_photo_store import BlobPhotoStore, BlobRouting
+from shared.adapters.azure_pool_waker import BatchPoolWaker
 from shared.adapters.azure_webhook_store import TableWebhookStore
 from shared.config import ConfigError, Settings
 from shared.jobs.api import JobsApi
@@ -167,7 +168,17 @@ def ingestion() -> Ingestion:
         limits=Limits(max_bytes=p.max_photo_bytes, max_pixels=p.max_photo_pixels),
         policies=lambda site: QualityPolicy(reject=p.rejecting_flags(site)),
         default_model=p.default_model,
+        waker=pool_waker(),
     )
+
+
+@functools.cache
+def pool_waker() -> BatchPoolWaker:
+    """Kicks claimed in the jobs table (built first by jobs()), through the submitter's Batch client."""
+    s = settings()
+    jobs()
+    claims = table_service(s).get_table_client(s.table_prefix + JOBS)
+    return BatchPoolWaker(submitter().client, s.pipeline.pool_id, claims)
 
 
 @functools.cache

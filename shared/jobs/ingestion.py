@@ -24,11 +24,11 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from shared.errors import Conflict, NotFound, PermanentError, TransientError
+from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
-from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, Routing, TaskRequest, TaskSubmitter
+from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing, TaskRequest, TaskSubmitter
 from shared.validation import Accepted, Limits, QualityPolicy, parse_name, validate
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,11 @@ class Ingestion:
         limits: Limits,
         policies: Callable[[str], QualityPolicy],
         default_model: str,
+        waker: PoolWaker | None = None,
     ) -> None:
         self.store, self.photos, self.submitter, self.routes = store, photos, submitter, routes
         self.finisher, self.clock, self.limits, self.policies = finisher, clock, limits, policies
-        self.default_model = default_model
+        self.default_model, self.waker = default_model, waker
 
     def ingest(self, blob_name: str) -> Job | None:
         """Process one blob-created delivery; returns the job, or None when the blob is already gone."""
@@ -161,6 +162,7 @@ class Ingestion:
         model = model or self.model_for(job)
         batch_job = ids.batch_job_id(model, job.received_at.date())
         self.submitter.submit(TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id)))
+        self._wake_pool()
         fields: dict[str, Any] = {"model": model, "batch_job_id": batch_job, "cached_from": None}
         if job.state is JobState.RECEIVED:
             return self.store.update(job.advance(JobState.QUEUED, self.clock(), **fields))
@@ -179,6 +181,14 @@ class Ingestion:
         if owner.state is JobState.SUCCEEDED:
             return self.finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())
         return queued
+
+    def _wake_pool(self) -> None:
+        """The task is in: a pool at zero is asked to come now. Only an optimisation, so it never fails the job."""
+        try:
+            if self.waker is not None:
+                self.waker.wake()
+        except SitelensError as exc:
+            log.warning("could not bring the pool's evaluation forward (%s); its schedule will scale it", exc)
 
     def _read(self, job: Job) -> bytes:
         """The job's own version, bounded; what storage refuses for good ends the job instead of the delivery."""

@@ -81,6 +81,12 @@ class TaskSubmitter(Protocol):
     def finish_jobs_before(self, day: date) -> int: ...  # terminates old Batch jobs; returns how many
 
 
+class PoolWaker(Protocol):
+    # A task was just queued: if the pool has no nodes and none coming, bring its next autoscale evaluation
+    # forward. Best effort, debounced across instances; the pool's schedule remains the fallback.
+    def wake(self) -> None: ...
+
+
 class Routing(Protocol):
     def weights(self) -> list[tuple[str, int]]: ...  # (model "name/version", weight); empty = the default
 

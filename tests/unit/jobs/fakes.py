@@ -173,3 +173,16 @@ class MemoryOutbox:
 class NoRoutes:
     def weights(self) -> list[tuple[str, int]]:
         return []
+
+
+class RecordingWaker:
+    """PoolWaker: counts wakes, and remembers how many tasks were submitted when each came; may fail."""
+
+    def __init__(self, batch: MemoryBatch, fail_with: Exception | None = None) -> None:
+        self.batch, self.fail_with = batch, fail_with
+        self.tasks_at_wake: list[int] = []
+
+    def wake(self) -> None:
+        self.tasks_at_wake.append(len(self.batch.tasks))
+        if self.fail_with is not None:
+            raise self.fail_with
