@@ -1,45 +1,52 @@
 """sitelens' Azure Functions app: wiring only. Each function decodes its input, calls `shared/`, encodes."""
 
-import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
-from shared import composition, health, problems
-from shared.jobs.api import Reply
+from shared import composition, health, http_reply
+from shared.http_reply import Reply
 from shared.uploads import api as uploads_api
 from shared.webhooks import api as webhooks_api
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+JSON = "application/json"
+_ROUTES: list[tuple[str, str]] = []  # (route, method) of every HTTP function, for the 405 functions below
 
 
-def _json(status: int, doc: object) -> func.HttpResponse:
-    body = json.dumps(doc) if doc is not None else None
-    return func.HttpResponse(body, status_code=status, mimetype=webhooks_api.media_type(status))
+def _route(route: str, method: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    _ROUTES.append((route, method))
+    return app.route(route=route, methods=[method], **options)
 
 
-@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def get_health(req: func.HttpRequest) -> func.HttpResponse:
-    report = health.assess(composition.health_checks)  # anonymous: the status only
-    return func.HttpResponse(json.dumps(report.summary()), status_code=report.http_status, mimetype="application/json")
+def _render(reply: Reply) -> func.HttpResponse:
+    """The one place a `Reply` from shared/ becomes an HTTP response."""
+    return func.HttpResponse(reply.encoded(), status_code=reply.status, headers=dict(reply.headers),
+                             mimetype=reply.media_type)  # fmt: skip
 
 
-@app.route(route="health/details", methods=["GET"])
-def get_health_details(req: func.HttpRequest) -> func.HttpResponse:
-    report = health.assess(composition.health_checks)
-    return func.HttpResponse(json.dumps(report.details()), status_code=report.http_status, mimetype="application/json")
-
-
-def _unavailable() -> func.HttpResponse | None:
+def _unavailable() -> Reply | None:
     """A 503 problem document while the app's settings are refused, instead of a 500 from every function."""
     refused = composition.unavailable()
-    if refused is None:
-        return None
-    return func.HttpResponse(json.dumps(refused[1]), status_code=refused[0], mimetype=problems.MEDIA_TYPE)
+    return Reply(*refused) if refused is not None else None
 
 
-@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@_route("health", "GET", auth_level=func.AuthLevel.ANONYMOUS)
+def get_health(req: func.HttpRequest) -> func.HttpResponse:
+    report = health.assess(composition.health_checks)  # anonymous: the status only
+    return _render(Reply(report.http_status, report.summary(), media=JSON))
+
+
+@_route("health/details", "GET")
+def get_health_details(req: func.HttpRequest) -> func.HttpResponse:
+    report = health.assess(composition.health_checks)
+    return _render(Reply(report.http_status, report.details(), media=JSON))
+
+
+@_route("openapi.json", "GET", auth_level=func.AuthLevel.ANONYMOUS)
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse((Path(__file__).parent / "openapi.json").read_bytes(), mimetype="application/json")
 
@@ -65,77 +72,71 @@ def reconcile(timer: func.TimerRequest) -> None:
 
 # --- status API ----------------------------------------------------------------------------------
 def _jobs(action: str, req: func.HttpRequest) -> func.HttpResponse:
-    if (refused := _unavailable()) is not None:
-        return refused
-    reply: Reply = composition.jobs_api().handle(
+    reply = _unavailable() or composition.jobs_api().handle(
         action, dict(req.route_params), dict(req.params), dict(req.headers), req.get_body()
     )
-    body = json.dumps(reply.body) if reply.body is not None else None
-    return func.HttpResponse(body, status_code=reply.status, headers=reply.headers, mimetype=reply.media_type)
+    return _render(reply)
 
 
-@app.route(route="jobs/{id}", methods=["GET"])
+@_route("jobs/{id}", "GET")
 def get_job(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("get", req)
 
 
-@app.route(route="jobs", methods=["GET"])
+@_route("jobs", "GET")
 def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("list", req)
 
 
-@app.route(route="jobs/{id}/retry", methods=["POST"])
+@_route("jobs/{id}/retry", "POST")
 def retry_job(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("retry", req)
 
 
-@app.route(route="jobs/{id}/feedback", methods=["POST"])
+@_route("jobs/{id}/feedback", "POST")
 def add_job_feedback(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("feedback", req)
 
 
 # --- uploads -----------------------------------------------------------------------------------
-@app.route(route="uploads", methods=["POST"])
+@_route("uploads", "POST")
 def request_upload(req: func.HttpRequest) -> func.HttpResponse:
-    if (refused := _unavailable()) is not None:
-        return refused
-    status, doc = uploads_api.handle(composition.uploads(), req.get_body())
-    return func.HttpResponse(json.dumps(doc), status_code=status, mimetype=uploads_api.media_type(status))
+    return _render(_unavailable() or uploads_api.handle(composition.uploads(), req.get_body()))
 
 
 # --- webhooks ----------------------------------------------------------------------------------
 def _webhooks(action: str, req: func.HttpRequest) -> func.HttpResponse:
-    if (refused := _unavailable()) is not None:
-        return refused
-    return _json(*webhooks_api.handle(composition.webhooks(), action, dict(req.route_params), req.get_body()))
+    return _render(
+        _unavailable() or webhooks_api.handle(composition.webhooks(), action, dict(req.route_params), req.get_body())
+    )
 
 
-@app.route(route="subscriptions", methods=["POST"])
+@_route("subscriptions", "POST")
 def create_subscription(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("create", req)
 
 
-@app.route(route="subscriptions", methods=["GET"])
+@_route("subscriptions", "GET")
 def list_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("list", req)
 
 
-@app.route(route="subscriptions/{id}", methods=["DELETE"])
+@_route("subscriptions/{id}", "DELETE")
 def delete_subscription(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("delete", req)
 
 
-@app.route(route="subscriptions/{id}/rotate", methods=["POST"])
+@_route("subscriptions/{id}/rotate", "POST")
 def rotate_subscription_secret(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("rotate", req)
 
 
-@app.route(route="subscriptions/{id}/failed", methods=["GET"])
+@_route("subscriptions/{id}/failed", "GET")
 def list_failed_deliveries(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("failed", req)
 
 
-@app.route(route="subscriptions/{id}/deliveries/{event_id}/replay", methods=["POST"])
+@_route("subscriptions/{id}/deliveries/{event_id}/replay", "POST")
 def replay_delivery(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("replay", req)
 
@@ -148,3 +149,19 @@ def on_notification(msg: func.QueueMessage) -> None:
 @app.timer_trigger(arg_name="timer", schedule="%SITELENS_WEBHOOK_SWEEP_SCHEDULE%")
 def reconcile_webhooks(timer: func.TimerRequest) -> None:
     composition.webhooks().sweep()
+
+
+# --- a wrong method on a known route: 405 with Allow (shared/http_reply.py says why the app answers it) ---
+def _not_allowed(route: str, allowed: frozenset[str]) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    def method_not_allowed(req: func.HttpRequest) -> func.HttpResponse:
+        return _render(http_reply.method_not_allowed(route, allowed))
+
+    return method_not_allowed
+
+
+for _number, (_template, _allowed) in enumerate(http_reply.allowed_methods((r, [m]) for r, m in list(_ROUTES)).items()):
+    app.function_name(name=f"method_not_allowed_{_number}")(
+        app.route(route=_template, methods=http_reply.other_methods(_allowed), auth_level=func.AuthLevel.ANONYMOUS)(
+            _not_allowed(_template, _allowed)
+        )
+    )

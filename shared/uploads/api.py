@@ -1,4 +1,4 @@
-"""The uploads API, independent of the HTTP framework: JSON in, (status, JSON or problem document) out.
+"""The uploads API, independent of the HTTP framework: JSON in, a `Reply` (JSON or problem document) out.
 
 `POST /api/uploads` `{"site_id", "device_id", "photo_id", "ext"?, "content_type"?}` →
 201 (a new reservation) or 200 (a repeat) with `{"blob_name", "upload_url", "expires_at", "content_type",
@@ -11,15 +11,14 @@ five are ignored.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from shared import problems, request_body
+from shared import request_body
 from shared.errors import SitelensError
+from shared.http_reply import Reply
 from shared.uploads import naming
 from shared.uploads.service import UploadRequest, UploadService
 
 log = logging.getLogger(__name__)
-Reply = tuple[int, dict[str, Any]]
 MAX_BODY = 4096  # the request is four short strings
 
 
@@ -35,16 +34,13 @@ def parse(raw: bytes) -> UploadRequest:
     )
 
 
-media_type = problems.media_type
-
-
 def handle(service: UploadService, raw_body: bytes) -> Reply:
     """`POST /uploads`; every sitelens error becomes a problem document with its status and reason."""
     try:
         grant = service.request(parse(raw_body))
     except SitelensError as exc:
-        status, doc = problems.from_error(exc)
-        if status >= 500:
+        reply = Reply.error(exc)
+        if reply.status >= 500:
             log.warning("upload request failed: %s", exc)
-        return status, doc
-    return (201 if grant.created else 200), grant.public()
+        return reply
+    return Reply(201 if grant.created else 200, grant.public())

@@ -1,4 +1,4 @@
-"""The subscriptions API, independent of the HTTP framework: JSON in, (status, JSON or problem document) out.
+"""The subscriptions API, independent of the HTTP framework: JSON in, a `Reply` (JSON or problem document) out.
 
 Path ids and body members are checked by type and size before the store sees them; every sitelens error
 becomes an RFC 9457 problem document with its reason code (400, 404, 409, 503, ...).
@@ -7,17 +7,15 @@ becomes an RFC 9457 problem document with its reason code (400, 404, 409, 503, .
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from shared import problems, request_body
+from shared import request_body
 from shared.errors import SitelensError
+from shared.http_reply import Reply
 from shared.webhooks.models import SubscriptionRequest, check_event_id, check_subscription_id
 from shared.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
-Reply = tuple[int, dict[str, Any] | None]
 MAX_BODY = 16 * 1024  # a URL of 2,048 characters, each \u-escaped, with a site and the event types
-media_type = problems.media_type
 
 
 def handle(service: WebhookService, action: str, params: dict[str, str], raw_body: bytes) -> Reply:
@@ -25,36 +23,35 @@ def handle(service: WebhookService, action: str, params: dict[str, str], raw_bod
     try:
         return _ACTIONS[action](service, params, raw_body)
     except SitelensError as exc:
-        status, doc = problems.from_error(exc)
-        if status >= 500:
+        reply = Reply.error(exc)
+        if reply.status >= 500:
             log.warning("subscriptions %s failed: %s", action, exc)
-        return status, doc
+        return reply
 
 
 def _create(service: WebhookService, _params: dict[str, str], raw: bytes) -> Reply:
     request = SubscriptionRequest.from_json(request_body.json_object(raw, max_bytes=MAX_BODY))
     sub, secret = service.subscribe(request.url, request.site, request.event_types)
-    return 201, {**sub.public(), "secret": secret}
+    return Reply(201, {**sub.public(), "secret": secret})
 
 
 def _list(service: WebhookService, _params: dict[str, str], _raw: bytes) -> Reply:
-    return 200, {"items": [s.public() for s in service.store.list_subscriptions()]}
+    return Reply(200, {"items": [s.public() for s in service.subscriptions()]})
 
 
 def _delete(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
-    service.store.delete_subscription(check_subscription_id(params["id"]))
-    return 204, None
+    service.unsubscribe(check_subscription_id(params["id"]))
+    return Reply(204)
 
 
 def _rotate(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
     subscription_id = check_subscription_id(params["id"])
     secret = service.rotate(subscription_id)
-    return 200, {**service.store.get_subscription(subscription_id).public(), "secret": secret}
+    return Reply(200, {**service.subscription(subscription_id).public(), "secret": secret})
 
 
 def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
     subscription_id = check_subscription_id(params["id"])
-    service.store.get_subscription(subscription_id)  # 404 for an unknown subscription, not an empty list
     items = [
         {
             "event_id": d.event_id,
@@ -64,15 +61,15 @@ def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Rep
                 for a in d.attempts
             ],
         }
-        for d in service.store.failed_deliveries(subscription_id)
+        for d in service.failed_deliveries(subscription_id)  # NotFound (404) for an unknown subscription
     ]
-    return 200, {"items": items}
+    return Reply(200, {"items": items})
 
 
 def _replay(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
     subscription_id, event_id = check_subscription_id(params["id"]), check_event_id(params["event_id"])
     service.replay(event_id, subscription_id)
-    return 202, {"replayed": event_id}
+    return Reply(202, {"replayed": event_id})
 
 
 _ACTIONS = {

@@ -90,6 +90,23 @@ class WebhookService:
         self.store.add_subscription(sub)
         return sub, secret
 
+    def subscriptions(self) -> list[Subscription]:
+        return list(self.store.list_subscriptions())
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        """The subscription, or NotFound."""
+        return self.store.get_subscription(subscription_id)
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        """Remove a subscription (NotFound when there is none); its pending deliveries are cancelled when due."""
+        self.store.delete_subscription(subscription_id)
+
+    def failed_deliveries(self, subscription_id: str) -> list[Delivery]:
+        """The subscription's failed deliveries with their attempts; NotFound for an unknown subscription, so
+        that a mistyped id is not read as "nothing failed"."""
+        self.store.get_subscription(subscription_id)
+        return list(self.store.failed_deliveries(subscription_id))
+
     def rotate(self, subscription_id: str, grace: timedelta = ROTATION_GRACE) -> str:
         """Add a new secret; the current ones keep signing until `grace` has passed."""
         sub = self.store.get_subscription(subscription_id)

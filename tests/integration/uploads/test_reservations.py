@@ -19,12 +19,14 @@ def test_same_ids_same_name_across_days(reservations, signer, site):
     now = [datetime(2026, 11, 22, 23, 59, 30, tzinfo=UTC)]
     service = UploadService(reservations, signer, UploadSettings(), clock=lambda: now[0])
     body = json.dumps({"site_id": site, "device_id": "cam1", "photo_id": "IMG1"}).encode()
-    first_status, first = api.handle(service, body)
+    first_status, first = api.handle(service, body).pair()
     now[0] += timedelta(minutes=1)  # past midnight: a fresh name would carry the new date
-    status, again = api.handle(service, body)
+    status, again = api.handle(service, body).pair()
     assert (first_status, status) == (201, 200)
     assert first["blob_name"] == again["blob_name"] == f"photos/{site}/cam1/2026/11/22/IMG1.jpg"
-    other = api.handle(service, json.dumps({"site_id": site, "device_id": "cam1", "photo_id": "IMG2"}).encode())[1]
+    other = api.handle(service, json.dumps({"site_id": site, "device_id": "cam1", "photo_id": "IMG2"}).encode()).pair()[
+        1
+    ]
     assert other["blob_name"].endswith("/2026/11/23/IMG2.jpg")
 
 

@@ -30,7 +30,7 @@ BLOCK = base64.b64encode(b"00000000-0badc0de").decode()
 
 def grant(uploads, site, photo="p1", **extra) -> tuple[int, dict[str, Any]]:
     body = {"site_id": site, "device_id": "cam1", "photo_id": photo, **extra}
-    return api.handle(uploads, json.dumps(body).encode())
+    return api.handle(uploads, json.dumps(body).encode()).pair()
 
 
 def device_upload(url: str, data: bytes) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def photo_bytes(seed: int, size: int = 5 * BLOCK + 123) -> bytes:
 
 
 def in_process(uploads) -> upload.Requester:
-    return lambda body: api.handle(uploads, json.dumps(body).encode())
+    return lambda body: api.handle(uploads, json.dumps(body).encode()).pair()
 
 
 def args(state: Path, site: str, *paths: Path, **extra: Any) -> argparse.Namespace:
@@ -42,7 +42,7 @@ def args(state: Path, site: str, *paths: Path, **extra: Any) -> argparse.Namespa
 def grant(uploads, site: str, photo_id: str) -> dict[str, Any]:
     """What `POST /uploads` answers a (repeated) request for that photo now."""
     body = {"site_id": site, "device_id": "cam1", "photo_id": photo_id}
-    doc: dict[str, Any] = api.handle(uploads, json.dumps(body).encode())[1]
+    doc: dict[str, Any] = api.handle(uploads, json.dumps(body).encode()).pair()[1]
     return doc
 
 
@@ -163,7 +163,7 @@ def http_api(uploads) -> Iterator[str]:
             elif self.headers.get("x-functions-key") != KEY:
                 status, doc = 401, {"reason": "unauthorized", "detail": "missing or wrong function key"}
             else:
-                status, doc = api.handle(uploads, raw)
+                status, doc = api.handle(uploads, raw).pair()
             body = json.dumps(doc).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

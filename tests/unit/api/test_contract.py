@@ -11,9 +11,7 @@ import pytest
 from tests.unit.api.fakes import REPO, documented_codes
 
 SPEC: dict[str, Any] = json.loads((REPO / "openapi.json").read_text())
-ROUTE = re.compile(
-    r"""@app\.route\(route="([^"]+)", methods=\["([A-Z]+)"\](, auth_level=func\.AuthLevel\.ANONYMOUS)?"""
-)
+ROUTE = re.compile(r"""@_route\("([^"]+)", "([A-Z]+)"(, auth_level=func\.AuthLevel\.ANONYMOUS)?""")
 KEYED = [(f"/{route}", method.lower()) for route, method, anonymous in ROUTE.findall(
     (REPO / "function_app.py").read_text()) if not anonymous]  # fmt: skip
 CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from tests.unit.api.fakes import JOB_ID, PROBLEM_MEMBERS, jobs_api, upload_servi
 LOOPBACK = "http://127.0.0.1:9/hook"
 
 
-def problem(status: int, doc: dict[str, Any] | None, reason: str) -> None:
+def problem(status: int, doc: Mapping[str, Any] | None, reason: str) -> None:
     assert doc is not None and set(doc) == PROBLEM_MEMBERS, doc
     assert (status, doc["status"], doc["reason"]) == (int(doc["status"]), status, reason)
 
@@ -96,13 +97,13 @@ def test_feedback_at_its_limits_is_kept_with_unicode_and_line_breaks():
 # --- POST /uploads -----------------------------------------------------------------------------
 @pytest.mark.parametrize("raw", [b"[" * 4096, b'{"site_id": "\\udfff"}', b"\xc3\x28", b'{"site_id": NaN}'])
 def test_malformed_upload_bodies_are_invalid_json(raw):
-    problem(*uploads_api.handle(upload_service(), raw), "invalid_json")
+    problem(*uploads_api.handle(upload_service(), raw).pair(), "invalid_json")
 
 
 # --- subscriptions -----------------------------------------------------------------------------
 def create(service, doc: object) -> tuple[int, Any]:
     raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
-    return webhooks_api.handle(service, "create", {}, raw)
+    return webhooks_api.handle(service, "create", {}, raw).pair()
 
 
 @pytest.mark.parametrize(
@@ -146,16 +147,16 @@ def test_a_subscription_for_all_sites_or_one_site_is_stored_as_given():
 @pytest.mark.parametrize("action", ["delete", "rotate", "failed"])
 def test_an_unknown_subscription_is_404_and_a_malformed_id_400(action):
     service = webhook_service()
-    problem(*webhooks_api.handle(service, action, {"id": "sub_" + "0" * 32}, b""), "not_found")
+    problem(*webhooks_api.handle(service, action, {"id": "sub_" + "0" * 32}, b"").pair(), "not_found")
     for bad in ("x", "sub_" + "0" * 31 + "'", "sub_" + "0" * 10_000, "sub_" + "0" * 32 + "\n"):
-        problem(*webhooks_api.handle(service, action, {"id": bad}, b""), "bad_subscription_id")
+        problem(*webhooks_api.handle(service, action, {"id": bad}, b"").pair(), "bad_subscription_id")
 
 
 def test_failed_deliveries_of_a_known_subscription_and_replay_ids():
     service = webhook_service()
     _, created = create(service, {"url": LOOPBACK})
-    assert webhooks_api.handle(service, "failed", {"id": created["id"]}, b"") == (200, {"items": []})
+    assert webhooks_api.handle(service, "failed", {"id": created["id"]}, b"").pair() == (200, {"items": []})
     replay = {"id": created["id"], "event_id": "evt_" + JOB_ID + "_succeeded"}
-    problem(*webhooks_api.handle(service, "replay", replay, b""), "not_found")
-    problem(*webhooks_api.handle(service, "replay", {**replay, "event_id": "a/b"}, b""), "bad_event_id")
-    problem(*webhooks_api.handle(service, "replay", {**replay, "event_id": "e" * 129}, b""), "bad_event_id")
+    problem(*webhooks_api.handle(service, "replay", replay, b"").pair(), "not_found")
+    problem(*webhooks_api.handle(service, "replay", {**replay, "event_id": "a/b"}, b"").pair(), "bad_event_id")
+    problem(*webhooks_api.handle(service, "replay", {**replay, "event_id": "e" * 129}, b"").pair(), "bad_event_id")

@@ -39,7 +39,7 @@ def service(reservations, signer, clock):
 
 def post(service, body) -> tuple[int, dict[str, Any]]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return api.handle(service, raw)
+    return api.handle(service, raw).pair()
 
 
 def test_first_request_reserves_and_signs(service, signer):

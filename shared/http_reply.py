@@ -1,0 +1,69 @@
+"""The one reply every HTTP API module returns: status, JSON body, headers, media type.
+
+The API modules (jobs, uploads, webhooks, health) stay independent of the HTTP framework; function_app.py
+renders a `Reply` in one place. Errors are RFC 9457 problem documents (shared/problems.py), built here from
+the error tree so no module picks its own status or body shape.
+
+A wrong method on a known route: the Functions host answers 404 when no function lists the method (its
+router treats the method as part of the match), so the app registers, for each of its routes, one more
+function that lists every other method a function can list and answers 405 with `Allow` (RFC 9110 §15.5.6).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import problems
+from shared.errors import SitelensError
+
+# The methods a Python function can list (azure.functions' HttpMethod). TRACE, QUERY and the rest are not
+# among them, so no function can claim them: the host answers those with its own 404 on every route.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    media: str | None = None  # None: a problem document for an error, plain JSON otherwise
+
+    @property
+    def media_type(self) -> str:
+        return self.media or problems.media_type(self.status)
+
+    def pair(self) -> tuple[int, Any]:
+        """(status, body): what a caller that ignores headers compares."""
+        return self.status, self.body
+
+    def encoded(self) -> bytes | None:
+        return json.dumps(self.body).encode() if self.body is not None else None
+
+    @classmethod
+    def problem(cls, status: int, reason: str, detail: str, headers: Mapping[str, str] | None = None) -> Reply:
+        return cls(status, problems.problem(status, reason, detail), dict(headers or {}))
+
+    @classmethod
+    def error(cls, exc: SitelensError) -> Reply:
+        status, doc = problems.from_error(exc)
+        return cls(status, doc)
+
+
+def method_not_allowed(route: str, allowed: Iterable[str]) -> Reply:
+    allow = ", ".join(sorted(set(allowed)))
+    return Reply.problem(405, "method_not_allowed", f"/{route} answers {allow}", {"Allow": allow})
+
+
+def allowed_methods(routes: Iterable[tuple[str, Iterable[str]]]) -> dict[str, frozenset[str]]:
+    """Each route template with every method some function lists for it (the same route may have several)."""
+    allowed: dict[str, set[str]] = {}
+    for route, methods in routes:
+        allowed.setdefault(route, set()).update(m.upper() for m in methods)
+    return {route: frozenset(methods) for route, methods in allowed.items()}
+
+
+def other_methods(allowed: frozenset[str]) -> list[str]:
+    return [m for m in METHODS if m not in allowed]
