@@ -1,17 +1,9 @@
 """Typed settings, read once from an explicit environment mapping at the composition root.
 
-| variable | meaning | default |
-|---|---|---|
-| `AzureWebJobsStorage` | storage connection string (local development) | - |
-| `AzureWebJobsStorage__{blob,queue,table}ServiceUri` | storage endpoints for managed identity (Azure) | - |
-| `AzureWebJobsStorage__clientId` | the user-assigned identity's client id | system identity |
-| `SITELENS_WEBHOOKS_ALLOW_LOOPBACK` | let webhooks reach loopback receivers (only with loopback storage) | `false` |
-| `SITELENS_WEBHOOKS_ALLOWED_PORTS` | comma-separated ports webhooks may use | `443` |
-| `SITELENS_TABLE_PREFIX` | prefix for table names, to share an account between environments | empty |
-| `SITELENS_WEBHOOK_STALE_ATTEMPT_S` | an attempt open this long belongs to a dead process | `75` |
-| `SITELENS_WEBHOOK_LOST_MESSAGE_S` | a pending delivery this far past due lost its message | `120` |
-
-The pipeline's own settings are in shared/pipeline_settings.py. Documented for users in docs/configuration.md.
+Storage and webhook settings are here, the pipeline's in shared/pipeline_settings.py. Each default is stated
+once, in code (the webhook timings where the sweep uses them, shared/webhooks/service.py); docs/configuration.md
+documents every setting, and tests/unit/infra/test_setting_defaults.py keeps its table and infra/main.bicep's
+values equal to these defaults.
 """
 
 from __future__ import annotations
@@ -24,6 +16,7 @@ from urllib.parse import urlsplit
 from shared.errors import PermanentError
 from shared.pipeline_settings import PipelineSettings
 from shared.webhooks.address_policy import is_loopback
+from shared.webhooks.service import LOST_MESSAGE_GRACE, STALE_ATTEMPT
 
 STORAGE = "AzureWebJobsStorage"
 ALLOW_LOOPBACK = "SITELENS_WEBHOOKS_ALLOW_LOOPBACK"
@@ -31,6 +24,7 @@ ALLOWED_PORTS = "SITELENS_WEBHOOKS_ALLOWED_PORTS"
 STALE_ATTEMPT_S = "SITELENS_WEBHOOK_STALE_ATTEMPT_S"
 TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
+DEFAULT_ALLOWED_PORTS = "443"
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
@@ -97,8 +91,8 @@ class Settings:
     storage: StorageSettings
     webhooks_allow_loopback: bool
     webhooks_allowed_ports: frozenset[int]
-    webhook_stale_attempt_s: float = 75.0
-    webhook_lost_message_s: float = 120.0
+    webhook_stale_attempt_s: float = STALE_ATTEMPT.total_seconds()
+    webhook_lost_message_s: float = LOST_MESSAGE_GRACE.total_seconds()
     table_prefix: str = ""
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
@@ -123,16 +117,16 @@ class Settings:
         if loopback_refused:
             problems.append(f"{ALLOW_LOOPBACK} is allowed only when every storage endpoint is a loopback address")
         try:
-            ports = frozenset(int(p) for p in env.get(ALLOWED_PORTS, "443").split(",") if p.strip())
+            ports = frozenset(int(p) for p in env.get(ALLOWED_PORTS, DEFAULT_ALLOWED_PORTS).split(",") if p.strip())
         except ValueError:
             problems.append(f"{ALLOWED_PORTS} must be a comma-separated list of ports")
             ports = frozenset()
+        stale, lost = cls.webhook_stale_attempt_s, cls.webhook_lost_message_s
         try:
-            stale = float(env.get(STALE_ATTEMPT_S, "75"))
-            lost = float(env.get(LOST_MESSAGE_S, "120"))
+            stale = float(env.get(STALE_ATTEMPT_S, stale))
+            lost = float(env.get(LOST_MESSAGE_S, lost))
         except ValueError:
             problems.append(f"{STALE_ATTEMPT_S} and {LOST_MESSAGE_S} must be numbers of seconds")
-            stale, lost = 75.0, 120.0
         pipeline = PipelineSettings.from_env(env, problems)
         if problems:
             # A refused allowance is a security decision: its own code, whatever else is wrong.

@@ -1,19 +1,8 @@
 """The pipeline's typed settings (Batch, tasks, limits), read once from the environment.
 
-| variable | meaning | default |
-|---|---|---|
-| `SITELENS_BATCH_URL` | Batch account endpoint | required for submission |
-| `SITELENS_BATCH_ACCOUNT`, `SITELENS_BATCH_KEY` | Shared Key (local Batch service); absent: managed identity | - |
-| `SITELENS_BATCH_POOL_ID` | the GPU pool | `sitelens-gpu` |
-| `SITELENS_TASK_COMMAND` | task command line; `{job_id}`, `{input}` filled in | the node venv's python |
-| `SITELENS_TASK_ENV` | JSON object of extra task environment (storage endpoints, identity client id) | `{}` |
-| `SITELENS_NODE_IDENTITY_ID` | ARM id of the pool's user-assigned identity (reads task inputs) | - |
-| `SITELENS_TASK_MAX_WALL_CLOCK_S`, `SITELENS_TASK_MAX_RETRIES` | task constraints | `600`, `2` |
-| `SITELENS_DEFAULT_MODEL` | model when `models/routing.json` is absent | `ocr/ppocrv4` |
-| `SITELENS_STUCK_AFTER_S` | a non-terminal job this old is re-driven by the reconciler | `900` |
-| `SITELENS_GIVE_UP_AFTER_S` | a job still open this long is FAILED `timed_out` | `86400` |
-| `SITELENS_MAX_PHOTO_BYTES`, `SITELENS_MAX_PHOTO_PIXELS` | input caps | `41943040`, `50000000` |
-| `SITELENS_QUALITY_REJECT` | JSON: site (or `*`) → quality flags that reject, e.g. `{"*": ["blurry"]}` | `{}` |
+Each default is stated once, here (validation's `Limits` take the photo caps from here);
+docs/configuration.md documents every setting and a test keeps its table and infra/main.bicep's values
+equal to these defaults.
 """
 
 from __future__ import annotations
@@ -42,8 +31,8 @@ class PipelineSettings:
     default_model: str = "ocr/ppocrv4"
     stuck_after_s: float = 900.0
     give_up_after_s: float = 86_400.0
-    max_photo_bytes: int = 40 * 1024 * 1024
-    max_photo_pixels: int = 50_000_000
+    max_photo_bytes: int = 40 * 1024 * 1024  # above any phone JPEG; validation's Limits take these defaults
+    max_photo_pixels: int = 50_000_000  # 50 MP: above any phone camera in the field, far below a bomb
     quality_reject: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def rejecting_flags(self, site: str) -> frozenset[str]:

@@ -18,8 +18,9 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceExistsError
 
 from emulators.batch_service.identity import NODE_IDENTITY_ID
+from shared.pipeline_settings import PipelineSettings
 
-POOL_ID = "sitelens-gpu"
+POOL_ID = PipelineSettings.pool_id  # the app's default pool, as Bicep names it
 VM_SIZE = "standard_nc4as_t4_v3"  # what Bicep deploys; the local service only records it
 TASK_SLOTS_PER_NODE = 4  # tasks feed the node server's batcher concurrently
 EVALUATION_INTERVAL = timedelta(minutes=5)  # Azure's minimum; the local clock runs it faster

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.pipeline_settings import PipelineSettings
+
 
 @dataclass(frozen=True)
 class Limits:
     min_bytes: int = 1024  # a real photo of any useful size is larger; below this it is a stub or a probe
-    max_bytes: int = 40 * 1024 * 1024  # above any phone JPEG; the download is bounded by it too
-    max_pixels: int = 50_000_000  # 50 MP: above any phone camera in the field, far below a bomb
+    # SITELENS_MAX_PHOTO_BYTES and _PIXELS: their defaults, stated once (the download is bounded by the bytes too)
+    max_bytes: int = PipelineSettings.max_photo_bytes
+    max_pixels: int = PipelineSettings.max_photo_pixels
     max_side: int = 20_000  # a panorama strip of 1 x 50M pixels is not a photo (and JPEG stops at 65,535)
     derived_quality: int = 90  # JPEG quality of the re-encoded input the task reads
     # Cameras write one scan (baseline) or libjpeg's progressive script: 10 scans for colour, 6 for grey;

@@ -1,7 +1,7 @@
 """What to do after an attempt: done, retry when, or give up (Standard Webhooks status handling).
 
-Schedule (delay after each failed attempt, ±10 % jitter): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
-20 h, 24 h: ten attempts over about 75 hours, a little more than three days, as the spec's example.
+`SCHEDULE` is the delay after each failed attempt (±`JITTER`): ten attempts over about 75 hours, a little
+more than three days, as the spec's example. docs/webhooks.md states it; a test keeps the two equal.
 2xx ends it; 410 disables the subscription; 429/502/504 are throttling and honour `Retry-After` as a
 minimum; 3xx is a failure (redirects are never followed); anything else, timeouts included, retries.
 """
