@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.errors import Conflict
 from shared.jobs.ids import job_id_for
+from shared.pipeline_settings import PipelineSettings
 from shared.uploads import naming
 from shared.uploads.ports import Reservation, ReservationStore, SignedUrl, StagedBlock, UploadSigner, UploadState
 
@@ -31,7 +32,7 @@ MIN_TTL = timedelta(minutes=1)
 @dataclass(frozen=True)
 class UploadSettings:
     ttl: timedelta = MAX_TTL
-    max_bytes: int = 40 * 1024 * 1024  # advisory for the device; the pipeline enforces its own cap
+    max_bytes: int = PipelineSettings.max_photo_bytes  # advisory for the device; the pipeline enforces it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], max_bytes: int) -> UploadSettings:
