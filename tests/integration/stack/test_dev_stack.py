@@ -84,3 +84,21 @@ def test_foreign_process_on_the_port_is_named(tmp_path):
         port = s.getsockname()[1]
         with pytest.raises(ChildFailed, match=f"port {port} is taken"):
             Azurite.start(REPO, tmp_path, (port, free_port(), free_port()))
+
+
+def test_a_taken_batch_port_stops_what_started_with_the_one_error(tmp_path):
+    import socket
+
+    from sitelens.stack import Stack
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        stack = Stack(REPO, tmp_path, (free_port(), free_port(), free_port()), functions_port=free_port(),
+                      batch_port=port)  # fmt: skip
+        with pytest.raises(ChildFailed, match=f"the Batch service: port {port} is taken") as failure:
+            stack.start()
+    assert failure.value.name == "the Batch service"
+    assert stack.azurite is not None and not stack.azurite.alive()  # Azurite, already up, was stopped
+    assert stack.batch is None and not stack.stack_file.exists()
