@@ -23,7 +23,7 @@ def test_the_completion_checksum_covers_the_result_document_bytes() -> None:
     assert parsed["model"] == {"name": "ocr", "version": "ppocrv4"}
     assert parsed["result"]["lines"][0]["text"] == "PUMP"
     assert parsed["timings_ms"] == {"decode": 1.2}
-    message = jobs.succeeded(req, "results/j_abc/result.json", doc)
+    message = jobs.succeeded(req, "j_abc/result.json", doc)
     assert message["checksum"] == "sha256:" + hashlib.sha256(doc).hexdigest()
     assert message["task_id"] == "j_abc" and message["attempt"] == 2 and message["outcome"] == "succeeded"
     assert set(message) == {"job_id", "task_id", "attempt", "outcome", "result_path", "checksum", "error",
