@@ -6,11 +6,12 @@ its schedule and starts a new one from the request; a new schedule evaluates at 
 submission this adapter (1) looks at the pool at most once per `look_every` per instance, and goes on only
 when autoscale is on and the pool's target is zero; (2) claims the kick in a row of the jobs table, one
 claim per pool per `claim_hold` across instances (a conditional write: insert if absent, else replace if
-the ETag still matches); (3) in the background, runs the pool's own formula through the Evaluate API every
-`poll` until it asks for a node (the task must first reach the 30 s samples, which the formula sees 30 s
-later), for at most `give_up`; (4) enables autoscale with the pool's current interval and no formula, so
-a formula deployed meanwhile is never overwritten. `TooManyEnableAutoScaleRequests` (another caller did
-it within 30 s) counts as done.
+the ETag still matches); (3) in the background, runs the pool's own formula through the Evaluate API at
+once, then after `first_poll`, doubling up to `poll`, until it asks for a node (the task must first reach
+the 30 s samples, which the formula sees 30 s later; work queued a while ago may be seen at once), for at
+most `give_up`; (4) enables autoscale with the pool's current interval and no formula, so a formula
+deployed meanwhile is never overwritten. `TooManyEnableAutoScaleRequests` (another caller did it within
+30 s) counts as done.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class BatchPoolWaker:
         *,
         look_every: timedelta = timedelta(seconds=30),
         claim_hold: timedelta = timedelta(seconds=90),
+        first_poll: timedelta = timedelta(seconds=1),
         poll: timedelta = timedelta(seconds=10),
         give_up: timedelta = timedelta(seconds=90),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -68,7 +70,8 @@ class BatchPoolWaker:
         background: Callable[[Callable[[], None]], None] = _background,
     ) -> None:
         self.client, self.pool_id, self.claims = client, pool_id, claims
-        self.look_every, self.claim_hold, self.poll, self.give_up = look_every, claim_hold, poll, give_up
+        self.look_every, self.claim_hold, self.give_up = look_every, claim_hold, give_up
+        self.first_poll, self.poll = min(first_poll, poll), poll
         self.clock, self.sleep, self.background = clock, sleep, background
         self._last_look: datetime | None = None
         self._lock = threading.Lock()
@@ -115,13 +118,14 @@ class BatchPoolWaker:
     def _kick_when_seen(self, formula: str, interval: timedelta | None) -> None:
         """Runs in the background: never raises, a failure leaves the pool to its schedule."""
         try:
-            deadline = self.clock() + self.give_up
+            deadline, wait = self.clock() + self.give_up, self.first_poll
             while not self._formula_wants_nodes(formula):
-                if self.clock() + self.poll > deadline:
+                if self.clock() + wait > deadline:
                     log.info("pool %s: the formula asked for no node within %s; left to its schedule",
                              self.pool_id, self.give_up)  # fmt: skip
                     return
-                self.sleep(self.poll.total_seconds())
+                self.sleep(wait.total_seconds())
+                wait = min(wait * 2, self.poll)
             self._enable(interval)
         except SitelensError as exc:
             log.warning("pool %s: bringing the evaluation forward failed (%s); left to its schedule",

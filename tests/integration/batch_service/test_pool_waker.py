@@ -64,7 +64,8 @@ def test_a_woken_pool_evaluates_before_its_schedule_and_its_first_photo_ends_fir
     deferred: list[Callable[[], None]] = []
 
     def waker(pool_id: str) -> BatchPoolWaker:  # one per function instance; the background work is run by hand
-        return BatchPoolWaker(batch, pool_id, table, poll=timedelta(seconds=0.1), give_up=timedelta(seconds=30),
+        return BatchPoolWaker(batch, pool_id, table, first_poll=timedelta(seconds=0.1), poll=timedelta(seconds=0.1),
+                              give_up=timedelta(seconds=30),
                               background=deferred.append)  # fmt: skip
 
     woken_created = _pool_with_a_task(batch, "woken")
