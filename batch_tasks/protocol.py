@@ -4,8 +4,8 @@ A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON 
 sends one request frame and reads one reply frame per exchange; a connection may carry several exchanges.
 Requests carry node-local file paths, never pixels: a decoded 12 MP photo is 36 MB, its path a few bytes.
 
-Replies are `{"ok": true, ...}` or `{"ok": false, "error": {"code": ..., "message": ...}}`, where `code`
-is one of `ERROR_CODES`.
+Replies are `{"ok": true, ...}` or `{"ok": false, "error": {"code": ..., "message": ..., "retryable": ...}}`,
+where `code` is one of `batch_tasks.errors.CODES` and `retryable` its `transient` flag.
 
 The socket lives in `AZ_BATCH_NODE_SHARED_DIR`, which every task on the node can reach. Unix socket paths
 are limited to about 108 bytes; a longer path is reached through its folder (see `connect`).
@@ -26,21 +26,6 @@ SOCKET_NAME = "sitelens.sock"
 MAX_FRAME = 4 << 20  # replies hold text lines and polygons; 4 MiB is far above any real photo's result
 _HEADER = struct.Struct(">I")
 _MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux (104 on macOS), with a terminating NUL
-
-# Error codes a reply may carry, and whether a retry of the same request can help.
-ERROR_CODES: dict[str, bool] = {
-    "bad_request": False,  # the request itself is malformed
-    "bad_input": False,  # the photo is not an image we read (corrupt, unsupported)
-    "too_large": False,  # over the pixel cap
-    "input_missing": False,  # the path does not exist on this node
-    "unknown_model": False,  # no such model in the registry
-    "model_unavailable": True,  # the model failed to load (disk, registry, provider)
-    "storage_transient": True,  # writing results or the completion message failed, may succeed later
-    "storage_permanent": False,  # storage refused (auth, not found): a configuration problem
-    "inference_failed": True,  # ONNX Runtime raised while reading the photo
-    "overloaded": True,  # the server's queue is full
-    "shutting_down": True,
-}
 
 
 class ProtocolError(Exception):

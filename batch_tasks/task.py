@@ -18,6 +18,9 @@ to the `completions` queue. The task's exit code says how it went:
 
 (a) and when the retries are spent, the reconciler fails the job with Batch's failure information.
 
+The codes come from one table, `batch_tasks.errors.CODES` (a server's error code → exit code); an error
+code this client does not know (a newer server) exits 6.
+
 `--in-process` runs the same job without the server (the model loaded in this process, for this one photo):
 the naive task that the benchmarks compare the server against, and a fallback for debugging a node.
 """
@@ -33,22 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batch_tasks import protocol
+from batch_tasks import errors, protocol
+from batch_tasks.errors import OK, UNAVAILABLE, USAGE
 
-OK, USAGE, BAD_INPUT, STORAGE, UNAVAILABLE, INFERENCE = 0, 2, 3, 4, 5, 6
-EXIT_FOR: dict[str, int] = {
-    "bad_input": BAD_INPUT,
-    "too_large": BAD_INPUT,
-    "input_missing": USAGE,
-    "bad_request": USAGE,
-    "unknown_model": USAGE,
-    "storage_permanent": USAGE,
-    "model_unavailable": UNAVAILABLE,
-    "storage_transient": STORAGE,
-    "overloaded": UNAVAILABLE,
-    "shutting_down": UNAVAILABLE,
-    "inference_failed": INFERENCE,
-}
 HEALTH_TIMEOUT_S = 5.0  # the server answers health from its event loop, even while models run
 READY_WAIT_S = 30.0  # tasks start after the start task saw `ready`; a restarting server gets this long
 
@@ -133,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     error = reply.get("error") or {}
     code = str(error.get("code", "unknown"))
     print(f"task {args.job_id}: {code}: {error.get('message', '')}", file=sys.stderr)
-    return EXIT_FOR.get(code, INFERENCE)
+    return errors.exit_code(code)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from batch_tasks.errors import Overloaded, Stopped
+
+__all__ = ["BatchStats", "Batcher", "Overloaded", "Stopped"]
+
 In = TypeVar("In")
 Out = TypeVar("Out")
-
-
-class Overloaded(Exception):
-    """The queue is full: the caller should fail this request as retryable."""
-
-
-class Stopped(Exception):
-    """The batcher was stopped before this item ran."""
 
 
 @dataclass

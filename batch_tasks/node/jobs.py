@@ -20,8 +20,6 @@ from typing import Any
 from batch_tasks.ocr.result import OcrResult
 
 SCHEMA = "sitelens.ocr.result/1"
-# Reasons a failed completion message may carry: the photo itself cannot be read; no retry can help.
-INPUT_ERRORS = frozenset({"bad_input", "too_large"})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from batch_tasks.errors import ModelUnavailable, UnknownModel
 from batch_tasks.models.manifest import ManifestError, load
 from batch_tasks.node.batching import Batcher
 from batch_tasks.ocr.engine import OcrEngine
@@ -25,14 +26,6 @@ from batch_tasks.ocr.result import OcrResult
 
 log = logging.getLogger(__name__)
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class UnknownModel(LookupError):
-    """The id is malformed, or no such version exists locally or in the registry."""
-
-
-class ModelUnavailable(RuntimeError):
-    """The version exists but could not be loaded (download, verification or provider failed)."""
 
 
 @dataclass
@@ -45,7 +38,7 @@ class Loaded:
 
 
 Loader = Callable[[Path], OcrEngine]
-Downloader = Callable[[str, str, Path], None]
+Downloader = Callable[[str, str, Path], None]  # raises UnknownModel or ModelUnavailable
 
 
 class Registry:
@@ -105,9 +98,7 @@ class Registry:
             load(folder)
         except ManifestError as exc:
             raise ModelUnavailable(f"model {model_id} downloaded but does not verify: {exc}") from exc
-        except LookupError as exc:
-            raise UnknownModel(str(exc)) from exc
-        return folder
+        return folder  # a download that failed raised UnknownModel or ModelUnavailable itself
 
     def _load(self, model_id: str) -> Loaded:
         started = time.perf_counter()

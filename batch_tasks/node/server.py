@@ -30,23 +30,17 @@ from typing import Any
 import numpy as np
 
 from batch_tasks import protocol
+from batch_tasks.errors import INPUT_ERRORS, ModelUnavailable, NodeError, UnknownModel
 from batch_tasks.node import jobs
-from batch_tasks.node.batching import Overloaded, Stopped
 from batch_tasks.node.decoding import DecodePool, Mapped
-from batch_tasks.node.registry import ModelUnavailable, Registry, UnknownModel
+from batch_tasks.node.registry import Registry
 from batch_tasks.node.settings import NodeSettings
-from batch_tasks.node.storage import AzureResultStore, ResultStore, StorageError
+from batch_tasks.node.storage import AzureResultStore, ResultStore
 from batch_tasks.ocr import sessions
 from batch_tasks.ocr.engine import OcrEngine
 from batch_tasks.ocr.result import OcrResult
 
 log = logging.getLogger("batch_tasks.server")
-
-
-class RequestFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def _providers(choice: str) -> list[str] | None:
@@ -78,8 +72,8 @@ class NodeServer:
     def _download(self, name: str, version: str, dest: Path) -> None:
         try:
             AzureResultStore.from_settings(self.settings.storage).download_model(name, version, dest)
-        except StorageError as exc:
-            raise (ModelUnavailable(str(exc)) if exc.transient else UnknownModel(str(exc))) from exc
+        except NodeError as exc:  # storage's codes, as the registry's: a refusal means no such model
+            raise (ModelUnavailable(exc.message) if exc.transient else UnknownModel(exc.message)) from exc
 
     async def warm(self) -> None:
         await asyncio.to_thread(self.pool.prime)
@@ -101,7 +95,7 @@ class NodeServer:
                 except asyncio.IncompleteReadError:
                     return  # the client is done
                 except protocol.ProtocolError as exc:
-                    writer.write(protocol.encode(_error("bad_request", str(exc))))
+                    writer.write(protocol.encode(NodeError(str(exc), code="bad_request").reply()))
                     return
                 reply = await self.dispatch(request)
                 writer.write(protocol.encode(reply))
@@ -118,37 +112,31 @@ class NodeServer:
             if op == "health":
                 return self.health()
             if op not in ("read", "job"):
-                raise RequestFailed("bad_request", f"unknown op {op!r}")
+                raise NodeError(f"unknown op {op!r}", code="bad_request")
             await self.ready.wait()
             return await (self._read(request) if op == "read" else self._job(request))
-        except RequestFailed as exc:
+        except NodeError as exc:
             self.requests[f"failed:{exc.code}"] += 1
-            return _error(exc.code, exc.message)
+            return exc.reply()
 
     async def _infer(self, model_id: str, path: str) -> tuple[OcrResult, bytes, dict[str, float]]:
-        """Decode, batch, read, overlay; raises RequestFailed with a protocol error code."""
-        try:
-            loaded = await asyncio.to_thread(self.registry.get, model_id)
-        except UnknownModel as exc:
-            raise RequestFailed("unknown_model", str(exc)) from exc
-        except ModelUnavailable as exc:
-            raise RequestFailed("model_unavailable", str(exc)) from exc
+        """Decode, batch, read, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
+        loaded = await asyncio.to_thread(self.registry.get, model_id)
         t0 = time.perf_counter()
         decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.settings.det.decode_long_side))
         if decoded.error is not None:
-            raise RequestFailed(*decoded.error)
+            code, message = decoded.error
+            raise NodeError(message, code=code)
         mapped = Mapped(decoded)
         try:
             t1 = time.perf_counter()
             try:
                 result = await asyncio.wrap_future(loaded.batcher.submit(mapped.image))
-            except Overloaded as exc:
-                raise RequestFailed("overloaded", str(exc)) from exc
-            except Stopped as exc:
-                raise RequestFailed("shutting_down", str(exc)) from exc
+            except NodeError:
+                raise  # Overloaded, Stopped: already in the tree
             except Exception as exc:
                 log.exception("inference failed on %s", path)
-                raise RequestFailed("inference_failed", f"{type(exc).__name__}: {exc}") from exc
+                raise NodeError(f"{type(exc).__name__}: {exc}", code="inference_failed") from exc
             t2 = time.perf_counter()
             polygons = [mapped.image.from_original(_array(line.polygon)).tolist() for line in result.lines]
             overlay = await asyncio.wrap_future(self.pool.draw_overlay(decoded, polygons))
@@ -169,25 +157,19 @@ class NodeServer:
         try:
             job = jobs.JobRequest.from_message(request)
         except (KeyError, TypeError, ValueError) as exc:
-            raise RequestFailed("bad_request", f"malformed job request: {exc}") from exc
+            raise NodeError(f"malformed job request: {exc}", code="bad_request") from exc
         try:
             result, overlay, timings = await self._infer(job.model, job.path)
-        except RequestFailed as exc:
-            if exc.code in jobs.INPUT_ERRORS:  # final: tell the app now rather than after Batch's retries
-                await self._store_call(self.store.post_completion, jobs.failed(job, exc.code, exc.message))
+        except NodeError as exc:
+            if exc.code in INPUT_ERRORS:  # final: tell the app now rather than after Batch's retries
+                await asyncio.to_thread(self.store.post_completion, jobs.failed(job, exc.code, exc.message))
             raise
         provider = self._provider(job.model)
         document = jobs.result_document(job, result, provider=provider, timings_ms=timings)
-        path = await self._store_call(self.store.write_results, job.job_id, document, overlay)
-        await self._store_call(self.store.post_completion, jobs.succeeded(job, path, document))
+        path = await asyncio.to_thread(self.store.write_results, job.job_id, document, overlay)
+        await asyncio.to_thread(self.store.post_completion, jobs.succeeded(job, path, document))
         return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
                 "lines": len(result.lines), "timings_ms": timings, "provider": provider}  # fmt: skip
-
-    async def _store_call(self, fn: Any, *args: Any) -> Any:
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except StorageError as exc:
-            raise RequestFailed("storage_transient" if exc.transient else "storage_permanent", str(exc)) from exc
 
     def _provider(self, model_id: str) -> str:
         loaded = next((m for m in self.registry.peek() if m.model_id == model_id), None)
@@ -215,10 +197,6 @@ class NodeServer:
 
 def _array(polygon: Any) -> Any:
     return np.asarray(polygon, dtype=np.float32)
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message, "retryable": protocol.ERROR_CODES.get(code)}}
 
 
 async def serve(settings: NodeSettings) -> None:

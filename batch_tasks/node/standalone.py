@@ -15,19 +15,22 @@ from typing import Any
 
 import numpy as np
 
+from batch_tasks.errors import NodeError
 from batch_tasks.node import jobs
 from batch_tasks.node.settings import StorageSettings
-from batch_tasks.node.storage import AzureResultStore, StorageError
+from batch_tasks.node.storage import AzureResultStore
 from batch_tasks.ocr import imaging, overlay
 from batch_tasks.ocr.engine import OcrEngine
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
-
-
 def run_job(request: dict[str, Any], models_dir: Path | None = None) -> dict[str, Any]:
-    job = jobs.JobRequest.from_message(request)
+    try:
+        return _run(jobs.JobRequest.from_message(request), models_dir)
+    except NodeError as exc:
+        return exc.reply()
+
+
+def _run(job: jobs.JobRequest, models_dir: Path | None) -> dict[str, Any]:
     folder = (models_dir or Path(os.environ.get("SITELENS_MODELS_DIR", "models"))) / job.model
     t0 = time.perf_counter()
     engine = OcrEngine.load(folder)
@@ -36,14 +39,11 @@ def run_job(request: dict[str, Any], models_dir: Path | None = None) -> dict[str
     try:
         image = engine.decode(Path(job.path).read_bytes())
     except OSError as exc:
-        return _error("input_missing", f"{job.path}: {exc}")
+        raise NodeError(f"{job.path}: {exc}", code="input_missing") from exc
     except imaging.DecodeError as exc:
         code = "too_large" if exc.reason == "image_too_large" else "bad_input"
-        try:
-            store.post_completion(jobs.failed(job, code, f"{exc.reason}: {exc}"))
-        except StorageError as err:
-            return _error("storage_transient" if err.transient else "storage_permanent", str(err))
-        return _error(code, str(exc))
+        store.post_completion(jobs.failed(job, code, f"{exc.reason}: {exc}"))  # storage's NodeError wins
+        raise NodeError(str(exc), code=code) from exc
     t2 = time.perf_counter()
     result = engine.read(image, with_overlay=False)
     polygons = [image.from_original(_points(line.polygon)).tolist() for line in result.lines]
@@ -51,11 +51,8 @@ def run_job(request: dict[str, Any], models_dir: Path | None = None) -> dict[str
     t3 = time.perf_counter()
     timings = {"load": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000, "infer_and_overlay": (t3 - t2) * 1000}
     document = jobs.result_document(job, result, provider=engine.providers[0], timings_ms=timings)
-    try:
-        path = store.write_results(job.job_id, document, picture)
-        store.post_completion(jobs.succeeded(job, path, document))
-    except StorageError as err:
-        return _error("storage_transient" if err.transient else "storage_permanent", str(err))
+    path = store.write_results(job.job_id, document, picture)
+    store.post_completion(jobs.succeeded(job, path, document))
     return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
             "lines": len(result.lines), "provider": engine.providers[0]}  # fmt: skip
 

@@ -3,41 +3,34 @@ model versions from the `models` container. The only module in `batch_tasks` tha
 
 The node server owns these clients for every task on the node: SDK clients are created once, with the
 node's identity (the pool's user-assigned managed identity in Azure; Azurite's connection string locally),
-so a task costs no SDK import and no token fetch. SDK exceptions become `StorageError` with `transient`
-set for what a retry may fix (timeouts, throttling, 5xx, I/O) and cleared for the rest (auth, missing
-containers): a task exits with a distinct code for each, and Batch retries only what can succeed.
+so a task costs no SDK import and no token fetch. Every SDK call runs inside `translated`, the node's one
+mapping of SDK exceptions: `storage_transient` for what a retry may fix (timeouts, throttling, 5xx, I/O),
+`storage_permanent` for the rest (auth, missing containers), `batch_tasks.errors` codes whose exit codes
+differ, so Batch's retries are spent only on what can succeed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from batch_tasks.artifacts import RESULTS, overlay_path, result_path
+from batch_tasks.errors import NodeError, storage_error
 from batch_tasks.node.settings import StorageSettings
 
 MODELS = "models"
 COMPLETIONS = "completions"
+# The statuses the app's mapping (shared/adapters/azure_errors.py) also retries; the node cannot import it.
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TIMEOUT_S = 30
-
-
-class StorageError(Exception):
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 class ResultStore(Protocol):
@@ -46,16 +39,22 @@ class ResultStore(Protocol):
     def post_completion(self, message: dict[str, Any]) -> None: ...
 
 
-def _translate(exc: AzureError, what: str) -> StorageError:
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return StorageError(f"{what}: storage unreachable ({type(exc).__name__})", transient=True)
-    if isinstance(exc, ClientAuthenticationError):
-        return StorageError(f"{what}: not authorised", transient=False)
+def translate(exc: AzureError, what: str) -> NodeError:
+    """An answer is transient by its status (a credential that cannot get a token has none: permanent); no
+    answer at all (connection refused, timed out) is transient."""
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
         code = getattr(exc, "error_code", "") or ""
-        return StorageError(f"{what}: HTTP {status} {code}".rstrip(), transient=status in _RETRYABLE_STATUS)
-    return StorageError(f"{what}: {type(exc).__name__}", transient=True)
+        return storage_error(f"{what}: HTTP {status} {code}".rstrip(), transient=status in _RETRYABLE_STATUS)
+    return storage_error(f"{what}: storage unreachable ({type(exc).__name__})", transient=True)
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except AzureError as exc:
+        raise translate(exc, what) from exc
 
 
 @dataclass
@@ -72,7 +71,7 @@ class AzureResultStore:
                 QueueClient.from_connection_string(s.connection_string, COMPLETIONS, message_encode_policy=policy),
             )
         if not (s.blob_url and s.queue_url):
-            raise StorageError("no storage configured for results (see batch_tasks/node/settings.py)", transient=False)
+            raise storage_error("no storage configured for results (see batch_tasks/node/settings.py)", transient=False)
         from azure.identity import ManagedIdentityCredential  # noqa: PLC0415 (Azure only; the import is not free)
 
         credential = ManagedIdentityCredential(client_id=s.client_id) if s.client_id else ManagedIdentityCredential()
@@ -86,7 +85,7 @@ class AzureResultStore:
         The paths are fixed per job (`batch_tasks.artifacts`), so a re-run overwrites: safe to repeat."""
         result = result_path(job_id)
         container = self.blobs.get_container_client(RESULTS)
-        try:
+        with translated(f"writing {RESULTS}/{result}"):
             if overlay_jpeg is not None:
                 container.upload_blob(
                     overlay_path(job_id), overlay_jpeg, overwrite=True, timeout=_TIMEOUT_S,
@@ -96,24 +95,20 @@ class AzureResultStore:
                 result, result_json, overwrite=True, timeout=_TIMEOUT_S,
                 content_settings=ContentSettings(content_type="application/json"),
             )  # fmt: skip
-        except AzureError as exc:
-            raise _translate(exc, f"writing {RESULTS}/{result}") from exc
         return result
 
     def post_completion(self, message: dict[str, Any]) -> None:
-        try:
+        with translated(f"posting the completion of {message.get('job_id')}"):
             self.completions.send_message(json.dumps(message, separators=(",", ":")), timeout=_TIMEOUT_S)
-        except AzureError as exc:
-            raise _translate(exc, f"posting the completion of {message.get('job_id')}") from exc
 
     def download_model(self, name: str, version: str, dest: Path) -> None:
         """Copy `models/{name}/{version}/*` to `dest`, the manifest last (it is the folder's commit point)."""
         container = self.blobs.get_container_client(MODELS)
         prefix = f"{name}/{version}/"
-        try:
+        with translated(f"downloading model {name}/{version}"):
             names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
             if prefix + "manifest.json" not in names:
-                raise StorageError(f"model {name}/{version} is not in the registry", transient=False)
+                raise storage_error(f"model {name}/{version} is not in the registry", transient=False)
             dest.mkdir(parents=True, exist_ok=True)
             for blob in sorted(names, key=lambda n: n.endswith("/manifest.json")):
                 relative = blob[len(prefix) :]
@@ -123,5 +118,3 @@ class AzureResultStore:
                 with partial.open("wb") as f:
                     container.download_blob(blob, timeout=_TIMEOUT_S).readinto(f)
                 partial.replace(dest / relative)
-        except AzureError as exc:
-            raise _translate(exc, f"downloading model {name}/{version}") from exc

@@ -1,0 +1,93 @@
+"""The node's one error tree, and the table that says what each failure means to Batch. Standard library only:
+the task client imports it.
+
+    NodeError(code)          one request failed; `code` is the reply's error code on the socket
+    ├── UnknownModel         unknown_model: a malformed id, or no such version locally or in the registry
+    ├── ModelUnavailable     model_unavailable: the version exists but did not download, verify or load
+    ├── Overloaded           overloaded: the model's queue is full
+    └── Stopped              shutting_down: the batcher stopped before the photo ran
+    (the other codes are raised as NodeError(code) where they arise: bad_request, bad_input, too_large,
+     input_missing, inference_failed, and storage_transient / storage_permanent from the storage edge,
+     `batch_tasks.node.storage.translate`, the node's one mapping of Azure SDK errors)
+
+`CODES` is the one table: whether a retry of the same request can help (`transient`, sent on the wire as
+`retryable`), and the task's exit code for it. Whether anything retries depends on that flag alone, as
+`TransientError` decides it in the app. The node is deployed apart from the Functions app and never imports
+`shared/`; docs/node.md says how the two trees correspond.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# The task's exit codes: stable, Batch's failure information and the reconciler's detail carry them.
+OK, USAGE, BAD_INPUT, STORAGE, UNAVAILABLE, INFERENCE = 0, 2, 3, 4, 5, 6
+
+
+@dataclass(frozen=True)
+class Code:
+    transient: bool  # a retry of the same request may succeed
+    exit_code: int  # what `python -m batch_tasks.task` exits with
+
+
+CODES: dict[str, Code] = {
+    "bad_request": Code(transient=False, exit_code=USAGE),  # the request itself is malformed
+    "input_missing": Code(transient=False, exit_code=USAGE),  # the path does not exist on this node
+    "unknown_model": Code(transient=False, exit_code=USAGE),  # no such model in the registry
+    "storage_permanent": Code(transient=False, exit_code=USAGE),  # storage refused (auth, missing container)
+    "bad_input": Code(transient=False, exit_code=BAD_INPUT),  # the photo is not an image we read
+    "too_large": Code(transient=False, exit_code=BAD_INPUT),  # over the pixel cap
+    "storage_transient": Code(transient=True, exit_code=STORAGE),  # throttled, timed out, 5xx, unreachable
+    "model_unavailable": Code(transient=True, exit_code=UNAVAILABLE),  # download, verification or provider failed
+    "overloaded": Code(transient=True, exit_code=UNAVAILABLE),  # the server's queue is full
+    "shutting_down": Code(transient=True, exit_code=UNAVAILABLE),
+    "inference_failed": Code(transient=True, exit_code=INFERENCE),  # ONNX Runtime raised while reading
+}
+# Failures of the photo itself: the server posts a `failed` completion at once, no retry can help.
+INPUT_ERRORS = frozenset({"bad_input", "too_large"})
+
+
+class NodeError(Exception):
+    code = "inference_failed"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            if code not in CODES:
+                raise ValueError(f"{code!r} is not a node error code")
+            self.code = code
+        self.message = message
+
+    @property
+    def transient(self) -> bool:
+        return CODES[self.code].transient
+
+    def reply(self) -> dict[str, Any]:
+        """The protocol's error reply."""
+        return {"ok": False, "error": {"code": self.code, "message": self.message, "retryable": self.transient}}
+
+
+class UnknownModel(NodeError):
+    code = "unknown_model"
+
+
+class ModelUnavailable(NodeError):
+    code = "model_unavailable"
+
+
+class Overloaded(NodeError):
+    code = "overloaded"
+
+
+class Stopped(NodeError):
+    code = "shutting_down"
+
+
+def storage_error(message: str, *, transient: bool) -> NodeError:
+    return NodeError(message, code="storage_transient" if transient else "storage_permanent")
+
+
+def exit_code(code: str) -> int:
+    """The task's exit for a reply's error code; an unknown code (a newer server) counts as an inference failure."""
+    return CODES[code].exit_code if code in CODES else INFERENCE
