@@ -19,6 +19,8 @@ from shared.webhooks import endpoint, retry
 from tests.unit.infra import bicep
 
 DOC = (bicep.REPO / "docs" / "configuration.md").read_text()
+# Pages that restate some of the app's settings in a table of their own.
+APP_SETTING_PAGES = ("configuration.md", "uploads.md")
 WEBHOOKS_DOC = (bicep.REPO / "docs" / "webhooks.md").read_text()
 BASE = {config.STORAGE: config.dev_storage_connection_string()}
 # Its default is "true" locally, "false" elsewhere; it is refused outright off loopback storage, so the
@@ -33,10 +35,11 @@ def read(env: dict[str, str]) -> tuple[Settings, UploadSettings]:
     return Settings.from_env(env), UploadSettings.from_env(env, max_bytes=0)
 
 
-def documented_defaults() -> dict[str, str]:
+def documented_defaults(page: str = "configuration.md") -> dict[str, str]:
     """`SITELENS_*` → the value in the default column, for rows whose default is a value (not "required")."""
     found: dict[str, str] = {}
-    for names, default in re.findall(r"^\| (`SITELENS_\w+`(?:, `SITELENS_\w+`)*) \|.*\| ([^|]+) \|$", DOC, re.M):
+    text = (bicep.REPO / "docs" / page).read_text()
+    for names, default in re.findall(r"^\| (`SITELENS_\w+`(?:, `SITELENS_\w+`)*) \|.*\| ([^|]+) \|$", text, re.M):
         value = re.match(r"`([^`]*)`", default.strip())
         if default.strip() == "empty":
             value_text = ""
@@ -73,10 +76,13 @@ def test_the_table_states_a_default_for_the_settings_that_have_one() -> None:
             "SITELENS_MAX_PHOTO_BYTES", "SITELENS_STUCK_AFTER_S"} <= set(stated)  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(set(documented_defaults()) - SPECIAL))
-def test_the_documented_default_is_the_codes(name: str) -> None:
-    value = documented_defaults()[name]
-    assert read({**BASE, name: value}) == read(BASE), f"docs/configuration.md: {name} defaults to {value!r}"
+@pytest.mark.parametrize(
+    ("page", "name"),
+    [(page, name) for page in APP_SETTING_PAGES for name in sorted(set(documented_defaults(page)) - SPECIAL)],
+)
+def test_the_documented_default_is_the_codes(page: str, name: str) -> None:
+    value = documented_defaults(page)[name]
+    assert read({**BASE, name: value}) == read(BASE), f"docs/{page}: {name} defaults to {value!r}"
 
 
 def test_a_changed_default_would_be_caught() -> None:
