@@ -59,6 +59,35 @@ param vmSize string = 'Standard_NC4as_T4_v3'
 @maxValue(256)
 param taskSlotsPerNode int = 4
 
+// The autoscale formula's knobs (infra/autoscale.formula; tuned with `sitelens autoscale simulate`,
+// docs/autoscale.md). The defaults are the formula file's own.
+@description('The most nodes the pool may have; the GPU core quota must allow it (docs/deploy.md).')
+@minValue(1)
+@maxValue(1000)
+param maxNodes int = 4
+@description('Pending tasks that justify one more node.')
+@minValue(1)
+param pendingPerNode int = 100
+@description('Minutes the nodes are kept after the last pending task.')
+@minValue(1)
+@maxValue(60)
+param holdMinutes int = 5
+@description('Nodes kept through working hours (Monday to Friday) in the sites\' time zone.')
+@minValue(0)
+param minNodesAtWork int = 0
+@description('Working hours in the sites\' time zone: from this hour ...')
+@minValue(0)
+@maxValue(23)
+param workStartHour int = 7
+@description('... to this hour.')
+@minValue(1)
+@maxValue(24)
+param workEndHour int = 18
+@description('The sites\' time zone as hours from UTC.')
+@minValue(-12)
+@maxValue(14)
+param utcOffsetHours int = 0
+
 @description('Marketplace image with NVIDIA GPU drivers, pinned to one version so that every node of a pool runs the same image; docs/deploy.md says how to move it.')
 param nodeImage object = {
   publisher: 'microsoft-dsvm'
@@ -181,6 +210,13 @@ module batch 'modules/batch.bicep' = {
     poolId: poolId
     vmSize: vmSize
     taskSlotsPerNode: taskSlotsPerNode
+    maxNodes: maxNodes
+    pendingPerNode: pendingPerNode
+    holdMinutes: holdMinutes
+    minNodesAtWork: minNodesAtWork
+    workStartHour: workStartHour
+    workEndHour: workEndHour
+    utcOffsetHours: utcOffsetHours
     image: nodeImage
     nodeAgentSkuId: nodeAgentSkuId
     nodeIdentityId: identities.outputs.nodeIdentityId

@@ -8,6 +8,11 @@ param maximumInstanceCount = 40
 param instanceMemoryMB = 2048
 param vmSize = 'Standard_NC4as_T4_v3'
 param taskSlotsPerNode = 4
+// Autoscale: the formula's defaults, spelled out so a change here is one line (docs/autoscale.md).
+param maxNodes = 4
+param pendingPerNode = 100
+param holdMinutes = 5
+param minNodesAtWork = 0
 param poolAllocationMode = 'BatchService'
 param originalsRetentionDays = 7
 param quarantineRetentionDays = 7

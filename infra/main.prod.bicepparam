@@ -7,6 +7,15 @@ param maximumInstanceCount = 100
 param instanceMemoryMB = 2048
 param vmSize = 'Standard_NC4as_T4_v3'
 param taskSlotsPerNode = 4
+// Autoscale (docs/autoscale.md): a node kept through the sites' working hours serves the first photo at
+// once; `sitelens plan` and `sitelens autoscale simulate --param minNodesAtWork=1` show what it costs.
+param maxNodes = 4
+param pendingPerNode = 100
+param holdMinutes = 5
+param minNodesAtWork = 0
+param workStartHour = 7
+param workEndHour = 18
+param utcOffsetHours = 0
 // BatchService: no Spot nodes (see docs/deploy.md before switching to UserSubscription).
 param poolAllocationMode = 'BatchService'
 param originalsRetentionDays = 30

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from azure.batch import BatchClient, models
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceExistsError
 
+from autoscale.knobs import with_knobs
 from emulators.batch_service.identity import NODE_IDENTITY_ID
 from shared.pipeline_settings import PipelineSettings
 
@@ -33,13 +35,15 @@ class LocalPool:
     account: str
     key: str
     repo: Path
+    # The formula's knobs, replaced as Bicep replaces its parameters (none: the file's defaults).
+    knobs: Mapping[str, float] = field(default_factory=dict)
 
     def client(self) -> BatchClient:
         return BatchClient(self.endpoint, AzureNamedKeyCredential(self.account, self.key))
 
     def ensure(self, storage_connection: str) -> None:
         """Create the pool if absent (a restarted service keeps it; its nodes run the start task again)."""
-        formula = (self.repo / "infra" / "autoscale.formula").read_text()
+        formula = with_knobs((self.repo / "infra" / "autoscale.formula").read_text(), self.knobs)
         env = {
             "SITELENS_MODELS_DIR": str(self.repo / "models"),
             "SITELENS_STORAGE_CONNECTION": storage_connection,

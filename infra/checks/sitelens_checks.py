@@ -71,6 +71,9 @@ class PoolAutoscales(BaseResourceCheck):
         if not isinstance(scale, dict) or "fixedScale" in scale:
             return CheckResult.FAILED
         formula = value_at(conf, "properties/scaleSettings/autoScale/formula")
+        # The file, or the file with its knob lines replaced (checkov resolves the variables).
+        while isinstance(formula, dict) and formula.get("function", {}).get("type") == "replace":
+            formula = formula["function"]["parameters"]["original_string"]
         from_file = isinstance(formula, dict) and formula.get("function", {}).get("type") == "load_text_content"
         interval = value_at(conf, "properties/scaleSettings/autoScale/evaluationInterval")
         return CheckResult.PASSED if from_file and interval in FIVE_MINUTES else CheckResult.FAILED

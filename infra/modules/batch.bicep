@@ -25,6 +25,51 @@ param vmSize string
 @maxValue(256)
 param taskSlotsPerNode int
 
+// The autoscale formula's knobs (docs/autoscale.md, "The tuned formula"): each replaces its `name = default;`
+// line in infra/autoscale.formula, as autoscale/knobs.py does for the local stack and the simulator.
+@description('The most nodes the pool may have (the GPU core quota must allow it).')
+@minValue(1)
+@maxValue(1000)
+param maxNodes int
+
+@description('Pending tasks that justify one more node.')
+@minValue(1)
+param pendingPerNode int
+
+@description('Minutes the nodes are kept after the last pending task.')
+@minValue(1)
+@maxValue(60)
+param holdMinutes int
+
+@description('Nodes kept through working hours (Monday to Friday) in the sites\' time zone; 0 scales to zero then too.')
+@minValue(0)
+param minNodesAtWork int
+
+@description('Working hours in the sites\' time zone: from this hour (0-23) ...')
+@minValue(0)
+@maxValue(23)
+param workStartHour int
+
+@description('... to this hour (1-24).')
+@minValue(1)
+@maxValue(24)
+param workEndHour int
+
+@description('The sites\' time zone as hours from UTC (no daylight saving: the formula sees UTC).')
+@minValue(-12)
+@maxValue(14)
+param utcOffsetHours int
+
+var formulaFile = loadTextContent('../autoscale.formula')
+// One replace per knob, each on its own line (a test checks each default against the formula file).
+var knobbed1 = replace(formulaFile, 'maxNodes = 4;', 'maxNodes = ${maxNodes};')
+var knobbed2 = replace(knobbed1, 'pendingPerNode = 100;', 'pendingPerNode = ${pendingPerNode};')
+var knobbed3 = replace(knobbed2, 'holdMinutes = 5;', 'holdMinutes = ${holdMinutes};')
+var knobbed4 = replace(knobbed3, 'minNodesAtWork = 0;', 'minNodesAtWork = ${minNodesAtWork};')
+var knobbed5 = replace(knobbed4, 'workStartHour = 7;', 'workStartHour = ${workStartHour};')
+var knobbed6 = replace(knobbed5, 'workEndHour = 18;', 'workEndHour = ${workEndHour};')
+var autoscaleFormula = replace(knobbed6, 'utcOffsetHours = 0;', 'utcOffsetHours = ${utcOffsetHours};')
+
 @description('Marketplace image with NVIDIA drivers (publisher, offer, sku, version) and the node agent it needs.')
 param image object
 
@@ -89,7 +134,7 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
     }
     scaleSettings: {
       autoScale: {
-        formula: loadTextContent('../autoscale.formula')
+        formula: autoscaleFormula
         evaluationInterval: 'PT5M'
       }
     }

@@ -9,12 +9,16 @@ from pathlib import Path
 import pytest
 from azure.batch import models
 
+from autoscale.knobs import with_knobs
 from emulators.batch_service.processes import alive
 from tests.integration.batch_service.helpers import client_for, completed, lines, py
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-FORMULA = (Path(__file__).resolve().parents[3] / "infra" / "autoscale.formula").read_text()
+# One pending task per node, so that ten tasks reach the cap of 4 (the deployed default is 100 per node).
+FORMULA = with_knobs(
+    (Path(__file__).resolve().parents[3] / "infra" / "autoscale.formula").read_text(), {"pendingPerNode": 1}
+)
 
 
 def test_a_burst_scales_from_zero_to_the_cap_and_back_without_killing_a_task(batch):
@@ -57,8 +61,9 @@ def test_a_burst_scales_from_zero_to_the_cap_and_back_without_killing_a_task(bat
         assert info.requeue_count == 0 and info.retry_count == 0  # taskcompletion: nothing killed or requeued
     run = batch.get_pool("gpu").auto_scale_run
     assert run.results.startswith(
-        "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=taskcompletion;maxNodes=4;"
+        "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=taskcompletion;"
     )
+    assert ";maxNodes=4;" in run.results
     assert run.error is None
 
 
