@@ -1,7 +1,7 @@
 """Build the two deployment packages from the repository (run by infra/deploy.sh and azd's hooks).
 
     python infra/package.py app  OUT.zip    # the Functions app: wiring, shared/, host.json, requirements.txt
-                                            # and the two modules it shares with the node (APP_NODE_MODULES)
+                                            # and the modules it shares with the node (APP_NODE_MODULES)
     python infra/package.py node OUT.zip    # batch_tasks/ alone, unpacked onto the node venv's path
     python infra/package.py app-dir OUTDIR  # the app's files in a folder (azd deploys a folder)
 
@@ -20,9 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 APP_FILES = ("function_app.py", "host.json", "requirements.txt", "openapi.json")
 # What the app shares with the node, one copy each: the builder of result paths (the app reads where the
-# node writes) and OpenCV with its decode limits set before it loads (validation decodes the originals).
-APP_NODE_MODULES = ("batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/ocr/__init__.py",
-                    "batch_tasks/ocr/opencv.py")  # fmt: skip
+# node writes), which SDK failures are worth a retry (both translate SDK errors by it), and OpenCV with its
+# decode limits set before it loads (validation decodes the originals).
+APP_NODE_MODULES = ("batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/azure_retry.py",
+                    "batch_tasks/ocr/__init__.py", "batch_tasks/ocr/opencv.py")  # fmt: skip
 APP_PACKAGES = ("shared",)
 NODE_PACKAGES = ("batch_tasks",)
 SKIPPED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}

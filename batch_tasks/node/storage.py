@@ -1,5 +1,5 @@
 """The node's storage adapter: results to the `results` container, completions to the `completions` queue,
-model versions from the `models` container. The only module in `batch_tasks` that imports an Azure SDK.
+model versions from the `models` container. The only module of the node that creates Azure SDK clients.
 
 The node server owns these clients for every task on the node: SDK clients are created once, with the
 node's identity (the pool's user-assigned managed identity in Azure; Azurite's connection string locally),
@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from batch_tasks.artifacts import RESULTS, overlay_path, result_path
+from batch_tasks.azure_retry import may_succeed_later, status_of, translating
 from batch_tasks.errors import NodeError, storage_error
 from batch_tasks.node.settings import StorageSettings
 
 MODELS = "models"
 COMPLETIONS = "completions"
-# The statuses the app's mapping (shared/adapters/azure_errors.py) also retries; the node cannot import it.
-_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TIMEOUT_S = 30
 
 
@@ -40,21 +38,14 @@ class ResultStore(Protocol):
 
 
 def translate(exc: AzureError, what: str) -> NodeError:
-    """An answer is transient by its status (a credential that cannot get a token has none: permanent); no
-    answer at all (connection refused, timed out) is transient."""
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code or 0
-        code = getattr(exc, "error_code", "") or ""
-        return storage_error(f"{what}: HTTP {status} {code}".rstrip(), transient=status in _RETRYABLE_STATUS)
-    return storage_error(f"{what}: storage unreachable ({type(exc).__name__})", transient=True)
+    """`storage_transient` when `batch_tasks.azure_retry` says a retry may fix it, else `storage_permanent`."""
+    status = status_of(exc)
+    answer = f"HTTP {status} {getattr(exc, 'error_code', '') or ''}".rstrip() if status else type(exc).__name__
+    return storage_error(f"{what}: {answer}", transient=may_succeed_later(exc))
 
 
-@contextlib.contextmanager
-def translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except AzureError as exc:
-        raise translate(exc, what) from exc
+def translated(what: str) -> contextlib.AbstractContextManager[None]:
+    return translating(what, translate)
 
 
 @dataclass

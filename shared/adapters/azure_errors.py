@@ -11,13 +11,12 @@ from an ETag mismatch, say) catches the translated error and reads the service's
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
-    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -25,14 +24,15 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from batch_tasks.azure_retry import may_succeed_later, status_of, translating
 from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
 
 T = TypeVar("T")
-_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def translate(exc: AzureError, what: str) -> SitelensError:  # noqa: PLR0911 (one case per line reads best)
-    """The one mapping: 404 → NotFound, 409/412 → Conflict, 408/429/5xx and I/O failures → TransientError."""
+    """The one mapping: 404 → NotFound, 409/412 → Conflict, and what `batch_tasks.azure_retry` (the rule the
+    node shares) calls retryable, 408/429/5xx and no answer at all, → TransientError."""
     if isinstance(exc, ResourceNotFoundError):
         return NotFound(f"{what} not found")
     if isinstance(exc, ResourceExistsError | ResourceModifiedError):
@@ -41,25 +41,19 @@ def translate(exc: AzureError, what: str) -> SitelensError:  # noqa: PLR0911 (on
         return TransientError(f"{what}: service unreachable ({type(exc).__name__})")
     if isinstance(exc, ClientAuthenticationError):
         return PermanentError(f"{what}: not authorised ({_code(exc)})", reason="not_authorised")
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code or 0
-        if status == 404:
-            return NotFound(f"{what} not found ({_code(exc)})")
-        if status in (409, 412):
-            return Conflict(f"{what}: {_code(exc)}")
-        if status in _RETRYABLE_STATUS:
-            return TransientError(f"{what}: HTTP {status} {_code(exc)}")
+    status = status_of(exc)
+    if status == 404:
+        return NotFound(f"{what} not found ({_code(exc)})")
+    if status in (409, 412):
+        return Conflict(f"{what}: {_code(exc)}")
+    if not may_succeed_later(exc):
         return PermanentError(f"{what}: HTTP {status} {_code(exc)}", reason="service_refused")
-    return TransientError(f"{what}: {type(exc).__name__}")
+    return TransientError(f"{what}: HTTP {status} {_code(exc)}" if status else f"{what}: {type(exc).__name__}")
 
 
-@contextlib.contextmanager
-def translated(what: str) -> Iterator[None]:
+def translated(what: str) -> contextlib.AbstractContextManager[None]:
     """Any SDK exception raised inside the block leaves it translated, the SDK's error as its cause."""
-    try:
-        yield
-    except AzureError as exc:
-        raise translate(exc, what) from exc
+    return translating(what, translate)
 
 
 def call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

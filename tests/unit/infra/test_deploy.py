@@ -26,10 +26,10 @@ def test_app_package_holds_the_app_and_nothing_else(tmp_path: Path) -> None:
     assert {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared/config.py"} <= set(names)
     tops = {name.split("/")[0] for name in names}
     assert tops == {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared", "batch_tasks"}
-    # of the node's package, only what both sides share: the path builder and OpenCV with its limits
+    # of the node's package, only what both sides share: the path builder, the SDK retry rule, OpenCV's limits
     shared_with_node = sorted(n for n in names if n.startswith("batch_tasks/"))
-    assert shared_with_node == ["batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/ocr/__init__.py",
-                                "batch_tasks/ocr/opencv.py"]  # fmt: skip
+    assert shared_with_node == ["batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/azure_retry.py",
+                                "batch_tasks/ocr/__init__.py", "batch_tasks/ocr/opencv.py"]  # fmt: skip
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
@@ -39,7 +39,7 @@ def test_app_package_builds_result_paths_and_caps_opencv_without_the_repository(
     zipfile.ZipFile(tmp_path / "app.zip").extractall(app)
     code = (f"import os, sys; sys.path.insert(0, {str(app)!r}); "
             "os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'] = str(10**12); "  # an inherited, too generous value
-            "from shared.jobs import ids; import shared.validation.image; "
+            "from shared.jobs import ids; import shared.validation.image, shared.adapters.azure_errors; "
             "print(ids.result_path('j_x'), os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'])")  # fmt: skip
     result = subprocess.run([sys.executable, "-I", "-c", code], check=False, cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)  # fmt: skip

@@ -16,6 +16,8 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, 
 from batch_tasks import errors
 from batch_tasks.errors import CODES, INPUT_ERRORS, ModelUnavailable, NodeError, Overloaded, Stopped, UnknownModel
 from batch_tasks.node.storage import translate, translated
+from shared.adapters.azure_errors import translate as app_translate
+from shared.errors import TransientError
 from shared.jobs.completion import NODE_ERRORS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -78,6 +80,14 @@ def _http(status: int | None) -> HttpResponseError:
 def test_the_storage_edge_translates_sdk_errors_into_storage_codes(raised, code):
     error = translate(raised, "writing results/j_a/result.json")
     assert error.code == code and error.transient is CODES[code].transient
+
+
+@pytest.mark.parametrize("status", [None, 400, 401, 403, 404, 408, 409, 412, 429, 500, 501, 502, 503, 504, 505])
+def test_the_node_and_the_app_retry_the_same_sdk_failures(status):
+    node, app = translate(_http(status), "x"), app_translate(_http(status), "x")
+    assert node.transient is isinstance(app, TransientError)
+    assert translate(ServiceRequestError("refused"), "x").transient
+    assert isinstance(app_translate(ServiceRequestError("refused"), "x"), TransientError)
 
 
 def test_translated_covers_the_sdk_work_inside_it():
