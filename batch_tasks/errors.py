@@ -69,18 +69,26 @@ class NodeError(Exception):
 
 
 class UnknownModel(NodeError):
+    """A malformed model id, or a version neither on the node nor in the registry (the registry raises it)."""
+
     code = "unknown_model"
 
 
 class ModelUnavailable(NodeError):
+    """The version exists but did not download, verify or load; another attempt may find it whole."""
+
     code = "model_unavailable"
 
 
 class Overloaded(NodeError):
+    """The model's batcher queue is full (SITELENS_MAX_QUEUE): this request fails, the next may not."""
+
     code = "overloaded"
 
 
 class Stopped(NodeError):
+    """The batcher stopped (the model was evicted or the server is stopping) before the photo ran."""
+
     code = "shutting_down"
 
 
