@@ -16,7 +16,7 @@ from typing import Any
 from shared.errors import InvalidInput
 
 INVALID_JSON = "invalid_json"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab, LF, CR; and DEL
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab, LF, CR; and DEL
 
 
 def _no_constants(name: str) -> Any:
@@ -61,7 +61,7 @@ def text(doc: dict[str, Any], name: str, *, max_chars: int, reason: str, min_cha
         raise InvalidInput(f"'{name}' must be a string, not {_kind(value)}", reason=reason)
     if not min_chars <= len(value) <= max_chars:
         raise InvalidInput(f"'{name}' must be {min_chars}-{max_chars} characters, not {len(value)}", reason=reason)
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise InvalidInput(f"'{name}' holds a control character", reason=reason)
     return value
 

@@ -3,16 +3,21 @@
 Every phase the CLI runs by default (the schema's examples, the coverage phase with its negative and
 wrong-method requests, fuzzing, stateful links) and every default check, response-schema conformance
 among them; any finding fails the test with schemathesis' own description of it. Requests carry a
-function key, so a 401 here is a finding too.
+function key, so a 401 here is a finding too. Two settings differ from the defaults, each for a reason
+stated where it is set: the wrong methods tried leave out TRACE and QUERY, and /health may answer 503.
 
 Loopback only: the stack has no photos, so no event is ever published and no subscription receives
-anything; every generated subscription `url` is still replaced by a loopback address on a closed port
-before it is sent, so that even a later change cannot make the check subscribe to a real address.
+anything; every subscription `url` the schema allows is still replaced by a loopback address on a closed
+port before it is sent, so that no name is resolved and nothing is subscribed elsewhere.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +29,9 @@ from schemathesis.engine import Status, events
 from schemathesis.generation import GenerationMode
 
 from emulators.azurite import Azurite
+from shared.http_reply import METHODS
+from shared.request_body import CONTROL
+from shared.webhooks.models import MAX_URL_CHARS
 from tests.support.stack import HostProcess
 
 pytestmark = pytest.mark.integration
@@ -58,15 +66,20 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def before_call(_context: Any, case: Any, _kwargs: dict[str, Any]) -> None:  # the hook's name is its kind
-    """Schema-valid requests only: a subscription gets a loopback `url` on a closed port, so nothing is ever
-    resolved or sent elsewhere (a schema-violating one keeps its value: the API refuses it before any name is
-    resolved); and no `continuation`, which is opaque and valid only as a previous page gave it."""
-    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
-        return
-    if isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
+    """A subscription `url` that the schema allows becomes a loopback address on a closed port, in schema-valid
+    and schema-violating requests alike (the violation is then elsewhere, and the service checks the address
+    before the event types), so nothing is ever resolved or sent elsewhere; a `url` the schema refuses is
+    kept, since the API refuses it before reading it as an address. Schema-valid requests also carry no
+    `continuation`: a token is opaque, valid only as a previous page gave it."""
+    if isinstance(case.body, dict) and _allowed_url(case.body.get("url")):
         case.body = {**case.body, "url": SAFE_WEBHOOK_URL}
-    if isinstance(case.query, dict):
+    positive = case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE
+    if positive and isinstance(case.query, dict):
         case.query.pop("continuation", None)
+
+
+def _allowed_url(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= MAX_URL_CHARS and not CONTROL.search(value)
 
 
 def _findings(host: HostProcess, *, health: bool) -> list[str]:
@@ -118,3 +131,32 @@ def test_the_running_app_does_what_openapi_json_says(host: HostProcess) -> None:
 def test_health_does_what_openapi_json_says_on_a_stack_without_batch(host: HostProcess) -> None:
     findings = _findings(host, health=True)
     assert not findings, "\n".join(sorted(set(findings)))
+
+
+def test_a_wrong_method_is_405_with_allow_and_trace_is_the_hosts_404(host: HostProcess) -> None:
+    """Every route of openapi.json, every method a Python function can list that it does not serve."""
+    paths = json.loads((ROOT / "openapi.json").read_text())["paths"]
+    checked = 0
+    for template, operations in paths.items():
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        served = {method.upper() for method in operations if method.upper() in METHODS}
+        for method in set(METHODS) - served:
+            status, headers, body = _request(host, method, path)
+            assert status == 405, (method, path, status)
+            assert headers.get("Allow") == ", ".join(sorted(served)), (method, path)
+            if method != "HEAD":
+                assert json.loads(body)["reason"] == "method_not_allowed"
+            checked += 1
+        status, _, body = _request(host, "TRACE", path)
+        assert (status, json.loads(body)["reason"]) == (404, "route_not_found")
+    assert checked >= 60
+
+
+def _request(host: HostProcess, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"{host.url}/api{path}", method=method, headers={"x-functions-key": "host-key"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()

@@ -68,3 +68,17 @@ def test_every_input_is_bounded(path, method):
     if body is not None:
         assert bounded(body["content"]["application/json"]["schema"])
         assert "invalid_json" in body["description"]
+
+
+DOCS = (REPO / "docs" / "api.md").read_text() + (REPO / "docs" / "webhooks.md").read_text()
+MENTION = re.compile(r"`((?:[A-Z]+\|)*[A-Z]+) /api(/[^\s`?]*)")
+
+
+def documented_operations() -> set[tuple[str, str]]:
+    """(method, path) for every "`GET /api/...`" (or "`POST|GET /api/...`") in docs/api.md and docs/webhooks.md."""
+    return {(method.lower(), path) for methods, path in MENTION.findall(DOCS) for method in methods.split("|")}
+
+
+def test_the_api_docs_and_openapi_json_name_the_same_operations():
+    described = {(method, path) for path, ops in SPEC["paths"].items() for method in ops if method != "parameters"}
+    assert described == documented_operations()
