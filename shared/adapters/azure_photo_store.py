@@ -125,6 +125,8 @@ class BlobPhotoStore:
         except Conflict as exc:
             if service_code(exc) == "LeaseIdMissing":  # leased again since: break it next time
                 raise TransientError(f"photo {blob_name} was leased again while being quarantined") from exc
+            if service_status(exc) != 412:
+                raise  # a refusal of the delete itself, not a later version
             log.warning("photo %s was written again after its copy to quarantine; the later version stays", blob_name)
 
     def model_registered(self, model: str) -> str:

@@ -20,6 +20,8 @@ from azure.core.exceptions import (
 
 from shared.adapters import azure_errors
 from shared.adapters.azure_errors import call, service_code, service_status, translate, translated
+from shared.adapters.azure_job_store import TableJobStore
+from shared.adapters.azure_webhook_store import TableWebhookStore
 from shared.errors import Conflict, NotFound, PermanentError, TransientError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -136,3 +138,26 @@ def test_call_and_translated_raise_the_translated_error_with_the_service_code_an
         list(pages())
     assert call("sum", sum, [1, 2]) == 3
     assert service_code(ValueError("no cause")) == "" and service_status(ValueError()) == 0
+
+
+class _FailingPagesTable:
+    """A table client whose listings fail on their second page, as a throttled service does mid-iteration."""
+
+    def query_entities(self, *args: object, **kwargs: object) -> Iterator[dict[str, str]]:
+        yield {"RowKey": "follower~j_a", "job_id": "j_a"}
+        raise _http(503, "ServerBusy")
+
+
+class _Tables:
+    def create_table_if_not_exists(self, name: str) -> _FailingPagesTable:
+        return _FailingPagesTable()
+
+
+def test_a_listing_that_fails_while_it_is_iterated_leaves_the_adapter_translated():
+    jobs = TableJobStore(_Tables())  # type: ignore[arg-type]
+    hooks = TableWebhookStore(_Tables())  # type: ignore[arg-type]
+    listings = [jobs.open_ids, lambda: jobs.followers("site", "sha"), hooks.list_subscriptions]
+    for listing in listings:
+        with pytest.raises(TransientError) as caught:
+            listing()
+        assert service_code(caught.value) == "ServerBusy"
