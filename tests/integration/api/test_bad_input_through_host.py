@@ -13,21 +13,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
 
-from emulators.azurite import Azurite
 from shared.adapters.azure_job_store import TableJobStore
 from shared.jobs.models import Job
+from tests.integration.api.conftest import AppHost
 from tests.support.stack import HostProcess
 
 pytestmark = pytest.mark.integration
-KEYS = {"master": "test-master-key", "host": {"default": "host-key"}}
-RARELY = "0 0 0 1 1 *"  # timers these tests do not exercise
 NESTED = b"[" * 4096  # 4 KiB of '[': deeper than the parser's recursion limit
 
 
@@ -54,21 +51,8 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    unique = uuid.uuid4().hex[:10]
-    values = {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "AzureFunctionsWebHost__hostid": f"api-{unique}",
-        "SITELENS_TABLE_PREFIX": f"t{unique}",
-        "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
-        "SITELENS_RECONCILE_SCHEDULE": RARELY,
-    }
-    host = HostProcess.prepare_repo_app(tmp_path_factory.mktemp("api") / "app", values, keys=KEYS).start()
-    try:
-        yield Api(host, azurite.connection_string, unique)
-    finally:
-        host.stop()
+def api(app_host: AppHost) -> Api:
+    return Api(app_host.host, app_host.connection, app_host.unique)
 
 
 def job_id(name: str) -> str:

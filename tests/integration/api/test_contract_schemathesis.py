@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +25,14 @@ import schemathesis
 from schemathesis.engine import Status, events
 from schemathesis.generation import GenerationMode
 
-from emulators.azurite import Azurite
 from shared.http_reply import METHODS
 from shared.request_body import CONTROL
 from shared.webhooks.models import MAX_URL_CHARS
+from tests.integration.api.conftest import KEY, AppHost
 from tests.support.stack import HostProcess
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-KEYS = {"master": "test-master-key", "host": {"default": "host-key"}}
-RARELY = "0 0 0 1 1 *"
 EXAMPLES_PER_OPERATION = 30
 # schemathesis' default wrong methods but TRACE and QUERY, which no Python function can list: the Functions
 # host answers them 404 on every route before the app sees them (docs/functions-host.md, HTTP).
@@ -46,23 +41,8 @@ SAFE_WEBHOOK_URL = "http://127.0.0.1:9/schemathesis"  # the discard port: nothin
 
 
 @pytest.fixture(scope="module")
-def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
-    unique = uuid.uuid4().hex[:10]
-    values = {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "AzureFunctionsWebHost__hostid": f"contract-{unique}",
-        "SITELENS_TABLE_PREFIX": f"t{unique}",
-        "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
-        "SITELENS_RECONCILE_SCHEDULE": RARELY,
-    }
-    prepared = HostProcess.prepare_repo_app(tmp_path_factory.mktemp("contract") / "app", values, keys=KEYS)
-    shutil.copy(ROOT / "openapi.json", prepared.app_dir / "openapi.json")  # deployed beside function_app.py
-    started = prepared.start()
-    try:
-        yield started
-    finally:
-        started.stop()
+def host(app_host: AppHost) -> HostProcess:
+    return app_host.host
 
 
 def before_call(_context: Any, case: Any, _kwargs: dict[str, Any]) -> None:  # the hook's name is its kind
@@ -84,7 +64,7 @@ def _allowed_url(value: object) -> bool:
 
 def _findings(host: HostProcess, *, health: bool) -> list[str]:
     schema: Any = schemathesis.openapi.from_path(ROOT / "openapi.json")
-    schema.config.update(base_url=f"{host.url}/api", headers={"x-functions-key": "host-key"})
+    schema.config.update(base_url=f"{host.url}/api", headers={"x-functions-key": KEY})
     schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION)
     schema.config.phases.coverage.unexpected_methods = UNEXPECTED_METHODS
     if health:
@@ -153,7 +133,7 @@ def test_a_wrong_method_is_405_with_allow_and_trace_is_the_hosts_404(host: HostP
 
 
 def _request(host: HostProcess, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(f"{host.url}/api{path}", method=method, headers={"x-functions-key": "host-key"})
+    request = urllib.request.Request(f"{host.url}/api{path}", method=method, headers={"x-functions-key": KEY})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read()

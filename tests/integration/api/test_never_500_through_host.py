@@ -9,21 +9,17 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from emulators.azurite import Azurite
+from tests.integration.api.conftest import AppHost
 from tests.support.stack import HostProcess
 from tests.unit.api.fakes import JOB_ID, PROBLEM_MEMBERS, documented_codes
 from tests.unit.api.test_never_500 import bodies
 
 pytestmark = pytest.mark.integration
-KEYS = {"master": "test-master-key", "host": {"default": "host-key"}}
-RARELY = "0 0 0 1 1 *"
 DOCUMENTED = documented_codes()
 ENDPOINTS = {
     "/uploads": ("site_id", "device_id", "photo_id", "ext", "content_type"),
@@ -33,21 +29,8 @@ ENDPOINTS = {
 
 
 @pytest.fixture(scope="module")
-def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
-    unique = uuid.uuid4().hex[:10]
-    values = {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "AzureFunctionsWebHost__hostid": f"prop-{unique}",
-        "SITELENS_TABLE_PREFIX": f"t{unique}",
-        "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
-        "SITELENS_RECONCILE_SCHEDULE": RARELY,
-    }
-    started = HostProcess.prepare_repo_app(tmp_path_factory.mktemp("prop") / "app", values, keys=KEYS).start()
-    try:
-        yield started
-    finally:
-        started.stop()
+def host(app_host: AppHost) -> HostProcess:
+    return app_host.host
 
 
 def post(host: HostProcess, path: str, body: bytes) -> tuple[int, str, Any]:
