@@ -75,7 +75,7 @@ class BatchPoolWaker:
         self.clock, self.sleep, self.background = clock, sleep, background
         self._last_look: datetime | None = None
         self._lock = threading.Lock()
-        self.looks = self.kicks = 0  # counted for the logs and the measurements in docs/autoscale.md
+        self.looks = self.evaluations = self.kicks = 0  # Batch calls made, for the measurements in docs/autoscale.md
 
     def wake(self) -> None:
         now = self.clock()
@@ -133,6 +133,7 @@ class BatchPoolWaker:
 
     def _formula_wants_nodes(self, formula: str) -> bool:
         options = models.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula=formula)
+        self.evaluations += 1
         run = call(f"pool {self.pool_id} evaluate", self.client.evaluate_pool_auto_scale, self.pool_id, options)
         return run.error is None and asks_for_nodes(run.results)
 

@@ -108,6 +108,7 @@ def test_one_look_per_30_s_per_instance_and_one_claim_per_pool_across_instances(
     first.wake()
     second.wake()
     assert (first.looks, second.looks, first.kicks, second.kicks) == (1, 1, 1, 0)
+    assert (first.evaluations, second.evaluations) == (1, 0)
 
 
 def _refusal(status: int, code: str) -> HttpResponseError:
