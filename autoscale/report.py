@@ -23,7 +23,7 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
     def rank(p: float) -> float:
         return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
-    return {"p50": round(rank(0.50), 1), "p95": round(rank(0.95), 1), "max": round(ordered[-1], 1)}
+    return {"p50": round(rank(0.50), 2), "p95": round(rank(0.95), 2), "max": round(ordered[-1], 2)}
 
 
 def oracle_for(arrivals: Sequence[float], settings: Settings) -> OracleSchedule:

@@ -11,6 +11,8 @@ busy (the local Batch service's order); `taskcompletion`/`retaineddata` keep a n
 emptiest ready node with a free slot (Batch's default spread) and run `service_s`. Node time is billed
 from allocation to release. A kick re-enables autoscale on a pool with no nodes when a photo arrives:
 `kick_delay_s` later (spaced 30 s from the last enable) an evaluation runs and the schedule restarts.
+The run lasts until the later of `horizon_s` and the last arrival, and on until every photo is done (a day
+at most); nodes still there at the end are billed until then.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Settings:
     kick: bool = False
     kick_delay_s: float = 60.0
     start: datetime = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, midnight UTC
+    horizon_s: float = 86400.0
 
 
 @dataclass
@@ -106,12 +109,12 @@ class Simulation:
         self._push(0.0, _SAMPLE)
         self._push(self.s.phase_s, _EVALUATE, self.schedule)
         last = self.arrivals[-1] if self.arrivals else 0.0
-        horizon = max(86400.0, -(-last // 86400) * 86400)  # the end of the trace's last day
+        horizon = max(self.s.horizon_s, last)
         t = 0.0
         while self._events:
             t, kind, _, data = heapq.heappop(self._events)
             done = not self.queue and not self.running and all(a <= t for a in self.arrivals[-1:])
-            if t > horizon + 86400 or (t >= horizon and done and not self.nodes):
+            if t > horizon + 86400 or (t >= horizon and done):
                 break
             self._handle(t, kind, data)
         self.out.end_s = t
