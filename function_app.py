@@ -159,8 +159,8 @@ def _not_allowed(route: str, allowed: frozenset[str]) -> Callable[[func.HttpRequ
     return method_not_allowed
 
 
-for _number, (_template, _allowed) in enumerate(http_reply.allowed_methods((r, [m]) for r, m in list(_ROUTES)).items()):
-    app.function_name(name=f"method_not_allowed_{_number}")(
+for _template, _allowed in http_reply.allowed_methods(_ROUTES).items():
+    app.function_name(name=http_reply.not_allowed_function_name(_template))(
         app.route(route=_template, methods=http_reply.other_methods(_allowed), auth_level=func.AuthLevel.ANONYMOUS)(
             _not_allowed(_template, _allowed)
         )

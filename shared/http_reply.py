@@ -12,6 +12,7 @@ function that lists every other method a function can list and answers 405 with 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,12 +58,18 @@ def method_not_allowed(route: str, allowed: Iterable[str]) -> Reply:
     return Reply.problem(405, "method_not_allowed", f"/{route} answers {allow}", {"Allow": allow})
 
 
-def allowed_methods(routes: Iterable[tuple[str, Iterable[str]]]) -> dict[str, frozenset[str]]:
-    """Each route template with every method some function lists for it (the same route may have several)."""
+def allowed_methods(routes: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Each route template with every method some function serves on it (one route may have several)."""
     allowed: dict[str, set[str]] = {}
-    for route, methods in routes:
-        allowed.setdefault(route, set()).update(m.upper() for m in methods)
+    for route, method in routes:
+        allowed.setdefault(route, set()).add(method.upper())
     return {route: frozenset(methods) for route, methods in allowed.items()}
+
+
+def not_allowed_function_name(route: str) -> str:
+    """`subscriptions/{id}/rotate` → `method_not_allowed_subscriptions_id_rotate`, readable in logs (two routes
+    that differ only in punctuation would clash, and indexing refuses a duplicate name loudly)."""
+    return "method_not_allowed_" + "_".join(re.findall(r"[A-Za-z0-9]+", route))
 
 
 def other_methods(allowed: frozenset[str]) -> list[str]:

@@ -6,7 +6,14 @@ import json
 
 from shared import problems
 from shared.errors import Conflict, InvalidInput, NotFound, TransientError
-from shared.http_reply import METHODS, Reply, allowed_methods, method_not_allowed, other_methods
+from shared.http_reply import (
+    METHODS,
+    Reply,
+    allowed_methods,
+    method_not_allowed,
+    not_allowed_function_name,
+    other_methods,
+)
 from tests.unit.api.fakes import PROBLEM_MEMBERS, documented_codes
 
 
@@ -41,8 +48,15 @@ def test_a_wrong_method_is_405_naming_every_method_the_route_serves() -> None:
 
 
 def test_methods_of_one_route_from_several_functions_are_merged() -> None:
-    allowed = allowed_methods([("subscriptions", ["post"]), ("subscriptions", ["GET"]), ("jobs", ["GET"])])
+    allowed = allowed_methods([("subscriptions", "post"), ("subscriptions", "GET"), ("jobs", "GET")])
     assert allowed == {"subscriptions": frozenset({"GET", "POST"}), "jobs": frozenset({"GET"})}
+
+
+def test_each_route_has_its_own_405_function_name() -> None:
+    routes = ["subscriptions", "subscriptions/{id}", "subscriptions/{id}/rotate", "health/details", "openapi.json"]
+    names = [not_allowed_function_name(route) for route in routes]
+    assert len(set(names)) == len(names)
+    assert all(name.isidentifier() for name in names)
 
 
 def test_the_405_function_lists_exactly_the_methods_the_route_does_not() -> None:
