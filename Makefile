@@ -54,6 +54,7 @@ demo: setup
 
 # Benchmarks (not tests): each prints a JSON summary of ratios against a baseline measured in the same run.
 bench: setup
+	$(PY) -m benchmarks.autoscale_pool
 	$(PY) -m benchmarks.node_throughput
 	$(PY) -m benchmarks.pipeline_burst
 

@@ -1,0 +1,68 @@
+"""What the shipped autoscale formula costs and how long photos wait, on each reference trace, simulated.
+
+For every reference trace (`autoscale.traces`, seed 1, written to `.local/benchmarks/traces/`), the
+simulator's table for `infra/autoscale.formula` as deployed, with and without the kick (autoscale
+re-enabled when a photo finds the pool empty), against the oracle of the same run, and whether the
+burst traces meet the bars: node-hours at most 1.3x the oracle's, p95 time to result at most the oracle's
+p95 + the boot + one interval. The simulation needs no Azure and no stack; figures depend only on the
+model's settings (printed), not on the machine. JSON: `.local/benchmarks/autoscale_pool.json`.
+Run: `.venv/bin/python -m benchmarks.autoscale_pool [--seed 1] [--phase 0]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from autoscale import Formula
+from autoscale.report import oracle_for, summary, table
+from autoscale.simulation import Settings, simulate
+from autoscale.traces import BURSTS, REFERENCES, read_trace, write_trace
+
+REPO = Path(__file__).resolve().parents[1]
+FORMULA = REPO / "infra" / "autoscale.formula"
+COST_BAR = 1.3
+
+
+def meets_bars(result: dict[str, Any]) -> bool:
+    wait_bar = result["oracle_time_to_result_s"]["p95"] + result["boot_s"] + result["interval_s"]
+    return bool(result["ratio"] <= COST_BAR and result["time_to_result_s"]["p95"] <= wait_bar)
+
+
+def run_all(seed: int, phase: float, traces_dir: Path) -> list[dict[str, Any]]:
+    formula = Formula.parse(FORMULA.read_text(encoding="utf-8"))
+    rows = []
+    for name, generate in REFERENCES.items():
+        path = traces_dir / f"{name}.csv"
+        write_trace(path, generate(seed))
+        arrivals = read_trace(path)
+        for kick in (False, True):
+            settings = Settings(phase_s=phase, kick=kick)
+            result = summary(arrivals, simulate(formula, arrivals, settings), oracle_for(arrivals, settings), settings)
+            result.update(trace=name, kick=kick, burst=name in BURSTS, meets_bars=meets_bars(result))
+            rows.append(result)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--phase", type=float, default=0.0, help="seconds from t=0 to the first evaluation")
+    parser.add_argument("--out", type=Path, default=REPO / ".local" / "benchmarks" / "autoscale_pool.json")
+    args = parser.parse_args()
+    rows = run_all(args.seed, args.phase, args.out.parent / "traces")
+    for row in rows:
+        verdict = ("meets the bars" if row["meets_bars"] else "MISSES the bars") if row["burst"] else "trade-off"
+        print(f"\n== {row['trace']} ({row['photos']} photos), kick {'on' if row['kick'] else 'off'}: {verdict}")
+        print(table(row))
+    settings = Settings()
+    print(f"\nmodel: boot {settings.boot_s:g} s, interval {settings.interval_s:g} s, {settings.slots} slots per "
+          f"node, {settings.service_s:.2f} s per task, evaluation phase {args.phase:g} s")  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
