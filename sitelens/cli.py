@@ -22,6 +22,7 @@ _GROUPS: dict[str, str] = {
     "models": "sitelens.models_command",
     "batch": "emulators.batch_service.cli",
     "upload": "sitelens.upload_command",
+    "plan": "sitelens.plan_command",
 }
 
 
