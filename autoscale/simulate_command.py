@@ -1,7 +1,7 @@
 """`sitelens autoscale simulate` and `sitelens autoscale traces`: what a formula costs on a trace of photos.
 
     sitelens autoscale simulate --formula FILE --trace FILE [--interval S] [--boot S] [--slots N]
-        [--service-time S | --photos-per-node-s R] [--param NAME=VALUE]... [--kick] [--kick-delay S]
+        [--service-time S | --photos-per-node-s R] [--param NAME=VALUE]... [--kick]
         [--phase S] [--start ISO8601] [--json] [--plot OUT.png]
     sitelens autoscale traces --out DIR [--seed N]
 
@@ -63,7 +63,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help=f"a full node's photos per second (default {MEASURED_PHOTOS_PER_NODE_S:g})")  # fmt: skip
     sim.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a knob of the formula")
     sim.add_argument("--kick", action="store_true", help="re-enable autoscale when a photo finds the pool empty")
-    sim.add_argument("--kick-delay", type=_number(0), default=60.0, help="seconds from that photo to the kick")
     sim.add_argument("--phase", type=_number(0), default=0.0, help="seconds to the first evaluation")
     sim.add_argument("--start", type=_start, default=Settings().start, help="the trace's t=0, ISO 8601")
     sim.add_argument("--json", action="store_true", help="print one JSON object")
@@ -90,7 +89,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     else:
         service = slots / float(args.photos_per_node_s or MEASURED_PHOTOS_PER_NODE_S)
     return Settings(interval_s=args.interval, boot_s=args.boot, slots=slots, service_s=service, kick=args.kick,
-                    kick_delay_s=args.kick_delay, phase_s=args.phase, start=args.start)  # fmt: skip
+                    phase_s=args.phase, start=args.start)  # fmt: skip
 
 
 def run_simulate(args: argparse.Namespace) -> int:

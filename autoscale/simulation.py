@@ -9,8 +9,13 @@ allocated at once and ready `boot_s` later; removal takes idle and booting nodes
 busy (the local Batch service's order); `taskcompletion`/`retaineddata` keep a node until its tasks end,
 `requeue` puts its tasks back at the head of the queue, `terminate` fails them. Tasks start on the
 emptiest ready node with a free slot (Batch's default spread) and run `service_s`. Node time is billed
-from allocation to release. A kick re-enables autoscale on a pool with no nodes when a photo arrives:
-`kick_delay_s` later (spaced 30 s from the last enable) an evaluation runs and the schedule restarts.
+from allocation to release.
+
+The kick (docs/autoscale.md, "Scale from zero"): a photo that arrives while the pool's target is 0 claims
+a kick, at most one per 30 s; from its arrival, every `KICK_POLL_S` for at most `KICK_WINDOW_S`, the formula
+is evaluated without applying it (the Evaluate API) until it gives a target of 1 or more; then autoscale is
+enabled again (refused within 30 s of the last enable), which evaluates at once, applies, and restarts the
+schedule from then.
 The run lasts until the later of `horizon_s` and the last arrival, and on until every photo is done (a day
 at most); nodes still there at the end are billed until then.
 """
@@ -27,6 +32,8 @@ from autoscale.evaluator import Formula, PoolState
 from autoscale.samples import SAMPLE_PERIOD, Metrics, pool_sample
 
 ENABLE_SPACING_S = 30.0  # Azure refuses a second enable on a pool within 30 s (TooManyEnableAutoScaleRequests)
+KICK_CLAIM_SPACING_S = 30.0  # one kick per pool per 30 s across function instances
+KICK_POLL_S, KICK_WINDOW_S = 10.0, 90.0  # the waker's Evaluate calls: every 10 s, for at most 90 s
 MIN_INTERVAL_S = 300.0  # Azure's shortest evaluation interval
 _END, _READY, _ARRIVAL, _SAMPLE, _KICK, _EVALUATE = range(6)
 _PERIOD = SAMPLE_PERIOD.total_seconds()
@@ -42,7 +49,6 @@ class Settings:
     lag_s: float = 30.0
     phase_s: float = 0.0
     kick: bool = False
-    kick_delay_s: float = 60.0
     start: datetime = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, midnight UTC
     horizon_s: float = 86400.0
 
@@ -90,8 +96,8 @@ class Simulation:
         self.queue: deque[int] = deque()  # photo indexes waiting, oldest first
         self.running: dict[int, tuple[_Node, float]] = {}  # photo → (its node, when it ends)
         self.target, self.option = 0, "requeue"
-        self.succeeded = 0
-        self.last_enable, self.kick_pending, self.schedule = -1e18, False, 0
+        self.succeeded, self.arrived = 0, 0
+        self.last_enable, self.last_claim, self.polling, self.schedule = -1e18, -1e18, False, 0
         self._events: list[tuple[float, int, int, int]] = []
         self._seq = itertools.count()
 
@@ -113,7 +119,7 @@ class Simulation:
         t = 0.0
         while self._events:
             t, kind, _, data = heapq.heappop(self._events)
-            done = not self.queue and not self.running and all(a <= t for a in self.arrivals[-1:])
+            done = self.arrived == len(self.arrivals) and not self.queue and not self.running
             if t > horizon + 86400 or (t >= horizon and done):
                 break
             self._handle(t, kind, data)
@@ -131,17 +137,15 @@ class Simulation:
                     node.idle_since = node.ready
         elif kind == _ARRIVAL:
             self.queue.append(data)
-            if self.s.kick and not self.kick_pending and self.target == 0 and not self._staying():
-                self.kick_pending = True
-                self._push(max(t + self.s.kick_delay_s, self.last_enable + ENABLE_SPACING_S), _KICK)
+            self.arrived += 1
+            if self.s.kick and not self.polling and self.target == 0 and t - self.last_claim >= KICK_CLAIM_SPACING_S:
+                self.polling, self.last_claim = True, t
+                self._push(t, _KICK, 0)
         elif kind == _SAMPLE:
             self._sample(t, record_point=True)
             self._push(t + _PERIOD, _SAMPLE)
         elif kind == _KICK:
-            self.kick_pending, self.last_enable = False, t
-            self.out.kicks += 1
-            self.schedule += 1  # the old schedule stops; a new one starts now
-            self._evaluate(t)
+            self._poll(t, data)
         elif kind == _EVALUATE and data == self.schedule:
             self._evaluate(t)
         self._dispatch(t)
@@ -157,6 +161,25 @@ class Simulation:
             node.idle_since = t
             if node.leaving:
                 self._release(node, t)
+
+    def _poll(self, t: float, polls: int) -> None:
+        """One Evaluate call of the waker; enable autoscale once the formula sees the work."""
+        run = self.formula.evaluate(self._pool_state(), self.metrics, now=self._at(t), seed=int(t * 1000))
+        if run.applied is not None and run.applied.dedicated >= 1:
+            self.polling = False
+            if t - self.last_enable >= ENABLE_SPACING_S:  # else refused: another enable just did it
+                self.last_enable = t
+                self.out.kicks += 1
+                self.schedule += 1  # the old schedule stops; a new one starts now
+                self._evaluate(t)
+        elif (polls + 1) * KICK_POLL_S <= KICK_WINDOW_S:
+            self._push(t + KICK_POLL_S, _KICK, polls + 1)
+        else:
+            self.polling = False  # gave up: the scheduled evaluation will see it
+
+    def _pool_state(self) -> PoolState:
+        return PoolState(target_dedicated=self.target, current_dedicated=len(self._staying()),
+                         task_slots_per_node=self.s.slots)  # fmt: skip
 
     def _staying(self) -> list[_Node]:
         return [n for n in self.nodes if not n.leaving]
@@ -175,9 +198,7 @@ class Simulation:
             self.out.timeline.append(Point(t, pending, self.target, len(self.nodes)))
 
     def _evaluate(self, t: float) -> None:
-        pool = PoolState(target_dedicated=self.target, current_dedicated=len(self._staying()),
-                         task_slots_per_node=self.s.slots)  # fmt: skip
-        run = self.formula.evaluate(pool, self.metrics, now=self._at(t), seed=int(t * 1000))
+        run = self.formula.evaluate(self._pool_state(), self.metrics, now=self._at(t), seed=int(t * 1000))
         self.out.evaluations += 1
         if run.applied is None:
             self.out.failed_evaluations += 1

@@ -33,25 +33,32 @@ def test_a_photo_seen_only_after_the_lag_waits_one_more_interval():
     assert run.time_to_result == [1200.0 + 10 - 280]
 
 
-def test_the_kick_evaluates_once_the_sample_is_visible_and_restarts_the_schedule():
-    # Arrives at 100, kicked at 160 (the sample at 120 is visible at 150): a node at 160, ready at 760, the
-    # photo done at 770. The schedule restarted at 160: 460 keeps it (sample 450 holds the task), 760 too,
-    # 1060 sees the sample at 1050 with nothing pending and releases it.
-    run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0], Settings(**{**HAND.__dict__, "kick": True}))
-    assert run.time_to_result == [670.0]
+KICKED = Settings(**{**HAND.__dict__, "kick": True})
+
+
+def test_the_kick_polls_until_the_formula_sees_the_photo_then_evaluates_and_restarts_the_schedule():
+    # The photo at 100 claims a kick; Evaluate at 100, 110, ... 140 sees nothing (the sample taken at 120 is
+    # visible from 150); at 150 it gives 1: enable, evaluate, a node at 150, ready at 750, the photo done at
+    # 760. The schedule restarted at 150: 450 and 750 keep the node (samples 420, 720 hold the task), 1050
+    # sees the sample at 1020 with nothing pending and releases it.
+    run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0], KICKED)
+    assert run.time_to_result == [660.0]
     assert run.kicks == 1
-    assert run.node_seconds == 900.0  # 160 → 1060
+    assert run.node_seconds == 900.0  # 150 → 1050
 
 
-def test_a_kick_before_the_sample_is_visible_sees_nothing_and_kicks_are_30_seconds_apart():
-    # No delay: the photo at 100 kicks at once, before its sample (120, visible at 150): target 0, and the
-    # schedule restarts (next at 400). The photo at 110 kicks again, but not before 130, 30 s after the first:
-    # again nothing visible; the next evaluation, at 430, sees both; the node is ready at 1030, they finish at
-    # 1040 and 1050. (Had the second kick come at 110, the node would have been ready 20 s sooner.)
-    settings = Settings(**{**HAND.__dict__, "kick": True, "kick_delay_s": 0.0})
-    run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0, 110.0], settings)
-    assert run.kicks == 2
-    assert run.time_to_result == [940.0, 940.0]
+def test_photos_during_a_kick_claim_none_of_their_own():
+    run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0, 110.0, 125.0], KICKED)
+    assert run.kicks == 1
+    assert run.time_to_result == [660.0, 660.0, 655.0]  # one slot: 750-760, 760-770, 770-780
+
+
+def test_a_kick_gives_up_after_90_seconds_and_the_schedule_finds_the_photo():
+    # With a 120 s lag the sample taken at 120 is visible only at 240, after the last poll (190): no kick;
+    # the evaluation at 300 allocates the node, ready at 900.
+    run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0], Settings(**{**KICKED.__dict__, "lag_s": 120.0}))
+    assert run.kicks == 0
+    assert run.time_to_result == [810.0]
 
 
 def test_targets_are_truncated_and_slots_fill_before_a_task_waits():
