@@ -12,10 +12,9 @@ emptiest ready node with a free slot (Batch's default spread) and run `service_s
 from allocation to release.
 
 The kick (docs/autoscale.md, "Scale from zero"): a photo that arrives while the pool's target is 0 claims
-a kick, at most one per 30 s; from its arrival, every `KICK_POLL_S` for at most `KICK_WINDOW_S`, the formula
-is evaluated without applying it (the Evaluate API) until it gives a target of 1 or more; then autoscale is
-enabled again (refused within 30 s of the last enable), which evaluates at once, applies, and restarts the
-schedule from then.
+a kick, at most one per 90 s; at `KICK_POLLS_S` after its arrival the formula is evaluated without applying
+it (the Evaluate API) until it gives a target of 1 or more; then autoscale is enabled again (refused within
+30 s of the last enable), which evaluates at once, applies, and restarts the schedule from then.
 The run lasts until the later of `horizon_s` and the last arrival, and on until every photo is done (a day
 at most); nodes still there at the end are billed until then.
 """
@@ -32,8 +31,9 @@ from autoscale.evaluator import Formula, PoolState
 from autoscale.samples import SAMPLE_PERIOD, Metrics, pool_sample
 
 ENABLE_SPACING_S = 30.0  # Azure refuses a second enable on a pool within 30 s (TooManyEnableAutoScaleRequests)
-KICK_CLAIM_SPACING_S = 30.0  # one kick per pool per 30 s across function instances
-KICK_POLL_S, KICK_WINDOW_S = 10.0, 90.0  # the waker's Evaluate calls: every 10 s, for at most 90 s
+KICK_CLAIM_SPACING_S = 90.0  # one kick per pool per 90 s across function instances
+# The waker's Evaluate calls after the claim: at once, then backing off from 1 s to 10 s, for at most 90 s.
+KICK_POLLS_S = (0.0, 1.0, 3.0, 7.0, 15.0, 25.0, 35.0, 45.0, 55.0, 65.0, 75.0, 85.0)
 MIN_INTERVAL_S = 300.0  # Azure's shortest evaluation interval
 _END, _READY, _ARRIVAL, _SAMPLE, _KICK, _EVALUATE = range(6)
 _PERIOD = SAMPLE_PERIOD.total_seconds()
@@ -172,8 +172,8 @@ class Simulation:
                 self.out.kicks += 1
                 self.schedule += 1  # the old schedule stops; a new one starts now
                 self._evaluate(t)
-        elif (polls + 1) * KICK_POLL_S <= KICK_WINDOW_S:
-            self._push(t + KICK_POLL_S, _KICK, polls + 1)
+        elif polls + 1 < len(KICK_POLLS_S):
+            self._push(self.last_claim + KICK_POLLS_S[polls + 1], _KICK, polls + 1)
         else:
             self.polling = False  # gave up: the scheduled evaluation will see it
 

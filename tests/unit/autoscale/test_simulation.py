@@ -37,24 +37,24 @@ KICKED = Settings(**{**HAND.__dict__, "kick": True})
 
 
 def test_the_kick_polls_until_the_formula_sees_the_photo_then_evaluates_and_restarts_the_schedule():
-    # The photo at 100 claims a kick; Evaluate at 100, 110, ... 140 sees nothing (the sample taken at 120 is
-    # visible from 150); at 150 it gives 1: enable, evaluate, a node at 150, ready at 750, the photo done at
-    # 760. The schedule restarted at 150: 450 and 750 keep the node (samples 420, 720 hold the task), 1050
-    # sees the sample at 1020 with nothing pending and releases it.
+    # The photo at 100 claims a kick; Evaluate at 100, 101, 103, 107, 115, 125, 135, 145 sees nothing (the
+    # sample taken at 120 is visible from 150); at 155 it gives 1: enable, evaluate, a node at 155, ready at
+    # 755, the photo done at 765. The schedule restarted at 155: 455 and 755 keep the node (samples 450 and
+    # 750 hold the task), 1055 sees the sample at 1050 with nothing pending and releases it.
     run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0], KICKED)
-    assert run.time_to_result == [660.0]
+    assert run.time_to_result == [665.0]
     assert run.kicks == 1
-    assert run.node_seconds == 900.0  # 150 → 1050
+    assert run.node_seconds == 900.0  # 155 → 1055
 
 
 def test_photos_during_a_kick_claim_none_of_their_own():
     run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0, 110.0, 125.0], KICKED)
     assert run.kicks == 1
-    assert run.time_to_result == [660.0, 660.0, 655.0]  # one slot: 750-760, 760-770, 770-780
+    assert run.time_to_result == [665.0, 665.0, 660.0]  # one slot: 755-765, 765-775, 775-785
 
 
 def test_a_kick_gives_up_after_90_seconds_and_the_schedule_finds_the_photo():
-    # With a 120 s lag the sample taken at 120 is visible only at 240, after the last poll (190): no kick;
+    # With a 120 s lag the sample taken at 120 is visible only at 240, after the last poll (185): no kick;
     # the evaluation at 300 allocates the node, ready at 900.
     run = simulate(Formula.parse(ONE_WHILE_PENDING), [100.0], Settings(**{**KICKED.__dict__, "lag_s": 120.0}))
     assert run.kicks == 0
