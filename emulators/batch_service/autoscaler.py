@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autoscale import SAMPLE_PERIOD, Formula, FormulaError, Metrics, PoolState
+from autoscale.samples import pool_sample
 from emulators.batch_service import documents
 from emulators.batch_service.clock import Clock
 from emulators.batch_service.nodes import NodeManager
@@ -159,12 +160,16 @@ class Autoscaler:
             running = sum(1 for t in tasks if t["state"] in ("running", "preparing"))
             done = [t for t in tasks if t["state"] == "completed"]
             succeeded = sum(1 for t in done if t["executionInfo"].get("result") == "success")
-            values = {
-                "$ActiveTasks": active, "$RunningTasks": running, "$PendingTasks": active + running,
-                "$SucceededTasks": succeeded, "$FailedTasks": len(done) - succeeded,
-                "$TaskSlotsPerNode": pool["taskSlotsPerNode"], "$CurrentDedicatedNodes": pool["currentDedicatedNodes"],
-                "$CurrentLowPriorityNodes": pool["currentLowPriorityNodes"], "$PreemptedNodeCount": 0,
-                "$UsableNodeCount": self.nodes.usable(pool),
-            }  # fmt: skip
+            # the same sample the simulator records (autoscale.samples.pool_sample)
+            values = pool_sample(
+                active=active,
+                running=running,
+                succeeded=succeeded,
+                failed=len(done) - succeeded,
+                slots_per_node=int(pool["taskSlotsPerNode"]),
+                dedicated=int(pool["currentDedicatedNodes"]),
+                low_priority=int(pool["currentLowPriorityNodes"]),
+                usable=self.nodes.usable(pool),
+            )
             for name, value in values.items():
                 metrics.of(name).record(now, float(value))
