@@ -84,6 +84,8 @@ class BatchTaskSubmitter:
             identity = models.BatchNodeIdentityReference(resource_id=self.spec.identity_resource_id)
             url = _without_query(url)
         env = {**self.spec.environment, "SITELENS_MODEL": request.model, "SITELENS_JOB_ID": request.job_id}
+        if request.traceparent:  # the task joins the photo's trace (docs/telemetry.md)
+            env["TRACEPARENT"] = request.traceparent
         return models.BatchTaskCreateOptions(
             id=request.job_id,
             command_line=self.spec.command.format(job_id=request.job_id, input=INPUT_FILE),

@@ -23,6 +23,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from batch_tasks.telemetry import parse_traceparent
 from shared.adapters.azure_errors import call, service_code, service_status
 from shared.errors import Conflict, InvalidInput, NotFound, TransientError
 from shared.jobs import ids, routing
@@ -59,7 +60,10 @@ class BlobPhotoStore:
 
     def photo_info(self, blob_name: str) -> BlobInfo:
         props = call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).get_blob_properties)
-        return BlobInfo(props.size, str(props.etag))  # not its content type or metadata: the device sets those
+        # Not its content type or metadata: the device sets those. Only a well-formed traceparent is taken,
+        # as a correlation hint that decides nothing (docs/telemetry.md#trust).
+        hint = parse_traceparent((props.metadata or {}).get("traceparent"))
+        return BlobInfo(props.size, str(props.etag), hint)
 
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
         # Bounded twice: the caller checked the size, and the range stops a blob that grew since. Pinned to

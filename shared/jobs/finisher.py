@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from shared import metrics
 from shared.errors import Conflict
 from shared.jobs import document, ids
 from shared.jobs.models import Job, JobState
@@ -44,6 +45,9 @@ class Finisher:
             try:
                 current = self.store.update(target)
                 log.info("job %s -> %s (%s)", current.id, current.state, current.reason or "ok")
+                latency = current.latency_ms
+                metrics.photo_finished(current.site, current.state.value, current.reason, current.model,
+                                       latency / 1000 if latency is not None else None)  # fmt: skip
                 break
             except Conflict:
                 current = self.store.get(job.id)  # someone else moved it: re-decide on the stored job

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
+from batch_tasks import telemetry
+from shared import metrics
 from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.finisher import Finisher
@@ -66,7 +71,13 @@ class Ingestion:
         except NotFound:
             log.info("photo %s is gone before ingestion (moved or deleted); nothing to do", blob_name)
             return None
-        return self.process(self._bind(blob_name, info), info)
+        # The photo's trace: the upload client's span when the blob carries a valid traceparent, else a new one.
+        with telemetry.job_span("ingest", ids.job_id_for(blob_name), parent=info.traceparent,
+                                kind=SpanKind.CONSUMER, attributes={"sitelens.blob": blob_name}) as span:  # fmt: skip
+            job = self.process(self._bind(blob_name, info), info)
+            span.set_attributes({"sitelens.site": job.site, "sitelens.device": job.device,
+                                 "sitelens.state": job.state.value})  # fmt: skip
+            return job
 
     def _bind(self, blob_name: str, info: BlobInfo, retry_of: Job | None = None) -> Job:
         """The name's job (or this retry's), bound to the version read now if it is new; else a later write."""
@@ -83,8 +94,12 @@ class Ingestion:
         name = parse_name(blob_name)
         site, device, photo = (name.site, name.device, name.photo_id) if name else (UNKNOWN, UNKNOWN, blob_name[-64:])
         job = Job(job_id, site, device, photo, blob_name, info.etag, self.clock(),
-                  retry_of=retry_of.id if retry_of else None)  # fmt: skip
-        return self.store.create(job) or self.store.get(job_id)
+                  retry_of=retry_of.id if retry_of else None, traceparent=telemetry.current_traceparent())  # fmt: skip
+        created = self.store.create(job)
+        if created is None:
+            return self.store.get(job_id)
+        metrics.photo_received(site)
+        return created
 
     def _note_later_write(self, job: Job, etag: str) -> Job:
         """Record a version written under the name after the job's own: counted once, never processed."""
@@ -130,13 +145,15 @@ class Ingestion:
         try:
             if not ids.same_version(info.etag, job.blob_etag):
                 raise PhotoUnreadable(_replaced(job), reason="overwritten")
-            verdict = validate(job.blob_name, info.size, lambda: self._read(job), self.limits, self.policies(job.site))
+            verdict = self._validate(job, info)
         except PhotoUnreadable as exc:
             log.warning("job %s: %s (%s)", job.id, exc, exc.reason)
             return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc))
         if not isinstance(verdict, Accepted):
-            job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value, detail=verdict.detail)
-            self._quarantine(job)
+            with telemetry.job_span("reject", job.id, attributes={"sitelens.site": job.site}) as span:
+                telemetry.fail(span, verdict.reason.value)
+                job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value, detail=verdict.detail)
+                self._quarantine(job)
             return job
         derived = verdict.derived
         job = self.store.update(
@@ -151,6 +168,15 @@ class Ingestion:
                 return cached
         return self.submit(job, model)
 
+    def _validate(self, job: Job, info: BlobInfo) -> Any:
+        started = time.perf_counter()
+        with telemetry.job_span("validate", job.id, attributes={"sitelens.site": job.site}) as span:
+            verdict = validate(job.blob_name, info.size, lambda: self._read(job), self.limits, self.policies(job.site))
+            outcome = "accepted" if isinstance(verdict, Accepted) else verdict.reason.value
+            span.set_attribute("sitelens.verdict", outcome)
+        metrics.validation_time(job.site, time.perf_counter() - started, outcome)
+        return verdict
+
     def model_for(self, job: Job) -> str:
         """The recorded model, or the routing's stable choice for this job id."""
         if job.model and not job.cached_from:
@@ -161,7 +187,13 @@ class Ingestion:
         """Submit the Batch task (an existing task counts), and record QUEUED with where it went."""
         model = model or self.model_for(job)
         batch_job = ids.batch_job_id(model, job.received_at.date())
-        self.submitter.submit(TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id)))
+        parent = None if telemetry.in_span() else job.traceparent  # the reconciler's re-drive joins the trace
+        with telemetry.job_span("submit", job.id, parent=parent, kind=SpanKind.PRODUCER,
+                                attributes={"sitelens.model": model, "sitelens.batch_job": batch_job}):  # fmt: skip
+            request = TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id),
+                                  traceparent=telemetry.current_traceparent())  # fmt: skip
+            self.submitter.submit(request)
+        metrics.task_submitted(model)
         self._wake_pool()
         fields: dict[str, Any] = {"model": model, "batch_job_id": batch_job, "cached_from": None}
         if job.state is JobState.RECEIVED:

@@ -82,6 +82,8 @@ class Job:
     later_etag: str | None = None  # the last of them seen
     event_id: str | None = None
     event_published: bool = False
+    # The job's place in its photo's trace (W3C traceparent of ingestion's span): later hops join it.
+    traceparent: str | None = None
     etag: str | None = None  # the store's version; None until first stored
 
     @property

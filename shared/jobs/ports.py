@@ -32,10 +32,12 @@ class JobStore(Protocol):
 @dataclass(frozen=True)
 class BlobInfo:
     """What ingestion takes from a photo's properties. Deliberately no content type and no metadata: the
-    device's SAS can set both, so nothing may decide on them (validation sniffs the bytes)."""
+    device's SAS can set both, so nothing may decide on them (validation sniffs the bytes). The one
+    exception is `traceparent`, a correlation hint only: well-formed W3C or None, and it decides nothing."""
 
     size: int
     etag: str
+    traceparent: str | None = None
 
 
 class PhotoStore(Protocol):
@@ -73,6 +75,7 @@ class TaskRequest:
     batch_job_id: str
     model: str
     input_url: str
+    traceparent: str | None = None  # the submission's span, handed to the task as TRACEPARENT
 
 
 class TaskSubmitter(Protocol):

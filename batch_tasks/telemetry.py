@@ -1,0 +1,194 @@
+"""OpenTelemetry set-up for every sitelens process, and the W3C trace context that carries a photo's trace.
+
+Shared by the Functions app and the node server (the app package ships this module beside `shared/`,
+`infra/package.py`), so both export the same way:
+
+- `SITELENS_TELEMETRY_DIR` set (the local stack): spans, metrics and logs as JSON lines under that folder,
+  one file of each per process (`batch_tasks.telemetry_files`), read back by `sitelens trace`;
+- else `APPLICATIONINSIGHTS_CONNECTION_STRING` set (Azure): `configure_azure_monitor()` with the managed
+  identity named by `AZURE_CLIENT_ID` (Entra ingestion; the connection string holds no key that is used);
+- else nothing is exported and the API's no-op providers make every call here nearly free.
+
+`SITELENS_TELEMETRY=off` turns all of it off (the overhead benchmark's baseline). Sampling follows the
+OpenTelemetry variables `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (docs/telemetry.md#sampling).
+
+A traceparent from outside (blob metadata a device wrote, a task's environment) is only a correlation hint:
+`parse_traceparent` accepts exactly the W3C version-00 form and anything else starts a new trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+DIR_ENV = "SITELENS_TELEMETRY_DIR"
+SWITCH_ENV = "SITELENS_TELEMETRY"
+CONNECTION_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+# version 00, a non-zero trace id and span id, lower-case hex only, nothing after the flags
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+_PROPAGATOR = TraceContextTextMapPropagator()
+_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("sitelens_job_id", default=None)
+_configured: list[str] = []  # the service this process was set up as (set-up happens once)
+log = logging.getLogger(__name__)
+
+
+def parse_traceparent(value: object) -> str | None:
+    """`value` when it is a well-formed W3C traceparent (version 00), else None: never trusted further."""
+    if isinstance(value, str) and len(value) == 55 and _TRACEPARENT.fullmatch(value):
+        return value
+    return None
+
+
+def context_of(traceparent: str | None) -> otel_context.Context | None:
+    """The remote parent a valid traceparent names, else None (the next span starts a new trace)."""
+    valid = parse_traceparent(traceparent)
+    return _PROPAGATOR.extract({"traceparent": valid}) if valid else None
+
+
+def link_to(traceparent: str | None) -> Link | None:
+    ctx = context_of(traceparent)
+    span_context = trace.get_current_span(ctx).get_span_context() if ctx is not None else None
+    return Link(span_context) if span_context is not None and span_context.is_valid else None
+
+
+def current_traceparent() -> str | None:
+    """The current span as a traceparent (to hand to the next process), or None when nothing is recorded."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return parse_traceparent(carrier.get("traceparent"))
+
+
+def enabled(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get(SWITCH_ENV, "on").lower() not in ("off", "0", "false")
+
+
+def setup(service: str, env: Mapping[str, str] | None = None) -> str:
+    """Install the process's providers once; returns where telemetry goes: `files`, `azure` or `none`."""
+    env = os.environ if env is None else env
+    if _configured:
+        return _configured[0]
+    where = "none"
+    if enabled(env) and env.get(DIR_ENV):
+        from batch_tasks import telemetry_files  # noqa: PLC0415 (the SDK only where something is exported)
+
+        telemetry_files.install(service, Path(env[DIR_ENV]))
+        where = "files"
+    elif enabled(env) and env.get(CONNECTION_ENV):
+        _azure_monitor(service, env)
+        where = "azure"
+    if where != "none":
+        _log_job_ids()
+    _configured.append(where)
+    return where
+
+
+def _azure_monitor(service: str, env: Mapping[str, str]) -> None:
+    """Application Insights with Entra ingestion: the managed identity's token, never a key."""
+    from azure.identity import ManagedIdentityCredential  # noqa: PLC0415
+    from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415
+    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+
+    client_id = env.get("AZURE_CLIENT_ID")
+    credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    configure_azure_monitor(
+        connection_string=env[CONNECTION_ENV], credential=credential,
+        resource=Resource.create({"service.name": service}), logger_name="",
+    )  # fmt: skip
+
+
+class _JobIdFilter(logging.Filter):
+    """Adds the job being worked on to every log record, so each exported line names its job."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = _job_id.get()
+        if job is not None and not hasattr(record, "job_id"):
+            record.job_id = job
+        return True
+
+
+def _log_job_ids() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_JobIdFilter())
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("sitelens")
+
+
+def meter() -> metrics.Meter:
+    return metrics.get_meter("sitelens")
+
+
+@contextlib.contextmanager
+def job_span(
+    name: str,
+    job_id: str | None,
+    *,
+    parent: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    links: list[Link] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> Iterator[Span]:
+    """A span for work on one job: child of `parent` (a traceparent) when it is valid, else of the current
+    span; the job id goes on the span and on every log line written inside it. An exception marks it
+    failed and goes on."""
+    ctx = context_of(parent)
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    if job_id:
+        attrs["sitelens.job_id"] = job_id
+    token = _job_id.set(job_id) if job_id else None
+    try:
+        with tracer().start_as_current_span(name, context=ctx, attributes=attrs, links=links, kind=kind) as span:
+            yield span
+    finally:
+        if token is not None:
+            _job_id.reset(token)
+
+
+def fail(span: Span, reason: str) -> None:
+    """Mark a span as ended in a refusal or failure with its reason code."""
+    span.set_attribute("sitelens.reason", reason)
+    span.set_status(Status(StatusCode.ERROR, reason))
+
+
+def flush(timeout_ms: int = 5000) -> None:
+    """Push what is buffered (a short-lived process before it exits)."""
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        force = getattr(provider, "force_flush", None)
+        if force is not None:
+            force(timeout_ms)
+
+
+_instruments: dict[str, Any] = {}
+
+
+def counter(name: str, unit: str, description: str) -> metrics.Counter:
+    """The process's counter `name` (created once; docs/telemetry.md#metrics lists every name)."""
+    if name not in _instruments:
+        _instruments[name] = meter().create_counter(name, unit=unit, description=description)
+    found: metrics.Counter = _instruments[name]
+    return found
+
+
+def histogram(name: str, unit: str, description: str) -> metrics.Histogram:
+    if name not in _instruments:
+        _instruments[name] = meter().create_histogram(name, unit=unit, description=description)
+    found: metrics.Histogram = _instruments[name]
+    return found
+
+
+def in_span() -> bool:
+    """Whether a span of this process is being recorded now (else a job's stored traceparent is the parent)."""
+    return trace.get_current_span().is_recording()

@@ -1,0 +1,53 @@
+"""The Functions app's metrics, in one place: each a function so the call sites read as what happened.
+
+Names and units are documented in docs/telemetry.md#metrics; the instruments come from
+`batch_tasks.telemetry`, no-ops when the process exports nothing.
+"""
+
+from __future__ import annotations
+
+from batch_tasks import telemetry
+
+
+def photo_received(site: str) -> None:
+    telemetry.counter("sitelens.photos.received", "{photo}", "Photos ingestion recorded a job for").add(
+        1, {"site": site}
+    )
+
+
+def photo_finished(site: str, state: str, reason: str | None, model: str | None, seconds: float | None) -> None:
+    """A job reached `state` (SUCCEEDED, FAILED, REJECTED); time to result for the first two."""
+    attrs = {"site": site} | ({"reason": reason} if reason and state != "SUCCEEDED" else {})
+    name = {"SUCCEEDED": "succeeded", "FAILED": "failed", "REJECTED": "rejected"}[state]
+    telemetry.counter(f"sitelens.photos.{name}", "{photo}", f"Jobs that ended {state}").add(1, attrs)
+    if seconds is not None and state != "REJECTED":
+        telemetry.histogram("sitelens.photo.time_to_result", "s", "Receipt to terminal state").record(
+            seconds, {"site": site, "model": model or "none", "state": state}
+        )
+
+
+def validation_time(site: str, seconds: float, verdict: str) -> None:
+    telemetry.histogram("sitelens.validation.duration", "s", "Validating one photo").record(
+        seconds, {"site": site, "verdict": verdict}
+    )
+
+
+def task_submitted(model: str) -> None:
+    telemetry.counter("sitelens.tasks.submitted", "{task}", "Batch tasks submitted").add(1, {"model": model})
+
+
+def webhook_delivery(outcome: str, lag_s: float | None) -> None:
+    """One attempt's outcome (delivered, retry, failed, refused); lag from the event to this attempt."""
+    telemetry.counter("sitelens.webhook.deliveries", "{attempt}", "Webhook delivery attempts").add(
+        1, {"outcome": outcome}
+    )
+    if lag_s is not None:
+        telemetry.histogram("sitelens.webhook.lag", "s", "Event created to delivery attempt").record(
+            lag_s, {"outcome": outcome}
+        )
+
+
+def reconciler_action(kind: str) -> None:
+    telemetry.counter("sitelens.reconciler.actions", "{action}", "What the reconciler did to open jobs").add(
+        1, {"kind": kind}
+    )
