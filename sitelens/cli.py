@@ -22,6 +22,8 @@ _GROUPS: dict[str, str] = {
     "models": "sitelens.models_command",
     "batch": "emulators.batch_service.cli",
     "upload": "sitelens.upload_command",
+    "sync": "sitelens.sync_command",
+    "jobs": "sitelens.jobs_command",
     "plan": "sitelens.plan_command",
 }
 

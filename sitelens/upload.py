@@ -121,10 +121,12 @@ class Uploader:
         blob_factory: BlobFactory = blob_client,
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        bytes_per_s: float | None = None,
     ) -> None:
         self.request, self.site, self.device = request, site, device
         self.block_size, self.blob_factory, self.sleep = block_size, blob_factory, sleep
         self.progress = progress or Progress(sys.stderr, enabled=False)
+        self.throttle = Throttle(bytes_per_s, sleep) if bytes_per_s else None
 
     def upload(self, path: Path, photo_id: str | None = None, label: str | None = None) -> Outcome:
         try:
@@ -179,6 +181,8 @@ class Uploader:
         raise AssertionError("unreachable")
 
     def _stage(self, photo: _Photo, block_id: str, chunk: bytes) -> None:
+        if self.throttle is not None:
+            self.throttle.take(len(chunk))
         # validate_content sends the block's MD5, so the service refuses a block damaged on the way.
         self._retry(photo, lambda: self._client(photo).stage_block(block_id, chunk, validate_content=True))
 
@@ -238,6 +242,29 @@ class Uploader:
                 elif exc.status_code not in RETRYABLE_STATUS:
                     raise failure from exc
         raise failure
+
+
+class Throttle:
+    """A bandwidth cap: before each block, wait until the bytes sent so far fit the rate (a link shared with others).
+
+    Blocks are sent whole, so the cap holds on average over a few blocks; a smaller block size smooths it.
+    """
+
+    def __init__(self, bytes_per_s: float, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic):
+        self.rate, self.sleep, self.clock = bytes_per_s, sleep, clock
+        self.start: float | None = None
+        self.sent = 0
+
+    def take(self, n: int) -> None:
+        now = self.clock()
+        if self.start is None:
+            self.start = now
+        due = self.start + self.sent / self.rate  # when the bytes already sent would have been sent at the cap
+        if due > now:
+            self.sleep(due - now)
+        elif now - due > 1.0:  # idle a while (between photos, or the link was down): no burst for the idle time
+            self.start, self.sent = now, 0
+        self.sent += n
 
 
 def _first_line(exc: BaseException) -> str:

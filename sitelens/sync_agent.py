@@ -1,0 +1,252 @@
+"""The field sync agent: empty a camera's drop folder into sitelens, each photo once (`sitelens sync`).
+
+Each pass lists the folder, waits until a file's size and mtime have held for `settle_s` (the camera has
+finished writing it), uploads it with the one upload client (sitelens/upload.py: blocks, resume from the
+blocks the service already holds, a bandwidth cap), and asks the status API after the jobs it sent. What was
+seen, uploaded and confirmed is in the journal (sync_journal.py) before the agent moves on, so a restart
+repeats at most the step in flight. When the API or storage does not answer, the agent backs off (doubling,
+capped, with jitter) and tries again; the service then lists the blocks staged before the link dropped.
+
+The photo id is `upload.default_photo_id`: the file's name and a hash of its bytes. The same file always
+gets the same reservation, whatever the journal remembers; a renamed file, or a copy under another name,
+is another photo, which the service completes from the first one's result (reported as a duplicate).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sitelens import sync_journal as j
+from sitelens.sync_status import LastError, Status, utc_now
+from sitelens.upload import EXTENSIONS, Outcome
+
+log = logging.getLogger("sitelens.sync")
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
+# Refusals about the photo itself: sending it again cannot help. Anything else (the link, a 5xx, a wrong key,
+# an expired SAS) is the connection's or the configuration's, and is retried after a back-off.
+PHOTO_FAULTS = frozenset({"unsupported_type", "too_large", "invalid_photo_id", "photo_id_conflict",
+                          "type_mismatch", "invalid_block_list"})  # fmt: skip
+JOB_POLL_S = 5.0  # the status API's Retry-After for a job still running
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
+
+JobLookup = Callable[[str], "dict[str, Any] | None"]  # GET /jobs/{id}: the document, None for 404; raises if down
+UploadOne = Callable[[Path], Outcome]
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    folder: Path
+    settle_s: float = 5.0
+    poll_s: float = 2.0
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 300.0
+    move_done: Path | None = None
+
+
+class Settler:
+    """Which files have stopped changing: the same size and mtime for `settle_s` (on the agent's clock)."""
+
+    def __init__(self, settle_s: float) -> None:
+        self.settle_s = settle_s
+        self.since: dict[str, tuple[int, int, float]] = {}  # path → (size, mtime_ns, first seen so)
+
+    def observe(self, files: dict[str, tuple[int, int]], now: float) -> list[tuple[str, int, int]]:
+        self.since = {p: s for p, s in self.since.items() if p in files}
+        settled = []
+        for path, (size, mtime_ns) in sorted(files.items()):
+            known = self.since.get(path)
+            if known is None or known[:2] != (size, mtime_ns):
+                self.since[path] = (size, mtime_ns, now)
+            elif now - known[2] >= self.settle_s:
+                settled.append((path, size, mtime_ns))
+        return settled
+
+    def unsettled(self, settled: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+        done = {p for p, _, _ in settled}
+        return [{"path": p, "size": s[0]} for p, s in sorted(self.since.items()) if p not in done]
+
+
+def list_photos(folder: Path) -> dict[str, tuple[int, int]]:
+    """Path → (size, mtime_ns) of the folder's photos; hidden files and other types are not ours."""
+    found: dict[str, tuple[int, int]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or Path(entry.name).suffix.lower() not in EXTENSIONS:
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    found[entry.path] = (stat.st_size, stat.st_mtime_ns)
+            except FileNotFoundError:  # deleted while listing
+                continue
+    return found
+
+
+class Agent:
+    def __init__(self, settings: SyncSettings, journal: j.Journal, upload: UploadOne, job: JobLookup,
+                 status_path: Path, *, clock: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random) -> None:  # fmt: skip
+        self.settings, self.journal, self.upload, self.job = settings, journal, upload, job
+        self.status_path, self.clock, self.jitter = status_path, clock, jitter
+        self.settler = Settler(settings.settle_s)
+        self.status = Status(folder=str(settings.folder))
+        self.failures = 0  # consecutive link failures, for the back-off
+        self.backoff_until = 0.0
+        self.next_job_check: dict[str, float] = {}
+        self.settling: list[dict[str, Any]] = []
+
+    # --- one pass ---------------------------------------------------------------------------------
+    def step(self) -> None:
+        """List the folder, upload what has settled (unless backing off), ask after the jobs, write the status."""
+        now = self.clock()
+        files = list_photos(self.settings.folder)
+        settled = self.settler.observe(files, now)
+        self.settling = self.settler.unsettled(settled)
+        self._forget_vanished(files)
+        if now >= self.backoff_until:
+            for path, size, mtime_ns in settled:
+                entry = self.journal.find(path, size, mtime_ns) or self.journal.add(path, size, mtime_ns)
+                if entry.state == j.PENDING and not self._send(entry):
+                    break  # the link is down: the other files wait for the back-off too
+                if entry.state in (j.CONFIRMED, j.FINISHED):
+                    self._move_done(entry)  # a move a crash interrupted
+        if self.clock() >= self.backoff_until:
+            self._ask_after_jobs()
+        self.write_status("backing_off" if self.clock() < self.backoff_until else "running")
+
+    def idle(self) -> bool:
+        """Nothing left this pass could do: no file still settling, and nothing pending unless the link is down."""
+        pending = self.journal.in_state(j.PENDING)
+        return not self.settling and (not pending or self.clock() < self.backoff_until)
+
+    def wait_s(self) -> float:
+        return max(self.settings.poll_s, self.backoff_until - self.clock())
+
+    def exit_code(self) -> int:
+        if self.journal.in_state(j.PENDING) or self.settling:
+            return EXIT_OFFLINE
+        return EXIT_FAILED if self.journal.in_state(j.FAILED) else EXIT_OK
+
+    # --- uploads ----------------------------------------------------------------------------------
+    def _send(self, entry: j.Entry) -> bool:
+        """Upload one settled file; False when the link (or the configuration) failed and the agent backs off."""
+        path = Path(entry.path)
+        outcome = self.upload(path)
+        attempts = entry.attempts + 1
+        if outcome.status != "failed":
+            self.journal.update(entry, j.UPLOADED, job_id=outcome.job_id, blob_name=outcome.blob_name,
+                                attempts=attempts, reason=None)  # fmt: skip
+            self.failures, self.status.last_success_at = 0, utc_now()
+            note = " (already uploaded)" if outcome.status == "already_uploaded" else ""
+            log.info("uploaded %s -> %s%s (%d blocks sent, %d already staged)", path.name, outcome.job_id, note,
+                     outcome.blocks_sent, outcome.blocks_skipped)  # fmt: skip
+            return True
+        reason = str(outcome.reason or "unknown")
+        code = reason.split(":", 1)[0]
+        if not path.exists() or self._changed(entry):
+            self.journal.update(entry, j.GONE, reason="deleted before upload", attempts=attempts)
+            log.info("%s was deleted or rewritten before it was uploaded", path.name)
+            return True
+        if code in PHOTO_FAULTS:
+            self.journal.update(entry, j.FAILED, reason=reason, attempts=attempts)
+            log.error("%s refused: %s", path.name, reason)
+            return True
+        self.journal.update(entry, j.PENDING, reason=reason, attempts=attempts)
+        self._back_off(code, reason, str(path))
+        return False
+
+    def _changed(self, entry: j.Entry) -> bool:
+        try:
+            stat = Path(entry.path).stat()
+        except FileNotFoundError:
+            return True
+        return (stat.st_size, stat.st_mtime_ns) != (entry.size, entry.mtime_ns)
+
+    def _forget_vanished(self, files: dict[str, tuple[int, int]]) -> None:
+        """Pending versions no longer in the folder were deleted (or rewritten) before they went out."""
+        for entry in self.journal.in_state(j.PENDING):
+            if files.get(entry.path) != (entry.size, entry.mtime_ns):
+                self.journal.update(entry, j.GONE, reason="deleted before upload")
+                log.info("%s was deleted or rewritten before it was uploaded", Path(entry.path).name)
+
+    def _back_off(self, code: str, detail: str, path: str | None) -> None:
+        """Capped exponential back-off with jitter (half to all of the step), so a fleet does not retry in step."""
+        self.failures += 1
+        step = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** (self.failures - 1))
+        delay = step * (0.5 + self.jitter() / 2)
+        self.backoff_until = self.clock() + delay
+        self.status.last_error = LastError(code, detail[:300], utc_now(), path)
+        until = datetime.now(UTC) + timedelta(seconds=delay)
+        self.status.backoff_until = until.isoformat().replace("+00:00", "Z")
+        log.warning("%s; next try in %.0f s", detail[:300], delay)
+
+    # --- jobs -------------------------------------------------------------------------------------
+    def _ask_after_jobs(self) -> None:
+        now = self.clock()
+        for entry in self.journal.in_state(j.UPLOADED, j.CONFIRMED):
+            if entry.job_id is None or self.next_job_check.get(entry.job_id, 0.0) > now:
+                continue
+            try:
+                doc = self.job(entry.job_id)
+            except OSError as exc:  # the API is down: uploads will find out too
+                self._back_off("unreachable", f"unreachable: {exc}", None)
+                return
+            self.next_job_check[entry.job_id] = now + JOB_POLL_S
+            if doc is None:  # 404: ingestion has not seen the commit yet
+                continue
+            if doc.get("state") in TERMINAL:
+                self._finish(entry, doc)
+            elif entry.state == j.UPLOADED:
+                self.journal.update(entry, j.CONFIRMED, job_state=str(doc.get("state")))
+                self._move_done(entry)
+
+    def _finish(self, entry: j.Entry, doc: dict[str, Any]) -> None:
+        duplicate = bool(doc.get("cached_from") or doc.get("cached"))
+        self.journal.update(entry, j.FINISHED, job_state=str(doc["state"]), duplicate=int(duplicate))
+        self.next_job_check.pop(str(entry.job_id), None)
+        name = Path(entry.path).name
+        if duplicate:
+            source = f" of {doc['cached_from']}" if doc.get("cached_from") else ""
+            log.info("%s: job %s is a duplicate%s (same bytes as an earlier photo of the site)", name,
+                     entry.job_id, source)  # fmt: skip
+        else:
+            log.info("%s: job %s %s %s", name, entry.job_id, doc["state"], doc.get("reason") or "")
+        self._move_done(entry)
+
+    def _move_done(self, entry: j.Entry) -> None:
+        """`--move-done`: the service has the photo and its job; clear it out of the drop folder."""
+        target_dir = self.settings.move_done
+        source = Path(entry.path)
+        if target_dir is None or not source.exists() or self._changed(entry):
+            return
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / source.name
+        if target.exists():  # never overwrite: an earlier photo of the same name is already there
+            target = target_dir / f"{source.stem}-{entry.mtime_ns}{source.suffix}"
+        shutil.move(source, target)
+        log.info("moved %s to %s", source.name, target_dir)
+
+    # --- the status file --------------------------------------------------------------------------
+    def write_status(self, state: str) -> None:
+        counts = self.journal.counts()
+        s = self.status
+        s.state, s.settling = state, self.settling
+        s.pending, s.uploaded, s.confirmed = (
+            counts.get(j.PENDING, 0),
+            counts.get(j.UPLOADED, 0),
+            counts.get(j.CONFIRMED, 0),
+        )
+        s.finished, s.failed, s.gone = counts.get(j.FINISHED, 0), counts.get(j.FAILED, 0), counts.get(j.GONE, 0)
+        s.duplicates = counts["duplicates"]
+        if state != "backing_off":
+            s.backoff_until = None
+        s.write(self.status_path)

@@ -1,0 +1,117 @@
+"""`sitelens sync DIR --site S --device D`: the field sync agent (sync_agent.py) as a command or a service.
+
+The endpoint is found as `sitelens upload` finds it (`SITELENS_API`/`SITELENS_API_KEY`, or `--api`/`--key`,
+or the local stack). The journal and the status file live in `--state-dir` (default `DIR/.sitelens-sync`).
+Exit codes (docs/field.md): 0 everything sent, 1 a photo refused for good, 2 usage, 3 (`--once`) photos
+left for a later run because the API or storage did not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sitelens.api_client import ApiClient, ApiError
+from sitelens.sync_agent import EXIT_OK, EXIT_USAGE, Agent, JobLookup, SyncSettings
+from sitelens.sync_journal import Journal
+from sitelens.upload import Uploader, UploadFailed
+from sitelens.upload_command import REPO, http_requester, parse_size, resolve_endpoint
+from sitelens.upload_progress import MIB, Progress
+
+log = logging.getLogger("sitelens.sync")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("sync", help="watch a drop folder and upload every new photo once")
+    p.add_argument("folder", type=Path, metavar="DIR", help="the folder a camera drops photos into")
+    p.add_argument("--site", required=True, help="site id")
+    p.add_argument("--device", required=True, help="device id")
+    p.add_argument("--api", help="API base URL ending in /api (default: $SITELENS_API, else the local stack)")
+    p.add_argument("--key", help="function key (default: $SITELENS_API_KEY, else the local stack's host key)")
+    p.add_argument("--once", action="store_true", help="upload what is there (once settled), then exit")
+    p.add_argument("--settle", type=float, default=5.0, metavar="S",
+                   help="seconds a file's size and mtime must hold before it is taken (default 5)")  # fmt: skip
+    p.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between passes (default 2)")
+    p.add_argument("--max-backoff", type=float, default=300.0, metavar="S",
+                   help="the longest wait between tries while offline (default 300)")  # fmt: skip
+    p.add_argument("--bandwidth", type=parse_rate, metavar="RATE", help="upload cap, e.g. 512KiB (per second)")
+    p.add_argument("--block-size", type=parse_size, default=4 * MIB, help="block size, e.g. 1MiB (default 4MiB)")
+    p.add_argument("--move-done", type=Path, metavar="DIR", help="move each photo here once its job is known")
+    p.add_argument("--sync-state", type=Path, metavar="DIR",
+                   help="where the journal and status.json live (default DIR/.sitelens-sync)")  # fmt: skip
+    p.add_argument("--status-file", type=Path, help="the status JSON (default: status.json in --sync-state)")
+    p.add_argument("--state-dir", type=Path, default=REPO / ".local", help="where the local stack's stack.json is")
+    p.set_defaults(handler=run)
+
+
+def parse_rate(text: str) -> int:
+    """A bandwidth such as 512KiB or 2MiB (per second); the same units as --block-size, from 1 KiB/s."""
+    try:
+        return parse_size(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (try 512KiB or 2MiB, per second)") from None
+
+
+def job_lookup(client: ApiClient) -> JobLookup:
+    def lookup(job_id: str) -> dict[str, Any] | None:
+        try:
+            return client.get(f"/jobs/{job_id}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise ConnectionError(f"GET /jobs/{job_id}: {exc}") from None  # an answer, but not the job: retry later
+
+    return lookup
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.folder.is_dir():
+        sys.stderr.write(f"{args.folder}: not a folder\n")
+        return EXIT_USAGE
+    try:
+        base, key = resolve_endpoint(args.api, args.key, os.environ, args.state_dir)
+    except UploadFailed as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_USAGE
+    state = args.sync_state or args.folder / ".sitelens-sync"
+    journal = Journal(state / "journal.sqlite3")
+    uploader = Uploader(http_requester(base, key), site=args.site, device=args.device, block_size=args.block_size,
+                        progress=Progress(sys.stderr), bytes_per_s=args.bandwidth)  # fmt: skip
+    settings = SyncSettings(args.folder, settle_s=args.settle, poll_s=min(args.poll, max(args.settle / 2, 0.1)),
+                            backoff_cap_s=args.max_backoff, move_done=args.move_done)  # fmt: skip
+    agent = Agent(settings, journal, uploader.upload, job_lookup(ApiClient(base, key)),
+                  args.status_file or state / "status.json")  # fmt: skip
+    stop = threading.Event()
+    if not args.once:
+        _stop_on_signals(stop)
+    log.info("syncing %s to %s as site %s, device %s%s", args.folder, base, args.site, args.device,
+             " (once)" if args.once else "")  # fmt: skip
+    try:
+        while not stop.is_set():
+            agent.step()
+            if args.once and agent.idle():
+                break
+            stop.wait(settings.poll_s if args.once else agent.wait_s())
+        code = agent.exit_code() if args.once else EXIT_OK
+        agent.write_status("stopped")
+        return code
+    finally:
+        journal.close()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM (systemd's stop) and SIGINT finish the pass in flight's current photo, then exit 0."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping on signal %d", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

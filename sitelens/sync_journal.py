@@ -1,0 +1,106 @@
+"""The sync agent's durable memory: one SQLite row per file version it has taken on (sitelens/sync_agent.py).
+
+A file version is its path, size and mtime: a file rewritten under the same name is a new version (and, its
+content being different, a new photo id). Rows move forward only:
+
+    pending ──► uploaded ──► confirmed (the API answers the job) ──► finished (the job is terminal)
+       │
+       ├──► failed (the service refused the photo for good: wrong type, too large, a bad id)
+       └──► gone (deleted before it was uploaded)
+
+Every change is committed before the agent acts on it (`synchronous=FULL`, WAL), so a kill -9 or a power
+cut loses at most the step in flight, and that step is safe to repeat: the photo id comes from the content,
+so the service hands back the same reservation and the blocks already staged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+PENDING, UPLOADED, CONFIRMED, FINISHED, FAILED, GONE = "pending", "uploaded", "confirmed", "finished", "failed", "gone"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    state TEXT NOT NULL, job_id TEXT, blob_name TEXT, job_state TEXT, duplicate INTEGER NOT NULL DEFAULT 0,
+    reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, seen_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (path, size, mtime_ns)
+)
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    mtime_ns: int
+    state: str
+    job_id: str | None
+    blob_name: str | None
+    job_state: str | None
+    duplicate: bool
+    reason: str | None
+    attempts: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each statement is its own commit
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def find(self, path: str, size: int, mtime_ns: int) -> Entry | None:
+        row = self.db.execute(
+            "SELECT * FROM files WHERE path = ? AND size = ? AND mtime_ns = ?", (path, size, mtime_ns)
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def add(self, path: str, size: int, mtime_ns: int) -> Entry:
+        now = _now()
+        self.db.execute(
+            "INSERT OR IGNORE INTO files (path, size, mtime_ns, state, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (path, size, mtime_ns, PENDING, now, now),
+        )
+        entry = self.find(path, size, mtime_ns)
+        assert entry is not None
+        return entry
+
+    def update(self, entry: Entry, state: str, **fields: object) -> None:
+        allowed = {"job_id", "blob_name", "job_state", "duplicate", "reason", "attempts"}
+        assert set(fields) <= allowed, fields
+        columns = ", ".join(f"{name} = ?" for name in ["state", "updated_at", *fields])
+        self.db.execute(
+            f"UPDATE files SET {columns} WHERE path = ? AND size = ? AND mtime_ns = ?",  # noqa: S608 (fixed names)
+            (state, _now(), *fields.values(), entry.path, entry.size, entry.mtime_ns),
+        )
+
+    def in_state(self, *states: str) -> list[Entry]:
+        marks = ", ".join("?" for _ in states)
+        rows = self.db.execute(f"SELECT * FROM files WHERE state IN ({marks}) ORDER BY seen_at", states)  # noqa: S608
+        return [_entry(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict(self.db.execute("SELECT state, COUNT(*) FROM files GROUP BY state").fetchall())
+        counts["duplicates"] = self.db.execute("SELECT COUNT(*) FROM files WHERE duplicate = 1").fetchone()[0]
+        return counts
+
+
+def _entry(row: tuple[object, ...]) -> Entry:
+    path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts = row[:10]
+    return Entry(str(path), int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
+                 _opt(job_state), bool(duplicate), _opt(reason), int(str(attempts)))  # fmt: skip
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
