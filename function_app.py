@@ -7,7 +7,7 @@ from typing import Any
 import azure.functions as func
 from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
-from shared import composition, health, http_reply
+from shared import composition, health, http_reply, pool_api
 from shared.http_reply import Reply
 from shared.uploads import api as uploads_api
 from shared.webhooks import api as webhooks_api
@@ -96,6 +96,17 @@ def retry_job(req: func.HttpRequest) -> func.HttpResponse:
 @_route("jobs/{id}/feedback", "POST")
 def add_job_feedback(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("feedback", req)
+
+
+# --- dashboards: aggregates (shared/jobs/summary.py, shared/pool_api.py) --------------------------
+@_route("sites/{site}/summary", "GET")
+def get_site_summary(req: func.HttpRequest) -> func.HttpResponse:
+    return _render(_unavailable() or composition.summary_api().handle(req.route_params["site"]))
+
+
+@_route("pool", "GET")
+def get_pool(req: func.HttpRequest) -> func.HttpResponse:
+    return _render(_unavailable() or pool_api.handle(lambda: composition.pool_status().read()))
 
 
 # --- uploads -----------------------------------------------------------------------------------

@@ -24,9 +24,11 @@ from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
 from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
 from shared.adapters.azure_photo_store import BlobPhotoStore, BlobRouting
+from shared.adapters.azure_pool_status import BatchPoolStatus
 from shared.adapters.azure_pool_waker import BatchPoolWaker
 from shared.adapters.azure_webhook_store import TableWebhookStore
 from shared.config import ConfigError, Settings
+from shared.errors import SitelensError
 from shared.jobs.api import JobsApi
 from shared.jobs.completion import Completion
 from shared.jobs.document import ResultLinks
@@ -35,6 +37,7 @@ from shared.jobs.ingestion import Ingestion
 from shared.jobs.models import Job
 from shared.jobs.outbox import WebhookOutbox
 from shared.jobs.reconciler import Reconciler
+from shared.jobs.summary import SummaryApi
 from shared.problems import problem
 from shared.uploads.azure_blob_sas import BlobUploadSigner
 from shared.uploads.azure_table_reservations import TableReservationStore
@@ -94,7 +97,16 @@ def webhooks() -> WebhookService:
         EndpointPolicy(allowed_ports=s.webhooks_allowed_ports, allow_loopback=s.webhooks_allow_loopback),
         stale_attempt=timedelta(seconds=s.webhook_stale_attempt_s),
         lost_message=timedelta(seconds=s.webhook_lost_message_s),
+        trace_of=_trace_of,
     )
+
+
+def _trace_of(job_id: str) -> str | None:
+    """The job's traceparent, so a webhook delivery joins its photo's trace; a missing job has none."""
+    try:
+        return jobs().get(job_id).traceparent
+    except SitelensError:
+        return None
 
 
 @functools.cache
@@ -209,6 +221,16 @@ def _retry(job: Job) -> Job:
 @functools.cache
 def jobs_api() -> JobsApi:
     return JobsApi(jobs(), photos(), retry=_retry)
+
+
+@functools.cache
+def summary_api() -> SummaryApi:
+    return SummaryApi(jobs(), ResultLinks(photos()), _now)
+
+
+@functools.cache
+def pool_status() -> BatchPoolStatus:
+    return BatchPoolStatus(submitter().client, settings().pipeline.pool_id)
 
 
 def health_checks() -> dict[str, Callable[[], object]]:

@@ -68,12 +68,12 @@ def _findings(host: HostProcess, *, health: bool) -> list[str]:
     schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION)
     schema.config.phases.coverage.unexpected_methods = UNEXPECTED_METHODS
     if health:
-        # Health answers 503 by contract while a dependency is down, and this stack has no Batch service or
-        # model registry: there, and only there, 503 is the expected answer rather than a server error.
-        schema = schema.include(path_regex="^/health")
+        # Health and the pool answer 503 by contract while a dependency is down, and this stack has no Batch
+        # service or model registry: there, and only there, 503 is the expected answer, not a server error.
+        schema = schema.include(path_regex="^/(health|pool)")
         schema.config.checks.not_a_server_error.expected_statuses = ["2XX", "3XX", "4XX", "503"]
     else:
-        schema = schema.exclude(path_regex="^/health")
+        schema = schema.exclude(path_regex="^/(health|pool)")
     found: list[str] = []
     schemathesis.hook(before_call)  # a global hook (schemathesis has no per-schema before_call); removed below
     try:

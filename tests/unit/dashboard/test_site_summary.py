@@ -1,0 +1,91 @@
+"""The site summary: counts by state, nearest-rank time to result, reasons, the newest jobs, and its bounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.jobs import summary
+from shared.jobs.models import Job, JobState
+from shared.jobs.summary import SummaryApi, percentile
+
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+def job(n: int, state: JobState, *, seconds: float | None = None, reason: str | None = None) -> Job:
+    received = T0 + timedelta(seconds=n)
+    finished = received + timedelta(seconds=seconds) if seconds is not None else None
+    result = "r/x/result.json" if state is JobState.SUCCEEDED else None
+    return Job(f"j_{n:026d}".replace("0", "a"), "yard", "dev", f"p{n}", f"yard/dev/p{n}.jpg", '"0x1"', received,
+               state=state, finished_at=finished, reason=reason, result_path=result)  # fmt: skip
+
+
+class RecordingStore:
+    """Answers list_site with the jobs given and remembers what it was asked."""
+
+    def __init__(self, jobs: list[Job], more: str | None = None) -> None:
+        self.jobs, self.more = jobs, more
+        self.asked: list[dict[str, Any]] = []
+
+    def list_site(self, site, *, state, since, limit, token):
+        self.asked.append({"site": site, "state": state, "since": since, "limit": limit, "token": token})
+        return self.jobs, self.more
+
+
+def links(j: Job) -> dict[str, str]:
+    return {"overlay": f"https://blob/{j.id}/overlay.jpg"} if j.state is JobState.SUCCEEDED else {}
+
+
+@pytest.mark.parametrize(
+    ("values", "p50", "p95"),
+    [([], None, None), ([7], 7, 7), ([1, 2, 3, 4], 2, 4), (list(range(1, 101)), 50, 95), ([5, 1, 3], 3, 5)],
+)
+def test_percentiles_are_nearest_rank(values, p50, p95):
+    assert (percentile(values, 0.5), percentile(values, 0.95)) == (p50, p95)
+
+
+def test_the_summary_counts_states_times_and_reasons():
+    jobs = [
+        job(1, JobState.SUCCEEDED, seconds=10),
+        job(2, JobState.SUCCEEDED, seconds=20),
+        job(3, JobState.SUCCEEDED, seconds=40),
+        job(4, JobState.REJECTED, seconds=1, reason="blurry"),
+        job(5, JobState.REJECTED, seconds=1, reason="blurry"),
+        job(6, JobState.REJECTED, seconds=1, reason="not_an_image"),
+        job(7, JobState.FAILED, seconds=300, reason="timed_out"),
+        job(8, JobState.QUEUED),
+    ]
+    doc = summary.summarise("yard", jobs, start=T0, end=T0 + timedelta(hours=1), truncated=False, links=links)
+    assert doc["counts"] == {"RECEIVED": 0, "QUEUED": 1, "RUNNING": 0, "SUCCEEDED": 3, "FAILED": 1, "REJECTED": 3}
+    # Only SUCCEEDED jobs: the quick rejections and the slow failure leave the figure alone.
+    assert doc["time_to_result_ms"] == {"count": 3, "p50": 20_000, "p95": 40_000}
+    assert doc["rejections"] == {"blurry": 2, "not_an_image": 1}
+    assert doc["failures"] == {"timed_out": 1}
+    assert doc["window"] == {"from": "2026-11-22T08:00:00Z", "to": "2026-11-22T09:00:00Z", "seconds": 3600}
+    assert (doc["jobs"], doc["truncated"]) == (8, False)
+
+
+def test_latest_is_the_newest_first_with_overlay_links_and_at_most_a_dozen():
+    jobs = [job(n, JobState.SUCCEEDED, seconds=5) for n in range(1, 21)]
+    latest = summary.summarise("yard", jobs, start=T0, end=T0, truncated=False, links=links)["latest"]
+    assert [d["photo_id"] for d in latest] == [f"p{n}" for n in range(20, 8, -1)]
+    assert latest[0]["result"]["links"]["overlay"].endswith("/overlay.jpg")
+
+
+def test_the_api_reads_one_bounded_hour_and_says_when_there_was_more():
+    store = RecordingStore([job(1, JobState.SUCCEEDED, seconds=3)], more="next-row")
+    reply = SummaryApi(store, links, clock=lambda: T0 + timedelta(hours=2)).handle("yard")
+    assert reply.status == 200 and reply.body is not None
+    assert store.asked == [{"site": "yard", "state": None, "since": T0 + timedelta(hours=1),
+                            "limit": summary.MAX_JOBS, "token": None}]  # fmt: skip
+    assert reply.body["truncated"] is True
+
+
+@pytest.mark.parametrize("site", ["", "-lead", "a/b", "x" * 65, "s p"])
+def test_a_bad_site_is_a_400_before_any_read(site):
+    store = RecordingStore([])
+    reply = SummaryApi(store, links, clock=lambda: T0).handle(site)
+    assert reply.status == 400 and reply.body is not None and reply.body["reason"] == "invalid_site"
+    assert store.asked == []
