@@ -1,6 +1,7 @@
 // Who may do what, at the narrowest scope the code allows. Each assignment is named
 // guid(scope, principal, role), so re-deploying finds the same assignment instead of adding another.
-// tests/unit/infra/test_roles.py holds the same table and fails on any assignment added or missing.
+// tests/unit/infra/test_roles.py holds the same table and fails on any assignment added or missing, and
+// on a custom role whose actions or assignable scope differ from the reviewed ones.
 
 param storageAccountName string
 param batchAccountName string
@@ -82,6 +83,36 @@ resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: insightsName
 }
 
+// ---- custom roles --------------------------------------------------------------------------------
+
+// What the pool waker needs and nothing more: read the pool and update it (Evaluate and Enable autoscale).
+// Not pools/delete, stopResize or disableAutoscale, no job or account rights. One definition per Batch
+// account (its name is a guid of the account; its role name, unique in the tenant, names the account).
+// Assignable in this resource group, the narrowest assignable scope Azure documents (management group,
+// subscription or resource group); it is assigned below on the Batch account only.
+resource poolAutoscaleKick 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(batch.id, 'sitelens pool autoscale kick')
+  properties: {
+    roleName: 'sitelens pool autoscale kick (${batchAccountName})'
+    description: 'Read a Batch pool, evaluate its autoscale formula and enable autoscale again (sitelens scale from zero).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Batch/batchAccounts/pools/read'
+          'Microsoft.Batch/batchAccounts/pools/write'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
 // ---- the Functions app's identity ---------------------------------------------------------------
 
 // Storage Blob Data Owner on the account: AzureWebJobsStorage is the host's own storage (it creates
@@ -131,6 +162,24 @@ resource functionBatchSubmitter 'Microsoft.Authorization/roleAssignments@2022-04
   scope: batch
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.azureBatchJobSubmitter)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// sitelens pool autoscale kick on the Batch account: after a submission to the pool at zero, the pool
+// waker (shared/adapters/azure_pool_waker.py, docs/autoscale.md "Scale from zero") reads the pool, runs
+// its formula through Evaluate autoscale and enables autoscale again so the next evaluation comes at once.
+// Batch authorises pool calls on its own endpoint with the pool's management actions (there is no pool
+// data action): reading needs pools/read, and enabling autoscale is a pool update, pools/write; Evaluate
+// has no action of its own, so it is covered by the same two. Job Submitter already grants pools/read;
+// the role repeats it to hold everything the kick needs. Azure Batch Data Contributor would also do, but
+// grants pools/* (delete, stop resize, disable autoscale), applications, certificates and deployments.
+resource functionPoolKick 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(batch.id, functionPrincipalId, poolAutoscaleKick.name)
+  scope: batch
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', poolAutoscaleKick.name)
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
   }

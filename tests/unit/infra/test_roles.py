@@ -2,11 +2,13 @@
 
 The table below is the reviewed list: a role assignment added to (or missing from) the templates fails
 here until the table says why. Each assignment is named guid(scope, principal, role) and has a comment
-naming its role.
+naming its role. Roles are built-in ones, by id, or custom roles the templates define, whose actions and
+assignable scope are reviewed here too.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -25,16 +27,42 @@ ROLE_IDS = {
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
 }
 
+POOL_READ = "Microsoft.Batch/batchAccounts/pools/read"
+POOL_WRITE = "Microsoft.Batch/batchAccounts/pools/write"
+
+# Custom roles, by the fixed part of their role name (the rest names the Batch account, since a role name
+# is unique in the tenant): (actions, data actions). Each is assignable in the deployment's resource group
+# only and excludes nothing (no notActions), so what it grants is exactly this list.
+CUSTOM_ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # The pool waker: read the pool, Evaluate and Enable autoscale on it. Batch authorises pool calls on its
+    # endpoint with the pool's management actions; pools/* (Azure Batch Data Contributor) would add delete,
+    # stopResize and disableAutoscale.
+    "sitelens pool autoscale kick": ((POOL_READ, POOL_WRITE), ()),
+}
+
+# What authorises each BatchClient call the pool waker makes. Batch's RBAC operations for pools are read,
+# write and delete (plus the management API's own stopResize and disableAutoscale); enabling autoscale
+# updates the pool. Evaluate has no operation of its own and reads no more than the pool: it is held to
+# write here, the stricter of the two the role grants, so the role covers it either way.
+POOL_WAKER_CALLS = {
+    "get_pool": POOL_READ,
+    "evaluate_pool_auto_scale": POOL_WRITE,
+    "enable_pool_auto_scale": POOL_WRITE,
+}
+POOL_WAKER = bicep.REPO / "shared" / "adapters" / "azure_pool_waker.py"
+
 # (principal, role, scope). Scopes: "storage account", "container X", "queue X", "Batch account",
 # "Application Insights", "Key Vault".
 EXPECTED = {
     # Functions app: host storage, blob trigger, one-deploy package and its containers (account scope:
     # the host creates its containers at run time); queues the host creates at run time; tables created
-    # if absent under a configurable prefix; Batch jobs and tasks; telemetry with Entra auth.
+    # if absent under a configurable prefix; Batch jobs and tasks; the pool's autoscale kick; telemetry
+    # with Entra auth.
     ("function", "Storage Blob Data Owner", "storage account"),
     ("function", "Storage Queue Data Contributor", "storage account"),
     ("function", "Storage Table Data Contributor", "storage account"),
     ("function", "Azure Batch Job Submitter", "Batch account"),
+    ("function", "sitelens pool autoscale kick", "Batch account"),
     ("function", "Monitoring Metrics Publisher", "Application Insights"),
     # Batch nodes: task inputs, models and the node package read; results written; completions sent.
     ("node", "Storage Blob Data Reader", "container derived"),
@@ -67,9 +95,19 @@ SCOPES = {
 }
 
 
+def custom_role_name(conf: dict[str, Any]) -> str:
+    """A role definition's role name less its ` (${batchAccountName})` suffix: the key of CUSTOM_ROLES."""
+    return str(conf["properties"]["roleName"]).removesuffix(" (${batchAccountName})")
+
+
 def role_id(template: dict[str, Any], expression: Any) -> str:
-    """The GUID a role expression names: `roles.x` (an object variable) or a plain variable."""
+    """The GUID a role expression names: `roles.x` (an object variable) or a plain variable; for a custom
+    role defined in the same template (`symbol.name`), its role name as CUSTOM_ROLES knows it."""
     text = bicep.render(expression)
+    symbol, _, attribute = text.partition(".")
+    definitions = bicep.resources_of_type(template, ROLE_DEFINITION)
+    if symbol in definitions and attribute == "name":
+        return custom_role_name(bicep.resource(template, symbol))
     if "." in text:
         table, key = text.split(".")
         return str(bicep.variable(template, table)[key])
@@ -82,6 +120,19 @@ def scope_of(template: dict[str, Any], symbol: str) -> str:
     if kind in ("container", "queue"):
         return f"{kind} {bicep.resource(template, symbol)['name']}"
     return kind
+
+
+def custom_roles() -> dict[str, dict[str, Any]]:
+    """Every role definition in infra/, by role name: its symbol, file and body."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in bicep.bicep_files():
+        template = bicep.parse(path)
+        for symbol in bicep.resources_of_type(template, ROLE_DEFINITION):
+            conf = bicep.resource(template, symbol)
+            name = custom_role_name(conf)
+            assert name not in found, f"two role definitions named {name}"
+            found[name] = {"symbol": symbol, "file": path.name, "conf": conf}
+    return found
 
 
 def assignments() -> list[dict[str, Any]]:
@@ -110,8 +161,10 @@ def assignments() -> list[dict[str, Any]]:
     return found
 
 
+ROLE_DEFINITION = "Microsoft.Authorization/roleDefinitions"
 ASSIGNMENTS = assignments()
-NAMES = {v: k for k, v in ROLE_IDS.items()}
+CUSTOM = custom_roles()
+NAMES = {v: k for k, v in ROLE_IDS.items()} | {name: name for name in CUSTOM_ROLES}
 # Owner and Contributor (subscription-wide powers), by name and by id.
 BROAD_ROLES = ("Owner'", "Contributor'", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c")
 
@@ -122,10 +175,59 @@ def test_every_identity_has_exactly_the_listed_roles() -> None:
     assert set(actual) == EXPECTED
 
 
-def test_roles_are_built_in_definitions_by_id() -> None:
+def test_roles_are_built_in_definitions_by_id_or_reviewed_custom_roles() -> None:
     for a in ASSIGNMENTS:
         assert a["role"] in NAMES, f"{a['symbol']}: unknown role id {a['role']}"
         assert a["definition"].startswith("subscription_resource_id(Microsoft.Authorization/roleDefinitions, ")
+        if a["role"] in CUSTOM_ROLES:  # defined next to its assignment, referred to by its symbol
+            defined = CUSTOM[a["role"]]
+            assert defined["file"] == a["file"], f"{a['symbol']}: {a['role']} is defined in {defined['file']}"
+            assert a["definition"].endswith(f", {defined['symbol']}.name)")
+
+
+def test_custom_roles_grant_exactly_the_reviewed_actions() -> None:
+    assert set(CUSTOM) == set(CUSTOM_ROLES), "a custom role added or missing: review it in CUSTOM_ROLES"
+    for name, (actions, data_actions) in CUSTOM_ROLES.items():
+        props = CUSTOM[name]["conf"]["properties"]
+        assert props["type"] == "CustomRole"
+        assert props["permissions"] == [{
+            "actions": list(actions), "notActions": [], "dataActions": list(data_actions), "notDataActions": [],
+        }], f"{name}: its permissions are not the reviewed ones"  # fmt: skip
+        assert not any("*" in action for action in (*actions, *data_actions)), f"{name}: a wildcard"
+
+
+def test_custom_roles_are_assignable_in_the_resource_group_only() -> None:
+    """Azure takes a management group, subscriptions or resource groups as assignable scopes; the group is
+    the narrowest. The assignment itself (EXPECTED) is narrower still: the Batch account."""
+    for name, defined in CUSTOM.items():
+        scopes = defined["conf"]["properties"]["assignableScopes"]
+        assert len(scopes) == 1, f"{name}: {scopes}"
+        function = scopes[0]["function"]
+        assert function["type"] == "resource_group" and function["property_name"] == "id", f"{name}: {scopes}"
+        assert not any(function["parameters"].values()), f"{name}: another resource group"
+
+
+def test_custom_roles_are_named_once_per_batch_account() -> None:
+    """A role definition's name is a GUID and its role name is unique in the tenant: both derive from the
+    Batch account, so dev and prod (or two subscriptions) never overwrite each other's definition."""
+    for name, defined in CUSTOM.items():
+        conf = defined["conf"]
+        assert bicep.render(conf["name"]) == f"guid(batch.id, {name})"
+        assert conf["properties"]["roleName"] == f"{name} (${{batchAccountName}})"
+
+
+def test_the_pool_waker_calls_only_what_its_role_grants() -> None:
+    """Every BatchClient method the waker uses is in POOL_WAKER_CALLS (a new call fails here until its
+    action is reviewed), and the kick's role grants those actions and no other."""
+    tree = ast.parse(POOL_WAKER.read_text())
+    used = {
+        node.attr for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "client"
+    }  # fmt: skip
+    assert used == set(POOL_WAKER_CALLS), f"the waker calls {sorted(used)}"
+    actions, data_actions = CUSTOM_ROLES["sitelens pool autoscale kick"]
+    assert set(POOL_WAKER_CALLS.values()) == set(actions)
+    assert data_actions == ()
 
 
 def test_names_are_guid_of_scope_principal_and_role() -> None:
