@@ -112,9 +112,10 @@ class Agent:
         settled = self.settler.observe(files, now)
         self.settling = self.settler.unsettled(settled)
         self._forget_vanished(files)
+        # Every settled version is journaled first, so the status file counts those waiting out a back-off.
+        entries = [self.journal.find(*version) or self.journal.add(*version) for version in settled]
         if now >= self.backoff_until:
-            for path, size, mtime_ns in settled:
-                entry = self.journal.find(path, size, mtime_ns) or self.journal.add(path, size, mtime_ns)
+            for entry in entries:
                 if entry.state == j.PENDING and not self._send(entry):
                     break  # the link is down: the other files wait for the back-off too
                 if entry.state in (j.CONFIRMED, j.FINISHED):
