@@ -23,6 +23,7 @@ import contextvars
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,9 @@ def meter() -> metrics.Meter:
     return metrics.get_meter("sitelens")
 
 
+SpanScope = contextlib.AbstractContextManager[Span]
+
+
 @contextlib.contextmanager
 def job_span(
     name: str,
@@ -192,3 +196,14 @@ def histogram(name: str, unit: str, description: str) -> metrics.Histogram:
 def in_span() -> bool:
     """Whether a span of this process is being recorded now (else a job's stored traceparent is the parent)."""
     return trace.get_current_span().is_recording()
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """One inference stage (det, cls, rec) of a batch: a span under the batch's, and its duration."""
+    started = time.perf_counter()
+    with tracer().start_as_current_span(name):
+        yield
+    histogram("sitelens.node.stage.duration", "s", "One inference stage of one batch").record(
+        time.perf_counter() - started, {"stage": name}
+    )

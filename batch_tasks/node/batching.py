@@ -18,6 +18,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext
+
+from batch_tasks import telemetry
 from batch_tasks.errors import Overloaded, Stopped
 
 __all__ = ["BatchStats", "Batcher", "Overloaded", "Stopped"]
@@ -75,8 +79,10 @@ class Batcher(Generic[In, Out]):
         if self._stopped:
             raise Stopped("the model is unloading or the server is shutting down")
         future: Future[Out] = Future()
+        # The submitting photo's span: the batch that runs it links to it (one batch serves many photos).
+        waiting = (trace.get_current_span().get_span_context(), time.perf_counter())
         try:
-            self._queue.put_nowait((item, future))
+            self._queue.put_nowait((item, future, waiting))
         except queue.Full:
             raise Overloaded(f"{self._queue.maxsize} photos are already waiting") from None
         return future
@@ -87,11 +93,11 @@ class Batcher(Generic[In, Out]):
         self._queue.put(_STOP)
         self._thread.join()
 
-    def _take(self) -> tuple[list[tuple[In, Future[Out]]], bool]:
+    def _take(self) -> tuple[list[tuple[In, Future[Out], tuple[SpanContext, float]]], bool]:
         first = self._queue.get()
         if first is _STOP:
             return [], True
-        batch: list[tuple[In, Future[Out]]] = [first]  # type: ignore[list-item]
+        batch: list[tuple[In, Future[Out], tuple[SpanContext, float]]] = [first]  # type: ignore[list-item]
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch:
             remaining = deadline - time.monotonic()
@@ -104,27 +110,40 @@ class Batcher(Generic[In, Out]):
             batch.append(item)  # type: ignore[arg-type]
         return batch, False
 
+    def _run_batch(self, live: list[tuple[In, Future[Out], tuple[SpanContext, float]]], started: float) -> None:
+        """Run one batch under a span linked to every photo's span; each future gets its result or the error."""
+        links = [Link(ctx) for _, _, (ctx, _) in live if ctx.is_valid]
+        for _, _, (_, queued) in live:
+            telemetry.histogram("sitelens.node.queue.wait", "s", "Photo waiting for its batch").record(started - queued)
+        with telemetry.tracer().start_as_current_span(
+            "node.batch", links=links, attributes={"sitelens.batch_size": len(live)}
+        ) as span:
+            try:
+                results = self._run([item for item, _, _ in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
+            except Exception as exc:  # noqa: BLE001 (every waiting request gets the failure, the thread goes on)
+                telemetry.fail(span, type(exc).__name__)
+                self.stats.failures += len(live)
+                for _, future, _ in live:
+                    future.set_exception(exc)
+            else:
+                for (_, future, _), result in zip(live, results, strict=True):
+                    future.set_result(result)
+        telemetry.histogram("sitelens.node.batch.size", "{photo}", "Photos per model run").record(len(live))
+        telemetry.counter("sitelens.node.photos", "{photo}", "Photos run through a model").add(len(live))
+
     def _loop(self) -> None:
         stopping = False
         while not stopping:
             batch, stopping = self._take()
             if not batch:
                 continue
-            live = [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
+            live = [(item, future, w) for item, future, w in batch if future.set_running_or_notify_cancel()]
             if not live:
                 continue
             started = time.perf_counter()
-            try:
-                results = self._run([item for item, _ in live])
-                if len(results) != len(live):
-                    raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
-            except Exception as exc:  # noqa: BLE001 (every waiting request gets the failure, the thread goes on)
-                self.stats.failures += len(live)
-                for _, future in live:
-                    future.set_exception(exc)
-            else:
-                for (_, future), result in zip(live, results, strict=True):
-                    future.set_result(result)
+            self._run_batch(live, started)
             self.stats.busy_s += time.perf_counter() - started
             self.stats.batches += 1
             self.stats.items += len(live)

@@ -24,14 +24,16 @@ import socket as sockets
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from opentelemetry.trace import SpanKind
 
-from batch_tasks import protocol
+from batch_tasks import protocol, telemetry
 from batch_tasks.errors import INPUT_ERRORS, ModelUnavailable, NodeError, UnknownModel
-from batch_tasks.node import jobs
+from batch_tasks.node import gauges, jobs
 from batch_tasks.node.decoding import DecodePool, Mapped
 from batch_tasks.node.registry import Registry
 from batch_tasks.node.settings import NodeSettings
@@ -123,15 +125,17 @@ class NodeServer:
         """Decode, batch, read, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
         loaded = await asyncio.to_thread(self.registry.get, model_id)
         t0 = time.perf_counter()
-        decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.settings.det.decode_long_side))
+        with telemetry.tracer().start_as_current_span("decode"):
+            decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.settings.det.decode_long_side))
         if decoded.error is not None:
             code, message = decoded.error
             raise NodeError(message, code=code)
         mapped = Mapped(decoded)
         try:
             t1 = time.perf_counter()
-            try:
-                result = await asyncio.wrap_future(loaded.batcher.submit(mapped.image))
+            try:  # queue wait and the batch's run; the batch span links back to this one
+                with telemetry.tracer().start_as_current_span("infer"):
+                    result = await asyncio.wrap_future(loaded.batcher.submit(mapped.image))
             except NodeError:
                 raise  # Overloaded, Stopped: already in the tree
             except Exception as exc:
@@ -139,7 +143,8 @@ class NodeServer:
                 raise NodeError(f"{type(exc).__name__}: {exc}", code="inference_failed") from exc
             t2 = time.perf_counter()
             polygons = [mapped.image.from_original(_array(line.polygon)).tolist() for line in result.lines]
-            overlay = await asyncio.wrap_future(self.pool.draw_overlay(decoded, polygons))
+            with telemetry.tracer().start_as_current_span("overlay"):
+                overlay = await asyncio.wrap_future(self.pool.draw_overlay(decoded, polygons))
             t3 = time.perf_counter()
         finally:
             mapped.close()
@@ -158,6 +163,19 @@ class NodeServer:
             job = jobs.JobRequest.from_message(request)
         except (KeyError, TypeError, ValueError) as exc:
             raise NodeError(f"malformed job request: {exc}", code="bad_request") from exc
+        attributes = {"sitelens.model": job.model, "sitelens.attempt": job.attempt, "sitelens.task_id": job.task_id,
+                      "sitelens.task_started_at": job.started_at}  # fmt: skip
+        with telemetry.job_span("node.job", job.job_id, parent=job.traceparent, kind=SpanKind.SERVER,
+                                attributes=attributes) as span:  # fmt: skip
+            try:
+                # The completion message carries this span, so the app's completion hangs under the node's work.
+                traced = replace(job, traceparent=telemetry.current_traceparent() or job.traceparent)
+                return await self._run_job(traced)
+            except NodeError as exc:
+                telemetry.fail(span, exc.code)
+                raise
+
+    async def _run_job(self, job: jobs.JobRequest) -> dict[str, Any]:
         try:
             result, overlay, timings = await self._infer(job.model, job.path)
         except NodeError as exc:
@@ -166,8 +184,10 @@ class NodeServer:
             raise
         provider = self._provider(job.model)
         document = jobs.result_document(job, result, provider=provider, timings_ms=timings)
-        path = await asyncio.to_thread(self.store.write_results, job.job_id, document, overlay)
-        await asyncio.to_thread(self.store.post_completion, jobs.succeeded(job, path, document))
+        with telemetry.tracer().start_as_current_span("storage.write_results"):
+            path = await asyncio.to_thread(self.store.write_results, job.job_id, document, overlay)
+        with telemetry.tracer().start_as_current_span("storage.post_completion", kind=SpanKind.PRODUCER):
+            await asyncio.to_thread(self.store.post_completion, jobs.succeeded(job, path, document))
         return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
                 "lines": len(result.lines), "timings_ms": timings, "provider": provider}  # fmt: skip
 
@@ -201,6 +221,7 @@ def _array(polygon: Any) -> Any:
 
 async def serve(settings: NodeSettings) -> None:
     server = NodeServer(settings)
+    gauges.register(lambda: sum(m.batcher.waiting for m in server.registry.peek()))
     settings.socket.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         settings.socket.unlink()  # a stale socket of a dead server; the start task checked none is alive
@@ -237,10 +258,13 @@ def main() -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)  # one line per HTTP request otherwise
     try:
         settings = NodeSettings.from_env()
+        telemetry.setup("sitelens-node")
         asyncio.run(serve(settings))
     except Exception:
         log.exception("the node server failed")
         return 1
+    finally:
+        telemetry.flush()
     return 0
 
 

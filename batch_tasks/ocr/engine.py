@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from batch_tasks import telemetry
 from batch_tasks.models.manifest import Manifest, load
 from batch_tasks.ocr import crops, ctc, db_post, det_pre, imaging, overlay, sessions
 from batch_tasks.ocr.imaging import DecodedImage, Image, Points
@@ -129,9 +130,13 @@ class OcrEngine:
             DecodeError: a photo given as bytes does not decode (decode first to handle that per photo).
         """
         images = [p if isinstance(p, DecodedImage) else self.decode(p) for p in photos]
-        found = self._detect(images)
+        with telemetry.stage("det"):
+            found = self._detect(images)
         patches = [crops.crop(image.pixels, f.quad) for image, per in zip(images, found, strict=True) for f in per]
-        texts = self._recognise(self._upright(patches))
+        with telemetry.stage("cls"):
+            upright = self._upright(patches)
+        with telemetry.stage("rec"):
+            texts = self._recognise(upright)
         results: list[OcrResult] = []
         start = 0
         for image, per in zip(images, found, strict=True):

@@ -28,6 +28,7 @@ from emulators.functions_host.queue_listener import QueueListener
 from emulators.functions_host.queue_trigger import build_listener, queue_name_of
 from emulators.functions_host.storage import StorageClients
 from emulators.functions_host.timer_trigger import TimerRunner
+from emulators.functions_host.tracing import InvocationTracing
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class FunctionsHost:
             self.storage,
             max_concurrency=self.options.max_concurrency or threads,
             function_timeout=self.config.function_timeout,
+            tracing=InvocationTracing(self.config.raw, settings),
         )
         by_type: dict[str, list[FunctionSpec]] = {}
         for spec in self.specs:

@@ -30,6 +30,7 @@ from emulators.functions_host import deferred_bindings
 from emulators.functions_host.binding_expressions import render, resolve_app_settings
 from emulators.functions_host.index import Binding, FunctionSpec
 from emulators.functions_host.storage import StorageClients
+from emulators.functions_host.tracing import InvocationTracing
 
 log = logging.getLogger("emulators.functions_host.invocations")
 T = TypeVar("T")
@@ -69,12 +70,12 @@ class RetryContext:
 class Context(func.Context):
     """The worker's concrete Context."""
 
-    def __init__(self, function_name: str, function_directory: str, invocation_id: str) -> None:
+    def __init__(self, function_name: str, function_directory: str, invocation_id: str, trace_parent: str) -> None:
         self._function_name = function_name
         self._function_directory = function_directory
         self._invocation_id = invocation_id
         self._thread_local_storage = threading.local()
-        self._trace_context = TraceContext(trace_parent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01")
+        self._trace_context = TraceContext(trace_parent=trace_parent)
         self._retry_context = RetryContext()
 
     @property
@@ -111,7 +112,9 @@ class Invoker:
         *,
         max_concurrency: int,
         function_timeout: timedelta | None,
+        tracing: InvocationTracing | None = None,
     ) -> None:
+        self.tracing = tracing or InvocationTracing({}, settings)
         self.app_dir = app_dir
         self.settings = settings
         self.storage = storage
@@ -130,7 +133,8 @@ class Invoker:
         async with self._limit:
             self.running += 1
             try:
-                result = await self._invoke(spec, trigger_value, binding_data, invocation_id)
+                with self.tracing.invocation(spec.name, invocation_id) as traceparent:
+                    result = await self._invoke(spec, trigger_value, binding_data, invocation_id, traceparent)
             except Exception as exc:
                 ms = (time.monotonic() - started) * 1000
                 log.warning(
@@ -150,7 +154,12 @@ class Invoker:
         return result
 
     async def _invoke(
-        self, spec: FunctionSpec, trigger_value: Any, binding_data: Mapping[str, object], invocation_id: str
+        self,
+        spec: FunctionSpec,
+        trigger_value: Any,
+        binding_data: Mapping[str, object],
+        invocation_id: str,
+        traceparent: str,
     ) -> Any:
         kwargs: dict[str, Any] = {spec.trigger.name: _worker_value(spec, spec.trigger, trigger_value, binding_data)}
         for binding in spec.inputs():
@@ -159,12 +168,12 @@ class Invoker:
         outs: dict[str, Out[Any]] = {b.name: Out() for b in spec.outputs()}
         kwargs.update(outs)
         if spec.takes_context:
-            kwargs["context"] = Context(spec.name, str(self.app_dir), invocation_id)
+            kwargs["context"] = Context(spec.name, str(self.app_dir), invocation_id, traceparent)
         timeout = self.function_timeout.total_seconds() if self.function_timeout else None
         if spec.is_async:
             result = await asyncio.wait_for(spec.user_function(**kwargs), timeout)
         else:
-            call = functools.partial(spec.user_function, **kwargs)
+            call = self.tracing.in_worker(traceparent, functools.partial(spec.user_function, **kwargs))
             # A timed-out sync function keeps its thread (Python cannot kill it); the invocation fails.
             result = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self._pool, call), timeout)
         if result is not None and not spec.has_return_binding():

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
+from batch_tasks import telemetry
 from shared.errors import InvalidInput, NotFound
 from shared.jobs import ids
 from shared.jobs.finisher import Finisher
@@ -38,6 +41,7 @@ class CompletionMessage:
     error_code: str | None
     error_message: str | None
     started_at: datetime | None
+    traceparent: str | None = None  # the node's job span; a hint only, dropped unless well-formed
 
     @classmethod
     def parse(cls, body: bytes) -> CompletionMessage:
@@ -50,6 +54,7 @@ class CompletionMessage:
             message = cls(
                 job_id, int(doc.get("attempt", 1)), outcome, doc.get("result_path"), doc.get("checksum"),
                 error.get("code"), error.get("message"), datetime.fromisoformat(started) if started else None,
+                telemetry.parse_traceparent(doc.get("traceparent")),
             )  # fmt: skip
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"completion message is malformed: {exc}", reason="bad_message") from exc
@@ -88,6 +93,18 @@ class Completion:
     def handle(self, body: bytes) -> Job:
         message = CompletionMessage.parse(body)
         job = self.store.get(message.job_id)
+        attributes = {"sitelens.site": job.site, "sitelens.attempt": message.attempt,
+                      "sitelens.outcome": message.outcome}  # fmt: skip
+        parent = message.traceparent or job.traceparent
+        kind = SpanKind.CONSUMER
+        with telemetry.job_span("complete", job.id, parent=parent, kind=kind, attributes=attributes) as span:
+            done = self._handle(message, job)
+            span.set_attribute("sitelens.state", done.state.value)
+            if done.state is JobState.FAILED and done.reason:
+                telemetry.fail(span, done.reason)
+            return done
+
+    def _handle(self, message: CompletionMessage, job: Job) -> Job:
         if job.terminal:
             log.info("completion for %s ignored: already %s", job.id, job.state)
             return self.finisher.publish(job)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from batch_tasks import telemetry
+from shared import metrics
 from shared.errors import NotFound, SitelensError
 from shared.jobs import ids
 from shared.jobs.completion import Completion
@@ -80,22 +82,36 @@ class Reconciler:
             self.store.close(job_id)  # an index entry without its job (written by hand, or a job deleted)
             return
         if job.terminal:
-            sweep.published += not job.event_published
+            if not job.event_published:
+                sweep.published += 1
+                self._acted(job, "publish")
             self.finisher.publish(job)
             return
         age = self.clock() - job.received_at
         if age > self.give_up_after:
             detail = f"not finished {age} after it was received (last state {job.state})"
-            sweep.failed += self.finisher.finish(job, JobState.FAILED, reason="timed_out", detail=detail).terminal
+            with self._span(job, "timed_out"):
+                sweep.failed += self.finisher.finish(job, JobState.FAILED, reason="timed_out", detail=detail).terminal
             return
         if age < self.stuck_after and not self._orphaned(job):
             return
         before = job.state
-        job = self._redrive(job)
+        with self._span(job, "redrive") as span:  # the job's trace shows what the reconciler did to it
+            job = self._redrive(job)
+            kind = job.state.value.lower() if job.state is not before else "checked"
+            span.set_attribute("sitelens.action", kind)
+        self._acted(job, kind)
         if job.terminal:
             sweep.failed += job.state is JobState.FAILED
         if job.state is not before or job.terminal:
             sweep.redriven += 1
+
+    def _span(self, job: Job, action: str) -> telemetry.SpanScope:
+        attributes = {"sitelens.site": job.site, "sitelens.state": job.state.value}
+        return telemetry.job_span(f"reconcile.{action}", job.id, parent=job.traceparent, attributes=attributes)
+
+    def _acted(self, job: Job, kind: str) -> None:
+        metrics.reconciler_action(kind)
 
     def _orphaned(self, job: Job) -> bool:
         """A follower whose owner ended without a result runs on its own at once, not after the bound."""
@@ -124,7 +140,9 @@ class Reconciler:
         if view.state is TaskState.MISSING:
             log.warning("job %s: its task is missing from Batch; submitting it again", job.id)
             url = self.photos.derived_url(job.id)
-            self.submitter.submit(TaskRequest(job.id, job.batch_job_id, job.model, url))
+            request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent())
+            self.submitter.submit(request)
+            metrics.reconciler_action("resubmitted")
             return job
         if view.state is TaskState.RUNNING and job.state is JobState.QUEUED:
             return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock()))

@@ -15,6 +15,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry.trace import SpanKind
+
+from batch_tasks import telemetry
+from shared import metrics
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.webhooks import endpoint, retry
 from shared.webhooks.models import (
@@ -60,7 +64,10 @@ class WebhookService:
         clock: Callable[[], datetime] = _utcnow,
         stale_attempt: timedelta = STALE_ATTEMPT,
         lost_message: timedelta = LOST_MESSAGE_GRACE,
+        trace_of: Callable[[str], str | None] = lambda job_id: None,
     ) -> None:
+        """`trace_of`: a job id's traceparent, so each delivery attempt joins its photo's trace."""
+        self.trace_of = trace_of
         self.stale_attempt = stale_attempt
         self.lost_message = lost_message
         self.store = store
@@ -154,16 +161,29 @@ class WebhookService:
         except endpoint.UnsafeWebhookUrl as exc:
             failed = delivery.with_attempt(Attempt(number, now, now, None, f"refused: {exc}"))
             self._finish(failed, DeliveryState.FAILED, exc.reason)
+            metrics.webhook_delivery("refused", None)
             return DeliveryState.FAILED
         try:
             delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)))
         except Conflict:
             return DeliveryState.PENDING  # another worker took this attempt
         event = self.store.get_event(event_id)
-        headers = sign_headers(sub.signing_secrets(now), event.id, int(now.timestamp()), event.body)
-        response = self.send(target, event.body, headers)
-        return self._record(delivery, sub, Attempt(number, now, self.clock(), response.status, response.error),
-                            dict(response.headers))  # fmt: skip
+        attributes = {"sitelens.subscription": sub.id, "sitelens.event_type": event.type, "sitelens.attempt": number}
+        with telemetry.job_span("webhook.deliver", event.job_id, parent=self.trace_of(event.job_id),
+                                kind=SpanKind.CLIENT, attributes=attributes) as span:  # fmt: skip
+            headers = sign_headers(sub.signing_secrets(now), event.id, int(now.timestamp()), event.body)
+            traceparent = telemetry.current_traceparent()
+            if traceparent:  # W3C Trace Context: the receiver may continue the photo's trace
+                headers["traceparent"] = traceparent
+            response = self.send(target, event.body, headers)
+            state = self._record(delivery, sub, Attempt(number, now, self.clock(), response.status, response.error),
+                                 dict(response.headers))  # fmt: skip
+            outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.PENDING: "retry"}.get(state, "failed")
+            span.set_attributes({"sitelens.outcome": outcome, "http.response.status_code": response.status or 0})
+            if outcome != "delivered":
+                telemetry.fail(span, response.error or f"HTTP {response.status}")
+        metrics.webhook_delivery(outcome, (now - event.created_at).total_seconds())
+        return state
 
     def _due(self, event_id: str, subscription_id: str) -> Delivery | DeliveryState:
         """The delivery when an attempt is due now, else the state to report without sending."""
