@@ -7,11 +7,13 @@ from typing import Any
 import azure.functions as func
 from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
+from batch_tasks import telemetry
 from shared import composition, health, http_reply, pool_api
 from shared.http_reply import Reply
 from shared.uploads import api as uploads_api
 from shared.webhooks import api as webhooks_api
 
+telemetry.setup("sitelens-app")  # files locally, Application Insights in Azure (docs/telemetry.md)
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 JSON = "application/json"
 _ROUTES: list[tuple[str, str]] = []  # (route, method) of every HTTP function, for the 405 functions below

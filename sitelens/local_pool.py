@@ -37,6 +37,7 @@ class LocalPool:
     repo: Path
     # The formula's knobs, replaced as Bicep replaces its parameters (none: the file's defaults).
     knobs: Mapping[str, float] = field(default_factory=dict)
+    telemetry_dir: Path | None = None  # the node servers export their telemetry here (docs/telemetry.md#local)
 
     def client(self) -> BatchClient:
         return BatchClient(self.endpoint, AzureNamedKeyCredential(self.account, self.key))
@@ -48,6 +49,8 @@ class LocalPool:
             "SITELENS_MODELS_DIR": str(self.repo / "models"),
             "SITELENS_STORAGE_CONNECTION": storage_connection,
         }
+        if self.telemetry_dir is not None:
+            env["SITELENS_TELEMETRY_DIR"] = str(self.telemetry_dir)
         pool = models.BatchPoolCreateOptions(
             id=POOL_ID,
             vm_size=VM_SIZE,

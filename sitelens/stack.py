@@ -116,6 +116,7 @@ class Stack:
         env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
         if self.batch is not None:  # the app reaches Batch through the same SDK and settings as in Azure
             env.update(self.pool().app_settings(self.azurite.connection_string))
+        env["SITELENS_TELEMETRY_DIR"] = str(self.telemetry_dir)
         env.update(self.functions_env)
         host = FunctionsHostProcess(self.repo, self.functions_port, log_file, env=env, cwd=self.repo)
         self.functions = host.start(READY_TIMEOUT_S)
@@ -132,12 +133,19 @@ class Stack:
 
     def pool(self) -> LocalPool:
         assert self.batch is not None
-        return LocalPool(self.batch.endpoint, self.batch.account_name, self.batch.account_key, self.repo)
+        return LocalPool(self.batch.endpoint, self.batch.account_name, self.batch.account_key, self.repo,
+                         telemetry_dir=self.telemetry_dir)  # fmt: skip
+
+    @property
+    def telemetry_dir(self) -> Path:
+        """Where every process of this stack writes its spans, metrics and logs (docs/telemetry.md#local)."""
+        return self.state_dir / "telemetry"
 
     def _write_stack_file(self) -> None:
         assert self.azurite is not None
         e = self.azurite.endpoints
         doc = {
+            "telemetry_dir": str(self.telemetry_dir),
             "storage": {
                 "connection_string": self.azurite.connection_string,
                 "blob": e.url(e.blob_port),
