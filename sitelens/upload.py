@@ -33,7 +33,9 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.storage.blob import BlobClient, ContentSettings, ExponentialRetry
+from opentelemetry.trace import SpanKind
 
+from batch_tasks import telemetry
 from shared.jobs.ids import job_id_for
 from sitelens.upload_progress import MIB, Progress, plan_blocks, staged_blocks
 
@@ -129,6 +131,16 @@ class Uploader:
         self.throttle = Throttle(bytes_per_s, sleep) if bytes_per_s else None
 
     def upload(self, path: Path, photo_id: str | None = None, label: str | None = None) -> Outcome:
+        # The photo's trace starts here; its traceparent travels in the blob's metadata (docs/telemetry.md).
+        attributes = {"sitelens.site": self.site, "sitelens.device": self.device}
+        with telemetry.tracer().start_as_current_span("upload", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+            outcome = self._outcome(path, photo_id, label)
+            span.set_attributes({"sitelens.outcome": outcome.status, "sitelens.job_id": outcome.job_id or ""})
+            if outcome.status == "failed":
+                telemetry.fail(span, outcome.reason or "failed")
+            return outcome
+
+    def _outcome(self, path: Path, photo_id: str | None, label: str | None) -> Outcome:
         try:
             return self._upload(path, photo_id, label or path.name)
         except UploadFailed as exc:
@@ -193,8 +205,11 @@ class Uploader:
 
     def _commit(self, photo: _Photo, block_ids: list[str]) -> str:
         settings = ContentSettings(content_type=str(photo.grant.get("content_type") or "application/octet-stream"))
+        traceparent = telemetry.current_traceparent()
+        metadata = {"traceparent": traceparent} if traceparent else None
         try:
-            response = self._client(photo).commit_block_list(block_ids, content_settings=settings, if_none_match="*")
+            response = self._client(photo).commit_block_list(block_ids, content_settings=settings, if_none_match="*",
+                                                             metadata=metadata)  # fmt: skip
         except (ResourceExistsError, ResourceModifiedError) as exc:  # 409 BlobAlreadyExists, or 412
             raise _AlreadyThere from exc
         except HttpResponseError as exc:

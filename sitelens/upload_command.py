@@ -7,6 +7,7 @@ or `SITELENS_API`/`SITELENS_API_KEY` name another. Exit status: 0 all uploaded, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from batch_tasks import telemetry
 from sitelens.api_client import ApiClient, ApiError
 from sitelens.upload import BlobFactory, Outcome, Requester, Uploader, UploadFailed, blob_client
 from sitelens.upload_progress import MIB, Progress
@@ -63,6 +65,16 @@ def resolve_endpoint(
         raise UploadFailed("no_endpoint", f"no {stack}: start the local stack (sitelens dev) or pass --api") from None
 
 
+def telemetry_env(env: Mapping[str, str], state_dir: Path) -> dict[str, str]:
+    """The environment, with the local stack's telemetry folder when none is set and a stack is running."""
+    found = dict(env)
+    if not found.get(telemetry.DIR_ENV):
+        # No local stack: the upload's span goes wherever the environment says, or nowhere.
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            found[telemetry.DIR_ENV] = str(json.loads((state_dir / "stack.json").read_text())["telemetry_dir"])
+    return found
+
+
 def http_requester(base: str, key: str | None) -> Requester:
     client = ApiClient(base, key)
 
@@ -89,8 +101,10 @@ def run(args: argparse.Namespace, requester: Requester | None = None, blob_facto
             return 2
     uploader = Uploader(requester, site=args.site, device=args.device, block_size=args.block_size,
                         blob_factory=blob_factory, progress=Progress(err))  # fmt: skip
+    telemetry.setup("sitelens-upload", telemetry_env(os.environ, args.state_dir))
     n = len(args.paths)
     outcomes = [uploader.upload(path, args.photo_id, f"[{i}/{n}] {path.name}") for i, path in enumerate(args.paths, 1)]
+    telemetry.flush()
     report(outcomes, args.json, out, err)
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
