@@ -60,6 +60,7 @@ class Azurite:
         ports: tuple[int, int, int] = DEFAULT_PORTS,
         *,
         log_file: Path | None = None,
+        debug_log: Path | None = None,
     ) -> Azurite:
         entry = repo_root / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
         if not entry.is_file():
@@ -80,6 +81,8 @@ class Azurite:
                 "--location", str(data_dir)]  # fmt: skip
         for service, port in zip(("blob", "queue", "table"), ports, strict=True):
             args += [f"--{service}Host", endpoints.host, f"--{service}Port", str(port)]
+        if debug_log is not None:  # every request with its operation and status (emulators.request_counter)
+            args += ["--debug", str(debug_log)]
 
         def ready() -> bool:
             return all(probe(endpoints.host, port) == "azurite" for port in ports)

