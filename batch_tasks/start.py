@@ -8,8 +8,9 @@ healthy server that is already running is left alone.
 - `systemd` (Azure): writes `/etc/systemd/system/sitelens-node.service` (restart on failure, the start
   task's `SITELENS_*` environment) and enables it, so the server also comes back after a reboot or crash;
   a changed unit restarts it.
-- `detached` (local Batch service, or a node without systemd): starts the server in a session of its own,
-  its log and pid file in `AZ_BATCH_NODE_SHARED_DIR`.
+- `detached` (local Batch service, or a node without systemd): starts the server under
+  `batch_tasks.supervisor` (restart on exit, as the unit's `Restart=always`) in a session of its own, its
+  log and pid file in `AZ_BATCH_NODE_SHARED_DIR`.
 
 Exit 0 once ready; 1 if the server died or did not become ready within `--timeout` seconds (the log's
 tail is printed, and Batch marks the node `starttaskfailed`, which is right for a node that cannot serve).
@@ -43,6 +44,11 @@ _PASSED = (
 
 def server_command() -> list[str]:
     return [sys.executable, "-m", "batch_tasks.node.server"]
+
+
+def supervisor_command() -> list[str]:
+    """Without systemd the server would stay dead after a crash; the supervisor restarts it."""
+    return [sys.executable, "-m", "batch_tasks.supervisor"]
 
 
 def server_environment(env: dict[str, str]) -> dict[str, str]:
@@ -79,11 +85,12 @@ def _running_pid(settings: NodeSettings) -> int | None:
 
 
 def launch_detached(settings: NodeSettings) -> int:
-    """Start the server in its own session; its cwd is the shared dir, never the start task's folder."""
+    """Start the server's supervisor in its own session (cwd the shared dir, never the start task's folder);
+    returns the supervisor's pid, which lives as long as the server is worth waiting for."""
     settings.shared_dir.mkdir(parents=True, exist_ok=True)
     with settings.log_file.open("ab") as log:
         process = subprocess.Popen(
-            server_command(), cwd=settings.shared_dir, env=server_environment(dict(os.environ)),
+            supervisor_command(), cwd=settings.shared_dir, env=server_environment(dict(os.environ)),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
     return process.pid

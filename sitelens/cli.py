@@ -26,6 +26,9 @@ _GROUPS: dict[str, str] = {
     "jobs": "sitelens.jobs_command",
     "plan": "sitelens.plan_command",
     "cost": "sitelens.cost_command",
+    "trace": "sitelens.trace",
+    "dashboard": "sitelens.dashboard_command",
+    "chaos": "sitelens.chaos",
 }
 
 

@@ -22,8 +22,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from batch_tasks.ocr.opencv import cv2
 
-SIZES = {"1080p": (1920, 1080), "12mp": (4032, 3024)}
-MIN_CAP = {"1080p": 15, "12mp": 28}  # px of capital-letter height in the photo
+# vga: small photos for long runs on CPUs (the chaos run), text still large enough to read.
+SIZES = {"vga": (640, 480), "1080p": (1920, 1080), "12mp": (4032, 3024)}
+MIN_CAP = {"vga": 12, "1080p": 15, "12mp": 28}  # px of capital-letter height in the photo
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = ("DejaVuSans-Bold", "DejaVuSans", "DejaVuSansCondensed-Bold", "DejaVuSansMono", "DejaVuSerif-Bold")
 HERSHEY = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX)

@@ -90,7 +90,7 @@ class Stack:
             self._start_batch(logs / "batch.log")
             # The model registry: nodes load models from here when their own folder lacks a version.
             upload(plan(self.repo / "models" / "ocr" / "ppocrv4"), self.azurite.connection_string)
-            self.pool().ensure(self.azurite.connection_string)
+            self.pool().ensure(self.storage_connection())
             self._start_functions(logs / "functions.log")
         except ChildFailed:  # whichever child it was: stop the ones already up, nothing left on a port
             self.stop()
@@ -107,18 +107,32 @@ class Stack:
         batch = BatchServiceProcess(
             self.state_dir / "batch", self.batch_port, log_file,
             time_scale=self.batch_time_scale, boot_delay_s=self.batch_boot_delay_s, repo_root=self.repo,
-            identity_storage=self.azurite.connection_string,
+            identity_storage=self.storage_connection(),
         )  # fmt: skip
         self.batch = batch.start()
+
+    def storage_connection(self) -> str:
+        """The connection string the app and the nodes use: Azurite's own here; the chaos run puts its
+        fault proxy in between by overriding this."""
+        assert self.azurite is not None
+        return self.azurite.connection_string
+
+    def restart_batch(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the Batch service with `sig` (SIGKILL: a crash) and start it again on the same port and data
+        folder; it boots its nodes afresh, as after an outage. Azurite and the host keep running."""
+        if self.batch is not None:
+            self.batch.stop(sig)
+        self._start_batch(self.state_dir / "logs" / "batch.log")
+        self._write_stack_file()
 
     def _start_functions(self, log_file: Path) -> None:
         assert self.azurite is not None
         if probe("127.0.0.1", self.functions_port) is not None:
             raise ChildFailed(host_launcher.NAME, f"port {self.functions_port} is taken; stop what runs there or "
                               "pass another --port")  # fmt: skip
-        env = {**os.environ, "AzureWebJobsStorage": self.azurite.connection_string}
+        env = {**os.environ, "AzureWebJobsStorage": self.storage_connection()}
         if self.batch is not None:  # the app reaches Batch through the same SDK and settings as in Azure
-            env.update(self.pool().app_settings(self.azurite.connection_string))
+            env.update(self.pool().app_settings(self.storage_connection()))
         env["SITELENS_TELEMETRY_DIR"] = str(self.telemetry_dir)
         env.update(self.functions_env)
         host = FunctionsHostProcess(self.repo, self.functions_port, log_file, env=env, cwd=self.repo)
