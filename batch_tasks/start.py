@@ -39,6 +39,10 @@ _PASSED = (
     "LANG",
     "PYTHONPATH",
     "LD_LIBRARY_PATH",
+    # telemetry (docs/telemetry.md): where to export, and the sampler
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
 )
 
 

@@ -101,7 +101,7 @@ def _azure_monitor(service: str, env: Mapping[str, str]) -> None:
     from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415
     from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
 
-    client_id = env.get("AZURE_CLIENT_ID")
+    client_id = env.get("AZURE_CLIENT_ID") or env.get("SITELENS_NODE_CLIENT_ID")  # the app's, or the pool's
     credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
     configure_azure_monitor(
         connection_string=env[CONNECTION_ENV], credential=credential,
@@ -149,6 +149,9 @@ def job_span(
     span; the job id goes on the span and on every log line written inside it. An exception marks it
     failed and goes on."""
     ctx = context_of(parent)
+    current = trace.get_current_span().get_span_context()
+    if ctx is not None and current.is_valid:  # the invocation that does this work (Azure's host span)
+        links = [*(links or []), Link(current)]
     attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
     if job_id:
         attrs["sitelens.job_id"] = job_id
