@@ -115,6 +115,8 @@ class Agent:
         # Every settled version is journaled first, so the status file counts those waiting out a back-off.
         entries = [self.journal.find(*version) or self.journal.add(*version) for version in settled]
         if now >= self.backoff_until:
+            if any(entry.state == j.PENDING for entry in entries):
+                self.write_status("uploading")  # an upload may take minutes on a slow link: say so first
             for entry in entries:
                 if entry.state == j.PENDING and not self._send(entry):
                     break  # the link is down: the other files wait for the back-off too

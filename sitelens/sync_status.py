@@ -30,7 +30,7 @@ class LastError:
 @dataclass
 class Status:
     folder: str
-    state: str = "starting"  # starting | running | backing_off | stopped
+    state: str = "starting"  # starting | running | uploading | backing_off | stopped
     pid: int = field(default_factory=os.getpid)
     updated_at: str = field(default_factory=utc_now)
     last_success_at: str | None = None  # the last upload the service took (committed, or already there)
