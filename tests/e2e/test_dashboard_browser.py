@@ -1,0 +1,154 @@
+"""`sitelens dashboard` in a real headless Chromium (Debian's, driven by Playwright) against the local stack.
+
+Photos go through the pipeline first (two read, one rejected); then the page must show what an operator
+would look for: the counts, a thumbnail of an overlay with the text read, the rejection's reason, the pool
+chart; a click on a photo opens its timeline. A screenshot is saved under .local/ for the record.
+
+Without Chromium the test is skipped with a reason saying so; with SITELENS_REQUIRE_BROWSER=1 (what .ci/run
+sets) the skip becomes a failure, so CI cannot pass without the browser having run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sitelens.dashboard import Dashboard, Upstream
+from sitelens.field_photos import bad_files, render
+from tests.e2e.conftest import REPO, Pipeline
+from tests.support.receiver import Receiver, Reply
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+SCREENSHOT = REPO / ".local" / "dashboard.png"  # the page as it first shows
+SCREENSHOT_JOB = REPO / ".local" / "dashboard-job.png"  # with one job's timeline open
+WAIT_MS = 60_000  # the page refreshes every 5 s; the pool is sampled every second here
+
+
+def chromium() -> str | None:
+    found = os.environ.get("SITELENS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return found if found and Path(found).exists() else None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium()
+    if executable is None:
+        message = "Chromium not found (apt-get install chromium, or set SITELENS_CHROMIUM): browser tests NOT run"
+        if os.environ.get("SITELENS_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + ", and SITELENS_REQUIRE_BROWSER=1 requires them")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright  # imported here: only a run with Chromium needs it
+
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def name(site: str, ext: str = "jpg") -> str:
+    return f"{site}/cam-1/2026/11/22/{uuid.uuid4().hex[:16]}.{ext}"
+
+
+@pytest.fixture
+def gone_receiver(pipeline: Pipeline) -> Iterator[tuple[Receiver, str, str]]:
+    """A loopback receiver answering 410 once (the delivery fails at once), subscribed to one new site."""
+    site = f"dash-{uuid.uuid4().hex[:8]}"
+    with Receiver([Reply(410)]) as receiver:
+        created = pipeline.http("POST", "/subscriptions", body=json.dumps({"url": receiver.url, "site": site}).encode(),
+                                headers={"Content-Type": "application/json"})  # fmt: skip
+        assert created.status == 201 and created.body is not None
+        try:
+            yield receiver, created.body["id"], site
+        finally:
+            pipeline.http("DELETE", f"/subscriptions/{created.body['id']}")
+
+
+def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
+    pipeline: Pipeline, browser: Any, gone_receiver: tuple[Receiver, str, str]
+) -> None:
+    receiver, subscription, site = gone_receiver
+    good = [pipeline.put(name(site), render(n).jpeg) for n in (21, 22)]
+    rejected = pipeline.put(name(site), bad_files()["truncated.jpg"][0])
+    done = {job_id: pipeline.wait_terminal(job_id) for job_id in [*good, rejected]}
+    assert [done[j]["state"] for j in good] == ["SUCCEEDED", "SUCCEEDED"]
+    assert (done[rejected]["state"], done[rejected]["reason"]) == ("REJECTED", "corrupt_image")
+
+    key = pipeline.stack.keys["host"]["default"]
+    dashboard = Dashboard(Upstream(pipeline.api, key), sites=[site], port=0, sample_every_s=1.0).start()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto(dashboard.url)
+        section = page.locator(f"#site-{site}")
+        expect_text(section.locator('.count[data-state="SUCCEEDED"] .n'), "2")
+        expect_text(section.locator('.count[data-state="REJECTED"] .n'), "1")
+        expect_text(section.locator(".rejections .reason"), "corrupt_image")
+        assert "p50" in section.locator(".ttr").inner_text()
+
+        # A thumbnail of an overlay, decoded by the browser, with the text the model read beside it.
+        image = section.locator(f'.thumb[data-job="{good[0]}"] img')
+        image.wait_for(timeout=WAIT_MS)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
+                               timeout=WAIT_MS)  # fmt: skip
+        read = section.locator(f'.thumb[data-job="{good[0]}"] .text').inner_text()
+        assert read.strip() and read.strip() in "\n".join(done[good[0]]["result"]["summary"]["text"])
+
+        # The autoscale picture: the pool drawn from samples, with its figures now.
+        page.wait_for_function(
+            "() => (document.querySelector('#pool-chart polyline[data-series=current_nodes]')"
+            "?.getAttribute('points') || '').split(' ').length >= 2",
+            timeout=WAIT_MS,
+        )
+        assert page.locator("#pool-chart polyline[data-series=pending_tasks]").count() >= 1
+        assert "pending" in page.locator("#pool-now").inner_text()
+
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        # Into one job: its timeline from receipt to result.
+        section.locator(f'.thumb[data-job="{good[0]}"]').click()
+        panel = page.locator("#job-panel")
+        expect_text(panel.locator("h2"), f"Job {good[0]}")
+        assert panel.locator(".timeline li").all_inner_texts()[0].startswith("received")
+        assert panel.locator('.timeline li[data-step="finished"]').count() == 1
+        assert "null" not in panel.inner_text()
+        page.screenshot(path=str(SCREENSHOT_JOB), full_page=True)
+        page.locator("#close-job").click()
+
+        # Webhooks: the delivery the receiver refused is listed with its reason, and Replay sends it again.
+        receiver.wait_for(1)
+        failed = page.locator(f'.subscription[data-subscription="{subscription}"] table.failed tr')
+        failed.first.wait_for(timeout=WAIT_MS)
+        event_id = failed.first.get_attribute("data-event")
+        assert "receiver_gone" in failed.first.inner_text()
+        failed.first.locator("button.replay").click()
+        expect_text(failed.first.locator("button.replay"), "replayed")
+        wait_for(lambda: event_id not in str(pipeline.http("GET", f"/subscriptions/{subscription}/failed").body),
+                 30, "the replayed delivery no longer failed")  # fmt: skip
+
+        # The key stays in the dashboard process: not in the page, and the page only ever called its server.
+        assert key not in page.content()
+        api_calls = [u for u in requests if "/api/" in u]
+        assert api_calls and all(u.startswith(dashboard.url + "api/") for u in api_calls)
+    finally:
+        page.close()
+        dashboard.stop()
+    assert SCREENSHOT.stat().st_size > 10_000 and SCREENSHOT_JOB.stat().st_size > 10_000
+
+
+def expect_text(locator: Any, text: str) -> None:
+    """Waits (with the deadline) until the element shows exactly `text`."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_text(text, timeout=WAIT_MS)
