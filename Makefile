@@ -57,6 +57,7 @@ bench: setup
 	$(PY) -m benchmarks.autoscale_pool
 	$(PY) -m benchmarks.node_throughput
 	$(PY) -m benchmarks.pipeline_burst
+	$(PY) -m benchmarks.ops_per_photo
 
 dev: setup
 	$(BIN)/sitelens dev

@@ -48,8 +48,9 @@ REPO = Path(__file__).resolve().parents[1]
 SITE, DEVICE = "ops-site", "ops-cam"
 SETTLE_S = 3.0
 HOURLY = "0 0 * * * *"
-# The first attempt exits 1 before the task client runs; Batch's retry (attempt 2) runs it.
-FAIL_FIRST_ATTEMPT = f'test "$AZ_BATCH_TASK_RETRY_COUNT" != 0 && {TASK_COMMAND}'
+# The first attempt exits 1 before the task client runs; Batch's retry (attempt 2) runs it. Batch runs a
+# command line without a shell, so the test needs one of its own.
+FAIL_FIRST_ATTEMPT = f"/bin/sh -c 'test \"$AZ_BATCH_TASK_RETRY_COUNT\" != 0 && exec {TASK_COMMAND}'"
 
 
 @contextmanager
@@ -83,7 +84,7 @@ class Scenarios:
             paths[-1].write_bytes(data)
         return paths
 
-    def run(self, paths: list[Path], *, webhooks_per_photo: int = 1, deadline_s: float = 600.0) -> dict[str, Any]:
+    def run(self, paths: list[Path], *, webhooks_per_photo: int = 1, deadline_s: float = 300.0) -> dict[str, Any]:
         mark = self.counter.mark()
         before = len(self.receiver.received)
         outcomes = [Uploader(self.request, site=SITE, device=DEVICE).upload(p) for p in paths]
