@@ -37,7 +37,7 @@ def chromium() -> str | None:
     return found if found and Path(found).exists() else None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: set up before the stack, so a skip costs no stack start
 def browser() -> Iterator[Any]:
     executable = chromium()
     if executable is None:
@@ -75,7 +75,7 @@ def gone_receiver(pipeline: Pipeline) -> Iterator[tuple[Receiver, str, str]]:
 
 
 def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
-    pipeline: Pipeline, browser: Any, gone_receiver: tuple[Receiver, str, str]
+    browser: Any, pipeline: Pipeline, gone_receiver: tuple[Receiver, str, str]
 ) -> None:
     receiver, subscription, site = gone_receiver
     good = [pipeline.put(name(site), render(n).jpeg) for n in (21, 22)]
