@@ -7,8 +7,10 @@ PY := $(BIN)/python
 PYTEST_ARGS ?=
 # e.g. make demo DEMO_ARGS="--keep --photos 40"
 DEMO_ARGS ?=
+# e.g. make chaos CHAOS_ARGS="--photos 10000 --deadline 7200"
+CHAOS_ARGS ?=
 
-.PHONY: setup demo test lint format dev lock clean infra-tools lock-checkov bench
+.PHONY: setup demo test lint format dev lock clean infra-tools lock-checkov bench chaos
 
 # Idempotent: each step is redone only when its inputs changed (stamp files track that).
 setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
@@ -58,6 +60,10 @@ bench: setup
 	$(PY) -m benchmarks.node_throughput
 	$(PY) -m benchmarks.pipeline_burst
 	$(PY) -m benchmarks.ops_per_photo
+
+# The guarantees under load with many faults at once (docs/reliability.md); not part of `make test`.
+chaos: setup
+	$(BIN)/sitelens chaos $(CHAOS_ARGS)
 
 dev: setup
 	$(BIN)/sitelens dev

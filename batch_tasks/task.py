@@ -71,18 +71,25 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _wait_ready(socket: Path) -> None:
-    deadline = time.monotonic() + READY_WAIT_S
+def _wait_ready(socket: Path, wait_s: float = READY_WAIT_S) -> None:
+    """Until the server says ready. A server that is down (no socket, connection refused) is waited for too:
+    its supervisor restarts it within seconds, and a task that failed at once would spend a Batch retry on
+    every restart (a burst of tasks can spend them all)."""
+    deadline = time.monotonic() + wait_s
     while True:
         try:
             health = protocol.call(socket, {"op": "health"}, HEALTH_TIMEOUT_S)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            if time.monotonic() > deadline:
+                raise Unavailable(f"the node server at {socket} is not answering: {exc}") from exc
+            health = {}
         except (OSError, protocol.ProtocolError) as exc:
             raise Unavailable(f"the node server at {socket} is not answering: {exc}") from exc
         if health.get("ready"):
             return
         if time.monotonic() > deadline:
-            raise Unavailable(f"the node server at {socket} is still warming up after {READY_WAIT_S:.0f} s")
-        time.sleep(0.5)  # poll period while a restarted server warms its models
+            raise Unavailable(f"the node server at {socket} is not ready after {wait_s:.0f} s")
+        time.sleep(0.5)  # poll period while a restarted server comes up and warms its models
 
 
 def _via_server(request: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""A task that reaches its node while the server is being restarted waits for it instead of failing.
+
+Found by the chaos run: node servers SIGKILLed and brought back by their supervisor made every task that
+arrived in the restart's few seconds fail at once (`connection refused`, exit 5); Batch's immediate
+retries met the same dead socket, so a burst of tasks spent all their retries and their jobs FAILED
+`task_failed`, although the server was back two seconds later."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from batch_tasks import protocol, task
+
+
+def _serve_health_after(path: Path, ready: threading.Event, answered: threading.Event) -> None:
+    """Listen on `path` only once `ready` is set, then answer one health request `ready: true`."""
+    ready.wait(10)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        protocol.bind_path(server, path)
+        server.listen(1)
+        conn, _ = server.accept()
+        with conn:
+            header = conn.recv(protocol.header_size(), socket.MSG_WAITALL)
+            conn.recv(protocol.frame_length(header), socket.MSG_WAITALL)
+            conn.sendall(protocol.encode({"ok": True, "ready": True}))
+        answered.set()
+
+
+def test_a_server_that_comes_back_within_the_wait_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "sitelens.sock"
+    ready, answered = threading.Event(), threading.Event()
+    threading.Thread(target=_serve_health_after, args=(path, ready, answered), daemon=True).start()
+    timer = threading.Timer(1.0, ready.set)  # the supervisor's restart, a second after the task arrived
+    timer.start()
+    task._wait_ready(path, wait_s=20)
+    assert answered.is_set()
+
+
+def test_a_server_that_stays_down_makes_the_task_unavailable_after_the_wait(tmp_path: Path) -> None:
+    with pytest.raises(task.Unavailable, match="not answering"):
+        task._wait_ready(tmp_path / "nobody.sock", wait_s=0.6)
