@@ -8,7 +8,8 @@
    pipeline must reject;
 4. upload them as a field device would (`sitelens upload`, a subprocess);
 5. follow the jobs live (jobs by state, pool nodes) until every one is terminal;
-6. print photo, state, text found or reason, latency; then the webhooks, their signatures checked.
+6. print photo, state, text found or reason, latency; then the webhooks, their signatures checked;
+7. print one succeeded photo's trace as a waterfall (`sitelens trace`), from upload to webhook.
 
 The stack runs on free ports in a throw-away folder, so it runs beside a `sitelens dev` already up.
 `--keep` leaves it running afterwards (Ctrl-C stops it); `--report FILE` writes the outcome as JSON.
@@ -35,11 +36,14 @@ from sitelens.api_client import ApiClient
 from sitelens.demo_receiver import DemoReceiver
 from sitelens.demo_view import TERMINAL, Item, Live, judge, print_table
 from sitelens.stack import Stack
+from sitelens.trace import waterfall
+from sitelens.trace_reader import job_spans
 
 REPO = Path(__file__).resolve().parents[1]
 SITE, DEVICE = "north-yard", "cam-1"
 DEADLINE_S = 900.0  # for every job to be terminal: 24 photos on a 2-core laptop's CPU take a few minutes
 WEBHOOK_DEADLINE_S = 60.0
+TRACE_WAIT_S = 10.0  # for the photo's last spans (its webhook attempt) to reach the files
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,6 +117,7 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
           f"{len(wanted)} jobs")  # fmt: skip
     for d in {d.event_type: d for d in reversed(deliveries)}.values():  # the first of each type
         print(f"   {d.webhook_id}  {d.event_type:<14} {d.job_id}  {'signature ok' if d.verified else 'BAD SIGNATURE'}")
+    _print_trace(stack, items)
     problems = judge(items, wanted, {d.job_id for d in verified}, len(deliveries) - len(verified))
     for problem in problems:
         print(f"   ! {problem}")
@@ -120,6 +125,21 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
         _write_report(args.report, items, deliveries, live, problems)
     print("demo: OK" if not problems else f"demo: FAILED ({len(problems)} problem(s) above)")
     return 0 if not problems else 1
+
+
+def _print_trace(stack: Stack, items: list[Item]) -> None:
+    """One succeeded photo's trace, as `sitelens trace` prints it, once its webhook span is exported."""
+    job_id = next((i.job_id for i in items if i.kind == "photo" and i.state == "SUCCEEDED"), None)
+    if job_id is None:
+        return
+    deadline, spans = time.monotonic() + TRACE_WAIT_S, []
+    while time.monotonic() < deadline:
+        spans = job_spans(stack.telemetry_dir, job_id)
+        if any(s["name"] == "webhook.deliver" for s in spans):
+            break
+        time.sleep(0.5)  # the processes export their spans every fraction of a second
+    print(f"7. The trace of {job_id} (sitelens trace {job_id}):")
+    print(waterfall(spans) if spans else "   no spans exported")
 
 
 def _generate(folder: Path, count: int) -> list[Item]:

@@ -28,6 +28,8 @@ def test_demo_runs_the_main_job_end_to_end_and_cleans_up(tmp_path):
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert done.stdout.rstrip().endswith("demo: OK")
+    waterfall = done.stdout.split("7. The trace of ", 1)[1]  # one photo's trace, upload to webhook
+    assert all(f" {span} " in waterfall for span in ("upload", "ingest", "node.job", "webhook.deliver")), waterfall
     report = json.loads(report_file.read_text())
     assert report["ok"] is True and report["problems"] == []
 
