@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -93,10 +94,12 @@ def run(args: argparse.Namespace) -> int:
         _stop_on_signals(stop)
     log.info("syncing %s to %s as site %s, device %s%s", args.folder, base, args.site, args.device,
              " (once)" if args.once else "")  # fmt: skip
+    # --once ends even if a file never stops changing: what is still settling is left for the next run (exit 3).
+    give_up = time.monotonic() + max(60.0, 10 * args.settle)
     try:
         while not stop.is_set():
             agent.step()
-            if args.once and agent.idle():
+            if args.once and (agent.idle() or time.monotonic() > give_up):
                 break
             stop.wait(settings.poll_s if args.once else agent.wait_s())
         code = agent.exit_code() if args.once else EXIT_OK

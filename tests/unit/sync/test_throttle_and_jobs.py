@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import io
+import threading
+from typing import Any
+
 import pytest
 
+from sitelens import jobs_command
+from sitelens.api_client import ApiError
 from sitelens.jobs_command import describe, table
 from sitelens.upload import Throttle
 
@@ -59,3 +66,36 @@ def test_a_jobs_description_carries_its_state_and_text():
     text = describe({**JOB, "state": "FAILED", "reason": "task_failed", "detail": "exit 9", "result": None})
     assert text.splitlines()[0] == "j_abc  FAILED  task_failed: exit 9"
     assert "| PUMP P-104" in describe(JOB) and "cached True" in describe(JOB)
+
+
+class Api:
+    """GET /jobs/{id}: one scripted answer per poll (an ApiError for 404), the last one repeated."""
+
+    def __init__(self, *answers: dict[str, Any] | ApiError) -> None:
+        self.answers = list(answers)
+
+    def get(self, path: str) -> dict[str, Any]:
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, ApiError):
+            raise answer
+        return answer
+
+
+def watch(api: Api, job: str = "j_abc") -> tuple[int, str]:
+    out = io.StringIO()
+    args = argparse.Namespace(site=None, job=job, interval=0.0)
+    code = jobs_command.watch(api, args, out, threading.Event())  # type: ignore[arg-type]
+    return code, out.getvalue()
+
+
+def test_watch_waits_out_a_404_prints_each_change_and_exits_by_the_outcome():
+    not_yet = ApiError(404, {"reason": "not_found"})
+    running = {**JOB, "state": "RUNNING", "cached": False}
+    failed = {**running, "state": "FAILED", "reason": "task_failed"}
+    assert watch(Api(not_yet, running, running, failed)) == (1, "j_abc RUNNING\nj_abc FAILED task_failed\n")
+    assert watch(Api(JOB)) == (0, "j_abc SUCCEEDED (cached)\n")
+
+
+def test_watch_passes_on_an_error_other_than_not_yet():
+    with pytest.raises(ApiError):
+        watch(Api(ApiError(401, {"reason": "unauthorized"})))
