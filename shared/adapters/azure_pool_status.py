@@ -37,7 +37,7 @@ class BatchPoolStatus:
         return {
             "pool": pool.id,
             "at": _iso(at),
-            "allocation_state": str(pool.allocation_state) if pool.allocation_state else None,
+            "allocation_state": getattr(pool.allocation_state, "value", pool.allocation_state),  # the wire's word
             "target_nodes": (pool.target_dedicated_nodes or 0) + (pool.target_low_priority_nodes or 0),
             "current_nodes": (pool.current_dedicated_nodes or 0) + (pool.current_low_priority_nodes or 0),
             "nodes_by_state": states,

@@ -117,7 +117,8 @@ function renderChart(samples) {
     el("text", { x: 4, y: T + 8 }, top), el("text", { x: 4, y: H - B }, 0),
     el("text", { x: L, y: H - 6 }, samples.length ? clock(samples[0].at) : ""),
     el("text", { x: W - 60, y: H - 6 }, samples.length ? clock(samples[samples.length - 1].at) : "")];
-  for (const [field, cls] of [["target_nodes", "series-target"], ["current_nodes", "series-current"], ["pending_tasks", "series-pending"]]) {
+  // The dashed target last, on top: where the nodes have caught up, both lines stay visible.
+  for (const [field, cls] of [["pending_tasks", "series-pending"], ["current_nodes", "series-current"], ["target_nodes", "series-target"]]) {
     let run = [];
     const flush = () => { if (run.length) parts.push(el("polyline", { class: cls, "data-series": field, points: run.join(" ") })); run = []; };
     for (const s of samples) {
