@@ -226,6 +226,7 @@ module batch 'modules/batch.bicep' = {
     nodePackageContainer: storage.outputs.nodePackageContainer
     defaultModel: defaultModel
     workspaceId: monitoring.outputs.workspaceId
+    insightsConnectionString: monitoring.outputs.insightsConnectionString
     tags: allTags
   }
 }

@@ -85,6 +85,9 @@ param defaultModel string
 
 param workspaceId string
 
+@description('Application Insights: the node server exports its telemetry there with the node identity (Entra).')
+param insightsConnectionString string
+
 var userSubscription = poolAllocationMode == 'UserSubscription'
 // What the start task downloads with the node identity (infra/deploy.sh uploads them): the node setup
 // script, the batch_tasks source as a zip, and its pinned requirements.
@@ -165,6 +168,14 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
         {
           name: 'SITELENS_WARM_MODELS'
           value: defaultModel
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: insightsConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${nodeClientId};Authorization=AAD'
         }
       ]
       // Root, for apt and the systemd unit; tasks themselves run as the non-admin pool user.

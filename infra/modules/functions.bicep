@@ -40,6 +40,10 @@ var platformSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: insightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // OpenTelemetry on Flex Consumption (docs/telemetry.md#azure-functions): the worker streams the app's own
+  // spans and logs and makes the host's invocation context current; the app's exporter signs in as this identity.
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  AZURE_CLIENT_ID: identityClientId
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -199,6 +199,17 @@ resource functionTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' 
 
 // ---- the pool's node identity -------------------------------------------------------------------
 
+// Monitoring Metrics Publisher on the Application Insights component: the node server's telemetry, Entra auth.
+resource nodeTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(insights.id, nodePrincipalId, roles.monitoringMetricsPublisher)
+  scope: insights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: nodePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // Storage Blob Data Reader on derived/: tasks download their input (a resource file) with the identity.
 resource nodeReadsDerived 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(derived.id, nodePrincipalId, roles.storageBlobDataReader)

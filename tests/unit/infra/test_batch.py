@@ -89,6 +89,9 @@ def test_start_task_gives_the_node_server_its_storage_and_identity() -> None:
         "SITELENS_STORAGE_QUEUE_URL": "queueEndpoint",
         "SITELENS_NODE_CLIENT_ID": "nodeClientId",
         "SITELENS_WARM_MODELS": "defaultModel",
+        # telemetry to Application Insights as the node identity (docs/telemetry.md)
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": "insightsConnectionString",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=${nodeClientId};Authorization=AAD",
     }
     assert START["waitForSuccess"] is True
     assert START["userIdentity"] == {"autoUser": {"scope": "Pool", "elevationLevel": "Admin"}}

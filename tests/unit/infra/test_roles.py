@@ -64,12 +64,14 @@ EXPECTED = {
     ("function", "Azure Batch Job Submitter", "Batch account"),
     ("function", "sitelens pool autoscale kick", "Batch account"),
     ("function", "Monitoring Metrics Publisher", "Application Insights"),
-    # Batch nodes: task inputs, models and the node package read; results written; completions sent.
+    # Batch nodes: task inputs, models and the node package read; results written; completions sent;
+    # telemetry with Entra auth.
     ("node", "Storage Blob Data Reader", "container derived"),
     ("node", "Storage Blob Data Reader", "container models"),
     ("node", "Storage Blob Data Reader", "container node-package"),
     ("node", "Storage Blob Data Contributor", "container results"),
     ("node", "Storage Queue Data Message Sender", "queue completions"),
+    ("node", "Monitoring Metrics Publisher", "Application Insights"),
     # Whoever runs deploy.sh: uploads the node package and publishes the model.
     ("deployer", "Storage Blob Data Contributor", "container node-package"),
     ("deployer", "Storage Blob Data Contributor", "container models"),
