@@ -81,6 +81,7 @@ def setup(service: str, env: Mapping[str, str] | None = None) -> str:
     if _configured:
         return _configured[0]
     where = "none"
+    _sampler_spelling(env.get(DIR_ENV) is not None)
     if enabled(env) and env.get(DIR_ENV):
         from batch_tasks import telemetry_files  # noqa: PLC0415 (the SDK only where something is exported)
 
@@ -93,6 +94,19 @@ def setup(service: str, env: Mapping[str, str] | None = None) -> str:
         _log_job_ids()
     _configured.append(where)
     return where
+
+
+# The OpenTelemetry SDK and Azure Monitor's distro spell the ratio samplers differently; one setting serves both.
+_SDK_SPELLING = {"trace_id_ratio": "traceidratio", "parentbased_trace_id_ratio": "parentbased_traceidratio"}
+
+
+def _sampler_spelling(sdk: bool) -> None:
+    """Rewrite `OTEL_TRACES_SAMPLER` in this process's environment to the spelling its exporter's reader knows."""
+    value = os.environ.get("OTEL_TRACES_SAMPLER")
+    if value is None:
+        return
+    to_sdk = _SDK_SPELLING if sdk else {v: k for k, v in _SDK_SPELLING.items()}
+    os.environ["OTEL_TRACES_SAMPLER"] = to_sdk.get(value, value)
 
 
 def _azure_monitor(service: str, env: Mapping[str, str]) -> None:

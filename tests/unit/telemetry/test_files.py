@@ -73,3 +73,23 @@ def test_nothing_is_written_when_telemetry_is_off(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
                           check=True, cwd=REPO)  # fmt: skip
     assert done.stdout.strip() == "none" and not list(tmp_path.iterdir())
+
+
+def test_sampling_follows_otel_traces_sampler_in_either_spelling(tmp_path: Path) -> None:
+    """Azure Monitor's spelling (`parentbased_trace_id_ratio`) works for the file export too: at ratio 0 a
+    new trace is dropped, a photo whose device sampled it is kept."""
+    env = {"PATH": "/usr/bin:/bin", "SITELENS_TELEMETRY_DIR": str(tmp_path), "PYTHONPATH": str(REPO),
+           "OTEL_TRACES_SAMPLER": "parentbased_trace_id_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}  # fmt: skip
+    script = textwrap.dedent(f"""
+        from batch_tasks import telemetry
+        telemetry.setup("sampled")
+        with telemetry.job_span("ingest", "j_new"):
+            pass
+        with telemetry.job_span("ingest", "j_device", parent="{PARENT}"):
+            pass
+        telemetry.flush()
+    """)
+    subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                   check=True, cwd=REPO)  # fmt: skip
+    assert job_spans(tmp_path, "j_new") == []
+    assert [s["name"] for s in job_spans(tmp_path, "j_device")] == ["ingest"]
