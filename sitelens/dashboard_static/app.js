@@ -95,7 +95,8 @@ async function openJob(jobId) {
       el("h3", {}, "Timeline"),
       el("ol", { class: "timeline" }, step("received", t.received_at), step("queued", t.queued_at),
         step("started", t.started_at), step("finished", t.finished_at)),
-      job.trace ? el("p", { class: "trace" }, "trace ", el("code", {}, JSON.stringify(job.trace))) : null,
+      // The spans live with the telemetry backend, not in the API: the page names the command that draws them.
+      el("p", { class: "trace muted" }, "Its trace: ", el("code", {}, `sitelens trace ${job.id}`)),
       links.overlay ? el("img", { src: links.overlay, alt: "overlay" }) : null,
       text ? el("div", { class: "text" }, text) : null].filter(Boolean));
   } catch (error) {

@@ -123,6 +123,7 @@ def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
         assert panel.locator(".timeline li").all_inner_texts()[0].startswith("received")
         assert panel.locator('.timeline li[data-step="finished"]').count() == 1
         assert "null" not in panel.inner_text()
+        assert f"sitelens trace {good[0]}" in panel.locator(".trace").inner_text()
         page.screenshot(path=str(SCREENSHOT_JOB), full_page=True)
         page.locator("#close-job").click()
 
