@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
 from emulators.azurite import free_port
@@ -107,7 +108,8 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
         connection = _direct(stack)
         wanted = {o.job_id for o in devices.outcomes.values() if o.job_id}
         deadline = begun + args.deadline
-        _wait(lambda: _terminal_share(connection, wanted) >= 0.9, deadline - 300)  # faults through most of it
+        # Faults through most of the run, leaving time for the last repairs (the reconciler, webhook retries).
+        _wait(lambda: _terminal_share(connection, wanted) >= 0.9, deadline - min(300.0, args.deadline / 3))
         injector.stop()
         stack.inject(False)
         log.info("chaos: faults stopped; waiting for every job and webhook")
@@ -175,7 +177,10 @@ def _wait(done: Any, deadline: float) -> bool:
 
 def _states(connection: str, wanted: set[str]) -> dict[str, str]:
     table = TableServiceClient.from_connection_string(connection).get_table_client("jobs")
-    rows = table.query_entities("RowKey eq 'job'", select=["PartitionKey", "state"])
+    try:
+        rows = list(table.query_entities("RowKey eq 'job'", select=["PartitionKey", "state"]))
+    except ResourceNotFoundError:  # the app creates its tables on first use
+        return {}
     return {r["PartitionKey"]: str(r.get("state")) for r in rows if r["PartitionKey"] in wanted}
 
 

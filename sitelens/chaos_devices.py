@@ -54,14 +54,15 @@ class Devices:
             redeliver = self.reupload_share <= roll < self.reupload_share + self.redeliver_share
             extra = self._rng.choice((2, 3)) if redeliver else 0
             self._plan[index] = (again, extra)
+        # Read once: the fault schedule rewrites the stack file whenever it restarts a process.
+        self._api = ApiClient.of_stack(self.stack.state_dir)
         crews = [list(enumerate(paths))[d :: self.count] for d in range(self.count)]
         with ThreadPoolExecutor(self.count) as pool:
             for done in pool.map(self._crew, range(self.count), crews):
                 del done
 
     def _crew(self, device: int, photos: list[tuple[int, Path]]) -> int:
-        api = ApiClient.of_stack(self.stack.state_dir)
-        uploader = Uploader(http_requester(api.base, api.key), site=self.site, device=f"chaos-cam-{device}")
+        uploader = Uploader(http_requester(self._api.base, self._api.key), site=self.site, device=f"chaos-cam-{device}")
         for index, path in photos:
             outcome = uploader.upload(path)
             for _ in range(DEVICE_TRIES - 1):
@@ -85,7 +86,7 @@ class Devices:
 
     def _deliver_again(self, name: str, etag: str) -> bool:
         """The blob's BlobCreated event as Event Grid posts it; False if the host was down at that moment."""
-        url = f"{ApiClient.of_stack(self.stack.state_dir).base.rsplit('/api', 1)[0]}"
+        url = self.stack.functions_url
         blob = f"http://127.0.0.1/devstoreaccount1/photos/{name}"
         event = [{"eventType": "Microsoft.Storage.BlobCreated",
                   "subject": f"/blobServices/default/containers/photos/blobs/{name}",

@@ -41,9 +41,9 @@ class Intervals:
     """Mean seconds between two faults of each kind."""
 
     host_kill: float = 60.0
-    batch_kill: float = 75.0
-    node_kill: float = 45.0
-    task_kill: float = 12.0
+    batch_kill: float = 80.0
+    node_kill: float = 60.0
+    task_kill: float = 15.0
     webhook_down: float = 60.0
     down_s: float = 1.5
 

@@ -1,0 +1,34 @@
+"""The chaos run, small: 200 photos through a local stack of its own while every fault kind is injected
+(SIGKILLed host, Batch service, node servers and task clients; storage requests reset, dropped, delayed
+and refused through the fault proxy; duplicate uploads and events; a webhook receiver answering 500,
+timing out and down). Nothing accepted may be lost and nothing may happen twice.
+
+`make chaos` is the full run (2,000 photos, docs/reliability.md); this one keeps `make test` honest about
+the same guarantees. The kill intervals are scaled down so each kind happens within the short run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sitelens import chaos
+from sitelens.chaos_faults import KINDS
+
+PHOTOS = 200
+EVERY_KIND = (*KINDS, "reset", "drop", "delay", "storage_write_refused", "webhook_500", "webhook_timeout",
+              "duplicate_upload", "duplicate_event")  # fmt: skip
+
+
+def test_two_hundred_photos_under_every_fault_kind_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
+    args = argparse.Namespace(photos=PHOTOS, size="vga", devices=4, seed=11, fault_scale=0.3, storage_faults=0.004,
+                              deadline=900.0, out=tmp_path / "chaos.json")  # fmt: skip
+    report = chaos.chaos(args)
+    summary = json.dumps({k: report[k] for k in ("faults", "terminal_states", "lost", "doubled", "errors")})
+    assert report["errors"] == [], summary
+    assert report["photos_uploaded"] == PHOTOS, summary
+    assert report["lost"] == [], summary
+    assert report["doubled"] == [], summary
+    assert report["unsigned_deliveries"] == 0, summary
+    assert sum(report["terminal_states"].values()) == report["jobs_accepted"] == PHOTOS, summary
+    assert {kind for kind in EVERY_KIND if report["faults"].get(kind, 0) < 1} == set(), summary
