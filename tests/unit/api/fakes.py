@@ -13,7 +13,7 @@ from shared.jobs.api import JobsApi
 from shared.jobs.models import Job, JobState
 from shared.uploads.service import UploadService, UploadSettings
 from shared.webhooks.endpoint import EndpointPolicy
-from shared.webhooks.models import Delivery, Event, Subscription
+from shared.webhooks.models import ALL_SITES, Delivery, Event, Subscription
 from shared.webhooks.service import WebhookService
 from tests.unit.jobs.fakes import MemoryJobStore, MemoryPhotos
 from tests.unit.uploads.fakes import Clock, FakeSigner, MemoryReservations
@@ -44,6 +44,9 @@ class MemoryWebhookStore:
 
     def list_subscriptions(self) -> list[Subscription]:
         return list(self.subscriptions.values())
+
+    def subscriptions_for(self, site: str) -> list[Subscription]:
+        return [s for s in self.subscriptions.values() if s.site in (site, ALL_SITES)]
 
     def update_subscription(self, subscription: Subscription) -> Subscription:
         self.subscriptions[subscription.id] = subscription
