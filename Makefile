@@ -60,6 +60,7 @@ bench: setup
 	$(PY) -m benchmarks.node_throughput
 	$(PY) -m benchmarks.pipeline_burst
 	$(PY) -m benchmarks.ops_per_photo
+	$(PY) -m benchmarks.telemetry_overhead
 
 # The guarantees under load with many faults at once (docs/reliability.md); not part of `make test`.
 chaos: setup
