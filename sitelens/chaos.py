@@ -65,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--fault-scale", type=float, default=1.0, help="multiply the kill intervals (smaller: more)")
     p.add_argument("--storage-faults", type=float, default=0.004,
                    help="share of storage requests reset, and the same share dropped (default 0.004)")  # fmt: skip
+    p.add_argument("--min-faults", type=int, default=12,
+                   help="keep injecting until each kill and outage kind happened this often (default 12)")  # fmt: skip
     p.add_argument("--deadline", type=float, default=1500.0, help="seconds for the whole run (default 1500)")
     p.add_argument("--out", type=Path, default=OUT, help=f"where the JSON report goes too (default {OUT})")
     p.set_defaults(handler=run)
@@ -108,8 +110,15 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
         connection = _direct(stack)
         wanted = {o.job_id for o in devices.outcomes.values() if o.job_id}
         deadline = begun + args.deadline
-        # Faults through most of the run, leaving time for the last repairs (the reconciler, webhook retries).
-        _wait(lambda: _terminal_share(connection, wanted) >= 0.9, deadline - min(300.0, args.deadline / 3))
+
+        # Faults through most of the run (and until each kind happened often enough), leaving time for the
+        # last repairs (the reconciler, webhook retries).
+        def faulted_enough() -> bool:
+            if min(injector.counts[k] for k in KINDS) < args.min_faults:
+                return False
+            return _terminal_share(connection, wanted) >= 0.9
+
+        _wait(faulted_enough, deadline - min(300.0, args.deadline / 3))
         injector.stop()
         stack.inject(False)
         log.info("chaos: faults stopped; waiting for every job and webhook")
