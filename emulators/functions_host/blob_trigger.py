@@ -28,7 +28,7 @@ from emulators.functions_host.binding_expressions import BlobPathPattern, resolv
 from emulators.functions_host.index import FunctionSpec
 from emulators.functions_host.invoker import Invoker
 from emulators.functions_host.queue_listener import Delivery
-from emulators.functions_host.receipts import ReceiptStore
+from emulators.functions_host.receipts import ReceiptBusy, ReceiptStore
 from emulators.functions_host.storage import StorageClients
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class BlobTriggers:
         client = self.storage.blob_service(connection).get_container_client(container)
         cursor = await self.receipts.read_cursor(container)
         latest: datetime | None = None
+        held: datetime | None = None  # the oldest blob whose receipt was leased: the cursor stays before it
         queued = 0
         try:
             async for blob in client.list_blobs():
@@ -105,18 +106,24 @@ class BlobTriggers:
                         continue
                     spec = self.specs[fid]
                     etag = str(blob.etag)
-                    if await self.receipts.claim_and_complete(
-                        fid,
-                        container,
-                        blob.name,
-                        etag,
-                        functools.partial(self.enqueue, spec, container, blob.name, etag),
-                    ):
-                        queued += 1
+                    try:
+                        if await self.receipts.claim_and_complete(
+                            fid,
+                            container,
+                            blob.name,
+                            etag,
+                            functools.partial(self.enqueue, spec, container, blob.name, etag),
+                        ):
+                            queued += 1
+                    except ReceiptBusy:
+                        held = modified if held is None else min(held, modified)
         except ResourceNotFoundError:
             return 0  # container not created yet
         if latest is not None:
-            await self.receipts.write_cursor(container, latest - timedelta(milliseconds=1))
+            # A leased receipt (a host killed while claiming it leaves one for LEASE_SECONDS) holds the cursor
+            # back, so a later scan claims the blob once the lease lapses instead of passing it for good.
+            end = latest if held is None else min(latest, held)
+            await self.receipts.write_cursor(container, end - timedelta(milliseconds=1))
         return queued
 
     async def run_scanner(self, interval_s: float, stop: asyncio.Event) -> None:

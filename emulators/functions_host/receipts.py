@@ -21,6 +21,11 @@ LEASE_SECONDS = 30
 INCOMPLETE = "Incomplete"
 
 
+class ReceiptBusy(Exception):
+    """The receipt's lease is held: by another host, by a host that died holding it, or by this one when the
+    reply to its own lease request was lost. Not delivered yet: the scan must come back to the blob."""
+
+
 class ReceiptStore:
     def __init__(self, container: ContainerClient, host_id: str) -> None:
         self.container = container
@@ -40,7 +45,8 @@ class ReceiptStore:
     async def claim_and_complete(
         self, function_id: str, container: str, blob_name: str, etag: str, enqueue: Callable[[], Awaitable[None]]
     ) -> bool:
-        """Deliver one blob version once: returns True if this call queued it."""
+        """Deliver one blob version once: returns True if this call queued it, False if it was delivered before;
+        raises ReceiptBusy if a lease on its receipt keeps it from being claimed now."""
         await self._ensure()
         blob = self.container.get_blob_client(self.receipt_name(function_id, container, blob_name, etag))
         try:
@@ -52,8 +58,8 @@ class ReceiptStore:
                 await blob.upload_blob(b"", metadata={INCOMPLETE: "true"}, match_condition=MatchConditions.IfMissing)
         try:
             lease = await blob.acquire_lease(lease_duration=LEASE_SECONDS)
-        except HttpResponseError:
-            return False  # another host holds it
+        except HttpResponseError as exc:
+            raise ReceiptBusy(f"the receipt of {container}/{blob_name} is leased") from exc
         try:
             props = await blob.get_blob_properties()
             if INCOMPLETE not in (props.metadata or {}):

@@ -1,0 +1,91 @@
+"""The blob scan's cursor never passes a blob whose receipt is leased.
+
+A case the chaos run's faults make possible: a host SIGKILLed between taking a receipt's lease and
+releasing it, or one whose lease request reached storage but whose reply was lost (its own retry then meets
+the lease), leaves the receipt leased for 30 s; the scan skipped the blob as "delivered elsewhere" and moved
+its cursor past it, so the photo would never be delivered and never become a job. Pure: the storage and the
+receipts are stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from emulators.functions_host.binding_expressions import BlobPathPattern
+from emulators.functions_host.blob_trigger import BlobTriggers
+from emulators.functions_host.receipts import ReceiptBusy
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Blob:
+    name: str
+    last_modified: datetime
+    etag: str = '"e"'
+
+
+class Container:
+    def __init__(self, blobs: list[Blob]) -> None:
+        self.blobs = blobs
+
+    async def list_blobs(self) -> AsyncIterator[Blob]:
+        for blob in self.blobs:
+            yield blob
+
+
+class Receipts:
+    def __init__(self, leased: set[str]) -> None:
+        self.leased = leased
+        self.cursor: datetime | None = None
+        self.claimed: list[str] = []
+
+    async def read_cursor(self, _container: str) -> datetime | None:
+        return self.cursor
+
+    async def write_cursor(self, _container: str, latest: datetime) -> None:
+        self.cursor = latest
+
+    async def claim_and_complete(self, _fid: str, _container: str, name: str, _etag: str,
+                                 _enqueue: Callable[[], Awaitable[None]]) -> bool:  # fmt: skip
+        if name in self.leased:
+            raise ReceiptBusy(name)
+        if name in self.claimed:
+            return False
+        self.claimed.append(name)
+        return True
+
+
+def _triggers(blobs: list[Blob], receipts: Receipts) -> BlobTriggers:
+    triggers = BlobTriggers.__new__(BlobTriggers)
+    container = Container(blobs)
+    service = SimpleNamespace(get_container_client=lambda _name: container)
+    triggers.storage = SimpleNamespace(blob_service=lambda _conn: service)  # type: ignore[assignment]
+    triggers.receipts = receipts  # type: ignore[assignment]
+    triggers.patterns = {"f": BlobPathPattern.parse("photos/{name}")}
+    spec: Any = SimpleNamespace(trigger={})
+    triggers.specs = {"f": spec}
+    return triggers
+
+
+def test_a_leased_receipt_holds_the_cursor_and_a_later_scan_delivers_the_blob() -> None:
+    blobs = [Blob("a.jpg", T0), Blob("b.jpg", T0 + timedelta(seconds=5))]
+    receipts = Receipts(leased={"a.jpg"})
+    triggers = _triggers(blobs, receipts)
+    assert asyncio.run(triggers._scan_container(None, "photos", ["f"])) == 1  # b.jpg; a.jpg is leased
+    assert receipts.cursor is not None and receipts.cursor < T0  # not past a.jpg
+    receipts.leased.clear()  # the dead host's lease lapsed
+    assert asyncio.run(triggers._scan_container(None, "photos", ["f"])) == 1
+    assert receipts.claimed == ["b.jpg", "a.jpg"]
+    assert receipts.cursor == T0 + timedelta(seconds=5) - timedelta(milliseconds=1)
+
+
+def test_without_leases_the_cursor_moves_to_the_newest_blob() -> None:
+    blobs = [Blob("a.jpg", T0), Blob("b.jpg", T0 + timedelta(seconds=5))]
+    receipts = Receipts(leased=set())
+    assert asyncio.run(_triggers(blobs, receipts)._scan_container(None, "photos", ["f"])) == 2
+    assert receipts.cursor == T0 + timedelta(seconds=5) - timedelta(milliseconds=1)
