@@ -9,7 +9,9 @@ between two marks of `emulators.request_counter` and divided by its photos:
 - `rejected`: files validation refuses (a renamed PDF, a truncated JPEG);
 - `duplicate_content`: the happy photos' bytes again under new names (the content claim: no second GPU run);
 - `webhook_retry`: one photo whose first webhook attempt gets a 500, the second a 200;
-- `task_retry`: one photo whose first Batch task attempt exits non-zero (Batch retries it).
+- `task_retry`: one photo whose first Batch task attempt exits non-zero (Batch retries it);
+- `redelivered`: the happy photos' blob events delivered again (the blob trigger's message sent a second
+  time, as Event Grid redelivers): the job exists, so nothing new is done.
 
 A scenario ends when the receiver has every photo's webhook and the app's storage traffic has been still for
 `SETTLE_S`. The reconciler and the webhook sweep are scheduled hourly for the run, so that what is counted
@@ -33,13 +35,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from azure.storage.blob import ContainerClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
 from emulators.azurite import free_port
+from emulators.functions_host.blob_trigger import trigger_queue_name
 from emulators.request_counter import Counts, RequestCounter
 from sitelens import field_photos
 from sitelens.api_client import ApiClient
 from sitelens.local_pool import TASK_COMMAND
 from sitelens.stack import Stack
-from sitelens.upload import Uploader
+from sitelens.upload import Outcome, Uploader
 from sitelens.upload_command import http_requester
 from tests.support.receiver import Receiver, Reply
 from tests.support.waiting import wait_for
@@ -76,6 +82,7 @@ class Scenarios:
         self.api = ApiClient.of_stack(stack.state_dir)
         self.api.post("/subscriptions", {"url": receiver.url, "site": SITE})
         self.request = http_requester(self.api.base, self.api.key)
+        self.outcomes: list[Outcome] = []
 
     def files(self, name: str, blobs: list[bytes]) -> list[Path]:
         paths = []
@@ -88,6 +95,7 @@ class Scenarios:
         mark = self.counter.mark()
         before = len(self.receiver.received)
         outcomes = [Uploader(self.request, site=SITE, device=DEVICE).upload(p) for p in paths]
+        self.outcomes = outcomes
         failed = [o.reason for o in outcomes if not o.job_id]
         if failed:
             raise RuntimeError(f"uploads failed: {failed}")
@@ -95,6 +103,29 @@ class Scenarios:
         self.receiver.wait_for(before + wanted, deadline_s)
         counts = self._settled(mark)
         return per_photo(counts, len(paths))
+
+    def redeliver(self, outcomes: list[Outcome]) -> dict[str, Any]:
+        """Each photo's blob-trigger message again, built from the receipt the host wrote for it."""
+        assert self.stack.azurite is not None
+        connection = self.stack.azurite.connection_string
+        mark = self.counter.mark()  # what follows touches only the host's own containers and queues
+        receipts = ContainerClient.from_connection_string(connection, "azure-webjobs-hosts")
+        names = [b.name for b in receipts.list_blobs(name_starts_with="blobreceipts/")]
+        for outcome in outcomes:
+            receipt = next(n for n in names if n.endswith(f"/photos/{outcome.blob_name}"))
+            _, host_id, function_id, etag = receipt.split("/")[:4]
+            etag = etag if etag.startswith('"') else f'"{etag}"'  # as the host keeps it
+            message = {"Type": "BlobTrigger", "FunctionId": function_id, "BlobType": "BlockBlob",
+                       "ContainerName": "photos", "BlobName": outcome.blob_name, "ETag": etag}  # fmt: skip
+            queue = QueueClient.from_connection_string(connection, trigger_queue_name(host_id),
+                                                       message_encode_policy=TextBase64EncodePolicy())  # fmt: skip
+            queue.send_message(json.dumps(message))
+
+        def delivered() -> bool:
+            return self.counter.since(mark).executions.get("on_photo_uploaded", 0) >= len(outcomes)
+
+        wait_for(delivered, 120.0, "the redelivered blob events to run")
+        return per_photo(self._settled(mark), len(outcomes))
 
     def _settled(self, mark: Any) -> Counts:
         """The counts once the app's storage traffic has stopped changing for SETTLE_S."""
@@ -139,11 +170,13 @@ def measure(photos: int, folder: Path, *, only_happy: bool = False) -> dict[str,
         results["first_photo"] = s.run(s.files("first", [shots[0].jpeg]))
         happy = [p.jpeg for p in shots[1 : photos + 1]]
         results["happy"] = s.run(s.files("happy", happy))
+        happy_outcomes = s.outcomes
         if only_happy:
             return results
         bad = field_photos.bad_files()
         results["rejected"] = s.run(s.files("bad", [bad["report.jpg"][0], bad["truncated.jpg"][0]]))
         results["duplicate_content"] = s.run(s.files("again", happy))
+        results["redelivered"] = s.redeliver(happy_outcomes)
         receiver.script = [Reply(status=500)]
         results["webhook_retry"] = s.run(s.files("hook", [shots[photos + 1].jpeg]), webhooks_per_photo=2)
         stack.restart_functions(env={**stack.functions_env, "SITELENS_TASK_COMMAND": FAIL_FIRST_ATTEMPT})

@@ -60,10 +60,10 @@ MEASURED_HAPPY: dict[str, Any] = {
         "request_upload": 1,
     },
     "execution_ms": {
-        "on_notification": 29,
-        "on_photo_uploaded": 403.67,
-        "on_task_completed": 261.33,
-        "request_upload": 11.67,
+        "on_notification": 80.67,
+        "on_photo_uploaded": 198.33,
+        "on_task_completed": 126.33,
+        "request_upload": 5.33,
     },
 }
 
