@@ -3,6 +3,7 @@ counters written by `batch_tasks.telemetry_files` and read back by `sitelens.tra
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -15,14 +16,16 @@ REPO = Path(__file__).resolve().parents[3]
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 SCRIPT = textwrap.dedent(f"""
-    import os, sys
+    import logging, os, sys
     from batch_tasks import telemetry
+    logging.basicConfig(level=logging.INFO)
     from batch_tasks.node.batching import Batcher
     assert telemetry.setup("unit-test") == "files"
     batcher = Batcher(lambda items: [i * 2 for i in items], max_batch=4, max_wait=0.05, max_queue=8, name="m")
     with telemetry.job_span("ingest", "j_one", parent="{PARENT}"):
         with telemetry.job_span("infer", "j_one"):
             assert batcher.submit(21).result(5) == 42
+            logging.getLogger("sitelens.test").info("inferred")
         sys.stdout.write(telemetry.current_traceparent() or "")
     with telemetry.job_span("ingest", "j_two", parent="not-a-traceparent") as span:
         telemetry.fail(span, "corrupt_image")
@@ -60,6 +63,9 @@ def test_spans_links_and_counters_round_trip_through_the_files(tmp_path: Path) -
     assert total(tmp_path, "sitelens.photos.received", site="a") == 2
     assert total(tmp_path, "sitelens.node.photos") == 1
     assert job_spans(tmp_path, "j_unknown") == []
+    [logged] = [json.loads(line) for f in tmp_path.glob("*.logs.jsonl") for line in f.read_text().splitlines()]
+    assert (logged["body"], logged["job_id"]) == ("inferred", "j_one")
+    assert (logged["trace_id"], logged["span_id"]) == (by_name["infer"]["trace_id"], by_name["infer"]["span_id"])
     rows = waterfall(one).splitlines()
     # in start order, the linked batch marked
     assert [r.split()[1] for r in rows[1:]] == ["ingest", "infer", "~node.batch"]
