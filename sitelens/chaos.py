@@ -104,7 +104,7 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
         stack.start()
         api = ApiClient.of_stack(stack.state_dir)
         receiver.secret = api.post("/subscriptions", {"url": receiver.url, "site": SITE})["secret"]
-        devices = Devices(stack, SITE, args.seed)
+        devices = Devices(stack, SITE, args.seed, count=args.devices)
         injector = Injector(stack, receiver, args.seed, Intervals().scaled(args.fault_scale))
         stack.inject(True)
         injector.start()
