@@ -1,10 +1,11 @@
 """The blob scan's cursor never passes a blob whose receipt is leased.
 
-A case the chaos run's faults make possible: a host SIGKILLed between taking a receipt's lease and
-releasing it, or one whose lease request reached storage but whose reply was lost (its own retry then meets
-the lease), leaves the receipt leased for 30 s; the scan skipped the blob as "delivered elsewhere" and moved
-its cursor past it, so the photo would never be delivered and never become a job. Pure: the storage and the
-receipts are stand-ins."""
+Found by the chaos run: a host SIGKILLed between taking a receipt's lease and releasing it (or one whose
+lease request reached storage but whose reply was lost, so its own retry met the lease) left the receipt
+`Incomplete` and leased for 30 s; the next scan skipped the blob as "delivered elsewhere" and moved its
+cursor past it, so the photo was never delivered and never became a job (1 of 450 photos in one run: its
+receipt still `Incomplete`, the cursor 22 s past the blob). Pure: the storage and the receipts are
+stand-ins."""
 
 from __future__ import annotations
 
