@@ -1,7 +1,8 @@
 """The supervisor that stands in for systemd's Restart=always on nodes without systemd (the local pool).
 
-Found by the chaos run: a node server killed on the local pool stayed dead, because the detached start
-task launched the server bare; every later task on that node failed `unavailable` until Batch gave up."""
+Found while building the chaos run, which kills node servers: one killed on the local pool stayed dead,
+because the detached start task launched the server bare; every later task on that node failed
+`unavailable` until Batch gave up."""
 
 from __future__ import annotations
 
