@@ -119,9 +119,10 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
         # Faults through most of the run (and until each kind happened often enough), leaving time for the
         # last repairs (the reconciler, webhook retries).
         def faulted_enough() -> bool:
-            if min(injector.counts[k] for k in KINDS) < args.min_faults:
-                return False
-            return _terminal_share(connection, wanted) >= 0.9
+            share = _terminal_share(connection, wanted)
+            if share >= 1.0:  # nothing left to hurt: the pool has scaled to zero, no node or task to kill
+                return True
+            return share >= 0.9 and min(injector.counts[k] for k in KINDS) >= args.min_faults
 
         _wait(faulted_enough, deadline - min(SETTLE_S, args.deadline / 3))
         injector.stop()
