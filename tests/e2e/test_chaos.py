@@ -12,14 +12,19 @@ import argparse
 import json
 from pathlib import Path
 
+import pytest
+
 from sitelens import chaos
 from sitelens.chaos_faults import KINDS
 
+pytestmark = pytest.mark.e2e
 PHOTOS = 200
 EVERY_KIND = (*KINDS, "reset", "drop", "delay", "storage_write_refused", "webhook_500", "webhook_timeout",
               "duplicate_upload", "duplicate_event")  # fmt: skip
 
 
+# The run's own deadline (900 s) bounds it; the suite's per-test default (300 s) is for single cases.
+@pytest.mark.timeout(1000)
 def test_two_hundred_photos_under_every_fault_kind_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     args = argparse.Namespace(photos=PHOTOS, size="vga", devices=4, seed=11, fault_scale=0.5, storage_faults=0.004,
                               min_faults=1, deadline=900.0, out=tmp_path / "chaos.json")  # fmt: skip
