@@ -26,8 +26,8 @@ def _serve_health_after(path: Path, ready: threading.Event, answered: threading.
         with conn:
             header = conn.recv(protocol.header_size(), socket.MSG_WAITALL)
             conn.recv(protocol.frame_length(header), socket.MSG_WAITALL)
+            answered.set()  # before the reply: the client returns as soon as it has it
             conn.sendall(protocol.encode({"ok": True, "ready": True}))
-        answered.set()
 
 
 def test_a_server_that_comes_back_within_the_wait_is_waited_for(tmp_path: Path) -> None:
