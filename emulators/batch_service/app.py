@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from emulators.batch_service import auth, routes_jobs, routes_pools, routes_tasks
-from emulators.batch_service.request_log import request_log
 from emulators.batch_service.engine import Engine
+from emulators.batch_service.request_log import request_log
 from emulators.batch_service.responses import SERVICE
 from emulators.batch_service.store import Doc, Store
 from emulators.batch_service.wire import BatchError, error_response, now
