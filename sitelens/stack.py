@@ -83,7 +83,10 @@ class Stack:
         self.keys = settings["Keys"]
         try:
             self.azurite = Azurite.start(
-                self.repo, self.state_dir / "azurite", self.azurite_ports, log_file=logs / "azurite.log",
+                self.repo,
+                self.state_dir / "azurite",
+                self.azurite_ports,
+                log_file=logs / "azurite.log",
                 debug_log=self.azurite_debug_log,
             )
             ensure_storage(self.azurite.connection_string)
