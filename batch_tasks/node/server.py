@@ -185,7 +185,7 @@ class NodeServer:
         provider = self._provider(job.model)
         document = jobs.result_document(job, result, provider=provider, timings_ms=timings)
         with telemetry.tracer().start_as_current_span("storage.write_results"):
-            path = await asyncio.to_thread(self.store.write_results, job.job_id, document, overlay)
+            path, document = await asyncio.to_thread(self.store.write_results, job.job_id, document, overlay)
         with telemetry.tracer().start_as_current_span("storage.post_completion", kind=SpanKind.PRODUCER):
             await asyncio.to_thread(self.store.post_completion, jobs.succeeded(job, path, document))
         return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),

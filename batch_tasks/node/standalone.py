@@ -51,7 +51,7 @@ def _run(job: jobs.JobRequest, models_dir: Path | None) -> dict[str, Any]:
     t3 = time.perf_counter()
     timings = {"load": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000, "infer_and_overlay": (t3 - t2) * 1000}
     document = jobs.result_document(job, result, provider=engine.providers[0], timings_ms=timings)
-    path = store.write_results(job.job_id, document, picture)
+    path, document = store.write_results(job.job_id, document, picture)  # an earlier attempt's, if it wrote one
     store.post_completion(jobs.succeeded(job, path, document))
     return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
             "lines": len(result.lines), "provider": engine.providers[0]}  # fmt: skip

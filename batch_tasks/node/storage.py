@@ -32,7 +32,7 @@ _TIMEOUT_S = 30
 
 
 class ResultStore(Protocol):
-    def write_results(self, job_id: str, result_json: bytes, overlay_jpeg: bytes | None) -> str: ...
+    def write_results(self, job_id: str, result_json: bytes, overlay_jpeg: bytes | None) -> tuple[str, bytes]: ...
 
     def post_completion(self, message: dict[str, Any]) -> None: ...
 
@@ -71,22 +71,33 @@ class AzureResultStore:
             QueueClient(s.queue_url, COMPLETIONS, credential=credential, message_encode_policy=policy),
         )
 
-    def write_results(self, job_id: str, result_json: bytes, overlay_jpeg: bytes | None) -> str:
-        """Upload the overlay first and result.json last: a reader that finds the result finds its overlay.
-        The paths are fixed per job (`batch_tasks.artifacts`), so a re-run overwrites: safe to repeat."""
+    def write_results(self, job_id: str, result_json: bytes, overlay_jpeg: bytes | None) -> tuple[str, bytes]:
+        """Write the job's artifacts once; returns the result's path and the bytes stored there.
+
+        Batch can run a task again after an attempt that wrote its result and posted its completion but
+        was killed before it exited; the job may already be SUCCEEDED with that result's checksum. So
+        result.json is created only if absent, and a later attempt reports the stored bytes instead of its
+        own: the result a job points at never changes under it. The overlay goes first, and only while no
+        result exists, so a reader that finds the result finds its overlay. Two attempts racing on the
+        create (a requeued task whose first attempt still runs) leave one winner; the loser's write is
+        refused and its task fails, which the job, completed by the winner, does not notice.
+        """
         result = result_path(job_id)
         container = self.blobs.get_container_client(RESULTS)
+        blob = container.get_blob_client(result)
         with translated(f"writing {RESULTS}/{result}"):
+            if blob.exists(timeout=_TIMEOUT_S):
+                return result, bytes(blob.download_blob(timeout=_TIMEOUT_S).readall())
             if overlay_jpeg is not None:
                 container.upload_blob(
                     overlay_path(job_id), overlay_jpeg, overwrite=True, timeout=_TIMEOUT_S,
                     content_settings=ContentSettings(content_type="image/jpeg"),
                 )  # fmt: skip
-            container.upload_blob(
-                result, result_json, overwrite=True, timeout=_TIMEOUT_S,
+            blob.upload_blob(
+                result_json, overwrite=False, timeout=_TIMEOUT_S,
                 content_settings=ContentSettings(content_type="application/json"),
             )  # fmt: skip
-        return result
+        return result, result_json
 
     def post_completion(self, message: dict[str, Any]) -> None:
         with translated(f"posting the completion of {message.get('job_id')}"):
