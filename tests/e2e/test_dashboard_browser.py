@@ -38,13 +38,21 @@ def chromium() -> str | None:
 
 
 @pytest.fixture(scope="session")  # session: set up before the stack, so a skip costs no stack start
-def browser() -> Iterator[Any]:
+def chromium_executable() -> str:
     executable = chromium()
     if executable is None:
         message = "Chromium not found (apt-get install chromium, or set SITELENS_CHROMIUM): browser tests NOT run"
         if os.environ.get("SITELENS_REQUIRE_BROWSER") == "1":
             pytest.fail(message + ", and SITELENS_REQUIRE_BROWSER=1 requires them")
         pytest.skip(message)
+    return executable
+
+
+# Module, not session: Playwright's sync API holds an event loop as the main thread's running loop while it
+# is open, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
+def browser(chromium_executable: str) -> Iterator[Any]:
+    executable = chromium_executable
     from playwright.sync_api import sync_playwright  # imported here: only a run with Chromium needs it
 
     with sync_playwright() as playwright:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,8 +12,10 @@ from typing import Any
 import pytest
 
 from batch_tasks import protocol
+from batch_tasks.task import READY_WAIT_S
 from tests.integration.node.conftest import Node
 from tests.integration.ocr import photos
+from tests.support.waiting import wait_for
 
 WORDS = ["PUMP P-104", "VALVE V-22", "TANK 7", "METER 4512", "FAN F-9", "GATE 31"]
 
@@ -138,14 +142,20 @@ def test_a_crashed_server_is_reported_by_the_task_in_seconds(doomed: Node, tmp_p
         except (OSError, protocol.ProtocolError) as exc:
             errors.append(exc)
 
+    # The supervisor would start the server again (as systemd does in Azure): stop it first, so this server
+    # stays dead, as one that crashes every time would once its supervisor gives up.
+    supervisor = _parent_pid(doomed.pid())
+    os.kill(supervisor, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{supervisor}").exists(), 15, "the supervisor to exit")
     caller = threading.Thread(target=in_flight)
     caller.start()
     doomed.kill()
     caller.join(60)
     assert not caller.is_alive()
 
-    # Dead: a task exits with the documented code and says why (the subprocess timeout guards a hang).
-    done = doomed.task("j_crashed", str(photo), timeout=30)
+    # Dead: after waiting out a restart (READY_WAIT_S), a task exits with the documented code and says why
+    # (the subprocess timeout guards a hang).
+    done = doomed.task("j_crashed", str(photo), timeout=READY_WAIT_S + 30)
     assert done.returncode == 5, done.stderr
     assert "node server unavailable" in done.stderr
 
@@ -154,3 +164,8 @@ def test_a_crashed_server_is_reported_by_the_task_in_seconds(doomed: Node, tmp_p
     assert restarted.returncode == 0, restarted.stderr
     assert doomed.call({"op": "read", "model": "ocr/ppocrv4", "path": str(photo)})["ok"] is True
     doomed.stop()
+
+
+def _parent_pid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
