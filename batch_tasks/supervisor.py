@@ -33,7 +33,7 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 def supervise(command: Sequence[str], *, restart_s: float = RESTART_S, quick_exit_s: float = QUICK_EXIT_S,
               give_up_after: int = GIVE_UP_AFTER) -> int:  # fmt: skip
     """Run `command` again each time it exits; returns 1 once it failed quickly `give_up_after` times running,
-    0 when stopped by SIGTERM."""
+    0 when stopped by SIGTERM, or when the server was stopped on purpose (it exited 0, or by SIGTERM)."""
     signal.signal(signal.SIGTERM, _stop)
     quick_exits = 0
     child: subprocess.Popen[bytes] | None = None
@@ -42,6 +42,11 @@ def supervise(command: Sequence[str], *, restart_s: float = RESTART_S, quick_exi
             started = time.monotonic()
             child = subprocess.Popen(list(command), stdin=subprocess.DEVNULL)
             code = child.wait()
+            if code in (0, -signal.SIGTERM):
+                # The server exits 0 only when asked to stop (SIGTERM/SIGINT to it, not to us): whoever stopped
+                # it meant it, so restarting would leak a server nobody owns any more.
+                print(f"supervisor: the server was stopped ({code}); stopping too", file=sys.stderr, flush=True)
+                return 0
             quick_exits = quick_exits + 1 if time.monotonic() - started < quick_exit_s else 0
             print(f"supervisor: the server exited ({code}); restarting in {restart_s:g} s", file=sys.stderr, flush=True)
             time.sleep(restart_s)  # systemd's RestartSec: a crash loop does not spin the CPU

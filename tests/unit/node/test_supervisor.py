@@ -52,3 +52,11 @@ def test_a_server_that_keeps_dying_at_once_makes_the_supervisor_give_up() -> Non
 
 def test_the_detached_start_launches_the_supervisor_not_the_bare_server() -> None:
     assert start.supervisor_command()[-1] == "batch_tasks.supervisor"
+
+
+def test_a_server_stopped_on_purpose_is_not_started_again() -> None:
+    # A server asked to stop exits 0 (or dies of SIGTERM). Restarting it would leave a server nobody owns;
+    # the old loop restarted it until it gave up with 1.
+    for child in ("raise SystemExit(0)", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"):
+        command = f"[sys.executable, '-c', {child!r}], restart_s=0.05, give_up_after=3"
+        assert _supervisor(command).wait(30) == 0, child
