@@ -71,6 +71,20 @@ def variable(template: dict[str, Any], name: str) -> Any:
     return template["variables"][name]["value"]
 
 
+def replaces(template: dict[str, Any], node: Any) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """Unwind `replace(replace(base, a, b), c, d)`, through variables: ([(a, b), (c, d)], base's call)."""
+    steps: list[tuple[str, str]] = []
+    while True:
+        if isinstance(node, str):  # a variable's name
+            node = variable(template, node)
+        call: dict[str, Any] = node["function"]
+        if call["type"] != "replace":
+            return steps[::-1], call
+        args = call["parameters"]
+        steps.append((args["old_string"], args["new_string"]))
+        node = args["original_string"]
+
+
 def at(node: Any, path: str) -> Any:
     for part in path.split("/"):
         node = body(node)

@@ -21,13 +21,10 @@ KNOBS = knobs(FORMULA)
 
 def _chain() -> list[tuple[str, str]]:
     """(old, new) of each replace from the pool's formula back to the file, in the order Bicep applies them."""
-    name = bicep.resource(BATCH, "pool")["properties"]["scaleSettings"]["autoScale"]["formula"]
-    steps = []
-    while (call := bicep.variable(BATCH, name)["function"])["type"] == "replace":
-        args = call["parameters"]
-        steps.append((args["old_string"], args["new_string"]))
-        name = args["original_string"]
-    return steps[::-1]
+    formula = bicep.resource(BATCH, "pool")["properties"]["scaleSettings"]["autoScale"]["formula"]
+    steps, base = bicep.replaces(BATCH, formula)
+    assert base["type"] == "load_text_content"
+    return steps
 
 
 def _deploy(values: dict[str, float]) -> str:

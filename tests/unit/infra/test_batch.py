@@ -33,9 +33,7 @@ def test_allocation_mode_is_a_parameter_and_user_subscription_brings_its_key_vau
 def test_formula_is_the_file_the_local_batch_service_and_the_tests_run() -> None:
     autoscale = POOL["properties"]["scaleSettings"]["autoScale"]
     # the pool's formula is the file with its knob lines replaced (tests/unit/infra/test_autoscale_knobs.py)
-    name = autoscale["formula"]
-    while isinstance(call := bicep.variable(BATCH, name)["function"], dict) and call["type"] == "replace":
-        name = call["parameters"]["original_string"]
+    _, call = bicep.replaces(BATCH, autoscale["formula"])
     assert call["type"] == "load_text_content"
     deployed = (bicep.MODULES / call["parameters"]["file_path"]).resolve()
     assert deployed == bicep.INFRA / "autoscale.formula"
