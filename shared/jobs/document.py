@@ -57,6 +57,8 @@ def public(job: Job, links: dict[str, str] | None = None) -> dict[str, Any]:
         "detail": job.detail,
         "model": job.model,
         "cached": job.cached_from is not None,
+        # The job whose result this one reuses (same photo bytes), so a client can follow it; None otherwise.
+        "cached_from": job.cached_from,
         "attempts": job.attempt,
         # The photo version this job is bound to, to compare with the ETag of the device's own commit.
         "photo_etag": job.blob_etag.strip('"'),

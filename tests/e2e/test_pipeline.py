@@ -74,6 +74,8 @@ def test_a_duplicate_photo_completes_from_the_cached_result_without_a_second_tas
     a, b = pipeline.wait_terminal(first), pipeline.wait_terminal(second)
     assert a["state"] == b["state"] == "SUCCEEDED", (a, b)
     assert sorted([a["cached"], b["cached"]]) == [False, True]
+    owner, copy = (a, b) if b["cached"] else (b, a)
+    assert copy["cached_from"] == owner["id"] and owner["cached_from"] is None
     assert len(pipeline.tasks(first)) + len(pipeline.tasks(second)) == 1
     assert a["result"]["summary"] == b["result"]["summary"]
 

@@ -11,7 +11,7 @@ import pytest
 
 from batch_tasks.ocr.opencv import cv2
 from shared.errors import TransientError
-from shared.jobs import ids
+from shared.jobs import document, ids
 from shared.jobs.completion import Completion
 from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import Ingestion
@@ -107,6 +107,9 @@ def test_same_bytes_for_the_same_site_reuse_the_result_without_a_second_task(wor
     assert cached.result_path == ids.result_path(owner.id) and list(world.batch.tasks) == [owner.id]
     late = world.ingestion.ingest(world.upload(3, data))  # the owner already succeeded: cached at once
     assert late.state is JobState.SUCCEEDED and late.cached_from == owner.id
+    shown = document.public(late)
+    assert shown["cached"] is True and shown["cached_from"] == owner.id
+    assert document.public(world.store.get(owner.id))["cached_from"] is None
 
 
 def test_a_bad_photo_is_rejected_quarantined_and_never_submitted(world):
