@@ -170,26 +170,31 @@ class BlobPhotoStore:
 class BlobRouting:
     """`models/routing.json`, re-read at most once a minute; absent means "the default model".
 
-    A malformed document must not stop ingestion: it is logged as an error and the last good routes (or
-    the default model) stay in force until it is fixed.
+    So an edit (`sitelens models route`) reaches new photos within `ttl_s` of its write, without a
+    redeploy or restart. A malformed document must not stop ingestion: it is logged as an error and the
+    last good routes (or the default model) stay in force until it is fixed.
     """
 
     def __init__(self, service: BlobServiceClient, clock: Callable[[], float] = time.monotonic,
                  ttl_s: float = ROUTING_TTL_S) -> None:  # fmt: skip
         self._blob = service.get_blob_client(MODELS, "routing.json")
         self._clock, self._ttl_s = clock, ttl_s
-        self._cached: tuple[float, list[tuple[str, int]]] | None = None
+        self._cached: tuple[float, routing.RoutingTable] | None = None
 
-    def weights(self) -> list[tuple[str, int]]:
+    def weights(self, site: str | None = None) -> list[tuple[str, int]]:
+        """The routes for `site` (its own, else those for every site); None: those for every site."""
+        return self.table().for_site(site)
+
+    def table(self) -> routing.RoutingTable:
         if self._cached and self._clock() - self._cached[0] < self._ttl_s:
             return self._cached[1]
-        last = self._cached[1] if self._cached else []
+        last = self._cached[1] if self._cached else routing.RoutingTable()
         try:
-            routes = routing.parse(call("routing.json", lambda: self._blob.download_blob().readall()))
+            table = routing.parse_table(call("routing.json", lambda: self._blob.download_blob().readall()))
         except NotFound:
-            routes = []
+            table = routing.RoutingTable()
         except InvalidInput as exc:
             log.error("models/routing.json ignored, keeping the routes in force: %s", exc)
-            routes = last
-        self._cached = (self._clock(), routes)
-        return routes
+            table = last
+        self._cached = (self._clock(), table)
+        return table

@@ -178,10 +178,10 @@ class Ingestion:
         return verdict
 
     def model_for(self, job: Job) -> str:
-        """The recorded model, or the routing's stable choice for this job id."""
+        """The recorded model, or the routing's stable choice for this job id among its site's routes."""
         if job.model and not job.cached_from:
             return job.model
-        return routing.choose(job.id, self.routes.weights(), self.default_model)
+        return routing.choose(job.id, self.routes.weights(job.site), self.default_model)
 
     def submit(self, job: Job, model: str | None = None) -> Job:
         """Submit the Batch task (an existing task counts), and record QUEUED with where it went."""

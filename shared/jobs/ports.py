@@ -91,7 +91,8 @@ class PoolWaker(Protocol):
 
 
 class Routing(Protocol):
-    def weights(self) -> list[tuple[str, int]]: ...  # (model "name/version", weight); empty = the default
+    # (model "name/version", weight) for the site (its own routes, else those for every site); empty = default
+    def weights(self, site: str | None = None) -> list[tuple[str, int]]: ...
 
 
 class Outbox(Protocol):

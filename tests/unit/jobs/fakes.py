@@ -171,7 +171,7 @@ class MemoryOutbox:
 
 
 class NoRoutes:
-    def weights(self) -> list[tuple[str, int]]:
+    def weights(self, site: str | None = None) -> list[tuple[str, int]]:
         return []
 
 
