@@ -2,7 +2,8 @@
 
 A model folder holds `.onnx` files and a manifest naming its task kind (`ocr`, `classify`, `segment`,
 `detect`), its files with their SHA-256, input sizes, normalisation, thresholds, licence and attribution.
-The pipeline is model-agnostic: it reads this, never a hard-coded model name.
+The pipeline is model-agnostic: it reads this, never a hard-coded model name. The keys of classify and detect
+models (input, output, labels, limits) are checked by `vision_spec` as part of `parse`.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ def parse(doc: dict[str, Any]) -> Manifest:
             raise ManifestError(f"file entry '{role}' must name a plain file beside the manifest")
         if not SHA256.fullmatch(parsed[-1].sha256) or parsed[-1].bytes < 0:
             raise ManifestError(f"file entry '{role}' needs a lower-case hex SHA-256 and a size")
+    # Imported here: the kinds' key checks raise this module's ManifestError.
+    from batch_tasks.models import vision_spec  # noqa: PLC0415
+
+    if doc["task"] in vision_spec.VISION_TASKS:
+        vision_spec.parse(doc)
+    else:
+        vision_spec.limits(doc)
     return Manifest(str(doc["name"]), str(doc["version"]), str(doc["task"]), tuple(parsed), doc)
 
 

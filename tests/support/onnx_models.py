@@ -1,0 +1,185 @@
+"""Tiny classify and detect models whose outputs are known, written as model folders (model.onnx + manifest.json).
+
+Built with the `onnx` package's helpers, run by the real ONNX Runtime:
+
+- the classify graph averages each input channel over the image and multiplies the three means by a
+  3 x C matrix (identity by default, so with `scale` 1/255 a pure red RGB photo scores [1, 0, 0]);
+- the detect graph outputs a constant (the rows you give, repeated for every image of the batch), so a test
+  controls exactly what the decoder sees.
+
+Every writer returns the folder; its manifest carries the files' real SHA-256 and sizes, so it verifies and
+publishes like any model folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 8
+COLOURS = ("red", "green", "blue")
+
+
+def _model(nodes: list[onnx.NodeProto], inputs: list[Any], outputs: list[Any], inits: list[Any]) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "tiny", inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _input(name: str, layout: str, size: tuple[int, int]) -> Any:
+    h, w = size
+    shape: list[str | int | None] = ["N", 3, h, w] if layout == "NCHW" else ["N", h, w, 3]
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def classify_graph(
+    classes: int,
+    *,
+    size: tuple[int, int] = (8, 8),
+    layout: str = "NCHW",
+    weights: np.ndarray | None = None,
+    softmax: bool = False,
+    input_name: str = "images",
+    output_name: str = "scores",
+) -> onnx.ModelProto:
+    """scores = mean(x per channel) @ weights (3 x classes), softmaxed when `softmax`."""
+    w = np.eye(3, classes, dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
+    spatial = [2, 3] if layout == "NCHW" else [1, 2]
+    raw = "raw" if softmax else output_name
+    nodes = [
+        helper.make_node("ReduceMean", [input_name], ["means"], axes=spatial, keepdims=0),
+        helper.make_node("MatMul", ["means", "weights"], [raw]),
+    ]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", [raw], [output_name], axis=-1))
+    out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", w.shape[1]])
+    return _model(nodes, [_input(input_name, layout, size)], [out], [numpy_helper.from_array(w, "weights")])
+
+
+def constant_graph(
+    rows: np.ndarray,
+    *,
+    size: tuple[int, int] = (64, 64),
+    layout: str = "NCHW",
+    input_name: str = "images",
+    output_name: str = "output0",
+) -> onnx.ModelProto:
+    """Outputs `rows` (any 2-D array) for every image: shape [N, *rows.shape]."""
+    table = np.asarray(rows, np.float32)[None]
+    nodes = [
+        helper.make_node("ReduceMean", [input_name], ["mean"], axes=[1, 2, 3], keepdims=1),  # [N, 1, 1, 1]
+        helper.make_node("Squeeze", ["mean", "last"], ["per_image"]),  # [N, 1, 1]
+        helper.make_node("Mul", ["per_image", "zero"], ["zeros"]),
+        helper.make_node("Add", ["zeros", "table"], [output_name]),  # broadcast to [N, *rows.shape]
+    ]
+    inits = [
+        numpy_helper.from_array(np.asarray([3], np.int64), "last"),
+        numpy_helper.from_array(np.zeros((1,), np.float32), "zero"),
+        numpy_helper.from_array(table, "table"),
+    ]
+    out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", *table.shape[1:]])
+    return _model(nodes, [_input(input_name, layout, size)], [out], inits)
+
+
+def yolov8_rows(boxes: Sequence[tuple[float, float, float, float, int, float]], classes: int) -> np.ndarray:
+    """[4 + classes, A] for boxes (cx, cy, w, h, class id, score) in input pixels."""
+    out = np.zeros((4 + classes, len(boxes)), np.float32)
+    for a, (cx, cy, w, h, cls, score) in enumerate(boxes):
+        out[:4, a] = (cx, cy, w, h)
+        out[4 + cls, a] = score
+    return out
+
+
+def yolov5_rows(boxes: Sequence[tuple[float, float, float, float, float, int, float]], classes: int) -> np.ndarray:
+    """[A, 5 + classes] for boxes (cx, cy, w, h, objectness, class id, class score) in input pixels."""
+    out = np.zeros((len(boxes), 5 + classes), np.float32)
+    for a, (cx, cy, w, h, obj, cls, score) in enumerate(boxes):
+        out[a, :5] = (cx, cy, w, h, obj)
+        out[a, 5 + cls] = score
+    return out
+
+
+def write_folder(
+    dest: Path,
+    graph: onnx.ModelProto,
+    manifest: dict[str, Any],
+    *,
+    labels_file: Sequence[str] | None = None,
+) -> Path:
+    """Write `dest/model.onnx` (and `labels.txt`), then the manifest with their checksums."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "model.onnx").write_bytes(graph.SerializeToString())
+    files = {"model": "model.onnx"}
+    if labels_file is not None:
+        (dest / "labels.txt").write_text("".join(f"{label}\n" for label in labels_file), encoding="utf-8")
+        files["labels"] = "labels.txt"
+    manifest = dict(manifest)
+    manifest["files"] = {role: _entry(dest / name) for role, name in files.items()}
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return dest
+
+
+def _entry(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def input_section(size: tuple[int, int], **overrides: Any) -> dict[str, Any]:
+    section = {"name": "images", "layout": "NCHW", "size": list(size), "resize": "stretch", "channel_order": "RGB",
+               "scale": 1 / 255, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "dtype": "float32"}  # fmt: skip
+    return section | overrides
+
+
+def classify_manifest(
+    name: str = "colours", version: str = "1.0.0", *, labels: Sequence[str] = COLOURS, **keys: Any
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": name, "version": version, "task": "classify", "files": {}, "labels": list(labels),
+        "input": input_section((8, 8)), "output": {"name": "scores", "type": "logits", "top_k": 3},
+        "limits": {"max_batch": 4}, "license": "MIT", "attribution": "a test model built from ONNX operators",
+    }  # fmt: skip
+    return doc | keys
+
+
+def detect_manifest(
+    name: str = "defects", version: str = "1.0.0", *, labels: Sequence[str] = ("crack", "rust"), **keys: Any
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": name, "version": version, "task": "detect", "files": {}, "labels": list(labels),
+        "input": input_section((64, 64), resize="letterbox", pad_value=114),
+        "output": {"name": "output0", "format": "yolov8", "score_threshold": 0.25, "iou_threshold": 0.45,
+                   "max_detections": 100},
+        "limits": {"max_batch": 4}, "license": "MIT", "attribution": "a test model built from ONNX operators",
+    }  # fmt: skip
+    return doc | keys
+
+
+def write_classify_model(dest: Path, *, classes: int | None = None, softmax: bool = False, **keys: Any) -> Path:
+    """A colour classifier (red, green, blue by default); `classes` other than the labels' count breaks it."""
+    manifest = classify_manifest(**keys)
+    spec = manifest["input"]
+    graph = classify_graph(classes or len(manifest["labels"]), size=tuple(spec["size"]), layout=spec["layout"],
+                           softmax=softmax, input_name=spec["name"],
+                           output_name=manifest["output"]["name"])  # fmt: skip
+    return write_folder(dest, graph, manifest)
+
+
+def write_detect_model(dest: Path, rows: np.ndarray | None = None, **keys: Any) -> Path:
+    """A detector that always finds what `rows` says (default: one 'crack', score 0.9, centred, half the input)."""
+    manifest = detect_manifest(**keys)
+    spec = manifest["input"]
+    h, w = spec["size"]
+    if rows is None:
+        rows = yolov8_rows([(w / 2, h / 2, w / 2, h / 2, 0, 0.9)], len(manifest["labels"]))
+    graph = constant_graph(rows, size=(h, w), layout=spec["layout"], input_name=spec["name"],
+                           output_name=manifest["output"]["name"])  # fmt: skip
+    return write_folder(dest, graph, manifest)
