@@ -44,6 +44,9 @@ def test_load_verifies_sizes_and_hashes(tmp_path):
         "license": "MIT",
         "attribution": "x",
         "files": {"model": entry},
+        "labels": ["a", "b"],
+        "input": {"name": "x", "size": [8, 8]},
+        "output": {"name": "y", "type": "logits"},
     }
     (tmp_path / "manifest.json").write_text(json.dumps(doc))
     assert load(tmp_path).file("model").file == "m.onnx"

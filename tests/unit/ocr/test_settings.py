@@ -58,7 +58,7 @@ def change(doc: dict[str, Any], path: str, value: Any) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        ("task", "classify", "'classify' model, not 'ocr'"),
+        ("task", "segment", "'segment' model, not 'ocr'"),
         ("det", KeyError, "det must be an object"),
         ("det.long_side", 1000, "det.long_side must be a multiple of 32"),
         ("det.buckets", [[960, 1280], [500, 1280]], "det.buckets must be multiples of 32"),
