@@ -120,7 +120,8 @@ def request_upload(req: func.HttpRequest) -> func.HttpResponse:
 # --- webhooks ----------------------------------------------------------------------------------
 def _webhooks(action: str, req: func.HttpRequest) -> func.HttpResponse:
     return _render(
-        _unavailable() or webhooks_api.handle(composition.webhooks(), action, dict(req.route_params), req.get_body())
+        _unavailable()
+        or webhooks_api.handle(composition.webhooks(), action, dict(req.route_params), req.get_body(), dict(req.params))
     )
 
 
@@ -147,6 +148,11 @@ def rotate_subscription_secret(req: func.HttpRequest) -> func.HttpResponse:
 @_route("subscriptions/{id}/failed", "GET")
 def list_failed_deliveries(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("failed", req)
+
+
+@_route("subscriptions/{id}/deliveries", "GET")
+def list_recent_deliveries(req: func.HttpRequest) -> func.HttpResponse:
+    return _webhooks("recent", req)
 
 
 @_route("subscriptions/{id}/deliveries/{event_id}/replay", "POST")

@@ -11,13 +11,21 @@ saturates at 2,000 / (subscriptions + 1) photos/s (docs/scale.md); the index mak
 the subscriptions that can want the event. The index row is written before the subscription and deleted
 after it, so a crash leaves at worst an index row without a subscription, which readers skip; subscriptions
 from before the index are indexed once per store, on the first read, under a marker row.
+
+Deliveries are also indexed by subscription (`webhookdeliveryindex`, PK subscription id, RK the inverted
+creation time in microseconds then the event id), so a subscription's newest deliveries are the first rows
+of one partition instead of a scan of every delivery. The index row is inserted before the delivery and
+upserted after each of its updates; its `State` is only a hint: readers take each delivery's own row, which
+stays the truth, and skip an index row whose delivery does not exist (a create that died half way).
+Deliveries without a creation time (queued before it was recorded) are not indexed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -28,6 +36,9 @@ from shared.errors import Conflict, NotFound
 from shared.webhooks.models import ALL_SITES, Attempt, Delivery, DeliveryState, Event, SigningSecret, Subscription
 
 SUBSCRIPTIONS, EVENTS, DELIVERIES = "webhooksubscriptions", "webhookevents", "webhookdeliveries"
+DELIVERY_INDEX = "webhookdeliveryindex"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LAST_MICROSECOND = 10**17 - 1  # past the year 5000: inverted times keep 17 digits, so text order is time order
 INDEX_MARK = ("index", "by-site")  # present once every subscription has its index row
 
 
@@ -47,7 +58,7 @@ class TableWebhookStore:
     def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
         # A prefix lets several stores (tests, side-by-side environments) share one account.
         self._tables: dict[str, TableClient] = {}
-        for name in (SUBSCRIPTIONS, EVENTS, DELIVERIES):
+        for name in (SUBSCRIPTIONS, EVENTS, DELIVERIES, DELIVERY_INDEX):
             self._tables[name] = call(f"{name} table", service.create_table_if_not_exists, prefix + name)
         self._indexed = False
 
@@ -135,6 +146,9 @@ class TableWebhookStore:
 
     # deliveries
     def add_delivery(self, delivery: Delivery) -> bool:
+        listed = _listed(delivery)
+        if listed is not None:  # first, so that a delivery is never missing from its subscription's index
+            self._insert("delivery index", DELIVERY_INDEX, listed)
         return self._insert("delivery", DELIVERIES, _delivery_entity(delivery))
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
@@ -142,6 +156,9 @@ class TableWebhookStore:
 
     def update_delivery(self, delivery: Delivery) -> Delivery:
         etag = self._replace(DELIVERIES, _delivery_entity(delivery), delivery.etag, "delivery")
+        listed = _listed(delivery)
+        if listed is not None:  # idempotent: a retried or repeated update writes the same row
+            call("delivery index", self._tables[DELIVERY_INDEX].upsert_entity, listed, mode=UpdateMode.REPLACE)
         return Delivery(**{**delivery.__dict__, "etag": etag})
 
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]:
@@ -161,6 +178,28 @@ class TableWebhookStore:
             parameters={"sub": subscription_id, "state": DeliveryState.FAILED.value},
         )
         return [_delivery(e) for e in rows]
+
+    def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]:
+        """The subscription's newest `limit` deliveries, newest first, each read from its own row."""
+        with translated("delivery index"):  # only the first page is fetched: the newest rows come first
+            pages = self._tables[DELIVERY_INDEX].query_entities(
+                "PartitionKey eq @sub", parameters={"sub": subscription_id}, select=["EventId"], results_per_page=limit
+            )
+            event_ids = [str(row["EventId"]) for row in itertools.islice(pages, limit)]
+        found = []
+        for event_id in event_ids:
+            with contextlib.suppress(NotFound):  # an index row whose delivery was never written
+                found.append(self.get_delivery(event_id, subscription_id))
+        return found
+
+
+def _listed(d: Delivery) -> dict[str, Any] | None:
+    """The delivery's row in its subscription's index (None for a delivery without a creation time)."""
+    if d.created_at is None:
+        return None
+    inverted = LAST_MICROSECOND - (d.created_at - EPOCH) // timedelta(microseconds=1)  # exact, unlike floats
+    return {"PartitionKey": d.subscription_id, "RowKey": f"{inverted:017d}~{d.event_id}", "EventId": d.event_id,
+            "State": d.state.value}  # fmt: skip
 
 
 def _sub_entity(s: Subscription) -> dict[str, Any]:
@@ -191,7 +230,7 @@ def _delivery_entity(d: Delivery) -> dict[str, Any]:
         "PartitionKey": d.event_id, "RowKey": d.subscription_id, "State": d.state.value,
         # ISO text sorts like time, so the sweep can filter on it without Edm.DateTime round-trips.
         "NextAttemptAt": d.next_attempt_at.isoformat(), "Attempts": json.dumps(attempts),
-        "FailureReason": d.failure_reason or "",
+        "FailureReason": d.failure_reason or "", "CreatedAt": _iso(d.created_at) or "",
     }  # fmt: skip
 
 
@@ -203,5 +242,5 @@ def _delivery(e: Any) -> Delivery:
     return Delivery(
         event_id=e["PartitionKey"], subscription_id=e["RowKey"], state=DeliveryState(e["State"]),
         next_attempt_at=datetime.fromisoformat(e["NextAttemptAt"]), attempts=attempts,
-        failure_reason=e.get("FailureReason") or None, etag=e.metadata["etag"],
+        failure_reason=e.get("FailureReason") or None, etag=e.metadata["etag"], created_at=_dt(e.get("CreatedAt")),
     )  # fmt: skip

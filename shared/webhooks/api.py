@@ -7,21 +7,33 @@ becomes an RFC 9457 problem document with its reason code (400, 404, 409, 503, .
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from shared import request_body
-from shared.errors import SitelensError
+from shared.errors import InvalidInput, SitelensError
 from shared.http_reply import Reply
-from shared.webhooks.models import SubscriptionRequest, check_event_id, check_subscription_id
+from shared.webhooks.models import (
+    Delivery,
+    DeliveryState,
+    Event,
+    SubscriptionRequest,
+    check_event_id,
+    check_subscription_id,
+)
 from shared.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024  # a URL of 2,048 characters, each \u-escaped, with a site and the event types
+DEFAULT_RECENT, MAX_RECENT = 20, 100  # what a dashboard row shows; the most one index page read returns cheaply
 
 
-def handle(service: WebhookService, action: str, params: dict[str, str], raw_body: bytes) -> Reply:
-    """Dispatch one API action; every sitelens error becomes a problem document with its status and reason."""
+def handle(
+    service: WebhookService, action: str, params: dict[str, str], raw_body: bytes, query: Mapping[str, str] = {}
+) -> Reply:
+    """Dispatch one API action; every sitelens error becomes a problem document with its status and reason.
+    `query`: the query string's parameters; path parameters win over a query parameter of the same name."""
     try:
-        return _ACTIONS[action](service, params, raw_body)
+        return _ACTIONS[action](service, {**query, **params}, raw_body)
     except SitelensError as exc:
         reply = Reply.error(exc)
         if reply.status >= 500:
@@ -66,6 +78,37 @@ def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Rep
     return Reply(200, {"items": items})
 
 
+def _recent(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
+    subscription_id, limit = check_subscription_id(params["id"]), _limit(params.get("limit"))
+    return Reply(200, {"deliveries": [_outcome(d, e) for d, e in service.recent_deliveries(subscription_id, limit)]})
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_RECENT
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= MAX_RECENT):
+        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_RECENT}", reason="bad_query")
+    return int(text)
+
+
+def _outcome(d: Delivery, event: Event | None) -> dict[str, object]:
+    last = d.attempts[-1] if d.attempts else None
+    finished = last.finished_at if last is not None and d.state.terminal else None
+    return {
+        "event_id": d.event_id,
+        "job_id": event.job_id if event else None,
+        "type": event.type if event else None,
+        "state": d.state.value,
+        "failure_reason": d.failure_reason,
+        "attempts": len(d.attempts),
+        "last_status": last.status if last else None,
+        "last_error": last.error if last else None,
+        "created_at": d.created_at.isoformat() if d.created_at else None,
+        "finished_at": finished.isoformat() if finished else None,  # when it was delivered or given up
+        "next_attempt_at": d.next_attempt_at.isoformat() if d.state is DeliveryState.PENDING else None,
+    }
+
+
 def _replay(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
     subscription_id, event_id = check_subscription_id(params["id"]), check_event_id(params["event_id"])
     service.replay(event_id, subscription_id)
@@ -78,5 +121,6 @@ _ACTIONS = {
     "delete": _delete,
     "rotate": _rotate,
     "failed": _failed,
+    "recent": _recent,
     "replay": _replay,
 }

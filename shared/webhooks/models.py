@@ -140,6 +140,7 @@ class Delivery:
     attempts: tuple[Attempt, ...] = field(default=())
     failure_reason: str | None = None
     etag: str | None = None
+    created_at: datetime | None = None  # when it was queued; orders a subscription's recent deliveries
 
     def with_attempt(self, attempt: Attempt) -> Delivery:
         kept = tuple(a for a in self.attempts if a.number != attempt.number)

@@ -26,6 +26,7 @@ class WebhookStore(Protocol):
     def update_delivery(self, delivery: Delivery) -> Delivery: ...  # if-match etag; returns the new etag
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]: ...
     def failed_deliveries(self, subscription_id: str) -> list[Delivery]: ...
+    def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]: ...  # newest first, any state
 
 
 class NotificationQueue(Protocol):

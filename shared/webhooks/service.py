@@ -114,6 +114,18 @@ class WebhookService:
         self.store.get_subscription(subscription_id)
         return list(self.store.failed_deliveries(subscription_id))
 
+    def recent_deliveries(self, subscription_id: str, limit: int) -> list[tuple[Delivery, Event | None]]:
+        """The subscription's newest `limit` deliveries, any outcome, newest first, each with its event (None
+        if the event is gone); NotFound for an unknown subscription."""
+        self.store.get_subscription(subscription_id)
+        return [(d, self._event_or_none(d.event_id)) for d in self.store.recent_deliveries(subscription_id, limit)]
+
+    def _event_or_none(self, event_id: str) -> Event | None:
+        try:
+            return self.store.get_event(event_id)
+        except NotFound:
+            return None
+
     def rotate(self, subscription_id: str, grace: timedelta = ROTATION_GRACE) -> str:
         """Add a new secret; the current ones keep signing until `grace` has passed."""
         sub = self.store.get_subscription(subscription_id)
@@ -135,7 +147,8 @@ class WebhookService:
         for sub in self.store.subscriptions_for(event.site):  # not every subscription: docs/scale.md
             if not sub.wants(event):
                 continue
-            delivery = Delivery(event.id, sub.id, DeliveryState.PENDING, next_attempt_at=self.clock())
+            now = self.clock()
+            delivery = Delivery(event.id, sub.id, DeliveryState.PENDING, next_attempt_at=now, created_at=now)
             if self.store.add_delivery(delivery):
                 self.queue.send(event.id, sub.id, timedelta(0))
                 queued += 1

@@ -31,6 +31,7 @@ class MemoryWebhookStore:
     def __init__(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: dict[tuple[str, str], Delivery] = {}
+        self.events: dict[str, Event] = {}
 
     def add_subscription(self, subscription: Subscription) -> None:
         if subscription.id in self.subscriptions:
@@ -57,10 +58,12 @@ class MemoryWebhookStore:
         del self.subscriptions[subscription_id]
 
     def add_event(self, event: Event) -> bool:
-        return True
+        return self.events.setdefault(event.id, event) is event
 
     def get_event(self, event_id: str) -> Event:
-        raise NotFound(event_id)
+        if event_id not in self.events:
+            raise NotFound(event_id)
+        return self.events[event_id]
 
     def add_delivery(self, delivery: Delivery) -> bool:
         self.deliveries[(delivery.event_id, delivery.subscription_id)] = delivery
@@ -80,6 +83,12 @@ class MemoryWebhookStore:
 
     def failed_deliveries(self, subscription_id: str) -> list[Delivery]:
         return [d for (_, sub), d in self.deliveries.items() if sub == subscription_id]
+
+    def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]:
+        # As the table index orders them: newest first, ties by event id; undated deliveries are not indexed.
+        dated = sorted((d for (_, sub), d in self.deliveries.items() if sub == subscription_id and d.created_at),
+                       key=lambda d: d.event_id)  # fmt: skip
+        return sorted(dated, key=lambda d: d.created_at or datetime.min, reverse=True)[:limit]  # stable on ties
 
 
 class NoQueue:
