@@ -34,6 +34,7 @@ ALLOWED: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"/pool")),
     ("GET", re.compile(r"/jobs/j_[a-z2-7]{26}")),
     ("GET", re.compile(r"/subscriptions")),
+    ("GET", re.compile(rf"/subscriptions/{_SUB}/deliveries")),
     ("GET", re.compile(rf"/subscriptions/{_SUB}/failed")),
     ("POST", re.compile(rf"/subscriptions/{_SUB}/deliveries/[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}/replay")),
 ]

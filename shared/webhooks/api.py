@@ -24,7 +24,7 @@ from shared.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024  # a URL of 2,048 characters, each \u-escaped, with a site and the event types
-DEFAULT_RECENT, MAX_RECENT = 20, 100  # what a dashboard row shows; the most one index page read returns cheaply
+DEFAULT_RECENT, MAX_RECENT = 10, 100  # what the dashboard shows; at most one page of the index, 100 reads
 
 
 def handle(

@@ -155,11 +155,27 @@ async function replay(subId, eventId, button) {
   }
 }
 
+// The newest deliveries of any outcome (the API's default number), each outcome as the delivery itself says.
+function outcomesTable(deliveries) {
+  if (!deliveries.length) return el("p", { class: "muted" }, "no deliveries yet");
+  const outcome = (d) => d.state === "pending" && d.attempts ? `retrying, next ${clock(d.next_attempt_at)}`
+    : d.state + (d.failure_reason ? ` · ${d.failure_reason}` : "");
+  const head = el("tr", {}, ["time", "event", "job", "outcome", "attempts", "last HTTP"].map((h) => el("th", {}, h)));
+  const rows = deliveries.map((d) => el("tr", { "data-event": d.event_id, "data-state": d.state },
+    el("td", {}, clock(d.created_at)), el("td", {}, d.type || "–"),
+    el("td", { class: "job" }, d.job_id ? el("a", { href: "#", onclick: (e) => { e.preventDefault(); openJob(d.job_id); } }, d.job_id) : "–"),
+    el("td", { class: `outcome outcome-${d.state}` }, outcome(d)), el("td", { class: "n" }, d.attempts),
+    el("td", { class: "status", title: d.last_error || "" }, d.last_status ?? (d.last_error ? "no answer" : "–"))));
+  return el("table", { class: "recent" }, el("caption", {}, "Recent deliveries"), head, rows);
+}
+
 async function renderSubscriptions() {
   const box = document.getElementById("subscriptions");
   const subs = (await api("/api/subscriptions")).items;
   const blocks = await Promise.all(subs.map(async (sub) => {
-    const failed = (await api(`/api/subscriptions/${sub.id}/failed`)).items;
+    const [recent, failedDoc] = await Promise.all([api(`/api/subscriptions/${sub.id}/deliveries`),
+      api(`/api/subscriptions/${sub.id}/failed`)]);
+    const failed = failedDoc.items;
     const rows = failed.map((d) => {
       const last = d.attempts[d.attempts.length - 1] || {};
       const button = el("button", { type: "button", class: "replay" }, "Replay");
@@ -170,7 +186,9 @@ async function renderSubscriptions() {
     return el("div", { class: "subscription", "data-subscription": sub.id },
       el("div", { class: "url" }, sub.url), el("div", { class: "muted" }, `site ${sub.site || "*"} · ${sub.event_types.join(", ")}`,
         sub.disabled_reason ? el("span", { class: "problem" }, ` · disabled: ${sub.disabled_reason}`) : " · active"),
-      rows.length ? el("table", { class: "failed" }, rows) : el("p", { class: "muted" }, "no failed deliveries"));
+      outcomesTable(recent.deliveries),
+      rows.length ? el("table", { class: "failed" }, el("caption", {}, "Failed, to replay"), rows)
+        : el("p", { class: "muted" }, "no failed deliveries"));
   }));
   box.classList.remove("muted");
   box.replaceChildren(...(blocks.length ? blocks : [el("p", { class: "muted" }, "no subscriptions")]));

@@ -2,7 +2,8 @@
 
 Photos go through the pipeline first (two read, one rejected); then the page must show what an operator
 would look for: the counts, a thumbnail of an overlay with the text read, the rejection's reason, the pool
-chart; a click on a photo opens its timeline. A screenshot is saved under .local/ for the record.
+chart; a click on a photo opens its timeline; each subscription's recent delivery outcomes above its failed
+deliveries, which Replay sends again. A screenshot is saved under .local/ for the record.
 
 Without Chromium the test is skipped with a reason saying so; with SITELENS_REQUIRE_BROWSER=1 (what .ci/run
 sets) the skip becomes a failure, so CI cannot pass without the browser having run.
@@ -82,10 +83,25 @@ def gone_receiver(pipeline: Pipeline) -> Iterator[tuple[Receiver, str, str]]:
             pipeline.http("DELETE", f"/subscriptions/{created.body['id']}")
 
 
+@pytest.fixture
+def ok_receiver(pipeline: Pipeline, gone_receiver: tuple[Receiver, str, str]) -> Iterator[tuple[Receiver, str]]:
+    """A loopback receiver answering 200 to everything, subscribed to the same site."""
+    site = gone_receiver[2]
+    with Receiver() as receiver:
+        created = pipeline.http("POST", "/subscriptions", body=json.dumps({"url": receiver.url, "site": site}).encode(),
+                                headers={"Content-Type": "application/json"})  # fmt: skip
+        assert created.status == 201 and created.body is not None
+        try:
+            yield receiver, created.body["id"]
+        finally:
+            pipeline.http("DELETE", f"/subscriptions/{created.body['id']}")
+
+
 def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
-    browser: Any, pipeline: Pipeline, gone_receiver: tuple[Receiver, str, str]
+    browser: Any, pipeline: Pipeline, gone_receiver: tuple[Receiver, str, str], ok_receiver: tuple[Receiver, str]
 ) -> None:
     receiver, subscription, site = gone_receiver
+    ok, ok_subscription = ok_receiver
     good = [pipeline.put(name(site), render(n).jpeg) for n in (21, 22)]
     rejected = pipeline.put(name(site), bad_files()["truncated.jpg"][0])
     done = {job_id: pipeline.wait_terminal(job_id) for job_id in [*good, rejected]}
@@ -135,8 +151,25 @@ def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
         page.screenshot(path=str(SCREENSHOT_JOB), full_page=True)
         page.locator("#close-job").click()
 
-        # Webhooks: the delivery the receiver refused is listed with its reason, and Replay sends it again.
+        # Webhooks: each subscription's recent outcomes, newest first. The receiver answering 200 got all three
+        # events: its table shows them delivered, with their jobs, one attempt each and HTTP 200.
+        ok.wait_for(3)
+        recent = page.locator(f'.subscription[data-subscription="{ok_subscription}"] table.recent tr[data-event]')
+        page.wait_for_function(
+            "sub => document.querySelectorAll("
+            "`.subscription[data-subscription='${sub}'] table.recent tr[data-state=delivered]`).length === 3",
+            arg=ok_subscription, timeout=WAIT_MS,
+        )  # fmt: skip
+        delivered = recent.all_inner_texts()
+        assert len(delivered) == 3 and all("delivered" in row and "200" in row for row in delivered)
+        assert {recent.nth(n).locator("td.job").inner_text() for n in range(3)} == {*good, rejected}
+        assert "job.rejected" in " ".join(delivered) and "job.succeeded" in " ".join(delivered)
+
+        # The delivery the receiver refused is listed with its reason, and Replay sends it again.
         receiver.wait_for(1)
+        gone = page.locator(f'.subscription[data-subscription="{subscription}"] table.recent tr[data-state=failed]')
+        gone.first.wait_for(timeout=WAIT_MS)
+        assert "receiver_gone" in gone.first.inner_text() and "410" in gone.first.inner_text()
         failed = page.locator(f'.subscription[data-subscription="{subscription}"] table.failed tr')
         failed.first.wait_for(timeout=WAIT_MS)
         event_id = failed.first.get_attribute("data-event")

@@ -91,10 +91,11 @@ def test_a_failed_delivery_shows_its_reason_and_last_error():
 
 def test_limit_keeps_only_the_newest():
     service, clock, sub_id = service_with([])
-    published = [publish(service, clock, n) for n in range(5)]
+    published = [publish(service, clock, n) for n in range(12)]
     status, doc = recent(service, sub_id, {"limit": "2"})
     assert status == 200 and [r["event_id"] for r in doc["deliveries"]] == published[:-3:-1]
-    assert len(recent(service, sub_id)[1]["deliveries"]) == 5  # the default (20) shows all five
+    assert [r["event_id"] for r in recent(service, sub_id)[1]["deliveries"]] == published[:1:-1]  # default 10
+    assert len(recent(service, sub_id, {"limit": "100"})[1]["deliveries"]) == 12
 
 
 def test_a_new_subscription_has_no_deliveries_and_another_subscriptions_are_not_shown():
