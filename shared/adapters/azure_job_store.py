@@ -169,6 +169,8 @@ class TableJobStore:
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
         self.get(job_id)  # NotFound for an unknown job
         feedback_id = f"{at.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        # A table property is a scalar: a list (a detection's corrected boxes) is kept as its JSON text.
+        members = {k: v if isinstance(v, str) else json.dumps(v) for k, v in feedback.items()}
         call("feedback", self._feedback.create_entity,
-              {"PartitionKey": job_id, "RowKey": feedback_id, "at": at.isoformat(), **feedback})  # fmt: skip
+              {"PartitionKey": job_id, "RowKey": feedback_id, "at": at.isoformat(), **members})  # fmt: skip
         return feedback_id

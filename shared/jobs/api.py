@@ -16,15 +16,16 @@ from typing import Any
 from shared import request_body
 from shared.errors import InvalidInput, SitelensError
 from shared.http_reply import Reply
-from shared.jobs import document, ids
+from shared.jobs import document, feedback, ids
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
 from shared.uploads.naming import ID
 
 RETRY_AFTER_S = 5
 MAX_PAGE = 100
-FEEDBACK_FIELDS = {"label": 200, "text": 4000, "note": 2000}
-# The three strings at their longest, each character \u-escaped (6 bytes), fit well within this.
+FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (shared/jobs/feedback.py)
+# The three strings at their longest, each character \u-escaped (6 bytes), fit well within this; so do the
+# most boxes (200) a detection's correction holds, with short labels and plain coordinates.
 MAX_FEEDBACK_BODY = 64 * 1024
 MAX_SINCE_CHARS = 64  # an ISO 8601 time is about 32 characters
 MAX_CONTINUATION_CHARS = 512  # a token encodes one RowKey of about 60 characters
@@ -90,14 +91,9 @@ class JobsApi:
     def _feedback(self, job_id: str, body: bytes) -> Reply:
         job_id = _checked_id(job_id)
         doc = request_body.json_object(body, max_bytes=MAX_FEEDBACK_BODY)  # the body first: no read for junk
-        kept = {
-            key: value
-            for key, cap in FEEDBACK_FIELDS.items()
-            if (value := request_body.text(doc, key, max_chars=cap, reason="bad_feedback")) is not None
-        }
-        if not kept:
-            raise InvalidInput(f"give at least one of {sorted(FEEDBACK_FIELDS)}", reason="bad_feedback")
-        feedback_id = self.store.add_feedback(job_id, kept, datetime.now(UTC))  # NotFound for an unknown job
+        kept = feedback.read(doc)
+        feedback.check_for(self.store.get(job_id), kept)  # NotFound for an unknown job
+        feedback_id = self.store.add_feedback(job_id, kept, datetime.now(UTC))
         return Reply(201, {"id": feedback_id, "job_id": job_id, **kept})
 
 

@@ -25,9 +25,9 @@ from shared.jobs import ids
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
+from shared.jobs.result_kinds import summarise
 
 log = logging.getLogger(__name__)
-PREVIEW_LINES = 20
 NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input"}
 
 
@@ -68,20 +68,6 @@ def _model_of(result: dict[str, Any]) -> str | None:
     if isinstance(model, dict) and model.get("name") and model.get("version"):
         return f"{model['name']}/{model['version']}"
     return None
-
-
-def summarise(result: dict[str, Any]) -> dict[str, Any]:
-    """What the status API shows without a download: line count, the first lines, the image size."""
-    inner = result.get("result", result)
-    lines = inner.get("lines", [])
-    if not isinstance(lines, list):
-        raise TypeError("'lines' is not a list")
-    return {
-        "lines": len(lines),
-        "text": [str(line.get("text", "")) for line in lines[:PREVIEW_LINES]],
-        "width": inner.get("width"),
-        "height": inner.get("height"),
-    }
 
 
 class Completion:
@@ -141,7 +127,7 @@ class Completion:
         try:
             result = json.loads(data)
             summary = summarise(result)
-        except (ValueError, AttributeError, TypeError) as exc:
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
             done = self.finisher.finish(job, JobState.FAILED, reason="bad_result", detail=f"bad result: {exc}")
             self.complete_followers(done)
             return done

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.jobs import ids
+from shared.jobs import ids, result_kinds
 from shared.jobs.models import Job, JobState
 
 EVENT_TYPES = {JobState.SUCCEEDED: "job.succeeded", JobState.FAILED: "job.failed", JobState.REJECTED: "job.rejected"}
@@ -71,7 +71,12 @@ def public(job: Job, links: dict[str, str] | None = None) -> dict[str, Any]:
             "latency_ms": job.latency_ms,
         },
         "quality": job.quality or None,
-        "result": ({"summary": job.summary, "links": links or {}} if job.state is JobState.SUCCEEDED else None),
+        # The summary names its `kind` (ocr, classify, detect); one stored before kinds existed is OCR's.
+        "result": (
+            {"summary": result_kinds.with_kind(job.summary), "links": links or {}}
+            if job.state is JobState.SUCCEEDED
+            else None
+        ),
     }
     if job.retry_of:
         doc["retry_of"] = job.retry_of
