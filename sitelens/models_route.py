@@ -1,0 +1,174 @@
+"""`sitelens models route|routes`: edit and list `models/routing.json` in storage, safely.
+
+An edit reads the document with its ETag, changes it (shared/jobs/routing.py: the pure edits, checked by
+the same parser ingestion uses) and writes it back only if nobody wrote in between (If-Match; a new
+document: If-None-Match *). A lost race re-reads and applies the change again, so two editors at once
+lose no update. A route may only name a published model (its `manifest.json` is in the container).
+Ingestion re-reads the document at most once a minute, so new photos follow an edit within a minute,
+without a redeploy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from azure.core import MatchConditions
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+
+from batch_tasks.models.publish import CONTAINER, MANIFEST, prefix
+from shared.adapters.azure_errors import call, translated
+from shared.errors import Conflict, InvalidInput, NotFound, SitelensError
+from shared.jobs import routing
+
+ROUTING = "routing.json"
+MAX_ATTEMPTS = 20  # each lost race means another editor's write went through: progress is made every round
+
+Change = Callable[[routing.RoutingTable], routing.RoutingTable]
+
+
+class RouteRefused(ValueError):
+    """The edit is refused (an unpublished model, a route that is not there); nothing was written."""
+
+
+def model_id(text: str) -> str:
+    """`NAME:VERSION` (or `NAME/VERSION`) → the id `NAME/VERSION`."""
+    name, sep, version = text.replace(":", "/", 1).partition("/")
+    model = f"{name}/{version}"
+    if not sep or not routing.MODEL_KEY.match(model):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME:VERSION (e.g. pipe-defects:1.1.0)")
+    return model
+
+
+def read_table(container: ContainerClient) -> tuple[routing.RoutingTable, str | None]:
+    """The routing table and its ETag; an absent document is the empty table and no ETag."""
+    blob = container.get_blob_client(ROUTING)
+    try:
+        with translated(ROUTING):
+            download = blob.download_blob()
+            data = download.readall()
+    except NotFound:
+        return routing.RoutingTable(), None
+    return routing.parse_table(data), str(download.properties.etag)
+
+
+def write_table(container: ContainerClient, table: routing.RoutingTable, etag: str | None) -> None:
+    """Write `table` only over version `etag` (None: only if there is no document); Conflict otherwise."""
+    blob = container.get_blob_client(ROUTING)
+    condition = (
+        {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        if etag
+        else {"match_condition": MatchConditions.IfMissing}
+    )
+    call(ROUTING, blob.upload_blob, table.to_bytes(), overwrite=True,
+         content_settings=ContentSettings(content_type="application/json"), **condition)  # fmt: skip
+
+
+def edit(container: ContainerClient, change: Change, attempts: int = MAX_ATTEMPTS) -> routing.RoutingTable:
+    """Apply `change` to the stored table with a conditional write, again from a fresh read on a lost race."""
+    for _ in range(attempts):
+        table, etag = read_table(container)
+        updated = change(table)
+        try:
+            write_table(container, updated, etag)
+        except Conflict:
+            continue  # another editor wrote first: apply the change to what they wrote
+        return updated
+    raise Conflict(f"{CONTAINER}/{ROUTING} kept changing under {attempts} attempts; try again")
+
+
+def published(container: ContainerClient, model: str) -> bool:
+    name, version = model.split("/", 1)
+    try:
+        call(model, container.get_blob_client(prefix(name, version) + MANIFEST).get_blob_properties)
+    except NotFound:
+        return False
+    return True
+
+
+def set_route(container: ContainerClient, site: str | None, model: str, weight: int) -> routing.RoutingTable:
+    if not published(container, model):
+        raise RouteRefused(f"{model} is not published (no {CONTAINER}/{model}/{MANIFEST}): "
+                           "run `sitelens models publish` first")  # fmt: skip
+    return edit(container, lambda table: routing.with_route(table, site, model, weight))
+
+
+def remove_route(container: ContainerClient, site: str | None, model: str) -> routing.RoutingTable:
+    def change(table: routing.RoutingTable) -> routing.RoutingTable:
+        try:
+            return routing.without_route(table, site, model)
+        except KeyError as exc:
+            raise RouteRefused(str(exc.args[0])) from exc
+
+    return edit(container, change)
+
+
+def describe(table: routing.RoutingTable) -> list[str]:
+    def line(where: str, routes: list[tuple[str, int]]) -> str:
+        total = sum(w for _, w in routes) or 1
+        shown = ", ".join(f"{m} {w} ({100 * w / total:.0f} %)" for m, w in routes) or "(the default model)"
+        return f"{where}: {shown}"
+
+    return [line("every site", list(table.routes))] + [
+        line(f"site {site}", list(routes)) for site, routes in sorted(table.sites.items())
+    ]
+
+
+def _storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connection-string", help="default: AzureWebJobsStorage, else the local stack's")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    r = sub.add_parser("route", help="route a site's (or every site's) new photos to a published model, by weight")
+    r.add_argument("--model", type=model_id, required=True, help="NAME:VERSION, published")
+    r.add_argument("--site", help="the site whose photos this routes (default: every site without its own routes)")
+    r.add_argument("--weight", type=int, default=100, help="share against the site's other routes (default 100)")
+    r.add_argument("--remove", action="store_true", help="remove this model's route instead")
+    _storage(r)
+    r.set_defaults(handler=run_route)
+    ls = sub.add_parser("routes", help="list models/routing.json")
+    _storage(ls)
+    ls.set_defaults(handler=run_routes)
+
+
+def _container(args: argparse.Namespace) -> ContainerClient | None:
+    from sitelens.models_command import connection_string  # noqa: PLC0415 - the one way the CLI finds storage
+
+    connection = connection_string(args.connection_string)
+    if connection is None:
+        print("models: no storage: pass --connection-string, set AzureWebJobsStorage, or run `sitelens dev`")
+        return None
+    return BlobServiceClient.from_connection_string(connection).get_container_client(CONTAINER)
+
+
+def run_route(args: argparse.Namespace) -> int:
+    container = _container(args)
+    if container is None:
+        return 1
+    if args.weight < 0:
+        print("models route: --weight must be 0 or more")
+        return 1
+    try:
+        if args.remove:
+            table = remove_route(container, args.site, args.model)
+        else:
+            table = set_route(container, args.site, args.model, args.weight)
+    except (RouteRefused, InvalidInput, SitelensError) as exc:
+        print(f"models route: refused: {exc}")
+        return 1
+    print("\n".join(describe(table)))
+    print("new photos follow this within a minute (ingestion re-reads routing.json at most once a minute)")
+    return 0
+
+
+def run_routes(args: argparse.Namespace) -> int:
+    container = _container(args)
+    if container is None:
+        return 1
+    try:
+        table, _ = read_table(container)
+    except SitelensError as exc:
+        print(f"models routes: {exc}")
+        return 1
+    print("\n".join(describe(table)))
+    return 0
