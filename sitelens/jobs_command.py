@@ -106,8 +106,20 @@ def describe(doc: dict[str, Any]) -> str:
              f"  model {doc.get('model')}, attempts {doc.get('attempts')}, cached {doc.get('cached')}",
              f"  received {timings.get('received_at')}, finished {timings.get('finished_at')}"]  # fmt: skip
     summary = (doc.get("result") or {}).get("summary") or {}
-    lines += [f"  | {line}" for line in summary.get("text") or []]
+    lines += [f"  | {line}" for line in read_out(summary)]
     return "\n".join(lines) + "\n"
+
+
+def read_out(summary: dict[str, Any]) -> list[str]:
+    """What the model read, one line each: OCR's text, a classifier's top labels, a detector's boxes."""
+    kind = summary.get("kind", "ocr")
+    if kind == "classify":
+        return [f"{item['label']}  {item['score']:.2f}" for item in summary.get("labels") or []]
+    if kind == "detect":
+        best = [f"{b['label']}  {b['score']:.2f}  [{', '.join(f'{v:.0f}' for v in b['box'])}]"
+                for b in summary.get("best") or []]  # fmt: skip
+        return [f"{summary.get('boxes', 0)} boxes", *best]
+    return [str(line) for line in summary.get("text") or []]
 
 
 def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: threading.Event) -> int:
@@ -147,7 +159,7 @@ def open_job(client: ApiClient, args: argparse.Namespace, out: TextIO, err: Text
     with urllib.request.urlopen(link, timeout=60) as response:  # the API's own read SAS, re-signed per call
         target.write_bytes(response.read())
     out.write(f"overlay: {target}\n")
-    for line in doc["result"]["summary"].get("text") or []:
+    for line in read_out(doc["result"]["summary"]):
         out.write(f"{line}\n")
     shown = urllib.parse.urlsplit(link)._replace(query="").geturl()
     err.write(f"downloaded {shown}\n")

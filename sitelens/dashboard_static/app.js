@@ -45,9 +45,19 @@ function reasonsTable(title, cls, reasons) {
   return el("div", { class: cls }, el("h3", {}, title), rows.length ? el("table", {}, rows) : el("p", { class: "muted" }, "none"));
 }
 
+// What the model read, as text: OCR's lines, a classifier's top labels, a detector's box count and best boxes.
+function readOut(summary) {
+  if (!summary) return "";
+  if (summary.kind === "classify") return (summary.labels || []).map((l) => `${l.label} ${l.score.toFixed(2)}`).join("\n");
+  if (summary.kind === "detect") {
+    return [`${summary.boxes} boxes`, ...(summary.best || []).map((b) => `${b.label} ${b.score.toFixed(2)}`)].join("\n");
+  }
+  return (summary.text || []).join("\n");
+}
+
 function thumb(job) {
   const links = job.result && job.result.links ? job.result.links : {};
-  const text = job.result && job.result.summary ? (job.result.summary.text || []).join("\n") : "";
+  const text = job.result ? readOut(job.result.summary) : "";
   const picture = links.overlay ? el("img", { src: links.overlay, alt: `overlay of ${job.photo_id}` })
     : el("div", { class: "no-overlay" }, job.state);
   return el("figure", { class: "thumb", "data-job": job.id, onclick: () => openJob(job.id) }, picture,
@@ -85,7 +95,7 @@ async function openJob(jobId) {
     const step = (name, iso) => iso ? el("li", { "data-step": name }, el("b", {}, name), " ", el("span", { class: "at" },
       `${clock(iso)} (+${((Date.parse(iso) - received) / 1000).toFixed(1)} s)`)) : null;
     const links = job.result ? job.result.links : {};
-    const text = job.result ? (job.result.summary.text || []).join("\n") : "";
+    const text = job.result ? readOut(job.result.summary) : "";
     box.replaceChildren(...[
       el("h2", {}, `Job ${job.id}`),
       el("p", {}, el("b", { class: `state-${job.state}` }, job.state), job.reason ? ` · ${job.reason}` : "",

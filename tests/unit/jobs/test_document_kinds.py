@@ -11,6 +11,7 @@ import jsonschema_rs
 import pytest
 
 from shared.jobs import document
+from sitelens import jobs_command
 from tests.unit.jobs.kinds_support import classify_result, detect_result, finish_with, ocr_result
 from tests.unit.jobs.test_pipeline import World
 
@@ -65,3 +66,17 @@ def test_an_ocr_summary_stored_before_kinds_existed_is_shown_as_ocr(world):
 def test_the_documented_summary_refuses_a_shape_no_kind_has(summary):
     """The schema is a real contract: a summary mixing kinds, or of an unknown kind, does not validate."""
     assert not SUMMARY.is_valid(summary)
+
+
+@pytest.mark.parametrize(
+    ("make", "shown"),
+    [
+        (ocr_result, ["  | LINE 0", "  | LINE 2"]),
+        (classify_result, ["  | class-0  0.50", "  | class-4  0.03"]),
+        (detect_result, ["  | 12 boxes", "  | gauge  0.95  [0, 5, 40, 60]", "  | valve  0.90  [10, 5, 50, 60]"]),
+    ],
+)
+def test_sitelens_jobs_get_shows_what_each_kind_read(world, make, shown):
+    job = world.ingestion.ingest(world.upload(1))
+    text = jobs_command.describe(document.public(finish_with(world, job, make(job.id))))
+    assert all(line in text.splitlines() for line in shown), text
