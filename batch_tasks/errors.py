@@ -4,6 +4,8 @@ the task client imports it.
     NodeError(code)          one request failed; `code` is the reply's error code on the socket
     ├── UnknownModel         unknown_model: a malformed id, or no such version locally or in the registry
     ├── ModelUnavailable     model_unavailable: the version exists but did not download, verify or load
+    ├── ModelOutputInvalid   model_output_invalid: the graph's output does not match its manifest
+    ├── ModelOutOfMemory     model_out_of_memory: ONNX Runtime could not allocate for this model's run
     ├── Overloaded           overloaded: the model's queue is full
     └── Stopped              shutting_down: the batcher stopped before the photo ran
     (the other codes are raised as NodeError(code) where they arise: bad_request, bad_input, too_large,
@@ -43,6 +45,8 @@ CODES: dict[str, Code] = {
     "overloaded": Code(transient=True, exit_code=UNAVAILABLE),  # the server's queue is full
     "shutting_down": Code(transient=True, exit_code=UNAVAILABLE),
     "inference_failed": Code(transient=True, exit_code=INFERENCE),  # ONNX Runtime raised while reading
+    "model_output_invalid": Code(transient=False, exit_code=INFERENCE),  # the model is broken: no retry helps
+    "model_out_of_memory": Code(transient=True, exit_code=INFERENCE),  # a later, smaller batch may fit
 }
 # Failures of the photo itself: the server posts a `failed` completion at once, no retry can help.
 INPUT_ERRORS = frozenset({"bad_input", "too_large"})
@@ -78,6 +82,18 @@ class ModelUnavailable(NodeError):
     """The version exists but did not download, verify or load; another attempt may find it whole."""
 
     code = "model_unavailable"
+
+
+class ModelOutputInvalid(NodeError):
+    """The graph's output does not have the shape or values its manifest promises (a broken model version)."""
+
+    code = "model_output_invalid"
+
+
+class ModelOutOfMemory(NodeError):
+    """ONNX Runtime could not allocate memory for this model's run (its arena cap, or the device's memory)."""
+
+    code = "model_out_of_memory"
 
 
 class Overloaded(NodeError):

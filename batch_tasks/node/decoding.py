@@ -4,7 +4,8 @@ Decoding a 12 MP JPEG is the main CPU cost of reading it (4.4 photos/s per core,
 no lock the inference thread needs, so it runs in processes of its own: `spawn`ed (never `fork`ed from a
 process that may hold a CUDA context), one OpenCV thread each. A decoded image goes back as the name of a
 shared-memory block, not as a pickled 36 MB array; the server maps it without copying. The overlay JPEG is
-drawn from the same block by a worker too, so the inference thread only runs models.
+drawn from the same block by a worker too, so the inference thread only runs models: line polygons for OCR,
+boxes with their labels for detect, the top label for classify (`batch_tasks.vision.overlay`).
 
 Each block belongs to the server from the moment `decode` returns: `release` unlinks it. Workers
 unregister the blocks they create or attach from their resource tracker, which would otherwise unlink
@@ -23,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from batch_tasks.ocr import imaging, overlay
+from batch_tasks.ocr import imaging
 from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.ocr.opencv import cv2
+from batch_tasks.vision import overlay
+from batch_tasks.vision.results import Marks
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,12 @@ def _decode(path: str, min_long_side: int | None) -> Decoded:
         block.close()
 
 
-def _draw(block_name: str, shape: tuple[int, int, int], polygons: list[list[list[float]]]) -> bytes:
+def _draw(block_name: str, shape: tuple[int, int, int], marks: Marks) -> bytes:
     block = shared_memory.SharedMemory(name=block_name)
     try:
         _untrack(block)
         pixels = np.ndarray(shape, np.uint8, buffer=block.buf)
-        jpeg = overlay.draw(pixels, polygons)
+        jpeg = overlay.draw(pixels, marks)
         del pixels  # the view must go before the block closes
     finally:
         block.close()
@@ -95,10 +98,11 @@ class DecodePool:
     def decode(self, path: str, min_long_side: int | None) -> Future[Decoded]:
         return self._pool.submit(_decode, path, min_long_side)
 
-    def draw_overlay(self, decoded: Decoded, polygons: list[list[list[float]]]) -> Future[bytes]:
-        """The overlay JPEG, polygons in the decoded image's pixels (about 0.5 MB back through a pipe)."""
+    def draw_overlay(self, decoded: Decoded, marks: Marks) -> Future[bytes]:
+        """The overlay JPEG, marks (OCR polygons, boxes, a label) in the decoded image's pixels (about 0.5 MB
+        back through a pipe)."""
         assert decoded.block is not None and decoded.shape is not None
-        return self._pool.submit(_draw, decoded.block, decoded.shape, polygons)
+        return self._pool.submit(_draw, decoded.block, decoded.shape, marks)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

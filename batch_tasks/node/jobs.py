@@ -1,8 +1,15 @@
 """One job's artifacts and messages: the result document, its checksum, the completion message.
 
 The result document (`results/{job_id}/result.json`) is
-`{"schema": "sitelens.ocr.result/1", "job_id", "model": {"name", "version"}, "result": {"width", "height",
-"lines": [{"text", "confidence", "box_score", "polygon"}]}, "timings_ms": {...}, "node": {...}}`. Its bytes
+`{"schema", "job_id", "model": {"name", "version"}, "result", "timings_ms": {...}, "node": {...}}`, its schema
+and `result` per kind of model (`SCHEMAS`):
+
+- `sitelens.ocr.result/1`: `{"width", "height", "lines": [{"text", "confidence", "box_score", "polygon"}]}`;
+- `sitelens.classify.result/1`: `{"width", "height", "labels": [{"label", "score"}]}`, top-k, best first;
+- `sitelens.detect.result/1`: `{"width", "height", "boxes": [{"label", "class_id", "score", "box"}]}`, boxes
+  `[x1, y1, x2, y2]` in the original photo's pixels, best first.
+
+Its bytes
 are what the completion message's checksum covers (`sha256:<hex>`); the Functions app accepts a result only
 when the blob it reads has that checksum, so a stale message never completes a job with a newer result.
 
@@ -15,11 +22,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batch_tasks.ocr.result import OcrResult
+if TYPE_CHECKING:  # the document needs only `to_dict`; the model stack stays out of this module's imports
+    from batch_tasks.models.serving import KindResult
 
-SCHEMA = "sitelens.ocr.result/1"
+SCHEMAS = {
+    "ocr": "sitelens.ocr.result/1",
+    "classify": "sitelens.classify.result/1",
+    "detect": "sitelens.detect.result/1",
+}
+SCHEMA = SCHEMAS["ocr"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +62,13 @@ class JobRequest:
         )
 
 
-def result_document(request: JobRequest, result: OcrResult, *, provider: str, timings_ms: dict[str, float]) -> bytes:
+def result_document(
+    request: JobRequest, result: KindResult, *, provider: str, timings_ms: dict[str, float], task: str = "ocr"
+) -> bytes:
+    """The result document's bytes, under the schema of the model's `task`."""
     name, _, version = request.model.partition("/")
     doc = {
-        "schema": SCHEMA,
+        "schema": SCHEMAS[task],
         "job_id": request.job_id,
         "model": {"name": name, "version": version},
         "result": result.to_dict(),

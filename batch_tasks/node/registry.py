@@ -3,7 +3,9 @@
 A model id is `{name}/{version}` (e.g. `ocr/ppocrv4`), the same path as in the `models` container. The
 local folder `models_dir/{name}/{version}` is used when its manifest verifies; otherwise the version is
 downloaded from the registry into that folder first. Every loaded model has its own batcher thread, so
-two versions served side by side (a traffic split) never share a batch.
+two versions served side by side (a traffic split) never share a batch, and one model's failure (a load
+that fails, a run out of memory, an output that breaks its manifest) only fails that model's photos. Any
+kind (`batch_tasks.models.serving`) is kept the same way; a model's `limits.max_batch` overrides the node's.
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from batch_tasks.errors import ModelUnavailable, UnknownModel
 from batch_tasks.models.manifest import ManifestError, load
+from batch_tasks.models.serving import KindResult, ServedModel
 from batch_tasks.node.batching import Batcher
-from batch_tasks.ocr.engine import OcrEngine
 from batch_tasks.ocr.imaging import DecodedImage
-from batch_tasks.ocr.result import OcrResult
 
 log = logging.getLogger(__name__)
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -31,13 +32,13 @@ MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}/[A-Za-z0-9][A-Za-z0-9._
 @dataclass
 class Loaded:
     model_id: str
-    engine: OcrEngine
-    batcher: Batcher[DecodedImage, OcrResult]
+    engine: ServedModel
+    batcher: Batcher[DecodedImage, KindResult]
     load_s: float
     warm_runs: int
 
 
-Loader = Callable[[Path], OcrEngine]
+Loader = Callable[[Path], ServedModel]
 Downloader = Callable[[str, str, Path], None]  # raises UnknownModel or ModelUnavailable
 
 
@@ -108,15 +109,10 @@ class Registry:
             runs = engine.warm()
         except (ManifestError, RuntimeError, OSError) as exc:
             raise ModelUnavailable(f"model {model_id} did not load: {exc}") from exc
-        batcher: Batcher[DecodedImage, OcrResult] = Batcher(
-            lambda images: _run(engine, images), max_batch=self._max_batch, max_wait=self._max_wait,
+        batcher: Batcher[DecodedImage, KindResult] = Batcher(
+            engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,
             max_queue=self._max_queue, name=model_id,
         )  # fmt: skip
         load_s = time.perf_counter() - started
         log.info("loaded %s on %s in %.1f s (%d warm-up runs)", model_id, engine.providers[0], load_s, runs)
         return Loaded(model_id, engine, batcher, load_s, runs)
-
-
-def _run(engine: OcrEngine, images: Sequence[DecodedImage]) -> list[OcrResult]:
-    # The overlay is drawn by a decode worker from the shared block, off this thread.
-    return engine.run_batch(list(images), with_overlay=False)

@@ -5,12 +5,14 @@ for once per node instead of once per task. It listens on a Unix socket in `AZ_B
 (protocol: `batch_tasks.protocol`) and answers:
 
 - `health`: readiness, the provider each model runs on, batching and request counters;
-- `read`: one photo at a node-local path → its text lines (and optionally an overlay file), for tools;
+- `read`: one photo at a node-local path → its model's result (text lines, labels or boxes) and optionally an
+  overlay file, for tools;
 - `job`: a task's whole job: read the photo, write `results/{job_id}/…`, post the completion message.
 
 A request's photo is decoded in a worker process, then joins its model's dynamic batch. The server
-reports ready only after every model in `SITELENS_WARM_MODELS` is loaded and warmed, so the start task,
-and with it Batch, never sends a task to a cold node.
+reports ready only after every model in `SITELENS_WARM_MODELS` is loaded and warmed (or has failed to:
+a broken model fails its own photos, never the server), so the start task, and with it Batch, never sends
+a task to a cold node. Every kind of model (`batch_tasks.models.serving`) is served the same way.
 """
 
 from __future__ import annotations
@@ -28,19 +30,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from opentelemetry.trace import SpanKind
 
 from batch_tasks import protocol, telemetry
 from batch_tasks.errors import INPUT_ERRORS, ModelUnavailable, NodeError, UnknownModel
+from batch_tasks.models import serving
+from batch_tasks.models.serving import KindResult
 from batch_tasks.node import gauges, jobs
 from batch_tasks.node.decoding import DecodePool, Mapped
-from batch_tasks.node.registry import Registry
+from batch_tasks.node.registry import Loaded, Registry
 from batch_tasks.node.settings import NodeSettings
 from batch_tasks.node.storage import AzureResultStore, ResultStore
 from batch_tasks.ocr import sessions
-from batch_tasks.ocr.engine import OcrEngine
-from batch_tasks.ocr.result import OcrResult
 
 log = logging.getLogger("batch_tasks.server")
 
@@ -60,7 +61,7 @@ class NodeServer:
         threads = settings.intra_op_threads
         self.registry = Registry(
             settings.models_dir,
-            lambda folder: OcrEngine.load(folder, _providers(settings.provider), threads=threads),
+            lambda folder: serving.load_model(folder, _providers(settings.provider), threads=threads),
             capacity=settings.model_cache, max_batch=settings.max_batch, max_wait=settings.max_wait_s,
             max_queue=settings.max_queue, download=self._download if settings.storage.configured else None,
         )  # fmt: skip
@@ -80,7 +81,10 @@ class NodeServer:
     async def warm(self) -> None:
         await asyncio.to_thread(self.pool.prime)
         for model_id in self.settings.warm_models:
-            await asyncio.to_thread(self.registry.get, model_id)
+            try:
+                await asyncio.to_thread(self.registry.get, model_id)
+            except NodeError as exc:  # its photos fail with the code when they come; the other models serve
+                log.error("model %s is not served: %s (%s)", model_id, exc.message, exc.code)
         if self.settings.storage.configured:
             await asyncio.to_thread(lambda: self.store)  # create the SDK clients before the first task
         self.ready.set()
@@ -121,12 +125,12 @@ class NodeServer:
             self.requests[f"failed:{exc.code}"] += 1
             return exc.reply()
 
-    async def _infer(self, model_id: str, path: str) -> tuple[OcrResult, bytes, dict[str, float]]:
-        """Decode, batch, read, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
+    async def _infer(self, model_id: str, path: str) -> tuple[Loaded, KindResult, bytes, dict[str, float]]:
+        """Decode, batch, run, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
         loaded = await asyncio.to_thread(self.registry.get, model_id)
         t0 = time.perf_counter()
         with telemetry.tracer().start_as_current_span("decode"):
-            decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.settings.det.decode_long_side))
+            decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.decode_long_side))
         if decoded.error is not None:
             code, message = decoded.error
             raise NodeError(message, code=code)
@@ -136,27 +140,28 @@ class NodeServer:
             try:  # queue wait and the batch's run; the batch span links back to this one
                 with telemetry.tracer().start_as_current_span("infer"):
                     result = await asyncio.wrap_future(loaded.batcher.submit(mapped.image))
-            except NodeError:
-                raise  # Overloaded, Stopped: already in the tree
             except Exception as exc:
-                log.exception("inference failed on %s", path)
-                raise NodeError(f"{type(exc).__name__}: {exc}", code="inference_failed") from exc
+                error = serving.failure(exc)  # Overloaded, Stopped, model_output_invalid, model_out_of_memory, ...
+                if error is not exc:
+                    log.exception("%s failed on %s", model_id, path)
+                raise error from exc
             t2 = time.perf_counter()
-            polygons = [mapped.image.from_original(_array(line.polygon)).tolist() for line in result.lines]
+            marks = serving.marks(result).to_decoded(mapped.image)
             with telemetry.tracer().start_as_current_span("overlay"):
-                overlay = await asyncio.wrap_future(self.pool.draw_overlay(decoded, polygons))
+                overlay = await asyncio.wrap_future(self.pool.draw_overlay(decoded, marks))
             t3 = time.perf_counter()
         finally:
             mapped.close()
         timings = {"decode": (t1 - t0) * 1000, "queue_and_infer": (t2 - t1) * 1000, "overlay": (t3 - t2) * 1000}
-        return result, overlay, timings
+        return loaded, result, overlay, timings
 
     async def _read(self, request: dict[str, Any]) -> dict[str, Any]:
         model, path = str(request.get("model") or ""), str(request.get("path") or "")
-        result, overlay, timings = await self._infer(model, path)
+        loaded, result, overlay, timings = await self._infer(model, path)
         if request.get("overlay_path"):
             Path(str(request["overlay_path"])).write_bytes(overlay)
-        return {"ok": True, "result": result.to_dict(), "timings_ms": timings, "provider": self._provider(model)}
+        return {"ok": True, "task": loaded.engine.manifest.task, "result": result.to_dict(), "timings_ms": timings,
+                "provider": self._provider(model)}  # fmt: skip
 
     async def _job(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -177,19 +182,21 @@ class NodeServer:
 
     async def _run_job(self, job: jobs.JobRequest) -> dict[str, Any]:
         try:
-            result, overlay, timings = await self._infer(job.model, job.path)
+            loaded, result, overlay, timings = await self._infer(job.model, job.path)
         except NodeError as exc:
             if exc.code in INPUT_ERRORS:  # final: tell the app now rather than after Batch's retries
                 await asyncio.to_thread(self.store.post_completion, jobs.failed(job, exc.code, exc.message))
             raise
         provider = self._provider(job.model)
-        document = jobs.result_document(job, result, provider=provider, timings_ms=timings)
+        task = loaded.engine.manifest.task
+        document = jobs.result_document(job, result, provider=provider, timings_ms=timings, task=task)
         with telemetry.tracer().start_as_current_span("storage.write_results"):
             path, document = await asyncio.to_thread(self.store.write_results, job.job_id, document, overlay)
         with telemetry.tracer().start_as_current_span("storage.post_completion", kind=SpanKind.PRODUCER):
             await asyncio.to_thread(self.store.post_completion, jobs.succeeded(job, path, document))
+        counted = {"lines" if task == "ocr" else "found": serving.count(result)}
         return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
-                "lines": len(result.lines), "timings_ms": timings, "provider": provider}  # fmt: skip
+                **counted, "timings_ms": timings, "provider": provider}  # fmt: skip
 
     def _provider(self, model_id: str) -> str:
         loaded = next((m for m in self.registry.peek() if m.model_id == model_id), None)
@@ -197,8 +204,9 @@ class NodeServer:
 
     def health(self) -> dict[str, Any]:
         models = [
-            {"id": m.model_id, "provider": m.engine.providers[0], "load_s": round(m.load_s, 2),
-             "warm_runs": m.warm_runs, "waiting": m.batcher.waiting, "batching": m.batcher.stats.to_dict()}
+            {"id": m.model_id, "task": m.engine.manifest.task, "provider": m.engine.providers[0],
+             "load_s": round(m.load_s, 2), "warm_runs": m.warm_runs, "max_batch": m.batcher.max_batch,
+             "waiting": m.batcher.waiting, "batching": m.batcher.stats.to_dict()}
             for m in self.registry.peek()
         ]  # fmt: skip
         return {
@@ -213,10 +221,6 @@ class NodeServer:
             "evictions": self.registry.evictions,
             "uptime_s": round(time.monotonic() - self.started, 1),
         }
-
-
-def _array(polygon: Any) -> Any:
-    return np.asarray(polygon, dtype=np.float32)
 
 
 async def serve(settings: NodeSettings) -> None:

@@ -1,0 +1,1 @@
+"""Classify and detect models driven by their manifests: preprocessing, output decoding, results, overlays."""
