@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema_rs
 import pytest
 
 from shared.jobs import document
+from shared.jobs.outbox import WebhookOutbox
+from shared.webhooks.models import Event
+from shared.webhooks.service import WebhookService
 from sitelens import jobs_command
 from tests.unit.jobs.kinds_support import classify_result, detect_result, finish_with, ocr_result
 from tests.unit.jobs.test_pipeline import World
@@ -25,6 +28,19 @@ def validator(name: str) -> Any:
 
 
 JOB, SUMMARY = validator("Job"), validator("ResultSummary")
+EVENT = jsonschema_rs.Draft202012Validator(
+    {**SPEC["webhooks"]["job"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+     "components": SPEC["components"]})  # fmt: skip
+
+
+class Events:
+    """Stands in for the webhook service: keeps the events the outbox publishes."""
+
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.published.append(event)
 
 
 @pytest.fixture
@@ -43,6 +59,11 @@ def test_each_kinds_status_document_and_webhook_payload_match_openapi_json(world
         assert doc["result"]["summary"]["kind"] == kind
         errors = [f"{e.instance_path}: {e.message}" for e in JOB.iter_errors(doc)]
         assert not errors, errors
+    events = Events()
+    WebhookOutbox(cast("WebhookService", events), world.clock).publish("evt_1", done, payload)
+    body = json.loads(events.published[0].body)  # the bytes every delivery attempt sends
+    assert body["data"]["result"]["summary"]["kind"] == kind
+    assert not [f"{e.instance_path}: {e.message}" for e in EVENT.iter_errors(body)]
 
 
 def test_an_ocr_summary_stored_before_kinds_existed_is_shown_as_ocr(world):
