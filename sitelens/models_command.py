@@ -100,15 +100,23 @@ class ModelUnusable(ValueError):
 
 
 def check_loads(folder: Path) -> None:
-    """Load the model as a node would (CPU provider) and run it once: a folder that fails is not published."""
-    from batch_tasks.models.serving import load_model  # noqa: PLC0415 - ONNX Runtime only when needed
+    """Load the model as a node would (CPU provider) and read one blank photo with it: a folder whose model
+    does not load, or whose output does not match its manifest, is not published."""
+    import numpy as np  # noqa: PLC0415 - ONNX Runtime and OpenCV only when needed
 
+    from batch_tasks.models.serving import load_model  # noqa: PLC0415
+    from batch_tasks.ocr.opencv import cv2  # noqa: PLC0415
+
+    _, blank = cv2.imencode(".jpg", np.full((256, 256, 3), 128, np.uint8))
     try:
-        load_model(folder, providers=["CPUExecutionProvider"]).warm()
+        model = load_model(folder, providers=["CPUExecutionProvider"])
+        model.warm()
+        model.run_batch([model.decode(blank.tobytes())])
     except ManifestError:
         raise
     except Exception as exc:  # whatever the runtime raises, the folder is not servable
-        raise ModelUnusable(f"{folder}: the model does not load or run: {type(exc).__name__}: {exc}") from exc
+        code = getattr(exc, "code", "")
+        raise ModelUnusable(f"{folder}: the model does not load or run ({code or type(exc).__name__}): {exc}") from exc
 
 
 def run_test(args: argparse.Namespace) -> int:
