@@ -167,8 +167,8 @@ def write_classify_model(dest: Path, *, classes: int | None = None, softmax: boo
     """A colour classifier (red, green, blue by default); `classes` other than the labels' count breaks it."""
     manifest = classify_manifest(**keys)
     spec = manifest["input"]
-    graph = classify_graph(classes or len(manifest["labels"]), size=tuple(spec["size"]), layout=spec["layout"],
-                           softmax=softmax, input_name=spec["name"],
+    graph = classify_graph(classes or len(manifest["labels"]), size=tuple(spec["size"]),
+                           layout=spec.get("layout", "NCHW"), softmax=softmax, input_name=spec["name"],
                            output_name=manifest["output"]["name"])  # fmt: skip
     return write_folder(dest, graph, manifest)
 
@@ -180,6 +180,6 @@ def write_detect_model(dest: Path, rows: np.ndarray | None = None, **keys: Any) 
     h, w = spec["size"]
     if rows is None:
         rows = yolov8_rows([(w / 2, h / 2, w / 2, h / 2, 0, 0.9)], len(manifest["labels"]))
-    graph = constant_graph(rows, size=(h, w), layout=spec["layout"], input_name=spec["name"],
+    graph = constant_graph(rows, size=(h, w), layout=spec.get("layout", "NCHW"), input_name=spec["name"],
                            output_name=manifest["output"]["name"])  # fmt: skip
     return write_folder(dest, graph, manifest)
