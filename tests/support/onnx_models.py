@@ -183,3 +183,20 @@ def write_detect_model(dest: Path, rows: np.ndarray | None = None, **keys: Any) 
     graph = constant_graph(rows, size=(h, w), layout=spec.get("layout", "NCHW"), input_name=spec["name"],
                            output_name=manifest["output"]["name"])  # fmt: skip
     return write_folder(dest, graph, manifest)
+
+
+def write_text_direction_model(dest: Path, cls_onnx: Path) -> Path:
+    """PP-OCR's text-direction classifier (input x [N, 3, 48, 192], probabilities of "0" and "180") as a
+    `classify` model, normalised as the OCR manifest's `cls` section says (BGR, x / 255, mean 0.5, std 0.5)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "model.onnx").write_bytes(cls_onnx.read_bytes())
+    manifest = {
+        "name": "text-direction", "version": "2.0", "task": "classify", "labels": ["0", "180"],
+        "input": {"name": "x", "layout": "NCHW", "size": [48, 192], "resize": "letterbox", "channel_order": "BGR",
+                  "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "pad_value": 128},
+        "output": {"name": "save_infer_model/scale_0.tmp_1", "type": "probabilities", "top_k": 2},
+        "files": {"model": _entry(dest / "model.onnx")}, "limits": {"max_batch": 8}, "license": "Apache-2.0",
+        "attribution": "PP-OCR mobile v2.0 text direction classifier by PaddlePaddle/PaddleOCR (Apache-2.0)",
+    }  # fmt: skip
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return dest
