@@ -51,7 +51,11 @@ def kind_of(job: Job) -> str:
 
 
 def check_for(job: Job, kept: dict[str, Any]) -> None:
-    """Refuse members the job's kind does not take, and boxes outside the photo."""
+    """Refuse members the job's kind does not take, and boxes that are empty, inside out or outside the photo.
+
+    What openapi.json's schema can say is checked by `read`, before the job is read; what it cannot (one
+    coordinate against another, or against the photo) only here, so a body the schema allows is never
+    refused for an unknown job before its 404."""
     kind = kind_of(job)
     wrong = sorted(set(kept) - FIELDS_BY_KIND[kind])
     if wrong:
@@ -59,7 +63,9 @@ def check_for(job: Job, kept: dict[str, Any]) -> None:
         raise InvalidInput(f"a {kind} job takes {allowed}, not {', '.join(wrong)}", reason="feedback_wrong_kind")
     width, height = job.summary.get("width"), job.summary.get("height")
     for n, item in enumerate(kept.get(BOXES, [])):
-        _, _, x2, y2 = item["box"]
+        x1, y1, x2, y2 = item["box"]
+        if not (x1 < x2 and y1 < y2):
+            raise InvalidInput(f"boxes[{n}].box must have x1 < x2 and y1 < y2", reason="bad_feedback")
         if (isinstance(width, int) and x2 > width) or (isinstance(height, int) and y2 > height):
             raise InvalidInput(f"boxes[{n}] reaches past the {width}x{height} photo", reason="bad_feedback")
 
@@ -73,7 +79,7 @@ def _boxes(value: object) -> list[dict[str, Any]]:
 
 
 def _box(n: int, item: object) -> dict[str, Any]:
-    """One corrected box as {label, box: [x1, y1, x2, y2]}, with 0 <= x1 < x2 and 0 <= y1 < y2."""
+    """One corrected box as {label, box: [x1, y1, x2, y2]}, four numbers >= 0 (their order: `check_for`)."""
     if not isinstance(item, dict):
         raise InvalidInput(f"boxes[{n}] must be an object with 'label' and 'box'", reason="bad_feedback")
     label = request_body.text(item, "label", max_chars=MAX_BOX_LABEL, min_chars=1, reason="bad_feedback")
@@ -82,10 +88,10 @@ def _box(n: int, item: object) -> dict[str, Any]:
     box = item.get("box")
     if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
         raise InvalidInput(f"boxes[{n}].box must be four numbers [x1, y1, x2, y2]", reason="bad_feedback")
-    x1, y1, x2, y2 = (float(v) for v in box)
-    if not (0 <= x1 < x2 and 0 <= y1 < y2):
-        raise InvalidInput(f"boxes[{n}].box must have 0 <= x1 < x2 and 0 <= y1 < y2", reason="bad_feedback")
-    return {"label": label, "box": [x1, y1, x2, y2]}
+    corners = [float(v) for v in box]
+    if min(corners) < 0:
+        raise InvalidInput(f"boxes[{n}].box has a negative coordinate", reason="bad_feedback")
+    return {"label": label, "box": corners}
 
 
 def _number(value: object) -> bool:
