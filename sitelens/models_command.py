@@ -7,16 +7,16 @@ registers them beside fetch, test and publish. docs/models.md walks through them
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 from pathlib import Path
 
 from batch_tasks.models.fetch import FetchError, fetch
 from batch_tasks.models.manifest import ManifestError
-from batch_tasks.models.publish import CONTAINER, Upload, plan
-from shared.config import STORAGE, expand_connection_string
-from sitelens import models_init, models_route
+from batch_tasks.models.publish import CONTAINER, plan
+from sitelens import model_storage, models_init, models_route
+from sitelens.model_storage import connection_string, upload
+
+__all__ = ["connection_string", "register", "upload"]  # `upload`: the local stack publishes the default model
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEST = REPO / "models" / "ocr" / "ppocrv4"
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     f.set_defaults(handler=run_fetch)
     p = sub.add_parser("publish", help=f"upload a model folder to the '{CONTAINER}' container")
     p.add_argument("folder", type=Path, nargs="?", default=DEFAULT_DEST)
-    p.add_argument("--connection-string", help=f"default: {STORAGE}, else the local stack's (.local/stack.json)")
+    model_storage.add_arguments(p)
     p.set_defaults(handler=run_publish)
     models_init.register(sub)
     t = sub.add_parser("test", help="read photos with a model folder exactly as a node would; print each result")
@@ -52,36 +52,10 @@ def run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def connection_string(given: str | None, environ: dict[str, str] | None = None) -> str | None:
-    """`--connection-string`, else `AzureWebJobsStorage`, else the running local stack's, else None."""
-    env = os.environ if environ is None else environ
-    value = given or env.get(STORAGE)
-    if value:
-        return expand_connection_string(value)
-    stack = REPO / ".local" / "stack.json"
-    if stack.is_file():
-        return str(json.loads(stack.read_text())["storage"]["connection_string"])
-    return None
-
-
-def upload(uploads: list[Upload], connection: str) -> None:
-    from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415 - only publish needs the SDK
-    from azure.storage.blob import BlobServiceClient, ContentSettings  # noqa: PLC0415
-
-    with BlobServiceClient.from_connection_string(connection) as service:
-        container = service.get_container_client(CONTAINER)
-        with contextlib.suppress(ResourceExistsError):
-            container.create_container()
-        for item in uploads:  # in plan order: the manifest last
-            with item.path.open("rb") as data:
-                settings = ContentSettings(content_type=item.content_type)
-                container.upload_blob(item.blob, data, overwrite=True, content_settings=settings)
-
-
 def run_publish(args: argparse.Namespace) -> int:
-    connection = connection_string(args.connection_string)
-    if connection is None:
-        print(f"models publish: no storage: pass --connection-string, set {STORAGE}, or run `sitelens dev`")
+    service = model_storage.blob_service(args)
+    if service is None:
+        print(f"models publish: {model_storage.NO_STORAGE}")
         return 1
     try:
         uploads = plan(args.folder)
@@ -89,7 +63,8 @@ def run_publish(args: argparse.Namespace) -> int:
     except (ManifestError, ModelUnusable) as exc:
         print(f"models publish: refused, nothing uploaded: {exc}")
         return 1
-    upload(uploads, connection)
+    with service:
+        model_storage.upload_to(service, uploads)
     for item in uploads:
         print(f"{CONTAINER}/{item.blob}")
     return 0

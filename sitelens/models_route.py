@@ -14,12 +14,13 @@ import argparse
 from collections.abc import Callable
 
 from azure.core import MatchConditions
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import ContainerClient, ContentSettings
 
 from batch_tasks.models.publish import CONTAINER, MANIFEST, prefix
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound, SitelensError
 from shared.jobs import routing
+from sitelens import model_storage
 
 ROUTING = "routing.json"
 MAX_ATTEMPTS = 20  # each lost race means another editor's write went through: progress is made every round
@@ -114,31 +115,25 @@ def describe(table: routing.RoutingTable) -> list[str]:
     ]
 
 
-def _storage(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--connection-string", help="default: AzureWebJobsStorage, else the local stack's")
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("route", help="route a site's (or every site's) new photos to a published model, by weight")
     r.add_argument("--model", type=model_id, required=True, help="NAME:VERSION, published")
     r.add_argument("--site", help="the site whose photos this routes (default: every site without its own routes)")
     r.add_argument("--weight", type=int, default=100, help="share against the site's other routes (default 100)")
     r.add_argument("--remove", action="store_true", help="remove this model's route instead")
-    _storage(r)
+    model_storage.add_arguments(r)
     r.set_defaults(handler=run_route)
     ls = sub.add_parser("routes", help="list models/routing.json")
-    _storage(ls)
+    model_storage.add_arguments(ls)
     ls.set_defaults(handler=run_routes)
 
 
 def _container(args: argparse.Namespace) -> ContainerClient | None:
-    from sitelens.models_command import connection_string  # noqa: PLC0415 - the one way the CLI finds storage
-
-    connection = connection_string(args.connection_string)
-    if connection is None:
-        print("models: no storage: pass --connection-string, set AzureWebJobsStorage, or run `sitelens dev`")
+    service = model_storage.blob_service(args)
+    if service is None:
+        print(f"models: {model_storage.NO_STORAGE}")
         return None
-    return BlobServiceClient.from_connection_string(connection).get_container_client(CONTAINER)
+    return service.get_container_client(CONTAINER)
 
 
 def run_route(args: argparse.Namespace) -> int:
