@@ -90,6 +90,18 @@ def _nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
                     yield from _nodes(sub)
 
 
+PASS_THROUGH = frozenset({"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast"})  # values unchanged
+
+
+def _after_softmax(graph: onnx.GraphProto, output: str) -> bool:
+    """Whether a Softmax writes `output`, directly or through ops that only reshape (exporters add them)."""
+    producers = {o: n for n in graph.node for o in n.output}
+    node = producers.get(output)
+    while node is not None and node.op_type in PASS_THROUGH and node.input:
+        node = producers.get(node.input[0])
+    return node is not None and node.op_type == "Softmax"
+
+
 def unknown_operators(model: onnx.ModelProto) -> list[str]:
     """Operators of onnx's own domains that no schema defines at the model's opset (`domain:Op@version`)."""
     versions = {imp.domain or "": imp.version for imp in model.opset_import}
@@ -143,7 +155,7 @@ def inspect(path: Path) -> GraphInfo:
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         raise GraphRefused("the graph keeps its weights in external data files; export it as one .onnx file")
     session = _session(path, model)
-    softmax = frozenset(o for n in _nodes(model.graph) if n.op_type == "Softmax" for o in n.output)
+    softmax = frozenset(o.name for o in model.graph.output if _after_softmax(model.graph, o.name))
     return GraphInfo(
         path=path,
         opset=next((i.version for i in model.opset_import if i.domain in ONNX_DOMAINS), 0),

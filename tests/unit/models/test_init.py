@@ -214,3 +214,12 @@ def test_a_file_that_is_not_onnx_or_too_new_for_the_runtime_is_refused(tmp_path,
     bogus.write_bytes(b"\x00not a protobuf\xff" * 10)
     code, out = init(tmp_path, capsys, "classify", bogus)
     assert code == 1 and "refused" in out
+
+
+def test_a_softmax_behind_an_identity_still_means_probabilities(tmp_path, capsys):
+    model = classify_graph(3, softmax=True)  # writes `scores`
+    model.graph.node.append(helper.make_node("Identity", ["scores"], ["saved"]))  # as Paddle's export adds
+    model.graph.output[0].name = "saved"
+    code, out = init(tmp_path, capsys, "classify", save(tmp_path, model))
+    assert code == 0, out
+    assert manifest(tmp_path)["output"] == {"name": "saved", "type": "probabilities", "top_k": 3}
