@@ -107,8 +107,9 @@ class Registry:
         try:
             engine = self._load_engine(folder)
             runs = engine.warm()
-        except (ManifestError, RuntimeError, OSError) as exc:
-            raise ModelUnavailable(f"model {model_id} did not load: {exc}") from exc
+        except Exception as exc:  # ONNX Runtime's own errors (InvalidProtobuf, ...) are not RuntimeErrors
+            # Whatever a model's load raises stays that model's failure: its photos fail, the server serves on.
+            raise ModelUnavailable(f"model {model_id} did not load: {type(exc).__name__}: {exc}") from exc
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,
             max_queue=self._max_queue, name=model_id,
