@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from batch_tasks.errors import ModelUnavailable, UnknownModel
+from batch_tasks.errors import ModelOutOfMemory, ModelUnavailable, UnknownModel
 from batch_tasks.models.manifest import ManifestError, load
-from batch_tasks.models.serving import KindResult, ServedModel
+from batch_tasks.models.serving import KindResult, ServedModel, failure
 from batch_tasks.node.batching import Batcher
 from batch_tasks.ocr.imaging import DecodedImage
 
@@ -109,6 +109,8 @@ class Registry:
             runs = engine.warm()
         except Exception as exc:  # ONNX Runtime's own errors (InvalidProtobuf, ...) are not RuntimeErrors
             # Whatever a model's load raises stays that model's failure: its photos fail, the server serves on.
+            if isinstance(failure(exc), ModelOutOfMemory):  # warm-up ran out of its arena or the device
+                raise ModelOutOfMemory(f"model {model_id} did not fit while warming: {exc}") from exc
             raise ModelUnavailable(f"model {model_id} did not load: {type(exc).__name__}: {exc}") from exc
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,

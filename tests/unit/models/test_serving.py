@@ -1,0 +1,125 @@
+"""One interface for every kind: load_model picks by task, failures become the node's codes, results their schema."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from batch_tasks.errors import ModelOutputInvalid, NodeError
+from batch_tasks.models import serving, trial
+from batch_tasks.models.manifest import ManifestError
+from batch_tasks.node import jobs
+from batch_tasks.node.registry import Registry
+from batch_tasks.ocr.imaging import DecodedImage
+from batch_tasks.ocr.result import Line, OcrResult
+from batch_tasks.vision.detect import DetectModel
+from batch_tasks.vision.results import Detection, DetectResult
+from tests.support.onnx_models import (
+    classify_graph,
+    classify_manifest,
+    write_classify_model,
+    write_detect_model,
+    write_folder,
+)
+from tests.unit.ocr.images import jpeg
+
+CPU = ["CPUExecutionProvider"]
+
+
+def test_the_task_picks_the_implementation_and_unknown_tasks_are_refused(tmp_path: Path) -> None:
+    assert isinstance(serving.load_model(write_detect_model(tmp_path / "d"), CPU), DetectModel)
+    doc = classify_manifest()
+    write_folder(tmp_path / "s", classify_graph(3), doc | {"task": "segment"})
+    with pytest.raises(ManifestError, match="task 'segment' is not served"):
+        serving.load_model(tmp_path / "s", CPU)
+
+
+def test_a_manifest_naming_what_the_graph_lacks_does_not_load(tmp_path: Path) -> None:
+    folder = write_classify_model(tmp_path / "m")  # the graph's output is "scores"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["output"]["name"] = "probs"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"'output\.name' 'probs' is not an output of the graph"):
+        serving.load_model(folder, CPU)
+    manifest["output"]["name"], manifest["input"]["name"] = "scores", "pixels"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"'input\.name' 'pixels' is not an input of the graph"):
+        serving.load_model(folder, CPU)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer"),
+         "model_out_of_memory"),
+        (RuntimeError("CUDA failure 2: out of memory ; GPU=0"), "model_out_of_memory"),
+        (MemoryError("std::bad_alloc"), "model_out_of_memory"),
+        (RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions"), "inference_failed"),
+        (ModelOutputInvalid("wrong shape"), "model_output_invalid"),
+    ],
+)  # fmt: skip
+def test_failures_become_the_nodes_codes(error: BaseException, code: str) -> None:
+    assert serving.failure(error).code == code
+
+
+def test_result_documents_carry_the_schema_of_their_kind() -> None:
+    request = jobs.JobRequest(job_id="j1", task_id="j1", attempt=1, model="defects/1.0.0", path="p")
+    result = DetectResult(40, 30, (Detection("crack", 0, 0.9, (1.0, 2.0, 3.0, 4.0)),))
+    doc = json.loads(jobs.result_document(request, result, provider="CPU", timings_ms={"decode": 1.04}, task="detect"))
+    assert doc == {"schema": "sitelens.detect.result/1", "job_id": "j1", "model": {"name": "defects",
+                   "version": "1.0.0"}, "result": {"width": 40, "height": 30, "boxes": [{"label": "crack",
+                   "class_id": 0, "score": 0.9, "box": [1.0, 2.0, 3.0, 4.0]}]}, "timings_ms": {"decode": 1.0},
+                   "node": {"provider": "CPU", "attempt": 1}}  # fmt: skip
+    assert serving.count(result) == 1
+
+
+def test_ocr_results_keep_their_schema_and_overlay_polygons() -> None:
+    request = jobs.JobRequest(job_id="j1", task_id="j1", attempt=1, model="ocr/ppocrv4", path="p")
+    result = OcrResult(10, 10, (Line("A", 0.9, 0.8, ((0.0, 0.0), (4.0, 0.0), (4.0, 2.0), (0.0, 2.0))),))
+    assert json.loads(jobs.result_document(request, result, provider="CPU", timings_ms={}))["schema"] == jobs.SCHEMA
+    assert serving.marks(result).polygons == [[[0.0, 0.0], [4.0, 0.0], [4.0, 2.0], [0.0, 2.0]]]
+
+
+def test_the_registry_gives_each_model_its_own_batch_size(tmp_path: Path) -> None:
+    write_classify_model(tmp_path / "colours" / "1.0.0")  # limits.max_batch 4
+    registry = Registry(tmp_path, lambda folder: serving.load_model(folder, CPU), capacity=2, max_batch=16,
+                        max_wait=0.001, max_queue=8)  # fmt: skip
+    loaded = registry.get("colours/1.0.0")
+    try:
+        assert loaded.batcher.max_batch == 4 and loaded.warm_runs == 1
+        image = DecodedImage.from_array(np.full((10, 10, 3), (0, 255, 0), np.uint8))
+        assert loaded.batcher.submit(image).result(30).to_dict()["labels"][0]["label"] == "green"
+    finally:
+        loaded.batcher.stop()
+
+
+def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    folder = write_classify_model(tmp_path / "bad" / "1.0.0")
+    (folder / "model.onnx").write_bytes(b"garbage")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["model"].update(sha256=hashlib.sha256(b"garbage").hexdigest(), bytes=7)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    registry = Registry(tmp_path, lambda f: serving.load_model(f, CPU), capacity=2, max_batch=8, max_wait=0.001,
+                        max_queue=8)  # fmt: skip
+    with pytest.raises(NodeError) as caught:
+        registry.get("bad/1.0.0")
+    assert caught.value.code == "model_unavailable" and "InvalidProtobuf" in caught.value.message
+
+
+def test_trial_runs_photos_as_a_node_would_and_reports_failures_per_photo(tmp_path: Path) -> None:
+    folder = write_classify_model(tmp_path / "m")
+    (tmp_path / "red.jpg").write_bytes(jpeg(np.full((30, 40, 3), (0, 0, 255), np.uint8)))
+    (tmp_path / "text.txt").write_text("not a photo")
+    red, text, missing = trial.run(folder, [tmp_path / "red.jpg", tmp_path / "text.txt", tmp_path / "none.jpg"], CPU)
+    assert red["schema"] == "sitelens.classify.result/1" and red["model"] == {"name": "colours", "version": "1.0.0"}
+    assert red["result"]["labels"][0]["label"] == "red" and (red["result"]["width"], red["result"]["height"]) == (
+        40,
+        30,
+    )
+    assert text["error"]["code"] == "bad_input" and missing["error"]["code"] == "input_missing"
+    broken = write_classify_model(tmp_path / "b", classes=4)
+    assert trial.run(broken, [tmp_path / "red.jpg"], CPU)[0]["error"]["code"] == "model_output_invalid"
