@@ -35,9 +35,9 @@ def _model(nodes: list[onnx.NodeProto], inputs: list[Any], outputs: list[Any], i
     return model
 
 
-def _input(name: str, layout: str, size: tuple[int, int]) -> Any:
+def _input(name: str, layout: str, size: tuple[int, int], batch: str | int = "N") -> Any:
     h, w = size
-    shape: list[str | int | None] = ["N", 3, h, w] if layout == "NCHW" else ["N", h, w, 3]
+    shape: list[str | int | None] = [batch, 3, h, w] if layout == "NCHW" else [batch, h, w, 3]
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
@@ -50,8 +50,9 @@ def classify_graph(
     softmax: bool = False,
     input_name: str = "images",
     output_name: str = "scores",
+    batch: str | int = "N",
 ) -> onnx.ModelProto:
-    """scores = mean(x per channel) @ weights (3 x classes), softmaxed when `softmax`."""
+    """scores = mean(x per channel) @ weights (3 x classes), softmaxed when `softmax`; `batch` a number fixes it."""
     w = np.eye(3, classes, dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
     spatial = [2, 3] if layout == "NCHW" else [1, 2]
     raw = "raw" if softmax else output_name
@@ -61,8 +62,8 @@ def classify_graph(
     ]
     if softmax:
         nodes.append(helper.make_node("Softmax", [raw], [output_name], axis=-1))
-    out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", w.shape[1]])
-    return _model(nodes, [_input(input_name, layout, size)], [out], [numpy_helper.from_array(w, "weights")])
+    out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [batch, w.shape[1]])
+    return _model(nodes, [_input(input_name, layout, size, batch)], [out], [numpy_helper.from_array(w, "weights")])
 
 
 def constant_graph(

@@ -11,7 +11,7 @@ from batch_tasks.errors import ModelOutputInvalid
 from batch_tasks.models.serving import load_model
 from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.vision.classify import ClassifyModel
-from tests.support.onnx_models import write_classify_model
+from tests.support.onnx_models import classify_graph, classify_manifest, write_classify_model, write_folder
 
 E = math.e
 SOFTMAX_100 = round(E / (E + 2), 4)  # softmax([1, 0, 0])[0]
@@ -63,3 +63,11 @@ def test_probabilities_outside_0_to_1_are_invalid_output(tmp_path):
                                   output={"name": "scores", "type": "probabilities", "top_k": 3})  # fmt: skip
     with pytest.raises(ModelOutputInvalid, match=r"outside 0\.\.1"):
         load_model(folder, ["CPUExecutionProvider"]).run_batch([photo(RED)])
+
+
+def test_a_graph_with_a_fixed_batch_of_one_runs_photo_by_photo(tmp_path):
+    folder = write_folder(tmp_path / "m", classify_graph(3, batch=1), classify_manifest())
+    model = load_model(folder, ["CPUExecutionProvider"])
+    assert model.warm() == 1
+    results = model.run_batch([photo(RED), photo(GREEN), photo(BLUE)])
+    assert [r.to_dict()["labels"][0]["label"] for r in results] == ["red", "green", "blue"]
