@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 # e.g. make chaos CHAOS_ARGS="--photos 10000 --deadline 7200"
 CHAOS_ARGS ?=
 
-.PHONY: setup demo test lint format dev lock clean infra-tools lock-checkov bench chaos
+.PHONY: setup demo demo-models test lint format dev lock clean infra-tools lock-checkov bench chaos
 
 # Idempotent: each step is redone only when its inputs changed (stamp files track that).
 setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
@@ -53,6 +53,10 @@ test: lint
 
 demo: setup
 	$(BIN)/sitelens demo $(DEMO_ARGS)
+
+# The demo, then a second kind of model brought with the CLI (init, publish, route): docs/models.md.
+demo-models: setup
+	$(BIN)/sitelens demo --models $(DEMO_ARGS)
 
 # Benchmarks (not tests): each prints a JSON summary of ratios against a baseline measured in the same run.
 bench: setup

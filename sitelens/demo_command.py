@@ -9,7 +9,9 @@
 4. upload them as a field device would (`sitelens upload`, a subprocess);
 5. follow the jobs live (jobs by state, pool nodes) until every one is terminal;
 6. print photo, state, text found or reason, latency; then the webhooks, their signatures checked;
-7. print one succeeded photo's trace as a waterfall (`sitelens trace`), from upload to webhook.
+7. print one succeeded photo's trace as a waterfall (`sitelens trace`), from upload to webhook;
+8. with `--models` (`make demo-models`), bring a second kind of model: PP-OCR's text-direction classifier made
+   a classify model, published and routed to one site, and two text lines read by it (`demo_models.py`).
 
 The stack runs on free ports in a throw-away folder, so it runs beside a `sitelens dev` already up.
 `--keep` leaves it running afterwards (Ctrl-C stops it); `--report FILE` writes the outcome as JSON.
@@ -31,7 +33,7 @@ from typing import Any
 
 from emulators.azurite import free_port
 from emulators.child_process import ChildFailed
-from sitelens import field_photos
+from sitelens import demo_models, field_photos
 from sitelens.api_client import ApiClient
 from sitelens.demo_receiver import DemoReceiver
 from sitelens.demo_view import TERMINAL, Item, Live, judge, print_table
@@ -51,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--photos", type=int, default=24, help="how many generated photos to upload (default 24)")
     p.add_argument("--keep", action="store_true", help="leave the stack running afterwards (Ctrl-C stops it)")
     p.add_argument("--report", type=Path, help="also write the outcome as JSON to this file")
+    p.add_argument("--models", action="store_true", help="then bring a second kind of model (docs/models.md)")
     p.set_defaults(handler=run)
 
 
@@ -119,6 +122,8 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
         print(f"   {d.webhook_id}  {d.event_type:<14} {d.job_id}  {'signature ok' if d.verified else 'BAD SIGNATURE'}")
     _print_trace(stack, items)
     problems = judge(items, wanted, {d.job_id for d in verified}, len(deliveries) - len(verified))
+    if args.models:
+        problems += demo_models.run(stack, state)
     for problem in problems:
         print(f"   ! {problem}")
     if args.report:

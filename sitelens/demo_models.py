@@ -70,8 +70,9 @@ def text_line(text: str, upside_down: bool) -> bytes:
 
 
 def _cli(*args: str, show: bool = False) -> str:
-    if show:
-        shown = [a if len(a) < 60 else "…" for a in args]  # the connection string is long and a secret
+    if show:  # as a user would type it from the repository, the storage account's key left out
+        shown = ["…" if before == "--connection-string" else a.replace(f"{REPO}/", "")
+                 for before, a in zip(("", *args), args, strict=False)]  # fmt: skip
         print(f"   sitelens {' '.join(shown)}")
     env = {k: v for k, v in os.environ.items() if k not in ("SITELENS_API", "SITELENS_API_KEY")}
     done = subprocess.run([sys.executable, "-m", "sitelens", *args], cwd=REPO, env=env, capture_output=True,
