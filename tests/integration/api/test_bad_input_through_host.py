@@ -14,17 +14,21 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.adapters.azure_job_store import TableJobStore
-from shared.jobs.models import Job
+from shared.jobs import ids
+from shared.jobs.models import Job, JobState
 from tests.integration.api.conftest import AppHost
 from tests.support.stack import HostProcess
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
 NESTED = b"[" * 4096  # 4 KiB of '[': deeper than the parser's recursion limit
 
 
@@ -122,3 +126,40 @@ def test_long_urls_and_missing_keys_are_problem_documents_too(api):
     with caught.value as answer:
         assert answer.code == 401 and answer.headers["Content-Type"].startswith("application/problem+json")
         assert json.loads(answer.read())["reason"] == "unauthorized"
+
+
+def _finished(api: Api, name: str, summary: dict[str, Any]) -> Job:
+    """A SUCCEEDED job of the summary's kind, stored where the app reads jobs."""
+    store = TableJobStore(TableServiceClient.from_connection_string(api.connection), prefix=f"t{api.unique}")
+    at = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    job = Job(id=job_id(name), site="yard", device="cam1", photo_id=name, blob_name=f"yard/cam1/2026/12/06/{name}.jpg",
+              blob_etag='"0x1"', received_at=at, state=JobState.SUCCEEDED, finished_at=at, model="parts/1.0.0",
+              result_path=ids.result_path(job_id(name)), summary=summary)  # fmt: skip
+    store.create(job)
+    return job
+
+
+def test_feedback_per_kind_through_the_host_and_the_job_document_as_openapi_json_says(api):
+    detect = _finished(api, f"d{api.unique}", {"kind": "detect", "width": 640, "height": 480, "boxes": 1, "best": [
+        {"label": "crack", "class_id": 0, "score": 0.9, "box": [160.0, 80.0, 480.0, 400.0]}]})  # fmt: skip
+    classify = _finished(api, f"c{api.unique}", {"kind": "classify", "width": 320, "height": 64,
+                                                 "labels": [{"label": "180", "score": 0.99}]})  # fmt: skip
+    spec = json.loads((REPO / "openapi.json").read_text())
+    schema = jsonschema_rs.Draft202012Validator({"$ref": "#/components/schemas/Job", "components": spec["components"]})
+    for job in (detect, classify):
+        status, _, doc = api.call("GET", f"/jobs/{job.id}")
+        assert status == 200 and doc["result"]["summary"] == job.summary
+        assert not [f"{e.instance_path}: {e.message}" for e in schema.iter_errors(doc)]
+    boxes = [{"label": "crack", "box": [150, 90, 470, 380]}]
+    status, _, kept = api.call("POST", f"/jobs/{detect.id}/feedback", {"boxes": boxes, "note": "longer"})
+    assert status == 201 and kept["boxes"] == [{"label": "crack", "box": [150.0, 90.0, 470.0, 380.0]}]
+    table = TableServiceClient.from_connection_string(api.connection).get_table_client(f"t{api.unique}jobfeedback")
+    [row] = table.query_entities("PartitionKey eq @job", parameters={"job": detect.id})
+    assert json.loads(row["boxes"]) == kept["boxes"] and row["note"] == "longer"  # a list, kept as its JSON
+    assert api.call("POST", f"/jobs/{classify.id}/feedback", {"label": "0"})[0] == 201
+    api.refused("POST", f"/jobs/{classify.id}/feedback", {"boxes": boxes}, 400, "feedback_wrong_kind")
+    api.refused("POST", f"/jobs/{detect.id}/feedback", {"label": "crack"}, 400, "feedback_wrong_kind")
+    api.refused("POST", f"/jobs/{detect.id}/feedback", {"boxes": [{"label": "crack", "box": [9, 0, 1, 5]}]}, 400,
+                "bad_feedback")  # fmt: skip
+    api.refused("POST", f"/jobs/{detect.id}/feedback", {"boxes": [{"label": "crack", "box": [0, 0, 641, 5]}]}, 400,
+                "bad_feedback")  # fmt: skip
