@@ -30,8 +30,8 @@ MODEL = "text-direction:2.0"
 LINES = {"upright.jpg": ("PUMP P-104", False, "0"), "upside-down.jpg": ("MAX 415 V", True, "180")}
 DEADLINE_S = 300.0
 POLL_S = 1.0
-# PP-OCR's classifier reads a text line stretched to 48 x 192, BGR, scaled to [-1, 1]; its graph ends in a
-# Softmax then an Identity, so the output's type is given rather than guessed.
+# PP-OCR's classifier reads a text line stretched to 48 x 192, BGR, scaled to [-1, 1]; its output is already
+# probabilities (a Softmax then an Identity), said outright so the demo shows the flag.
 INIT_FLAGS = ["--size", "48x192", "--channel-order", "BGR", "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5",
               "--output-type", "probabilities", "--license", "Apache-2.0", "--attribution", "PaddleOCR"]  # fmt: skip
 
