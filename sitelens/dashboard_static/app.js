@@ -170,10 +170,12 @@ function outcomesTable(deliveries) {
   if (!deliveries.length) return el("p", { class: "muted" }, "no deliveries yet");
   const outcome = (d) => d.state === "pending" && d.attempts ? `retrying, next ${clock(d.next_attempt_at)}`
     : d.state + (d.failure_reason ? ` · ${d.failure_reason}` : "");
-  const head = el("tr", {}, ["time", "event", "job", "outcome", "attempts", "last HTTP"].map((h) => el("th", {}, h)));
+  const head = el("tr", {}, ["time", "event", "job", "outcome", "attempts"].map((h) => el("th", {}, h)),
+    el("th", { title: "the last attempt's HTTP status" }, "HTTP"));
   const rows = deliveries.map((d) => el("tr", { "data-event": d.event_id, "data-state": d.state },
-    el("td", {}, clock(d.created_at)), el("td", {}, d.type || "–"),
-    el("td", { class: "job" }, d.job_id ? el("a", { href: "#", onclick: (e) => { e.preventDefault(); openJob(d.job_id); } }, d.job_id) : "–"),
+    el("td", { class: "time" }, clock(d.created_at)), el("td", {}, d.type || "–"),
+    el("td", { class: "job", "data-job": d.job_id }, d.job_id ? el("a", { href: "#", title: d.job_id,
+      onclick: (e) => { e.preventDefault(); openJob(d.job_id); } }, `${d.job_id.slice(0, 10)}…`) : "–"),
     el("td", { class: `outcome outcome-${d.state}` }, outcome(d)), el("td", { class: "n" }, d.attempts),
     el("td", { class: "status", title: d.last_error || "" }, d.last_status ?? (d.last_error ? "no answer" : "–"))));
   return el("table", { class: "recent" }, el("caption", {}, "Recent deliveries"), head, rows);

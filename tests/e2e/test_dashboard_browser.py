@@ -154,16 +154,25 @@ def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
         # Webhooks: each subscription's recent outcomes, newest first. The receiver answering 200 got all three
         # events: its table shows them delivered, with their jobs, one attempt each and HTTP 200.
         ok.wait_for(3)
+        try:
+            wait_for(lambda: outcomes(pipeline, ok_subscription) == ["delivered"] * 3, WAIT_MS / 1000,
+                     "the API to list 3 deliveries delivered")  # fmt: skip
+        except AssertionError as exc:  # what the API lists instead
+            listed = pipeline.http("GET", f"/subscriptions/{ok_subscription}/deliveries")
+            raise AssertionError(f"{exc}: {listed}") from exc
         recent = page.locator(f'.subscription[data-subscription="{ok_subscription}"] table.recent tr[data-event]')
-        page.wait_for_function(
-            "sub => document.querySelectorAll("
-            "`.subscription[data-subscription='${sub}'] table.recent tr[data-state=delivered]`).length === 3",
-            arg=ok_subscription, timeout=WAIT_MS,
-        )  # fmt: skip
+        try:
+            expect_count(recent.and_(page.locator("[data-state=delivered]")), 3)
+        except AssertionError as exc:  # what the page's last refresh said went wrong, if anything
+            raise AssertionError(f"{exc}; page: {page.locator('#updated').inner_text()}") from exc
         delivered = recent.all_inner_texts()
         assert len(delivered) == 3 and all("delivered" in row and "200" in row for row in delivered)
-        assert {recent.nth(n).locator("td.job").inner_text() for n in range(3)} == {*good, rejected}
+        assert {recent.nth(n).locator("td.job").get_attribute("data-job") for n in range(3)} == {*good, rejected}
         assert "job.rejected" in " ".join(delivered) and "job.succeeded" in " ".join(delivered)
+        first_job = recent.first.locator("td.job").get_attribute("data-job")
+        recent.first.locator("td.job a").click()  # a delivery's job opens its timeline
+        expect_text(page.locator("#job-panel h2"), f"Job {first_job}")
+        page.locator("#close-job").click()
 
         # The delivery the receiver refused is listed with its reason, and Replay sends it again.
         receiver.wait_for(1)
@@ -187,6 +196,19 @@ def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
         page.close()
         dashboard.stop()
     assert SCREENSHOT.stat().st_size > 10_000 and SCREENSHOT_JOB.stat().st_size > 10_000
+
+
+def outcomes(pipeline: Pipeline, subscription: str) -> list[str]:
+    """The states of a subscription's recent deliveries, as the API lists them."""
+    reply = pipeline.http("GET", f"/subscriptions/{subscription}/deliveries")
+    return [str(d["state"]) for d in reply.body["deliveries"]] if reply.status == 200 and reply.body else []
+
+
+def expect_count(locator: Any, count: int) -> None:
+    """Waits (with the deadline) until `count` elements match."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(count, timeout=WAIT_MS)
 
 
 def expect_text(locator: Any, text: str) -> None:
