@@ -201,3 +201,32 @@ def write_text_direction_model(dest: Path, cls_onnx: Path) -> Path:
     }  # fmt: skip
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return dest
+
+
+def write_memory_hungry_model(dest: Path, **keys: Any) -> Path:
+    """A colour classifier that also asks ONNX Runtime for (mean input value x 256 GiB) of scratch memory: a black
+    photo (and the warm-up's zeros) runs, a bright one fails with ONNX Runtime's own allocation error."""
+    manifest = classify_manifest(name="hungry", **keys)
+    h, w = manifest["input"]["size"]
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["means", "weights"], ["plain"]),
+        helper.make_node("ReduceMean", ["images"], ["level"], axes=[0, 1, 2, 3], keepdims=0),  # a scalar, 0..1
+        helper.make_node("Mul", ["level", "elements"], ["wanted"]),
+        helper.make_node("Cast", ["wanted"], ["count"], to=TensorProto.INT64),
+        helper.make_node("Reshape", ["count", "one"], ["count1"]),
+        helper.make_node("Concat", ["one", "count1"], ["shape"], axis=0),
+        helper.make_node("Expand", ["level", "shape"], ["scratch"]),  # [1, count] floats
+        helper.make_node("ReduceSum", ["scratch", "both"], ["total"], keepdims=0),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+        helper.make_node("Add", ["plain", "nothing"], ["scores"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.eye(3, dtype=np.float32), "weights"),
+        numpy_helper.from_array(np.asarray(float(1 << 36), np.float32), "elements"),
+        numpy_helper.from_array(np.asarray([1], np.int64), "one"),
+        numpy_helper.from_array(np.asarray([0, 1], np.int64), "both"),
+        numpy_helper.from_array(np.asarray(0.0, np.float32), "zero"),
+    ]
+    out = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])
+    return write_folder(dest, _model(nodes, [_input("images", "NCHW", (h, w))], [out], inits), manifest)

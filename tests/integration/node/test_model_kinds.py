@@ -18,10 +18,15 @@ from azure.storage.blob import BlobServiceClient
 from batch_tasks.ocr.opencv import cv2
 from tests.integration.node.conftest import Node, node_env
 from tests.integration.ocr import photos
-from tests.support.onnx_models import write_classify_model, write_detect_model, write_folder
+from tests.support.onnx_models import (
+    write_classify_model,
+    write_detect_model,
+    write_folder,
+    write_memory_hungry_model,
+)
 
-OCR, COLOURS, DEFECTS, BROKEN, UNLOADABLE = (
-    "ocr/ppocrv4", "colours/1.0.0", "defects/1.0.0", "broken/1.0.0", "unloadable/1.0.0")  # fmt: skip
+OCR, COLOURS, DEFECTS, BROKEN, UNLOADABLE, HUNGRY = (
+    "ocr/ppocrv4", "colours/1.0.0", "defects/1.0.0", "broken/1.0.0", "unloadable/1.0.0", "hungry/1.0.0")  # fmt: skip
 
 
 def _unloadable(dest: Path) -> None:
@@ -43,10 +48,11 @@ def kinds(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, storage: s
     write_detect_model(local / "defects" / "1.0.0")
     write_classify_model(local / "broken" / "1.0.0", name="broken", classes=5)  # 5 scores, 3 labels
     _unloadable(local / "unloadable" / "1.0.0")
+    write_memory_hungry_model(local / "hungry" / "1.0.0")  # a bright photo asks ONNX Runtime for 256 GiB
     shared = root / "shared"
     warm = ",".join([OCR, COLOURS, DEFECTS, UNLOADABLE])
     env = node_env(shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local),
-                   SITELENS_MODEL_CACHE="4", SITELENS_WARM_MODELS=warm)  # fmt: skip
+                   SITELENS_MODEL_CACHE="5", SITELENS_WARM_MODELS=warm)  # fmt: skip
     n = Node(shared, env)
     try:
         started = n.start()
@@ -142,3 +148,17 @@ def test_a_job_on_the_broken_model_exits_with_an_inference_failure(kinds: Node, 
     done = kinds.task("j_" + uuid.uuid4().hex[:26], str(_red(tmp_path)), "--model", BROKEN)
     assert done.returncode == 6, done.stderr
     assert "model_output_invalid" in done.stdout + done.stderr
+
+
+def test_a_model_out_of_memory_fails_that_photo_and_every_model_serves_on(kinds: Node, tmp_path: Path) -> None:
+    red, text = _red(tmp_path), _text(tmp_path)
+    bright = tmp_path / "bright.jpg"
+    bright.write_bytes(photos.jpeg(np.full((300, 400, 3), 255, np.uint8)))
+    dark = tmp_path / "dark.jpg"
+    dark.write_bytes(photos.jpeg(np.zeros((300, 400, 3), np.uint8)))
+    refused = _read(kinds, HUNGRY, bright)
+    assert refused["error"]["code"] == "model_out_of_memory" and refused["error"]["retryable"] is True
+    assert "Failed to allocate memory" in refused["error"]["message"]
+    assert _read(kinds, HUNGRY, dark)["ok"] is True  # the same model's next photo that fits
+    assert _read(kinds, COLOURS, red)["result"]["labels"][0]["label"] == "red"
+    assert [photos.canon(line["text"]) for line in _read(kinds, OCR, text)["result"]["lines"]] == ["METER4512"]

@@ -24,6 +24,7 @@ from tests.support.onnx_models import (
     write_classify_model,
     write_detect_model,
     write_folder,
+    write_memory_hungry_model,
 )
 from tests.unit.ocr.images import jpeg
 
@@ -123,3 +124,16 @@ def test_trial_runs_photos_as_a_node_would_and_reports_failures_per_photo(tmp_pa
     assert text["error"]["code"] == "bad_input" and missing["error"]["code"] == "input_missing"
     broken = write_classify_model(tmp_path / "b", classes=4)
     assert trial.run(broken, [tmp_path / "red.jpg"], CPU)[0]["error"]["code"] == "model_output_invalid"
+
+
+def test_an_allocation_that_onnx_runtime_refuses_is_model_out_of_memory_and_the_model_goes_on(tmp_path: Path) -> None:
+    folder = write_memory_hungry_model(tmp_path / "m")  # a bright photo asks for 256 GiB
+    (tmp_path / "dark.jpg").write_bytes(jpeg(np.zeros((30, 40, 3), np.uint8)))
+    (tmp_path / "bright.jpg").write_bytes(jpeg(np.full((30, 40, 3), 255, np.uint8)))
+    dark, bright, again = trial.run(
+        folder, [tmp_path / "dark.jpg", tmp_path / "bright.jpg", tmp_path / "dark.jpg"], CPU
+    )
+    assert (
+        bright["error"]["code"] == "model_out_of_memory" and "Failed to allocate memory" in bright["error"]["message"]
+    )
+    assert dark["schema"] == again["schema"] == "sitelens.classify.result/1"
