@@ -19,13 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from batch_tasks.errors import ModelOutOfMemory, ModelUnavailable, UnknownModel
+from batch_tasks.errors import ModelOutOfMemory, ModelUnavailable, NodeError, UnknownModel
 from batch_tasks.models.manifest import ManifestError, load
 from batch_tasks.models.serving import KindResult, ServedModel, failure
 from batch_tasks.node.batching import Batcher
 from batch_tasks.ocr.imaging import DecodedImage
 
 log = logging.getLogger(__name__)
+# A model whose files verify but that does not load (or warm) is not tried again for this long: a broken version
+# would otherwise be loaded again for each of its photos, holding the lock every other model's first use waits on.
+RETRY_FAILED_LOAD_S = 60.0
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -57,6 +60,7 @@ class Registry:
         self.models_dir, self._load_engine, self._download = models_dir, load_engine, download
         self.capacity, self._max_batch, self._max_wait, self._max_queue = capacity, max_batch, max_wait, max_queue
         self._loaded: OrderedDict[str, Loaded] = OrderedDict()
+        self._failed: dict[str, tuple[float, NodeError]] = {}  # model id -> (when, what its load raised)
         self._lock = threading.Lock()  # one load at a time: a load holds the accelerator's attention anyway
         self.evictions = 0
 
@@ -72,7 +76,11 @@ class Registry:
             if model_id in self._loaded:
                 self._loaded.move_to_end(model_id)
                 return self._loaded[model_id]
+            when, error = self._failed.get(model_id, (float("-inf"), None))
+            if error is not None and time.monotonic() - when < RETRY_FAILED_LOAD_S:
+                raise type(error)(error.message)
             loaded = self._load(model_id)
+            self._failed.pop(model_id, None)
             self._loaded[model_id] = loaded
             while len(self._loaded) > self.capacity:
                 old_id, old = self._loaded.popitem(last=False)
@@ -109,9 +117,11 @@ class Registry:
             runs = engine.warm()
         except Exception as exc:  # ONNX Runtime's own errors (InvalidProtobuf, ...) are not RuntimeErrors
             # Whatever a model's load raises stays that model's failure: its photos fail, the server serves on.
+            error: NodeError = ModelUnavailable(f"model {model_id} did not load: {type(exc).__name__}: {exc}")
             if isinstance(failure(exc), ModelOutOfMemory):  # warm-up ran out of its arena or the device
-                raise ModelOutOfMemory(f"model {model_id} did not fit while warming: {exc}") from exc
-            raise ModelUnavailable(f"model {model_id} did not load: {type(exc).__name__}: {exc}") from exc
+                error = ModelOutOfMemory(f"model {model_id} did not fit while warming: {exc}")
+            self._failed[model_id] = (time.monotonic(), error)
+            raise error from exc
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,
             max_queue=self._max_queue, name=model_id,

@@ -13,6 +13,7 @@ from batch_tasks.errors import ModelOutputInvalid, NodeError
 from batch_tasks.models import serving, trial
 from batch_tasks.models.manifest import ManifestError
 from batch_tasks.node import jobs
+from batch_tasks.node import registry as registry_module
 from batch_tasks.node.registry import Registry
 from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.ocr.result import Line, OcrResult
@@ -98,7 +99,7 @@ def test_the_registry_gives_each_model_its_own_batch_size(tmp_path: Path) -> Non
         loaded.batcher.stop()
 
 
-def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_classify_model(tmp_path / "bad" / "1.0.0")
     (folder / "model.onnx").write_bytes(b"garbage")
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -109,6 +110,13 @@ def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path) -
     with pytest.raises(NodeError) as caught:
         registry.get("bad/1.0.0")
     assert caught.value.code == "model_unavailable" and "InvalidProtobuf" in caught.value.message
+    write_classify_model(folder)  # mended on disk: not tried again at once (each photo would reload it)
+    with pytest.raises(NodeError, match="InvalidProtobuf"):
+        registry.get("bad/1.0.0")
+    monkeypatch.setattr(registry_module, "RETRY_FAILED_LOAD_S", 0.0)  # the wait is over: loaded again
+    loaded = registry.get("bad/1.0.0")
+    loaded.batcher.stop()
+    assert loaded.engine.manifest.name == "colours"
 
 
 def test_trial_runs_photos_as_a_node_would_and_reports_failures_per_photo(tmp_path: Path) -> None:
