@@ -16,7 +16,9 @@ Deliveries are also indexed by subscription (`webhookdeliveryindex`, PK subscrip
 creation time in microseconds then the event id), so a subscription's newest deliveries are the first rows
 of one partition instead of a scan of every delivery. The index row is inserted before the delivery and
 upserted after each of its updates; its `State` is only a hint: readers take each delivery's own row, which
-stays the truth, and skip an index row whose delivery does not exist (a create that died half way).
+stays the truth, and skip an index row whose delivery does not exist (a create that died half way) or whose
+key is not its delivery's own creation time (an event published again inserts a row for its new time; the
+delivery keeps its first, and that row is deleted once the delivery's insert says it existed).
 Deliveries without a creation time (queued before it was recorded) are not indexed.
 """
 
@@ -147,9 +149,14 @@ class TableWebhookStore:
     # deliveries
     def add_delivery(self, delivery: Delivery) -> bool:
         listed = _listed(delivery)
-        if listed is not None:  # first, so that a delivery is never missing from its subscription's index
-            self._insert("delivery index", DELIVERY_INDEX, listed)
-        return self._insert("delivery", DELIVERIES, _delivery_entity(delivery))
+        # First, so that a delivery is never missing from its subscription's index.
+        indexed = listed is not None and self._insert("delivery index", DELIVERY_INDEX, listed)
+        added = self._insert("delivery", DELIVERIES, _delivery_entity(delivery))
+        if indexed and not added and listed is not None:  # an event published again: its delivery keeps its time
+            with contextlib.suppress(NotFound):
+                call("delivery index", self._tables[DELIVERY_INDEX].delete_entity, listed["PartitionKey"],
+                     listed["RowKey"])  # fmt: skip
+        return added
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
         return _delivery(call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
@@ -183,13 +190,18 @@ class TableWebhookStore:
         """The subscription's newest `limit` deliveries, newest first, each read from its own row."""
         with translated("delivery index"):  # only the first page is fetched: the newest rows come first
             pages = self._tables[DELIVERY_INDEX].query_entities(
-                "PartitionKey eq @sub", parameters={"sub": subscription_id}, select=["EventId"], results_per_page=limit
-            )
-            event_ids = [str(row["EventId"]) for row in itertools.islice(pages, limit)]
+                "PartitionKey eq @sub", parameters={"sub": subscription_id}, select=["RowKey", "EventId"],
+                results_per_page=limit,
+            )  # fmt: skip
+            rows = [(str(row["RowKey"]), str(row["EventId"])) for row in itertools.islice(pages, limit)]
         found = []
-        for event_id in event_ids:
+        for row_key, event_id in rows:
             with contextlib.suppress(NotFound):  # an index row whose delivery was never written
-                found.append(self.get_delivery(event_id, subscription_id))
+                delivery = self.get_delivery(event_id, subscription_id)
+                listed = _listed(delivery)
+                # The delivery's own time names its one true row; another is left by a publish that died half way.
+                if listed is not None and listed["RowKey"] == row_key:
+                    found.append(delivery)
         return found
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.adapters.azure_webhook_store import DELIVERIES, DELIVERY_INDEX, TableWebhookStore, _delivery_entity
+from shared.adapters.azure_webhook_store import (
+    DELIVERIES,
+    DELIVERY_INDEX,
+    TableWebhookStore,
+    _delivery_entity,
+    _listed,
+)
 from shared.webhooks.models import DeliveryState
 from tests.integration.webhooks.conftest import Harness
 from tests.support.receiver import Receiver, Reply
@@ -56,6 +62,24 @@ def test_each_update_upserts_the_same_index_row(harness: Harness, receiver: Rece
     assert (row["EventId"], row["State"]) == (event.id, "delivered")
     [delivery] = harness.service.store.recent_deliveries(sub.id, 5)
     assert [a.status for a in delivery.attempts] == [500, 500, 200]
+
+
+def test_an_event_published_again_is_listed_once(harness: Harness, receiver: Receiver, storage_connection, unique):
+    sub, _ = harness.service.subscribe(receiver.url, None, None)
+    event = harness.event("job-twice")
+    assert harness.service.publish(event) == 1
+    harness.clock.advance(timedelta(seconds=30))  # a completion handled twice, later: a new time, no new delivery
+    assert harness.service.publish(event) == 0
+    assert [d.event_id for d in harness.service.store.recent_deliveries(sub.id, 5)] == [event.id]
+    assert len(index_rows(storage_connection, unique, sub.id)) == 1  # the second publish's row is gone
+    # Were that delete lost (the process died first), the row is still not read as a second delivery.
+    delivery = harness.service.store.get_delivery(event.id, sub.id)
+    raw = TableServiceClient.from_connection_string(storage_connection).get_table_client(f"t{unique}{DELIVERY_INDEX}")
+    later = _listed(replace(delivery, created_at=harness.clock()))
+    assert later is not None
+    raw.create_entity(later)
+    assert len(index_rows(storage_connection, unique, sub.id)) == 2
+    assert [d.event_id for d in harness.service.store.recent_deliveries(sub.id, 5)] == [event.id]
 
 
 def test_the_outcome_comes_from_the_delivery_not_the_index(harness: Harness, receiver: Receiver, storage_connection,

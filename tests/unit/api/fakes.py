@@ -66,8 +66,8 @@ class MemoryWebhookStore:
         return self.events[event_id]
 
     def add_delivery(self, delivery: Delivery) -> bool:
-        self.deliveries[(delivery.event_id, delivery.subscription_id)] = delivery
-        return True
+        key = (delivery.event_id, delivery.subscription_id)
+        return self.deliveries.setdefault(key, delivery) is delivery  # a delivery keeps its first creation time
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
         if (event_id, subscription_id) not in self.deliveries:

@@ -127,6 +127,17 @@ def test_a_path_id_wins_over_a_query_parameter_of_the_same_name():
     assert recent(service, sub_id, {"id": "sub_" + "0" * 32})[0] == 200
 
 
+def test_an_event_published_again_is_listed_once_at_its_first_time():
+    service, clock, sub_id = service_with([])
+    first = publish(service, clock, 1)
+    clock.now += timedelta(seconds=10)
+    second = publish(service, clock, 2)
+    event = Event(first, f"{JOB}1", "site1", "job.succeeded", b"{}", clock.now)
+    clock.now += timedelta(seconds=10)
+    assert service.publish(event) == 0
+    assert [r["event_id"] for r in recent(service, sub_id)[1]["deliveries"]] == [second, first]
+
+
 def test_the_memory_store_orders_like_the_table_index():
     """Newest first; deliveries at the same instant by event id, as the index's RowKey sorts them."""
     service, clock, sub_id = service_with([])
