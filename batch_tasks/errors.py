@@ -48,8 +48,11 @@ CODES: dict[str, Code] = {
     "model_output_invalid": Code(transient=False, exit_code=INFERENCE),  # the model is broken: no retry helps
     "model_out_of_memory": Code(transient=True, exit_code=INFERENCE),  # a later, smaller batch may fit
 }
-# Failures of the photo itself: the server posts a `failed` completion at once, no retry can help.
+# Failures of the photo itself: no retry can help.
 INPUT_ERRORS = frozenset({"bad_input", "too_large"})
+# Failures final for the job: the server posts a `failed` completion at once rather than let Batch spend the
+# task's retries on them (a broken model gives the same output on every attempt).
+FINAL_ERRORS = INPUT_ERRORS | {"model_output_invalid"}
 
 
 class NodeError(Exception):

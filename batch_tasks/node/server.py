@@ -33,7 +33,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from batch_tasks import protocol, telemetry
-from batch_tasks.errors import INPUT_ERRORS, ModelUnavailable, NodeError, UnknownModel
+from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError, UnknownModel
 from batch_tasks.models import serving
 from batch_tasks.models.serving import KindResult
 from batch_tasks.node import gauges, jobs
@@ -184,7 +184,7 @@ class NodeServer:
         try:
             loaded, result, overlay, timings = await self._infer(job.model, job.path)
         except NodeError as exc:
-            if exc.code in INPUT_ERRORS:  # final: tell the app now rather than after Batch's retries
+            if exc.code in FINAL_ERRORS:  # tell the app now rather than after Batch's retries
                 await asyncio.to_thread(self.store.post_completion, jobs.failed(job, exc.code, exc.message))
             raise
         provider = self._provider(job.model)

@@ -28,7 +28,7 @@ from shared.jobs.ports import JobStore, PhotoStore
 from shared.jobs.result_kinds import summarise
 
 log = logging.getLogger(__name__)
-NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input"}
+NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input", "model_output_invalid": "model_output_invalid"}
 
 
 @dataclass(frozen=True)

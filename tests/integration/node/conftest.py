@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -123,3 +125,14 @@ def node(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, storage: st
         yield n
     finally:
         n.stop()
+
+
+def completion_messages(storage: str, job_id: str) -> list[dict[str, Any]]:
+    """The completion messages posted for `job_id` (peeked, left in the queue)."""
+    queue = QueueClient.from_connection_string(storage, "completions")
+    found = []
+    for m in queue.peek_messages(max_messages=32):
+        doc = json.loads(base64.b64decode(m.content))  # the Functions trigger's encoding
+        if doc["job_id"] == job_id:
+            found.append(doc)
+    return found

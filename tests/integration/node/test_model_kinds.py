@@ -16,7 +16,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from batch_tasks.ocr.opencv import cv2
-from tests.integration.node.conftest import Node, node_env
+from tests.integration.node.conftest import Node, completion_messages, node_env
 from tests.integration.ocr import photos
 from tests.support.onnx_models import (
     write_classify_model,
@@ -144,10 +144,16 @@ def test_a_detect_job_writes_its_schema_and_an_overlay_with_the_boxes(
     assert edge[1] > 120, edge
 
 
-def test_a_job_on_the_broken_model_exits_with_an_inference_failure(kinds: Node, tmp_path: Path) -> None:
-    done = kinds.task("j_" + uuid.uuid4().hex[:26], str(_red(tmp_path)), "--model", BROKEN)
+def test_a_job_on_the_broken_model_fails_at_once_without_batch_retries(
+    kinds: Node, storage: str, tmp_path: Path
+) -> None:
+    job = "j_" + uuid.uuid4().hex[:26]
+    done = kinds.task(job, str(_red(tmp_path)), "--model", BROKEN)
     assert done.returncode == 6, done.stderr
     assert "model_output_invalid" in done.stdout + done.stderr
+    # Every attempt would meet the same output: the app is told now, not after the task's retries.
+    [message] = completion_messages(storage, job)
+    assert (message["outcome"], message["error"]["code"]) == ("failed", "model_output_invalid")
 
 
 def test_a_model_out_of_memory_fails_that_photo_and_every_model_serves_on(kinds: Node, tmp_path: Path) -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueClient
 
-from tests.integration.node.conftest import Node
+from tests.integration.node.conftest import Node, completion_messages
 from tests.integration.ocr import photos
 
 
@@ -27,16 +24,6 @@ def _photo(folder: Path, text: str) -> Path:
     path = folder / "input.jpg"
     path.write_bytes(photos.jpeg(image))
     return path
-
-
-def _messages(storage: str, job_id: str) -> list[dict[str, Any]]:
-    queue = QueueClient.from_connection_string(storage, "completions")
-    found = []
-    for m in queue.peek_messages(max_messages=32):
-        doc = json.loads(base64.b64decode(m.content))  # the Functions trigger's encoding
-        if doc["job_id"] == job_id:
-            found.append(doc)
-    return found
 
 
 def _blob(storage: str, name: str) -> bytes:
@@ -62,7 +49,7 @@ def test_a_task_writes_its_result_and_overlay_and_posts_a_matching_completion(
     assert doc["node"]["provider"] == "CPUExecutionProvider"
     assert _blob(storage, f"results/{job}/overlay.jpg")[:2] == b"\xff\xd8"
 
-    [message] = _messages(storage, job)
+    [message] = completion_messages(storage, job)
     assert message["outcome"] == "succeeded"
     assert message["attempt"] == 1
     assert message["task_id"] == job
@@ -77,7 +64,7 @@ def test_a_rerun_overwrites_the_same_paths_and_reports_its_attempt(node: Node, s
     assert node.task(job, photo).returncode == 0
     again = node.task(job, photo, env={"AZ_BATCH_TASK_RETRY_COUNT": "1"})
     assert again.returncode == 0, again.stderr
-    messages = sorted(_messages(storage, job), key=lambda m: m["attempt"])
+    messages = sorted(completion_messages(storage, job), key=lambda m: m["attempt"])
     assert [m["attempt"] for m in messages] == [1, 2]
     service = BlobServiceClient.from_connection_string(storage)
     names = [b.name for b in service.get_container_client("results").list_blobs(name_starts_with=f"{job}/")]
@@ -100,7 +87,7 @@ def test_bad_input_exits_3_and_posts_a_failed_completion(
     path.write_bytes(content)
     done = node.task(job, str(path))
     assert done.returncode == 3, done.stderr
-    [message] = _messages(storage, job)
+    [message] = completion_messages(storage, job)
     assert message["outcome"] == "failed"
     assert message["error"]["code"] == code
     assert message["checksum"] is None
@@ -116,7 +103,7 @@ def test_usage_errors_exit_2_without_a_message(node: Node, storage: str, tmp_pat
     assert "unknown_model" in unknown.stderr
     no_id = node.task(env={"SITELENS_JOB_ID": ""})
     assert no_id.returncode == 2
-    assert _messages(storage, job) == []
+    assert completion_messages(storage, job) == []
 
 
 def test_the_naive_in_process_task_gives_the_same_text(node: Node, storage: str, tmp_path: Path) -> None:
@@ -125,5 +112,5 @@ def test_the_naive_in_process_task_gives_the_same_text(node: Node, storage: str,
     assert done.returncode == 0, done.stderr
     doc = json.loads(_blob(storage, f"results/{job}/result.json"))
     assert [photos.canon(line["text"]) for line in doc["result"]["lines"]] == ["VALVE V-22".replace(" ", "")]
-    [message] = _messages(storage, job)
+    [message] = completion_messages(storage, job)
     assert message["outcome"] == "succeeded"

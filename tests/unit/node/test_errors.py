@@ -14,7 +14,16 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
 from batch_tasks import errors
-from batch_tasks.errors import CODES, INPUT_ERRORS, ModelUnavailable, NodeError, Overloaded, Stopped, UnknownModel
+from batch_tasks.errors import (
+    CODES,
+    FINAL_ERRORS,
+    INPUT_ERRORS,
+    ModelUnavailable,
+    NodeError,
+    Overloaded,
+    Stopped,
+    UnknownModel,
+)
 from batch_tasks.node.storage import translate, translated
 from shared.adapters.azure_errors import translate as app_translate
 from shared.errors import TransientError
@@ -33,13 +42,14 @@ def test_docs_list_every_code_with_its_retry_exit_code_and_app_reason():
     table = {code: (c.transient, c.exit_code) for code, c in CODES.items()}
     assert {code: row[:2] for code, row in documented().items()} == table
     for code, (_, _, reason) in documented().items():
-        # Input failures cross as a completion message, the rest as the task's exit code in Batch's info.
-        assert reason == (NODE_ERRORS[code] if code in INPUT_ERRORS else "task_failed")
+        # Final failures cross as a completion message, the rest as the task's exit code in Batch's info.
+        assert reason == (NODE_ERRORS[code] if code in FINAL_ERRORS else "task_failed")
 
 
-def test_input_errors_are_permanent_and_exactly_what_the_app_reads_from_a_failed_completion():
-    assert set(NODE_ERRORS) == INPUT_ERRORS
-    assert all(not CODES[code].transient and CODES[code].exit_code == errors.BAD_INPUT for code in INPUT_ERRORS)
+def test_final_errors_are_permanent_and_exactly_what_the_app_reads_from_a_failed_completion():
+    assert set(NODE_ERRORS) == FINAL_ERRORS and INPUT_ERRORS < FINAL_ERRORS
+    assert all(not CODES[code].transient for code in FINAL_ERRORS)
+    assert all(CODES[code].exit_code == errors.BAD_INPUT for code in INPUT_ERRORS)
 
 
 def test_the_exit_codes_are_the_tasks_and_stay_what_batch_has_seen():
