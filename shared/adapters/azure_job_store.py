@@ -5,7 +5,7 @@
 | the job | job id | `job` | create-if-absent, then replace-if-ETag-matches |
 | site index | `site~{site}` | `{received_at}~{job id}` | after the job, if absent (immutable) |
 | open index | `open` | job id | after the job; deleted once terminal and published |
-| content claim | `content~{site}~{sha256}` | `owner` / `follower~{job id}` | create-if-absent |
+| content claim | `content~{site}~{sha256}~{model name}~{version}` | `owner` / `follower~{job id}` | create-if-absent |
 
 The job is read by id in one point read; a site's jobs are listed from its index in time order. The open
 index is what the reconciler reads, so a sweep never scans finished work. Feedback goes to `jobfeedback`.
@@ -151,19 +151,19 @@ class TableJobStore:
         with contextlib.suppress(NotFound):
             call("open index", self._jobs.delete_entity, "open", job_id)
 
-    def claim_content(self, site: str, sha256: str, job_id: str) -> str:
-        key = f"content~{site}~{sha256}"
+    def claim_content(self, site: str, content: str, job_id: str) -> str:
+        key = f"content~{site}~{content}"
         if self._insert({"PartitionKey": key, "RowKey": "owner", "job_id": job_id}, "content claim"):
             return job_id
         return str(call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
 
-    def add_follower(self, site: str, sha256: str, job_id: str) -> None:
-        self._insert({"PartitionKey": f"content~{site}~{sha256}", "RowKey": f"follower~{job_id}"}, "follower")
+    def add_follower(self, site: str, content: str, job_id: str) -> None:
+        self._insert({"PartitionKey": f"content~{site}~{content}", "RowKey": f"follower~{job_id}"}, "follower")
 
-    def followers(self, site: str, sha256: str) -> list[str]:
+    def followers(self, site: str, content: str) -> list[str]:
         query = "PartitionKey eq @pk and RowKey gt 'follower~' and RowKey lt 'follower~~'"
         with translated("followers"):  # the pages are fetched while listing
-            entries = self._jobs.query_entities(query, parameters={"pk": f"content~{site}~{sha256}"})
+            entries = self._jobs.query_entities(query, parameters={"pk": f"content~{site}~{content}"})
             return [e["RowKey"].split("~", 1)[1] for e in entries]
 
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:

@@ -141,9 +141,9 @@ class Completion:
 
     def complete_followers(self, owner: Job) -> None:
         """Jobs waiting on the same bytes take the owner's result; if it failed, the reconciler runs them."""
-        if owner.state is not JobState.SUCCEEDED or not owner.content_sha256:
+        if owner.state is not JobState.SUCCEEDED or not owner.content_sha256 or not owner.model:
             return
-        for follower_id in self.store.followers(owner.site, owner.content_sha256):
+        for follower_id in self.store.followers(owner.site, ids.content_key(owner.content_sha256, owner.model)):
             follower = self.store.get(follower_id)
             if not follower.terminal and follower.cached_from == owner.id:
                 self.finisher.finish(follower, JobState.SUCCEEDED, **owner.cached_fields())

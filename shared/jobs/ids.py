@@ -43,6 +43,12 @@ def is_job_id(value: str) -> bool:
     return bool(JOB_ID.match(value))
 
 
+def content_key(sha256: str, model: str) -> str:
+    """What duplicate photos share: the same bytes read by the same model. A photo whose bytes were read
+    before by another model (an A/B split, a new version routed since) is read again by its own."""
+    return f"{sha256}~{model.replace('/', '~')}"  # table keys take no '/'; model names have no '~'
+
+
 def batch_job_id(model: str, day: date) -> str:
     """`sitelens-ocr-ppocrv4-20261122`: Batch ids allow letters, digits, '-' and '_' up to 64 characters."""
     return f"sitelens-{_BATCH_UNSAFE.sub('-', model)}-{day:%Y%m%d}"[:64]

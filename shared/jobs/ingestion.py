@@ -161,9 +161,10 @@ class Ingestion:
         )
         self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
         model = self.model_for(job)  # before the claim: from the claim on, the next call is the submission
-        owner = self.store.claim_content(job.site, derived.sha256_of_original, job.id)
+        content = ids.content_key(derived.sha256_of_original, model)
+        owner = self.store.claim_content(job.site, content, job.id)
         if owner != job.id:
-            cached = self.follow(job, owner)
+            cached = self.follow(job, owner, content)
             if cached is not None:
                 return cached
         return self.submit(job, model)
@@ -200,14 +201,14 @@ class Ingestion:
             return self.store.update(job.advance(JobState.QUEUED, self.clock(), **fields))
         return self.store.update(replace(job, **fields))
 
-    def follow(self, job: Job, owner_id: str) -> Job | None:
-        """Reuse the owner's result (same bytes, same site); None when the owner failed and we must run."""
+    def follow(self, job: Job, owner_id: str, content: str) -> Job | None:
+        """Reuse the owner's result (same bytes, site and model); None when the owner failed and we must run."""
         owner = self.store.get(owner_id)
         if owner.state is JobState.SUCCEEDED:
             return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
         if owner.terminal:
             return None
-        self.store.add_follower(job.site, owner.content_sha256 or "", job.id)
+        self.store.add_follower(job.site, content, job.id)
         queued = self.store.update(job.advance(JobState.QUEUED, self.clock(), cached_from=owner.id, model=owner.model))
         owner = self.store.get(owner_id)  # it may have finished before we were listed as its follower
         if owner.state is JobState.SUCCEEDED:

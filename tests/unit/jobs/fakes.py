@@ -69,16 +69,16 @@ class MemoryJobStore:
         if job_id in self.open:
             self.open.remove(job_id)
 
-    def claim_content(self, site: str, sha256: str, job_id: str) -> str:
-        return self.claims.setdefault((site, sha256), job_id)
+    def claim_content(self, site: str, content: str, job_id: str) -> str:
+        return self.claims.setdefault((site, content), job_id)
 
-    def add_follower(self, site: str, sha256: str, job_id: str) -> None:
-        followers = self.follow.setdefault((site, sha256), [])
+    def add_follower(self, site: str, content: str, job_id: str) -> None:
+        followers = self.follow.setdefault((site, content), [])
         if job_id not in followers:
             followers.append(job_id)
 
-    def followers(self, site: str, sha256: str) -> list[str]:
-        return list(self.follow.get((site, sha256), []))
+    def followers(self, site: str, content: str) -> list[str]:
+        return list(self.follow.get((site, content), []))
 
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
         self.get(job_id)
@@ -173,6 +173,16 @@ class MemoryOutbox:
 class NoRoutes:
     def weights(self, site: str | None = None) -> list[tuple[str, int]]:
         return []
+
+
+@dataclass
+class FixedRoutes:
+    """Routing: the same weighted routes for every site."""
+
+    routes: list[tuple[str, int]]
+
+    def weights(self, site: str | None = None) -> list[tuple[str, int]]:
+        return list(self.routes)
 
 
 class RecordingWaker:

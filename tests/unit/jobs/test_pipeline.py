@@ -11,7 +11,7 @@ import pytest
 
 from batch_tasks.ocr.opencv import cv2
 from shared.errors import TransientError
-from shared.jobs import document, ids
+from shared.jobs import document, ids, routing
 from shared.jobs.completion import Completion
 from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import Ingestion
@@ -19,7 +19,15 @@ from shared.jobs.models import JobState
 from shared.jobs.ports import TaskState, TaskView
 from shared.jobs.reconciler import Reconciler
 from shared.validation import Limits, QualityPolicy
-from tests.unit.jobs.fakes import Clock, MemoryBatch, MemoryJobStore, MemoryOutbox, MemoryPhotos, NoRoutes
+from tests.unit.jobs.fakes import (
+    Clock,
+    FixedRoutes,
+    MemoryBatch,
+    MemoryJobStore,
+    MemoryOutbox,
+    MemoryPhotos,
+    NoRoutes,
+)
 
 NAME = "north-yard/cam-1/2026/11/22/IMG_{}.jpg"
 
@@ -110,6 +118,21 @@ def test_same_bytes_for_the_same_site_reuse_the_result_without_a_second_task(wor
     shown = document.public(late)
     assert shown["cached"] is True and shown["cached_from"] == owner.id
     assert document.public(world.store.get(owner.id))["cached_from"] is None
+
+
+def test_same_bytes_routed_to_another_model_are_read_again_by_it(world):
+    """An A/B split (or a version routed since) never hands a photo another model's reading of its bytes."""
+    world.ingestion.routes = FixedRoutes([("ocr/a", 50), ("ocr/b", 50)])
+    data, names = photo(1), [world.upload(n, photo(1)) for n in range(1, 30)]
+    by_model: dict[str, list[str]] = {}
+    for name in names:
+        by_model.setdefault(routing.choose(ids.job_id_for(name), [("ocr/a", 50), ("ocr/b", 50)], "x"), []).append(name)
+    (a, *more_a), (b, *_) = by_model["ocr/a"], by_model["ocr/b"]
+    first, other, same = (world.ingestion.ingest(n) for n in (a, b, more_a[0]))
+    assert (first.model, other.model) == ("ocr/a", "ocr/b") and not first.cached_from and not other.cached_from
+    assert sorted(world.batch.tasks) == sorted([first.id, other.id])  # each model reads the bytes once
+    assert same.cached_from == first.id and same.model == "ocr/a"
+    assert data == photo(1)
 
 
 def test_a_bad_photo_is_rejected_quarantined_and_never_submitted(world):
