@@ -123,7 +123,7 @@ def test_same_bytes_for_the_same_site_reuse_the_result_without_a_second_task(wor
 def test_same_bytes_routed_to_another_model_are_read_again_by_it(world):
     """An A/B split (or a version routed since) never hands a photo another model's reading of its bytes."""
     world.ingestion.routes = FixedRoutes([("ocr/a", 50), ("ocr/b", 50)])
-    data, names = photo(1), [world.upload(n, photo(1)) for n in range(1, 30)]
+    names = [world.upload(n, photo(1)) for n in range(1, 30)]  # the same bytes under 29 names
     by_model: dict[str, list[str]] = {}
     for name in names:
         by_model.setdefault(routing.choose(ids.job_id_for(name), [("ocr/a", 50), ("ocr/b", 50)], "x"), []).append(name)
@@ -132,7 +132,6 @@ def test_same_bytes_routed_to_another_model_are_read_again_by_it(world):
     assert (first.model, other.model) == ("ocr/a", "ocr/b") and not first.cached_from and not other.cached_from
     assert sorted(world.batch.tasks) == sorted([first.id, other.id])  # each model reads the bytes once
     assert same.cached_from == first.id and same.model == "ocr/a"
-    assert data == photo(1)
 
 
 def test_a_bad_photo_is_rejected_quarantined_and_never_submitted(world):
