@@ -7,16 +7,12 @@ The output is one row of C scores per image (C = the number of labels; trailing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 
 from batch_tasks.errors import ModelOutputInvalid
-from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.vision.results import ClassifyResult, Label
-from batch_tasks.vision.runner import VisionRunner
+from batch_tasks.vision.runner import Prepared, VisionModel
 
 
 def probabilities(row: npt.NDArray[np.floating], kind: str, classes: int) -> npt.NDArray[np.float64]:
@@ -44,40 +40,8 @@ def top(probs: npt.NDArray[np.float64], labels: tuple[str, ...], k: int) -> tupl
     return tuple(Label(labels[i], round(float(probs[i]), 4)) for i in order)
 
 
-class ClassifyModel:
-    def __init__(self, runner: VisionRunner) -> None:
-        self.runner = runner
-        self.manifest = runner.manifest
-        self.max_batch: int | None = runner.max_batch
-
-    @classmethod
-    def load(cls, folder: Path, providers: Sequence[str] | None = None, **runtime: int | None) -> ClassifyModel:
-        return cls(VisionRunner.open(folder, providers, **runtime))  # type: ignore[arg-type]
-
-    @property
-    def providers(self) -> tuple[str, ...]:
-        return self.runner.providers
-
-    @property
-    def on_gpu(self) -> bool:
-        return self.runner.on_gpu
-
-    @property
-    def decode_long_side(self) -> int | None:
-        return self.runner.decode_long_side
-
-    def warm(self) -> int:
-        return self.runner.warm()
-
-    def decode(self, data: bytes) -> DecodedImage:
-        return self.runner.decode(data)
-
-    def run_batch(self, images: Sequence[DecodedImage]) -> list[ClassifyResult]:
-        """Raises: ModelOutputInvalid."""
-        out = self.runner.spec.output
-        labels = self.runner.labels
-        results = []
-        for p in self.runner.run(images):
-            probs = probabilities(p.output, out.type, len(labels))
-            results.append(ClassifyResult(p.image.width, p.image.height, top(probs, labels, out.top_k)))
-        return results
+class ClassifyModel(VisionModel[ClassifyResult]):
+    def read(self, prepared: Prepared) -> ClassifyResult:
+        out, labels = self.runner.spec.output, self.runner.labels
+        probs = probabilities(prepared.output, out.type, len(labels))
+        return ClassifyResult(prepared.image.width, prepared.image.height, top(probs, labels, out.top_k))

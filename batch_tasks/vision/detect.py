@@ -13,18 +13,14 @@ decoded image, then to the original photo's pixels, clipped to it; a box left wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 
 from batch_tasks.errors import ModelOutputInvalid
 from batch_tasks.models.vision_spec import OutputSpec
-from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.ocr.opencv import cv2
 from batch_tasks.vision.results import Detection, DetectResult
-from batch_tasks.vision.runner import Prepared, VisionRunner
+from batch_tasks.vision.runner import Prepared, VisionModel
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -87,47 +83,16 @@ def place(prepared: Prepared, boxes: Floats) -> Floats:
     return decoded
 
 
-class DetectModel:
-    def __init__(self, runner: VisionRunner) -> None:
-        self.runner = runner
-        self.manifest = runner.manifest
-        self.max_batch: int | None = runner.max_batch
-
-    @classmethod
-    def load(cls, folder: Path, providers: Sequence[str] | None = None, **runtime: int | None) -> DetectModel:
-        return cls(VisionRunner.open(folder, providers, **runtime))  # type: ignore[arg-type]
-
-    @property
-    def providers(self) -> tuple[str, ...]:
-        return self.runner.providers
-
-    @property
-    def on_gpu(self) -> bool:
-        return self.runner.on_gpu
-
-    @property
-    def decode_long_side(self) -> int | None:
-        return self.runner.decode_long_side
-
-    def warm(self) -> int:
-        return self.runner.warm()
-
-    def decode(self, data: bytes) -> DecodedImage:
-        return self.runner.decode(data)
-
-    def run_batch(self, images: Sequence[DecodedImage]) -> list[DetectResult]:
-        """Raises: ModelOutputInvalid."""
+class DetectModel(VisionModel[DetectResult]):
+    def read(self, prepared: Prepared) -> DetectResult:
         out, labels = self.runner.spec.output, self.runner.labels
-        results = []
-        for p in self.runner.run(images):
-            boxes, scores, ids = candidates(p.output, out.format, len(labels))
-            chosen = select(boxes, scores, ids, out)
-            placed = place(p, boxes[chosen]) if chosen else np.zeros((0, 4), np.float32)
-            found = [
-                Detection(labels[ids[i]], int(ids[i]), round(float(scores[i]), 4),
-                          (round(float(b[0]), 1), round(float(b[1]), 1), round(float(b[2]), 1), round(float(b[3]), 1)))
-                for i, b in zip(chosen, placed, strict=True)
-                if b[2] > b[0] and b[3] > b[1]
-            ]  # fmt: skip
-            results.append(DetectResult(p.image.width, p.image.height, tuple(found)))
-        return results
+        boxes, scores, ids = candidates(prepared.output, out.format, len(labels))
+        chosen = select(boxes, scores, ids, out)
+        placed = place(prepared, boxes[chosen]) if chosen else np.zeros((0, 4), np.float32)
+        found = [
+            Detection(labels[ids[i]], int(ids[i]), round(float(scores[i]), 4),
+                      (round(float(b[0]), 1), round(float(b[1]), 1), round(float(b[2]), 1), round(float(b[3]), 1)))
+            for i, b in zip(chosen, placed, strict=True)
+            if b[2] > b[0] and b[3] > b[1]
+        ]  # fmt: skip
+        return DetectResult(prepared.image.width, prepared.image.height, tuple(found))

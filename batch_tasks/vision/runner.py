@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 
@@ -127,3 +127,45 @@ class VisionRunner:
         if not np.issubdtype(out.dtype, np.number):
             raise ModelOutputInvalid(f"output {self.spec.output.name!r} is {out.dtype}, not numbers")
         return out[: len(tensors)]
+
+
+Result = TypeVar("Result")
+
+
+class VisionModel(Generic[Result]):
+    """What the manifest-driven kinds share: the runner's session, warm-up and decode, and a batch read as
+    one result per photo; a kind says only how one photo's output becomes its result (`read`)."""
+
+    def __init__(self, runner: VisionRunner) -> None:
+        self.runner = runner
+        self.manifest = runner.manifest
+        self.max_batch: int | None = runner.max_batch
+
+    @classmethod
+    def load(cls, folder: Path, providers: Sequence[str] | None = None, **runtime: int | None) -> Self:
+        return cls(VisionRunner.open(folder, providers, **runtime))  # type: ignore[arg-type]
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return self.runner.providers
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.runner.on_gpu
+
+    @property
+    def decode_long_side(self) -> int | None:
+        return self.runner.decode_long_side
+
+    def warm(self) -> int:
+        return self.runner.warm()
+
+    def decode(self, data: bytes) -> DecodedImage:
+        return self.runner.decode(data)
+
+    def run_batch(self, images: Sequence[DecodedImage]) -> list[Result]:
+        """Raises: ModelOutputInvalid."""
+        return [self.read(p) for p in self.runner.run(images)]
+
+    def read(self, prepared: Prepared) -> Result:
+        raise NotImplementedError
