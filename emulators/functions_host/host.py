@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,12 @@ from emulators.functions_host.timer_trigger import TimerRunner
 from emulators.functions_host.tracing import InvocationTracing
 
 log = logging.getLogger(__name__)
+
+
+def worker_threads(environ: Mapping[str, str]) -> int:
+    """The sync invocation pool's size as the Python worker sizes it: `PYTHON_THREADPOOL_THREAD_COUNT` from
+    its environment (app settings, or `Values` in local.settings.json), else min(32, CPUs + 4)."""
+    return int(environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or 0) or min(32, (os.cpu_count() or 1) + 4)
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ class FunctionsHost:
         self.specs = index_app(app)
         settings = dict(self.local.values)
         self.storage = StorageClients(settings, self.config.queues.message_encoding)
-        threads = int(settings.get("PYTHON_THREADPOOL_THREAD_COUNT") or 0) or min(32, (os.cpu_count() or 1) + 4)
+        threads = worker_threads(os.environ)
         self.invoker = Invoker(
             self.app_dir,
             settings,
