@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 EVENT_GRID = "EventGrid"
+CLAIMS_AT_ONCE = 16  # receipts claimed concurrently by one scan
 
 
 def trigger_queue_name(host_id: str) -> str:
@@ -93,38 +94,39 @@ class BlobTriggers:
         client = self.storage.blob_service(connection).get_container_client(container)
         cursor = await self.receipts.read_cursor(container)
         latest: datetime | None = None
-        held: datetime | None = None  # the oldest blob whose receipt was leased: the cursor stays before it
-        queued = 0
+        found: list[tuple[datetime, str, str, str]] = []  # (last modified, function id, blob name, etag)
         try:
             async for blob in client.list_blobs():
                 modified: datetime = blob.last_modified
                 if cursor is not None and modified < cursor:
                     continue
                 latest = modified if latest is None or modified > latest else latest
-                for fid in fids:
-                    if self.patterns[fid].match(blob.name) is None:
-                        continue
-                    spec = self.specs[fid]
-                    etag = str(blob.etag)
-                    try:
-                        if await self.receipts.claim_and_complete(
-                            fid,
-                            container,
-                            blob.name,
-                            etag,
-                            functools.partial(self.enqueue, spec, container, blob.name, etag),
-                        ):
-                            queued += 1
-                    except ReceiptBusy:
-                        held = modified if held is None else min(held, modified)
+                found += [
+                    (modified, fid, blob.name, str(blob.etag)) for fid in fids if self.patterns[fid].match(blob.name)
+                ]
         except ResourceNotFoundError:
             return 0  # container not created yet
+        # Each blob's receipt is claimed on its own, so a burst's blobs are claimed several at once: one after
+        # the other, a scan of a thousand new blobs took minutes of round trips while the workers waited.
+        limit = asyncio.Semaphore(CLAIMS_AT_ONCE)
+
+        async def claim(modified: datetime, fid: str, name: str, etag: str) -> tuple[int, datetime | None]:
+            async with limit:
+                enqueue = functools.partial(self.enqueue, self.specs[fid], container, name, etag)
+                try:
+                    return int(await self.receipts.claim_and_complete(fid, container, name, etag, enqueue)), None
+                except ReceiptBusy:
+                    return 0, modified
+
+        claims = await asyncio.gather(*(claim(*blob) for blob in found))
+        # The oldest blob whose receipt was leased holds the cursor before it.
+        held = min((modified for _, modified in claims if modified is not None), default=None)
         if latest is not None:
             # A leased receipt (a host killed while claiming it leaves one for LEASE_SECONDS) holds the cursor
             # back, so a later scan claims the blob once the lease lapses instead of passing it for good.
             end = latest if held is None else min(latest, held)
             await self.receipts.write_cursor(container, end - timedelta(milliseconds=1))
-        return queued
+        return sum(queued for queued, _ in claims)
 
     async def run_scanner(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from emulators.functions_host.binding_expressions import BlobPathPattern
-from emulators.functions_host.blob_trigger import BlobTriggers
+from emulators.functions_host.blob_trigger import CLAIMS_AT_ONCE, BlobTriggers
 from emulators.functions_host.receipts import ReceiptBusy
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -90,3 +90,32 @@ def test_without_leases_the_cursor_moves_to_the_newest_blob() -> None:
     receipts = Receipts(leased=set())
     assert asyncio.run(_triggers(blobs, receipts)._scan_container(None, "photos", ["f"])) == 2
     assert receipts.cursor == T0 + timedelta(seconds=5) - timedelta(milliseconds=1)
+
+
+class GatedReceipts(Receipts):
+    """Holds each claim until `want` claims are in flight at once: claims made one after the other never get
+    there, and the scan fails on the gate's deadline."""
+
+    def __init__(self, want: int) -> None:
+        super().__init__(leased=set())
+        self.want, self.in_flight, self.peak = want, 0, 0
+        self.gate: asyncio.Event | None = None
+
+    async def claim_and_complete(self, fid: str, container: str, name: str, etag: str,
+                                 enqueue: Callable[[], Awaitable[None]]) -> bool:  # fmt: skip
+        self.gate = self.gate or asyncio.Event()
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        if self.in_flight >= self.want:
+            self.gate.set()
+        await asyncio.wait_for(self.gate.wait(), timeout=5)
+        self.in_flight -= 1
+        return await super().claim_and_complete(fid, container, name, etag, enqueue)
+
+
+def test_a_burst_of_new_blobs_is_claimed_several_at_once_and_bounded() -> None:
+    blobs = [Blob(f"{i:03}.jpg", T0 + timedelta(milliseconds=i)) for i in range(40)]
+    receipts = GatedReceipts(want=CLAIMS_AT_ONCE)
+    assert asyncio.run(_triggers(blobs, receipts)._scan_container(None, "photos", ["f"])) == 40
+    assert receipts.peak == CLAIMS_AT_ONCE and sorted(receipts.claimed) == [b.name for b in blobs]
+    assert receipts.cursor == T0 + timedelta(milliseconds=39) - timedelta(milliseconds=1)
