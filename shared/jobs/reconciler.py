@@ -5,6 +5,11 @@ reads only live work, never the whole table. For a job stuck past the bound, Bat
 decides: completed with a failure → FAILED with Batch's failure info; completed cleanly but no message
 arrived → the result is processed as if the message had; missing → resubmitted; running → RUNNING. A job
 still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is retried forever.
+
+A job found waiting (too young to be stuck, or its task queued or running in Batch) is not looked at again
+for `stuck_after`: under a backlog every open job is past the bound, and reading each one and asking
+Batch about it on every sweep made the sweep a steady load of its own, proportional to the backlog. The
+note is this process's memory only; a new instance starts without it and looks at everything once.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is
 @dataclass
 class Sweep:
     examined: int = 0
+    waiting: int = 0  # open jobs found waiting recently, not looked at this time
     published: int = 0
     redriven: int = 0
     failed: int = 0
@@ -55,10 +61,16 @@ class Reconciler:
         self.store, self.photos, self.submitter = store, photos, submitter
         self.ingestion, self.completion, self.finisher = ingestion, completion, finisher
         self.clock, self.stuck_after, self.give_up_after = clock, stuck_after, give_up_after
+        self._quiet_until: dict[str, datetime] = {}  # job id -> when to look at it again
 
     def run(self) -> Sweep:
         sweep = Sweep()
-        for job_id in self.store.open_ids():
+        open_ids, now = self.store.open_ids(), self.clock()
+        self._quiet_until = {k: v for k in open_ids if (v := self._quiet_until.get(k)) is not None and v > now}
+        for job_id in open_ids:
+            if job_id in self._quiet_until:
+                sweep.waiting += 1
+                continue
             sweep.examined += 1
             try:
                 self._one(job_id, sweep)
@@ -94,6 +106,8 @@ class Reconciler:
                 sweep.failed += self.finisher.finish(job, JobState.FAILED, reason="timed_out", detail=detail).terminal
             return
         if age < self.stuck_after and not self._orphaned(job):
+            if not job.cached_from:  # a follower is looked at each sweep: its owner may fail any moment
+                self._quiet_until[job.id] = job.received_at + self.stuck_after
             return
         before = job.state
         with self._span(job, "redrive") as span:  # the job's trace shows what the reconciler did to it
@@ -105,6 +119,8 @@ class Reconciler:
             sweep.failed += job.state is JobState.FAILED
         if job.state is not before or job.terminal:
             sweep.redriven += 1
+        elif not job.cached_from:  # waiting in Batch, or just resubmitted: nothing to do for a while
+            self._quiet_until[job.id] = self.clock() + self.stuck_after
 
     def _span(self, job: Job, action: str) -> telemetry.SpanScope:
         attributes = {"sitelens.site": job.site, "sitelens.state": job.state.value}

@@ -139,6 +139,7 @@ class MemoryBatch:
     created: set[tuple[str, str]] = field(default_factory=set)  # (Batch job, task id): Batch's uniqueness
     down: bool = False
     finished_before: list[date] = field(default_factory=list)
+    asked: int = 0  # views asked for
 
     def submit(self, request: TaskRequest) -> None:
         if self.down:
@@ -148,6 +149,7 @@ class MemoryBatch:
         self.tasks.setdefault(request.job_id, request)  # TaskExists counts as submitted
 
     def view(self, batch_job_id: str, task_id: str) -> TaskView:
+        self.asked += 1
         if task_id not in self.tasks:
             return TaskView(TaskState.MISSING)
         return self.views.get(task_id, TaskView(TaskState.ACTIVE))

@@ -113,6 +113,38 @@ def test_a_running_task_moves_the_job_to_running_with_batchs_start_time(world):
     assert running.state is JobState.RUNNING and running.started_at == started
 
 
+def test_a_job_waiting_in_batch_is_looked_at_once_per_bound_not_at_every_sweep(world):
+    job = world.ingestion.ingest(world.upload(1))
+    world.clock.advance(16 * 60)  # past the 15-minute bound: its task still waits in the pool's queue
+    assert world.reconciler.run().examined == 1 and world.batch.asked == 1
+    for _ in range(5):  # a sweep every minute: the job is known to be waiting, neither read nor asked about
+        world.clock.advance(60)
+        sweep = world.reconciler.run()
+        assert (sweep.examined, sweep.waiting, world.batch.asked) == (0, 1, 1)
+    world.batch.views[job.id] = TaskView(TaskState.RUNNING, started_at=world.clock())
+    world.clock.advance(10 * 60)  # the bound has passed again since the last look
+    assert world.reconciler.run().examined == 1 and world.batch.asked == 2
+    assert world.store.get(job.id).state is JobState.RUNNING
+
+
+def test_a_young_job_is_not_read_again_until_it_could_be_stuck(world, monkeypatch):
+    job = world.ingestion.ingest(world.upload(1))
+    world.clock.advance(60)
+    world.reconciler.run()  # read once: received a minute ago, 14 minutes to go
+    reads = []
+    real = world.store.get
+
+    def get(job_id):
+        reads.append(job_id)
+        return real(job_id)
+
+    monkeypatch.setattr(world.store, "get", get)
+    world.clock.advance(13 * 60)
+    assert world.reconciler.run().waiting == 1 and reads == []
+    world.clock.advance(2 * 60)  # now past the bound: looked at, and Batch asked
+    assert world.reconciler.run().examined == 1 and reads == [job.id] and world.batch.asked == 1
+
+
 def test_old_batch_jobs_are_terminated_by_the_sweep(world):
     world.reconciler.run()
     assert world.batch.finished_before == [world.clock().date() - timedelta(days=2)]
