@@ -22,7 +22,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from emulators.azurite import free_port
-from shared.jobs.ids import batch_job_id, job_id_for
+from shared.jobs.ids import batch_job_id, content_key, job_id_for
+from shared.pipeline_settings import PipelineSettings
 from sitelens.local_pool import POOL_ID
 from sitelens.stack import Stack
 from tests.support.waiting import wait_for
@@ -121,10 +122,10 @@ class Pipeline:
         table = self.tables.get_table_client("webhookevents")
         return list(table.query_entities("JobId eq @job", parameters={"job": job_id}))
 
-    def claimed(self, site: str, data: bytes) -> bool:
+    def claimed(self, site: str, data: bytes, model: str = PipelineSettings().default_model) -> bool:
         """The content claim exists: ingestion has validated the photo and submits next."""
         table = self.tables.get_table_client("jobs")
-        key = f"content~{site}~{hashlib.sha256(data).hexdigest()}"
+        key = f"content~{site}~{content_key(hashlib.sha256(data).hexdigest(), model)}"
         try:
             return bool(list(table.query_entities("PartitionKey eq @pk", parameters={"pk": key})))
         except ResourceNotFoundError:  # the app creates its table on first use
