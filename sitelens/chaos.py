@@ -97,7 +97,7 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
     stack = ChaosStack(repo=REPO, state_dir=folder / "stack", azurite_ports=(free_port(), free_port(), free_port()),
                        functions_port=free_port(), batch_port=free_port(), functions_env=dict(SETTINGS),
                        faults=faults, seed=args.seed)  # fmt: skip
-    receiver = ChaosReceiver(seed=args.seed, error_share=0.03, timeout_share=0.01).start()
+    receiver = ChaosReceiver(seed=args.seed, error_share=0.03, timeout_share=0.015).start()
     try:
         paths = _photos(folder / "photos", args.photos, args.size)
         log.info("chaos: %d photos generated; starting the stack", len(paths))
