@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="share of storage requests reset, and the same share dropped (default 0.004)")  # fmt: skip
     p.add_argument("--min-faults", type=int, default=12,
                    help="keep injecting until each kill and outage kind happened this often (default 12)")  # fmt: skip
-    p.add_argument("--deadline", type=float, default=1500.0, help="seconds for the whole run (default 1500)")
+    p.add_argument("--deadline", type=float, default=3600.0, help="seconds for the whole run (default 3600)")
     p.add_argument("--out", type=Path, default=OUT, help=f"where the JSON report goes too (default {OUT})")
     p.set_defaults(handler=run)
 
