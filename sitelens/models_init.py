@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from batch_tasks.models import vision_spec
 from batch_tasks.models.manifest import ManifestError, load, parse, sha256_of
 from batch_tasks.models.vision_spec import CHANNEL_ORDERS, DETECT_FORMATS, LAYOUTS, OUTPUT_TYPES, RESIZE_MODES
 from sitelens import model_shapes
@@ -81,13 +82,11 @@ def _triple(text: str) -> tuple[float, float, float]:
 
 
 def read_labels(path: Path) -> list[str]:
+    """The labels file as a node will read it (`vision_spec.label_file`), refused the same way."""
     try:
-        lines = path.read_text(encoding="utf-8").rstrip("\r\n").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GraphRefused(f"--labels {path}: not readable UTF-8 text ({exc})") from exc
-    if not lines or not all(line.strip() for line in lines):
-        raise GraphRefused(f"--labels {path}: one non-empty label a line, no blank lines")
-    return [line.strip() for line in lines]
+        return list(vision_spec.label_file(path))
+    except ManifestError as exc:
+        raise GraphRefused(f"--labels {path}: {exc}") from exc
 
 
 def _labels(args: argparse.Namespace, info: GraphInfo) -> list[str] | None:

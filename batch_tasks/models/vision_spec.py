@@ -185,7 +185,15 @@ def labels(manifest: Manifest, folder: Path) -> tuple[str, ...]:
     spec = parse(manifest.raw)
     if spec.labels_inline is not None:
         return spec.labels_inline
-    path = folder / manifest.file("labels").file
+    return label_file(folder / manifest.file("labels").file)
+
+
+def label_file(path: Path) -> tuple[str, ...]:
+    """A labels file's class names: UTF-8, one a line, blank lines at the end ignored.
+
+    Raises:
+        ManifestError: the file is unreadable, not UTF-8, empty, or has a blank line among the labels.
+    """
     try:
         lines = path.read_text(encoding="utf-8").rstrip("\r\n").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
