@@ -133,8 +133,11 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
 
 
 def _print_trace(stack: Stack, items: list[Item]) -> None:
-    """One succeeded photo's trace, as `sitelens trace` prints it, once its webhook span is exported."""
-    job_id = next((i.job_id for i in items if i.kind == "photo" and i.state == "SUCCEEDED"), None)
+    """One photo's trace, read by a node (not from the cache), as `sitelens trace` prints it, once its webhook
+    span is exported. Which of two photos with the same bytes is read and which is cached is whichever
+    claims the bytes first."""
+    read = (i for i in items if i.kind == "photo" and i.state == "SUCCEEDED" and not (i.job or {}).get("cached"))
+    job_id = next((i.job_id for i in read), None)
     if job_id is None:
         return
     deadline, spans = time.monotonic() + TRACE_WAIT_S, []

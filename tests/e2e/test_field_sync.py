@@ -13,7 +13,7 @@ import pytest
 
 from sitelens import cli, sync_status
 from sitelens.field_photos import render
-from sitelens.sync_journal import Journal
+from sitelens.sync_journal import CONFIRMED, FINISHED, UPLOADED, Journal
 from tests.e2e.conftest import Pipeline
 from tests.support.waiting import wait_for
 
@@ -42,7 +42,14 @@ def test_the_same_photo_under_two_names_is_sent_twice_and_the_second_reported_a_
     (folder / "DSC_0001.jpg").write_bytes(photo.jpeg)
     first = sync_once(folder, site)
     assert first["pending"] == 0 and first["failed"] == 0
-    (folder / "DSC_0001 copy.jpg").write_bytes(photo.jpeg)  # the second name arrives later, as copies do
+    journal = Journal(folder / ".sitelens-sync" / "journal.sqlite3")
+    [first_job] = [e.job_id for e in journal.in_state(UPLOADED, CONFIRMED, FINISHED) if e.job_id]
+    journal.close()
+    # The second name arrives later, as copies do: after the first photo was read in (its bytes claimed), so
+    # the copy is the one that meets the claim.
+    wait_for(lambda: (pipeline.status(first_job).body or {}).get("state") not in (None, "RECEIVED"), 120,
+             "the first photo past ingestion")  # fmt: skip
+    (folder / "DSC_0001 copy.jpg").write_bytes(photo.jpeg)
     wait_for(lambda: sync_once(folder, site)["finished"] == 2, 240, "both jobs terminal, seen by a later run")
     journal = Journal(folder / ".sitelens-sync" / "journal.sqlite3")
     entries = {Path(e.path).name: e for e in journal.in_state("finished")}
