@@ -16,11 +16,6 @@ def world() -> World:
     return World()
 
 
-@pytest.fixture
-def api(world: World) -> JobsApi:
-    return JobsApi(world.store, world.photos, retry=world.ingestion.retry)
-
-
 def call(api: JobsApi, action: str, job_id: str = "", *, query=None, headers=None, body: bytes = b""):
     return api.handle(action, {"id": job_id} if job_id else {}, query or {}, headers or {}, body)
 

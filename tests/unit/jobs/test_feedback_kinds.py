@@ -22,11 +22,6 @@ def world() -> World:
     return World()
 
 
-@pytest.fixture
-def api(world: World) -> JobsApi:
-    return JobsApi(world.store, world.photos, retry=world.ingestion.retry)
-
-
 def job_of(world: World, make: Any) -> Job:
     job = world.ingestion.ingest(world.upload(1))
     return finish_with(world, job, make(job.id))
