@@ -118,6 +118,8 @@ param webhookSweepSchedule string = '0 */2 * * * *'
 param webhookAllowedPorts string = '443'
 param webhookStaleAttemptSeconds int = 75
 param webhookLostMessageSeconds int = 120
+@description('Multiplies every wait of the webhook retry schedule (a decimal; 1 is the Standard Webhooks schedule).')
+param webhookRetryScale string = '1'
 
 @description('Prefix of the table names, to share a storage account between environments.')
 param tablePrefix string = ''
@@ -260,6 +262,7 @@ var sitelensSettings = {
   SITELENS_WEBHOOKS_ALLOWED_PORTS: webhookAllowedPorts
   SITELENS_WEBHOOK_STALE_ATTEMPT_S: string(webhookStaleAttemptSeconds)
   SITELENS_WEBHOOK_LOST_MESSAGE_S: string(webhookLostMessageSeconds)
+  SITELENS_WEBHOOK_RETRY_SCALE: webhookRetryScale
   SITELENS_TABLE_PREFIX: tablePrefix
 }
 

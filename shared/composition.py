@@ -97,6 +97,7 @@ def webhooks() -> WebhookService:
         EndpointPolicy(allowed_ports=s.webhooks_allowed_ports, allow_loopback=s.webhooks_allow_loopback),
         stale_attempt=timedelta(seconds=s.webhook_stale_attempt_s),
         lost_message=timedelta(seconds=s.webhook_lost_message_s),
+        retry_scale=s.webhook_retry_scale,
         trace_of=_trace_of,
     )
 

@@ -24,6 +24,7 @@ ALLOWED_PORTS = "SITELENS_WEBHOOKS_ALLOWED_PORTS"
 STALE_ATTEMPT_S = "SITELENS_WEBHOOK_STALE_ATTEMPT_S"
 TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
+RETRY_SCALE = "SITELENS_WEBHOOK_RETRY_SCALE"
 DEFAULT_ALLOWED_PORTS = "443"
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
@@ -93,6 +94,7 @@ class Settings:
     webhooks_allowed_ports: frozenset[int]
     webhook_stale_attempt_s: float = STALE_ATTEMPT.total_seconds()
     webhook_lost_message_s: float = LOST_MESSAGE_GRACE.total_seconds()
+    webhook_retry_scale: float = 1.0
     table_prefix: str = ""
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
@@ -127,6 +129,12 @@ class Settings:
             lost = float(env.get(LOST_MESSAGE_S, lost))
         except ValueError:
             problems.append(f"{STALE_ATTEMPT_S} and {LOST_MESSAGE_S} must be numbers of seconds")
+        try:
+            retry_scale = float(env.get(RETRY_SCALE, cls.webhook_retry_scale))
+        except ValueError:
+            retry_scale = 0.0
+        if not retry_scale > 0:
+            problems.append(f"{RETRY_SCALE} must be a positive number")
         pipeline = PipelineSettings.from_env(env, problems)
         if problems:
             # A refused allowance is a security decision: its own code, whatever else is wrong.
@@ -138,6 +146,7 @@ class Settings:
             webhooks_allowed_ports=ports,
             webhook_stale_attempt_s=stale,
             webhook_lost_message_s=lost,
+            webhook_retry_scale=retry_scale,
             table_prefix=env.get(TABLE_PREFIX, ""),
             pipeline=pipeline,
         )

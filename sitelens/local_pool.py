@@ -38,6 +38,8 @@ class LocalPool:
     # The formula's knobs, replaced as Bicep replaces its parameters (none: the file's defaults).
     knobs: Mapping[str, float] = field(default_factory=dict)
     telemetry_dir: Path | None = None  # the node servers export their telemetry here (docs/telemetry.md#local)
+    # Node server settings on top of these (batch_tasks/node/settings.py), as the start task's environment.
+    node_env: Mapping[str, str] = field(default_factory=dict)
 
     def client(self) -> BatchClient:
         return BatchClient(self.endpoint, AzureNamedKeyCredential(self.account, self.key))
@@ -51,6 +53,7 @@ class LocalPool:
         }
         if self.telemetry_dir is not None:
             env["SITELENS_TELEMETRY_DIR"] = str(self.telemetry_dir)
+        env.update(self.node_env)
         pool = models.BatchPoolCreateOptions(
             id=POOL_ID,
             vm_size=VM_SIZE,

@@ -67,6 +67,10 @@ class Stack:
     functions_env: dict[str, str] = field(default_factory=dict)
     # Azurite's debug log, which names every request's operation (emulators.request_counter reads it).
     azurite_debug_log: Path | None = None
+    # The pool formula's knobs for this stack (infra/autoscale.formula), as Bicep's parameters set them.
+    pool_knobs: dict[str, float] = field(default_factory=dict)
+    # Node server settings for this stack's pool (batch_tasks/node/settings.py).
+    node_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def functions_url(self) -> str:
@@ -154,7 +158,7 @@ class Stack:
     def pool(self) -> LocalPool:
         assert self.batch is not None
         return LocalPool(self.batch.endpoint, self.batch.account_name, self.batch.account_key, self.repo,
-                         telemetry_dir=self.telemetry_dir)  # fmt: skip
+                         knobs=self.pool_knobs, telemetry_dir=self.telemetry_dir, node_env=self.node_env)  # fmt: skip
 
     @property
     def telemetry_dir(self) -> Path:

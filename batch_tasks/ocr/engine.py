@@ -152,14 +152,23 @@ class OcrEngine:
         return results
 
     def warm(self) -> int:
-        """Run every det bucket, rec width and cls shape once (on CUDA, at every batch size); returns the runs."""
+        """Run each session before the first photo; returns the runs.
+
+        On CUDA every det bucket, rec width and cls shape at every batch size: a new shape there pays its
+        convolution algorithm search and its memory. On the CPU one run per session at its largest shape: the
+        arena grows once, and a later new shape's first run costs within 10 % of its second (measured: 0.21 s
+        against 0.19 s for a det bucket), so warming each shape only cost CPU at every restart."""
         s = self.settings
+        det_shapes = sorted(s.det.buckets, key=lambda b: -b[0] * b[1])  # largest first: the arena grows once
+        rec_widths = sorted(s.rec.width_buckets, reverse=True)
+        if not self.on_gpu:
+            det_shapes, rec_widths = det_shapes[:1], rec_widths[:1]
         runs = 0
-        for h, w in sorted(s.det.buckets, key=lambda b: -b[0] * b[1]):  # largest first: the arena grows once
+        for h, w in det_shapes:
             for n in self._warm_sizes(s.det.batch_sizes):
                 self._det.run([s.det.output], {s.det.input: np.zeros((n, 3, h, w), np.float32)})
                 runs += 1
-        for w in reversed(s.rec.width_buckets):
+        for w in rec_widths:
             for n in self._warm_sizes(s.rec.batch_sizes):
                 self._rec.run([s.rec.output], {s.rec.input: np.zeros((n, 3, s.rec.height, w), np.float32)})
                 runs += 1

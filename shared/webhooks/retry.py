@@ -57,16 +57,23 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
 
 
 def decide(
-    attempt: int, status: int | None, headers: Mapping[str, str], now: datetime, rng: random.Random | None = None
+    attempt: int,
+    status: int | None,
+    headers: Mapping[str, str],
+    now: datetime,
+    rng: random.Random | None = None,
+    *,
+    scale: float = 1.0,
 ) -> Decision:
-    """`attempt` is 1-based: the attempt that just ended with `status` (None = no answer)."""
+    """`attempt` is 1-based: the attempt that just ended with `status` (None = no answer). `scale` multiplies
+    the schedule's delay (a receiver's Retry-After still holds in full)."""
     if status is not None and 200 <= status < 300:
         return Decision(Outcome.DELIVERED)
     if status == 410:
         return Decision(Outcome.GONE)
     if attempt >= MAX_ATTEMPTS:
         return Decision(Outcome.EXHAUSTED)
-    delay = SCHEDULE[attempt - 1] * (1 + (rng or random.Random()).uniform(-JITTER, JITTER))
+    delay = SCHEDULE[attempt - 1] * scale * (1 + (rng or random.Random()).uniform(-JITTER, JITTER))
     if status in (429, 502, 504):
         asked = retry_after(headers, now)
         if asked is not None:

@@ -64,9 +64,12 @@ class WebhookService:
         clock: Callable[[], datetime] = _utcnow,
         stale_attempt: timedelta = STALE_ATTEMPT,
         lost_message: timedelta = LOST_MESSAGE_GRACE,
+        retry_scale: float = 1.0,
         trace_of: Callable[[str], str | None] = lambda job_id: None,
     ) -> None:
-        """`trace_of`: a job id's traceparent, so each delivery attempt joins its photo's trace."""
+        """`trace_of`: a job id's traceparent, so each delivery attempt joins its photo's trace;
+        `retry_scale` multiplies the retry schedule's delays (1: the Standard Webhooks schedule)."""
+        self.retry_scale = retry_scale
         self.trace_of = trace_of
         self.stale_attempt = stale_attempt
         self.lost_message = lost_message
@@ -215,7 +218,7 @@ class WebhookService:
     def _record(
         self, delivery: Delivery, sub: Subscription, attempt: Attempt, headers: dict[str, str]
     ) -> DeliveryState:
-        decision = retry.decide(attempt.number, attempt.status, headers, self.clock())
+        decision = retry.decide(attempt.number, attempt.status, headers, self.clock(), scale=self.retry_scale)
         delivery = delivery.with_attempt(attempt)
         log.info(
             "webhook %s → %s attempt %d: %s (%s)",

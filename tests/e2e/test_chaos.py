@@ -26,8 +26,11 @@ EVERY_KIND = (*KINDS, "reset", "drop", "delay", "storage_write_refused", "webhoo
 # The run's own deadline (900 s) bounds it; the suite's per-test default (300 s) is for single cases.
 @pytest.mark.timeout(1000)
 def test_two_hundred_photos_under_every_fault_kind_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
-    args = argparse.Namespace(photos=PHOTOS, size="vga", devices=4, seed=11, fault_scale=0.5, storage_faults=0.004,
-                              min_faults=1, deadline=900.0, out=tmp_path / "chaos.json")  # fmt: skip
+    parser = argparse.ArgumentParser()
+    chaos.register(parser.add_subparsers())  # the command's own defaults: photo size, devices, nodes
+    out = str(tmp_path / "chaos.json")
+    args = parser.parse_args(["chaos", "--photos", str(PHOTOS), "--seed", "11", "--fault-scale", "0.5",
+                              "--min-faults", "1", "--deadline", "900", "--out", out])  # fmt: skip
     report = chaos.chaos(args)
     summary = json.dumps({k: report[k] for k in ("faults", "terminal_states", "lost", "doubled", "errors")})
     assert report["errors"] == [], summary

@@ -36,3 +36,11 @@ def test_bad_values_are_refused_with_the_setting_named(name, value, said):
     with pytest.raises(ConfigError, match="invalid or missing settings") as info:
         Settings.from_env({**BASE, name: value})
     assert said in str(info.value)
+
+
+def test_the_webhook_retry_scale_is_read_and_must_be_positive():
+    assert Settings.from_env(BASE).webhook_retry_scale == 1.0
+    assert Settings.from_env({**BASE, "SITELENS_WEBHOOK_RETRY_SCALE": "0.1"}).webhook_retry_scale == 0.1
+    for bad in ("0", "-1", "fast"):
+        with pytest.raises(ConfigError, match="SITELENS_WEBHOOK_RETRY_SCALE"):
+            Settings.from_env({**BASE, "SITELENS_WEBHOOK_RETRY_SCALE": bad})

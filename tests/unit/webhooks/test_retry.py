@@ -46,3 +46,11 @@ def test_429_honours_retry_after_seconds_and_dates():
     assert d.next_attempt_at == NOW + timedelta(minutes=10)
     d = decide(2, 429, {"Retry-After": "1"}, NOW, random.Random(1))  # never sooner than the schedule
     assert d.next_attempt_at is not None and d.next_attempt_at - NOW >= SCHEDULE[1] * 0.9
+
+
+def test_a_scaled_schedule_waits_that_share_but_a_receivers_retry_after_in_full():
+    d = decide(3, 500, {}, NOW, random.Random(1), scale=0.1)
+    assert d.next_attempt_at is not None
+    assert SCHEDULE[2] * 0.09 <= d.next_attempt_at - NOW <= SCHEDULE[2] * 0.11
+    d = decide(1, 429, {"Retry-After": "120"}, NOW, random.Random(1), scale=0.1)
+    assert d.next_attempt_at == NOW + timedelta(seconds=120)
