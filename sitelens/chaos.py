@@ -56,9 +56,9 @@ SETTINGS = {
     "SITELENS_WEBHOOK_SWEEP_SCHEDULE": "*/10 * * * * *",
     "SITELENS_WEBHOOK_STALE_ATTEMPT_S": "30",
     "SITELENS_WEBHOOK_LOST_MESSAGE_S": "30",
-    # The retry schedule a tenth as long (0.5 s, 30 s, 3 min, ...): a delivery whose first attempts met a
-    # killed host and a receiver that was down is retried within the run, not 30 minutes later.
-    "SITELENS_WEBHOOK_RETRY_SCALE": "0.1",
+    # The retry schedule a twentieth as long (0.25 s, 15 s, 90 s, 6 min, ...): a delivery whose first
+    # attempts met a killed host and a receiver that was down is retried within the run, not 30 minutes later.
+    "SITELENS_WEBHOOK_RETRY_SCALE": "0.05",
     "SITELENS_TASK_MAX_RETRIES": "6",  # a task may meet a killed client, server and service in one life
     # The local host's queue message lease (Azure's is 10 minutes): what a killed host held comes back in 60 s.
     "SITELENS_HOST_MESSAGE_LEASE_S": "60",
