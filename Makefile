@@ -7,7 +7,7 @@ PY := $(BIN)/python
 PYTEST_ARGS ?=
 # e.g. make demo DEMO_ARGS="--keep --photos 40"
 DEMO_ARGS ?=
-# e.g. make chaos CHAOS_ARGS="--photos 10000 --deadline 14400"
+# e.g. make chaos CHAOS_ARGS="--photos 10000 --deadline 9000"
 CHAOS_ARGS ?=
 
 .PHONY: setup demo demo-models test lint format dev lock clean infra-tools lock-checkov bench chaos
