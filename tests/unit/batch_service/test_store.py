@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from emulators.batch_service.documents import set_state, touch
 from emulators.batch_service.store import Store
@@ -17,12 +18,12 @@ def _store(tmp_path: Path, tasks: int) -> Store:
     return store
 
 
-def _completed(doc: dict) -> dict:
+def _completed(doc: dict[str, Any]) -> dict[str, Any]:
     set_state(doc, "completed")
     return doc
 
 
-def _journal(store: Store) -> list[dict]:
+def _journal(store: Store) -> list[dict[str, Any]]:
     return [json.loads(line) for line in store.journal_path.read_text().splitlines()]
 
 
