@@ -24,7 +24,7 @@ __all__ = [
 ]  # fmt: skip
 
 _BATCH_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-JOB_ID = re.compile(r"^j_[a-z2-7]{26}$")
+JOB_ID = re.compile(r"j_[a-z2-7]{26}")  # used with fullmatch: `$` would let a trailing newline pass
 
 
 def job_id_for(blob_name: str, retry_of: str | None = None) -> str:
@@ -40,7 +40,7 @@ def same_version(etag: str | None, other: str | None) -> bool:
 
 
 def is_job_id(value: str) -> bool:
-    return bool(JOB_ID.match(value))
+    return JOB_ID.fullmatch(value) is not None
 
 
 def content_key(sha256: str, model: str) -> str:

@@ -55,6 +55,12 @@ def test_job_ids_are_deterministic_batch_safe_and_depend_on_the_name_alone():
     assert ids.event_id(a, "SUCCEEDED") == ids.event_id(a, "SUCCEEDED") != ids.event_id(a, "FAILED")
 
 
+def test_a_job_id_with_anything_around_it_is_not_a_job_id():
+    a = ids.job_id_for("s/d/2026/11/22/p.jpg")
+    for near in (a + "\n", a + " ", " " + a, a[:-1], a + "a", a.upper(), "x" + a[1:]):
+        assert not ids.is_job_id(near), repr(near)
+
+
 def test_routing_splits_by_weight_and_is_stable_per_job():
     routes = routing.parse(b'{"routes": [{"model": "ocr/a", "weight": 90}, {"model": "ocr/b", "weight": 10}]}')
     chosen = [routing.choose(ids.job_id_for(f"n{i}"), routes, "ocr/default") for i in range(4000)]
