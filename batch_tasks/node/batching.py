@@ -53,7 +53,11 @@ _STOP = object()
 
 
 class Batcher(Generic[In, Out]):
-    """Runs `run(items) -> results` (same length and order) on batches of submitted items, in one thread."""
+    """Runs `run(items) -> results` (same length and order) on batches of submitted items, in one thread.
+
+    A batch that fails with an error `split_when` accepts (running out of memory) is run again in halves,
+    down to single items, so one photo too large for the model's memory fails alone, not its batch-mates.
+    """
 
     def __init__(
         self,
@@ -63,8 +67,10 @@ class Batcher(Generic[In, Out]):
         max_wait: float,
         max_queue: int,
         name: str,
+        split_when: Callable[[Exception], bool] = lambda exc: False,
     ) -> None:
         self._run, self.max_batch, self.max_wait = run, max_batch, max_wait
+        self._split_when = split_when
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self.stats = BatchStats()
         self._stopped = False
@@ -118,20 +124,29 @@ class Batcher(Generic[In, Out]):
         with telemetry.tracer().start_as_current_span(
             "node.batch", links=links, attributes={"sitelens.batch_size": len(live)}
         ) as span:
-            try:
-                results = self._run([item for item, _, _ in live])
-                if len(results) != len(live):
-                    raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
-            except Exception as exc:  # noqa: BLE001 (every waiting request gets the failure, the thread goes on)
-                telemetry.fail(span, type(exc).__name__)
-                self.stats.failures += len(live)
-                for _, future, _ in live:
-                    future.set_exception(exc)
-            else:
-                for (_, future, _), result in zip(live, results, strict=True):
-                    future.set_result(result)
+            self._settle(live, span)
         telemetry.histogram("sitelens.node.batch.size", "{photo}", "Photos per model run").record(len(live))
         telemetry.counter("sitelens.node.photos", "{photo}", "Photos run through a model").add(len(live))
+
+    def _settle(self, live: list[tuple[In, Future[Out], tuple[SpanContext, float]]], span: trace.Span) -> None:
+        try:
+            results = self._run([item for item, _, _ in live])
+            if len(results) != len(live):
+                raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
+        except Exception as exc:  # noqa: BLE001 (every waiting request gets the failure, the thread goes on)
+            if len(live) > 1 and self._split_when(exc):
+                half = len(live) // 2
+                span.add_event("sitelens.batch.split", {"sitelens.batch_size": len(live), "error": type(exc).__name__})
+                self._settle(live[:half], span)
+                self._settle(live[half:], span)
+                return
+            telemetry.fail(span, type(exc).__name__)
+            self.stats.failures += len(live)
+            for _, future, _ in live:
+                future.set_exception(exc)
+        else:
+            for (_, future, _), result in zip(live, results, strict=True):
+                future.set_result(result)
 
     def _loop(self) -> None:
         stopping = False

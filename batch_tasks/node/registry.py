@@ -125,6 +125,7 @@ class Registry:
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,
             max_queue=self._max_queue, name=model_id,
+            split_when=lambda exc: isinstance(failure(exc), ModelOutOfMemory),
         )  # fmt: skip
         load_s = time.perf_counter() - started
         log.info("loaded %s on %s in %.1f s (%d warm-up runs)", model_id, engine.providers[0], load_s, runs)

@@ -99,6 +99,23 @@ def test_the_registry_gives_each_model_its_own_batch_size(tmp_path: Path) -> Non
         loaded.batcher.stop()
 
 
+def test_a_photo_too_large_for_memory_fails_alone_not_its_batch_mates(tmp_path: Path) -> None:
+    write_memory_hungry_model(tmp_path / "hungry" / "1.0.0", limits={"max_batch": 2})  # a bright photo: 256 GiB
+    registry = Registry(tmp_path, lambda f: serving.load_model(f, CPU), capacity=2, max_batch=8, max_wait=10.0,
+                        max_queue=8)  # fmt: skip
+    loaded = registry.get("hungry/1.0.0")
+    try:
+        bright = loaded.batcher.submit(DecodedImage.from_array(np.full((10, 10, 3), 255, np.uint8)))
+        dark = loaded.batcher.submit(DecodedImage.from_array(np.zeros((10, 10, 3), np.uint8)))
+        assert dark.result(30).to_dict()["labels"]  # together they asked for 128 GiB; alone it fits
+        with pytest.raises(Exception) as caught:
+            bright.result(30)
+        assert serving.failure(caught.value).code == "model_out_of_memory"
+    finally:
+        loaded.batcher.stop()
+    assert loaded.batcher.stats.sizes == {2: 1} and loaded.batcher.stats.failures == 1  # one batch, split once
+
+
 def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_classify_model(tmp_path / "bad" / "1.0.0")
     (folder / "model.onnx").write_bytes(b"garbage")

@@ -57,6 +57,31 @@ def test_a_failing_batch_fails_its_items_only() -> None:
     assert b.stats.failures == 1
 
 
+def test_a_batch_that_fails_with_a_splittable_error_runs_again_in_halves_until_the_culprit_is_alone() -> None:
+    calls: list[list[int]] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if 2 in items:
+            raise MemoryError("too big")
+        if 4 in items:
+            raise ValueError("not split: a broken model would only fail again")
+        return list(items)
+
+    b: Batcher[int, int] = Batcher(run, max_batch=3, max_wait=10.0, max_queue=10, name="t",
+                                   split_when=lambda exc: isinstance(exc, MemoryError))  # fmt: skip
+    futures = [b.submit(i) for i in (1, 2, 3, 4, 5, 6)]  # two full batches: neither waits out max_wait
+    assert futures[0].result(10) == 1 and futures[2].result(10) == 3
+    with pytest.raises(MemoryError):
+        futures[1].result(10)
+    for later in futures[3:]:
+        with pytest.raises(ValueError):
+            later.result(10)
+    b.stop()
+    assert calls == [[1, 2, 3], [1], [2, 3], [2], [3], [4, 5, 6]]
+    assert b.stats.failures == 4 and b.stats.sizes == {3: 2}
+
+
 def test_a_wrong_result_count_is_an_error_for_every_item() -> None:
     b: Batcher[int, int] = Batcher(lambda items: [], max_batch=2, max_wait=0.0, max_queue=10, name="t")
     with pytest.raises(RuntimeError, match="gave 0 results"):
