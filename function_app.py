@@ -36,9 +36,12 @@ def _unavailable() -> Reply | None:
     return Reply(*refused) if refused is not None else None
 
 
+_recent_health = health.Recent(lambda: health.assess(composition.health_checks), max_age_s=5.0)
+
+
 @_route("health", "GET", auth_level=func.AuthLevel.ANONYMOUS)
 def get_health(req: func.HttpRequest) -> func.HttpResponse:
-    report = health.assess(composition.health_checks)  # anonymous: the status only
+    report = _recent_health()  # anonymous: the status only, at most 5 s old
     return _render(Reply(report.http_status, report.summary(), media=JSON))
 
 

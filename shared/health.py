@@ -7,10 +7,13 @@ When the checks cannot even be built because the app's settings are refused, the
 
 Anonymous callers get `summary()`: the status, and the reason code when misconfigured; nothing that maps the
 deployment (no version, pool or node counts, timings). `details()` is for callers with a function key.
+The anonymous route answers from a `Recent` report (at most a few seconds old), so calling it often, as a load
+balancer does or as anyone can, costs the dependencies one round of checks per interval, not one per call.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,3 +78,21 @@ def assess(build_checks: Callable[[], Mapping[str, Check]]) -> HealthReport:
     except ConfigError as exc:
         return HealthReport(status="misconfigured", version=_version(), reason=exc.reason, detail=str(exc))
     return report(checks)
+
+
+class Recent:
+    """`assess()`'s report, reused while younger than `max_age_s`; one caller refreshes it, the others wait."""
+
+    def __init__(
+        self, assess: Callable[[], HealthReport], max_age_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._assess, self._max_age_s, self._clock = assess, max_age_s, clock
+        self._lock = threading.Lock()
+        self._last: tuple[float, HealthReport] | None = None
+
+    def __call__(self) -> HealthReport:
+        with self._lock:
+            now = self._clock()
+            if self._last is None or now - self._last[0] >= self._max_age_s:
+                self._last = (now, self._assess())
+            return self._last[1]

@@ -41,6 +41,24 @@ def test_refused_settings_make_health_misconfigured_with_their_reason_not_an_exc
     assert health.assess(lambda: {"storage": lambda: None}).summary() == {"status": "ok"}
 
 
+def test_a_recent_report_is_reused_until_it_is_older_than_its_age_then_checked_again():
+    calls: list[str] = []
+    now = [100.0]
+
+    def storage() -> object:
+        calls.append("storage")
+        if len(calls) > 1:
+            raise RuntimeError("down")
+        return None
+
+    recent = health.Recent(lambda: health.report({"storage": storage}), max_age_s=5.0, clock=lambda: now[0])
+    assert [recent().status for _ in range(50)] == ["ok"] * 50 and calls == ["storage"]  # 50 calls, one check
+    now[0] += 4.9
+    assert recent().status == "ok" and len(calls) == 1
+    now[0] += 0.1
+    assert recent().status == "degraded" and len(calls) == 2  # old enough: checked again, and it went down
+
+
 def test_a_failing_check_degrades_the_report_and_names_only_its_reason():
     def batch() -> object:
         raise ConfigError("SITELENS_BATCH_URL is not set; AccountKey=secret")
