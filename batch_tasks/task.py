@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = (time.perf_counter() - started) * 1000
     if reply.get("ok"):
         print(json.dumps({"job_id": args.job_id, "outcome": "succeeded", "result_path": reply.get("result_path"),
-                          "lines": reply.get("lines"), "provider": reply.get("provider"),
+                          **{k: reply[k] for k in ("lines", "found") if k in reply},  # OCR lines, or what else found
+                          "provider": reply.get("provider"),
                           "task_ms": round(elapsed, 1)}))  # fmt: skip
         return OK
     error = reply.get("error") or {}

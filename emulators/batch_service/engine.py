@@ -98,6 +98,8 @@ class Engine:
 
     # --- scheduling ------------------------------------------------------------------------------------
     def _schedule(self, pool: Doc) -> bool:
+        if self.nodes.free_node(pool, 1) is None:  # no slot free: nothing can start, whatever waits
+            return False  # (thousands may wait: reading them on every tick was most of the service's time)
         pairs = self.store.tasks_of_pool(pool["id"])
         waiting = [(j, t) for j, t in pairs if t["state"] == "active" and j["state"] == "active"]
         if not waiting:
@@ -113,6 +115,8 @@ class Engine:
             if limit != -1 and running.get(job["id"], 0) >= limit:
                 continue
             node = self.nodes.free_node(pool, task["requiredSlots"])
+            if node is None and task["requiredSlots"] <= 1:
+                break  # the pool is full: no later task fits either
             if node is not None:
                 self._start(pool, node, job, task)
                 running[job["id"]] = running.get(job["id"], 0) + 1

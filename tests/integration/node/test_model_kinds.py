@@ -132,6 +132,7 @@ def test_a_detect_job_writes_its_schema_and_an_overlay_with_the_boxes(
     job = "j_" + uuid.uuid4().hex[:26]
     done = kinds.task(job, str(_red(tmp_path)), "--model", DEFECTS)
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["found"] == 1 and "lines" not in json.loads(done.stdout)  # the task's log line
     results = BlobServiceClient.from_connection_string(storage).get_container_client("results")
     doc = json.loads(results.download_blob(f"{job}/result.json").readall())
     assert doc["schema"] == "sitelens.detect.result/1"
