@@ -61,7 +61,11 @@ class Azurite:
         *,
         log_file: Path | None = None,
         debug_log: Path | None = None,
+        in_memory: bool = False,
     ) -> Azurite:
+        """`in_memory`: keep nothing on disk (gone when Azurite stops). Saved to disk, Azurite writes its whole
+        metadata database (every blob and entity) every 5 s, a cost that grows with what it holds: at some
+        thousands of photos it was the largest share of Azurite's CPU."""
         entry = repo_root / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
         if not entry.is_file():
             raise ChildFailed(NAME, f"not installed ({entry} missing): run `make setup`")
@@ -78,7 +82,7 @@ class Azurite:
                 raise ChildFailed(NAME, f"port {port} is taken by {found}; free it or choose other ports")
         data_dir.mkdir(parents=True, exist_ok=True)
         args = ["node", str(entry), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-                "--location", str(data_dir)]  # fmt: skip
+                *(["--inMemoryPersistence"] if in_memory else ["--location", str(data_dir)])]  # fmt: skip
         for service, port in zip(("blob", "queue", "table"), ports, strict=True):
             args += [f"--{service}Host", endpoints.host, f"--{service}Port", str(port)]
         if debug_log is not None:  # every request with its operation and status (emulators.request_counter)

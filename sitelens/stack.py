@@ -67,6 +67,7 @@ class Stack:
     functions_env: dict[str, str] = field(default_factory=dict)
     # Azurite's debug log, which names every request's operation (emulators.request_counter reads it).
     azurite_debug_log: Path | None = None
+    azurite_in_memory: bool = False  # nothing on disk: for a run that never restarts Azurite
     # The pool formula's knobs for this stack (infra/autoscale.formula), as Bicep's parameters set them.
     pool_knobs: dict[str, float] = field(default_factory=dict)
     # Node server settings for this stack's pool (batch_tasks/node/settings.py).
@@ -92,6 +93,7 @@ class Stack:
                 self.azurite_ports,
                 log_file=logs / "azurite.log",
                 debug_log=self.azurite_debug_log,
+                in_memory=self.azurite_in_memory,
             )
             ensure_storage(self.azurite.connection_string)
             self._start_batch(logs / "batch.log")

@@ -102,3 +102,20 @@ def test_a_taken_batch_port_stops_what_started_with_the_one_error(tmp_path):
     assert failure.value.name == "the Batch service"
     assert stack.azurite is not None and not stack.azurite.alive()  # Azurite, already up, was stopped
     assert stack.batch is None and not stack.stack_file.exists()
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_azurite_in_memory_keeps_nothing_on_disk(tmp_path, in_memory):
+    from azure.storage.blob import BlobServiceClient
+
+    data = tmp_path / "azurite"
+    azurite = Azurite.start(REPO, data, (free_port(), free_port(), free_port()), in_memory=in_memory)
+    try:
+        blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
+        blobs.create_container("photos").upload_blob("a.jpg", b"x" * 1000)
+        assert blobs.get_container_client("photos").download_blob("a.jpg").readall() == b"x" * 1000
+    finally:
+        azurite.stop()  # a stop saves a database kept on disk
+    saved = sorted(p.name for p in data.iterdir() if p.name.startswith("__azurite_db"))
+    assert saved == ([] if in_memory else [f"__azurite_db_{s}__.json" for s in ("blob", "blob_extent", "queue",
+                                                                                "queue_extent", "table")])  # fmt: skip
