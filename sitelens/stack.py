@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,21 @@ def ensure_storage(connection: str) -> None:
     for name in QUEUES:
         with contextlib.suppress(ResourceExistsError):
             queues.create_queue(name)
+
+
+# A killed service's port can still answer for a moment: a chaos run's Batch service restart once found it
+# taken just after the kill, and the next restart 1.5 s later did not.
+PORT_FREE_S = 10.0
+
+
+def port_freed(port: int, within_s: float) -> bool:
+    """Whether nothing answers on 127.0.0.1:`port`, waiting up to `within_s` for it to come free."""
+    deadline = time.monotonic() + within_s
+    while probe("127.0.0.1", port) is not None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)  # polling a condition with a deadline: nothing signals a port coming free
+    return True
 
 
 @dataclass
@@ -131,6 +147,7 @@ class Stack:
         folder; it boots its nodes afresh, as after an outage. Azurite and the host keep running."""
         if self.batch is not None:
             self.batch.stop(sig)
+        port_freed(self.batch_port, PORT_FREE_S)  # else the start below names what still answers there
         self._start_batch(self.state_dir / "logs" / "batch.log")
         self._write_stack_file()
 

@@ -119,3 +119,26 @@ def test_azurite_in_memory_keeps_nothing_on_disk(tmp_path, in_memory):
     saved = sorted(p.name for p in data.iterdir() if p.name.startswith("__azurite_db"))
     assert saved == ([] if in_memory else [f"__azurite_db_{s}__.json" for s in ("blob", "blob_extent", "queue",
                                                                                 "queue_extent", "table")])  # fmt: skip
+
+
+def test_a_restart_waits_for_its_port_to_come_free_and_no_longer():
+    import socket
+    import threading
+
+    from sitelens.stack import port_freed
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert not port_freed(port, 0.3)  # still held when the wait is over
+
+        def leave_after_the_first_probe() -> None:
+            conn, _ = held.accept()  # a probe came (the first wait's, still queued, or this one's)
+            conn.close()
+            held.close()
+
+        leaving = threading.Thread(target=leave_after_the_first_probe)
+        leaving.start()
+        assert port_freed(port, 30.0)  # free once the holder left, long before the wait is over
+        leaving.join(10)
