@@ -1,5 +1,5 @@
 """The request counter reads what Azurite, the Batch service and the Functions host log, line shapes as each
-writes them (Azurite 3.35's --debug log; the services' Python logging format)."""
+writes them (Azurite 3.36's --debug log; the services' Python logging format)."""
 
 from __future__ import annotations
 
