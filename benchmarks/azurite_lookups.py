@@ -1,10 +1,11 @@
-"""What one storage request costs Azurite as the account fills: the local stack's cost that grows with a run.
+"""What one storage request costs Azurite as the account fills: the local stack's cost that can grow with a run.
 
-Azurite keeps blob metadata in one in-memory collection per account, and its lookup of a blob by name
-filters every blob of the account (its index on the account name matches them all), so each blob request
-costs more as blobs accumulate: a chaos run of thousands of photos (five blobs each: the photo, its blob
-scan receipt, the derived input, the result, the overlay) pays for it on every request. Table point reads
-and single-partition queries are the baseline: their cost does not grow with the table.
+Azurite keeps metadata in one in-memory LokiJS collection per account (blobs) or per table, and finds an
+item through the index of the first key in its query. Azurite 3.35 looked a blob up by account first, which
+every blob matched, so each blob request cost more as blobs accumulated (a photo leaves five: the photo,
+its blob scan receipt, the derived input, the result, the overlay); 3.36, which the project pins, looks it
+up by name. 3.36 looks a table entity up by RowKey first, so a point read filters every row sharing its
+RowKey, as the `jobs` table's job rows (RowKey `job`) and the rows written here do.
 
 The account is filled in steps (`--steps`, blobs and table rows alike); at each step Azurite's own CPU time
 (`/proc/<pid>/stat`) is read around `--reads` Get Blob Properties, table point reads and
