@@ -130,8 +130,8 @@ def _untoken(value: str | None) -> str | None:
 
 
 def _state(query: Mapping[str, str]) -> JobState | None:
-    text = query.get("state") or query.get("status")
-    if not text:
+    text = query.get("state", query.get("status"))
+    if text is None:  # present but empty is a value the schema refuses, never "no filter"
         return None
     try:
         return JobState(text.upper())
@@ -143,7 +143,7 @@ def _state(query: Mapping[str, str]) -> JobState | None:
 
 def _since(query: Mapping[str, str]) -> datetime | None:
     text = query.get("since")
-    if not text:
+    if text is None:  # present but empty is not a time, never "from the start"
         return None
     try:
         since = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) <= MAX_SINCE_CHARS else None
