@@ -41,17 +41,18 @@ MEASURED_HAPPY: dict[str, Any] = {
     "storage": {
         "blob Blob_Download": 3,
         "blob Blob_GetProperties": 2,
+        "blob Blob_GetProperties -> 404": 1,
         "blob BlockBlob_CommitBlockList": 1,
         "blob BlockBlob_StageBlock": 1,
         "blob BlockBlob_Upload": 3,
         "queue MessageId_Delete": 2,
         "queue Messages_Enqueue": 2,
         "table Table_DeleteEntity": 1,
-        "table Table_InsertEntity": 7,
+        "table Table_InsertEntity": 8,
         "table Table_QueryEntities": 3,
         "table Table_QueryEntitiesWithPartitionAndRowKey": 7,
         "table Table_QueryEntitiesWithPartitionAndRowKey -> 404": 1,
-        "table Table_UpdateEntity": 6,
+        "table Table_UpdateEntity": 8,
     },
     "executions": {
         "on_notification": 1,
@@ -60,10 +61,10 @@ MEASURED_HAPPY: dict[str, Any] = {
         "request_upload": 1,
     },
     "execution_ms": {
-        "on_notification": 80.67,
-        "on_photo_uploaded": 198.33,
-        "on_task_completed": 126.33,
-        "request_upload": 5.33,
+        "on_notification": 110.67,
+        "on_photo_uploaded": 410.67,
+        "on_task_completed": 157.33,
+        "request_upload": 9.67,
     },
 }
 
