@@ -134,7 +134,7 @@ def _state(query: Mapping[str, str]) -> JobState | None:
     if text is None:  # present but empty is a value the schema refuses, never "no filter"
         return None
     try:
-        return JobState(text.upper())
+        return JobState(text)  # as openapi.json spells it: one spelling per state
     except ValueError as exc:
         raise InvalidInput(
             f"'state' must be one of {', '.join(s.value for s in JobState)}", reason="bad_query"

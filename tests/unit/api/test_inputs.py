@@ -44,6 +44,7 @@ def token(text: str) -> str:
         ({"site": "north-yard", "since": "0001-01-01T00:00:00+05:00"}, "bad_query"),  # overflows in UTC
         ({"site": "north-yard", "since": "2026-11-22T08:00:00" + " " * 100}, "bad_query"),
         ({"site": "north-yard", "status": "done"}, "bad_query"),
+        ({"site": "north-yard", "state": "succeeded"}, "bad_query"),  # one spelling, the schema's
         ({"site": "north-yard", "since": ""}, "bad_query"),  # was read as no filter
         ({"site": "north-yard", "state": ""}, "bad_query"),
         ({"site": "north-yard", "status": ""}, "bad_query"),
