@@ -51,7 +51,7 @@ def test_unknown_and_malformed_ids_are_problem_documents(api, job_id, status, re
 def test_listing_pages_with_a_continuation_and_filters_by_state(world, api):
     for n in range(3):
         world.ingestion.ingest(world.upload(n))
-    page = call(api, "list", query={"site": "north-yard", "state": "queued", "limit": "2"})
+    page = call(api, "list", query={"site": "north-yard", "state": "QUEUED", "limit": "2"})
     assert page.status == 200 and len(page.body["jobs"]) == 2
     assert call(api, "list", query={}).body["reason"] == "missing_site"
     for bad in ({"site": "s", "state": "DONE"}, {"site": "s", "since": "yesterday"}, {"site": "s", "limit": "0"},
