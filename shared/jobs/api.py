@@ -130,7 +130,9 @@ def _untoken(value: str | None) -> str | None:
 
 
 def _state(query: Mapping[str, str]) -> JobState | None:
-    text = query.get("state", query.get("status"))
+    if "status" in query:  # a likely guess at the name; ignored, it would answer every job as if filtered
+        raise InvalidInput("'status' is not a parameter here: the state filter is 'state'", reason="bad_query")
+    text = query.get("state")
     if text is None:  # present but empty is a value the schema refuses, never "no filter"
         return None
     try:

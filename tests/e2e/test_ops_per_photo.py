@@ -1,13 +1,18 @@
-"""The request counter on the whole local stack: one photo on the happy path, and every kind of request that
-path must make is seen in the traffic itself (Azurite's debug log, the Batch service's request log, the
-Functions host's executions). What the benchmark divides per photo rests on this."""
+"""The request counter on the whole local stack: the day's first photo, and every kind of request that path
+must make is seen in the traffic itself (Azurite's debug log, the Batch service's request log, the Functions
+host's executions). What the benchmark divides per photo rests on this. Then one more photo on the warm
+path, whose requests must be the ones `sitelens cost` prices (`MEASURED_HAPPY`), so that the cost model
+cannot drift from what the app does."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
+
+import pytest
 
 from benchmarks.ops_per_photo import Scenarios, counted_stack
 from sitelens import field_photos
+from sitelens.cost_command import MEASURED_HAPPY
 from tests.support.receiver import Receiver
 
 MUST = {
@@ -30,14 +35,33 @@ MUST = {
 }
 
 
-def test_the_happy_path_is_seen_doing_every_request_it_must(tmp_path: Path) -> None:
-    photo = field_photos.photo_set(1, seed=31)[0].jpeg
-    with Receiver() as receiver, counted_stack(tmp_path) as (stack, counter):
-        scenarios = Scenarios(stack, counter, receiver, tmp_path)
-        result = scenarios.run(scenarios.files("one", [photo]), deadline_s=240.0)
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Per-photo counts of the day's first photo (the pool at zero) and of the next one (the warm path)."""
+    folder = tmp_path_factory.mktemp("ops")
+    first, then = (shot.jpeg for shot in field_photos.photo_set(2, seed=31))
+    with Receiver() as receiver, counted_stack(folder) as (stack, counter):
+        scenarios = Scenarios(stack, counter, receiver, folder)
+        return {
+            "first": scenarios.run(scenarios.files("first", [first]), deadline_s=240.0),
+            "warm": scenarios.run(scenarios.files("warm", [then]), deadline_s=240.0),
+        }
+
+
+def test_the_happy_path_is_seen_doing_every_request_it_must(measured: dict[str, dict[str, Any]]) -> None:
+    result = measured["first"]
     kinds = set(result["storage"]) | set(result["batch"]) | {f"execution {k}" for k in result["executions"]}
     assert kinds >= MUST, f"not seen: {sorted(MUST - kinds)}"
     assert not [k for k in kinds if "-> 5" in k or "(failed)" in k], sorted(kinds)
     # The local host's trigger machinery is counted apart, never as the photo's.
     assert not [k for k in result["storage_by_resource"] if "azure-webjobs" in k]
     assert result["totals"]["storage"] >= len([k for k in MUST if k.startswith(("blob", "table", "queue"))])
+
+
+def test_the_warm_path_makes_exactly_the_requests_the_cost_model_prices(measured: dict[str, dict[str, Any]]) -> None:
+    """A new table write or blob read on the happy path changes the cost per photo: re-measure with
+    `python -m benchmarks.ops_per_photo` and update `MEASURED_HAPPY` (and docs/scale.md) with it."""
+    warm = measured["warm"]
+    assert warm["storage"] == MEASURED_HAPPY["storage"]
+    assert warm["executions"] == MEASURED_HAPPY["executions"]
+    assert warm["batch"] == {"batch POST /jobs/{job}/tasks": 1}  # one task; the job and the kick were the first's

@@ -48,6 +48,8 @@ def token(text: str) -> str:
         ({"site": "north-yard", "since": ""}, "bad_query"),  # was read as no filter
         ({"site": "north-yard", "state": ""}, "bad_query"),
         ({"site": "north-yard", "status": ""}, "bad_query"),
+        ({"site": "north-yard", "status": "FAILED"}, "bad_query"),  # not a second name for state: one spelling
+        ({"site": "north-yard", "state": "FAILED", "status": "FAILED"}, "bad_query"),
         ({"site": "../x"}, "invalid_site"),
         ({"site": "s" * 65}, "invalid_site"),
         ({"site": "north-yard\n"}, "invalid_site"),
