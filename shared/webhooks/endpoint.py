@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from shared.errors import InvalidInput
 from shared.webhooks.address_policy import IPAddress, is_loopback, refusal
@@ -26,6 +27,9 @@ from shared.webhooks.address_policy import IPAddress, is_loopback, refusal
 TIMEOUT_S = 15.0
 MAX_RESPONSE_BYTES = 64 * 1024
 Resolver = Callable[[str, int], list[IPAddress]]
+
+
+REQUEST_TARGET = re.compile(r"[\x21-\x7e]*")  # what an HTTP/1.1 request line carries as it is
 
 
 class UnsafeWebhookUrl(InvalidInput):
@@ -55,22 +59,7 @@ class Target:
 
 def check(url: str, policy: EndpointPolicy, resolve: Resolver = system_resolver) -> Target:
     """Validate `url` and resolve it; raises UnsafeWebhookUrl with the reason."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise UnsafeWebhookUrl(f"not a URL: {exc}") from exc
-    if parts.scheme not in ("https", "http"):
-        raise UnsafeWebhookUrl("webhook URLs must use https")
-    if parts.username is not None or parts.password is not None:
-        raise UnsafeWebhookUrl("webhook URLs may not carry credentials")
-    if not parts.hostname:
-        raise UnsafeWebhookUrl("webhook URL has no host")
-    try:
-        host = parts.hostname.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise UnsafeWebhookUrl("webhook host name is not a valid IDNA name") from exc
-    port = port or (443 if parts.scheme == "https" else 80)
+    parts, host, port = _shape(url)
     try:
         addresses = resolve(host, port)
     except OSError as exc:
@@ -89,6 +78,30 @@ def check(url: str, policy: EndpointPolicy, resolve: Resolver = system_resolver)
         raise UnsafeWebhookUrl(f"port {port} is not allowed for webhooks")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(url=url, scheme=parts.scheme, host=host, port=port, path=path, addresses=tuple(addresses))
+
+
+def _shape(url: str) -> tuple[SplitResult, str, int]:
+    """The URL's parts, its IDNA host and its port, if its shape may be a webhook's (addresses aside)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeWebhookUrl(f"not a URL: {exc}") from exc
+    if parts.scheme not in ("https", "http"):
+        raise UnsafeWebhookUrl("webhook URLs must use https")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeWebhookUrl("webhook URLs may not carry credentials")
+    if not parts.hostname:
+        raise UnsafeWebhookUrl("webhook URL has no host")
+    if not REQUEST_TARGET.fullmatch(parts.path + parts.query):
+        # http.client would refuse a space only when sending, and fail on non-ASCII with a UnicodeError rather
+        # than an I/O error: refused here instead, with the reason, at registration and before every attempt.
+        raise UnsafeWebhookUrl("webhook URL path and query must be printable ASCII without spaces (percent-encode)")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise UnsafeWebhookUrl("webhook host name is not a valid IDNA name") from exc
+    return parts, host, port or (443 if parts.scheme == "https" else 80)
 
 
 @dataclass(frozen=True)

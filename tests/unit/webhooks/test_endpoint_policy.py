@@ -50,6 +50,11 @@ def test_public_addresses_pass(address):
         "https://hooks.example:8443/x",  # port not allowed
         "ftp://hooks.example/x",
         "https:///nohost",
+        "https://hooks.example/in box",  # http.client sends no request line with a space (InvalidURL) ...
+        "https://hooks.example/in?token=a b",
+        "https://hooks.example/\u00e4",  # ... nor one with non-ASCII (a UnicodeEncodeError, not an I/O error)
+        "https://hooks.example/x?q=\u00e4",
+        "https://hooks.example/x\x7f",
     ],
 )
 def test_url_shape_rules(url):
@@ -74,6 +79,11 @@ def test_literal_spellings_of_forbidden_hosts_are_refused_with_the_real_resolver
 def test_any_forbidden_answer_among_several_refuses():
     with pytest.raises(UnsafeWebhookUrl, match=r"10\.0\.0\.1"):
         check("https://hooks.example/x", STRICT, fixed("93.184.216.34", "10.0.0.1"))
+
+
+def test_a_percent_encoded_path_is_accepted_as_written():
+    target = check("https://hooks.example/%C3%A4/in?q=a%20b&r=~", STRICT, fixed("93.184.216.34"))
+    assert target.path == "/%C3%A4/in?q=a%20b&r=~"
 
 
 def test_public_https_url_is_accepted_with_its_addresses():
