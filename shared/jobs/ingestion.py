@@ -90,7 +90,13 @@ class Ingestion:
         """The job for this name (or this retry), created if absent: from here the photo is accepted."""
         job_id = ids.job_id_for(blob_name, retry_of.id if retry_of else None)
         with contextlib.suppress(NotFound):
-            return self.store.get(job_id)
+            job = self.store.get(job_id)
+            if not job.terminal:
+                # An earlier delivery may have died between the job's row and its index entries, and only a
+                # delivery can mend that: the reconciler finds jobs through the `open` index. A create of an
+                # existing job re-ensures them.
+                self.store.create(job)
+            return job
         name = parse_name(blob_name)
         site, device, photo = (name.site, name.device, name.photo_id) if name else (UNKNOWN, UNKNOWN, blob_name[-64:])
         job = Job(job_id, site, device, photo, blob_name, info.etag, self.clock(),

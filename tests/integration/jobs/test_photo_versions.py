@@ -208,3 +208,22 @@ def test_a_photo_moved_to_the_archive_tier_through_the_sas_fails_its_job_instead
     job = rig.ingestion.ingest(name)
     assert job is not None and job.id == hint and job.state is JobState.FAILED and job.reason == "photo_unreadable"
     assert "BlobArchived" in (job.detail or "")
+
+
+def test_a_delivery_that_died_between_the_job_and_its_indexes_is_mended_by_the_next(rig, monkeypatch):
+    """Only the `open` index leads the reconciler to a job: one missing would leave it queued for ever."""
+    name, url, hint = rig.grant()
+    commit(url, photo(1))
+
+    def died(job: Job) -> None:
+        raise ConnectionResetError("the host died after the job's row")
+
+    monkeypatch.setattr(rig.store, "_index", died)
+    with pytest.raises(ConnectionResetError):
+        rig.ingestion.ingest(name)
+    monkeypatch.undo()
+    assert rig.store.get(hint).state is JobState.RECEIVED and hint not in rig.store.open_ids()
+
+    job = rig.ingestion.ingest(name)  # the blob event again: the first delivery never completed
+    assert job is not None and job.id == hint and job.state is JobState.QUEUED and hint in rig.tasks(job)
+    assert hint in rig.store.open_ids() and [j.id for j in rig.jobs_under_site()] == [hint]
