@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
@@ -78,9 +78,11 @@ class AzureResultStore:
         was killed before it exited; the job may already be SUCCEEDED with that result's checksum. So
         result.json is created only if absent, and a later attempt reports the stored bytes instead of its
         own: the result a job points at never changes under it. The overlay goes first, and only while no
-        result exists, so a reader that finds the result finds its overlay. Two attempts racing on the
-        create (a requeued task whose first attempt still runs) leave one winner; the loser's write is
-        refused and its task fails, which the job, completed by the winner, does not notice.
+        result exists, so a reader that finds the result finds its overlay. A create refused
+        because the result exists reports the stored bytes too: two attempts racing on it (a requeued task
+        whose first attempt still runs) leave one winner, and a write whose reply was lost meets its own blob
+        when the SDK retries it (an error here would fail the task, and on its last attempt the job, with the
+        result stored).
         """
         result = result_path(job_id)
         container = self.blobs.get_container_client(RESULTS)
@@ -93,10 +95,13 @@ class AzureResultStore:
                     overlay_path(job_id), overlay_jpeg, overwrite=True, timeout=_TIMEOUT_S,
                     content_settings=ContentSettings(content_type="image/jpeg"),
                 )  # fmt: skip
-            blob.upload_blob(
-                result_json, overwrite=False, timeout=_TIMEOUT_S,
-                content_settings=ContentSettings(content_type="application/json"),
-            )  # fmt: skip
+            try:
+                blob.upload_blob(
+                    result_json, overwrite=False, timeout=_TIMEOUT_S,
+                    content_settings=ContentSettings(content_type="application/json"),
+                )  # fmt: skip
+            except ResourceExistsError:
+                return result, bytes(blob.download_blob(timeout=_TIMEOUT_S).readall())
         return result, result_json
 
     def post_completion(self, message: dict[str, Any]) -> None:

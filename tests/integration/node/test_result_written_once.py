@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobClient, BlobServiceClient
 
 from batch_tasks.artifacts import RESULTS, overlay_path, result_path
 from batch_tasks.node.settings import StorageSettings
@@ -27,3 +27,13 @@ def test_a_later_attempt_keeps_the_first_result_and_reports_its_bytes(storage: s
     results = BlobServiceClient.from_connection_string(storage).get_container_client(RESULTS)
     assert results.download_blob(result_path(job_id)).readall() == b'{"attempt": 1}'
     assert results.download_blob(overlay_path(job_id)).readall() == b"overlay-1"  # beside its own result
+
+
+def test_a_create_refused_because_the_result_exists_reports_the_stored_bytes(storage: str, monkeypatch) -> None:
+    """Between the existence check and the create: another attempt's create, or this write's own when its reply
+    was lost and the SDK sent it again. Either way the create meets 409 BlobAlreadyExists."""
+    store = AzureResultStore.from_settings(StorageSettings(connection_string=storage))
+    job_id = f"j_{secrets.token_hex(8)}"
+    store.write_results(job_id, b'{"attempt": 1}', None)
+    monkeypatch.setattr(BlobClient, "exists", lambda self, **kw: False)  # the check ran before the other create
+    assert store.write_results(job_id, b'{"attempt": 2}', None) == (result_path(job_id), b'{"attempt": 1}')
