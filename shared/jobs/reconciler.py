@@ -164,13 +164,23 @@ class Reconciler:
             return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock()))
         if view.state is not TaskState.COMPLETED:
             return job
-        if view.failure_code or (view.exit_code or 0) != 0:
+        if (view.failure_code or (view.exit_code or 0) != 0) and not self._stored_result(job):
             detail = f"{view.failure_code or 'exit'}: {view.failure_message or ''} (exit {view.exit_code})"
             done = self.finisher.finish(job, JobState.FAILED, reason="task_failed", detail=detail.strip(),
                                         attempt=view.retries + 1)  # fmt: skip
             return done
         log.warning("job %s: task completed but no completion message arrived; processing its result", job.id)
         return self.completion.accept_result(job, ids.result_path(job.id), None, view.retries + 1)
+
+    def _stored_result(self, job: Job) -> bool:
+        """Whether the node stored the job's result: a task that fails after that (every attempt to post the
+        completion refused, say) has still read the photo, and the result, not the exit code, decides."""
+        try:
+            self.photos.read_result(ids.result_path(job.id))
+        except NotFound:
+            return False
+        log.warning("job %s: its task failed after storing its result; processing the result", job.id)
+        return True
 
     def _follower(self, job: Job) -> Job:
         assert job.cached_from

@@ -164,6 +164,17 @@ def test_a_failed_task_reported_by_batch_fails_the_job_with_its_reason(world):
     assert failed.attempt == 3
 
 
+def test_a_task_that_failed_after_storing_its_result_succeeds_with_it(world):
+    job = world.ingestion.ingest(world.upload(1))
+    world.finish_task(job.id)  # the result is stored; every attempt to post the completion was refused
+    world.batch.views[job.id] = TaskView(TaskState.COMPLETED, exit_code=5, failure_code="FailureExitCode", retries=2)
+    world.clock.advance(16 * 60)
+    world.reconciler.run()
+    done = world.store.get(job.id)
+    assert done.state is JobState.SUCCEEDED and done.result_path == ids.result_path(job.id) and done.attempt == 3
+    assert world.outbox.states() == [JobState.SUCCEEDED]
+
+
 def test_a_lost_completion_message_is_recovered_from_the_result(world):
     job = world.ingestion.ingest(world.upload(1))
     world.finish_task(job.id)  # the task wrote its result, but its message is lost
