@@ -240,6 +240,10 @@ class Ingestion:
         except PermanentError as exc:
             if exc.reason == "overwritten":
                 raise PhotoUnreadable(_replaced(job), reason="overwritten") from exc
+            if exc.reason == "not_authorised":
+                # The app's identity, not the photo (a role assignment still propagating after a deployment):
+                # the job stays RECEIVED for a later delivery or the reconciler, never FAILED for it.
+                raise
             raise PhotoUnreadable(f"storage refused to read the photo: {exc}", reason="photo_unreadable") from exc
 
     def _quarantine(self, job: Job) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import Conflict, TransientError
+from shared.errors import Conflict, PermanentError, TransientError
 from shared.jobs import document, ids
 from shared.jobs.models import JobState
 from tests.unit.jobs.test_pipeline import World, photo
@@ -97,6 +97,21 @@ def test_a_version_storage_refuses_to_read_fails_the_job_not_the_delivery(world,
     monkeypatch.setattr(world.photos, "read_photo", archived)
     job = world.ingestion.ingest(name)
     assert job.state is JobState.FAILED and job.reason == "photo_unreadable" and "BlobArchived" in job.detail
+
+
+def test_a_read_the_apps_identity_may_not_make_fails_the_delivery_not_the_job(world, monkeypatch):
+    name = world.upload(1)
+
+    def refused(blob_name, etag, max_bytes):
+        raise PermanentError("photo: not authorised (AuthorizationPermissionMismatch)", reason="not_authorised")
+
+    monkeypatch.setattr(world.photos, "read_photo", refused)
+    with pytest.raises(PermanentError):
+        world.ingestion.ingest(name)
+    job = world.store.get(ids.job_id_for(name))
+    assert job.state is JobState.RECEIVED and job.id in world.store.open_ids() and not world.outbox.states()
+    monkeypatch.undo()  # the role assignment arrived: the next delivery reads the photo
+    assert world.ingestion.ingest(name).state is JobState.QUEUED
 
 
 def test_a_rejected_photo_is_quarantined_by_its_version_and_a_later_write_stays(world):
