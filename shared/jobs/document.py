@@ -1,8 +1,9 @@
 """The job's public status document: what the status API returns and what a webhook carries.
 
 It names no storage paths, no GPS, no secrets; a succeeded job's result and overlay are short-lived read
-URLs from `ResultLinks`, which both the status API and the finisher (for the webhook) use, signed anew on
-every call: a link is never stored, so re-rendering a document is always safe.
+URLs from `ResultLinks`, which both the status API and the finisher (for the webhook) use. The API signs
+them anew on every call; the webhook event keeps the links it was recorded with, since its body is the
+same bytes on every attempt (docs/webhooks.md says so to receivers).
 """
 
 from __future__ import annotations
