@@ -55,8 +55,8 @@ _STOP = object()
 class Batcher(Generic[In, Out]):
     """Runs `run(items) -> results` (same length and order) on batches of submitted items, in one thread.
 
-    A batch that fails with an error `split_when` accepts (running out of memory) is run again in halves,
-    down to single items, so one photo too large for the model's memory fails alone, not its batch-mates.
+    A batch that fails with an error `split_when` accepts (one photo's doing: running out of memory, say) runs
+    again in halves, down to single items, so the photo that caused it fails alone, not its batch-mates.
     """
 
     def __init__(

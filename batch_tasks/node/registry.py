@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from batch_tasks.errors import ModelOutOfMemory, ModelUnavailable, NodeError, UnknownModel
+from batch_tasks.errors import ModelOutOfMemory, ModelOutputInvalid, ModelUnavailable, NodeError, UnknownModel
 from batch_tasks.models.manifest import ManifestError, load
 from batch_tasks.models.serving import KindResult, ServedModel, failure
 from batch_tasks.node.batching import Batcher
@@ -43,6 +43,13 @@ class Loaded:
 
 Loader = Callable[[Path], ServedModel]
 Downloader = Callable[[str, str, Path], None]  # raises UnknownModel or ModelUnavailable
+
+
+def _one_photo_can_cause(exc: Exception) -> bool:
+    """Whether a batch's error may be one photo's doing, so the batch runs again in halves: memory the photo's
+    size asked for, or output that is not finite for that input (an overflow). Both are final for the photo;
+    shared, they would fail every batch-mate with it. Anything else would only fail again."""
+    return isinstance(failure(exc), ModelOutOfMemory | ModelOutputInvalid)
 
 
 class Registry:
@@ -125,7 +132,7 @@ class Registry:
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,
             max_queue=self._max_queue, name=model_id,
-            split_when=lambda exc: isinstance(failure(exc), ModelOutOfMemory),
+            split_when=_one_photo_can_cause,
         )  # fmt: skip
         load_s = time.perf_counter() - started
         log.info("loaded %s on %s in %.1f s (%d warm-up runs)", model_id, engine.providers[0], load_s, runs)

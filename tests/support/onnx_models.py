@@ -230,3 +230,23 @@ def write_memory_hungry_model(dest: Path, **keys: Any) -> Path:
     ]
     out = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])
     return write_folder(dest, _model(nodes, [_input("images", "NCHW", (h, w))], [out], inits), manifest)
+
+
+def write_overflowing_model(dest: Path, **keys: Any) -> Path:
+    """A colour classifier whose logits are each image's channel means over (1 - its mean level): a white photo
+    overflows to infinity (the model's output is not finite for that one input), any darker one scores."""
+    manifest = classify_manifest(name="overflowing", **keys)
+    h, w = manifest["input"]["size"]
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0),  # [N, 3]
+        helper.make_node("ReduceMean", ["images"], ["level"], axes=[1, 2, 3], keepdims=0),  # [N], 0..1
+        helper.make_node("Unsqueeze", ["level", "axis1"], ["level1"]),  # [N, 1]
+        helper.make_node("Sub", ["one", "level1"], ["headroom"]),
+        helper.make_node("Div", ["means", "headroom"], ["scores"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.asarray(1.0, np.float32), "one"),
+        numpy_helper.from_array(np.asarray([1], np.int64), "axis1"),
+    ]
+    out = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])
+    return write_folder(dest, _model(nodes, [_input("images", "NCHW", (h, w))], [out], inits), manifest)

@@ -26,6 +26,7 @@ from tests.support.onnx_models import (
     write_detect_model,
     write_folder,
     write_memory_hungry_model,
+    write_overflowing_model,
 )
 from tests.unit.ocr.images import jpeg
 
@@ -114,6 +115,24 @@ def test_a_photo_too_large_for_memory_fails_alone_not_its_batch_mates(tmp_path: 
     finally:
         loaded.batcher.stop()
     assert loaded.batcher.stats.sizes == {2: 1} and loaded.batcher.stats.failures == 1  # one batch, split once
+
+
+def test_a_photo_whose_output_is_not_finite_fails_alone_not_its_batch_mates(tmp_path: Path) -> None:
+    """model_output_invalid is final for the photo (the app ends its job FAILED): batch-mates must not share it."""
+    write_overflowing_model(tmp_path / "overflowing" / "1.0.0")
+    registry = Registry(tmp_path, lambda f: serving.load_model(f, CPU), capacity=2, max_batch=8, max_wait=10.0,
+                        max_queue=8)  # fmt: skip
+    loaded = registry.get("overflowing/1.0.0")
+    try:
+        photos = [np.full((10, 10, 3), 255, np.uint8)] + [np.full((10, 10, 3), v, np.uint8) for v in (0, 60, 120)]
+        futures = [loaded.batcher.submit(DecodedImage.from_array(p)) for p in photos]  # one full batch of 4
+        for later in futures[1:]:
+            assert later.result(30).to_dict()["labels"]
+        with pytest.raises(ModelOutputInvalid):
+            futures[0].result(30)
+    finally:
+        loaded.batcher.stop()
+    assert loaded.batcher.stats.sizes == {4: 1} and loaded.batcher.stats.failures == 1
 
 
 def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
