@@ -15,12 +15,17 @@ them when the worker exits.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +34,9 @@ from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.ocr.opencv import cv2
 from batch_tasks.vision import overlay
 from batch_tasks.vision.results import Marks
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,28 +92,48 @@ def _draw(block_name: str, shape: tuple[int, int, int], marks: Marks) -> bytes:
 
 
 class DecodePool:
+    """The worker processes. A worker that dies (killed for memory, a crash in a codec) breaks a
+    `ProcessPoolExecutor` for good, every later submission refused; so a broken pool is replaced by a new
+    one at the next submission. The photos in flight when it broke fail with `BrokenProcessPool`."""
+
     def __init__(self, workers: int) -> None:
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-        )
         self.workers = workers
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
+
+    def _submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
+        with self._lock:
+            try:
+                return self._pool.submit(fn, *args)
+            except BrokenProcessPool:
+                log.warning("a decode worker died; starting the decode pool again")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool, self.restarts = self._new_pool(), self.restarts + 1
+                return self._pool.submit(fn, *args)
 
     def prime(self) -> None:
         """Start every worker now (the pool spawns lazily), so the first photos pay no interpreter start-up."""
-        for future in [self._pool.submit(_init_worker) for _ in range(self.workers)]:
+        for future in [self._submit(_init_worker) for _ in range(self.workers)]:
             future.result()
 
     def decode(self, path: str, min_long_side: int | None) -> Future[Decoded]:
-        return self._pool.submit(_decode, path, min_long_side)
+        return self._submit(_decode, path, min_long_side)
 
     def draw_overlay(self, decoded: Decoded, marks: Marks) -> Future[bytes]:
         """The overlay JPEG, marks (OCR polygons, boxes, a label) in the decoded image's pixels (about 0.5 MB
         back through a pipe)."""
         assert decoded.block is not None and decoded.shape is not None
-        return self._pool.submit(_draw, decoded.block, decoded.shape, marks)
+        return self._submit(_draw, decoded.block, decoded.shape, marks)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Mapped:

@@ -124,6 +124,11 @@ class NodeServer:
         except NodeError as exc:
             self.requests[f"failed:{exc.code}"] += 1
             return exc.reply()
+        except Exception as exc:  # a dead decode worker, a bug: a retryable reply, never a dropped connection
+            log.exception("%s request failed unexpectedly", op)
+            error = NodeError(f"{type(exc).__name__}: {exc}", code="inference_failed")
+            self.requests[f"failed:{error.code}"] += 1
+            return error.reply()
 
     async def _infer(self, model_id: str, path: str) -> tuple[Loaded, KindResult, bytes, dict[str, float]]:
         """Decode, batch, run, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
@@ -216,6 +221,7 @@ class NodeServer:
             "gpu": any(m["provider"] == sessions.CUDA for m in models),
             "models": models,
             "decode_workers": self.pool.workers,
+            "decode_restarts": self.pool.restarts,
             "max_batch": self.settings.max_batch,
             "requests": dict(self.requests),
             "evictions": self.registry.evictions,

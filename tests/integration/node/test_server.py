@@ -116,6 +116,41 @@ def test_starting_again_is_a_no_op_while_the_server_is_healthy(node: Node) -> No
     assert node.pid() == pid
 
 
+def _decode_workers(server: int) -> list[int]:
+    """The server's spawned pool workers (not its resource tracker), by their command lines."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(server):
+            try:
+                if _parent_pid(int(entry.name)) == server and b"spawn_main" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except (OSError, StopIteration):
+                continue  # gone meanwhile
+    return found
+
+
+def test_a_decode_worker_that_dies_is_replaced_and_the_server_reads_on(node: Node, tmp_path: Path) -> None:
+    """A worker killed for memory (or crashing in a codec) broke the pool for good: every later photo failed
+    while health said ready. Now the photo in flight may get a retryable error, never a dropped connection,
+    and the pool is started again for the next."""
+    photo, server = _photo(tmp_path, "TANK 7"), node.pid()
+    assert _read(node, photo)["ok"] is True
+    [worker] = _decode_workers(server)  # the node fixture runs one (SITELENS_DECODE_WORKERS=1)
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{worker}").exists() or "State:\tZ" in Path(f"/proc/{worker}/status").read_text(),
+             15, "the worker to die")  # fmt: skip
+    replies = []
+
+    def read_again() -> bool:
+        replies.append(_read(node, photo))  # a dropped connection raises here and fails the test
+        return bool(replies[-1]["ok"])
+
+    wait_for(read_again, 60, "a read after the worker died")
+    assert all(r["error"]["retryable"] for r in replies[:-1]), replies
+    assert photos.canon("TANK 7") in _texts(replies[-1]) and node.pid() == server
+    assert node.health()["decode_restarts"] == 1
+
+
 @pytest.fixture
 def doomed(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Node:
     """A node of its own, under a path too long for a Unix socket's sun_path, for tests that kill it."""
