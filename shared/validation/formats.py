@@ -74,6 +74,8 @@ def _jpeg(data: bytes) -> Header | None:
         if marker == 0xFF:  # fill byte
             i += 1
             continue
+        if marker == 0x00:
+            return None  # a stuffed zero where a marker belongs: libjpeg would search past it, we do not guess
         if marker in _STANDALONE:
             i += 2
             continue

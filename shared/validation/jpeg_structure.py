@@ -82,6 +82,9 @@ def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
         if marker == 0xFF or marker in _STANDALONE:  # a fill byte, a restart or TEM: no segment follows
             i += 1 if marker == 0xFF else 2
             continue
+        if marker == 0x00:  # a stuffed zero is no marker: libjpeg discards it and searches on, and so do we,
+            i += 2  # never reading it as a segment whose length would hide the scans after it
+            continue
         if marker == _EOI or i + 4 > len(data):
             return  # the end, or cut short (the decoder says so)
         (length,) = struct.unpack_from(">H", data, i + 2)

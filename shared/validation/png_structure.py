@@ -53,6 +53,9 @@ def survey(data: bytes, header: Header) -> Structure | Refusal:
     return Structure(1, image_data + metadata + header.width * header.height * 3)
 
 
+_STEP = 64 * 1024  # inflated bytes per step; what a bad stream's last step made is not counted
+
+
 def _inflated(data: bytes, kind: bytes, start: int, end: int, room: int) -> int:
     """Bytes the chunk's compressed payload inflates to, counted up to `room`; 0 when it is not compressed."""
     keyword_end = data.find(b"\x00", start, end)
@@ -67,7 +70,11 @@ def _inflated(data: bytes, kind: bytes, start: int, end: int, room: int) -> int:
         if translated_end < 0:
             return 0
         payload = translated_end + 1
-    try:
-        return len(zlib.decompressobj().decompress(data[payload:end], room))
+    inflater, pending, produced = zlib.decompressobj(), data[payload:end], 0
+    try:  # a step at a time: a stream that turns bad after inflating megabytes still cost those megabytes
+        while pending and produced < room and not inflater.eof:
+            produced += len(inflater.decompress(pending, min(room - produced, _STEP)))
+            pending = inflater.unconsumed_tail
     except zlib.error:
-        return 0  # libpng warns and skips it
+        pass  # libpng inflates up to the error too, then warns and skips the chunk
+    return produced

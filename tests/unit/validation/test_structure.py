@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import zlib
 
 import numpy as np
@@ -134,6 +135,16 @@ def test_png_compressed_metadata_that_inflates_past_the_cap_is_refused(no_decode
     assert isinstance(verdict, Rejected) and verdict.reason is Reason.ABNORMAL_STRUCTURE and "inflate" in verdict.detail
 
 
+@pytest.mark.parametrize("kind", [b"zTXt", b"iCCP"])
+def test_compressed_metadata_that_turns_bad_after_inflating_still_counts_what_it_inflated(no_decode, kind):
+    """libpng inflates such a stream up to the bad block, then warns and skips the chunk: the cost was paid."""
+    packer = zlib.compressobj(9)
+    packed = packer.compress(b"\x00" * 6 * 1024 * 1024) + packer.flush(zlib.Z_SYNC_FLUSH) + b"\x07"  # bad block
+    bomb = png_with_chunks(sign(64, 64), [(kind, b"Comment\x00\x00" + packed)] * 3)  # 18 MiB inflated
+    verdict = run(bomb, name=PNG_NAME)
+    assert isinstance(verdict, Rejected) and verdict.reason is Reason.ABNORMAL_STRUCTURE and "inflate" in verdict.detail
+
+
 def test_a_png_with_some_compressed_text_passes_and_its_cost_counts_it():
     pixels = sign(800, 600)
     plain = png_with_chunks(pixels, [])
@@ -157,3 +168,24 @@ def test_stray_bytes_between_segments_are_skipped_as_the_decoder_skips_them():
     padded = clean.replace(b"\xff\xda", b"\x00\x00\xff\x00junk\xff\xda", 1)  # after the frame, before a scan
     assert jpeg_structure.survey(padded, 64) == jpeg_structure.survey(clean, 64)
     assert jpeg_structure.survey(padded, 64).scans == 2
+
+
+def test_scans_behind_a_stuffed_zero_where_a_marker_belongs_are_counted_as_the_decoder_reads_them():
+    """`FF 00` is no marker: libjpeg discards it and finds the scan after it. Read as a segment with a length,
+    it hid every scan that length covered from the count."""
+    photo = progressive_jpeg(sign(64, 64))  # 10 scans
+    first = photo.index(b"\xff\xda")
+    fourth = first
+    for _ in range(3):
+        fourth = photo.index(b"\xff\xda", fourth + 2)
+    cover = struct.pack(">H", fourth - first + 2)  # a "segment" whose length reaches the fourth scan
+    hidden = photo[:first] + b"\xff\x00" + cover + photo[first:]
+    assert cv2.imdecode(np.frombuffer(hidden, np.uint8), cv2.IMREAD_COLOR).shape == (64, 64, 3)  # it decodes
+    assert jpeg_structure.survey(photo, 64).scans == jpeg_structure.survey(hidden, 64).scans == 10
+
+
+def test_a_stuffed_zero_before_the_frame_header_is_not_read_past():
+    photo = progressive_jpeg(sign(64, 64))
+    frame = photo.index(b"\xff\xc2")
+    assert read_header(photo) is not None
+    assert read_header(photo[:frame] + b"\xff\x00\x00\x02" + photo[frame:]) is None  # an empty "segment"
