@@ -9,6 +9,7 @@ from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyp
 
 from batch_tasks import telemetry
 from shared import composition, health, http_reply, pool_api
+from shared.errors import SitelensError
 from shared.http_reply import Reply
 from shared.uploads import api as uploads_api
 from shared.webhooks import api as webhooks_api
@@ -30,10 +31,18 @@ def _render(reply: Reply) -> func.HttpResponse:
                              mimetype=reply.media_type)  # fmt: skip
 
 
-def _unavailable() -> Reply | None:
-    """A 503 problem document while the app's settings are refused, instead of a 500 from every function."""
+def _serve(answer: Callable[[], Reply]) -> func.HttpResponse:
+    """The one error handler of the HTTP functions: a 503 problem document while the app's settings are
+    refused, and a problem document for an error raised while building what answers (the tables a cold
+    instance creates, with storage down or refusing), never the host's bare 500. The API modules answer
+    their own errors as problem documents already."""
     refused = composition.unavailable()
-    return Reply(*refused) if refused is not None else None
+    if refused is not None:
+        return _render(Reply(*refused))
+    try:
+        return _render(answer())
+    except SitelensError as exc:
+        return _render(Reply.error(exc))
 
 
 _recent_health = health.Recent(lambda: health.assess(composition.health_checks), max_age_s=5.0)
@@ -77,10 +86,9 @@ def reconcile(timer: func.TimerRequest) -> None:
 
 # --- status API ----------------------------------------------------------------------------------
 def _jobs(action: str, req: func.HttpRequest) -> func.HttpResponse:
-    reply = _unavailable() or composition.jobs_api().handle(
+    return _serve(lambda: composition.jobs_api().handle(
         action, dict(req.route_params), dict(req.params), dict(req.headers), req.get_body()
-    )
-    return _render(reply)
+    ))  # fmt: skip
 
 
 @_route("jobs/{id}", "GET")
@@ -106,25 +114,26 @@ def add_job_feedback(req: func.HttpRequest) -> func.HttpResponse:
 # --- dashboards: aggregates (shared/jobs/summary.py, shared/pool_api.py) --------------------------
 @_route("sites/{site}/summary", "GET")
 def get_site_summary(req: func.HttpRequest) -> func.HttpResponse:
-    return _render(_unavailable() or composition.summary_api().handle(req.route_params["site"]))
+    return _serve(lambda: composition.summary_api().handle(req.route_params["site"]))
 
 
 @_route("pool", "GET")
 def get_pool(req: func.HttpRequest) -> func.HttpResponse:
-    return _render(_unavailable() or pool_api.handle(lambda: composition.pool_status().read()))
+    return _serve(lambda: pool_api.handle(lambda: composition.pool_status().read()))
 
 
 # --- uploads -----------------------------------------------------------------------------------
 @_route("uploads", "POST")
 def request_upload(req: func.HttpRequest) -> func.HttpResponse:
-    return _render(_unavailable() or uploads_api.handle(composition.uploads(), req.get_body()))
+    return _serve(lambda: uploads_api.handle(composition.uploads(), req.get_body()))
 
 
 # --- webhooks ----------------------------------------------------------------------------------
 def _webhooks(action: str, req: func.HttpRequest) -> func.HttpResponse:
-    return _render(
-        _unavailable()
-        or webhooks_api.handle(composition.webhooks(), action, dict(req.route_params), req.get_body(), dict(req.params))
+    return _serve(
+        lambda: webhooks_api.handle(
+            composition.webhooks(), action, dict(req.route_params), req.get_body(), dict(req.params)
+        )
     )
 
 

@@ -84,3 +84,14 @@ def test_a_refused_loopback_allowance_is_a_clear_503_everywhere(storage_connecti
         assert (status, media) == (503, "application/problem+json"), path
         assert problem is not None and problem["reason"] == reason and problem["status"] == 503
     assert "Traceback" not in host.log_text()
+
+
+def test_storage_refusing_what_a_cold_instance_builds_is_a_problem_document_not_a_500(storage_connection, host_for):
+    """Each API's tables are created on first use; storage refusing that (down, throttling, a role assignment
+    still propagating; here a table name it refuses) was the host's bare 500 on every call."""
+    host = host_for(values(storage_connection, "x", SITELENS_TABLE_PREFIX="no-such-table-"))
+    for path in ("/subscriptions", f"/jobs/j_{'a' * 26}", "/jobs?site=north-yard", "/sites/north-yard/summary"):
+        status, media, problem = get(host, path, key="host-key")
+        assert media == "application/problem+json" and status in (422, 503), (path, status, problem)
+        assert problem is not None and problem["status"] == status and problem["reason"], path
+    assert "Traceback" not in host.log_text()
