@@ -43,7 +43,8 @@ class UploadSettings:
             seconds = MAX_TTL.total_seconds()
         if not math.isfinite(seconds):  # "nan" and "inf" parse as floats but make no timedelta
             seconds = MAX_TTL.total_seconds()
-        ttl = min(max(timedelta(seconds=seconds), MIN_TTL), MAX_TTL)
+        # Clamped as a number first: timedelta overflows past about 8.6e13 seconds (1e308 parses as a float).
+        ttl = timedelta(seconds=min(max(seconds, MIN_TTL.total_seconds()), MAX_TTL.total_seconds()))
         return cls(ttl=ttl, max_bytes=max_bytes)
 
 
