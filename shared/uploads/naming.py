@@ -33,14 +33,14 @@ def check_id(value: object, field: str) -> str:
 
 def media(ext: object, content_type: object) -> tuple[str, str]:
     """(ext, content type) from either or both; defaults to JPEG; they must agree when both are given."""
-    if ext is not None and (not isinstance(ext, str) or ext.lower().lstrip(".") not in EXT_ALIASES):
+    if ext is not None and (not isinstance(ext, str) or ext not in EXT_ALIASES):  # as openapi.json spells them
         raise InvalidInput(f"'ext' must be one of {', '.join(sorted(EXT_ALIASES))}", reason="unsupported_type")
     if content_type is not None and (not isinstance(content_type, str) or content_type not in CONTENT_TYPES.values()):
         raise InvalidInput(
             f"'content_type' must be one of {', '.join(sorted(CONTENT_TYPES.values()))}", reason="unsupported_type"
         )
     from_type = {v: k for k, v in CONTENT_TYPES.items()}.get(content_type) if content_type else None
-    from_ext = EXT_ALIASES[ext.lower().lstrip(".")] if isinstance(ext, str) else None
+    from_ext = EXT_ALIASES[ext] if isinstance(ext, str) else None
     if from_type and from_ext and from_type != from_ext:
         raise InvalidInput(f"'ext' {ext!r} does not match 'content_type' {content_type!r}", reason="type_mismatch")
     chosen = from_ext or from_type or DEFAULT_EXT

@@ -120,6 +120,8 @@ def test_same_photo_id_with_another_type_is_a_conflict(service):
         ({**BODY, "photo_id": "x" * 65}, "invalid_photo_id"),
         ({**BODY, "photo_id": "a\u202eb"}, "invalid_photo_id"),
         ({**BODY, "ext": "svg"}, "unsupported_type"),
+        ({**BODY, "ext": "JPG"}, "unsupported_type"),  # one spelling, openapi.json's: jpg, jpeg or png
+        ({**BODY, "ext": ".png"}, "unsupported_type"),
         ({**BODY, "content_type": "text/html"}, "unsupported_type"),
         ({**BODY, "ext": "png", "content_type": "image/jpeg"}, "type_mismatch"),
     ],
