@@ -68,7 +68,10 @@ class Registry:
         self.capacity, self._max_batch, self._max_wait, self._max_queue = capacity, max_batch, max_wait, max_queue
         self._loaded: OrderedDict[str, Loaded] = OrderedDict()
         self._failed: dict[str, tuple[float, NodeError]] = {}  # model id -> (when, what its load raised)
-        self._lock = threading.Lock()  # one load at a time: a load holds the accelerator's attention anyway
+        # `_lock` guards the tables for moments; `_loading` lets one load run at a time (a load holds the
+        # accelerator's attention anyway). Health and the warm models never wait for a load.
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()
         self.evictions = 0
 
     def get(self, model_id: str) -> Loaded:
@@ -79,22 +82,34 @@ class Registry:
         """
         if not MODEL_ID.fullmatch(model_id):
             raise UnknownModel(f"{model_id!r} is not a model id of the form name/version")
+        warm = self._warm(model_id)
+        if warm is not None:
+            return warm
+        with self._loading:
+            warm = self._warm(model_id)  # the load this one waited for may have been its own model's
+            if warm is not None:
+                return warm
+            loaded = self._load(model_id)
+            with self._lock:
+                self._failed.pop(model_id, None)
+                self._loaded[model_id] = loaded
+                evicted = [self._loaded.popitem(last=False) for _ in range(len(self._loaded) - self.capacity)]
+            for old_id, old in evicted:
+                old.batcher.stop()  # finishes what it holds; its sessions go with the last reference
+                self.evictions += 1
+                log.info("evicted %s (least recently used; %d kept)", old_id, self.capacity)
+            return loaded
+
+    def _warm(self, model_id: str) -> Loaded | None:
+        """The model if loaded (now the most recently used); raises its load's error within the retry wait."""
         with self._lock:
             if model_id in self._loaded:
                 self._loaded.move_to_end(model_id)
                 return self._loaded[model_id]
             when, error = self._failed.get(model_id, (float("-inf"), None))
-            if error is not None and time.monotonic() - when < RETRY_FAILED_LOAD_S:
-                raise type(error)(error.message)
-            loaded = self._load(model_id)
-            self._failed.pop(model_id, None)
-            self._loaded[model_id] = loaded
-            while len(self._loaded) > self.capacity:
-                old_id, old = self._loaded.popitem(last=False)
-                old.batcher.stop()  # finishes what it holds; its sessions go with the last reference
-                self.evictions += 1
-                log.info("evicted %s (least recently used; %d kept)", old_id, self.capacity)
-            return loaded
+        if error is not None and time.monotonic() - when < RETRY_FAILED_LOAD_S:
+            raise type(error)(error.message)
+        return None
 
     def peek(self) -> list[Loaded]:
         with self._lock:
@@ -127,7 +142,8 @@ class Registry:
             error: NodeError = ModelUnavailable(f"model {model_id} did not load: {type(exc).__name__}: {exc}")
             if isinstance(failure(exc), ModelOutOfMemory):  # warm-up ran out of its arena or the device
                 error = ModelOutOfMemory(f"model {model_id} did not fit while warming: {exc}")
-            self._failed[model_id] = (time.monotonic(), error)
+            with self._lock:
+                self._failed[model_id] = (time.monotonic(), error)
             raise error from exc
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,6 +100,41 @@ def test_the_registry_gives_each_model_its_own_batch_size(tmp_path: Path) -> Non
         assert loaded.batcher.submit(image).result(30).to_dict()["labels"][0]["label"] == "green"
     finally:
         loaded.batcher.stop()
+
+
+def test_a_model_loading_holds_up_neither_health_nor_the_warm_models(tmp_path: Path) -> None:
+    """The server answers health on its event loop from `peek`: a load held the one lock for its whole
+    download, load and warm-up (minutes on a GPU), so health timed out and every waiting task exited 5."""
+    write_classify_model(tmp_path / "colours" / "1.0.0")
+    write_classify_model(tmp_path / "colours" / "2.0.0", version="2.0.0")
+    loading, release = threading.Event(), threading.Event()
+
+    def loader(folder: Path) -> serving.ServedModel:
+        if folder.name == "2.0.0":
+            loading.set()
+            release.wait(60)  # held until the test has asked what it asks while this load runs
+        return serving.load_model(folder, CPU)
+
+    registry = Registry(tmp_path, loader, capacity=2, max_batch=8, max_wait=0.001, max_queue=8)
+    warm = registry.get("colours/1.0.0")
+    slow = threading.Thread(target=registry.get, args=("colours/2.0.0",))
+    slow.start()
+    try:
+        assert loading.wait(30)
+        answers: dict[str, Any] = {}
+        asking = threading.Thread(
+            target=lambda: answers.update(peek=registry.peek(), get=registry.get("colours/1.0.0"))
+        )
+        asking.start()
+        asking.join(10)  # a deadline, not a pace: both answer from the tables, or wait for the release
+        assert not asking.is_alive(), "peek or a warm model's get waited for another model's load"
+        assert [m.model_id for m in answers["peek"]] == ["colours/1.0.0"] and answers["get"] is warm
+    finally:
+        release.set()
+        slow.join(60)
+    assert [m.model_id for m in registry.peek()] == ["colours/1.0.0", "colours/2.0.0"]
+    for m in registry.peek():
+        m.batcher.stop()
 
 
 def test_a_photo_too_large_for_memory_fails_alone_not_its_batch_mates(tmp_path: Path) -> None:
