@@ -7,10 +7,11 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscale import Formula, PoolState
+from autoscale import Formula, PoolState, assumptions
 from autoscale.knobs import knobs, with_knobs
 from tests.unit.autoscale.histories import run, series
 
@@ -59,6 +60,13 @@ def test_the_working_hours_floor_applies_on_weekdays_in_the_sites_zone_only():
     # in UTC-5, 19:00 UTC is 14:00 at the sites
     west = with_knobs(floor, {"utcOffsetHours": -5})
     assert run(west, FOUR_SLOTS, now=evening).applied.dedicated == 1
+
+
+@pytest.mark.parametrize("sunday", [0, 7])
+def test_sunday_is_no_working_day_whichever_number_batch_gives_it(monkeypatch, sunday):
+    monkeypatch.setattr(assumptions, "SUNDAY_WEEKDAY", sunday)  # Monday = 1 is documented; Sunday is not
+    floor = with_knobs(TEXT, {"minNodesAtWork": 1})
+    assert run(floor, FOUR_SLOTS, now=datetime(2026, 11, 29, 12, 0, tzinfo=UTC)).applied.dedicated == 0
 
 
 def test_the_cap_holds_and_an_idle_pool_scales_to_zero():
