@@ -164,12 +164,14 @@ class Reconciler:
             return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock()))
         if view.state is not TaskState.COMPLETED:
             return job
-        if (view.failure_code or (view.exit_code or 0) != 0) and not self._stored_result(job):
+        failed = bool(view.failure_code) or (view.exit_code or 0) != 0
+        if failed and not self._stored_result(job):
             detail = f"{view.failure_code or 'exit'}: {view.failure_message or ''} (exit {view.exit_code})"
             done = self.finisher.finish(job, JobState.FAILED, reason="task_failed", detail=detail.strip(),
                                         attempt=view.retries + 1)  # fmt: skip
             return done
-        log.warning("job %s: task completed but no completion message arrived; processing its result", job.id)
+        if not failed:
+            log.warning("job %s: task completed but no completion message arrived; processing its result", job.id)
         return self.completion.accept_result(job, ids.result_path(job.id), None, view.retries + 1)
 
     def _stored_result(self, job: Job) -> bool:
