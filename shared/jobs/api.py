@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from shared import request_body
@@ -27,7 +28,8 @@ FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (
 # The three strings at their longest, each character \u-escaped (6 bytes), fit well within this; so do the
 # most boxes (200) a detection's correction holds, with short labels and plain coordinates.
 MAX_FEEDBACK_BODY = 64 * 1024
-MAX_SINCE_CHARS = 64  # an ISO 8601 time is about 32 characters
+MAX_SINCE_CHARS = 64  # an RFC 3339 time is about 32 characters
+RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
 MAX_CONTINUATION_CHARS = 512  # a token encodes one RowKey of about 60 characters
 
 
@@ -147,15 +149,35 @@ def _since(query: Mapping[str, str]) -> datetime | None:
     text = query.get("since")
     if text is None:  # present but empty is not a time, never "from the start"
         return None
-    try:
-        since = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) <= MAX_SINCE_CHARS else None
-        # In UTC here, so a time at the calendar's edge (0001-01-01T00:00+05:00) is refused, not overflowed later.
-        since = since.astimezone(UTC) if since is not None and since.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        since = None
+    since = _rfc3339(text) if len(text) <= MAX_SINCE_CHARS else None
     if since is None:
-        raise InvalidInput("'since' must be an ISO 8601 time with a time zone (e.g. Z)", reason="bad_query")
+        raise InvalidInput("'since' must be an RFC 3339 date-time (e.g. 2026-11-22T08:00:00Z)", reason="bad_query")
     return since
+
+
+def _rfc3339(text: str) -> datetime | None:
+    """openapi.json's `format: date-time`, which is RFC 3339's (lowercase t and z included), in UTC; None if not one.
+
+    Not `datetime.fromisoformat`: it reads ISO 8601's other forms too (basic, week dates, no seconds), which the
+    contract does not offer. A leap second (23:59:60 in UTC) reads as the last instant before it."""
+    match = RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
+    micro = int((match[7] or ".")[1:7].ljust(6, "0"))
+    zone = match[8].upper()
+    sign, zh, zm = (1, 0, 0) if zone == "Z" else (1 if zone[0] == "+" else -1, int(zone[1:3]), int(zone[4:6]))
+    offset = sign * (zh * 60 + zm)
+    leap = second == 60 and (hour * 60 + minute - offset) % (24 * 60) == 23 * 60 + 59
+    if (second == 60 and not leap) or zh > 23 or zm > 59:
+        return None
+    try:
+        stamp = datetime(year, month, day, hour, minute, 59 if leap else second, 999999 if leap else micro,
+                         tzinfo=timezone(timedelta(minutes=offset)))  # fmt: skip
+        # In UTC here, so a time at the calendar's edge (0001-01-01T00:00:00+05:00) is refused, not overflowed later.
+        return stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _limit(query: Mapping[str, str]) -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from shared.uploads import api as uploads_api
@@ -67,6 +69,46 @@ def test_a_token_the_api_gave_is_accepted_and_limit_100_is_the_top():
     api, _ = jobs_api()
     reply = api.handle("list", {}, {"site": "north-yard", "limit": "100", "continuation": token("x")}, {}, b"")
     assert reply.status == 200 and reply.body is not None and [j["id"] for j in reply.body["jobs"]] == [JOB_ID]
+
+
+# openapi.json declares `since` as `format: date-time`: the API reads exactly the strings that format check
+# (jsonschema-rs, as a schema validator reads the contract) accepts, RFC 3339's lowercase t and z among them;
+# only a time that is outside the calendar once in UTC (0001-01-01T00:00:00+05:00, above) is refused beyond it.
+SINCE_CASES = [
+    "2026-11-22T08:00:00Z", "2026-11-22t08:00:00z", "2026-11-22T08:00:00.123456789+05:30",
+    "2026-11-22T08:00:00-00:00", "2026-12-31T23:59:60Z", "2026-11-22T08:59:60-15:00",
+    "2026-11-22 08:00:00Z", "2026-11-22T08:00Z", "20261122T080000Z", "2026-W47-1T08:00:00Z", "2026-326T08:00:00Z",
+    "2026-11-22T08:00:60Z", "2026-11-22T08:00:00+0530", "2026-02-30T08:00:00Z", "2026-11-22T08:00:00,5Z",
+    "2026-11-22T24:00:00Z", "2026-11-22T08:00:00+24:00", "2026-11-22T08:00:00+23:60", "2026-11-22T08:00:00.Z",
+    "\uff12026-11-22T08:00:00Z", "2026-11-22T08:00:00Z\n", "2026-11-22", "2026-11-22T08:00:00",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("since", SINCE_CASES)
+def test_since_is_read_exactly_as_the_contracts_date_time_format(since):
+    checker = jsonschema_rs.validator_for({"type": "string", "format": "date-time"}, validate_formats=True)
+    api, _ = jobs_api()
+    reply = api.handle("list", {}, {"site": "north-yard", "since": since}, {}, b"")
+    assert (reply.status == 200) is checker.is_valid(since), (since, reply.body)
+
+
+def test_since_keeps_its_instant_lowercase_offsets_and_a_leap_second_included():
+    api, _ = jobs_api()
+    listed = api.handle("list", {}, {"site": "north-yard"}, {}, b"")
+    received = datetime.fromisoformat(listed.body["jobs"][0]["timings"]["received_at"].replace("Z", "+00:00"))
+    for at, shown in ((received, True), (received + timedelta(microseconds=1), False)):
+        for text in (
+            at.strftime("%Y-%m-%dt%H:%M:%S.%fz"),
+            (at + timedelta(hours=-3)).strftime("%Y-%m-%dT%H:%M:%S.%f-03:00"),
+        ):
+            jobs = api.handle("list", {}, {"site": "north-yard", "since": text}, {}, b"").body["jobs"]
+            assert bool(jobs) is shown, text
+    leap = api.handle("list", {}, {"site": "north-yard", "since": "1990-12-31T23:59:60Z"}, {}, b"")
+    assert reply_ids(leap) == reply_ids(listed)  # a leap second long ago still lists a recent job
+
+
+def reply_ids(reply: Any) -> list[str]:
+    return [j["id"] for j in reply.body["jobs"]]
 
 
 # --- feedback ----------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ class MemoryJobStore:
         return self._stamp(job)
 
     def list_site(self, site, *, state, since, limit, token):
-        found = [j for j in self.jobs.values() if j.site == site and (state is None or j.state is state)]
+        found = [j for j in self.jobs.values() if j.site == site and (state is None or j.state is state)
+                 and (since is None or j.received_at >= since)]  # fmt: skip
         return found[:limit], None
 
     def open_ids(self) -> list[str]:
