@@ -95,20 +95,20 @@ def test_since_is_read_exactly_as_the_contracts_date_time_format(since):
 def test_since_keeps_its_instant_lowercase_offsets_and_a_leap_second_included():
     api, _ = jobs_api()
     listed = api.handle("list", {}, {"site": "north-yard"}, {}, b"")
-    received = datetime.fromisoformat(listed.body["jobs"][0]["timings"]["received_at"].replace("Z", "+00:00"))
+    received = datetime.fromisoformat(listed_jobs(listed)[0]["timings"]["received_at"].replace("Z", "+00:00"))
     for at, shown in ((received, True), (received + timedelta(microseconds=1), False)):
         for text in (
             at.strftime("%Y-%m-%dt%H:%M:%S.%fz"),
             (at + timedelta(hours=-3)).strftime("%Y-%m-%dT%H:%M:%S.%f-03:00"),
         ):
-            jobs = api.handle("list", {}, {"site": "north-yard", "since": text}, {}, b"").body["jobs"]
-            assert bool(jobs) is shown, text
+            assert bool(listed_jobs(api.handle("list", {}, {"site": "north-yard", "since": text}, {}, b""))) is shown
     leap = api.handle("list", {}, {"site": "north-yard", "since": "1990-12-31T23:59:60Z"}, {}, b"")
-    assert reply_ids(leap) == reply_ids(listed)  # a leap second long ago still lists a recent job
+    assert listed_jobs(leap) == listed_jobs(listed)  # a leap second long ago still lists a recent job
 
 
-def reply_ids(reply: Any) -> list[str]:
-    return [j["id"] for j in reply.body["jobs"]]
+def listed_jobs(reply: Any) -> list[dict[str, Any]]:
+    assert reply.status == 200, reply.body
+    return list(reply.body["jobs"])
 
 
 # --- feedback ----------------------------------------------------------------------------------
