@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from shared.jobs.api import JobsApi
@@ -112,3 +114,37 @@ def test_feedback_for_an_unknown_job_is_404_after_the_body_is_checked(api):
     # openapi.json cannot say x1 < x2: a body it allows is 404 for an unknown job, never refused first.
     assert post(api, ghost, {"boxes": [{"label": "valve", "box": [0, 0, 0, 0]}]}).status == 404
     assert post(api, ghost, {"boxes": "x"}).body["reason"] == "bad_feedback"
+
+
+FEEDBACK_SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "openapi.json").read_text())["paths"][
+    "/jobs/{id}/feedback"
+]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"foo": 1},  # met `minProperties: 1` but was refused: the schema now says one of the four
+        {},
+        {"label": "x", "foo": 1},  # other members are ignored, as the description says
+        {"note": ""},
+        {"boxes": []},
+        {"label": None},
+        {"label": None, "note": "x"},  # null is the same as absent
+        {"boxes": None, "note": "x"},
+        {"boxes": [{"label": None, "box": [0, 0, 1, 1]}]},
+        {"text": "a" * 4001},
+        {"label": "\x01"},
+        {"boxes": [{"label": "", "box": [0, 0, 1, 1]}]},
+        {"boxes": [{"label": "v", "box": [-1, 0, 1, 1]}]},
+        {"boxes": [{"label": "v", "box": [0, 0, 1]}]},
+        {"boxes": [{"label": "v", "box": [0, 0, 1, 1], "score": 2}]},
+    ],
+)
+def test_a_body_is_bad_feedback_exactly_when_openapi_json_refuses_it(api, body):
+    """jsonschema-rs judges the body by the contract's schema; a job the store lacks answers 404 to the rest."""
+    ghost = Job(id="j_" + "b" * 26, site="s", device="d", photo_id="p", blob_name="b", blob_etag="e",
+                received_at=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    allowed = jsonschema_rs.validator_for(FEEDBACK_SCHEMA).is_valid(body)
+    reply = post(api, ghost, body)
+    assert (reply.status, reply.body["reason"]) == ((404, "not_found") if allowed else (400, "bad_feedback"))
