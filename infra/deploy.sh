@@ -55,8 +55,21 @@ retry() {
   done
 }
 
-deployment_output() {
-  az deployment group show -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --query "properties.outputs.$1.value" -o tsv
+# deployment_outputs NAME...: the deployment's outputs, one value a line, in the order asked. ARM does not keep
+# the case of output names (STORAGE_ACCOUNT can come back as storagE_ACCOUNT), so names match whatever their
+# case; an output that is missing or empty fails here rather than as an empty account name steps later.
+OUTPUT_VALUES='
+import json, sys
+outputs = {name.upper(): (output or {}).get("value") for name, output in json.load(sys.stdin).items()}
+missing = [name for name in sys.argv[1:] if not isinstance(outputs.get(name), str) or not outputs[name].strip()]
+if missing:
+    sys.exit("the deployment has no value for " + ", ".join(missing))
+print(*(outputs[name] for name in sys.argv[1:]), sep="\n")
+'
+
+deployment_outputs() {
+  az deployment group show -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --query properties.outputs -o json |
+    python3 -c "$OUTPUT_VALUES" "$@"
 }
 
 # The signed-in principal's object id and kind from its own ARM access token (claims oid and idtyp),
@@ -147,13 +160,19 @@ provision() {
   prepare_user_subscription_mode "$params"
   log "deploying infra/main.bicep as $DEPLOYMENT (several minutes)"
   az deployment group create -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --parameters "$params" --output none
-  STORAGE_ACCOUNT=$(deployment_output STORAGE_ACCOUNT)
-  NODE_PACKAGE_CONTAINER=$(deployment_output NODE_PACKAGE_CONTAINER)
-  MODELS_CONTAINER=$(deployment_output MODELS_CONTAINER)
-  FUNCTION_APP_NAME=$(deployment_output FUNCTION_APP_NAME)
-  FUNCTION_APP_HOSTNAME=$(deployment_output FUNCTION_APP_HOSTNAME)
-  EVENT_GRID_TOPIC=$(deployment_output EVENT_GRID_TOPIC)
-  EVENT_GRID_DEAD_LETTER_CONTAINER_ID=$(deployment_output EVENT_GRID_DEAD_LETTER_CONTAINER_ID)
+  local values
+  values=$(deployment_outputs STORAGE_ACCOUNT NODE_PACKAGE_CONTAINER MODELS_CONTAINER FUNCTION_APP_NAME \
+    FUNCTION_APP_HOSTNAME EVENT_GRID_TOPIC EVENT_GRID_DEAD_LETTER_CONTAINER_ID) ||
+    die "could not read the outputs of deployment $DEPLOYMENT"
+  {
+    read -r STORAGE_ACCOUNT
+    read -r NODE_PACKAGE_CONTAINER
+    read -r MODELS_CONTAINER
+    read -r FUNCTION_APP_NAME
+    read -r FUNCTION_APP_HOSTNAME
+    read -r EVENT_GRID_TOPIC
+    read -r EVENT_GRID_DEAD_LETTER_CONTAINER_ID
+  } <<<"$values"
 }
 
 upload() {
@@ -174,18 +193,21 @@ publish_node_package() {
 publish_model() {
   [[ -f "$MODEL_DIR/manifest.json" ]] || die "no model at $MODEL_DIR: run 'make setup' first"
   log "publishing $MODEL_DIR to $MODELS_CONTAINER/ (manifest last)"
-  local path blob type
+  local uploads path blob type
   # batch_tasks.models.publish plans the uploads (verified files, manifest last), as `sitelens models publish` does.
-  while IFS=$'\t' read -r path blob type; do
-    # </dev/null: az must not read the remaining plan lines from this loop's input.
-    retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type" </dev/null
-  done < <("$PYTHON" -c '
+  # The plan is read whole first: a model that does not verify stops the deployment here, where a loop over
+  # a process substitution would ignore the planner's exit status and upload nothing without a word.
+  uploads=$("$PYTHON" -c '
 import sys
 from pathlib import Path
 from batch_tasks.models.publish import plan
 for item in plan(Path(sys.argv[1])):
     print(item.path, item.blob, item.content_type, sep="\t")
-' "$MODEL_DIR")
+' "$MODEL_DIR") || die "the model at $MODEL_DIR does not verify: nothing of it was uploaded"
+  while IFS=$'\t' read -r path blob type; do
+    # </dev/null: az must not read the remaining plan lines from this loop's input.
+    retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type" </dev/null
+  done <<<"$uploads"
 }
 
 deploy_code() {

@@ -62,7 +62,11 @@ elif line.startswith("deployment group create"):
     env = {{k: v for k, v in os.environ.items() if k.startswith("SITELENS_")}}
     (state / "deployment-env.json").write_text(json.dumps(env))
 elif line.startswith("deployment group show"):
-    print(outputs[args[args.index("--query") + 1].split(".")[2]])
+    # As ARM answers: output names do not keep their case (STORAGE_ACCOUNT comes back as storagE_ACCOUNT).
+    assert args[args.index("--query") + 1] == "properties.outputs", args
+    dropped = os.environ.get("FAKE_EMPTY_OUTPUT")
+    arm = lambda name: name.split("_")[0][:-1].lower() + name[len(name.split("_")[0]) - 1:]
+    print(json.dumps({{arm(k): {{"type": "String", "value": "" if k == dropped else v}} for k, v in outputs.items()}}))
 elif line.startswith("storage blob upload") and n == 1:
     print("AuthorizationPermissionMismatch", file=sys.stderr)  # the role assignment has not arrived yet
     sys.exit(1)
@@ -166,6 +170,26 @@ def test_azd_hooks_need_the_outputs_in_the_environment(tmp_path: Path) -> None:
     result = run(DEPLOY, ["azd-postdeploy"], tmp_path, RESOURCE_GROUP="rg", **outputs)
     assert result.returncode == 1
     assert "EVENT_GRID_DEAD_LETTER_CONTAINER_ID is not set" in result.stderr
+
+
+def test_deploy_stops_at_an_empty_output_before_anything_is_uploaded(tmp_path: Path) -> None:
+    result = run(DEPLOY, ["dev", "rg-sitelens-dev", "westeurope"], tmp_path, FAKE_EMPTY_OUTPUT="STORAGE_ACCOUNT")
+    assert result.returncode == 1
+    assert "the deployment has no value for STORAGE_ACCOUNT" in result.stderr
+    assert "could not read the outputs of deployment sitelens-dev" in result.stderr
+    assert not any(c[:3] == ["storage", "blob", "upload"] for c in calls(tmp_path))
+
+
+def test_deploy_stops_when_the_model_does_not_verify_and_uploads_none_of_it(tmp_path: Path) -> None:
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "manifest.json").write_bytes((MODEL / "manifest.json").read_bytes())  # its files are missing
+    result = run(DEPLOY, ["dev", "rg-sitelens-dev", "westeurope"], tmp_path, SITELENS_MODEL_DIR=str(broken))
+    assert result.returncode == 1
+    assert f"the model at {broken} does not verify" in result.stderr
+    uploads = [c for c in calls(tmp_path) if c[:3] == ["storage", "blob", "upload"]]
+    assert uploads and not [c for c in uploads if option(c, "--container-name") == "models"]
+    assert not any(c[:3] == ["functionapp", "deployment", "source"] for c in calls(tmp_path))
 
 
 def test_deploy_refuses_an_unknown_environment(tmp_path: Path) -> None:
