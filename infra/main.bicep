@@ -4,7 +4,7 @@
 
 targetScope = 'resourceGroup'
 
-@description('Short environment name (dev, prod ...): part of every resource name.')
+@description('Short environment name (dev, prod ...): part of every resource name. Letters, digits and hyphens (as azd allows); storage and Batch account names leave the hyphens out.')
 @minLength(2)
 @maxLength(8)
 param environmentName string
@@ -101,22 +101,37 @@ param nodeAgentSkuId string = 'batch.node.ubuntu 22.04'
 // ---- sitelens settings (shared/config.py, shared/pipeline_settings.py, shared/uploads) -----------
 
 param defaultModel string = 'ocr/ppocrv4'
+// The bounds are the app's own (shared/pipeline_settings.py): outside them every HTTP function would answer
+// 503 configuration_error, so a deployment refuses them instead.
+@minValue(1)
 param taskMaxWallClockSeconds int = 600
+@minValue(0)
+@maxValue(10)
 param taskMaxRetries int = 2
+@minValue(1)
 param stuckAfterSeconds int = 900
 @description('A job still open this long is FAILED timed_out: the bound on every accepted photo reaching a terminal state.')
+@minValue(1)
 param giveUpAfterSeconds int = 86400
+@minValue(1)
 param maxPhotoBytes int = 41943040
+@minValue(1)
 param maxPhotoPixels int = 50000000
 @description('JSON object: site (or *) to the quality flags that reject a photo, e.g. {"*": ["blurry"]}.')
 param qualityReject string = '{}'
 
+@description('Clamped to 60-900 by the app.')
+@minValue(60)
+@maxValue(900)
 param uploadSasTtlSeconds int = 900
 param reconcileSchedule string = '0 */5 * * * *'
 param webhookSweepSchedule string = '0 */2 * * * *'
 @description('Comma-separated ports webhook receivers may use.')
 param webhookAllowedPorts string = '443'
+@description('An attempt still open this long is re-driven: longer than an attempt (15 s) can take.')
+@minValue(16)
 param webhookStaleAttemptSeconds int = 75
+@minValue(1)
 param webhookLostMessageSeconds int = 120
 @description('Multiplies every wait of the webhook retry schedule (a decimal; 1 is the Standard Webhooks schedule).')
 param webhookRetryScale string = '1'
@@ -144,6 +159,8 @@ param deployerPrincipalType string = 'User'
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
 var base = 'sitelens-${environmentName}'
+// Storage and Batch account names take lowercase letters and digits only.
+var compactEnvironmentName = toLower(replace(environmentName, '-', ''))
 var allTags = union(tags, {
   application: 'sitelens'
   environment: environmentName
@@ -178,7 +195,7 @@ module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
     location: location
-    storageAccountName: take('st${toLower(environmentName)}${suffix}', 24)
+    storageAccountName: take('st${compactEnvironmentName}${suffix}', 24)
     skuName: storageSku
     sasExpirationPeriod: sasExpirationPeriod
     originalsRetentionDays: originalsRetentionDays
@@ -205,7 +222,7 @@ module batch 'modules/batch.bicep' = {
   name: 'batch'
   params: {
     location: location
-    batchAccountName: take('ba${toLower(environmentName)}${suffix}', 24)
+    batchAccountName: take('ba${compactEnvironmentName}${suffix}', 24)
     poolAllocationMode: poolAllocationMode
     keyVaultId: userSubscription ? keyVault.outputs.vaultId : ''
     keyVaultUri: userSubscription ? keyVault.outputs.vaultUri : ''

@@ -139,3 +139,39 @@ def test_docs_webhooks_states_the_retry_schedule_and_timeout_of_the_code() -> No
     assert [cell.strip() for cell in row.strip("|").split("|")[1:]] == [_duration(d) for d in retry.SCHEDULE]
     assert f"2xx within {endpoint.TIMEOUT_S:.0f} s" in WEBHOOKS_DOC
     assert f"±{retry.JITTER:.0%} jitter".replace("%", " %") in WEBHOOKS_DOC
+
+
+def infra_bounds() -> dict[str, tuple[int | None, int | None]]:
+    """`SITELENS_*` → (minValue, maxValue) of the integer parameter main.bicep passes it from."""
+    main = bicep.main()
+    bounds: dict[str, tuple[int | None, int | None]] = {}
+    for name, expression in bicep.variable(main, "sitelensSettings").items():
+        symbol = re.fullmatch(r"string\((\w+)\)", bicep.render(expression))
+        parameter = main["parameters"].get(symbol.group(1), {}) if symbol else {}
+        if parameter.get("type") == "int":
+            found = {d["type"]: d["argument"] for d in parameter.get("decorators", [])}
+            bounds[name] = (found.get("min_value"), found.get("max_value"))
+    return bounds
+
+
+@pytest.mark.parametrize("name", sorted(infra_bounds()))
+def test_an_integer_infra_passes_is_bounded_and_the_app_reads_it_at_the_bounds(name: str) -> None:
+    """Every integer the template passes has a floor, and the app starts at both bounds: a deployment that
+    succeeds never leaves every HTTP function answering 503 configuration_error."""
+    low, high = infra_bounds()[name]
+    assert low is not None, f"infra/main.bicep: the parameter behind {name} has no @minValue"
+    for allowed in (low, high):
+        if allowed is not None:
+            read({**BASE, name: str(allowed)})  # raises ConfigError if the app refuses it
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [("SITELENS_TASK_MAX_RETRIES", "11"), ("SITELENS_TASK_MAX_RETRIES", "-1"), ("SITELENS_STUCK_AFTER_S", "0"),
+     ("SITELENS_GIVE_UP_AFTER_S", "0"), ("SITELENS_MAX_PHOTO_BYTES", "0"), ("SITELENS_TASK_MAX_WALL_CLOCK_S", "0")],
+)  # fmt: skip
+def test_what_the_app_refuses_the_template_refuses_first(name: str, refused: str) -> None:
+    with pytest.raises(config.ConfigError):
+        read({**BASE, name: refused})
+    low, high = infra_bounds()[name]
+    assert not (low is not None and low <= int(refused) and (high is None or int(refused) <= high)), name

@@ -80,3 +80,18 @@ def test_azd_tag_names_the_service_azure_yaml_deploys() -> None:
     assert f"'azd-service-name': '{service.group(1)}'" in MAIN_TEXT
     assert re.search(r"^  path: infra$", azure_yaml, re.M)
     assert re.search(r"^  module: main$", azure_yaml, re.M)
+
+
+@pytest.mark.parametrize("env", ["dev", "my-dev", "Prod-2"])
+def test_account_names_are_valid_for_any_environment_name_azd_allows(env: str) -> None:
+    """azd allows letters, digits and hyphens; storage and Batch account names take lowercase letters and
+    digits only, so the template builds them from the name without its hyphens (a no-op for dev and prod)."""
+    main = bicep.main()
+    compact = bicep.render(main["variables"]["compactEnvironmentName"]["value"])
+    assert compact == "to_lower(replace(environmentName, -, ))"  # pycep's rendering: toLower(replace(x, '-', ''))
+    suffix = "abcdefghijklm"  # uniqueString: 13 lowercase letters and digits
+    for module, parameter, prefix in (("storage", "storageAccountName", "st"), ("batch", "batchAccountName", "ba")):
+        expression = bicep.render(bicep.body(main["modules"][module]["config"])["params"][parameter])
+        assert expression == f"take({prefix}${{compactEnvironmentName}}${{suffix}}, 24)"
+        name = (prefix + env.replace("-", "").lower() + suffix)[:24]
+        assert re.fullmatch(r"[a-z0-9]{3,24}", name), name
