@@ -85,8 +85,9 @@ resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 // ---- custom roles --------------------------------------------------------------------------------
 
-// What the pool waker needs and nothing more: read the pool and update it (Evaluate and Enable autoscale).
-// Not pools/delete, stopResize or disableAutoscale, no job or account rights. One definition per Batch
+// What the pool waker needs: read the pool and update it (Evaluate and Enable autoscale). Batch has no
+// narrower action, so pools/write allows any pool update or creation too (docs/deploy.md says what that
+// exposes); not pools/delete, and no job or account rights. One definition per Batch
 // account (its name is a guid of the account; its role name, unique in the tenant, names the account).
 // Assignable in this resource group, the narrowest assignable scope Azure documents (management group,
 // subscription or resource group); it is assigned below on the Batch account only.
