@@ -85,6 +85,8 @@ def test_three_submissions_make_one_task_in_a_batch_job_created_on_demand(client
     task = client.get_task(req.batch_job_id, req.job_id)
     env = {e.name: e.value for e in task.environment_settings or []}
     assert env["SITELENS_JOB_ID"] == req.job_id and env["SITELENS_MODEL"] == "ocr/ppocrv4" and env["EXTRA"] == "1"
+    # The task gives up on the node server before Batch's wall clock (10 minutes) ends it without a word.
+    assert env["SITELENS_TASK_TIMEOUT_S"] == "540"
 
 
 def test_the_input_is_read_as_the_pools_identity_with_no_sas(client, unique, photos):
