@@ -5,6 +5,11 @@ unless configured), no userinfo, and every address the name resolves to must pas
 request then goes to one of those checked addresses, with the original Host and TLS server name, so a
 name whose DNS answer changes between check and connect (rebinding) cannot redirect it. Redirects are
 not followed, proxies from the environment are not used, and the response body is read up to a cap.
+The whole attempt (connect, TLS, request, status line, headers, body) has one deadline: a socket timeout
+alone bounds each read, which a receiver trickling its answer a byte at a time never lets expire.
+
+A resolver failure is left to the caller as the OSError it is: registration refuses the URL, while an
+attempt counts it as failed and retries, since DNS for a registered host may be briefly broken.
 
 Local development may allow loopback receivers (`http` or `https`, any port) through an explicit
 setting; it is off by default and refused in Azure by the settings loader.
@@ -17,8 +22,10 @@ import ipaddress
 import re
 import socket
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from shared.errors import InvalidInput
@@ -30,6 +37,8 @@ Resolver = Callable[[str, int], list[IPAddress]]
 
 
 REQUEST_TARGET = re.compile(r"[\x21-\x7e]*")  # what an HTTP/1.1 request line carries as it is
+# urlsplit drops these wherever they are, so the URL called would not be the one registered
+LINE_BREAKS = re.compile(r"[\t\n\r]")
 
 
 class UnsafeWebhookUrl(InvalidInput):
@@ -58,12 +67,9 @@ class Target:
 
 
 def check(url: str, policy: EndpointPolicy, resolve: Resolver = system_resolver) -> Target:
-    """Validate `url` and resolve it; raises UnsafeWebhookUrl with the reason."""
+    """Validate `url` and resolve it; raises UnsafeWebhookUrl with the reason, or the resolver's OSError."""
     parts, host, port = _shape(url)
-    try:
-        addresses = resolve(host, port)
-    except OSError as exc:
-        raise UnsafeWebhookUrl(f"webhook host does not resolve: {exc}") from exc
+    addresses = resolve(host, port)
     if not addresses:
         raise UnsafeWebhookUrl("webhook host has no addresses")
     all_loopback = all(is_loopback(a) for a in addresses)
@@ -82,6 +88,8 @@ def check(url: str, policy: EndpointPolicy, resolve: Resolver = system_resolver)
 
 def _shape(url: str) -> tuple[SplitResult, str, int]:
     """The URL's parts, its IDNA host and its port, if its shape may be a webhook's (addresses aside)."""
+    if LINE_BREAKS.search(url):
+        raise UnsafeWebhookUrl("webhook URL holds a tab, CR or LF")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -112,31 +120,88 @@ class Response:
     error: str | None = None
 
 
+def _left(deadline: float) -> float:
+    """Seconds until `deadline` (time.monotonic()); TimeoutError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the attempt's deadline passed")
+    return left
+
+
+class _DeadlineSocket(socket.socket):
+    """Each send and receive waits at most until the attempt's deadline, not a fresh timeout each."""
+
+    deadline = 0.0
+
+    def sendall(self, *args: Any, **kwargs: Any) -> None:  # one call: its timeout bounds it in all
+        self.settimeout(_left(self.deadline))
+        super().sendall(*args, **kwargs)
+
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
+        self.settimeout(_left(self.deadline))
+        return super().recv_into(*args, **kwargs)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """As `_DeadlineSocket`, over TLS (whose `sendall` calls `send` once per record)."""
+
+    deadline = 0.0
+
+    def send(self, *args: Any, **kwargs: Any) -> int:
+        self.settimeout(_left(self.deadline))
+        return super().send(*args, **kwargs)
+
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
+        self.settimeout(_left(self.deadline))
+        return super().recv_into(*args, **kwargs)
+
+
+def _connect(address: IPAddress, port: int, deadline: float) -> _DeadlineSocket:
+    sock = _DeadlineSocket(socket.AF_INET if address.version == 4 else socket.AF_INET6, socket.SOCK_STREAM)
+    sock.deadline = deadline
+    try:
+        sock.settimeout(_left(deadline))
+        sock.connect((str(address), port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, target: Target, address: IPAddress, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+    def __init__(self, target: Target, address: IPAddress, deadline: float) -> None:
+        self._tls = ssl.create_default_context()
+        self._tls.sslsocket_class = _DeadlineSSLSocket
+        super().__init__(target.host, target.port, context=self._tls)
+        self._address, self._deadline = address, deadline
 
     def connect(self) -> None:
-        sock = socket.create_connection((str(self._address), self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        raw = _connect(self._address, self.port, self._deadline)
+        sock = self._tls.wrap_socket(raw, server_hostname=self.host, do_handshake_on_connect=False)
+        assert isinstance(sock, _DeadlineSSLSocket)
+        sock.deadline = self._deadline
+        self.sock = sock
+        sock.settimeout(_left(self._deadline))  # the handshake is one call: its timeout bounds it in all
+        sock.do_handshake()
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, target: Target, address: IPAddress, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout)
-        self._address = address
+    def __init__(self, target: Target, address: IPAddress, deadline: float) -> None:
+        super().__init__(target.host, target.port)
+        self._address, self._deadline = address, deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        self.sock = _connect(self._address, self.port, self._deadline)
 
 
 def post(target: Target, body: bytes, headers: Mapping[str, str], *, timeout: float = TIMEOUT_S) -> Response:
-    """POST `body` to the first checked address that accepts a connection. Never raises for I/O."""
+    """POST `body` to the first checked address that accepts a connection, all of it within `timeout` seconds.
+    Never raises for I/O."""
+    deadline = time.monotonic() + timeout
     last_error = "no address"
     for address in target.addresses:
         kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
-        conn = kind(target, address, timeout)
+        conn = kind(target, address, deadline)
         try:
             conn.request("POST", target.path, body=body, headers={"Content-Type": "application/json", **headers})
             response = conn.getresponse()

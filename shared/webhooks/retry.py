@@ -3,7 +3,8 @@
 `SCHEDULE` is the delay after each failed attempt (±`JITTER`): ten attempts over about 75 hours, a little
 more than three days, as the spec's example. docs/webhooks.md states it; a test keeps the two equal.
 2xx ends it; 410 disables the subscription; 429/502/504 are throttling and honour `Retry-After` as a
-minimum; 3xx is a failure (redirects are never followed); anything else, timeouts included, retries.
+minimum, up to `MAX_RETRY_AFTER`; 3xx is a failure (redirects are never followed); anything else,
+timeouts included, retries.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ SCHEDULE = (
     timedelta(hours=24),
 )
 MAX_ATTEMPTS = len(SCHEDULE) + 1
+MAX_RETRY_AFTER = max(SCHEDULE)  # a receiver may not park a delivery longer than the schedule's longest wait
+_MAX_SECONDS_DIGITS = 9  # more than MAX_RETRY_AFTER in seconds; a longer number is capped unread
 JITTER = 0.1
 
 
@@ -44,16 +47,21 @@ class Decision:
 
 
 def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
+    """The receiver's `Retry-After` (seconds or an HTTP date) as a delay of at most `MAX_RETRY_AFTER`;
+    None when absent or unreadable. Never raises: the value is the receiver's, anything at all."""
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
         return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value.strip()))
+    text = value.strip()
+    if text.isascii() and text.isdigit():  # str.isdigit alone also takes "²" and other scripts' digits
+        if len(text) > _MAX_SECONDS_DIGITS:
+            return MAX_RETRY_AFTER
+        return min(MAX_RETRY_AFTER, timedelta(seconds=int(text)))
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(timedelta(0), when.astimezone(UTC) - now)
+    return min(MAX_RETRY_AFTER, max(timedelta(0), when - now))
 
 
 def decide(

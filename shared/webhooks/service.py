@@ -48,6 +48,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _outcome(state: DeliveryState) -> str:
+    """An attempt's outcome, as metrics and traces name it."""
+    return {DeliveryState.DELIVERED: "delivered", DeliveryState.PENDING: "retry"}.get(state, "failed")
+
+
 def _default_sender(target: endpoint.Target, body: bytes, headers: dict[str, str]) -> endpoint.Response:
     return endpoint.post(target, body, headers)
 
@@ -83,7 +88,10 @@ class WebhookService:
     # --- subscriptions -------------------------------------------------------------------------
     def subscribe(self, url: str, site: str | None, event_types: list[str] | None) -> tuple[Subscription, str]:
         """Register an endpoint; returns the subscription and its secret, which is shown only here."""
-        endpoint.check(url, self.policy, self.resolve)
+        try:
+            endpoint.check(url, self.policy, self.resolve)
+        except OSError as exc:  # strict here: a typo'd host fails at once, not after three days of retries
+            raise endpoint.UnsafeWebhookUrl(f"webhook host does not resolve: {exc}") from exc
         types = frozenset(event_types or EVENT_TYPES)
         unknown = types - EVENT_TYPES
         if unknown:
@@ -179,6 +187,10 @@ class WebhookService:
             self._finish(failed, DeliveryState.FAILED, exc.reason)
             metrics.webhook_delivery("refused", None)
             return DeliveryState.FAILED
+        except OSError as exc:  # DNS may be briefly broken, NXDOMAIN included: an attempt that failed, retried
+            state = self._record(delivery, sub, Attempt(number, now, now, None, f"DNS: {exc}"), {})
+            metrics.webhook_delivery(_outcome(state), None)
+            return state
         try:
             delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)))
         except Conflict:
@@ -194,7 +206,7 @@ class WebhookService:
             response = self.send(target, event.body, headers)
             state = self._record(delivery, sub, Attempt(number, now, self.clock(), response.status, response.error),
                                  dict(response.headers))  # fmt: skip
-            outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.PENDING: "retry"}.get(state, "failed")
+            outcome = _outcome(state)
             span.set_attributes({"sitelens.outcome": outcome, "http.response.status_code": response.status or 0})
             if outcome != "delivered":
                 telemetry.fail(span, response.error or f"HTTP {response.status}")
@@ -211,6 +223,8 @@ class WebhookService:
             return DeliveryState.CANCELLED
         if delivery.state.terminal:
             return delivery.state  # a duplicate message
+        if delivery.open_attempt is not None:
+            return delivery.state  # in flight elsewhere; the sweep re-drives it if that worker died
         if delivery.next_attempt_at > self.clock() + timedelta(seconds=1):
             return delivery.state  # early duplicate; the scheduled message or the sweep will come
         return delivery
@@ -260,9 +274,13 @@ class WebhookService:
                 if now - open_attempt.started_at < self.stale_attempt:
                     continue  # still in flight
                 current = delivery.with_attempt(replace(open_attempt, finished_at=now, error="interrupted"))
+                if open_attempt.number >= retry.MAX_ATTEMPTS:  # it counts: the schedule has no attempt left
+                    current = replace(current, state=DeliveryState.FAILED, failure_reason="retries_exhausted")
                 try:
                     current = self.store.update_delivery(current)
                 except Conflict:
+                    continue
+                if current.state.terminal:
                     continue
             self.queue.send(current.event_id, current.subscription_id, timedelta(0))
             redriven += 1

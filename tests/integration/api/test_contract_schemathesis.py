@@ -27,6 +27,7 @@ from schemathesis.generation import GenerationMode
 
 from shared.http_reply import METHODS
 from shared.request_body import CONTROL
+from shared.webhooks.endpoint import LINE_BREAKS
 from shared.webhooks.models import MAX_URL_CHARS
 from tests.integration.api.conftest import KEY, AppHost
 from tests.support.stack import HostProcess
@@ -59,7 +60,9 @@ def before_call(_context: Any, case: Any, _kwargs: dict[str, Any]) -> None:  # t
 
 
 def _allowed_url(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= MAX_URL_CHARS and not CONTROL.search(value)
+    if not isinstance(value, str):
+        return False
+    return 1 <= len(value) <= MAX_URL_CHARS and not CONTROL.search(value) and not LINE_BREAKS.search(value)
 
 
 def _findings(host: HostProcess, *, health: bool) -> list[str]:

@@ -174,6 +174,7 @@ def create(service, doc: object) -> tuple[int, Any]:
         ({"url": LOOPBACK, "event_types": ["job.failed"] * 17}, "invalid_event_types"),
         ({"url": LOOPBACK, "event_types": ["job.exploded"]}, "unknown_event_type"),
         ({"url": "ftp://127.0.0.1/x"}, "webhook_url_refused"),
+        ({"url": "http://127.0.0.1:9/ho\tok"}, "webhook_url_refused"),  # the schema allows no tab, CR or LF either
     ],
 )
 def test_bad_subscriptions_are_400_problems_and_nothing_is_stored(doc, reason):

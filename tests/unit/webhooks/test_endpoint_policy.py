@@ -55,6 +55,9 @@ def test_public_addresses_pass(address):
         "https://hooks.example/\u00e4",  # ... nor one with non-ASCII (a UnicodeEncodeError, not an I/O error)
         "https://hooks.example/x?q=\u00e4",
         "https://hooks.example/x\x7f",
+        "https://hooks.ex\tample/x",  # urlsplit drops tab, CR and LF: the URL called would not be the one given
+        "https://hooks.example/ho\nok",
+        "https://hooks.example/x\r\nX-Injected:1",
     ],
 )
 def test_url_shape_rules(url):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.webhooks.retry import MAX_ATTEMPTS, SCHEDULE, Outcome, decide
+from shared.webhooks.retry import MAX_ATTEMPTS, MAX_RETRY_AFTER, SCHEDULE, Outcome, decide
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -54,3 +54,25 @@ def test_a_scaled_schedule_waits_that_share_but_a_receivers_retry_after_in_full(
     assert SCHEDULE[2] * 0.09 <= d.next_attempt_at - NOW <= SCHEDULE[2] * 0.11
     d = decide(1, 429, {"Retry-After": "120"}, NOW, random.Random(1), scale=0.1)
     assert d.next_attempt_at == NOW + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("\u00b2", None),  # a digit to str.isdigit, not to int()
+        ("\u0663", None),  # an Arabic-Indic digit, which int() would read as 3
+        ("9" * 5000, MAX_RETRY_AFTER),  # past int()'s digit limit
+        ("300000000000", MAX_RETRY_AFTER),  # past datetime's range once added to now
+        ("86401", MAX_RETRY_AFTER),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+        ("Sun, 22 Nov 2026 12:10:00 GMT", timedelta(minutes=10)),
+        ("120", timedelta(seconds=120)),
+    ],
+)
+def test_any_retry_after_is_read_within_bounds_and_never_raises(value, expected):
+    d = decide(1, 429, {"Retry-After": value}, NOW, random.Random(1))
+    assert d.outcome is Outcome.RETRY and d.next_attempt_at is not None
+    if expected is None:  # unreadable: the schedule alone decides
+        assert SCHEDULE[0] * 0.9 <= d.next_attempt_at - NOW <= SCHEDULE[0] * 1.1
+    else:
+        assert d.next_attempt_at - NOW == expected
