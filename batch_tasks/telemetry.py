@@ -81,7 +81,7 @@ def setup(service: str, env: Mapping[str, str] | None = None) -> str:
     if _configured:
         return _configured[0]
     where = "none"
-    _sampler_spelling(env.get(DIR_ENV) is not None)
+    _sampler_spelling(sdk=bool(env.get(DIR_ENV)))  # as the branch below chooses: an empty directory is none
     if enabled(env) and env.get(DIR_ENV):
         from batch_tasks import telemetry_files  # noqa: PLC0415 (the SDK only where something is exported)
 
@@ -100,10 +100,17 @@ def setup(service: str, env: Mapping[str, str] | None = None) -> str:
 _SDK_SPELLING = {"trace_id_ratio": "traceidratio", "parentbased_trace_id_ratio": "parentbased_traceidratio"}
 
 
+# Every trace unless told otherwise (docs/telemetry.md). The OpenTelemetry SDK's own default, but not Azure
+# Monitor's distro's: unset, it keeps 5 traces a second, so most photos of a burst would lose their traces.
+DEFAULT_SAMPLER = "parentbased_always_on"
+
+
 def _sampler_spelling(sdk: bool) -> None:
-    """Rewrite `OTEL_TRACES_SAMPLER` in this process's environment to the spelling its exporter's reader knows."""
+    """Rewrite `OTEL_TRACES_SAMPLER` in this process's environment to the spelling its exporter's reader knows,
+    or set the default where it is not set."""
     value = os.environ.get("OTEL_TRACES_SAMPLER")
     if value is None:
+        os.environ["OTEL_TRACES_SAMPLER"] = DEFAULT_SAMPLER
         return
     to_sdk = _SDK_SPELLING if sdk else {v: k for k, v in _SDK_SPELLING.items()}
     os.environ["OTEL_TRACES_SAMPLER"] = to_sdk.get(value, value)
