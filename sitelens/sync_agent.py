@@ -5,7 +5,9 @@ finished writing it), uploads it with the one upload client (sitelens/upload.py:
 blocks the service already holds, a bandwidth cap), and asks the status API after the jobs it sent. What was
 seen, uploaded and confirmed is in the journal (sync_journal.py) before the agent moves on, so a restart
 repeats at most the step in flight. When the API or storage does not answer, the agent backs off (doubling,
-capped, with jitter) and tries again; the service then lists the blocks staged before the link dropped.
+capped, with jitter) and tries again; the service then lists the blocks staged before the link dropped. A file
+it cannot read (permissions, a bad sector) is the file's own fault: the others go on, and it is tried again a
+minute later, without a back-off.
 
 The photo id is `upload.default_photo_id`: the file's name and a hash of its bytes. The same file always
 gets the same reservation, whatever the journal remembers; a renamed file, or a copy under another name,
@@ -20,7 +22,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,9 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
 # an expired SAS) is the connection's or the configuration's, and is retried after a back-off.
 PHOTO_FAULTS = frozenset({"unsupported_type", "too_large", "invalid_photo_id", "photo_id_conflict",
                           "type_mismatch", "invalid_block_list"})  # fmt: skip
+UNREADABLE = "unreadable"  # the upload could not read the file: its fault alone, and perhaps fixed later
 JOB_POLL_S = 5.0  # the status API's Retry-After for a job still running
+UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, without a log line every pass
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
 
 JobLookup = Callable[[str], "dict[str, Any] | None"]  # GET /jobs/{id}: the document, None for 404; raises if down
@@ -102,47 +106,70 @@ class Agent:
         self.failures = 0  # consecutive link failures, for the back-off
         self.backoff_until = 0.0
         self.next_job_check: dict[str, float] = {}
+        self.retry_at: dict[tuple[str, int, int], float] = {}  # unreadable versions → when to read them again
         self.settling: list[dict[str, Any]] = []
 
     # --- one pass ---------------------------------------------------------------------------------
-    def step(self) -> None:
-        """List the folder, upload what has settled (unless backing off), ask after the jobs, write the status."""
+    def step(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        """List the folder, upload what has settled (unless backing off), ask after the jobs, write the status.
+
+        `stopping` is asked before each upload: a stop (SIGTERM) waits for the upload in flight, not the pass.
+        """
         now = self.clock()
         files = list_photos(self.settings.folder)
         settled = self.settler.observe(files, now)
         self.settling = self.settler.unsettled(settled)
         self._forget_vanished(files)
         # Every settled version is journaled first, so the status file counts those waiting out a back-off.
-        entries = [self.journal.find(*version) or self.journal.add(*version) for version in settled]
+        entries = [self._take(*version) for version in settled]
         if now >= self.backoff_until:
-            if any(entry.state == j.PENDING for entry in entries):
+            if any(entry.state == j.PENDING and self._due(entry, now) for entry in entries):
                 self.write_status("uploading")  # an upload may take minutes on a slow link: say so first
             for entry in entries:
-                if entry.state == j.PENDING and not self._send(entry):
+                if stopping():
+                    break
+                if entry.state == j.PENDING and self._due(entry, now) and not self._send(entry):
                     break  # the link is down: the other files wait for the back-off too
                 if entry.state in (j.CONFIRMED, j.FINISHED):
                     self._move_done(entry)  # a move a crash interrupted
-        if self.clock() >= self.backoff_until:
+        if not stopping() and self.clock() >= self.backoff_until:
             self._ask_after_jobs()
         self.write_status("backing_off" if self.clock() < self.backoff_until else "running")
 
     def idle(self) -> bool:
-        """Nothing left this pass could do: no file still settling, and nothing pending unless the link is down."""
-        pending = self.journal.in_state(j.PENDING)
-        return not self.settling and (not pending or self.clock() < self.backoff_until)
+        """Nothing left this pass could do: no file still settling, and nothing pending that is due (the link is
+        down, or the file could not be read and waits for its next try)."""
+        now = self.clock()
+        due = [e for e in self.journal.in_state(j.PENDING) if self._due(e, now)]
+        return not self.settling and (not due or now < self.backoff_until)
 
     def wait_s(self) -> float:
         return max(self.settings.poll_s, self.backoff_until - self.clock())
 
     def exit_code(self) -> int:
-        if self.journal.in_state(j.PENDING) or self.settling:
+        pending = self.journal.in_state(j.PENDING)
+        if self.settling or not all(_unreadable(entry) for entry in pending):
             return EXIT_OFFLINE
-        return EXIT_FAILED if self.journal.in_state(j.FAILED) else EXIT_OK
+        return EXIT_FAILED if pending or self.journal.in_state(j.FAILED) else EXIT_OK
+
+    def _take(self, path: str, size: int, mtime_ns: int) -> j.Entry:
+        """The journal's entry for a settled version. One marked gone that is back (moved out and in again, or a
+        share that listed nothing for a pass) is the same photo, still unsent: pending again."""
+        entry = self.journal.find(path, size, mtime_ns) or self.journal.add(path, size, mtime_ns)
+        if entry.state != j.GONE:
+            return entry
+        self.journal.update(entry, j.PENDING, reason=None)
+        log.info("%s is back in the folder, unchanged; it will be sent", Path(path).name)
+        return replace(entry, state=j.PENDING, reason=None)
+
+    def _due(self, entry: j.Entry, now: float) -> bool:
+        return now >= self.retry_at.get((entry.path, entry.size, entry.mtime_ns), 0.0)
 
     # --- uploads ----------------------------------------------------------------------------------
     def _send(self, entry: j.Entry) -> bool:
         """Upload one settled file; False when the link (or the configuration) failed and the agent backs off."""
         path = Path(entry.path)
+        self.retry_at.pop((entry.path, entry.size, entry.mtime_ns), None)
         outcome = self.upload(path)
         attempts = entry.attempts + 1
         if outcome.status != "failed":
@@ -162,6 +189,12 @@ class Agent:
         if code in PHOTO_FAULTS:
             self.journal.update(entry, j.FAILED, reason=reason, attempts=attempts)
             log.error("%s refused: %s", path.name, reason)
+            return True
+        if code == UNREADABLE:  # not the link's fault: the other files go on, no back-off
+            self.journal.update(entry, j.PENDING, reason=reason, attempts=attempts)
+            self.retry_at[(entry.path, entry.size, entry.mtime_ns)] = self.clock() + UNREADABLE_RETRY_S
+            self.status.last_error = LastError(code, reason[:300], utc_now(), str(path))
+            log.warning("%s could not be read (%s); next try in %.0f s", path.name, reason[:300], UNREADABLE_RETRY_S)
             return True
         self.journal.update(entry, j.PENDING, reason=reason, attempts=attempts)
         self._back_off(code, reason, str(path))
@@ -203,6 +236,7 @@ class Agent:
             except OSError as exc:  # the API is down: uploads will find out too
                 self._back_off("unreachable", f"unreachable: {exc}", None)
                 return
+            self.failures = 0  # the API answered: the link is back, so the next failure starts the back-off afresh
             self.next_job_check[entry.job_id] = now + JOB_POLL_S
             if doc is None:  # 404: ingestion has not seen the commit yet
                 continue
@@ -250,6 +284,12 @@ class Agent:
         )
         s.finished, s.failed, s.gone = counts.get(j.FINISHED, 0), counts.get(j.FAILED, 0), counts.get(j.GONE, 0)
         s.duplicates = counts["duplicates"]
+        s.unreadable = sum(1 for entry in self.journal.in_state(j.PENDING) if _unreadable(entry))
         if state != "backing_off":
             s.backoff_until = None
         s.write(self.status_path)
+
+
+def _unreadable(entry: j.Entry) -> bool:
+    """A pending version whose last try could not read the file (rather than reach the service)."""
+    return (entry.reason or "").split(":", 1)[0] == UNREADABLE

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     give_up = time.monotonic() + max(60.0, 10 * args.settle)
     try:
         while not stop.is_set():
-            agent.step()
+            agent.step(stop.is_set)
             if args.once and (agent.idle() or time.monotonic() > give_up):
                 break
             stop.wait(settings.poll_s if args.once else agent.wait_s())
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM (systemd's stop) and SIGINT finish the pass in flight's current photo, then exit 0."""
+    """SIGTERM (systemd's stop) and SIGINT let the upload in flight finish, start no other, then exit 0."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         log.info("stopping on signal %d", signum)

@@ -1,20 +1,25 @@
 """The sync agent's durable memory: one SQLite row per file version it has taken on (sitelens/sync_agent.py).
 
 A file version is its path, size and mtime: a file rewritten under the same name is a new version (and, its
-content being different, a new photo id). Rows move forward only:
+content being different, a new photo id). Rows move forward only, but for one way back:
 
     pending ──► uploaded ──► confirmed (the API answers the job) ──► finished (the job is terminal)
        │
        ├──► failed (the service refused the photo for good: wrong type, too large, a bad id)
-       └──► gone (deleted before it was uploaded)
+       └──► gone (deleted before it was uploaded) ──► pending (the same version is back in the folder)
 
 Every change is committed before the agent acts on it (`synchronous=FULL`, WAL), so a kill -9 or a power
 cut loses at most the step in flight, and that step is safe to repeat: the photo id comes from the content,
 so the service hands back the same reservation and the blocks already staged.
+
+A path is stored as text, or, when its name is not valid UTF-8 (Python holds such bytes as surrogate escapes,
+which SQLite cannot store as text), as the file system's bytes in a BLOB: lossless either way, and a journal
+written before such names were handled reads the same.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,7 +67,7 @@ class Journal:
 
     def find(self, path: str, size: int, mtime_ns: int) -> Entry | None:
         row = self.db.execute(
-            "SELECT * FROM files WHERE path = ? AND size = ? AND mtime_ns = ?", (path, size, mtime_ns)
+            "SELECT * FROM files WHERE path = ? AND size = ? AND mtime_ns = ?", (_stored(path), size, mtime_ns)
         ).fetchone()
         return _entry(row) if row else None
 
@@ -70,7 +75,7 @@ class Journal:
         now = _now()
         self.db.execute(
             "INSERT OR IGNORE INTO files (path, size, mtime_ns, state, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, PENDING, now, now),
+            (_stored(path), size, mtime_ns, PENDING, now, now),
         )
         entry = self.find(path, size, mtime_ns)
         assert entry is not None
@@ -82,7 +87,7 @@ class Journal:
         columns = ", ".join(f"{name} = ?" for name in ["state", "updated_at", *fields])
         self.db.execute(
             f"UPDATE files SET {columns} WHERE path = ? AND size = ? AND mtime_ns = ?",  # noqa: S608 (fixed names)
-            (state, _now(), *fields.values(), entry.path, entry.size, entry.mtime_ns),
+            (state, _now(), *map(_text, fields.values()), _stored(entry.path), entry.size, entry.mtime_ns),
         )
 
     def in_state(self, *states: str) -> list[Entry]:
@@ -96,9 +101,24 @@ class Journal:
         return counts
 
 
+def _stored(path: str) -> str | bytes:
+    """The path as SQLite can hold it: text, or the file system's bytes for a name that is not UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _text(value: object) -> object:
+    """A message for people (a reason may quote a path that is not UTF-8): its undecodable bytes as escapes."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
 def _entry(row: tuple[object, ...]) -> Entry:
     path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts = row[:10]
-    return Entry(str(path), int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
+    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
+    return Entry(path, int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
                  _opt(job_state), bool(duplicate), _opt(reason), int(str(attempts)))  # fmt: skip
 
 

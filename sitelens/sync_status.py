@@ -1,14 +1,15 @@
 """The sync agent's status file: one JSON document a device's monitoring reads (see docs/field.md).
 
 It is replaced atomically (written beside, flushed to disk, then renamed over the old one), so a reader
-never sees half a document, even across a power cut.
+never sees half a document, even across a power cut. It is created as any ordinary file is (0666 less the
+umask: 0644 under the usual 022), so a monitoring agent running as another user can read it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ class Status:
     updated_at: str = field(default_factory=utc_now)
     last_success_at: str | None = None  # the last upload the service took (committed, or already there)
     pending: int = 0  # file versions seen and settled but not uploaded yet
+    unreadable: int = 0  # of those, the ones the agent could not read at its last try (tried again every minute)
     settling: list[dict[str, Any]] = field(default_factory=list)  # files still being written: path, size
     uploaded: int = 0  # committed and not yet answered by the status API
     confirmed: int = 0  # the API answers their jobs (not terminal yet)
@@ -48,16 +50,18 @@ class Status:
     def write(self, path: Path) -> None:
         self.updated_at = utc_now()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".status-", suffix=".json", dir=path.parent)
+        temp = path.parent / f".status-{uuid.uuid4().hex}.json"
+        # Not mkstemp: its 0600 would follow the rename, and monitoring reads the file as another user.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "w") as handle:
                 json.dump(asdict(self), handle, indent=2)
                 handle.write("\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            Path(temp).replace(path)
+            temp.replace(path)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
 
 

@@ -10,7 +10,8 @@ others are sent (see upload_progress.py).
 
 The photo id defaults to the file's name and a hash of its content, so uploading a file twice
 is one upload, while a copy under another name is a photo of its own (which the pipeline's per-site
-content dedupe then completes from the first one's result).
+content dedupe then completes from the first one's result). The hash is computed in chunks and a file is loaded
+only within the API's `max_bytes` (a misnamed video must not exhaust a small device's memory).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from opentelemetry.trace import SpanKind
 
 from batch_tasks import telemetry
 from shared.jobs.ids import job_id_for
-from sitelens.upload_progress import MIB, Progress, plan_blocks, staged_blocks
+from sitelens.upload_progress import MIB, Progress, Throttle, plan_blocks, staged_blocks
 
 Requester = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 BlobFactory = Callable[[str], Any]
@@ -70,9 +71,20 @@ class Outcome:
 
 def default_photo_id(path: Path, data: bytes) -> str:
     """`{file stem, made safe}-{16 hex of sha256(content)}`, within the API's id rule (1-64 of [A-Za-z0-9_-])."""
-    stem = UNSAFE_ID.sub("-", path.stem).strip("-_")[:47]
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    return f"{stem}-{digest}" if stem else digest
+    return _photo_id(path, hashlib.sha256(data).hexdigest())
+
+
+def _photo_id(path: Path, sha256_hex: str) -> str:
+    stem = UNSAFE_ID.sub("-", path.stem).strip("-_")[:47]  # a name that is not ASCII (or not UTF-8) keeps its ASCII
+    return f"{stem}-{sha256_hex[:16]}" if stem else sha256_hex[:16]
+
+
+def _fingerprint(path: Path) -> tuple[bytes, str]:
+    """The file's first bytes and its SHA-256, read in chunks: memory does not grow with the file."""
+    with path.open("rb") as handle:
+        head = handle.read(max(len(magic) for magic, _ in MAGIC))
+        handle.seek(0)
+        return head, hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def detect_ext(path: Path, data: bytes) -> str:
@@ -129,6 +141,7 @@ class Uploader:
         self.block_size, self.blob_factory, self.sleep = block_size, blob_factory, sleep
         self.progress = progress or Progress(sys.stderr, enabled=False)
         self.throttle = Throttle(bytes_per_s, sleep) if bytes_per_s else None
+        self.max_bytes: int | None = None  # the API's size limit, from its last reply
 
     def upload(self, path: Path, photo_id: str | None = None, label: str | None = None) -> Outcome:
         # The photo's trace starts here; its traceparent travels in the blob's metadata (docs/telemetry.md).
@@ -151,18 +164,24 @@ class Uploader:
             self.progress.finish()
 
     def _upload(self, path: Path, photo_id: str | None, label: str) -> Outcome:
-        data = path.read_bytes()
-        ext = detect_ext(path, data)
+        size = path.stat().st_size
+        self._check_size(size)  # against the limit an earlier reply named: nothing read, nothing reserved
+        head, digest = _fingerprint(path)
+        ext = detect_ext(path, head)
         body = {"site_id": self.site, "device_id": self.device,
-                "photo_id": photo_id or default_photo_id(path, data), "ext": ext}  # fmt: skip
-        photo = _Photo(path, data, body, self._grant(body))
-        job_id = str(photo.grant.get("job_hint") or job_id_for(photo.name))
-        outcome = Outcome(str(path), "uploaded", photo.name, job_id)
-        if photo.grant.get("uploaded"):
-            return Outcome(str(path), "already_uploaded", photo.name, job_id)
-        limit = int(photo.grant.get("max_bytes") or len(data))
-        if len(data) > limit:
-            raise UploadFailed("too_large", f"{len(data)} bytes; the service accepts at most {limit}")
+                "photo_id": photo_id or _photo_id(path, digest), "ext": ext}  # fmt: skip
+        grant = self._grant(body)
+        self.max_bytes = int(grant.get("max_bytes") or 0) or self.max_bytes
+        name = str(grant["blob_name"]).removeprefix("photos/")
+        job_id = str(grant.get("job_hint") or job_id_for(name))
+        outcome = Outcome(str(path), "uploaded", name, job_id)
+        if grant.get("uploaded"):
+            return Outcome(str(path), "already_uploaded", name, job_id)
+        self._check_size(size)
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:  # rewritten since it was hashed: the id would not match
+            raise UploadFailed("unreadable", "the file changed while it was being read")
+        photo = _Photo(path, data, body, grant)
         try:
             etag = self._send(photo, outcome, label)
         except _AlreadyThere:  # committed before (perhaps by us, with the reply lost): the same job either way
@@ -170,6 +189,10 @@ class Uploader:
             return outcome
         outcome.etag, outcome.committed_at = etag.strip('"'), datetime.now(UTC).isoformat()
         return outcome
+
+    def _check_size(self, size: int) -> None:
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise UploadFailed("too_large", f"{size} bytes; the service accepts at most {self.max_bytes}")
 
     def _send(self, photo: _Photo, outcome: Outcome, label: str) -> str:
         """Stage the blocks the service does not hold yet, then commit; returns the committed blob's ETag."""
@@ -257,29 +280,6 @@ class Uploader:
                 elif exc.status_code not in RETRYABLE_STATUS:
                     raise failure from exc
         raise failure
-
-
-class Throttle:
-    """A bandwidth cap: before each block, wait until the bytes sent so far fit the rate (a link shared with others).
-
-    Blocks are sent whole, so the cap holds on average over a few blocks; a smaller block size smooths it.
-    """
-
-    def __init__(self, bytes_per_s: float, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic):
-        self.rate, self.sleep, self.clock = bytes_per_s, sleep, clock
-        self.start: float | None = None
-        self.sent = 0
-
-    def take(self, n: int) -> None:
-        now = self.clock()
-        if self.start is None:
-            self.start = now
-        due = self.start + self.sent / self.rate  # when the bytes already sent would have been sent at the cap
-        if due > now:
-            self.sleep(due - now)
-        elif now - due > 1.0:  # idle a while (between photos, or the link was down): no burst for the idle time
-            self.start, self.sent = now, 0
-        self.sent += n
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""How far `sitelens upload` got with a photo: its blocks, which of them the service already holds, and the bar.
+"""How far `sitelens upload` got with a photo: its blocks, which of them the service already holds, the pace
+they leave at (`--bandwidth`), and the bar.
 
 Resume: a device's SAS may create and write its blob but not read it, so the client cannot call Get Block
 List itself. The upload API can, with the app's own identity: a repeated `POST /api/uploads` for a blob
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -90,3 +91,26 @@ class Progress:
             f"\r{self.label[:40]:<40} [{bar}] {share:4.0%} {self.done / MIB:.1f}/{self.total / MIB:.1f} MiB"
         )
         self.stream.flush()
+
+
+class Throttle:
+    """A bandwidth cap: before each block, wait until the bytes sent so far fit the rate (a link shared with others).
+
+    Blocks are sent whole, so the cap holds on average over a few blocks; a smaller block size smooths it.
+    """
+
+    def __init__(self, bytes_per_s: float, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic):
+        self.rate, self.sleep, self.clock = bytes_per_s, sleep, clock
+        self.start: float | None = None
+        self.sent = 0
+
+    def take(self, n: int) -> None:
+        now = self.clock()
+        if self.start is None:
+            self.start = now
+        due = self.start + self.sent / self.rate  # when the bytes already sent would have been sent at the cap
+        if due > now:
+            self.sleep(due - now)
+        elif now - due > 1.0:  # idle a while (between photos, or the link was down): no burst for the idle time
+            self.start, self.sent = now, 0
+        self.sent += n

@@ -1,5 +1,6 @@
 """`sitelens sync` as a real process against the real app on the local Functions host and Azurite: a file
-written slowly, a kill -9 mid-upload, and the API down for a while. Each waits on the agent's status file."""
+written slowly, a kill -9 mid-upload, SIGTERM mid-upload, and the API down for a while. Each waits on the agent's
+status file."""
 
 from __future__ import annotations
 
@@ -160,6 +161,23 @@ def test_kill_9_mid_upload_then_a_restart_resumes_and_uploads_once(host, photos,
     journal.close()
     third = AgentProcess(folder, host, f"s{unique}", "--once", "--settle", "0.5")
     assert third.wait() == 0 and sent_lines(third) == []  # a confirmed photo is never sent again
+
+
+def test_sigterm_lets_the_upload_in_flight_finish_and_starts_no_other(host, photos, unique, tmp_path):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"IMG_001{n}.jpg").write_bytes(photo_bytes(4 * BLOCK))  # about 3 s each at the cap below
+    agent = AgentProcess(folder, host, f"s{unique}", "--settle", "0.5", "--bandwidth", "16KiB")
+    try:
+        wait_for(lambda: agent.status().get("state") == "uploading", 60, "the agent uploading")
+        assert agent.stop() == 0
+        sent = len(sent_lines(agent))
+        assert sent <= 1, agent.text()  # the one in flight (if it had started), not the rest of the pass
+        assert (agent.status()["state"], agent.status()["pending"]) == ("stopped", 3 - sent)
+        assert len(photos()) == sent
+    finally:
+        agent.process.kill()
 
 
 def _staged_blocks(host: HostProcess, folder: Path, unique: str) -> int:

@@ -12,7 +12,7 @@ import pytest
 from sitelens import jobs_command
 from sitelens.api_client import ApiError
 from sitelens.jobs_command import describe, table
-from sitelens.upload import Throttle
+from sitelens.upload_progress import Throttle
 
 
 class Clock:

@@ -1,0 +1,57 @@
+"""The sync agent's rig for unit tests: a scripted upload and status API, a manual clock, a real journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sitelens.sync_agent import Agent, SyncSettings
+from sitelens.sync_journal import Journal
+from sitelens.upload import Outcome
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(1000)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Service:
+    """Uploads answer from a script (default: uploaded); jobs answer from `jobs` (absent: 404)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.script: list[Outcome] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.down = False
+
+    def upload(self, path: Path) -> Outcome:
+        self.sent.append(path.name)
+        if self.script:
+            return self.script.pop(0)
+        return Outcome(str(path), "uploaded", f"s/d/{path.name}", f"j_{path.stem}")
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        if self.down:
+            raise ConnectionError("refused")
+        return self.jobs.get(job_id)
+
+
+def make_rig(tmp_path: Path) -> tuple[Agent, Service, Clock, Path]:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    service, clock = Service(), Clock()
+    settings = SyncSettings(folder, settle_s=5.0, backoff_base_s=2.0, backoff_cap_s=30.0, move_done=tmp_path / "done")
+    agent = Agent(settings, Journal(tmp_path / "state" / "journal.sqlite3"), service.upload, service.job,
+                  tmp_path / "state" / "status.json", clock=clock, jitter=lambda: 1.0)  # fmt: skip
+    return agent, service, clock, folder
+
+
+def status(agent: Agent) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(agent.status_path.read_text())
+    return doc
