@@ -90,8 +90,12 @@ def test_storage_refusing_what_a_cold_instance_builds_is_a_problem_document_not_
     """Each API's tables are created on first use; storage refusing that (down, throttling, a role assignment
     still propagating; here a table name it refuses) was the host's bare 500 on every call."""
     host = host_for(values(storage_connection, "x", SITELENS_TABLE_PREFIX="no-such-table-"))
-    for path in ("/subscriptions", f"/jobs/j_{'a' * 26}", "/jobs?site=north-yard", "/sites/north-yard/summary"):
+    spec = json.loads((Path(__file__).resolve().parents[3] / "openapi.json").read_text())["paths"]
+    operations = {"/subscriptions": "/subscriptions", f"/jobs/j_{'a' * 26}": "/jobs/{id}",
+                  "/jobs?site=north-yard": "/jobs", "/sites/north-yard/summary": "/sites/{site}/summary"}  # fmt: skip
+    for path, operation in operations.items():
         status, media, problem = get(host, path, key="host-key")
         assert media == "application/problem+json" and status in (422, 503), (path, status, problem)
         assert problem is not None and problem["status"] == status and problem["reason"], path
+        assert str(status) in spec[operation]["get"]["responses"], f"openapi.json lists no {status} for {operation}"
     assert "Traceback" not in host.log_text()
