@@ -6,11 +6,26 @@ this module beside `shared/` (infra/package.py), so the writer and the reader ca
 
 Every path is a blob name inside its container (never prefixed with the container's name), fixed per job:
 a re-run overwrites the same blobs, which is what makes a task safe to repeat.
+
+A model id `{name}/{version}` is the folder of a model's files in the `models` container and on a node; the
+app routes photos to ids (shared/jobs/routing.py) that the node loads and `sitelens models` writes, so the
+one rule for an id is here too.
 """
 
 from __future__ import annotations
 
+import re
+
 RESULTS = "results"  # the container the node writes to and the app reads from
+# A name or a version: one plain path segment (it becomes a blob folder and a local folder). A job's content
+# key, a Table key of at most 1 KiB, holds an id of 257 characters with room to spare.
+MODEL_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MODEL_ID = re.compile(rf"{MODEL_SEGMENT.pattern}/{MODEL_SEGMENT.pattern}")
+
+
+def is_model_id(text: str) -> bool:
+    """`name/version`, each a segment; fullmatch, since `$` would let a trailing newline pass."""
+    return MODEL_ID.fullmatch(text) is not None
 
 
 def result_path(job_id: str) -> str:

@@ -17,8 +17,10 @@ from pathlib import Path
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
-from batch_tasks.models.publish import CONTAINER, Upload
+from batch_tasks.models.publish import CONTAINER, MANIFEST, Upload
+from shared.adapters.azure_errors import translated
 from shared.config import STORAGE, expand_connection_string
+from shared.errors import NotFound
 
 REPO = Path(__file__).resolve().parents[1]
 NO_STORAGE = f"no storage: pass --account-url or --connection-string, set {STORAGE}, or run `sitelens dev`"
@@ -61,6 +63,39 @@ def models_container(service: BlobServiceClient) -> ContainerClient:
     return container
 
 
+class VersionPublished(ValueError):
+    """The version is already published with another manifest (other files or settings)."""
+
+
+def refuse_replacing(service: BlobServiceClient, uploads: list[Upload]) -> None:
+    """Refuse to publish over a version stored with a different manifest: a node keeps a version it has
+    downloaded, and a result is reused for a photo read before by the same model id, so one id must always
+    mean one set of files. The same manifest (the same files, by their SHA-256) may be published again.
+
+    Raises:
+        VersionPublished: the version's stored manifest differs from the one to upload.
+        SitelensError: storage refused or did not answer (`shared.adapters.azure_errors`).
+    """
+    manifest = next(u for u in uploads if u.blob.endswith("/" + MANIFEST))
+    blob = service.get_container_client(CONTAINER).get_blob_client(manifest.blob)
+    try:
+        with translated(f"{CONTAINER}/{manifest.blob}"):
+            stored = blob.download_blob().readall()
+    except NotFound:  # the container or the version is not there yet
+        return
+    if _document(stored) != _document(manifest.path.read_bytes()):
+        version = manifest.blob.removesuffix("/" + MANIFEST)
+        raise VersionPublished(f"{version} is already published with a different manifest (version_published); "
+                               "publish the change as a new version")  # fmt: skip
+
+
+def _document(data: bytes) -> object:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None  # a stored manifest that is not JSON is never the one to publish
+
+
 def upload_to(service: BlobServiceClient, uploads: list[Upload]) -> None:
     container = models_container(service)
     for item in uploads:  # in plan order: the manifest last
@@ -70,5 +105,6 @@ def upload_to(service: BlobServiceClient, uploads: list[Upload]) -> None:
 
 
 def upload(uploads: list[Upload], connection: str) -> None:
+    """Upload without `refuse_replacing`: the local stack seeds its own storage with the repository's model."""
     with BlobServiceClient.from_connection_string(connection) as service:
         upload_to(service, uploads)

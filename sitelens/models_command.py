@@ -13,6 +13,7 @@ from pathlib import Path
 from batch_tasks.models.fetch import FetchError, fetch
 from batch_tasks.models.manifest import ManifestError
 from batch_tasks.models.publish import CONTAINER, plan
+from shared.errors import SitelensError
 from sitelens import model_storage, models_init, models_route
 from sitelens.model_storage import connection_string, upload
 
@@ -64,6 +65,14 @@ def run_publish(args: argparse.Namespace) -> int:
         print(f"models publish: refused, nothing uploaded: {exc}")
         return 1
     with service:
+        try:
+            model_storage.refuse_replacing(service, uploads)
+        except model_storage.VersionPublished as exc:
+            print(f"models publish: refused, nothing uploaded: {exc}")
+            return 1
+        except SitelensError as exc:
+            print(f"models publish: nothing uploaded: {exc}")
+            return 1
         model_storage.upload_to(service, uploads)
     for item in uploads:
         print(f"{CONTAINER}/{item.blob}")

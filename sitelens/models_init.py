@@ -143,12 +143,15 @@ def write_folder(out: Path, graph: Path, doc: dict[str, Any], *, labels_file: bo
     if labels_file:
         del staged["labels"]
     parse(staged)  # ManifestError names the key before anything is written
+    # Read before anything is removed: with --force the graph may be the folder's own model.onnx (a re-init with
+    # other flags); the labels were read by build_manifest.
+    graph_bytes = graph.read_bytes()
     if out.exists() and any(out.iterdir()):
         if not force:
             raise GraphRefused(f"{out} exists and is not empty: pass --force to replace it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(graph, out / MODEL_FILE)
+    (out / MODEL_FILE).write_bytes(graph_bytes)
     staged["files"] = {"model": _entry(out / MODEL_FILE)}
     if labels_file:
         (out / LABELS_FILE).write_text("".join(f"{label}\n" for label in doc["labels"]), encoding="utf-8")

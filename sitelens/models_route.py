@@ -16,6 +16,7 @@ from collections.abc import Callable
 from azure.core import MatchConditions
 from azure.storage.blob import ContainerClient, ContentSettings
 
+from batch_tasks.artifacts import is_model_id
 from batch_tasks.models.publish import CONTAINER, MANIFEST, prefix
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound, SitelensError
@@ -36,7 +37,7 @@ def model_id(text: str) -> str:
     """`NAME:VERSION` (or `NAME/VERSION`) → the id `NAME/VERSION`."""
     name, sep, version = text.replace(":", "/", 1).partition("/")
     model = f"{name}/{version}"
-    if not sep or not routing.MODEL_KEY.match(model):
+    if not sep or not is_model_id(model):
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME:VERSION (e.g. pipe-defects:1.1.0)")
     return model
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from batch_tasks.artifacts import MODEL_SEGMENT
+
 TASK_KINDS = frozenset({"ocr", "classify", "segment", "detect"})
 REQUIRED = ("name", "version", "task", "files", "license", "attribution")
-# Names become blob paths (`{name}/{version}/{file}`) and local paths: one plain segment each.
-SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Names become blob paths (`{name}/{version}/{file}`) and local paths: one plain segment each, by the rule of a
+# model id that routing and the node share.
+SEGMENT = MODEL_SEGMENT
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -11,7 +11,6 @@ kind (`batch_tasks.models.serving`) is kept the same way; a model's `limits.max_
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from batch_tasks.artifacts import is_model_id
 from batch_tasks.errors import ModelOutOfMemory, ModelOutputInvalid, ModelUnavailable, NodeError, UnknownModel
 from batch_tasks.models.manifest import ManifestError, load
 from batch_tasks.models.serving import KindResult, ServedModel, failure
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # A model whose files verify but that does not load (or warm) is not tried again for this long: a broken version
 # would otherwise be loaded again for each of its photos, holding the lock every other model's first use waits on.
 RETRY_FAILED_LOAD_S = 60.0
-MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass
@@ -39,6 +38,10 @@ class Loaded:
     batcher: Batcher[DecodedImage, KindResult]
     load_s: float
     warm_runs: int
+    # Requests that hold this model (`Registry.hold`) and have not released it. An evicted model's batcher is
+    # stopped only once none is left: a request took it before decoding its photo and queues the photo after.
+    holders: int = 0
+    evicted: bool = False
 
 
 Loader = Callable[[Path], ServedModel]
@@ -76,11 +79,23 @@ class Registry:
 
     def get(self, model_id: str) -> Loaded:
         """The loaded model, loading (and maybe downloading) it first. Blocking: call from a worker thread.
+        Not held: an eviction may stop its batcher at any time (a request uses `hold`).
 
         Raises:
             UnknownModel, ModelUnavailable.
         """
-        if not MODEL_ID.fullmatch(model_id):
+        loaded = self.hold(model_id)
+        self.release(loaded)
+        return loaded
+
+    def hold(self, model_id: str) -> Loaded:
+        """As `get`, and the model's batcher takes photos until `release`, even if the model is evicted meanwhile
+        (another model loaded while this one's photo decodes). Every `hold` needs its `release`.
+
+        Raises:
+            UnknownModel, ModelUnavailable.
+        """
+        if not is_model_id(model_id):
             raise UnknownModel(f"{model_id!r} is not a model id of the form name/version")
         warm = self._warm(model_id)
         if warm is not None:
@@ -90,21 +105,37 @@ class Registry:
             if warm is not None:
                 return warm
             loaded = self._load(model_id)
+            loaded.holders = 1
             with self._lock:
                 self._failed.pop(model_id, None)
                 self._loaded[model_id] = loaded
-                evicted = [self._loaded.popitem(last=False) for _ in range(len(self._loaded) - self.capacity)]
-            for old_id, old in evicted:
-                old.batcher.stop()  # finishes what it holds; its sessions go with the last reference
+                evicted = [self._loaded.popitem(last=False)[1] for _ in range(len(self._loaded) - self.capacity)]
+                for old in evicted:
+                    old.evicted = True
+                idle = [old for old in evicted if old.holders == 0]  # the others stop on their last release
+            for old in evicted:
                 self.evictions += 1
-                log.info("evicted %s (least recently used; %d kept)", old_id, self.capacity)
+                log.info("evicted %s (least recently used; %d kept)", old.model_id, self.capacity)
+            for old in idle:
+                old.batcher.stop()  # finishes what it holds; its sessions go with the last reference
             return loaded
 
+    def release(self, loaded: Loaded) -> None:
+        """End a `hold`. Never waits: the last holder of an evicted model stops its batcher on a thread of its own
+        (the server releases from its event loop, and a stop waits for the queued photos to run)."""
+        with self._lock:
+            loaded.holders -= 1
+            last = loaded.evicted and loaded.holders == 0
+        if last:
+            threading.Thread(target=loaded.batcher.stop, name=f"unload-{loaded.model_id}", daemon=True).start()
+
     def _warm(self, model_id: str) -> Loaded | None:
-        """The model if loaded (now the most recently used); raises its load's error within the retry wait."""
+        """The model if loaded (now the most recently used, and held); raises its load's error within the retry
+        wait."""
         with self._lock:
             if model_id in self._loaded:
                 self._loaded.move_to_end(model_id)
+                self._loaded[model_id].holders += 1
                 return self._loaded[model_id]
             when, error = self._failed.get(model_id, (float("-inf"), None))
         if error is not None and time.monotonic() - when < RETRY_FAILED_LOAD_S:
@@ -128,8 +159,16 @@ class Registry:
             self._download(name, version, folder)
             load(folder)
         except ManifestError as exc:
-            raise ModelUnavailable(f"model {model_id} downloaded but does not verify: {exc}") from exc
+            # A failed load like any other: not downloaded again for each of its photos within the retry wait.
+            error = ModelUnavailable(f"model {model_id} downloaded but does not verify: {exc}")
+            raise self._failing(model_id, error) from exc
         return folder  # a download that failed raised UnknownModel or ModelUnavailable itself
+
+    def _failing(self, model_id: str, error: NodeError) -> NodeError:
+        """`error`, recorded as the model's failed load: `_warm` raises it again until the retry wait is over."""
+        with self._lock:
+            self._failed[model_id] = (time.monotonic(), error)
+        return error
 
     def _load(self, model_id: str) -> Loaded:
         started = time.perf_counter()
@@ -142,9 +181,7 @@ class Registry:
             error: NodeError = ModelUnavailable(f"model {model_id} did not load: {type(exc).__name__}: {exc}")
             if isinstance(failure(exc), ModelOutOfMemory):  # warm-up ran out of its arena or the device
                 error = ModelOutOfMemory(f"model {model_id} did not fit while warming: {exc}")
-            with self._lock:
-                self._failed[model_id] = (time.monotonic(), error)
-            raise error from exc
+            raise self._failing(model_id, error) from exc
         batcher: Batcher[DecodedImage, KindResult] = Batcher(
             engine.run_batch, max_batch=engine.max_batch or self._max_batch, max_wait=self._max_wait,
             max_queue=self._max_queue, name=model_id,

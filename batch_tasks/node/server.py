@@ -132,7 +132,16 @@ class NodeServer:
 
     async def _infer(self, model_id: str, path: str) -> tuple[Loaded, KindResult, bytes, dict[str, float]]:
         """Decode, batch, run, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
-        loaded = await asyncio.to_thread(self.registry.get, model_id)
+        # Held while the photo decodes and runs: a model loaded meanwhile for another request may evict this one,
+        # and its batcher must still take this photo (an eviction is not a shutdown).
+        loaded = await asyncio.to_thread(self.registry.hold, model_id)
+        try:
+            return await self._infer_held(loaded, path)
+        finally:
+            self.registry.release(loaded)
+
+    async def _infer_held(self, loaded: Loaded, path: str) -> tuple[Loaded, KindResult, bytes, dict[str, float]]:
+        model_id = loaded.model_id
         t0 = time.perf_counter()
         with telemetry.tracer().start_as_current_span("decode"):
             decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.decode_long_side))
@@ -166,7 +175,7 @@ class NodeServer:
         if request.get("overlay_path"):
             Path(str(request["overlay_path"])).write_bytes(overlay)
         return {"ok": True, "task": loaded.engine.manifest.task, "result": result.to_dict(), "timings_ms": timings,
-                "provider": self._provider(model)}  # fmt: skip
+                "provider": loaded.engine.providers[0]}  # fmt: skip
 
     async def _job(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -192,7 +201,7 @@ class NodeServer:
             if exc.code in FINAL_ERRORS:  # tell the app now rather than after Batch's retries
                 await asyncio.to_thread(self.store.post_completion, jobs.failed(job, exc.code, exc.message))
             raise
-        provider = self._provider(job.model)
+        provider = loaded.engine.providers[0]  # the model that read it, even if evicted since
         task = loaded.engine.manifest.task
         document = jobs.result_document(job, result, provider=provider, timings_ms=timings, task=task)
         with telemetry.tracer().start_as_current_span("storage.write_results"):
@@ -202,10 +211,6 @@ class NodeServer:
         counted = {"lines" if task == "ocr" else "found": serving.count(result)}
         return {"ok": True, "outcome": "succeeded", "result_path": path, "checksum": jobs.checksum(document),
                 **counted, "timings_ms": timings, "provider": provider}  # fmt: skip
-
-    def _provider(self, model_id: str) -> str:
-        loaded = next((m for m in self.registry.peek() if m.model_id == model_id), None)
-        return loaded.engine.providers[0] if loaded else "unknown"
 
     def health(self) -> dict[str, Any]:
         models = [

@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batch_tasks.artifacts import is_model_id
 from shared.errors import InvalidInput
 
-MODEL_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}/[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
-SITE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # a site as it appears in a photo's blob name
+SITE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a site as in a photo's blob name; used with fullmatch
 KEYS = frozenset({"routes", "sites"})
 Route = tuple[str, int]  # (model "name/version", weight)
 
@@ -70,7 +70,7 @@ def _routes(value: object, where: str) -> tuple[Route, ...]:
     except (KeyError, TypeError) as exc:
         raise _bad(f"{where}: every route needs 'model' and 'weight' ({exc!r})") from exc
     for model, weight in parsed:
-        if not isinstance(model, str) or not MODEL_KEY.match(model):
+        if not isinstance(model, str) or not is_model_id(model):
             raise _bad(f"{where}: model {model!r} is not a 'name/version' id")
         if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
             raise _bad(f"{where}: model {model} has weight {weight!r}, not a whole number >= 0")
@@ -98,7 +98,7 @@ def parse_table(document: bytes) -> RoutingTable:
         raise _bad("'sites' must map site names to lists of routes")
     sites: dict[str, tuple[Route, ...]] = {}
     for site, site_routes in sites_doc.items():
-        if not SITE_KEY.match(site):
+        if not SITE_KEY.fullmatch(site):
             raise _bad(f"site {site!r} is not a site name")
         sites[site] = _routes(site_routes, f"sites[{site}]")
     return RoutingTable(routes, sites)
@@ -111,9 +111,9 @@ def parse(document: bytes) -> list[Route]:
 
 def with_route(table: RoutingTable, site: str | None, model: str, weight: int) -> RoutingTable:
     """`table` with `model` at `weight` for `site` (None: the routes for every site), added or updated."""
-    if not MODEL_KEY.match(model):
+    if not is_model_id(model):
         raise _bad(f"model {model!r} is not a 'name/version' id")
-    if site is not None and not SITE_KEY.match(site):
+    if site is not None and not SITE_KEY.fullmatch(site):
         raise _bad(f"site {site!r} is not a site name")
     current = table.routes if site is None else table.sites.get(site, ())
     updated = tuple((m, weight if m == model else w) for m, w in current)

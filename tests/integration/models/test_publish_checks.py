@@ -7,10 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.support.onnx_models import write_classify_model, write_detect_model
+from tests.support.onnx_models import (
+    classify_graph,
+    classify_manifest,
+    write_classify_model,
+    write_detect_model,
+    write_folder,
+)
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -63,3 +70,32 @@ def test_a_good_folder_is_published(tmp_path, storage_connection, unique):
     assert sorted(uploaded(storage_connection, f"good-{unique}")) == [
         f"good-{unique}/1.0.0/manifest.json", f"good-{unique}/1.0.0/model.onnx"
     ]  # fmt: skip
+
+
+def test_a_version_published_with_other_files_is_refused_and_an_identical_one_published_again(
+    tmp_path, storage_connection, unique
+):
+    """One id, one set of files: a node keeps a version it downloaded and results are reused per model id, so
+    publishing other weights under a published version left nodes serving different models under one id."""
+    name = f"taken-{unique}"
+    first = write_classify_model(tmp_path / "first", name=name)
+    assert publish(first, storage_connection).returncode == 0
+    container = BlobServiceClient.from_connection_string(storage_connection).get_container_client("models")
+
+    def stored() -> dict[str, bytes]:
+        return {n: container.download_blob(n).readall() for n in sorted(uploaded(storage_connection, name))}
+
+    before = stored()
+    again = publish(first, storage_connection)  # the same folder again (as the local stack does on each start)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert stored() == before
+    retrained = write_folder(tmp_path / "retrained", classify_graph(3, weights=np.eye(3)[::-1]),
+                             classify_manifest(name=name))  # fmt: skip
+    done = publish(retrained, storage_connection)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "refused, nothing uploaded" in done.stdout and "version_published" in done.stdout
+    assert f"{name}/1.0.0 is already published" in done.stdout
+    assert stored() == before
+    newer = write_folder(tmp_path / "newer", classify_graph(3, weights=np.eye(3)[::-1]),
+                         classify_manifest(name=name, version="1.1.0"))  # fmt: skip
+    assert publish(newer, storage_connection).returncode == 0

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from batch_tasks.models.publish import plan
 from sitelens.models_command import upload
 from tests.integration.node.conftest import Node, node_env
 from tests.integration.ocr import photos
+from tests.support.onnx_models import write_classify_model
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +76,52 @@ def test_a_version_in_neither_place_is_unknown(small_node: Node, tmp_path: Path)
     reply = small_node.call({"op": "read", "model": "ocr/never-published", "path": str(tmp_path / "x.jpg")})
     assert reply["error"]["code"] == "unknown_model"
     assert "not in the registry" in reply["error"]["message"]
+
+
+@pytest.fixture
+def ab_node(tmp_path: Path, storage: str) -> Iterator[Node]:
+    """An A/B pair of classify versions on a node that keeps one model loaded, with one decode worker."""
+    local = tmp_path / "models"
+    write_classify_model(local / "colours" / "1.0.0")
+    write_classify_model(local / "colours" / "2.0.0", version="2.0.0")
+    shared = tmp_path / "shared"
+    n = Node(shared, node_env(shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local),
+                              SITELENS_MODEL_CACHE="1", SITELENS_WARM_MODELS="colours/1.0.0"))  # fmt: skip
+    started = n.start()
+    assert started.returncode == 0, started.stderr
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+def test_a_photo_whose_model_is_evicted_while_it_decodes_is_still_read(ab_node: Node, tmp_path: Path) -> None:
+    """Request 1 has its model (A) and decodes its photo; request 2 loads B, which evicts A. A's photo was then
+    refused as `shutting_down` (a Batch retry spent) though the server was not shutting down."""
+    red = photos.jpeg(np.full((300, 400, 3), (0, 0, 255), np.uint8))
+    held_open = tmp_path / "arriving.jpg"  # request 1's photo: read by its decode worker only as it is written
+    os.mkfifo(held_open)
+    other = tmp_path / "other.jpg"
+    other.write_bytes(red)
+
+    def writer() -> int | None:  # opens once request 1's decode worker opened the photo to read it
+        with contextlib.suppress(OSError):
+            return os.open(held_open, os.O_WRONLY | os.O_NONBLOCK)
+        return None
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ab_node.call, {"op": "read", "model": "colours/1.0.0", "path": str(held_open)})
+        fd = wait_for(writer, 60, "request 1's photo to be decoding")
+        try:
+            second = pool.submit(ab_node.call, {"op": "read", "model": "colours/2.0.0", "path": str(other)})
+            wait_for(lambda: ab_node.health()["evictions"] == 1, 60, "request 2's model to evict request 1's")
+            os.set_blocking(fd, True)
+            os.write(fd, red)
+        finally:
+            os.close(fd)
+        replies = first.result(60), second.result(60)
+    for reply in replies:
+        assert reply["ok"] is True, reply
+        assert reply["result"]["labels"][0]["label"] == "red"
+        assert reply["provider"] == "CPUExecutionProvider"  # the model that read it, though no longer loaded
+    assert [m["id"] for m in ab_node.health()["models"]] == ["colours/2.0.0"]

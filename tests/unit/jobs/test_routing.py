@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from batch_tasks.errors import UnknownModel
+from batch_tasks.models.manifest import ManifestError, parse
+from batch_tasks.models.serving import ServedModel
+from batch_tasks.node.registry import Registry
 from shared.errors import InvalidInput
 from shared.jobs import routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import Ingestion
 from shared.validation import Limits, QualityPolicy
+from sitelens import models_route
 from tests.unit.jobs.fakes import Clock, MemoryBatch, MemoryJobStore, MemoryOutbox, MemoryPhotos
 from tests.unit.jobs.test_pipeline import photo
 
@@ -79,6 +86,8 @@ def test_no_live_route_means_the_default_model():
         b'{"routes": [], "sites": {"north yard": []}}',
         b'{"routes": [], "sites": {"north-yard": {"model": "a/1"}}}',
         b'{"routes": [], "sites": {"north-yard": [{"model": "a/1", "weight": 1.5}]}}',
+        b'{"routes": [{"model": "ocr/ppocrv4\\n", "weight": 1}]}',  # `$` let a trailing newline pass
+        b'{"routes": [], "sites": {"north-yard\\n": [{"model": "a/1", "weight": 1}]}}',
     ],
 )
 def test_bad_documents_are_refused_with_reason_bad_routing(document):
@@ -133,3 +142,63 @@ def test_ingestion_routes_each_photo_by_its_site():
     assert north is not None and east is not None
     assert (north.model, east.model) == ("pipe-defects/1.0.0", "ocr/ppocrv4")
     assert sorted(r.model for r in batch.tasks.values()) == ["ocr/ppocrv4", "pipe-defects/1.0.0"]
+
+
+def _manifest_takes(name: str, version: str) -> bool:
+    doc = {"name": name, "version": version, "task": "ocr", "license": "MIT", "attribution": "x",
+           "files": {"det": {"file": "det.onnx", "sha256": "0" * 64, "bytes": 1}}}  # fmt: skip
+    try:
+        parse(doc)
+    except ManifestError:
+        return False
+    return True
+
+
+def _never_loaded(folder: Path) -> ServedModel:
+    raise AssertionError(f"{folder} is not on this node's disk")
+
+
+def _node_takes(model: str, models_dir: Path) -> bool:
+    registry = Registry(models_dir, _never_loaded, capacity=1, max_batch=1, max_wait=0.0, max_queue=1)
+    with pytest.raises(UnknownModel) as caught:
+        registry.get(model)  # nothing on this node's disk: the question is only whether the id is one
+    return "is not a model id" not in caught.value.message
+
+
+def _routing_takes(model: str) -> bool:
+    try:
+        routing.with_route(routing.RoutingTable(), "north-yard", model, 1).to_bytes()
+    except InvalidInput:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "valid"),
+    [
+        ("pipe-defects", "1.1.0", True),
+        ("Pipe-Defects", "1.1.0", True),  # init and publish took it; route refused it
+        ("n" * 128, "v" * 128, True),  # the manifest's limit; routing took 41
+        ("valve_state", "2024.06-rc1", True),
+        ("n" * 129, "1", False),
+        ("pipe", "1.0\n", False),
+        ("-pipe", "1", False),
+        (".pipe", "1", False),
+        ("pipe defects", "1", False),
+        ("pipe", "1/2", False),
+        ("", "1", False),
+    ],
+)
+def test_init_publish_route_and_the_node_take_the_same_model_ids(
+    tmp_path: Path, name: str, version: str, valid: bool
+) -> None:
+    """An id `models init` and `publish` accept was refused by `models route` (capitals, over 41 characters)."""
+    model = f"{name}/{version}"
+    assert _manifest_takes(name, version) is valid
+    assert _routing_takes(model) is valid
+    assert _node_takes(model, tmp_path) is valid
+    if valid:
+        assert models_route.model_id(f"{name}:{version}") == model
+    else:
+        with pytest.raises(argparse.ArgumentTypeError):
+            models_route.model_id(f"{name}:{version}")

@@ -205,6 +205,23 @@ def test_open_height_and_width_need_size_and_an_existing_folder_needs_force(tmp_
     assert code == 1 and "--force" in out
 
 
+def test_force_with_the_folders_own_graph_and_labels_keeps_them(tmp_path, capsys):
+    """`--force` removed the folder before copying the graph: a re-init with other flags from the folder's own
+    model.onnx (and labels.txt) deleted the user's graph and crashed."""
+    graph = save(tmp_path, classify_graph(3))
+    colours = labels_file(tmp_path, "red", "green", "blue")
+    code, out = init(tmp_path, capsys, "classify", graph, "--labels", str(colours))
+    assert code == 0, out
+    folder = tmp_path / "folder"
+    code, out = init(tmp_path, capsys, "classify", folder / "model.onnx", "--labels", str(folder / "labels.txt"),
+                     "--top-k", "2", "--force")  # fmt: skip
+    assert code == 0, out
+    assert (folder / "model.onnx").read_bytes() == graph.read_bytes()
+    assert (folder / "labels.txt").read_text(encoding="utf-8") == "red\ngreen\nblue\n"
+    assert manifest(tmp_path)["output"]["top_k"] == 2
+    load(folder)  # every file matches its SHA-256
+
+
 def test_a_file_that_is_not_onnx_or_too_new_for_the_runtime_is_refused(tmp_path, capsys):
     too_new = classify_graph(3)
     too_new.ir_version = 99

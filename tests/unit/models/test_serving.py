@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from batch_tasks.errors import ModelOutputInvalid, NodeError
+from batch_tasks.errors import ModelOutputInvalid, NodeError, Stopped
 from batch_tasks.models import serving, trial
 from batch_tasks.models.manifest import ManifestError
 from batch_tasks.node import jobs
@@ -30,6 +31,7 @@ from tests.support.onnx_models import (
     write_memory_hungry_model,
     write_overflowing_model,
 )
+from tests.support.waiting import wait_for
 from tests.unit.ocr.images import jpeg
 
 CPU = ["CPUExecutionProvider"]
@@ -190,6 +192,60 @@ def test_a_model_that_does_not_load_is_unavailable_not_a_crash(tmp_path: Path, m
     loaded = registry.get("bad/1.0.0")
     loaded.batcher.stop()
     assert loaded.engine.manifest.name == "colours"
+
+
+def test_a_download_that_does_not_verify_is_a_failed_load_not_downloaded_again_for_each_photo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version whose stored file differs from its manifest was downloaded again for every photo: the failure
+    skipped the failed-load table, so the retry wait never applied."""
+    published = write_classify_model(tmp_path / "published")
+    (published / "model.onnx").write_bytes((published / "model.onnx").read_bytes() + b"\0")
+    downloads: list[str] = []
+
+    def download(name: str, version: str, dest: Path) -> None:
+        downloads.append(f"{name}/{version}")
+        shutil.copytree(published, dest, dirs_exist_ok=True)
+
+    registry = Registry(tmp_path / "node", lambda f: serving.load_model(f, CPU), capacity=2, max_batch=8,
+                        max_wait=0.001, max_queue=8, download=download)  # fmt: skip
+    for _ in range(3):  # three photos of the version
+        with pytest.raises(NodeError) as caught:
+            registry.get("colours/1.0.0")
+        assert caught.value.code == "model_unavailable" and "does not verify" in caught.value.message
+    assert downloads == ["colours/1.0.0"]
+    write_classify_model(published)  # mended in storage
+    monkeypatch.setattr(registry_module, "RETRY_FAILED_LOAD_S", 0.0)  # the wait is over: downloaded again
+    loaded = registry.get("colours/1.0.0")
+    loaded.batcher.stop()
+    assert downloads == ["colours/1.0.0"] * 2
+
+
+def test_an_evicted_model_still_reads_the_photos_of_the_requests_that_hold_it(tmp_path: Path) -> None:
+    """A request takes its model before decoding its photo; another request's model loaded meanwhile evicts it
+    (an A/B pair beside OCR on a cache of 2). Its photo was refused as `shutting_down`, and the task retried."""
+    write_classify_model(tmp_path / "colours" / "1.0.0")
+    write_classify_model(tmp_path / "colours" / "2.0.0", version="2.0.0")
+    registry = Registry(tmp_path, lambda f: serving.load_model(f, CPU), capacity=1, max_batch=8, max_wait=0.001,
+                        max_queue=8)  # fmt: skip
+    green = DecodedImage.from_array(np.full((10, 10, 3), (0, 255, 0), np.uint8))
+    held = registry.hold("colours/1.0.0")  # request 1 decodes its photo...
+    other = registry.get("colours/2.0.0")  # ...while request 2 loads the B side
+    try:
+        assert [m.model_id for m in registry.peek()] == ["colours/2.0.0"] and registry.evictions == 1
+        assert held.batcher.submit(green).result(30).to_dict()["labels"][0]["label"] == "green"
+    finally:
+        registry.release(held)
+        other.batcher.stop()
+
+    def unloaded() -> bool:  # the last holder gone, the evicted model's batcher stops
+        try:
+            held.batcher.submit(green)
+        except Stopped:
+            return True
+        return False
+
+    wait_for(unloaded, 30, "the evicted model's batcher to stop after its last holder")
 
 
 def test_trial_runs_photos_as_a_node_would_and_reports_failures_per_photo(tmp_path: Path) -> None:
