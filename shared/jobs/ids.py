@@ -50,8 +50,15 @@ def content_key(sha256: str, model: str) -> str:
 
 
 def batch_job_id(model: str, day: date) -> str:
-    """`sitelens-ocr-ppocrv4-20261122`: Batch ids allow letters, digits, '-' and '_' up to 64 characters."""
-    return f"sitelens-{_BATCH_UNSAFE.sub('-', model)}-{day:%Y%m%d}"[:64]
+    """`sitelens-ocr-ppocrv4-20261122`: Batch ids allow letters, digits, '-' and '_' up to 64 characters.
+
+    The day always ends it (the submitter closes a day's jobs by it): a model id too long for the rest is cut
+    and tagged with a hash of the whole id, so two long ids that share a beginning stay apart."""
+    safe = _BATCH_UNSAFE.sub("-", model)
+    room = 64 - len("sitelens--YYYYMMDD")
+    if len(safe) > room:
+        safe = f"{safe[: room - 9]}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+    return f"sitelens-{safe}-{day:%Y%m%d}"
 
 
 def event_id(job_id: str, state: str) -> str:

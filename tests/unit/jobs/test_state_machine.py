@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,6 +54,15 @@ def test_job_ids_are_deterministic_batch_safe_and_depend_on_the_name_alone():
     assert not ids.same_version(None, '"0x8DC"')
     assert ids.batch_job_id("ocr/ppocrv4", T0.date()) == "sitelens-ocr-ppocrv4-20261122"
     assert ids.event_id(a, "SUCCEEDED") == ids.event_id(a, "SUCCEEDED") != ids.event_id(a, "FAILED")
+
+
+def test_a_batch_job_id_keeps_its_day_for_the_longest_model_ids():
+    """The submitter closes a day's Batch jobs by the date that ends their id; a long model id must not cut it."""
+    long_a, long_b = "a" * 128 + "/1.0.0", "a" * 128 + "/2.0.0"
+    for model in ("ocr/ppocrv4", "x/y", "n" * 46 + "/v", long_a, "Valve-State/" + "9" * 128):
+        batch_id = ids.batch_job_id(model, T0.date())
+        assert re.fullmatch(r"sitelens-[A-Za-z0-9_-]+-20261122", batch_id) and len(batch_id) <= 64, batch_id
+    assert ids.batch_job_id(long_a, T0.date()) != ids.batch_job_id(long_b, T0.date())
 
 
 def test_a_job_id_with_anything_around_it_is_not_a_job_id():
