@@ -7,9 +7,11 @@ shared-memory block, not as a pickled 36 MB array; the server maps it without co
 drawn from the same block by a worker too, so the inference thread only runs models: line polygons for OCR,
 boxes with their labels for detect, the top label for classify (`batch_tasks.vision.overlay`).
 
-Each block belongs to the server from the moment `decode` returns: `release` unlinks it. Workers
+Each block belongs to the server from the moment `decode` returns: `Mapped.close` unlinks it. Workers
 unregister the blocks they create or attach from their resource tracker, which would otherwise unlink
-them when the worker exits.
+them when the worker exits. A block is named after the server's pid (`sitelens_{pid}_…`), so none outlives
+it in /dev/shm (node memory): a decode whose caller gave up frees its block when it finishes, the pool's
+shutdown frees what is left, and a new pool frees the blocks of a server that died.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,6 +40,8 @@ from batch_tasks.vision.results import Marks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SHM = Path("/dev/shm")  # noqa: S108 (where POSIX shared memory lives on Linux; elsewhere nothing is swept)
+BLOCK_PREFIX = "sitelens_"
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def _untrack(block: shared_memory.SharedMemory) -> None:
     resource_tracker.unregister(f"/{block.name}" if os.name == "posix" else block.name, "shared_memory")
 
 
-def _decode(path: str, min_long_side: int | None) -> Decoded:
+def _decode(path: str, min_long_side: int | None, owner: int) -> Decoded:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -69,7 +74,8 @@ def _decode(path: str, min_long_side: int | None) -> Decoded:
         code = "too_large" if exc.reason == "image_too_large" else "bad_input"
         return Decoded(None, None, 0, 0, (code, f"{exc.reason}: {exc}"))
     pixels = image.pixels
-    block = shared_memory.SharedMemory(create=True, size=pixels.nbytes)
+    name = f"{BLOCK_PREFIX}{owner}_{secrets.token_hex(8)}"
+    block = shared_memory.SharedMemory(name=name, create=True, size=pixels.nbytes)
     try:
         np.ndarray(pixels.shape, np.uint8, buffer=block.buf)[:] = pixels
         shape = (int(pixels.shape[0]), int(pixels.shape[1]), int(pixels.shape[2]))
@@ -99,8 +105,10 @@ class DecodePool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.restarts = 0
+        self.owner = os.getpid()
         self._lock = threading.Lock()
         self._pool = self._new_pool()
+        free_blocks(lambda pid: pid != self.owner and not _alive(pid))  # left by a server that died
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -123,7 +131,7 @@ class DecodePool:
             future.result()
 
     def decode(self, path: str, min_long_side: int | None) -> Future[Decoded]:
-        return self._submit(_decode, path, min_long_side)
+        return self._submit(_decode, path, min_long_side, self.owner)
 
     def draw_overlay(self, decoded: Decoded, marks: Marks) -> Future[bytes]:
         """The overlay JPEG, marks (OCR polygons, boxes, a label) in the decoded image's pixels (about 0.5 MB
@@ -134,6 +142,49 @@ class DecodePool:
     def shutdown(self) -> None:
         with self._lock:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        free_blocks(lambda pid: pid == self.owner)  # decoded for requests that ended before mapping them
+
+
+def discard(future: Future[Decoded]) -> None:
+    """For a decode whose caller stopped waiting: its block, if it makes one, is freed when it finishes."""
+
+    def free(done: Future[Decoded]) -> None:
+        if not done.cancelled() and done.exception() is None and done.result().block is not None:
+            _unlink(str(done.result().block))
+
+    future.add_done_callback(free)
+
+
+def free_blocks(owned_by: Callable[[int], bool]) -> int:
+    """Unlink this module's blocks in /dev/shm whose owning server pid `owned_by` picks; how many."""
+    freed = 0
+    for path in SHM.glob(f"{BLOCK_PREFIX}*_*") if SHM.is_dir() else ():
+        owner = path.name.removeprefix(BLOCK_PREFIX).split("_", 1)[0]
+        if owner.isdigit() and owned_by(int(owner)):
+            freed += _unlink(path.name)
+    if freed:
+        log.info("freed %d decoded photo(s) no request will read", freed)
+    return freed
+
+
+def _unlink(name: str) -> int:
+    try:
+        block = shared_memory.SharedMemory(name=name)  # tracked: unlinking it also unregisters it
+    except FileNotFoundError:
+        return 0
+    block.close()
+    block.unlink()
+    return 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive, and not ours to judge
+    return True
 
 
 class Mapped:

@@ -37,7 +37,7 @@ from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError, Unknow
 from batch_tasks.models import serving
 from batch_tasks.models.serving import KindResult
 from batch_tasks.node import gauges, jobs
-from batch_tasks.node.decoding import DecodePool, Mapped
+from batch_tasks.node.decoding import DecodePool, Mapped, discard
 from batch_tasks.node.registry import Loaded, Registry
 from batch_tasks.node.settings import NodeSettings
 from batch_tasks.node.storage import AzureResultStore, ResultStore
@@ -144,7 +144,12 @@ class NodeServer:
         model_id = loaded.model_id
         t0 = time.perf_counter()
         with telemetry.tracer().start_as_current_span("decode"):
-            decoded = await asyncio.wrap_future(self.pool.decode(path, loaded.engine.decode_long_side))
+            decoding = self.pool.decode(path, loaded.engine.decode_long_side)
+            try:
+                decoded = await asyncio.wrap_future(decoding)
+            except asyncio.CancelledError:  # the server is stopping: the block a worker may still make is freed
+                discard(decoding)
+                raise
         if decoded.error is not None:
             code, message = decoded.error
             raise NodeError(message, code=code)
