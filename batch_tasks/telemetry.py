@@ -24,13 +24,13 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 DIR_ENV = "SITELENS_TELEMETRY_DIR"
@@ -91,6 +91,7 @@ def setup(service: str, env: Mapping[str, str] | None = None) -> str:
         _azure_monitor(service, env)
         where = "azure"
     if where != "none":
+        _keep_batches_with_their_photos()
         _log_job_ids()
     _configured.append(where)
     return where
@@ -130,6 +131,50 @@ def _azure_monitor(service: str, env: Mapping[str, str]) -> None:
     )  # fmt: skip
 
 
+# Marks a link from a span that does the work of others (the node's batch) to each span it serves.
+SERVES = "sitelens.serves"
+
+
+def serving(contexts: Iterable[SpanContext]) -> list[Link]:
+    """Links from a span doing the work of these spans (a batch's photos): it is sampled when any of them is."""
+    return [Link(c, {SERVES: True}) for c in contexts if c.is_valid]
+
+
+def _keep_batches_with_their_photos() -> None:
+    """Wrap the process's sampler (the files export's and the Azure Monitor distro's alike) so that a new trace
+    whose root serves other spans (`serving`) is sampled when one of them is, and not when none is. The standard
+    samplers decide a root by its own trace id and ignore links: at a ratio of 0.1 most kept photos would lose
+    their batch's spans. Every other span is decided by the configured sampler."""
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult  # noqa: PLC0415
+    from opentelemetry.trace.span import TraceState  # noqa: PLC0415
+    from opentelemetry.util.types import Attributes  # noqa: PLC0415
+
+    class ByServedSpans(Sampler):
+        def __init__(self, configured: Sampler) -> None:
+            self.configured = configured
+
+        def should_sample(  # noqa: PLR0917 (the SDK's signature)
+            self, parent_context: otel_context.Context | None, trace_id: int, name: str,
+            kind: SpanKind | None = None, attributes: Attributes = None, links: Sequence[Link] | None = None,
+            trace_state: TraceState | None = None,
+        ) -> SamplingResult:  # fmt: skip
+            served = [link for link in links or () if (link.attributes or {}).get(SERVES)]
+            if not served or trace.get_current_span(parent_context).get_span_context().is_valid:
+                return self.configured.should_sample(parent_context, trace_id, name, kind, attributes, links,
+                                                     trace_state)  # fmt: skip
+            if any(link.context.trace_flags.sampled for link in served):
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+            return SamplingResult(Decision.DROP)
+
+        def get_description(self) -> str:
+            return f"ByServedSpans{{{self.configured.get_description()}}}"
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):  # set up just now, before any of sitelens' spans took its sampler
+        provider.sampler = ByServedSpans(provider.sampler)
+
+
 class _JobIdFilter(logging.Filter):
     """Adds the job being worked on to every log record, so each exported line names its job."""
 
@@ -156,20 +201,33 @@ def meter() -> metrics.Meter:
 SpanScope = contextlib.AbstractContextManager[Span]
 
 
+class _Current:
+    """`job_span`'s parent when none is named: the span current where it starts (work inside a job's span)."""
+
+
+CURRENT = _Current()
+
+
 @contextlib.contextmanager
 def job_span(
     name: str,
     job_id: str | None,
     *,
-    parent: str | None = None,
+    parent: str | _Current | None = CURRENT,
     attributes: Mapping[str, Any] | None = None,
     links: list[Link] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
 ) -> Iterator[Span]:
-    """A span for work on one job: child of `parent` (a traceparent) when it is valid, else of the current
-    span; the job id goes on the span and on every log line written inside it. An exception marks it
-    failed and goes on."""
-    ctx = context_of(parent)
+    """A span for work on one job. Without `parent`, a child of the current span (work inside a job's span).
+    With `parent`, the traceparent of the job's trace (None when it has none): its child when it is valid, else
+    a child of the job's span it is inside, else the root of a new trace; one not under the current span links
+    to it (the invocation that does the work). The job id goes on the span and on every log line written inside
+    it. An exception marks it failed and goes on."""
+    ctx = context_of(parent if isinstance(parent, str) else None)
+    if ctx is None and parent is not CURRENT and _job_id.get() is None:
+        # The job's first span here, with no trace to join: a new one, never the span of the invocation that
+        # runs it (an Event Grid or queue invocation belongs to no photo); the link below still names it.
+        ctx = otel_context.Context()
     current = trace.get_current_span().get_span_context()
     if ctx is not None and current.is_valid:  # the invocation that does this work (Azure's host span)
         links = [*(links or []), Link(current)]
@@ -185,10 +243,11 @@ def job_span(
             _job_id.reset(token)
 
 
-def fail(span: Span, reason: str) -> None:
-    """Mark a span as ended in a refusal or failure with its reason code."""
+def fail(span: Span, reason: str, detail: str | None = None) -> None:
+    """Mark a span as ended in a refusal or failure with its reason code (a short fixed set: queries group by
+    it); free text, if any, goes in the status description only."""
     span.set_attribute("sitelens.reason", reason)
-    span.set_status(Status(StatusCode.ERROR, reason))
+    span.set_status(Status(StatusCode.ERROR, detail or reason))
 
 
 def flush(timeout_ms: int = 5000) -> None:

@@ -3,9 +3,10 @@
 No collector runs on a development machine; every process of the local stack appends to
 `{dir}/{service}-{pid}.{spans,metrics,logs}.jsonl` and `sitelens trace` reads them all back. A line is
 one span (`name, trace_id, span_id, parent_span_id, service, start, end, status, attributes, links`),
-one metric point (cumulative: the last line of a process and attribute set is its total) or one log
-record (with the trace and span ids and the job id). Files are appended a batch at a time by the SDK's
-batch processors, so the export never runs on the request's own thread.
+one metric point (cumulative: the last line of a process and attribute set is its total; a point is
+written only when it changed since its last line, so an idle process writes nothing) or one log record
+(with the trace and span ids and the job id). Files are appended a batch at a time by the SDK's batch
+processors, so the export never runs on the request's own thread.
 """
 
 from __future__ import annotations
@@ -86,9 +87,13 @@ class SpanFileExporter(SpanExporter):
 
 
 class MetricFileExporter(MetricExporter):
+    """The reader collects every series at each interval; a series' line is written only when its point changed
+    (every 2 s, a dozen unchanged series came to about 95 MB a day for a process doing nothing)."""
+
     def __init__(self, path: Path, service: str) -> None:
         super().__init__()
         self._lines, self.service = _Lines(path), service
+        self._written: dict[tuple[str, str], tuple[Any, ...]] = {}  # (metric, attributes) -> its last line's values
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         docs: list[dict[str, Any]] = []
@@ -104,8 +109,19 @@ class MetricFileExporter(MetricExporter):
                         elif isinstance(point, NumberDataPoint):
                             doc["value"] = point.value
                         docs.append(doc)
-        self._lines.write(docs)
+        fresh = [(d, self._series(d), self._values(d)) for d in docs]
+        fresh = [(d, series, values) for d, series, values in fresh if self._written.get(series) != values]
+        self._lines.write([d for d, _, _ in fresh])
+        self._written.update((series, values) for _, series, values in fresh)  # after: a failed write is tried again
         return MetricExportResult.SUCCESS
+
+    @staticmethod
+    def _series(doc: dict[str, Any]) -> tuple[str, str]:
+        return doc["metric"], json.dumps(doc["attributes"], sort_keys=True, default=str)
+
+    @staticmethod
+    def _values(doc: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(doc.get(k) for k in ("value", "count", "sum", "min", "max"))
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True

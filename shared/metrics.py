@@ -36,18 +36,18 @@ def task_submitted(model: str) -> None:
     telemetry.counter("sitelens.tasks.submitted", "{task}", "Batch tasks submitted").add(1, {"model": model})
 
 
-def webhook_delivery(outcome: str, lag_s: float | None) -> None:
-    """One attempt's outcome (delivered, retry, failed, refused); lag from the event to this attempt."""
+def webhook_delivery(outcome: str, lag_s: float) -> None:
+    """One attempt's outcome (delivered, retry, failed, refused) and its lag from the event to this attempt."""
     telemetry.counter("sitelens.webhook.deliveries", "{attempt}", "Webhook delivery attempts").add(
         1, {"outcome": outcome}
     )
-    if lag_s is not None:
-        telemetry.histogram("sitelens.webhook.lag", "s", "Event created to delivery attempt").record(
-            lag_s, {"outcome": outcome}
-        )
+    telemetry.histogram("sitelens.webhook.lag", "s", "Event created to delivery attempt").record(
+        lag_s, {"outcome": outcome}
+    )
 
 
 def reconciler_action(kind: str) -> None:
+    """One per job the reconciler acted on or checked in Batch; the kinds are listed in docs/telemetry.md."""
     telemetry.counter("sitelens.reconciler.actions", "{action}", "What the reconciler did to open jobs").add(
         1, {"kind": kind}
     )

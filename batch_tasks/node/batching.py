@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext
+from opentelemetry.trace import SpanContext
 
 from batch_tasks import telemetry
 from batch_tasks.errors import Overloaded, Stopped
@@ -117,8 +117,9 @@ class Batcher(Generic[In, Out]):
         return batch, False
 
     def _run_batch(self, live: list[tuple[In, Future[Out], tuple[SpanContext, float]]], started: float) -> None:
-        """Run one batch under a span linked to every photo's span; each future gets its result or the error."""
-        links = [Link(ctx) for _, _, (ctx, _) in live if ctx.is_valid]
+        """Run one batch under a span linked to every photo's span, sampled when one of theirs is (a trace of its
+        own, so the sampler decides by those links); each future gets its result or the error."""
+        links = telemetry.serving(ctx for _, _, (ctx, _) in live)
         for _, _, (_, queued) in live:
             telemetry.histogram("sitelens.node.queue.wait", "s", "Photo waiting for its batch").record(started - queued)
         with telemetry.tracer().start_as_current_span(

@@ -102,8 +102,10 @@ class Reconciler:
         age = self.clock() - job.received_at
         if age > self.give_up_after:
             detail = f"not finished {age} after it was received (last state {job.state})"
-            with self._span(job, "timed_out"):
+            with self._span(job, "timed_out") as span:
+                span.set_attribute("sitelens.action", "timed_out")
                 sweep.failed += self.finisher.finish(job, JobState.FAILED, reason="timed_out", detail=detail).terminal
+            self._acted(job, "timed_out")
             return
         if age < self.stuck_after and not self._orphaned(job):
             if not job.cached_from:  # a follower is looked at each sweep: its owner may fail any moment
@@ -111,8 +113,9 @@ class Reconciler:
             return
         before = job.state
         with self._span(job, "redrive") as span:  # the job's trace shows what the reconciler did to it
-            job = self._redrive(job)
-            kind = job.state.value.lower() if job.state is not before else "checked"
+            job, resubmitted = self._redrive(job)
+            # One kind per job: a task submitted again, else the state it moved to, else only looked at.
+            kind = "resubmitted" if resubmitted else job.state.value.lower() if job.state is not before else "checked"
             span.set_attribute("sitelens.action", kind)
         self._acted(job, kind)
         if job.terminal:
@@ -139,16 +142,16 @@ class Reconciler:
             return True
         return owner.terminal and owner.state is not JobState.SUCCEEDED
 
-    def _redrive(self, job: Job) -> Job:  # noqa: PLR0911 (one outcome per case of Batch's view)
+    def _redrive(self, job: Job) -> tuple[Job, bool]:  # noqa: PLR0911 (one outcome per case of Batch's view)
+        """The job after its re-drive, and whether a task was submitted again for it (its state may not show it)."""
         if job.state is JobState.RECEIVED:
             try:
                 info = self.photos.photo_info(job.blob_name)
             except NotFound:
-                return self.finisher.finish(
-                    job, JobState.FAILED, reason="photo_missing", detail="deleted before submission"
-                )
+                detail = "deleted before submission"
+                return self.finisher.finish(job, JobState.FAILED, reason="photo_missing", detail=detail), False
             # Another version under the name (the job's own is gone) ends the job `overwritten` there.
-            return self.ingestion.process(job, info)
+            return self.ingestion.process(job, info), False
         if job.cached_from:
             return self._follower(job)
         assert job.batch_job_id and job.model
@@ -158,21 +161,20 @@ class Reconciler:
             url = self.photos.derived_url(job.id)
             request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent())
             self.submitter.submit(request)
-            metrics.reconciler_action("resubmitted")
-            return job
+            return job, True
         if view.state is TaskState.RUNNING and job.state is JobState.QUEUED:
-            return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock()))
+            return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock())), False
         if view.state is not TaskState.COMPLETED:
-            return job
+            return job, False
         failed = bool(view.failure_code) or (view.exit_code or 0) != 0
         if failed and not self._stored_result(job):
             detail = f"{view.failure_code or 'exit'}: {view.failure_message or ''} (exit {view.exit_code})"
             done = self.finisher.finish(job, JobState.FAILED, reason="task_failed", detail=detail.strip(),
                                         attempt=view.retries + 1)  # fmt: skip
-            return done
+            return done, False
         if not failed:
             log.warning("job %s: task completed but no completion message arrived; processing its result", job.id)
-        return self.completion.accept_result(job, ids.result_path(job.id), None, view.retries + 1)
+        return self.completion.accept_result(job, ids.result_path(job.id), None, view.retries + 1), False
 
     def _stored_result(self, job: Job) -> bool:
         """Whether the node stored the job's result: a task that fails after that (every attempt to post the
@@ -184,12 +186,12 @@ class Reconciler:
         log.warning("job %s: its task failed after storing its result; processing the result", job.id)
         return True
 
-    def _follower(self, job: Job) -> Job:
+    def _follower(self, job: Job) -> tuple[Job, bool]:
         assert job.cached_from
         owner = self.store.get(job.cached_from)
         if owner.state is JobState.SUCCEEDED:
-            return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
+            return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields()), False
         if not owner.terminal:
-            return job
+            return job, False
         log.info("job %s: the photo it shared bytes with (%s) %s; running it on its own", job.id, owner.id, owner.state)
-        return self.ingestion.submit(job)
+        return self.ingestion.submit(job), True

@@ -112,12 +112,23 @@ def _shape(url: str) -> tuple[SplitResult, str, int]:
     return parts, host, port or (443 if parts.scheme == "https" else 80)
 
 
+TIMED_OUT = "timed out"
+
+
 @dataclass(frozen=True)
 class Response:
     status: int | None  # None: no HTTP answer (connection failure or timeout)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     error: str | None = None
+
+    @property
+    def failure(self) -> str:
+        """An attempt that did not deliver as a reason code of a short fixed set (docs/telemetry.md), for queries
+        to group by; `error` keeps the text."""
+        if self.status is None:
+            return "timeout" if self.error == TIMED_OUT else "connection_error"
+        return f"http_{self.status // 100}xx" if 3 <= self.status // 100 <= 5 else "http_other"
 
 
 def _left(deadline: float) -> float:
@@ -208,7 +219,7 @@ def post(target: Target, body: bytes, headers: Mapping[str, str], *, timeout: fl
             data = response.read(MAX_RESPONSE_BYTES)
             return Response(status=response.status, headers=dict(response.getheaders()), body=data)
         except TimeoutError:
-            return Response(status=None, error="timed out")  # the receiver may have it: do not try another address
+            return Response(status=None, error=TIMED_OUT)  # the receiver may have it: do not try another address
         except (OSError, http.client.HTTPException) as exc:
             last_error = f"{type(exc).__name__}: {exc}"
         finally:

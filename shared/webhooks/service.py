@@ -179,23 +179,23 @@ class WebhookService:
         if sub is None or sub.disabled_reason is not None:
             self._finish(delivery, DeliveryState.CANCELLED, "subscription removed or disabled")
             return DeliveryState.CANCELLED
-        number = len(delivery.attempts) + 1
+        number, event = len(delivery.attempts) + 1, self.store.get_event(event_id)
+        lag_s = (now - event.created_at).total_seconds()  # every attempt's, refused or not (docs/telemetry.md)
         try:
             target = endpoint.check(sub.url, self.policy, self.resolve)
         except endpoint.UnsafeWebhookUrl as exc:
             failed = delivery.with_attempt(Attempt(number, now, now, None, f"refused: {exc}"))
             self._finish(failed, DeliveryState.FAILED, exc.reason)
-            metrics.webhook_delivery("refused", None)
+            metrics.webhook_delivery("refused", lag_s)
             return DeliveryState.FAILED
         except OSError as exc:  # DNS may be briefly broken, NXDOMAIN included: an attempt that failed, retried
             state = self._record(delivery, sub, Attempt(number, now, now, None, f"DNS: {exc}"), {})
-            metrics.webhook_delivery(_outcome(state), None)
+            metrics.webhook_delivery(_outcome(state), lag_s)
             return state
         try:
             delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)))
         except Conflict:
             return DeliveryState.PENDING  # another worker took this attempt
-        event = self.store.get_event(event_id)
         attributes = {"sitelens.subscription": sub.id, "sitelens.event_type": event.type, "sitelens.attempt": number}
         with telemetry.job_span("webhook.deliver", event.job_id, parent=self.trace_of(event.job_id),
                                 kind=SpanKind.CLIENT, attributes=attributes) as span:  # fmt: skip
@@ -209,8 +209,8 @@ class WebhookService:
             outcome = _outcome(state)
             span.set_attributes({"sitelens.outcome": outcome, "http.response.status_code": response.status or 0})
             if outcome != "delivered":
-                telemetry.fail(span, response.error or f"HTTP {response.status}")
-        metrics.webhook_delivery(outcome, (now - event.created_at).total_seconds())
+                telemetry.fail(span, response.failure, response.error or f"HTTP {response.status}")
+        metrics.webhook_delivery(outcome, lag_s)
         return state
 
     def _due(self, event_id: str, subscription_id: str) -> Delivery | DeliveryState:
