@@ -8,15 +8,18 @@ target, truncated as Azure does, and the deallocation option; a failed one leave
 allocated at once and ready `boot_s` later; removal takes idle and booting nodes first, then the least
 busy (the local Batch service's order); `taskcompletion`/`retaineddata` keep a node until its tasks end,
 `requeue` puts its tasks back at the head of the queue, `terminate` fails them. Tasks start on the
-emptiest ready node with a free slot (Batch's default spread) and run `service_s`. Node time is billed
-from allocation to release.
+emptiest ready node with a free slot (Batch's default spread; the deployment sets
+`nodeFillType` Pack, and simulated both ways the reference traces give the same node-hours and times to
+result) and run `service_s`. Node time is billed from allocation to release.
 
 The kick (docs/autoscale.md, "Scale from zero"): a photo that arrives while the pool's target is 0 claims
 a kick, at most one per 90 s; at `KICK_POLLS_S` after its arrival the formula is evaluated without applying
 it (the Evaluate API) until it gives a target of 1 or more; then autoscale is enabled again (refused within
 30 s of the last enable), which evaluates at once, applies, and restarts the schedule from then.
-The run lasts until the later of `horizon_s` and the last arrival, and on until every photo is done (a day
-at most); nodes still there at the end are billed until then.
+The run lasts until the later of `horizon_s` and the last arrival, then on until every photo is done and the
+formula has taken the pool back to zero, so that a late burst's hold and scale-down are billed like any
+other's (a day more at most). Nodes a floor keeps past the end, which a pool that never empties has, are
+billed until every photo was done, as the day's.
 """
 
 from __future__ import annotations
@@ -116,16 +119,19 @@ class Simulation:
         self._push(self.s.phase_s, _EVALUATE, self.schedule)
         last = self.arrivals[-1] if self.arrivals else 0.0
         horizon = max(self.s.horizon_s, last)
+        settled: float | None = None  # past the horizon with every photo done: the day's work is over
         t = 0.0
         while self._events:
             t, kind, _, data = heapq.heappop(self._events)
             done = self.arrived == len(self.arrivals) and not self.queue and not self.running
-            if t > horizon + 86400 or (t >= horizon and done):
+            if settled is None and t >= horizon and done:
+                settled = t
+            if t > horizon + 86400 or (settled is not None and not self.nodes):
                 break
             self._handle(t, kind, data)
         self.out.end_s = t
-        for node in list(self.nodes):
-            self._release(node, t)
+        for node in list(self.nodes):  # never scaled down: a floor, billed as the day's until it was over
+            self._release(node, max(node.allocated, t if settled is None else settled))
         return self.out
 
     def _handle(self, t: float, kind: int, data: int) -> None:
@@ -230,7 +236,7 @@ class Simulation:
 
     def _release(self, node: _Node, t: float) -> None:
         if node.idle_since is not None:
-            self.out.idle_node_seconds += t - node.idle_since
+            self.out.idle_node_seconds += max(0.0, t - node.idle_since)
         self.out.node_seconds += t - node.allocated
         self.nodes.remove(node)
 

@@ -1,7 +1,8 @@
 """`sitelens cost`: what 1,000 photos cost end to end, by component, with the price table it used.
 
     sitelens cost [--ops FILE [--scenario NAME]] [--prices FILE] [--trace CSV] [--vm-size NAME]
-        [--price-per-hour USD] [--photo-mb MB] [--retention-months M] [--instance-gb GB] [--json]
+        [--price-per-hour USD] [--no-kick] [--photo-mb MB] [--originals-days D] [--derived-days D]
+        [--soft-delete-days D] [--results-months M] [--instance-gb GB] [--json]
 
 Exit 0 with the breakdown; 2 with a message for an invalid option or an unreadable file. The arithmetic is
 in sitelens/cost.py; docs/scale.md explains each component and where each price comes from.
@@ -36,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TRACE = REPO / "benchmarks" / "traces" / "field-day.csv"
 
 # The happy path per photo, measured by `python -m benchmarks.ops_per_photo` (docs/scale.md, 2026-12-06):
-# requests by `service operation`, function runs and their milliseconds on the local stack.
+# requests by `service operation`, Batch calls, function runs and their milliseconds on the local stack.
 MEASURED_HAPPY: dict[str, Any] = {
     "storage": {
         "blob Blob_Download": 3,
@@ -54,6 +55,7 @@ MEASURED_HAPPY: dict[str, Any] = {
         "table Table_QueryEntitiesWithPartitionAndRowKey -> 404": 1,
         "table Table_UpdateEntity": 8,
     },
+    "batch": {"batch POST /jobs/{job}/tasks": 1},
     "executions": {
         "on_notification": 1,
         "on_photo_uploaded": 1,
@@ -72,13 +74,24 @@ MEASURED_HAPPY: dict[str, Any] = {
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("cost", help="cost per 1,000 photos by component, from measured operations")
     p.add_argument("--ops", type=Path, help="a benchmarks/ops_per_photo JSON (default: the measured happy path)")
-    p.add_argument("--scenario", default="happy", help="which scenario of --ops (default happy)")
+    p.add_argument(
+        "--scenario",
+        default="happy",
+        help="which scenario of --ops (default happy; the file's keys: "
+        "first_photo, happy, rejected, duplicate_content, redelivered, webhook_retry, task_retry)",
+    )
     p.add_argument("--prices", type=Path, help="a JSON object replacing any of the example prices")
     p.add_argument("--trace", type=Path, default=DEFAULT_TRACE, help="arrivals CSV for the GPU node-hours")
     p.add_argument("--vm-size", type=_vm, default=DEFAULT_VM, help="an N-series size from sitelens plan's table")
     p.add_argument("--price-per-hour", type=_positive, help="USD per node-hour (default: the table's example)")
+    p.add_argument("--kick", action=argparse.BooleanOptionalAction, default=True,
+                   help="simulate the pool kick the deployment wires (default on; --no-kick without it)")  # fmt: skip
     p.add_argument("--photo-mb", type=_positive, default=Assumptions.photo_mb)
-    p.add_argument("--retention-months", type=_positive, default=Assumptions.retention_months)
+    p.add_argument("--originals-days", type=_positive, default=Assumptions.originals_days)
+    p.add_argument("--derived-days", type=_positive, default=Assumptions.derived_days)
+    p.add_argument("--soft-delete-days", type=_positive, default=Assumptions.soft_delete_days)
+    p.add_argument("--results-months", type=_positive, default=Assumptions.results_months,
+                   help="months an overlay (never deleted) is charged to its photo (default 12)")  # fmt: skip
     p.add_argument("--instance-gb", type=_positive, default=Assumptions.instance_gb, help="Flex instance memory")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_cost)
@@ -89,17 +102,20 @@ def run_cost(args: argparse.Namespace) -> int:
         prices = Prices.from_file(args.prices) if args.prices else Prices()
         ops = PhotoOps.from_file(args.ops, args.scenario) if args.ops else PhotoOps.from_scenario(MEASURED_HAPPY)
         settings = Settings(interval_s=MIN_INTERVAL_S, boot_s=DEFAULT_BOOT_S, slots=SLOTS_PER_NODE,
-                            service_s=SLOTS_PER_NODE / MEASURED_PHOTOS_PER_NODE_S)  # fmt: skip
+                            service_s=SLOTS_PER_NODE / MEASURED_PHOTOS_PER_NODE_S, kick=args.kick)  # fmt: skip
         node_hours, photos = gpu_node_hours_per_photo(args.trace, settings)
     except (CostInputError, TraceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     vm = VM_SIZES[args.vm_size]
     hourly = args.price_per_hour or vm.price_per_hour
-    assume = Assumptions(photo_mb=args.photo_mb, retention_months=args.retention_months, instance_gb=args.instance_gb)
+    assume = Assumptions(photo_mb=args.photo_mb, originals_days=args.originals_days, derived_days=args.derived_days,
+                         soft_delete_days=args.soft_delete_days, results_months=args.results_months,
+                         instance_gb=args.instance_gb)  # fmt: skip
     parts = per_thousand(ops, prices, assume, node_hours, hourly)
     gpu = {"vm_size": vm.name, "price_per_hour": hourly, "trace": args.trace.name, "trace_photos": photos,
-           "node_hours_per_1000_photos": round(1000 * node_hours, 3)}  # fmt: skip
+           "kick": args.kick, "node_hours_per_1000_photos": round(1000 * node_hours, 3),
+           "tasks_per_photo": ops.tasks}  # fmt: skip
     report = {
         "per_1000_photos_usd": {k: round(v, 4) for k, v in parts.items()},
         "total_usd": round(sum(parts.values()), 4),
@@ -120,8 +136,14 @@ def text(r: dict[str, Any]) -> str:
     lines += [f"  {name:<22}{value:>10.4f}  {100 * value / total:5.1f} %" for name, value in parts.items()]
     lines.append(f"  {'total':<22}{r['total_usd']:>10.4f}")
     g = r["gpu"]
-    lines.append(f"GPU: {g['node_hours_per_1000_photos']:.3f} node-hours per 1,000 photos (the deployed formula "
-                 f"simulated on {g['trace']}, {g['trace_photos']} photos) x {g['price_per_hour']:.3f} $/h "
-                 f"({g['vm_size']})")  # fmt: skip
+    lines.append(
+        f"GPU: {g['node_hours_per_1000_photos']:.3f} node-hours per 1,000 photos (the deployed formula "
+        f"simulated on {g['trace']}, {g['trace_photos']} photos, kick {'on' if g['kick'] else 'off'}) x "
+        f"{g['tasks_per_photo']:g} Batch task(s) per photo x {g['price_per_hour']:.3f} $/h ({g['vm_size']})"
+    )
+    a = r["assumptions"]
+    lines.append(f"stored: {a['photo_mb']:g} MB a copy; originals {a['originals_days']:g} days, derived inputs "
+                 f"{a['derived_days']:g} days, then {a['soft_delete_days']:g} days soft-deleted; overlays "
+                 f"{a['results_months']:g} months (hot blob price as given: LRS unless --prices)")  # fmt: skip
     lines.append("prices: " + ", ".join(f"{k}={v:g}" for k, v in r["prices"].items()))
     return "\n".join(lines)

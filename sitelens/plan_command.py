@@ -2,11 +2,12 @@
 
     sitelens plan --photos-per-day N --p95 SECONDS [--burst-size N] [--burst-minutes M] [--work-hours 7-18]
         [--workdays-per-month D] [--vm-size NAME] [--price-per-hour USD] [--photos-per-node-s R]
-        [--boot S] [--interval S] [--kick] [--json]
+        [--boot S] [--interval S] [--no-kick] [--json]
 
 Exit 0 with the plan; 1 when no candidate meets the target p95 (the fastest is printed); 2 with a message
-for an invalid option. The arithmetic and the search are in sitelens/plan.py; docs/autoscale.md
-("Capacity planning") has the table of sizes and where its prices come from.
+for an invalid option (a count of photos that is not a whole number of at least 1 among them). The
+arithmetic and the search are in sitelens/plan.py; docs/autoscale.md ("Capacity planning") has the table of
+sizes and where its prices come from.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _whole(text: str) -> int:
+    """A count of photos: a whole number, at least 1 (a fraction would be planned as fewer photos, or none)."""
+    value = _positive(text)
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text} must be a whole number of photos, at least 1")
+    return int(value)
+
+
 def _hours(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", text.strip())
     if not match or not 0 <= int(match[1]) < int(match[2]) <= 24:
@@ -51,9 +60,9 @@ def _vm(text: str) -> str:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("plan", help="size the GPU pool for a load and a target wait, checked by simulation")
-    p.add_argument("--photos-per-day", type=_positive, required=True)
+    p.add_argument("--photos-per-day", type=_whole, required=True)
     p.add_argument("--p95", type=_positive, required=True, help="target p95 seconds from upload to result")
-    p.add_argument("--burst-size", type=_positive, default=100.0, help="photos per burst (default 100)")
+    p.add_argument("--burst-size", type=_whole, default=100, help="photos per burst (default 100)")
     p.add_argument("--burst-minutes", type=_positive, default=10.0, help="a burst's length (default 10)")
     p.add_argument("--work-hours", type=_hours, default=(7, 18), help="START-END in UTC (default 7-18)")
     p.add_argument("--workdays-per-month", type=_positive, default=22.0)
@@ -63,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help=f"a node's throughput (default {MEASURED_PHOTOS_PER_NODE_S:g}, measured)")  # fmt: skip
     p.add_argument("--boot", type=_positive, default=DEFAULT_BOOT_S, help="seconds from allocation to ready")
     p.add_argument("--interval", type=_positive, default=MIN_INTERVAL_S, help="seconds between evaluations")
-    p.add_argument("--kick", action="store_true", help="autoscale re-enabled when a photo finds the pool empty")
+    p.add_argument("--kick", action=argparse.BooleanOptionalAction, default=True,
+                   help="autoscale re-enabled when a photo finds the pool empty, as deployed (default on)")  # fmt: skip
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_plan)
 
@@ -76,7 +86,7 @@ def run_plan(args: argparse.Namespace) -> int:
     start, end = args.work_hours
     if args.burst_minutes * 60 > (end - start) * 3600:
         return _usage("a burst cannot last longer than the working hours")
-    load = Load(photos_per_day=int(args.photos_per_day), burst_size=int(args.burst_size),
+    load = Load(photos_per_day=args.photos_per_day, burst_size=args.burst_size,
                 burst_minutes=args.burst_minutes, work_start_hour=start, work_end_hour=end,
                 workdays_per_month=args.workdays_per_month)  # fmt: skip
     vm = VM_SIZES[args.vm_size]
@@ -84,15 +94,16 @@ def run_plan(args: argparse.Namespace) -> int:
                         service_s=SLOTS_PER_NODE / args.photos_per_node_s, kick=args.kick)  # fmt: skip
     result = plan(load, target_p95_s=args.p95, vm=vm, price_per_hour=args.price_per_hour or vm.price_per_hour,
                   settings=settings, photos_per_node_s=args.photos_per_node_s)  # fmt: skip
-    report = as_dict(result, args.p95)
+    report = as_dict(result, args.p95, args.kick)
     print(json.dumps(report, indent=2) if args.json else text(report))
     return 0 if result.meets_target else 1
 
 
-def as_dict(result: Plan, target: float) -> dict[str, Any]:
+def as_dict(result: Plan, target: float, kick: bool) -> dict[str, Any]:
     return {
         "vm_size": result.vm.name, "price_per_hour": result.price_per_hour, "task_slots_per_node": result.slots,
-        "knobs": result.knobs, "paper_nodes": result.paper_nodes, "target_p95_s": target,
+        "knobs": result.knobs, "paper_nodes": result.paper_nodes, "max_nodes_tried": result.max_nodes_tried,
+        "kick": kick, "target_p95_s": target,
         "meets_target": result.meets_target, "p95_s": result.result["time_to_result_s"]["p95"],
         "node_hours_per_day": round(result.node_hours_per_day, 2),
         "oracle_node_hours_per_day": result.result["oracle_node_hours"],
@@ -101,11 +112,15 @@ def as_dict(result: Plan, target: float) -> dict[str, Any]:
 
 
 def text(r: dict[str, Any]) -> str:
-    verdict = "meets" if r["meets_target"] else "CANNOT meet (the fastest candidate is shown)"
+    verdict = (
+        "meets"
+        if r["meets_target"]
+        else f"CANNOT meet (no maxNodes up to {r['max_nodes_tried']} does; the fastest is shown)"
+    )
     knobs = " ".join(f"{k}={v:g}" for k, v in r["knobs"].items())
     return "\n".join([
         f"pool: {r['vm_size']}, {r['task_slots_per_node']} task slots per node; the arithmetic says "
-        f"{r['paper_nodes']} node(s) keep up with one burst",
+        f"{r['paper_nodes']} node(s) keep up with a burst and the day's average, kick {'on' if r['kick'] else 'off'}",
         f"knobs (Bicep parameters): {knobs}",
         f"simulated working day: p95 {r['p95_s']:.0f} s ({verdict} the target {r['target_p95_s']:.0f} s), "
         f"{r['node_hours_per_day']:.2f} node-hours (the oracle: {r['oracle_node_hours_per_day']:.2f})",

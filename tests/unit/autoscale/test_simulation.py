@@ -26,6 +26,22 @@ def test_one_photo_waits_for_the_next_evaluation_and_the_boot_and_is_billed_unti
     assert run.peak_nodes == 1 and run.failed_evaluations == 0
 
 
+def test_a_photo_late_in_the_day_is_billed_until_the_pool_is_back_at_zero_like_any_other():
+    # At 86200 (200 s before the day ends) as at 100: allocated at the next evaluation (86400), ready at
+    # 87000, done at 87010, released by the evaluation at 87300 that sees nothing pending.
+    early, late = (simulate(Formula.parse(ONE_WHILE_PENDING), [t], HAND) for t in (100.0, 86200.0))
+    assert late.time_to_result == early.time_to_result == [810.0]
+    assert late.node_seconds == early.node_seconds == 900.0
+    assert late.idle_node_seconds == early.idle_node_seconds == 290.0
+
+
+def test_a_pool_that_never_empties_is_billed_for_the_day_only():
+    always = Formula.parse("$TargetDedicatedNodes = 1; $NodeDeallocationOption = taskcompletion;")
+    run = simulate(always, [100.0], HAND)
+    assert run.time_to_result == [510.0]  # the node allocated at 0 is ready at 600
+    assert run.node_seconds == 86400.0
+
+
 def test_a_photo_seen_only_after_the_lag_waits_one_more_interval():
     # Arrives at 280: its first sample (300) is visible at 330, after the evaluation at 300; the one at 600
     # sees it, the node is ready at 1200.
