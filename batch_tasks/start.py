@@ -66,7 +66,7 @@ def health(settings: NodeSettings, timeout: float = 2.0) -> dict[str, object] | 
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Running, and not a zombie (a container without an init process may never reap a killed server)."""
     try:
         os.kill(pid, 0)
@@ -85,7 +85,7 @@ def _running_pid(settings: NodeSettings) -> int | None:
         pid = int(settings.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if alive(pid) else None
 
 
 def launch_detached(settings: NodeSettings) -> int:
@@ -140,7 +140,7 @@ def wait_ready(settings: NodeSettings, timeout: float, pid: int | None) -> bool:
         report = health(settings)
         if report and report.get("ready"):
             return True
-        if pid is not None and not _alive(pid):
+        if pid is not None and not alive(pid):
             return False
         time.sleep(0.5)  # poll period while the server loads and warms its models
     return False

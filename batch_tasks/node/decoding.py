@@ -35,6 +35,7 @@ import numpy as np
 from batch_tasks.ocr import imaging
 from batch_tasks.ocr.imaging import DecodedImage
 from batch_tasks.ocr.opencv import cv2
+from batch_tasks.start import alive
 from batch_tasks.vision import overlay
 from batch_tasks.vision.results import Marks
 
@@ -108,7 +109,7 @@ class DecodePool:
         self.owner = os.getpid()
         self._lock = threading.Lock()
         self._pool = self._new_pool()
-        free_blocks(lambda pid: pid != self.owner and not _alive(pid))  # left by a server that died
+        free_blocks(lambda pid: pid != self.owner and not alive(pid))  # left by a server that died
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -175,16 +176,6 @@ def _unlink(name: str) -> int:
     block.close()
     block.unlink()
     return 1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process: alive, and not ours to judge
-    return True
 
 
 class Mapped:
