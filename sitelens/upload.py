@@ -141,7 +141,6 @@ class Uploader:
         self.block_size, self.blob_factory, self.sleep = block_size, blob_factory, sleep
         self.progress = progress or Progress(sys.stderr, enabled=False)
         self.throttle = Throttle(bytes_per_s, sleep) if bytes_per_s else None
-        self.max_bytes: int | None = None  # the API's size limit, from its last reply
 
     def upload(self, path: Path, photo_id: str | None = None, label: str | None = None) -> Outcome:
         # The photo's trace starts here; its traceparent travels in the blob's metadata (docs/telemetry.md).
@@ -165,19 +164,20 @@ class Uploader:
 
     def _upload(self, path: Path, photo_id: str | None, label: str) -> Outcome:
         size = path.stat().st_size
-        self._check_size(size)  # against the limit an earlier reply named: nothing read, nothing reserved
         head, digest = _fingerprint(path)
         ext = detect_ext(path, head)
         body = {"site_id": self.site, "device_id": self.device,
                 "photo_id": photo_id or _photo_id(path, digest), "ext": ext}  # fmt: skip
         grant = self._grant(body)
-        self.max_bytes = int(grant.get("max_bytes") or 0) or self.max_bytes
         name = str(grant["blob_name"]).removeprefix("photos/")
         job_id = str(grant.get("job_hint") or job_id_for(name))
         outcome = Outcome(str(path), "uploaded", name, job_id)
         if grant.get("uploaded"):
             return Outcome(str(path), "already_uploaded", name, job_id)
-        self._check_size(size)
+        # The limit the service names now (an operator may raise it): checked before the file is loaded.
+        limit = int(grant.get("max_bytes") or 0)
+        if limit and size > limit:
+            raise UploadFailed("too_large", f"{size} bytes; the service accepts at most {limit}")
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != digest:  # rewritten since it was hashed: the id would not match
             raise UploadFailed("unreadable", "the file changed while it was being read")
@@ -189,10 +189,6 @@ class Uploader:
             return outcome
         outcome.etag, outcome.committed_at = etag.strip('"'), datetime.now(UTC).isoformat()
         return outcome
-
-    def _check_size(self, size: int) -> None:
-        if self.max_bytes is not None and size > self.max_bytes:
-            raise UploadFailed("too_large", f"{size} bytes; the service accepts at most {self.max_bytes}")
 
     def _send(self, photo: _Photo, outcome: Outcome, label: str) -> str:
         """Stage the blocks the service does not hold yet, then commit; returns the committed blob's ETag."""
