@@ -169,12 +169,20 @@ def free_blocks(owned_by: Callable[[int], bool]) -> int:
 
 
 def _unlink(name: str) -> int:
+    """Free one block; 1 if this call did. A block it may not remove (another user's) is logged, never raised:
+    a sweep must not stop the server from starting or stopping."""
     try:
-        block = shared_memory.SharedMemory(name=name)  # tracked: unlinking it also unregisters it
+        if SHM.is_dir():
+            (SHM / name).unlink()  # shm_unlink, without attaching to the block
+        else:
+            block = shared_memory.SharedMemory(name=name)  # tracked: unlinking it also unregisters it
+            block.close()
+            block.unlink()
     except FileNotFoundError:
         return 0
-    block.close()
-    block.unlink()
+    except OSError as exc:
+        log.warning("could not free decoded photo %s: %s", name, exc)
+        return 0
     return 1
 
 

@@ -71,3 +71,18 @@ def test_a_new_pool_frees_the_blocks_of_a_server_that_died(photo: str) -> None:
     finally:
         for path in (stale, live):
             path.unlink(missing_ok=True)
+
+
+def test_a_block_the_sweep_cannot_remove_does_not_stop_the_server(photo: str) -> None:
+    """Another user's block, say (here a directory under a block's name, which nobody can unlink as a file)."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+    stuck = SHM / f"{BLOCK_PREFIX}{dead}_fedcba9876543210"
+    stuck.mkdir()
+    try:
+        pool = DecodePool(1)  # sweeps at start
+        assert pool.decode(photo, None).result(timeout=60).block is not None
+        pool.shutdown()
+        assert stuck.exists() and not blocks_of(os.getpid())
+    finally:
+        stuck.rmdir()
