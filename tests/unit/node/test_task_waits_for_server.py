@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,14 @@ def test_a_server_that_comes_back_within_the_wait_is_waited_for(tmp_path: Path) 
 def test_a_server_that_stays_down_makes_the_task_unavailable_after_the_wait(tmp_path: Path) -> None:
     with pytest.raises(task.Unavailable, match="not answering"):
         task._wait_ready(tmp_path / "nobody.sock", wait_s=0.6)
+
+
+def test_the_tasks_timeout_bounds_the_wait_for_a_server_that_stays_down(tmp_path: Path, monkeypatch) -> None:
+    """A short wall clock (and so a short task timeout) leaves no 30 s for readiness on top: one deadline."""
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    monkeypatch.setattr(protocol, "socket_path", lambda: tmp_path / "nobody.sock")
+    with pytest.raises(task.Unavailable):
+        task._via_server({"op": "job"}, timeout=5.0)
+    assert clock[0] <= 5.0 + 0.5  # gave up within the task's timeout (one poll period of slack), not after 30 s
