@@ -276,9 +276,10 @@ def histogram(name: str, unit: str, description: str) -> metrics.Histogram:
     return found
 
 
-def in_span() -> bool:
-    """Whether a span of this process is being recorded now (else a job's stored traceparent is the parent)."""
-    return trace.get_current_span().is_recording()
+def in_job_span() -> bool:
+    """Whether this runs inside a job's span (`job_span`), whose trace later work joins; else a job's stored
+    traceparent is the parent (an invocation's span belongs to no photo)."""
+    return _job_id.get() is not None
 
 
 @contextlib.contextmanager

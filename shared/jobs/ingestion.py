@@ -194,7 +194,8 @@ class Ingestion:
         """Submit the Batch task (an existing task counts), and record QUEUED with where it went."""
         model = model or self.model_for(job)
         batch_job = ids.batch_job_id(model, job.received_at.date())
-        parent = None if telemetry.in_span() else job.traceparent  # the reconciler's re-drive joins the trace
+        # Inside a job's span (ingest, the reconciler's re-drive) under it; else in the photo's trace.
+        parent = telemetry.CURRENT if telemetry.in_job_span() else job.traceparent
         with telemetry.job_span("submit", job.id, parent=parent, kind=SpanKind.PRODUCER,
                                 attributes={"sitelens.model": model, "sitelens.batch_job": batch_job}):  # fmt: skip
             request = TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id),

@@ -44,3 +44,37 @@ def test_ingest_and_complete_without_a_traceparent_start_new_traces_linked_to_th
         assert span["links"] == [host["span_id"]], photo_span  # ... that names the invocation that ran it
     for child in ("validate", "submit"):  # the work inside ingest stays in the photo's trace
         assert by_name[child]["parent"] == by_name["ingest"]["span_id"], child
+
+
+RETRY = """
+import json as _j
+from emulators.functions_host.tracing import InvocationTracing
+from tests.unit.jobs.test_pipeline import World
+
+host = InvocationTracing({"telemetryMode": "OpenTelemetry"}, {"PYTHON_ENABLE_OPENTELEMETRY": "%s"})
+world = World()
+
+
+def invoke(name, call):
+    with host.invocation(name, "inv-" + name) as traceparent:
+        return host.in_worker(traceparent, call)()
+
+
+job = invoke("on_photo_uploaded", lambda: world.ingestion.ingest(world.upload(1)))
+failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed",
+           "error": {"code": "bad_input", "message": "x"}}
+invoke("on_task_completed", lambda: world.completion.handle(_j.dumps(failure).encode()))
+_spans.clear()
+again = invoke("retry_job", lambda: world.ingestion.retry(world.store.get(job.id)))
+print(json.dumps({"spans": finished(), "job_traceparent": world.store.get(again.id).traceparent}))
+"""
+
+
+@pytest.mark.parametrize("worker_attaches", ["true", "false"])
+def test_a_retried_jobs_submit_is_in_the_trace_its_job_records(worker_attaches):
+    """POST /jobs/{id}/retry runs validate and submit with no job span around them: submit joins the trace the
+    new job records (where its task's and its completion's spans go), never a trace of its own."""
+    found = run(RETRY % worker_attaches)
+    by_name = {s["name"]: s for s in found["spans"]}
+    recorded = found["job_traceparent"].split("-")[1]
+    assert by_name["submit"]["trace_id"] == by_name["validate"]["trace_id"] == recorded
