@@ -11,17 +11,35 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from shared.webhooks.retry import retry_after
+
 TIMEOUT_S = 30.0
+BUSY = frozenset({429, 502, 503, 504})  # the API (or its front door) is busy or restarting: ask again later
 
 
 class ApiError(RuntimeError):
-    def __init__(self, status: int, doc: dict[str, Any]) -> None:
+    """An answer that is not a success. `retry_after`: the seconds its Retry-After asked for, if any."""
+
+    def __init__(self, status: int, doc: dict[str, Any], retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status} {doc.get('reason', '')}: {doc.get('detail', doc)}")
-        self.status, self.doc = status, doc
+        self.status, self.doc, self.retry_after = status, doc, retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.status in BUSY
+
+
+def asked_wait(headers: Mapping[str, str] | Message) -> float | None:
+    """The seconds an answer's `Retry-After` asks for (a number or an HTTP date); None without one."""
+    wait = retry_after(dict(headers.items()), datetime.now(UTC))
+    return wait.total_seconds() if wait is not None else None
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
@@ -55,6 +73,13 @@ class ApiClient:
         return cls(str(doc["functions"]["api"]).rstrip("/"), doc["functions"]["host_key"])
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        status, doc, _ = self.exchange(method, path, body)
+        return status, doc
+
+    def exchange(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any], float | None]:
+        """(status, document, the seconds its Retry-After asks for) of a successful call; ApiError otherwise."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         if data is not None:
@@ -62,18 +87,20 @@ class ApiClient:
         if self.key:
             request.add_header("x-functions-key", self.key)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                raw = exc.read()
-            raise ApiError(exc.code, _json_object(raw) or {"detail": _excerpt(raw)}) from None
+            try:
+                with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                    status, raw, wait = response.status, response.read(), asked_wait(response.headers)
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    raw = exc.read()
+                problem = _json_object(raw) or {"detail": _excerpt(raw)}
+                raise ApiError(exc.code, problem, asked_wait(exc.headers)) from None
         except http.client.HTTPException as exc:  # a reply cut short: a connection failure to callers
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
         doc = _json_object(raw) if raw else {}
         if doc is None:  # a proxy's HTML page, say: not an answer from the API
             raise ApiError(502, {"reason": "bad_response", "detail": _excerpt(raw)})
-        return status, doc
+        return status, doc, wait
 
     def get(self, path: str) -> dict[str, Any]:
         return self.call("GET", path)[1]

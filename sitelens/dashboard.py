@@ -9,6 +9,7 @@ a cross-origin page cannot send without a CORS preflight, which this server neve
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sitelens.dashboard_sampler import PoolSampler
 
@@ -41,6 +42,16 @@ ALLOWED: list[tuple[str, re.Pattern[str]]] = [
 CSRF_HEADER = "X-Sitelens-Dashboard"
 CSP = "default-src 'self'; img-src 'self' http: https: data:; style-src 'self'; frame-ancestors 'none'"
 UPSTREAM_TIMEOUT_S = 30.0
+_RETRY_AFTER = re.compile(r"[A-Za-z0-9 ,:-]{1,64}")  # seconds or an HTTP date, and nothing that could end a header
+
+
+class Answer(NamedTuple):
+    """The API's answer as the dashboard passes it on: `retry_after` is its Retry-After header, if any."""
+
+    status: int
+    media: str
+    body: bytes
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,27 +61,33 @@ class Upstream:
     base: str
     key: str | None
 
-    def forward(self, method: str, path: str) -> tuple[int, str, bytes]:
-        """(status, content type, body) of the API's answer, errors included, as the API gave them."""
+    def forward(self, method: str, path: str) -> Answer:
+        """The API's answer, errors included, as the API gave it; a 502 problem when it gave none."""
         request = urllib.request.Request(self.base + path, data=b"" if method == "POST" else None, method=method)
         if self.key:
             request.add_header("x-functions-key", self.key)
         try:
-            with urllib.request.urlopen(request, timeout=UPSTREAM_TIMEOUT_S) as response:
-                return response.status, response.headers.get("Content-Type", "application/json"), response.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, exc.headers.get("Content-Type", "application/problem+json"), exc.read()
-        except (OSError, ValueError) as exc:  # refused, timed out, reset: the API is not answering
-            doc = {"status": 502, "title": "Bad Gateway", "reason": "api_unreachable", "detail": str(exc)}
-            return 502, "application/problem+json", json.dumps(doc).encode()
+            try:
+                with urllib.request.urlopen(request, timeout=UPSTREAM_TIMEOUT_S) as response:
+                    return Answer(response.status, response.headers.get("Content-Type", "application/json"),
+                                  response.read(), response.headers.get("Retry-After"))  # fmt: skip
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    return Answer(exc.code, exc.headers.get("Content-Type", "application/problem+json"), exc.read(),
+                                  exc.headers.get("Retry-After"))  # fmt: skip
+        # Refused, timed out, reset, or a body cut short (IncompleteRead is an HTTPException, not an OSError):
+        # the API did not answer.
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            doc = {"status": 502, "title": "Bad Gateway", "reason": "api_unreachable", "detail": repr(exc)}
+            return Answer(502, "application/problem+json", json.dumps(doc).encode())
 
-    def get_json(self, path: str) -> tuple[int, Any]:
-        status, _, body = self.forward("GET", path)
+    def get_json(self, path: str) -> tuple[int, Any, str | None]:
+        """(status, JSON document or None, Retry-After) of a GET."""
+        answer = self.forward("GET", path)
         try:
-            return status, json.loads(body)
+            return answer.status, json.loads(answer.body), answer.retry_after
         except ValueError:
-            return status, None
+            return answer.status, None, answer.retry_after
 
 
 def allowed(method: str, path: str) -> bool:
@@ -122,11 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
-    def _send(self, status: int, body: bytes, media: str) -> None:
+    def _send(self, status: int, body: bytes, media: str, retry_after: str | None = None) -> None:
         self.send_response(status)
         headers = {"Content-Type": media, "Content-Length": str(len(body)), "Cache-Control": "no-store",
                    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                    "Referrer-Policy": "no-referrer"}  # fmt: skip
+        if retry_after is not None and _RETRY_AFTER.fullmatch(retry_after):  # the API's, so the page waits as asked
+            headers["Retry-After"] = retry_after
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -157,7 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._proxy("GET", path)
 
     def _history(self) -> dict[str, Any]:
-        return {"samples": self.dashboard.sampler.samples()}
+        # The page's pool figures come from here too, never from its own call to the API: only the sampler
+        # reads /pool, at its pace and as long after a 429 or 503 as the API asked.
+        return {"samples": self.dashboard.sampler.samples(), "now": self.dashboard.sampler.latest()}
 
     def do_POST(self) -> None:
         if not self._guarded():
@@ -172,5 +193,5 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/api/") or not allowed(method, api_path):
             self._problem(404, "route_not_found", f"{method} {path} is not one the dashboard forwards")
             return
-        status, media, body = self.dashboard.upstream.forward(method, api_path)
-        self._send(status, body, media)
+        answer = self.dashboard.upstream.forward(method, api_path)
+        self._send(answer.status, answer.body, answer.media, answer.retry_after)

@@ -3,28 +3,49 @@
 The endpoint is found as `sitelens upload` finds it: `SITELENS_API`/`SITELENS_API_KEY` (preferred: a command
 line is visible to other users), `--api`/`--key`, or the local stack's `stack.json`.
 Exit codes: 0 done (and, for `watch`, every job SUCCEEDED), 1 a job FAILED or was REJECTED, or the API
-refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer.
+refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered that it is
+busy: 429, 502, 503, 504). `watch` waits out a busy or silent API for up to `GIVE_UP_S` before exit 3.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import sys
 import threading
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sitelens.api_client import ApiClient, ApiError
+from shared.jobs.ids import JOB_ID
+from sitelens.api_client import BUSY, ApiClient, ApiError
 from sitelens.upload import UploadFailed
 from sitelens.upload_command import REPO, resolve_endpoint
 
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 COLUMNS = (("id", 28), ("state", 9), ("device", 12), ("photo_id", 28), ("received", 20), ("reason", 20))
+GIVE_UP_S = 300.0  # an API that has not answered `watch` for five minutes is down, not busy
+
+
+class CommandFailed(Exception):
+    """A failure with its message for the terminal and its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def job_id(text: str) -> str:
+    """The JOB argument: a job id, checked before it goes into a URL (`j_x?site=…` would ask another route)."""
+    if not JOB_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a job id: {text!r} (j_ and 26 of a-z, 2-7)")
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,15 +59,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--state", choices=("RECEIVED", "QUEUED", "RUNNING", *TERMINAL), help="only this state")
     listing.add_argument("--json", action="store_true", help="the jobs as one JSON array")
     get = sub.add_parser("get", help="one job's status document")
-    get.add_argument("job")
+    get.add_argument("job", type=job_id)
     get.add_argument("--json", action="store_true", help="the document as the API sends it")
     watch = sub.add_parser("watch", help="print each change until the job (or every job of a site) is terminal")
     target = watch.add_mutually_exclusive_group(required=True)
-    target.add_argument("job", nargs="?")
+    target.add_argument("job", nargs="?", type=job_id)
     target.add_argument("--site")
-    watch.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default 5, the API's)")
+    watch.add_argument("--interval", type=float, default=5.0,
+                       help="least seconds between polls (default 5; the API's Retry-After if longer)")  # fmt: skip
     opened = sub.add_parser("open", help="download a finished job's overlay and print its text")
-    opened.add_argument("job")
+    opened.add_argument("job", type=job_id)
     opened.add_argument("--out", type=Path, help="where the overlay goes (default ./JOB.overlay.jpg)")
     p.set_defaults(handler=run)
 
@@ -60,13 +82,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         err.write(f"{exc}\n")
         return 2
     actions = {"list": lambda: list_jobs(client, args, out), "get": lambda: get_job(client, args, out),
-               "watch": lambda: watch(client, args, out, stop or threading.Event()),
+               "watch": lambda: watch(client, args, out, stop or threading.Event(), err=err),
                "open": lambda: open_job(client, args, out, err)}  # fmt: skip
     try:
         return actions[args.action]()
-    except ApiError as exc:
+    except CommandFailed as exc:
         err.write(f"{exc}\n")
-        return 1
+        return exc.code
+    except ApiError as exc:
+        err.write(f"{exc}" + (" (the API is busy: try again later)\n" if exc.transient else "\n"))
+        return 3 if exc.transient else 1
     except OSError as exc:
         err.write(f"unreachable: {exc}\n")
         return 3
@@ -122,12 +147,30 @@ def read_out(summary: dict[str, Any]) -> list[str]:
     return [str(line) for line in summary.get("text") or []]
 
 
-def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: threading.Event) -> int:
-    """Poll at the API's pace and print a line for each job whose state changed, until all are terminal."""
+def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: threading.Event, *,
+          err: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> int:  # fmt: skip
+    """Poll at the API's pace and print a line for each job whose state changed, until all are terminal.
+
+    The pause between polls is `--interval` or the API's Retry-After, whichever is longer. A busy answer
+    (429, 5xx) or none at all is waited out the same way, up to `GIVE_UP_S` of nothing but those.
+    """
     seen: dict[str, str] = {}
+    failing_since: float | None = None
     while True:
-        jobs = client.site_jobs(args.site) if args.site else [_job_or_none(client, args.job)]
-        for job in filter(None, jobs):
+        try:
+            jobs, asked = _poll(client, args)
+        except (ApiError, OSError) as exc:
+            if isinstance(exc, ApiError) and not exc.transient:
+                raise
+            failing_since = clock() if failing_since is None else failing_since
+            if clock() - failing_since >= GIVE_UP_S:
+                raise
+            asked = exc.retry_after if isinstance(exc, ApiError) else None
+            (err or sys.stderr).write(f"{exc}; asking again in {max(args.interval, asked or 0):g} s\n")
+            jobs = []
+        else:
+            failing_since = None
+        for job in jobs:
             if seen.get(job["id"]) != job["state"]:
                 seen[job["id"]] = job["state"]
                 reason = f" {job['reason']}" if job.get("reason") else (" (cached)" if job.get("cached") else "")
@@ -136,31 +179,60 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
         states = list(seen.values())
         if states and all(state in TERMINAL for state in states):
             return 0 if all(state == "SUCCEEDED" for state in states) else 1
-        if stop.wait(args.interval):
+        if stop.wait(max(args.interval, asked or 0)):
             return 0
 
 
-def _job_or_none(client: ApiClient, job_id: str) -> dict[str, Any] | None:
+def _poll(client: ApiClient, args: argparse.Namespace) -> tuple[list[dict[str, Any]], float | None]:
+    """The watched jobs now, and the seconds the API asked to wait before asking again."""
+    if args.site:
+        return client.site_jobs(args.site), None
     try:
-        return client.get(f"/jobs/{job_id}")
+        _, doc, asked = client.exchange("GET", f"/jobs/{args.job}")
     except ApiError as exc:
         if exc.status == 404:  # not yet: ingestion has not seen the commit (docs/api.md)
-            return None
+            return [], exc.retry_after
         raise
+    return [doc], asked
 
 
 def open_job(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    target: Path = args.out or Path(f"{args.job}.overlay.jpg")
+    if not target.parent.is_dir():  # before any download: nowhere to put it is the caller's to fix
+        raise CommandFailed(f"--out {target}: no folder {target.parent}", 2)
     doc = client.get(f"/jobs/{args.job}")
     link = ((doc.get("result") or {}).get("links") or {}).get("overlay")
     if not link:
         err.write(f"{args.job} is {doc['state']}: no overlay (only SUCCEEDED jobs have one)\n")
         return 1
-    target: Path = args.out or Path(f"{args.job}.overlay.jpg")
-    with urllib.request.urlopen(link, timeout=60) as response:  # the API's own read SAS, re-signed per call
-        target.write_bytes(response.read())
+    shown = urllib.parse.urlsplit(link)._replace(query="").geturl()  # without the SAS, which stays out of logs
+    overlay = _download(link, shown)
+    try:
+        target.write_bytes(overlay)
+    except OSError as exc:
+        raise CommandFailed(f"--out {target}: cannot write it: {exc.strerror or exc}", 2) from None
     out.write(f"overlay: {target}\n")
     for line in read_out(doc["result"]["summary"]):
         out.write(f"{line}\n")
-    shown = urllib.parse.urlsplit(link)._replace(query="").geturl()
     err.write(f"downloaded {shown}\n")
     return 0
+
+
+def _download(link: str, shown: str) -> bytes:
+    """The overlay behind the API's read link (re-signed on every GET of the job), whole, or CommandFailed."""
+    try:
+        with urllib.request.urlopen(link, timeout=60) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code in (401, 403):
+            why = "Storage refused the read link (expired, or its key was rotated): run this again for a fresh one"
+        elif exc.code == 404:
+            why = "the overlay is no longer in Storage"
+        else:
+            why = "Storage did not serve it"
+        raise CommandFailed(f"{shown}: HTTP {exc.code}: {why}", 3 if exc.code in BUSY else 1) from None
+    except http.client.HTTPException as exc:  # IncompleteRead: the connection dropped mid-download
+        raise CommandFailed(f"{shown}: the download was cut short ({type(exc).__name__}): try again", 3) from None
+    except OSError as exc:
+        raise CommandFailed(f"{shown}: Storage did not answer: {exc}", 3) from None

@@ -14,6 +14,7 @@ index is what the reconciler reads, so a sweep never scans finished work. Feedba
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import uuid
@@ -137,6 +138,17 @@ class TableJobStore:
                 if len(jobs) == limit:
                     return jobs, last
         return jobs, None
+
+    def site_ids(self, site: str, *, since: datetime, until: datetime, limit: int) -> tuple[list[str], bool]:
+        """Ids of the jobs of `site` received in [since, until), oldest first, at most `limit`, and whether
+        more follow. Reads the site index only (its keys, no job): `limit` below 1,000 keeps it to one page."""
+        query = "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi"
+        bounds = {"pk": f"site~{site}", "lo": time_key(since), "hi": time_key(until)}  # `time~id` > `time`
+        with translated("site index"):  # the page is fetched while iterating
+            entries = self._jobs.query_entities(query, parameters=bounds, select=["job_id"],
+                                                results_per_page=limit + 1)  # fmt: skip
+            found = [str(entry["job_id"]) for entry in itertools.islice(entries, limit + 1)]
+        return found[:limit], len(found) > limit
 
     def ping(self) -> None:
         """One cheap read, for health checks."""

@@ -3,8 +3,11 @@
 "use strict";
 
 const STATES = ["RECEIVED", "QUEUED", "RUNNING", "SUCCEEDED", "REJECTED", "FAILED"];
-const REFRESH_MS = 5000;
+const REFRESH_MS = 5000; // between the end of one round of reads and the start of the next
+const MAX_WAIT_MS = 300000; // the longest pause a Retry-After may impose on the page
+const REPLAY_NOTE_MS = 60000; // how long a replay's outcome stays on its button across re-renders
 let sites = [];
+let askedMs = 0; // the longest Retry-After an answer of this round asked for, in ms
 
 function el(tag, attrs = {}, ...children) {
   const node = tag === "svg" || tag === "polyline" || tag === "line" || tag === "text"
@@ -19,10 +22,21 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A 429 or 503 with Retry-After (seconds or an HTTP date) asks the page to wait: the next round waits that long.
+function retryAfterMs(response) {
+  const value = (response.headers.get("Retry-After") || "").trim();
+  if (!value) return 0;
+  const ms = /^[0-9]+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_WAIT_MS) : 0;
+}
+
 async function api(path, options = {}) {
   const response = await fetch(path, options);
   const doc = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(doc && doc.reason ? `${doc.reason}: ${doc.detail || ""}` : `HTTP ${response.status}`);
+  if (!response.ok) {
+    askedMs = Math.max(askedMs, retryAfterMs(response));
+    throw new Error(doc && doc.reason ? `${doc.reason}: ${doc.detail || ""}` : `HTTP ${response.status}`);
+  }
   return doc;
 }
 
@@ -155,14 +169,32 @@ function renderPoolNow(pool) {
 }
 
 // --- webhooks ---------------------------------------------------------------------------------
-async function replay(subId, eventId, button) {
-  button.disabled = true;
+// A replay's outcome, by subscription and event: the table is rebuilt every round, and the outcome must
+// outlive that until the next replay of the row or REPLAY_NOTE_MS.
+const replayNotes = new Map();
+
+function showReplay(button, key) {
+  const note = replayNotes.get(key);
+  const current = note && (note.busy || Date.now() - note.at < REPLAY_NOTE_MS);
+  button.textContent = current ? note.text : "Replay";
+  button.disabled = Boolean(current && note.busy);
+}
+
+async function replay(subId, eventId) {
+  const key = `${subId} ${eventId}`;
+  const row = () => document.querySelector(`.subscription[data-subscription="${CSS.escape(subId)}"] table.failed `
+    + `tr[data-event="${CSS.escape(eventId)}"] button.replay`);
+  replayNotes.set(key, { text: "replaying…", at: Date.now(), busy: true });
+  const clicked = row();
+  if (clicked) showReplay(clicked, key);
   try {
     await api(`/api/subscriptions/${subId}/deliveries/${eventId}/replay`, { method: "POST", headers: { "X-Sitelens-Dashboard": "1" } });
-    button.textContent = "replayed";
+    replayNotes.set(key, { text: "replayed", at: Date.now() });
   } catch (error) {
-    button.textContent = `replay failed: ${error.message}`;
+    replayNotes.set(key, { text: `replay failed: ${error.message}`, at: Date.now() });
   }
+  const button = row(); // the one on the page now, which a refresh may have rebuilt meanwhile
+  if (button) showReplay(button, key);
 }
 
 // The newest deliveries of any outcome (the API's default number), each outcome as the delivery itself says.
@@ -191,7 +223,8 @@ async function renderSubscriptions() {
     const rows = failed.map((d) => {
       const last = d.attempts[d.attempts.length - 1] || {};
       const button = el("button", { type: "button", class: "replay" }, "Replay");
-      button.addEventListener("click", () => replay(sub.id, d.event_id, button));
+      button.addEventListener("click", () => replay(sub.id, d.event_id));
+      showReplay(button, `${sub.id} ${d.event_id}`);
       return el("tr", { "data-event": d.event_id }, el("td", {}, d.event_id), el("td", {}, d.failure_reason || "–"),
         el("td", {}, `${d.attempts.length} attempts, last ${last.status || last.error || "–"}`), el("td", {}, button));
     });
@@ -212,16 +245,54 @@ async function guarded(what, work) {
   return null;
 }
 
+// The pool comes from the dashboard's own samples, never from the API directly: the sampler is the one
+// reader of /pool, and it waits out a Retry-After.
+async function renderPool() {
+  const history = await api("/local/pool-history");
+  renderChart(history.samples);
+  if (history.now) renderPoolNow(history.now);
+  const last = history.samples[history.samples.length - 1];
+  if (last && last.error) throw new Error(last.error);
+}
+
+// One round of reads; the next starts REFRESH_MS after this one ends (or later, when an answer asked).
 async function refresh() {
+  askedMs = 0;
   const problems = await Promise.all([
     ...sites.map((site) => guarded(`site ${site}`, async () => renderSite(site, await api(`/api/sites/${site}/summary`)))),
-    guarded("pool", async () => renderPoolNow(await api("/api/pool"))),
-    guarded("pool history", async () => renderChart((await api("/local/pool-history")).samples)),
+    guarded("pool", renderPool),
     guarded("webhooks", renderSubscriptions),
   ]);
+  const wait = Math.max(REFRESH_MS, askedMs);
   const failed = problems.filter(Boolean);
+  if (wait > REFRESH_MS) failed.push(`the API asked to wait: next update in ${Math.round(wait / 1000)} s`);
   document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}` + (failed.length ? ` · ${failed.join(" · ")}` : "");
   document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+  return wait;
+}
+
+let timer = null;
+let running = false;
+let again = false; // a site was added during a round: start the next one at once
+let quietUntil = 0; // no round before this: an answer asked to wait
+
+async function loop() {
+  timer = null;
+  running = true;
+  let wait = REFRESH_MS;
+  try {
+    wait = await refresh();
+  } finally {
+    running = false;
+    quietUntil = wait > REFRESH_MS ? Date.now() + wait : 0;
+    timer = setTimeout(loop, again && !quietUntil ? 0 : wait);
+    again = false;
+  }
+}
+
+function refreshSoon() {
+  if (running) again = true;
+  else if (Date.now() >= quietUntil) { clearTimeout(timer); loop(); }
 }
 
 function showSites() {
@@ -241,12 +312,11 @@ async function start() {
   document.getElementById("add-site").addEventListener("submit", (event) => {
     event.preventDefault();
     const site = event.target.elements.site.value.trim();
-    if (site && !sites.includes(site)) { sites.push(site); showSites(); refresh(); }
+    if (site && !sites.includes(site)) { sites.push(site); showSites(); siteSection(site); refreshSoon(); }
     event.target.reset();
   });
   document.getElementById("close-job").addEventListener("click", () => { document.getElementById("job-panel").hidden = true; });
-  await refresh();
-  setInterval(refresh, REFRESH_MS);
+  loop();
 }
 
 start();

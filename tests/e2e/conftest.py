@@ -26,6 +26,7 @@ from shared.jobs.ids import batch_job_id, content_key, job_id_for
 from shared.pipeline_settings import PipelineSettings
 from sitelens.local_pool import POOL_ID
 from sitelens.stack import Stack
+from tests.support.browser import browser, chromium_executable  # noqa: F401 - fixtures of the browser tests
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,18 +5,16 @@ would look for: the counts, a thumbnail of an overlay with the text read, the re
 chart; a click on a photo opens its timeline; each subscription's recent delivery outcomes above its failed
 deliveries, which Replay sends again. A screenshot is saved under .local/ for the record.
 
-Without Chromium the test is skipped with a reason saying so; with SITELENS_REQUIRE_BROWSER=1 (what .ci/run
-sets) the skip becomes a failure, so CI cannot pass without the browser having run.
+The browser comes from tests/support/browser.py (through tests/e2e/conftest.py): without Chromium the test
+is skipped with a reason saying so; with SITELENS_REQUIRE_BROWSER=1 (what .ci/run sets) the skip becomes a
+failure, so CI cannot pass without the browser having run.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,38 +29,6 @@ pytestmark = pytest.mark.e2e
 SCREENSHOT = REPO / ".local" / "dashboard.png"  # the page as it first shows
 SCREENSHOT_JOB = REPO / ".local" / "dashboard-job.png"  # with one job's timeline open
 WAIT_MS = 60_000  # the page refreshes every 5 s; the pool is sampled every second here
-
-
-def chromium() -> str | None:
-    found = os.environ.get("SITELENS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    return found if found and Path(found).exists() else None
-
-
-@pytest.fixture(scope="session")  # session: set up before the stack, so a skip costs no stack start
-def chromium_executable() -> str:
-    executable = chromium()
-    if executable is None:
-        message = "Chromium not found (apt-get install chromium, or set SITELENS_CHROMIUM): browser tests NOT run"
-        if os.environ.get("SITELENS_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + ", and SITELENS_REQUIRE_BROWSER=1 requires them")
-        pytest.skip(message)
-    return executable
-
-
-# Module, not session: Playwright's sync API holds an event loop as the main thread's running loop while it
-# is open, and every later test that calls asyncio.run() would fail.
-@pytest.fixture(scope="module")
-def browser(chromium_executable: str) -> Iterator[Any]:
-    executable = chromium_executable
-    from playwright.sync_api import sync_playwright  # imported here: only a run with Chromium needs it
-
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def name(site: str, ext: str = "jpg") -> str:

@@ -11,8 +11,9 @@ from azure.storage.blob import BlobServiceClient
 from shared.adapters.azure_job_store import TableJobStore, to_entity
 from shared.adapters.azure_photo_store import BlobPhotoStore, BlobRouting
 from shared.errors import Conflict, NotFound
-from shared.jobs import ids
+from shared.jobs import ids, summary
 from shared.jobs.models import Job, JobState
+from shared.jobs.summary import SummaryApi
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -165,3 +166,26 @@ def test_a_malformed_routing_json_keeps_the_routes_in_force(photos, storage_conn
     now[0] = 120.0
     assert routing.weights() == [("ocr/ppocrv4", 3)]
     blob.delete_blob()
+
+
+def test_site_ids_reads_a_window_of_the_index_and_says_when_more_follow(store):
+    made = [store.create(new_job(f"w{i}", at=T0 + timedelta(seconds=i))) for i in range(5)]
+    store.create(new_job("elsewhere", site="site2", at=T0 + timedelta(seconds=2)))
+    window = {"since": T0 + timedelta(seconds=1), "until": T0 + timedelta(seconds=4)}  # [1 s, 4 s)
+    assert store.site_ids("site1", **window, limit=10) == ([j.id for j in made[1:4]], False)
+    assert store.site_ids("site1", **window, limit=2) == ([made[1].id, made[2].id], True)
+    assert store.site_ids("site1", **window, limit=3) == ([j.id for j in made[1:4]], False)  # all: nothing more
+
+
+def test_the_site_summary_is_truncated_only_when_jobs_were_left_out_and_shows_the_newest(store, monkeypatch):
+    monkeypatch.setattr(summary, "MAX_JOBS", 3)
+    monkeypatch.setattr(summary, "LATEST", 2)
+    end = T0 + timedelta(hours=1)
+    api = SummaryApi(store, lambda job: {}, clock=lambda: end)
+    made = [store.create(new_job(f"s{i}", at=T0 + timedelta(minutes=10 * i + 1))) for i in range(3)]
+    doc = api.handle("site1").body
+    assert doc is not None and (doc["jobs"], doc["truncated"]) == (3, False)  # exactly the bound: nothing left out
+    made += [store.create(new_job(f"s{i}", at=T0 + timedelta(minutes=10 * i + 1))) for i in range(3, 5)]
+    doc = api.handle("site1").body
+    assert doc is not None and (doc["jobs"], doc["truncated"]) == (3, True)
+    assert [d["id"] for d in doc["latest"]] == [made[4].id, made[3].id]  # the hour's newest, not the oldest three's

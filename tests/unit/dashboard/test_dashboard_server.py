@@ -7,7 +7,7 @@ import http.client
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,25 +16,36 @@ import pytest
 from emulators.azurite import free_port
 from sitelens.dashboard import Dashboard, Upstream, allowed
 from sitelens.dashboard_sampler import PoolSampler, sample_of
+from tests.support.waiting import wait_for
 
 KEY = "operator-key"
 SUB = "sub_" + "0" * 32
 
 
+POOL = {"pool": "p", "target_nodes": 2, "current_nodes": 1, "pending_tasks": 5}
+
+
 class FakeApi:
+    """Answers every call with POOL, unless `script[path]` holds answers for it: (status, headers, body,
+    declared length or None), taken one per call, the last one kept."""
+
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, str | None]] = []
+        self.script: dict[str, list[tuple[int, dict[str, str], bytes, int | None]]] = {}
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 api.seen.append((self.command, self.path, self.headers.get("x-functions-key")))
-                body = json.dumps({"pool": "p", "target_nodes": 2, "current_nodes": 1, "pending_tasks": 5}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                answers = api.script.get(self.path) or [(200, {}, json.dumps(POOL).encode(), None)]
+                status, headers, body, length = answers.pop(0) if len(answers) > 1 else answers[0]
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body) if length is None else length))
                 self.end_headers()
                 self.wfile.write(body)
+                self.close_connection = length is not None  # a body cut short: the connection drops
 
             do_GET = do_POST = _answer
 
@@ -119,8 +130,39 @@ def test_a_request_for_another_host_name_is_refused(dashboard: Dashboard, api: F
 
 
 def test_an_api_that_does_not_answer_is_a_502_problem() -> None:
-    status, _, body = Upstream(f"http://127.0.0.1:{free_port()}/api", KEY).forward("GET", "/pool")
+    status, _, body, _ = Upstream(f"http://127.0.0.1:{free_port()}/api", KEY).forward("GET", "/pool")
     assert status == 502 and json.loads(body)["reason"] == "api_unreachable"
+
+
+def test_an_answer_cut_short_is_a_502_problem(api: FakeApi) -> None:
+    api.script["/api/pool"] = [(200, {}, b'{"pool": "p"', 500)]
+    status, _, body, _ = Upstream(api.base, KEY).forward("GET", "/pool")
+    assert status == 502 and json.loads(body)["reason"] == "api_unreachable"
+
+
+def test_an_answer_cut_short_is_a_gap_in_the_chart_and_the_sampling_goes_on(api: FakeApi) -> None:
+    good: tuple[int, dict[str, str], bytes, int | None] = (200, {}, json.dumps(POOL).encode(), None)
+    api.script["/api/pool"] = [good, (200, {}, b'{"pool": "p"', 500), good]
+    running = Dashboard(Upstream(api.base, KEY), sites=[], port=0, sample_every_s=0.05).start()
+    try:
+        samples = wait_for(lambda: running.sampler.samples()[:3] if len(running.sampler.samples()) >= 3 else None,
+                           10, "three samples of the pool")  # fmt: skip
+    finally:
+        running.stop()
+    assert [s.get("error") for s in samples] == [None, "api_unreachable", None]
+
+
+def test_the_page_is_told_how_long_a_busy_api_asked_to_wait(dashboard: Dashboard, api: FakeApi) -> None:
+    busy = json.dumps({"status": 503, "reason": "transient"}).encode()
+    api.script["/api/sites/yard/summary"] = [(503, {"Retry-After": "30"}, busy, None)]
+    status, headers, _ = call(dashboard, "GET", "/api/sites/yard/summary")
+    assert status == 503 and headers["Retry-After"] == "30"
+
+
+def test_the_pools_figures_now_come_with_its_history(dashboard: Dashboard) -> None:
+    wait_for(dashboard.sampler.samples, 10, "the first sample")
+    status, _, body = call(dashboard, "GET", "/local/pool-history")
+    assert status == 200 and json.loads(body)["now"] == POOL
 
 
 def test_the_allow_list() -> None:
@@ -130,8 +172,9 @@ def test_the_allow_list() -> None:
 
 def test_the_sampler_keeps_points_and_gaps_and_forgets_the_oldest() -> None:
     at = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-    answers = iter([(200, {"target_nodes": 1, "current_nodes": 0, "pending_tasks": 3}), (503, {"reason": "transient"}),
-                    (200, {"target_nodes": 1, "current_nodes": 1, "pending_tasks": 0})])  # fmt: skip
+    answers = iter([(200, {"target_nodes": 1, "current_nodes": 0, "pending_tasks": 3}, None),
+                    (503, {"reason": "transient"}, None),
+                    (200, {"target_nodes": 1, "current_nodes": 1, "pending_tasks": 0}, None)])  # fmt: skip
     sampler = PoolSampler(lambda: next(answers), keep=2, clock=lambda: at)
     for _ in range(3):
         sampler.sample()
@@ -141,3 +184,36 @@ def test_the_sampler_keeps_points_and_gaps_and_forgets_the_oldest() -> None:
          "failed_tasks": 0},
     ]  # fmt: skip
     assert sample_of(502, None, at)["error"] == "HTTP 502"
+
+
+def test_a_read_that_raises_is_a_gap_and_the_next_read_goes_on() -> None:
+    at = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    answers: list[tuple[int, Any, str | None] | Exception] = [RuntimeError("a bug in a read"), (200, POOL, None)]
+
+    def read() -> tuple[int, Any, str | None]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    sampler = PoolSampler(read, clock=lambda: at)
+    assert sampler.sample()["error"] == "read_failed: RuntimeError"
+    assert "error" not in sampler.sample() and sampler.latest() == POOL
+
+
+def test_the_sampler_reads_no_sooner_than_a_busy_api_asked() -> None:
+    now = [datetime(2026, 11, 22, 8, 0, tzinfo=UTC)]
+    reads: list[datetime] = []
+    answers: list[tuple[int, Any, str | None]] = [(503, {"reason": "transient"}, "30"), (200, POOL, None)]
+
+    def read() -> tuple[int, Any, str | None]:
+        reads.append(now[0])
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    sampler = PoolSampler(read, clock=lambda: now[0])
+    points = []
+    for _ in range(8):  # every 5 s: the 503 at 0 s asked for 30 s
+        points.append(sampler.sample())
+        now[0] += timedelta(seconds=5)
+    assert [(r - reads[0]).total_seconds() for r in reads] == [0, 30, 35]
+    assert [p.get("error") for p in points] == ["transient"] * 6 + [None, None]  # the wait drawn as a gap

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from shared.errors import NotFound
 from shared.jobs import summary
 from shared.jobs.models import Job, JobState
-from shared.jobs.summary import SummaryApi, percentile
+from shared.jobs.summary import WINDOW, SummaryApi, percentile
+from tests.unit.jobs.fakes import MemoryJobStore
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -32,6 +35,12 @@ class RecordingStore:
     def list_site(self, site, *, state, since, limit, token):
         self.asked.append({"site": site, "state": state, "since": since, "limit": limit, "token": token})
         return self.jobs, self.more
+
+    def site_ids(self, site, *, since, until, limit):
+        return [], False
+
+    def get(self, job_id):
+        raise NotFound(job_id)
 
 
 def links(j: Job) -> dict[str, str]:
@@ -74,13 +83,75 @@ def test_latest_is_the_newest_first_with_overlay_links_and_at_most_a_dozen():
     assert latest[0]["result"]["links"]["overlay"].endswith("/overlay.jpg")
 
 
-def test_the_api_reads_one_bounded_hour_and_says_when_there_was_more():
+def test_the_api_reads_one_bounded_hour():
     store = RecordingStore([job(1, JobState.SUCCEEDED, seconds=3)], more="next-row")
     reply = SummaryApi(store, links, clock=lambda: T0 + timedelta(hours=2)).handle("yard")
     assert reply.status == 200 and reply.body is not None
     assert store.asked == [{"site": "yard", "state": None, "since": T0 + timedelta(hours=1),
-                            "limit": summary.MAX_JOBS, "token": None}]  # fmt: skip
-    assert reply.body["truncated"] is True
+                            "limit": summary.MAX_JOBS + 1, "token": None}]  # fmt: skip
+
+
+class CountingStore(MemoryJobStore):
+    """The in-memory store, counting the jobs read one by one and the index pages looked at. Like the Table
+    store, it gives a continuation token whenever a listing stops at its limit, whether or not more follow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads, self.looks = 0, 0
+
+    def list_site(
+        self, site: str, *, state: JobState | None, since: datetime | None, limit: int, token: str | None
+    ) -> tuple[list[Job], str | None]:
+        jobs, _ = super().list_site(site, state=state, since=since, limit=limit, token=token)  # type: ignore[no-untyped-call]
+        return jobs, (jobs[-1].id if len(jobs) == limit else None)
+
+    def get(self, job_id: str) -> Job:
+        self.reads += 1
+        return super().get(job_id)
+
+    def site_ids(self, site: str, *, since: datetime, until: datetime, limit: int) -> tuple[list[str], bool]:
+        self.looks += 1
+        assert limit < 1000  # one page of a Table query
+        return super().site_ids(site, since=since, until=until, limit=limit)
+
+
+def busy_hour(store: MemoryJobStore, total: int, end: datetime) -> list[Job]:
+    """`total` jobs received over the hour before `end`, oldest first, the newest a second before it."""
+    step = (WINDOW - timedelta(seconds=2)) / total
+    made = [job(n, JobState.SUCCEEDED, seconds=2) for n in range(total)]
+    made = [replace(j, received_at=end - timedelta(seconds=1) - step * (total - 1 - n)) for n, j in enumerate(made)]
+    for j in made:
+        store.create(j)
+    return made
+
+
+@pytest.mark.parametrize(("total", "truncated"), [(summary.MAX_JOBS, False), (summary.MAX_JOBS + 1, True), (800, True)])
+def test_truncated_only_when_jobs_were_left_out_and_latest_are_the_hours_newest(total, truncated):
+    end = T0 + timedelta(hours=1)
+    store = CountingStore()
+    made = busy_hour(store, total, end)
+    doc = SummaryApi(store, links, clock=lambda: end).handle("yard").body
+    assert doc is not None and doc["truncated"] is truncated
+    assert doc["jobs"] == min(total, summary.MAX_JOBS)
+    assert [d["id"] for d in doc["latest"]] == [j.id for j in reversed(made[-summary.LATEST :])]
+    assert store.reads <= summary.LATEST and store.looks <= 8  # the newest found from index keys, not by reading all
+
+
+def test_the_newest_are_found_in_one_page_looks_whatever_the_burst():
+    # 3,000 ids in the last 50 ms of the hour after 5 spread over it: the looks must narrow past the burst.
+    end = T0 + timedelta(hours=1)
+    times = [T0 + timedelta(minutes=10 * n) for n in range(5)]
+    times += [end - timedelta(milliseconds=50) + timedelta(microseconds=10 * n) for n in range(3000)]
+    looked: list[datetime] = []
+
+    def look(since: datetime) -> tuple[list[str], bool]:
+        looked.append(since)
+        found = [str(n) for n, at in enumerate(times) if since <= at < end]
+        return found[: summary.PAGE], len(found) > summary.PAGE
+
+    assert summary.newest_ids(look, T0, end, 12) == [str(n) for n in range(len(times) - 12, len(times))]
+    assert len(looked) <= summary.MAX_LOOKS
+    assert summary.newest_ids(look, end - timedelta(minutes=1), end - timedelta(seconds=30), 12) == []
 
 
 @pytest.mark.parametrize("site", ["", "-lead", "a/b", "x" * 65, "s p"])

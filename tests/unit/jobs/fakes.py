@@ -63,6 +63,13 @@ class MemoryJobStore:
                  and (since is None or j.received_at >= since)]  # fmt: skip
         return found[:limit], None
 
+    def site_ids(self, site: str, *, since: datetime, until: datetime, limit: int) -> tuple[list[str], bool]:
+        # The site index's order: by time received, then id.
+        found = sorted(
+            (j.received_at, j.id) for j in self.jobs.values() if j.site == site and since <= j.received_at < until
+        )
+        return [job_id for _, job_id in found[:limit]], len(found) > limit
+
     def open_ids(self) -> list[str]:
         return list(self.open)
 

@@ -74,11 +74,11 @@ class Api:
     def __init__(self, *answers: dict[str, Any] | ApiError) -> None:
         self.answers = list(answers)
 
-    def get(self, path: str) -> dict[str, Any]:
+    def exchange(self, method: str, path: str) -> tuple[int, dict[str, Any], float | None]:
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, ApiError):
             raise answer
-        return answer
+        return 200, answer, None
 
 
 def watch(api: Api, job: str = "j_abc") -> tuple[int, str]:

@@ -1,0 +1,175 @@
+"""`sitelens jobs` against a loopback server standing in for the API and Storage: a busy API is waited out
+at its pace, a job id is checked before it goes into a URL, and `open`'s failures get their exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sitelens import jobs_command
+from sitelens.cli import build_parser
+
+JOB = "j_" + "a" * 26
+Answer = tuple[int, dict[str, str], bytes, int | None]  # status, headers, body, declared length (None: the body's)
+
+
+def doc(status: int, body: dict[str, Any], **headers: str) -> Answer:
+    return status, headers, json.dumps(body).encode(), None
+
+
+def job(state: str, **extra: Any) -> dict[str, Any]:
+    return {"id": JOB, "state": state, "site": "yard", "reason": None, "cached": False, **extra}
+
+
+BUSY = doc(503, {"status": 503, "reason": "transient", "detail": "jobs table throttled"}, **{"Retry-After": "7"})
+
+
+class Api:
+    """Scripted answers by path, one per request, the last one kept; every request is recorded."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, list[Answer]] = {}
+        self.seen: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                api.seen.append(self.path)
+                answers = api.script.get(self.path.split("?")[0]) or [doc(404, {"reason": "route_not_found"})]
+                status, headers, body, length = answers.pop(0) if len(answers) > 1 else answers[0]
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body) if length is None else length))
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = length is not None  # a body cut short: the connection drops
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
+        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+class Pauses(threading.Event):
+    """A stop event that records each pause `watch` takes between polls instead of taking it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.taken.append(float(timeout or 0))
+        return False
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    fake = Api()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def sitelens_jobs(api: Api, *argv: str, stop: threading.Event | None = None) -> tuple[int, str, str]:
+    argv = ("jobs", "--api", f"{api.host}/api", "--key", "k", *argv)
+    out, err = io.StringIO(), io.StringIO()
+    code = jobs_command.run(build_parser(argv).parse_args(argv), out, err, stop)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_watch_waits_out_a_busy_api_as_long_as_it_asks_and_never_polls_faster(api: Api) -> None:
+    api.script[f"/api/jobs/{JOB}"] = [
+        doc(200, job("RUNNING"), **{"Retry-After": "5"}),
+        BUSY,
+        doc(429, {"status": 429, "reason": "throttled"}, **{"Retry-After": "2"}),
+        doc(200, job("SUCCEEDED")),
+    ]
+    pauses = Pauses()
+    code, out, err = sitelens_jobs(api, "watch", JOB, "--interval", "0.5", stop=pauses)
+    assert (code, out) == (0, f"{JOB} RUNNING\n{JOB} SUCCEEDED\n")
+    assert pauses.taken == [5.0, 7.0, 2.0]  # the API's Retry-After each time, not the 0.5 s asked for
+    assert "503" in err and "429" in err
+
+
+def test_watch_keeps_a_longer_interval_than_the_api_asks(api: Api) -> None:
+    api.script[f"/api/jobs/{JOB}"] = [doc(200, job("RUNNING"), **{"Retry-After": "5"}), BUSY, doc(200, job("FAILED"))]
+    pauses = Pauses()
+    assert sitelens_jobs(api, "watch", JOB, "--interval", "10", stop=pauses)[0] == 1  # FAILED: exit 1
+    assert pauses.taken == [10.0, 10.0]
+
+
+def test_watch_gives_up_on_an_api_that_stays_busy_with_the_did_not_answer_code(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs_command, "GIVE_UP_S", 0.0)
+    api.script[f"/api/jobs/{JOB}"] = [BUSY]
+    code, _, err = sitelens_jobs(api, "watch", JOB, stop=Pauses())
+    assert code == 3 and "503" in err
+
+
+def test_watch_of_a_site_waits_out_a_busy_listing(api: Api) -> None:
+    page = {"jobs": [job("SUCCEEDED")], "continuation": None}
+    api.script["/api/jobs"] = [doc(429, {"status": 429, "reason": "throttled"}, **{"Retry-After": "3"}), doc(200, page)]
+    pauses = Pauses()
+    assert sitelens_jobs(api, "watch", "--site", "yard", stop=pauses)[:2] == (0, f"{JOB} SUCCEEDED\n")
+    assert pauses.taken == [5.0]  # the default interval: longer than the 3 s asked
+
+
+@pytest.mark.parametrize(("answer", "code"), [(BUSY, 3), (doc(401, {"status": 401, "reason": "unauthorized"}), 1)])
+def test_list_on_a_busy_api_says_it_did_not_answer_and_a_refusal_stays_a_refusal(
+    api: Api, answer: Answer, code: int
+) -> None:
+    api.script["/api/jobs"] = [answer]
+    result, _, err = sitelens_jobs(api, "list", "--site", "yard")
+    assert result == code and str(answer[0]) in err
+
+
+@pytest.mark.parametrize("action", ["get", "open", "watch"])
+@pytest.mark.parametrize("argument", ["j_x?site=yard", "../subscriptions", JOB + "/retry", JOB.upper()])
+def test_a_job_argument_that_is_not_a_job_id_is_a_usage_error_before_any_call(
+    api: Api, action: str, argument: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        sitelens_jobs(api, action, argument)
+    assert exit_.value.code == 2 and "not a job id" in capsys.readouterr().err
+    assert api.seen == []
+
+
+def succeeded_with_overlay(api: Api, path: str) -> None:
+    links = {"overlay": f"{api.host}{path}?sig=SECRET"}
+    api.script[f"/api/jobs/{JOB}"] = [
+        doc(200, job("SUCCEEDED", result={"summary": {"text": ["EXIT"]}, "links": links}))
+    ]
+
+
+def test_open_with_a_download_cut_short_says_so_and_writes_nothing(api: Api, tmp_path: Path) -> None:
+    succeeded_with_overlay(api, "/blob/cut.jpg")
+    api.script["/blob/cut.jpg"] = [(200, {"Content-Type": "image/jpeg"}, b"\xff\xd8" * 100, 100_000)]
+    code, _, err = sitelens_jobs(api, "open", JOB, "--out", str(tmp_path / "o.jpg"))
+    assert code == 3 and "cut short" in err and "Traceback" not in err and "SECRET" not in err
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_open_with_an_expired_link_says_storage_refused_it(api: Api, tmp_path: Path) -> None:
+    succeeded_with_overlay(api, "/blob/expired.jpg")
+    api.script["/blob/expired.jpg"] = [doc(403, {"error": "AuthenticationFailed"})]
+    code, _, err = sitelens_jobs(api, "open", JOB, "--out", str(tmp_path / "o.jpg"))
+    assert code == 1 and "HTTP 403" in err and "expired" in err and "unreachable" not in err
+
+
+def test_open_into_a_missing_folder_is_a_usage_error_before_any_download(api: Api, tmp_path: Path) -> None:
+    succeeded_with_overlay(api, "/blob/o.jpg")
+    code, _, err = sitelens_jobs(api, "open", JOB, "--out", str(tmp_path / "nowhere" / "o.jpg"))
+    assert code == 2 and "no folder" in err and api.seen == []
