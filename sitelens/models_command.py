@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from batch_tasks.models.fetch import FetchError, fetch
-from batch_tasks.models.manifest import ManifestError
+from batch_tasks.models.manifest import ManifestError, load
 from batch_tasks.models.publish import CONTAINER, plan
 from shared.errors import SitelensError
 from sitelens import model_storage, models_init, models_route
@@ -84,23 +84,61 @@ class ModelUnusable(ValueError):
 
 
 def check_loads(folder: Path) -> None:
-    """Load the model as a node would (CPU provider) and read one blank photo with it: a folder whose model
-    does not load, or whose output does not match its manifest, is not published."""
+    """Load the model as a node would (CPU provider) and read one blank photo with it, then two together when the
+    manifest lets a node batch photos: a folder whose model does not load or run, whose output does not match
+    its manifest, or that runs photos only one at a time under a larger `max_batch`, is not published."""
     import numpy as np  # noqa: PLC0415 - ONNX Runtime and OpenCV only when needed
 
     from batch_tasks.models.serving import load_model  # noqa: PLC0415
     from batch_tasks.ocr.opencv import cv2  # noqa: PLC0415
 
+    _refuse_unlisted_external_data(folder)
     _, blank = cv2.imencode(".jpg", np.full((256, 256, 3), 128, np.uint8))
     try:
         model = load_model(folder, providers=["CPUExecutionProvider"])
         model.warm()
-        model.run_batch([model.decode(blank.tobytes())])
+        photo = model.decode(blank.tobytes())
+        model.run_batch([photo])
     except ManifestError:
         raise
     except Exception as exc:  # whatever the runtime raises, the folder is not servable
-        code = getattr(exc, "code", "")
-        raise ModelUnusable(f"{folder}: the model does not load or run ({code or type(exc).__name__}): {exc}") from exc
+        raise ModelUnusable(f"{folder}: the model does not load or run ({_code(exc)}): {exc}") from exc
+    if model.max_batch == 1:
+        return
+    try:
+        model.run_batch([photo, photo])  # one extra run: the node batches photos that arrive together
+    except Exception as exc:
+        limit = f"limits.max_batch is {model.max_batch}" if model.max_batch else "the node's batch size applies"
+        raise ModelUnusable(f"{folder}: the model reads one photo but not two together ({_code(exc)}: {exc}), and "
+                            f"{limit}: export the graph so that every operator keeps the batch axis, or set "
+                            "limits.max_batch to 1") from exc  # fmt: skip
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "code", "") or type(exc).__name__)
+
+
+def _refuse_unlisted_external_data(folder: Path) -> None:
+    """A node downloads only the files the manifest lists: a graph that keeps weights in another file (which
+    loads here, beside it) fails on every node."""
+    import onnx  # noqa: PLC0415 - only when publishing
+
+    from sitelens.onnx_graph import external_files  # noqa: PLC0415
+
+    manifest = load(folder, verify=False)
+    listed = {f.file for f in manifest.files}
+    for entry in manifest.files:
+        if not (entry.role == "model" or entry.file.endswith(".onnx")):
+            continue  # labels and the like
+        try:
+            graph = onnx.load(str(folder / entry.file), load_external_data=False)
+        except Exception:  # noqa: BLE001, S112 - not a graph: loading the model below says so
+            continue
+        unlisted = [name for name in external_files(graph) if name not in listed]
+        if unlisted:
+            raise ModelUnusable(f"{folder}: {entry.file} keeps tensors in {', '.join(unlisted)}, which the manifest's "
+                                "files do not list (a node gets only those): list each with its sha256 and bytes, "
+                                "or export the graph as one file")  # fmt: skip
 
 
 def run_test(args: argparse.Namespace) -> int:

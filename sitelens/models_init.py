@@ -2,8 +2,9 @@
 
 The graph is inspected first (sitelens/onnx_graph.py: ONNX Runtime must load it; sitelens/model_shapes.py:
 its tensors must fit the kind); the manifest takes what the graph says (input name, layout, size, output
-name, detect format, class count, embedded class names) and flags give the rest. What cannot be served is
-refused before anything is written, and the manifest written is checked by the node's own parser.
+name, detect format, class count, embedded class names, and the batch it runs, tried on blank inputs) and
+flags give the rest. What cannot be served is refused before anything is written, and the manifest written
+is checked by the node's own parser.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument("--iou-threshold", type=float, default=0.45, help="detect: NMS overlap (yolov8, yolov5)")
     o.add_argument("--max-detections", type=int, help="detect: boxes kept per photo (default 100)")
     lim = p.add_argument_group("limits")
-    lim.add_argument("--max-batch", type=int, help=f"photos per run (default {DEFAULT_MAX_BATCH}; 1 if fixed)")
+    lim.add_argument("--max-batch", type=int, help=f"photos per run (default {DEFAULT_MAX_BATCH}; 1 if fixed at 1)")
     lim.add_argument("--memory-mb", type=int, help="ONNX Runtime arena cap for this model")
     p.set_defaults(handler=run_init)
 
@@ -93,8 +94,33 @@ def _labels(args: argparse.Namespace, info: GraphInfo) -> list[str] | None:
     return read_labels(args.labels) if args.labels else info.class_names()
 
 
-def build_manifest(args: argparse.Namespace, info: GraphInfo) -> dict[str, Any]:
-    """The manifest for this graph and these flags (files still to be added); GraphRefused if unservable."""
+def max_batch(args: argparse.Namespace, info: GraphInfo, shape: model_shapes.InputShape) -> tuple[int, str | None]:
+    """`limits.max_batch` and, when it had to be lowered to 1, a note saying why. A batch axis the graph declares
+    dynamic may still be fixed inside it (a Reshape to 1, as `x.view(1, -1)` exports), and a node batches
+    photos that arrive together: so the graph is run once on two blank inputs, and again on one if that fails."""
+    if shape.fixed_batch is not None:
+        if (args.max_batch or 1) > shape.fixed_batch:
+            raise GraphRefused(f"the graph fixes its batch at {shape.fixed_batch}; export it with a dynamic batch "
+                               "axis for --max-batch above that")  # fmt: skip
+        return args.max_batch or shape.fixed_batch, None  # a node pads each batch to the fixed size
+    wanted = args.max_batch or DEFAULT_MAX_BATCH
+    together = info.run_error(2, shape.layout, shape.size) if wanted > 1 else None
+    if together is None:
+        return wanted, None
+    alone = info.run_error(1, shape.layout, shape.size)
+    if alone is not None:
+        raise GraphRefused(f"ONNX Runtime cannot run the graph on a blank {shape.layout} "
+                           f"{shape.size[0]}x{shape.size[1]} input: {alone}")  # fmt: skip
+    why = (f"the graph declares a dynamic batch axis but runs only one image at a time (two together: {together}); "
+           "export it so that every operator keeps the batch axis (x.flatten(1), not x.view(1, -1))")  # fmt: skip
+    if args.max_batch:
+        raise GraphRefused(f"{why} for --max-batch above 1")
+    return 1, f"{why} to let a node batch photos; max_batch is 1"
+
+
+def build_manifest(args: argparse.Namespace, info: GraphInfo) -> tuple[dict[str, Any], list[str]]:
+    """The manifest for this graph and these flags (files still to be added), and notes on what the graph
+    lowered; GraphRefused if unservable."""
     labels = _labels(args, info)
     shape = model_shapes.graph_input(info, args.layout, args.size)
     count = len(labels) if labels is not None else None
@@ -112,23 +138,21 @@ def build_manifest(args: argparse.Namespace, info: GraphInfo) -> dict[str, Any]:
         if classes <= 0:
             raise GraphRefused("the graph does not say how many classes it has: pass --labels")
         labels = [f"class_{i}" for i in range(classes)]
-    if shape.fixed_batch is not None and (args.max_batch or 1) > shape.fixed_batch:
-        raise GraphRefused(f"the graph fixes its batch at {shape.fixed_batch}; export it with a dynamic batch "
-                           "axis for --max-batch above that")  # fmt: skip
     resize = args.resize or ("stretch" if args.kind == "classify" else "letterbox")
     spec: dict[str, Any] = {"name": shape.name, "layout": shape.layout, "size": list(shape.size), "resize": resize,
                             "channel_order": args.channel_order, "scale": args.scale, "mean": list(args.mean),
                             "std": list(args.std), "dtype": "float32"}  # fmt: skip
     if resize == "letterbox":
         spec["pad_value"] = args.pad_value
-    limits: dict[str, Any] = {"max_batch": args.max_batch or shape.fixed_batch or DEFAULT_MAX_BATCH}
+    batch, note = max_batch(args, info, shape)
+    limits: dict[str, Any] = {"max_batch": batch}
     if args.memory_mb is not None:
         limits["memory_mb"] = args.memory_mb
     doc: dict[str, Any] = {"name": args.name, "version": args.version, "task": args.kind, "files": {},
                            "input": spec, "output": output, "limits": limits, "license": args.license,
                            "attribution": args.attribution}  # fmt: skip
     doc["labels"] = labels  # kept inline unless a labels file was given (write_folder moves it there)
-    return doc
+    return doc, [note] if note else []
 
 
 def _entry(path: Path) -> dict[str, Any]:
@@ -165,7 +189,7 @@ def run_init(args: argparse.Namespace) -> int:
     out = args.out or Path("models") / args.kind / args.name / args.version
     try:
         info = inspect(args.onnx)
-        doc = build_manifest(args, info)
+        doc, notes = build_manifest(args, info)
         write_folder(out, args.onnx, doc, labels_file=args.labels is not None, force=args.force)
     except (GraphRefused, ManifestError) as exc:
         print(f"models init: refused: {exc}")
@@ -175,5 +199,7 @@ def run_init(args: argparse.Namespace) -> int:
           f"{doc['input']['size'][1]}, resize {doc['input']['resize']}")  # fmt: skip
     described = doc["output"].get("format") or doc["output"]["type"]
     print(f"  output {doc['output']['name']} ({described}), {len(doc['labels'])} labels")
+    for note in notes:
+        print(f"  note: {note}")
     print(f"next: sitelens models test {out} PHOTO.jpg, then sitelens models publish {out}")
     return 0

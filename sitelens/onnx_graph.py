@@ -4,17 +4,21 @@
 with the `onnx` package (the opset, every operator, down into subgraphs, compared with onnx's own schemas)
 and with an ONNX Runtime session on the CPU provider, the same runtime a node loads it with: what that
 session cannot build (an operator or type without a kernel, NOT_IMPLEMENTED) a node cannot serve either.
+The session is kept, so the graph can also be run on blank inputs (`GraphInfo.run_error`): a batch axis the
+graph declares dynamic may still be fixed inside it, and only a run tells.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime as ort  # type: ignore[import-untyped]
+from onnx import external_data_helper
 
 Dim = int | str | None  # a static size, a symbolic name, or unknown
 ONNX_DOMAINS = ("", "ai.onnx")
@@ -50,6 +54,20 @@ class GraphInfo:
     operators: frozenset[tuple[str, str]]  # (domain, op type)
     metadata: dict[str, str]
     softmax_outputs: frozenset[str]  # outputs a Softmax node writes: probabilities already
+    session: ort.InferenceSession = field(repr=False, compare=False)
+
+    def run_error(self, batch: int, layout: str, size: tuple[int, int]) -> str | None:
+        """Why ONNX Runtime cannot run the graph on `batch` blank images of this layout and size; None when it
+        runs. The one input is float32 (`model_shapes.graph_input` checked it)."""
+        height, width = size
+        shape = (batch, 3, height, width) if layout == "NCHW" else (batch, height, width, 3)
+        quiet = ort.RunOptions()
+        quiet.log_severity_level = 4  # the error is returned; ORT's own log line would only repeat it
+        try:
+            self.session.run(None, {self.inputs[0].name: np.zeros(shape, np.float32)}, quiet)
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind types (InvalidArgument, Fail, ...)
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def output(self, name: str | None) -> Tensor:
         if name is None:
@@ -136,6 +154,15 @@ def _session(path: Path, model: onnx.ModelProto) -> ort.InferenceSession:
         raise GraphRefused(f"ONNX Runtime {ort.__version__} cannot load the graph{named}: {exc}") from exc
 
 
+def external_files(model: onnx.ModelProto) -> list[str]:
+    """The files the graph's tensors keep their data in (their `location`s, as ONNX Runtime resolves them beside
+    the graph): initializers and constants of If/Loop/Scan bodies and of functions included, walked by onnx's
+    own loader's walk."""
+    helper = external_data_helper
+    tensors = [t for t in helper._get_all_tensors(model) if helper.uses_external_data(t)]
+    return sorted({Path(helper.ExternalDataInfo(t).location).as_posix() for t in tensors})
+
+
 def custom_operators(model: onnx.ModelProto) -> list[str]:
     """Operators outside onnx's domains (`domain:Op`): only a runtime with their kernels can serve them."""
     return sorted({f"{n.domain}:{n.op_type}" for n in _nodes(model.graph) if n.domain not in CHECKED_DOMAINS})
@@ -152,8 +179,9 @@ def inspect(path: Path) -> GraphInfo:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
         raise GraphRefused(f"{path} is not an ONNX model: {exc}") from exc
-    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
-        raise GraphRefused("the graph keeps its weights in external data files; export it as one .onnx file")
+    if external := external_files(model):
+        raise GraphRefused(f"the graph keeps its weights in external data files ({', '.join(external)}); "
+                           "export it as one .onnx file")  # fmt: skip
     session = _session(path, model)
     softmax = frozenset(o.name for o in model.graph.output if _after_softmax(model.graph, o.name))
     return GraphInfo(
@@ -164,4 +192,5 @@ def inspect(path: Path) -> GraphInfo:
         operators=frozenset((n.domain or "", n.op_type) for n in _nodes(model.graph)),
         metadata={p.key: p.value for p in model.metadata_props},
         softmax_outputs=softmax,
+        session=session,
     )

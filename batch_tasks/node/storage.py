@@ -24,6 +24,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from batch_tasks.artifacts import RESULTS, overlay_path, result_path
 from batch_tasks.azure_retry import may_succeed_later, status_of, translating
 from batch_tasks.errors import NodeError, storage_error
+from batch_tasks.models.manifest import parse
 from batch_tasks.node.settings import StorageSettings
 
 MODELS = "models"
@@ -109,19 +110,33 @@ class AzureResultStore:
             self.completions.send_message(json.dumps(message, separators=(",", ":")), timeout=_TIMEOUT_S)
 
     def download_model(self, name: str, version: str, dest: Path) -> None:
-        """Copy `models/{name}/{version}/*` to `dest`, the manifest last (it is the folder's commit point)."""
+        """Copy the files `models/{name}/{version}/manifest.json` lists to `dest`, the manifest last (it is the
+        folder's commit point). Other blobs under the version are left behind: only listed files are checked
+        against their SHA-256, and a graph would load an unlisted file beside it (external weights) unchecked."""
         container = self.blobs.get_container_client(MODELS)
         prefix = f"{name}/{version}/"
         with translated(f"downloading model {name}/{version}"):
-            names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+            names = {b.name for b in container.list_blobs(name_starts_with=prefix)}
             if prefix + "manifest.json" not in names:
                 raise storage_error(f"model {name}/{version} is not in the registry", transient=False)
+            manifest = container.download_blob(prefix + "manifest.json", timeout=_TIMEOUT_S).readall()
             dest.mkdir(parents=True, exist_ok=True)
-            for blob in sorted(names, key=lambda n: n.endswith("/manifest.json")):
-                relative = blob[len(prefix) :]
-                if "/" in relative:
-                    continue  # a model folder is flat
+            for relative in _listed(manifest):
+                if prefix + relative not in names:
+                    continue  # the folder then fails its verification: model_unavailable
                 partial = dest / (relative + ".partial")
                 with partial.open("wb") as f:
-                    container.download_blob(blob, timeout=_TIMEOUT_S).readinto(f)
+                    container.download_blob(prefix + relative, timeout=_TIMEOUT_S).readinto(f)
                 partial.replace(dest / relative)
+            partial = dest / "manifest.json.partial"
+            partial.write_bytes(manifest)
+            partial.replace(dest / "manifest.json")
+
+
+def _listed(manifest: bytes) -> list[str]:
+    """The files a manifest lists (plain names: `manifest.parse` checks them); none when it does not parse, as the
+    folder's verification then reports."""
+    try:
+        return [f.file for f in parse(json.loads(manifest)).files]
+    except ValueError:  # not JSON, not UTF-8, or not a manifest
+        return []

@@ -51,19 +51,27 @@ def classify_graph(
     input_name: str = "images",
     output_name: str = "scores",
     batch: str | int = "N",
+    one_at_a_time: bool = False,
 ) -> onnx.ModelProto:
-    """scores = mean(x per channel) @ weights (3 x classes), softmaxed when `softmax`; `batch` a number fixes it."""
+    """scores = mean(x per channel) @ weights (3 x classes), softmaxed when `softmax`; `batch` a number fixes it.
+    `one_at_a_time` reshapes the means to [1, 3] first, as `x.view(1, -1)` exports: the batch axis stays
+    symbolic, yet the graph runs only one image at a time."""
     w = np.eye(3, classes, dtype=np.float32) if weights is None else np.asarray(weights, np.float32)
     spatial = [2, 3] if layout == "NCHW" else [1, 2]
     raw = "raw" if softmax else output_name
+    means = "flat" if one_at_a_time else "means"
     nodes = [
         helper.make_node("ReduceMean", [input_name], ["means"], axes=spatial, keepdims=0),
-        helper.make_node("MatMul", ["means", "weights"], [raw]),
+        *([helper.make_node("Reshape", ["means", "one_row"], ["flat"])] if one_at_a_time else []),
+        helper.make_node("MatMul", [means, "weights"], [raw]),
     ]
     if softmax:
         nodes.append(helper.make_node("Softmax", [raw], [output_name], axis=-1))
     out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [batch, w.shape[1]])
-    return _model(nodes, [_input(input_name, layout, size, batch)], [out], [numpy_helper.from_array(w, "weights")])
+    inits = [numpy_helper.from_array(w, "weights")]
+    if one_at_a_time:
+        inits.append(numpy_helper.from_array(np.asarray([1, 3], np.int64), "one_row"))
+    return _model(nodes, [_input(input_name, layout, size, batch)], [out], inits)
 
 
 def constant_graph(

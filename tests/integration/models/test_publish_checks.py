@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from azure.storage.blob import BlobServiceClient
+from onnx import external_data_helper
 
+from batch_tasks.models.manifest import sha256_of
 from tests.support.onnx_models import (
     classify_graph,
     classify_manifest,
@@ -99,3 +102,49 @@ def test_a_version_published_with_other_files_is_refused_and_an_identical_one_pu
     newer = write_folder(tmp_path / "newer", classify_graph(3, weights=np.eye(3)[::-1]),
                          classify_manifest(name=name, version="1.1.0"))  # fmt: skip
     assert publish(newer, storage_connection).returncode == 0
+
+
+def test_a_model_that_reads_one_photo_but_not_two_together_is_refused_unless_its_max_batch_is_1(
+    tmp_path, storage_connection, unique
+):
+    """The check read one blank photo: a graph that fixes its batch at 1 inside (`x.view(1, -1)`) was published
+    with max_batch 4, and on the node every batch of photos that arrived together failed `inference_failed`."""
+    graph = classify_graph(3, one_at_a_time=True)
+    batched = write_folder(tmp_path / "batched", graph, classify_manifest(name=f"single-{unique}"))
+    done = publish(batched, storage_connection)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "refused, nothing uploaded" in done.stdout and "not two together" in done.stdout
+    assert "limits.max_batch is 4" in done.stdout and "Reshape" in done.stdout
+    assert uploaded(storage_connection, f"single-{unique}") == []
+    alone = write_folder(tmp_path / "alone", graph, classify_manifest(name=f"single-{unique}", limits={"max_batch": 1}))
+    done = publish(alone, storage_connection)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_a_graph_whose_weights_are_in_a_file_the_manifest_does_not_list_is_refused(
+    tmp_path, storage_connection, unique, listed
+):
+    """The check loaded the local folder, where the weights file was, but only the manifest's files are uploaded:
+    the node then failed `model_unavailable` on every photo."""
+    model = classify_graph(3)
+    external_data_helper.set_external_data(model.graph.initializer[0], "weights.bin")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    onnx.save(model, str(folder / "model.onnx"))  # writes weights.bin beside it
+    doc = classify_manifest(name=f"external-{unique}")
+    folder = write_folder(folder, onnx.load(str(folder / "model.onnx"), load_external_data=False), doc)
+    if listed:
+        entry = {"file": "weights.bin", "sha256": sha256_of(folder / "weights.bin"),
+                 "bytes": (folder / "weights.bin").stat().st_size}  # fmt: skip
+        doc = json.loads((folder / "manifest.json").read_text())
+        doc["files"]["weights"] = entry
+        (folder / "manifest.json").write_text(json.dumps(doc))
+    done = publish(folder, storage_connection)
+    if listed:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"external-{unique}/1.0.0/weights.bin" in uploaded(storage_connection, f"external-{unique}")
+        return
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "refused, nothing uploaded" in done.stdout and "weights.bin" in done.stdout
+    assert uploaded(storage_connection, f"external-{unique}") == []

@@ -9,7 +9,7 @@ from typing import Any, cast
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, external_data_helper, helper
 
 from batch_tasks.models.manifest import load
 from batch_tasks.models.vision_spec import labels as manifest_labels
@@ -240,3 +240,51 @@ def test_a_softmax_behind_an_identity_still_means_probabilities(tmp_path, capsys
     code, out = init(tmp_path, capsys, "classify", save(tmp_path, model))
     assert code == 0, out
     assert manifest(tmp_path)["output"] == {"name": "saved", "type": "probabilities", "top_k": 3}
+
+
+def test_a_graph_that_runs_one_image_at_a_time_gets_max_batch_1_and_a_larger_one_is_refused(tmp_path, capsys):
+    """A graph whose batch axis is symbolic but that reshapes to one row inside (`x.view(1, -1)`) got max_batch 8:
+    every batch of photos that arrived together then failed on the node, while one photo alone read fine."""
+    graph = save(tmp_path, classify_graph(3, one_at_a_time=True))
+    code, out = init(tmp_path, capsys, "classify", graph)
+    assert code == 0, out
+    assert manifest(tmp_path)["limits"]["max_batch"] == 1
+    assert "runs only one image at a time" in out and "Reshape" in out
+    code, out = init(tmp_path, capsys, "classify", graph, "--max-batch", "4", "--force")
+    assert code == 1 and "runs only one image at a time" in out and "--max-batch above 1" in out
+    assert manifest(tmp_path)["limits"]["max_batch"] == 1  # nothing written
+
+
+def weights_in_an_if(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The classify graph with its weights coming out of an If whose branches hold them (control flow exported)."""
+    [weights] = [t for t in model.graph.initializer if t.name == "weights"]
+    model.graph.initializer.remove(weights)
+
+    def branch(name: str) -> onnx.GraphProto:
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(weights)
+        tensor.name = f"{name}_weights"
+        out = helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, list(weights.dims))
+        return helper.make_graph([helper.make_node("Identity", [tensor.name], [out.name])], name, [], [out], [tensor])
+
+    model.graph.initializer.append(helper.make_tensor("always", TensorProto.BOOL, [], [True]))
+    model.graph.node.insert(
+        0, helper.make_node("If", ["always"], ["weights"], then_branch=branch("then"), else_branch=branch("other"))
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+@pytest.mark.parametrize("where", ["graph", "if_branch"])
+def test_a_graph_keeping_tensors_in_an_external_file_is_refused_subgraphs_included(tmp_path, capsys, where):
+    """Only the graph's own initializers were checked: weights kept in an external file by an If branch passed,
+    and the folder written held model.onnx without them."""
+    model = classify_graph(3) if where == "graph" else weights_in_an_if(classify_graph(3))
+    graph = model.graph if where == "graph" else model.graph.node[0].attribute[0].g
+    [tensor] = [t for t in graph.initializer if t.name.endswith("weights")]
+    external_data_helper.set_external_data(tensor, "weights.bin")
+    onnx.save(model, str(tmp_path / "exported.onnx"))  # writes weights.bin beside it
+    assert (tmp_path / "weights.bin").is_file()
+    code, out = init(tmp_path, capsys, "classify", tmp_path / "exported.onnx")
+    assert code == 1 and "external data files (weights.bin)" in out, out
+    assert not (tmp_path / "folder").exists()
