@@ -1,13 +1,13 @@
 """The field sync agent: empty a camera's drop folder into sitelens, each photo once (`sitelens sync`).
 
-Each pass lists the folder, waits until a file's size and mtime have held for `settle_s` (the camera has
-finished writing it), uploads it with the one upload client (sitelens/upload.py: blocks, resume from the
-blocks the service already holds, a bandwidth cap), and asks the status API after the jobs it sent. What was
-seen, uploaded and confirmed is in the journal (sync_journal.py) before the agent moves on, so a restart
-repeats at most the step in flight. When the API or storage does not answer, the agent backs off (doubling,
-capped, with jitter) and tries again; the service then lists the blocks staged before the link dropped. A file
-it cannot read (permissions, a bad sector) is the file's own fault: the others go on, and it is tried again a
-minute later, without a back-off.
+Each pass lists the folder, waits until a file's size and mtime have held for `settle_s` and it ends as a
+whole JPEG or PNG does (the camera has finished writing it: sync_settler.py), uploads it with the one upload
+client (sitelens/upload.py: blocks, resume from the blocks the service already holds, a bandwidth cap), and
+asks the status API after the jobs it sent. What was seen, uploaded and confirmed is in the journal
+(sync_journal.py) before the agent moves on, so a restart repeats at most the step in flight. When the API or
+storage does not answer, the agent backs off (doubling, capped, with jitter) and tries again; the service then
+lists the blocks staged before the link dropped. A file it cannot read (permissions, a bad sector) is the
+file's own fault: the others go on, and it is tried again a minute later, without a back-off.
 
 The photo id is `upload.default_photo_id`: the file's name and a hash of its bytes. The same file always
 gets the same reservation, whatever the journal remembers; a renamed file, or a copy under another name,
@@ -16,6 +16,7 @@ is another photo, which the service completes from the first one's result (repor
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -28,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from sitelens import sync_journal as j
+from sitelens.sync_settler import INCOMPLETE_S, Settler, list_photos
 from sitelens.sync_status import LastError, Status, utc_now
-from sitelens.upload import EXTENSIONS, Outcome
+from sitelens.upload import Outcome
 
 log = logging.getLogger("sitelens.sync")
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
@@ -54,45 +56,7 @@ class SyncSettings:
     backoff_base_s: float = 2.0
     backoff_cap_s: float = 300.0
     move_done: Path | None = None
-
-
-class Settler:
-    """Which files have stopped changing: the same size and mtime for `settle_s` (on the agent's clock)."""
-
-    def __init__(self, settle_s: float) -> None:
-        self.settle_s = settle_s
-        self.since: dict[str, tuple[int, int, float]] = {}  # path → (size, mtime_ns, first seen so)
-
-    def observe(self, files: dict[str, tuple[int, int]], now: float) -> list[tuple[str, int, int]]:
-        self.since = {p: s for p, s in self.since.items() if p in files}
-        settled = []
-        for path, (size, mtime_ns) in sorted(files.items()):
-            known = self.since.get(path)
-            if known is None or known[:2] != (size, mtime_ns):
-                self.since[path] = (size, mtime_ns, now)
-            elif now - known[2] >= self.settle_s:
-                settled.append((path, size, mtime_ns))
-        return settled
-
-    def unsettled(self, settled: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
-        done = {p for p, _, _ in settled}
-        return [{"path": p, "size": s[0]} for p, s in sorted(self.since.items()) if p not in done]
-
-
-def list_photos(folder: Path) -> dict[str, tuple[int, int]]:
-    """Path → (size, mtime_ns) of the folder's photos; hidden files and other types are not ours."""
-    found: dict[str, tuple[int, int]] = {}
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith(".") or Path(entry.name).suffix.lower() not in EXTENSIONS:
-                continue
-            try:
-                if entry.is_file(follow_symlinks=False):
-                    stat = entry.stat(follow_symlinks=False)
-                    found[entry.path] = (stat.st_size, stat.st_mtime_ns)
-            except FileNotFoundError:  # deleted while listing
-                continue
-    return found
+    incomplete_s: float = INCOMPLETE_S  # how long a settled file whose end is missing waits before it goes anyway
 
 
 class Agent:
@@ -101,7 +65,7 @@ class Agent:
                  jitter: Callable[[], float] = random.random) -> None:  # fmt: skip
         self.settings, self.journal, self.upload, self.job = settings, journal, upload, job
         self.status_path, self.clock, self.jitter = status_path, clock, jitter
-        self.settler = Settler(settings.settle_s)
+        self.settler = Settler(settings.settle_s, settings.incomplete_s)
         self.status = Status(folder=str(settings.folder))
         self.failures = 0  # consecutive link failures, for the back-off
         self.backoff_until = 0.0
@@ -266,11 +230,17 @@ class Agent:
         if target_dir is None or not source.exists() or self._changed(entry):
             return
         target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / source.name
-        if target.exists():  # never overwrite: an earlier photo of the same name is already there
-            target = target_dir / f"{source.stem}-{entry.mtime_ns}{source.suffix}"
-        shutil.move(source, target)
-        log.info("moved %s to %s", source.name, target_dir)
+        target = _claim_name(target_dir, source, entry.mtime_ns)
+        try:
+            shutil.move(source, target)  # onto the empty file claimed above, which is ours alone
+        except FileNotFoundError:  # another agent, or someone, moved it away since: the photo is done all the same
+            target.unlink(missing_ok=True)
+            log.info("%s left the folder before it could be moved", source.name)
+            return
+        except BaseException:
+            target.unlink(missing_ok=True)  # leave no empty file behind under the claimed name
+            raise
+        log.info("moved %s to %s", source.name, target)
 
     # --- the status file --------------------------------------------------------------------------
     def write_status(self, state: str) -> None:
@@ -288,6 +258,20 @@ class Agent:
         if state != "backing_off":
             s.backoff_until = None
         s.write(self.status_path)
+
+
+def _claim_name(target_dir: Path, source: Path, mtime_ns: int) -> Path:
+    """A name in `target_dir` that nothing holds, claimed by creating it empty (O_EXCL), so that no other agent
+    takes it meanwhile: the photo's own name, else with its mtime appended, else with a counter after that."""
+    for n in itertools.count():
+        suffix = "" if n == 0 else f"-{mtime_ns}" if n == 1 else f"-{mtime_ns}-{n - 1}"
+        target = target_dir / f"{source.stem}{suffix}{source.suffix}"
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # never overwrite: an earlier photo of the same name is already there
+            continue
+        return target
+    raise AssertionError("unreachable")
 
 
 def _unreadable(entry: j.Entry) -> bool:

@@ -38,6 +38,7 @@ class Status:
     pending: int = 0  # file versions seen and settled but not uploaded yet
     unreadable: int = 0  # of those, the ones the agent could not read at its last try (tried again every minute)
     settling: list[dict[str, Any]] = field(default_factory=list)  # files still being written: path, size
+    # (and `incomplete`: true for those that have stopped changing, but whose end is missing: sync_settler.py)
     uploaded: int = 0  # committed and not yet answered by the status API
     confirmed: int = 0  # the API answers their jobs (not terminal yet)
     finished: int = 0  # their jobs are terminal

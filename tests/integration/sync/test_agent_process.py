@@ -75,7 +75,8 @@ def photos(azurite: Azurite, unique: str) -> Any:
 
 
 def photo_bytes(size: int) -> bytes:
-    return b"\xff\xd8\xff\xe0" + os.urandom(size - 4)
+    """A JPEG's start and end marker around random bytes: whole to the agent (its pixels do not decode)."""
+    return b"\xff\xd8\xff\xe0" + os.urandom(size - 6) + b"\xff\xd9"
 
 
 class AgentProcess:
@@ -107,8 +108,8 @@ class AgentProcess:
 
 
 def seen(agent: AgentProcess, settling: dict[str, Any]) -> bool:
-    """The agent has seen the file at this size and is waiting for it to settle."""
-    return settling in agent.status().get("settling", [])
+    """The agent has seen the file at this size and is waiting for it to settle (or, settled, to be whole)."""
+    return any(settling.items() <= entry.items() for entry in agent.status().get("settling", []))
 
 
 def sent_lines(*agents: AgentProcess) -> list[str]:
@@ -131,6 +132,28 @@ def test_a_file_written_slowly_is_uploaded_once_and_whole(host, photos, unique, 
         assert agent.stop() == 0
         assert agent.status()["state"] == "stopped" and agent.status()["last_error"] is None
         assert len(sent_lines(agent)) == 1, agent.text()
+    finally:
+        agent.process.kill()
+
+
+def test_a_transfer_that_stalls_past_the_settle_time_is_held_then_uploaded_once_and_whole(
+    host, photos, unique, tmp_path
+):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    agent = AgentProcess(folder, host, f"s{unique}", "--settle", "0.5")
+    try:
+        data, path = photo_bytes(4 * BLOCK), folder / "IMG_0005.jpg"
+        path.write_bytes(data[: 2 * BLOCK])  # the link stalls mid-file for far longer than --settle
+        held = {"path": str(path), "size": 2 * BLOCK, "incomplete": True}
+        wait_for(partial(seen, agent, held), 30, "the agent holding the incomplete file")
+        assert photos() == {} and sent_lines(agent) == []
+        with path.open("ab") as handle:  # the rest arrives
+            handle.write(data[2 * BLOCK :])
+        wait_for(lambda: agent.status().get("confirmed", 0) + agent.status().get("finished", 0) == 1, 90,
+                 "the job confirmed")  # fmt: skip
+        assert list(photos().values()) == [data]
+        assert agent.stop() == 0 and len(sent_lines(agent)) == 1, agent.text()
     finally:
         agent.process.kill()
 

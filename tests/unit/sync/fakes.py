@@ -10,7 +10,13 @@ from sitelens.sync_agent import Agent, SyncSettings
 from sitelens.sync_journal import Journal
 from sitelens.upload import Outcome
 
-JPEG = b"\xff\xd8\xff\xe0" + bytes(1000)
+
+def jpeg(body: bytes) -> bytes:
+    """A JPEG as the agent sees one: its start, and its end-of-image marker last (until then it is still coming)."""
+    return b"\xff\xd8\xff\xe0" + body + b"\xff\xd9"
+
+
+JPEG = jpeg(bytes(1000))
 
 
 class Clock:

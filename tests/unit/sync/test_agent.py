@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sitelens import sync_agent
-from sitelens.sync_agent import Agent, Settler
+from sitelens.sync_agent import Agent
+from sitelens.sync_settler import Settler
 from sitelens.upload import Outcome
 from tests.unit.sync.fakes import JPEG, Clock, Service, make_rig, status
 

@@ -13,7 +13,7 @@ from sitelens import sync_agent
 from sitelens.sync_agent import Agent
 from sitelens.sync_journal import Journal
 from sitelens.upload import Outcome
-from tests.unit.sync.fakes import JPEG, Clock, Service, make_rig, status
+from tests.unit.sync.fakes import JPEG, Clock, Service, jpeg, make_rig, status
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_name_that_is_not_utf8_is_journaled_as_it_is_and_sent(rig, tmp_path):
 def test_an_unreadable_photo_waits_for_its_own_retry_while_the_others_go_out(rig):
     agent, service, clock, folder = rig
     for name in ("a.jpg", "b.jpg", "c.jpg"):
-        (folder / name).write_bytes(JPEG + name.encode())
+        (folder / name).write_bytes(jpeg(name.encode()))
     service.script = [Outcome("a", "failed", reason="unreadable: [Errno 13] Permission denied: 'a.jpg'")]
     agent.step()
     clock.now += 5

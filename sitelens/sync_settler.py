@@ -1,0 +1,107 @@
+"""Which photos in the drop folder are ready to send: listed, settled, and whole (sitelens/sync_agent.py).
+
+A file is settled once its size and mtime have held for `settle_s` on the agent's clock. That alone misses a
+transfer that pauses for longer (an FTP upload over Wi-Fi that stalls mid-file), so a settled file must also
+be whole: a JPEG ends with its end-of-image marker, a PNG with its IEND chunk. Only the file's last bytes are
+read, and a version found whole is not read again. A file that never becomes whole (a photo truncated for good,
+an empty file) is sent anyway once it has not changed for `incomplete_s`, so that the service refuses it and
+it does not wait forever.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sitelens.upload import EXTENSIONS, MAGIC
+
+# A truncated photo is sent after this long unchanged, to be refused: an upload that stalls for longer than ten
+# minutes is not coming back, and a run with --once (restarted by a timer) counts it by the file's mtime.
+INCOMPLETE_S = 600.0
+# The end each format must have. After it, a camera may pad the file with zeros or 0xFF fill bytes: skipped.
+ENDS = {"jpg": b"\xff\xd9", "png": b"IEND\xaeB`\x82"}
+PADDING = b"\x00\xff"
+TAIL = 4096  # the last bytes read: the end marker and any padding a camera adds after it
+
+
+def list_photos(folder: Path) -> dict[str, tuple[int, int]]:
+    """Path → (size, mtime_ns) of the folder's photos; hidden files and other types are not ours."""
+    found: dict[str, tuple[int, int]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or Path(entry.name).suffix.lower() not in EXTENSIONS:
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    found[entry.path] = (stat.st_size, stat.st_mtime_ns)
+            except FileNotFoundError:  # deleted while listing
+                continue
+    return found
+
+
+def is_whole(path: str) -> bool:
+    """Whether the file ends as its format must (its end marker, then at most padding), from its first and last
+    bytes only. A file that is no JPEG or PNG at all is not waited for (the service refuses it), nor is one that
+    cannot be read (the upload reports it as `unreadable`); one too short to tell what it is may still grow."""
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(max(len(magic) for magic, _ in MAGIC))
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - TAIL))
+            tail = handle.read(TAIL)
+    except OSError:
+        return True
+    for magic, ext in MAGIC:
+        if head.startswith(magic):
+            return tail.rstrip(PADDING).endswith(ENDS[ext])
+        if magic.startswith(head):  # empty, or the signature itself half written
+            return False
+    return True
+
+
+class Settler:
+    """Which files have stopped changing (the same size and mtime for `settle_s`, on the agent's clock) and are
+    whole, or have not changed for `incomplete_s` (on the agent's clock, or by their mtime on the wall clock)."""
+
+    def __init__(self, settle_s: float, incomplete_s: float = INCOMPLETE_S,
+                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.settle_s, self.incomplete_s, self.wall = settle_s, incomplete_s, wall
+        self.since: dict[str, tuple[int, int, float]] = {}  # path → (size, mtime_ns, first seen so)
+        self.whole: set[tuple[str, int, int]] = set()  # versions found whole: their end is not read again
+        self.incomplete: set[str] = set()  # settled by time, but their end is missing: held back
+
+    def observe(self, files: dict[str, tuple[int, int]], now: float) -> list[tuple[str, int, int]]:
+        self.since = {p: s for p, s in self.since.items() if p in files}
+        self.whole = {v for v in self.whole if files.get(v[0]) == v[1:]}
+        self.incomplete = set()
+        settled = []
+        for path, (size, mtime_ns) in sorted(files.items()):
+            known = self.since.get(path)
+            if known is None or known[:2] != (size, mtime_ns):
+                self.since[path] = (size, mtime_ns, now)
+            elif now - known[2] >= self.settle_s:
+                if self._whole(path, size, mtime_ns) or self._given_up(known, now):
+                    settled.append((path, size, mtime_ns))
+                else:
+                    self.incomplete.add(path)
+        return settled
+
+    def unsettled(self, settled: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+        done = {p for p, _, _ in settled}
+        return [{"path": p, "size": s[0], **({"incomplete": True} if p in self.incomplete else {})}
+                for p, s in sorted(self.since.items()) if p not in done]  # fmt: skip
+
+    def _whole(self, path: str, size: int, mtime_ns: int) -> bool:
+        if (path, size, mtime_ns) in self.whole:
+            return True
+        if not is_whole(path):
+            return False
+        self.whole.add((path, size, mtime_ns))
+        return True
+
+    def _given_up(self, known: tuple[int, int, float], now: float) -> bool:
+        return now - known[2] >= self.incomplete_s or self.wall() - known[1] / 1e9 >= self.incomplete_s
