@@ -13,13 +13,17 @@ after it, so a crash leaves at worst an index row without a subscription, which 
 from before the index are indexed once per store, on the first read, under a marker row.
 
 Deliveries are also indexed by subscription (`webhookdeliveryindex`, PK subscription id, RK the inverted
-creation time in microseconds then the event id), so a subscription's newest deliveries are the first rows
-of one partition instead of a scan of every delivery. The index row is inserted before the delivery and
-upserted after each of its updates; its `State` is only a hint: readers take each delivery's own row, which
-stays the truth, and skip an index row whose delivery does not exist (a create that died half way) or whose
-key is not its delivery's own creation time (an event published again inserts a row for its new time; the
-delivery keeps its first, and that row is deleted once the delivery's insert says it existed).
-Deliveries without a creation time (queued before it was recorded) are not indexed.
+creation time in microseconds then the event id), so a subscription's newest deliveries, and its failed ones
+(the rows whose `State` is failed), are read from one partition instead of a scan of every delivery. The index
+row is inserted before the delivery and upserted before each of its updates, so an update that dies or loses
+its race in between leaves the index ahead of its delivery, never behind: a failed delivery is listed (only
+two updates racing, the loser's index write landing last, can leave the loser's state). Its `State` is
+therefore only a hint: readers take each delivery's own row, which stays the truth, and skip an index row
+whose delivery does not exist (a create that died half way), whose key is not its delivery's own creation time
+(an event published again inserts a row for its new time; the delivery keeps its first, and that row is
+deleted once the delivery's insert says it existed), or, listing failures, whose delivery has not failed.
+Deliveries without a creation time (queued before it was recorded) are not indexed, so neither listing shows
+them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +40,9 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, NotFound
+from shared.paging import not_given
 from shared.webhooks.models import ALL_SITES, Attempt, Delivery, DeliveryState, Event, SigningSecret, Subscription
+from shared.webhooks.ports import DeliveryPage
 
 SUBSCRIPTIONS, EVENTS, DELIVERIES = "webhooksubscriptions", "webhookevents", "webhookdeliveries"
 DELIVERY_INDEX = "webhookdeliveryindex"
@@ -162,10 +169,10 @@ class TableWebhookStore:
         return _delivery(call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
 
     def update_delivery(self, delivery: Delivery) -> Delivery:
-        etag = self._replace(DELIVERIES, _delivery_entity(delivery), delivery.etag, "delivery")
         listed = _listed(delivery)
-        if listed is not None:  # idempotent: a retried or repeated update writes the same row
+        if listed is not None:  # first, so that a failed delivery is always listed; the same row every time
             call("delivery index", self._tables[DELIVERY_INDEX].upsert_entity, listed, mode=UpdateMode.REPLACE)
+        etag = self._replace(DELIVERIES, _delivery_entity(delivery), delivery.etag, "delivery")
         return Delivery(**{**delivery.__dict__, "etag": etag})
 
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]:
@@ -177,14 +184,23 @@ class TableWebhookStore:
         )
         return [_delivery(e) for e in rows]
 
-    def failed_deliveries(self, subscription_id: str) -> list[Delivery]:
-        rows = self._query(
-            "deliveries",
-            DELIVERIES,
-            "RowKey eq @sub and State eq @state",
-            parameters={"sub": subscription_id, "state": DeliveryState.FAILED.value},
-        )
-        return [_delivery(e) for e in rows]
+    def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage:
+        """One page of the subscription's failed deliveries, newest first: one page of its index rows marked
+        failed (at most `limit`), each delivery read from its own row. `token` is the index query's own
+        continuation, so a page the service ends early (after 1,000 rows read or 5 s) resumes where it stopped."""
+        after = _position(subscription_id, token)
+        with translated("delivery index"):  # the page is fetched while iterating
+            query: Any = self._tables[DELIVERY_INDEX].query_entities(  # Any: its token is a dict, typed as str
+                "PartitionKey eq @sub and State eq @state", select=["RowKey", "EventId"], results_per_page=limit,
+                parameters={"sub": subscription_id, "state": DeliveryState.FAILED.value},
+            )  # fmt: skip
+            pages = query.by_page(continuation_token=after)
+            rows = [(str(row["RowKey"]), str(row["EventId"])) for row in next(pages, ())]
+            following = pages.continuation_token
+        found = [d for d in self._read_rows(subscription_id, rows) if d.state is DeliveryState.FAILED]
+        if not following:
+            return found, None
+        return found, json.dumps([subscription_id, following["PartitionKey"], following["RowKey"]])
 
     def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]:
         """The subscription's newest `limit` deliveries, newest first, each read from its own row."""
@@ -194,6 +210,10 @@ class TableWebhookStore:
                 results_per_page=limit,
             )  # fmt: skip
             rows = [(str(row["RowKey"]), str(row["EventId"])) for row in itertools.islice(pages, limit)]
+        return self._read_rows(subscription_id, rows)
+
+    def _read_rows(self, subscription_id: str, rows: Iterable[tuple[str, str]]) -> list[Delivery]:
+        """The deliveries the index rows (RowKey, event id) point to, each from its own row, in the rows' order."""
         found = []
         for row_key, event_id in rows:
             with contextlib.suppress(NotFound):  # an index row whose delivery was never written
@@ -203,6 +223,21 @@ class TableWebhookStore:
                 if listed is not None and listed["RowKey"] == row_key:
                     found.append(delivery)
         return found
+
+
+def _position(subscription_id: str, token: str | None) -> dict[str, str | None] | None:
+    """The index query's continuation inside a failed listing's token; refused unless it is one this store wrote
+    for this subscription (another's would read this partition from an unrelated place)."""
+    if token is None:
+        return None
+    try:
+        found = json.loads(token)
+    except ValueError as exc:
+        raise not_given() from exc
+    keys = found[1:] if isinstance(found, list) and len(found) == 3 and found[0] == subscription_id else None
+    if keys is None or not any(keys) or not all(k is None or isinstance(k, str) for k in keys):
+        raise not_given()
+    return {"PartitionKey": keys[0], "RowKey": keys[1]}
 
 
 def _listed(d: Delivery) -> dict[str, Any] | None:

@@ -7,14 +7,12 @@ parameter and body member the API reads is checked by type and size first; error
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from shared import request_body
+from shared import paging, request_body
 from shared.errors import InvalidInput, SitelensError
 from shared.http_reply import Reply
 from shared.jobs import document, feedback, ids
@@ -23,14 +21,13 @@ from shared.jobs.ports import JobStore, PhotoStore
 from shared.uploads.naming import ID
 
 RETRY_AFTER_S = 5
-MAX_PAGE = 100
+DEFAULT_PAGE = 50
 FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (shared/jobs/feedback.py)
 # The three strings at their longest, each character \u-escaped (6 bytes), fit well within this; so do the
 # most boxes (200) a detection's correction holds, with short labels and plain coordinates.
 MAX_FEEDBACK_BODY = 64 * 1024
 MAX_SINCE_CHARS = 64  # an RFC 3339 time is about 32 characters
 RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
-MAX_CONTINUATION_CHARS = 512  # a token encodes one RowKey of about 60 characters
 
 
 class JobsApi:
@@ -77,10 +74,10 @@ class JobsApi:
             site,
             state=_state(query),
             since=_since(query),
-            limit=_limit(query),
-            token=_untoken(query.get("continuation")),
+            limit=paging.limit(query.get("limit"), DEFAULT_PAGE),
+            token=paging.position(query.get("continuation")),
         )
-        doc: dict[str, Any] = {"jobs": [document.public(j) for j in jobs], "continuation": _token(next_token)}
+        doc: dict[str, Any] = {"jobs": [document.public(j) for j in jobs], "continuation": paging.token(next_token)}
         return Reply(200, doc)
 
     def _retry(self, job_id: str) -> Reply:
@@ -107,28 +104,6 @@ def _checked_id(job_id: str) -> str:
 
 def _header(headers: Mapping[str, str], name: str) -> str:
     return next((v for k, v in headers.items() if k.lower() == name), "")
-
-
-def _token(value: str | None) -> str | None:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=") if value else None
-
-
-def _untoken(value: str | None) -> str | None:
-    """The store's token inside a continuation; anything that is not one we could have written is refused,
-    never read as "from the start" (which would answer the first page again)."""
-    if value is None:
-        return None
-    if not value or len(value) > MAX_CONTINUATION_CHARS:
-        raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
-    try:
-        # validate=True: characters outside the URL-safe alphabet are an error, not skipped.
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
-        token = raw.decode("utf-8")
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query") from exc
-    if not token or _token(token) != value:  # one spelling per token: no padding, no alternate encodings
-        raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
-    return token
 
 
 def _state(query: Mapping[str, str]) -> JobState | None:
@@ -178,10 +153,3 @@ def _rfc3339(text: str) -> datetime | None:
         return stamp.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-
-
-def _limit(query: Mapping[str, str]) -> int:
-    text = query.get("limit", "50")
-    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= MAX_PAGE):
-        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}", reason="bad_query")
-    return int(text)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from shared import request_body
-from shared.errors import InvalidInput, SitelensError
+from shared import paging, request_body
+from shared.errors import SitelensError
 from shared.http_reply import Reply
 from shared.webhooks.models import (
     Delivery,
@@ -24,7 +24,8 @@ from shared.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024  # a URL of 2,048 characters, each \u-escaped, with a site and the event types
-DEFAULT_RECENT, MAX_RECENT = 10, 100  # what the dashboard shows; at most one page of the index, 100 reads
+DEFAULT_RECENT = 10  # what the dashboard shows; at most one page of the index (paging.MAX_LIMIT reads)
+DEFAULT_FAILED = 50  # a page of failed deliveries, as GET /jobs pages jobs
 
 
 def handle(
@@ -64,6 +65,9 @@ def _rotate(service: WebhookService, params: dict[str, str], _raw: bytes) -> Rep
 
 def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
     subscription_id = check_subscription_id(params["id"])
+    limit = paging.limit(params.get("limit"), DEFAULT_FAILED)
+    # NotFound (404) for an unknown subscription; one page of the store, whatever the subscription's backlog.
+    page, after = service.failed_deliveries(subscription_id, limit, paging.position(params.get("continuation")))
     items = [
         {
             "event_id": d.event_id,
@@ -73,22 +77,14 @@ def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Rep
                 for a in d.attempts
             ],
         }
-        for d in service.failed_deliveries(subscription_id)  # NotFound (404) for an unknown subscription
+        for d in page
     ]
-    return Reply(200, {"items": items})
+    return Reply(200, {"items": items, "continuation": paging.token(after)})
 
 
 def _recent(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
-    subscription_id, limit = check_subscription_id(params["id"]), _limit(params.get("limit"))
+    subscription_id, limit = check_subscription_id(params["id"]), paging.limit(params.get("limit"), DEFAULT_RECENT)
     return Reply(200, {"deliveries": [_outcome(d, e) for d, e in service.recent_deliveries(subscription_id, limit)]})
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_RECENT
-    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= MAX_RECENT):
-        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_RECENT}", reason="bad_query")
-    return int(text)
 
 
 def _outcome(d: Delivery, event: Event | None) -> dict[str, object]:

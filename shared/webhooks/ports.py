@@ -7,6 +7,8 @@ from typing import Protocol
 
 from shared.webhooks.models import Delivery, Event, Subscription
 
+DeliveryPage = tuple[list[Delivery], str | None]  # a page and the store's position of the next
+
 
 class WebhookStore(Protocol):
     """Raises shared.errors.Conflict when a conditional write loses, NotFound for a missing row."""
@@ -25,7 +27,9 @@ class WebhookStore(Protocol):
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery: ...
     def update_delivery(self, delivery: Delivery) -> Delivery: ...  # if-match etag; returns the new etag
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]: ...
-    def failed_deliveries(self, subscription_id: str) -> list[Delivery]: ...
+    # One page, newest first, and the position of the next (None on the last); a `token` it did not give is
+    # shared.errors.InvalidInput (paging.not_given()).
+    def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage: ...
     def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]: ...  # newest first, any state
 
 

@@ -31,7 +31,7 @@ from shared.webhooks.models import (
     SigningSecret,
     Subscription,
 )
-from shared.webhooks.ports import NotificationQueue, WebhookStore
+from shared.webhooks.ports import DeliveryPage, NotificationQueue, WebhookStore
 from shared.webhooks.signing import new_secret, sign_headers
 
 log = logging.getLogger(__name__)
@@ -119,11 +119,11 @@ class WebhookService:
         """Remove a subscription (NotFound when there is none); its pending deliveries are cancelled when due."""
         self.store.delete_subscription(subscription_id)
 
-    def failed_deliveries(self, subscription_id: str) -> list[Delivery]:
-        """The subscription's failed deliveries with their attempts; NotFound for an unknown subscription, so
-        that a mistyped id is not read as "nothing failed"."""
+    def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage:
+        """A page of the subscription's failed deliveries with their attempts, newest first, and the store's token
+        for the next; NotFound for an unknown subscription, so that a mistyped id is not read as "nothing failed"."""
         self.store.get_subscription(subscription_id)
-        return list(self.store.failed_deliveries(subscription_id))
+        return self.store.failed_deliveries(subscription_id, limit, token)
 
     def recent_deliveries(self, subscription_id: str, limit: int) -> list[tuple[Delivery, Event | None]]:
         """The subscription's newest `limit` deliveries, any outcome, newest first, each with its event (None

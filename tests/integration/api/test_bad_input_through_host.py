@@ -94,7 +94,7 @@ def test_failed_deliveries_of_an_unknown_subscription_are_404(api):
     api.refused("DELETE", f"/subscriptions/sub_{'0' * 32}{'0' * 3000}", None, 400, "bad_subscription_id")
     status, _, created = api.call("POST", "/subscriptions", {"url": "http://127.0.0.1:9/hook", "site": "yard-1"})
     assert status == 201 and created["site"] == "yard-1"
-    assert api.call("GET", f"/subscriptions/{created['id']}/failed")[:3:2] == (200, {"items": []})
+    assert api.call("GET", f"/subscriptions/{created['id']}/failed")[:3:2] == (200, {"items": [], "continuation": None})
     assert api.call("DELETE", f"/subscriptions/{created['id']}")[0] == 204
 
 

@@ -103,7 +103,7 @@ def test_exhausted_delivery_is_kept_and_can_be_replayed(harness, receiver):
     event = harness.event("job7")
     harness.service.publish(event)
     assert harness.run_until_settled(event.id, sub.id) == "failed"
-    [failed] = harness.service.store.failed_deliveries(sub.id)
+    [failed], _ = harness.service.store.failed_deliveries(sub.id, 10, None)
     assert failed.failure_reason == "retries_exhausted" and len(failed.attempts) == 10
     harness.service.replay(event.id, sub.id)
     assert harness.service.deliver(event.id, sub.id) is DeliveryState.DELIVERED

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from pathlib import Path
 
+from shared import paging
 from shared.errors import Conflict, NotFound
 from shared.jobs.api import JobsApi
 from shared.jobs.models import Job, JobState
 from shared.uploads.service import UploadService, UploadSettings
 from shared.webhooks.endpoint import EndpointPolicy
-from shared.webhooks.models import ALL_SITES, Delivery, Event, Subscription
+from shared.webhooks.models import ALL_SITES, Delivery, DeliveryState, Event, Subscription
+from shared.webhooks.ports import DeliveryPage
 from shared.webhooks.service import WebhookService
 from tests.unit.jobs.fakes import MemoryJobStore, MemoryPhotos
 from tests.unit.uploads.fakes import Clock, FakeSigner, MemoryReservations
@@ -81,8 +83,15 @@ class MemoryWebhookStore:
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]:
         return []
 
-    def failed_deliveries(self, subscription_id: str) -> list[Delivery]:
-        return [d for (_, sub), d in self.deliveries.items() if sub == subscription_id]
+    def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage:
+        # As the table index pages them: newest first, `limit` a page; the position is the subscription and an offset.
+        failed = [d for d in self.recent_deliveries(subscription_id, len(self.deliveries))
+                  if d.state is DeliveryState.FAILED]  # fmt: skip
+        sub, _, offset = (token or f"{subscription_id}@0").partition("@")
+        if sub != subscription_id or not offset.isdigit():
+            raise paging.not_given()
+        start = int(offset)
+        return failed[start : start + limit], f"{sub}@{start + limit}" if start + limit < len(failed) else None
 
     def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]:
         # As the table index orders them: newest first, ties by event id; undated deliveries are not indexed.
