@@ -74,6 +74,16 @@ class Node:
             os.kill(pid, signal.SIGTERM)
             wait_for(lambda: not _alive(pid), 30, "the server to stop")
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Node]:
+        """Started (the start task's way, which must succeed), then stopped whatever the test did."""
+        try:
+            started = self.start()
+            assert started.returncode == 0, started.stderr
+            yield self
+        finally:
+            self.stop()
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -118,13 +128,8 @@ def storage(azurite: Azurite) -> str:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, storage: str) -> Iterator[Node]:
     shared = tmp_path_factory.mktemp("node") / "shared"
-    n = Node(shared, node_env(shared, SITELENS_STORAGE_CONNECTION=storage))
-    started = n.start()
-    assert started.returncode == 0, started.stderr
-    try:
+    with Node(shared, node_env(shared, SITELENS_STORAGE_CONNECTION=storage)).running() as n:
         yield n
-    finally:
-        n.stop()
 
 
 def completion_messages(storage: str, job_id: str) -> list[dict[str, Any]]:

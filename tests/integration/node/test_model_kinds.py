@@ -53,13 +53,8 @@ def kinds(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, storage: s
     warm = ",".join([OCR, COLOURS, DEFECTS, UNLOADABLE])
     env = node_env(shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local),
                    SITELENS_MODEL_CACHE="5", SITELENS_WARM_MODELS=warm)  # fmt: skip
-    n = Node(shared, env)
-    try:
-        started = n.start()
-        assert started.returncode == 0, started.stderr  # a warm model that does not load leaves the server up
+    with Node(shared, env).running() as n:  # a warm model that does not load leaves the server up
         yield n
-    finally:
-        n.stop()
 
 
 def _red(folder: Path) -> Path:

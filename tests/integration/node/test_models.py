@@ -39,14 +39,11 @@ def small_node(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, stora
     local = root / "models"
     shutil.copytree(models_dir / "ocr" / "ppocrv4", local / "ocr" / "ppocrv4")
     shared = root / "shared"
-    n = Node(shared, node_env(shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local),
-                              SITELENS_MODEL_CACHE="1"))  # fmt: skip
-    started = n.start()
-    assert started.returncode == 0, started.stderr
-    try:
+    env = node_env(
+        shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local), SITELENS_MODEL_CACHE="1"
+    )
+    with Node(shared, env).running() as n:
         yield n
-    finally:
-        n.stop()
 
 
 def test_a_version_not_on_the_node_is_downloaded_verified_and_served(
@@ -85,14 +82,10 @@ def ab_node(tmp_path: Path, storage: str) -> Iterator[Node]:
     write_classify_model(local / "colours" / "1.0.0")
     write_classify_model(local / "colours" / "2.0.0", version="2.0.0")
     shared = tmp_path / "shared"
-    n = Node(shared, node_env(shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local),
-                              SITELENS_MODEL_CACHE="1", SITELENS_WARM_MODELS="colours/1.0.0"))  # fmt: skip
-    started = n.start()
-    assert started.returncode == 0, started.stderr
-    try:
+    env = node_env(shared, SITELENS_STORAGE_CONNECTION=storage, SITELENS_MODELS_DIR=str(local),
+                   SITELENS_MODEL_CACHE="1", SITELENS_WARM_MODELS="colours/1.0.0")  # fmt: skip
+    with Node(shared, env).running() as n:
         yield n
-    finally:
-        n.stop()
 
 
 def test_a_photo_whose_model_is_evicted_while_it_decodes_is_still_read(ab_node: Node, tmp_path: Path) -> None:
