@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from emulators.azurite import free_port
 from sitelens.dashboard import Dashboard, Upstream, allowed
 from sitelens.dashboard_sampler import PoolSampler, sample_of
+from tests.support.scripted_http import ScriptedServer
 from tests.support.waiting import wait_for
 
 KEY = "operator-key"
@@ -25,36 +24,12 @@ SUB = "sub_" + "0" * 32
 POOL = {"pool": "p", "target_nodes": 2, "current_nodes": 1, "pending_tasks": 5}
 
 
-class FakeApi:
-    """Answers every call with POOL, unless `script[path]` holds answers for it: (status, headers, body,
-    declared length or None), taken one per call, the last one kept."""
+class FakeApi(ScriptedServer):
+    """Answers every call with POOL, unless `script[path]` holds answers for it (see ScriptedServer)."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, str, str | None]] = []
-        self.script: dict[str, list[tuple[int, dict[str, str], bytes, int | None]]] = {}
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                api.seen.append((self.command, self.path, self.headers.get("x-functions-key")))
-                answers = api.script.get(self.path) or [(200, {}, json.dumps(POOL).encode(), None)]
-                status, headers, body, length = answers.pop(0) if len(answers) > 1 else answers[0]
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body) if length is None else length))
-                self.end_headers()
-                self.wfile.write(body)
-                self.close_connection = length is not None  # a body cut short: the connection drops
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        super().__init__((200, {}, json.dumps(POOL).encode(), None))
+        self.base = f"{self.origin}/api"
 
 
 def forwarded(api: FakeApi) -> list[tuple[str, str, str | None]]:
@@ -66,8 +41,7 @@ def forwarded(api: FakeApi) -> list[tuple[str, str, str | None]]:
 def api() -> Iterator[FakeApi]:
     fake = FakeApi()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.close()
 
 
 @pytest.fixture

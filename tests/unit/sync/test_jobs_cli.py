@@ -7,7 +7,6 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ import pytest
 
 from sitelens import jobs_command
 from sitelens.cli import build_parser
+from tests.support.scripted_http import Answer, ScriptedServer
 
 JOB = "j_" + "a" * 26
-Answer = tuple[int, dict[str, str], bytes, int | None]  # status, headers, body, declared length (None: the body's)
 
 
 def doc(status: int, body: dict[str, Any], **headers: str) -> Answer:
@@ -31,35 +30,12 @@ def job(state: str, **extra: Any) -> dict[str, Any]:
 BUSY = doc(503, {"status": 503, "reason": "transient", "detail": "jobs table throttled"}, **{"Retry-After": "7"})
 
 
-class Api:
-    """Scripted answers by path, one per request, the last one kept; every request is recorded."""
+class Api(ScriptedServer):
+    """Scripted answers by path (its query aside), one per request, the last one kept; unknown paths are 404."""
 
     def __init__(self) -> None:
-        self.script: dict[str, list[Answer]] = {}
-        self.seen: list[str] = []
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                api.seen.append(self.path)
-                answers = api.script.get(self.path.split("?")[0]) or [doc(404, {"reason": "route_not_found"})]
-                status, headers, body, length = answers.pop(0) if len(answers) > 1 else answers[0]
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body) if length is None else length))
-                self.end_headers()
-                self.wfile.write(body)
-                self.close_connection = length is not None  # a body cut short: the connection drops
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
-        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(doc(404, {"reason": "route_not_found"}), route=lambda path: path.split("?")[0])
+        self.host = self.origin
 
 
 class Pauses(threading.Event):
@@ -78,8 +54,7 @@ class Pauses(threading.Event):
 def api() -> Iterator[Api]:
     fake = Api()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.close()
 
 
 def sitelens_jobs(api: Api, *argv: str, stop: threading.Event | None = None) -> tuple[int, str, str]:
