@@ -9,8 +9,9 @@ import pytest
 
 from tests.unit.telemetry.recording import run
 
-FUNCTIONS = """
+HOST = """
 from dataclasses import replace
+import json as _j
 from emulators.functions_host.tracing import InvocationTracing
 from tests.unit.jobs.test_pipeline import World
 
@@ -23,8 +24,9 @@ world = World()
 def invoke(name, call):
     with host.invocation(name, "inv-" + name) as traceparent:
         return host.in_worker(traceparent, call)()
+"""
 
-
+FUNCTIONS = HOST + """
 job = invoke("on_photo_uploaded", lambda: world.ingestion.ingest(world.upload(1)))  # no traceparent on the blob
 world.store.update(replace(world.store.get(job.id), traceparent=None))  # as a job recorded before traces
 invoke("on_task_completed", lambda: world.completion.handle(world.finish_task(job.id)))
@@ -46,20 +48,7 @@ def test_ingest_and_complete_without_a_traceparent_start_new_traces_linked_to_th
         assert by_name[child]["parent"] == by_name["ingest"]["span_id"], child
 
 
-RETRY = """
-import json as _j
-from emulators.functions_host.tracing import InvocationTracing
-from tests.unit.jobs.test_pipeline import World
-
-host = InvocationTracing({"telemetryMode": "OpenTelemetry"}, {"PYTHON_ENABLE_OPENTELEMETRY": "%s"})
-world = World()
-
-
-def invoke(name, call):
-    with host.invocation(name, "inv-" + name) as traceparent:
-        return host.in_worker(traceparent, call)()
-
-
+RETRY = HOST + """
 job = invoke("on_photo_uploaded", lambda: world.ingestion.ingest(world.upload(1)))
 failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed",
            "error": {"code": "bad_input", "message": "x"}}
