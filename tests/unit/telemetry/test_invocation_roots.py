@@ -26,12 +26,15 @@ def invoke(name, call):
         return host.in_worker(traceparent, call)()
 """
 
-FUNCTIONS = HOST + """
+FUNCTIONS = (
+    HOST
+    + """
 job = invoke("on_photo_uploaded", lambda: world.ingestion.ingest(world.upload(1)))  # no traceparent on the blob
 world.store.update(replace(world.store.get(job.id), traceparent=None))  # as a job recorded before traces
 invoke("on_task_completed", lambda: world.completion.handle(world.finish_task(job.id)))
 print(json.dumps(finished()))
 """
+)
 
 
 @pytest.mark.parametrize("worker_attaches", ["true", "false"])
@@ -48,7 +51,9 @@ def test_ingest_and_complete_without_a_traceparent_start_new_traces_linked_to_th
         assert by_name[child]["parent"] == by_name["ingest"]["span_id"], child
 
 
-RETRY = HOST + """
+RETRY = (
+    HOST
+    + """
 job = invoke("on_photo_uploaded", lambda: world.ingestion.ingest(world.upload(1)))
 failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed",
            "error": {"code": "bad_input", "message": "x"}}
@@ -57,6 +62,7 @@ _spans.clear()
 again = invoke("retry_job", lambda: world.ingestion.retry(world.store.get(job.id)))
 print(json.dumps({"spans": finished(), "job_traceparent": world.store.get(again.id).traceparent}))
 """
+)
 
 
 @pytest.mark.parametrize("worker_attaches", ["true", "false"])
