@@ -14,8 +14,9 @@ request, not once per connection. For each request it draws, from its own seeded
 - `delay`: the request waits `delay_s` before it is forwarded;
 - `refuse`: a write (PUT) whose path contains one of `refuse_paths` is answered `503 Server Busy` by the
   proxy itself, as storage answers when it throttles, for the first `refuse_times` such writes of a key
-  (the path segment after the match) drawn with probability `refuse_share`: a node's result writes refused
-  for one attempt of a task, so the task fails and Batch retries it.
+  (the path segment after the match) drawn with probability `refuse_share`, the first `refuse_first` keys
+  whatever the draw (so a short run is sure to see the fault): a node's result writes refused for one
+  attempt of a task, so the task fails and Batch retries it.
 
 Faults are injected only while `enabled` is set, so a stack can start and be set up unharmed. `counts`
 says what was injected, by kind. Threads, not asyncio: the relay is a few sockets and must keep running
@@ -47,6 +48,7 @@ class Faults:
     refuse_share: float = 0.0
     refuse_paths: tuple[bytes, ...] = ()
     refuse_times: int = 4  # one attempt's writes: the SDK's first try and its three retries
+    refuse_first: int = 0  # keys refused whatever the draw, before any is drawn
 
     def __post_init__(self) -> None:
         for name in ("reset", "drop", "delay", "refuse_share"):
@@ -184,7 +186,8 @@ class FaultProxy:
             return None
         if key in self._spared:
             return None
-        if self._refused[key] == 0 and self._rng.random() >= f.refuse_share:
+        first = len(self._refused) < f.refuse_first
+        if self._refused[key] == 0 and not first and self._rng.random() >= f.refuse_share:
             self._spared.add(key)
             return None
         if self._refused[key] >= f.refuse_times:

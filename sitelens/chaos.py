@@ -105,7 +105,7 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
     begun = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="sitelens-chaos-"))
     faults = Faults(reset=args.storage_faults, drop=args.storage_faults, delay=2 * args.storage_faults, delay_s=0.5,
-                    refuse_share=0.02, refuse_paths=RESULT_WRITES)  # fmt: skip
+                    refuse_share=0.02, refuse_first=1, refuse_paths=RESULT_WRITES)  # fmt: skip
     stack = ChaosStack(repo=REPO, state_dir=folder / "stack", azurite_ports=(free_port(), free_port(), free_port()),
                        functions_port=free_port(), batch_port=free_port(), functions_env=dict(SETTINGS),
                        pool_knobs={"maxNodes": float(args.nodes)}, node_env=dict(NODE_SETTINGS), faults=faults,

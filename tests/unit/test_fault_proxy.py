@@ -110,6 +110,17 @@ def test_refused_writes_hit_one_chosen_key_for_its_first_attempt_only(origin: Or
     proxy.stop()
 
 
+def test_the_first_keys_are_refused_whatever_the_draw(origin: Origin) -> None:
+    """A short chaos run must see the fault: at a 2 % share, 200 jobs draw none about once in fifty runs."""
+    faults = Faults(refuse_share=0.0, refuse_first=1, refuse_paths=(b"/results/",), refuse_times=1)
+    proxy = _proxy(origin, faults)
+    first = [_get(proxy.port, "/acct/results/job-1/result.json", "PUT") for _ in range(2)]
+    later = [_get(proxy.port, f"/acct/results/job-{n}/result.json", "PUT") for n in range(2, 6)]
+    assert (first, later) == ([503, 201], [201] * 4)
+    assert proxy.counts["refuse"] == 1
+    proxy.stop()
+
+
 def test_the_same_seed_draws_the_same_faults_and_disabled_draws_none(origin: Origin) -> None:
     def kinds(seed: int) -> list[str | None]:
         proxy = FaultProxy(origin.port, Faults(reset=0.2, drop=0.2, delay=0.2), seed=seed)
