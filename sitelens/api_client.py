@@ -108,10 +108,17 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", path, body)[1]
 
-    def site_jobs(self, site: str, page_size: int = 100) -> list[dict[str, Any]]:
-        """Every job of a site, `GET /jobs?site=` page by page (continuation tokens)."""
+    def site_jobs(
+        self, site: str, page_size: int = 100, *, since: datetime | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A site's jobs, `GET /jobs?site=` page by page (continuation tokens): every one, or those received at
+        or after `since` and in `state` (both filters applied by the API)."""
         jobs: list[dict[str, Any]] = []
         query: dict[str, str] = {"site": site, "limit": str(page_size)}
+        if since:
+            query["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if state:
+            query["state"] = state
         while True:
             page = self.get(f"/jobs?{urllib.parse.urlencode(query)}")
             jobs.extend(page.get("jobs", []))

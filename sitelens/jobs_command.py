@@ -2,14 +2,17 @@
 
 The endpoint is found as `sitelens upload` finds it: `SITELENS_API`/`SITELENS_API_KEY` (preferred: a command
 line is visible to other users), `--api`/`--key`, or the local stack's `stack.json`.
-Exit codes: 0 done (and, for `watch`, every job SUCCEEDED), 1 a job FAILED or was REJECTED, or the API
-refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered that it is
-busy: 429, 502, 503, 504). `watch` waits out a busy or silent API for up to `GIVE_UP_S` before exit 3.
+`watch --site` watches the site's jobs that are in flight when it starts and those that arrive while it runs
+(none in flight: it waits for the next one); jobs already terminal at its start are history, never watched.
+Exit codes: 0 done (and, for `watch`, every watched job SUCCEEDED), 1 a watched job FAILED or was REJECTED,
+or the API refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered
+that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API for up to `GIVE_UP_S` before exit 3.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -20,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +35,9 @@ from sitelens.upload_command import REPO, resolve_endpoint
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 COLUMNS = (("id", 28), ("state", 9), ("device", 12), ("photo_id", 28), ("received", 20), ("reason", 20))
 GIVE_UP_S = 300.0  # an API that has not answered `watch` for five minutes is down, not busy
+# The site's listing is ordered by received time, but a job can enter it after a newer one did (ingestion on
+# several instances, their clocks apart): `watch --site` lists again from this long before the newest it saw.
+LATE = timedelta(seconds=60)
 
 
 class CommandFailed(Exception):
@@ -61,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     get = sub.add_parser("get", help="one job's status document")
     get.add_argument("job", type=job_id)
     get.add_argument("--json", action="store_true", help="the document as the API sends it")
-    watch = sub.add_parser("watch", help="print each change until the job (or every job of a site) is terminal")
+    watch = sub.add_parser("watch", help="print each change until the job (or a site's jobs in flight) is terminal")
     target = watch.add_mutually_exclusive_group(required=True)
     target.add_argument("job", nargs="?", type=job_id)
     target.add_argument("--site")
@@ -95,12 +102,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except OSError as exc:
         err.write(f"unreachable: {exc}\n")
         return 3
+    except KeyboardInterrupt:  # Ctrl-C ends a `watch` (it can wait for the next job): a line, not a traceback
+        err.write("interrupted\n")
+        return 130
 
 
 def list_jobs(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
-    jobs = client.site_jobs(args.site)
-    if args.state:
-        jobs = [job for job in jobs if job.get("state") == args.state]
+    jobs = client.site_jobs(args.site, state=args.state)
     if args.json:
         out.write(json.dumps(jobs, indent=2) + "\n")
     else:
@@ -154,11 +162,16 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
     The pause between polls is `--interval` or the API's Retry-After, whichever is longer. A busy answer
     (429, 5xx) or none at all is waited out the same way, up to `GIVE_UP_S` of nothing but those.
     """
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # each watched job's last state: what is printed and what the exit code counts
+    poll = (
+        SitePoll(client, args.site, seen, err or sys.stderr)
+        if args.site
+        else functools.partial(_poll, client, args.job)
+    )
     failing_since: float | None = None
     while True:
         try:
-            jobs, asked = _poll(client, args)
+            jobs, asked = poll()
         except (ApiError, OSError) as exc:
             if isinstance(exc, ApiError) and not exc.transient:
                 raise
@@ -183,17 +196,50 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
             return 0
 
 
-def _poll(client: ApiClient, args: argparse.Namespace) -> tuple[list[dict[str, Any]], float | None]:
-    """The watched jobs now, and the seconds the API asked to wait before asking again."""
-    if args.site:
-        return client.site_jobs(args.site), None
+def _poll(client: ApiClient, job: str) -> tuple[list[dict[str, Any]], float | None]:
+    """The watched job now, and the seconds the API asked to wait before asking again."""
     try:
-        _, doc, asked = client.exchange("GET", f"/jobs/{args.job}")
+        _, doc, asked = client.exchange("GET", f"/jobs/{job}")
     except ApiError as exc:
         if exc.status == 404:  # not yet: ingestion has not seen the commit (docs/api.md)
             return [], exc.retry_after
         raise
     return [doc], asked
+
+
+class SitePoll:
+    """`watch --site`'s polls. The first lists the site's jobs once and sets apart those already terminal, which
+    are history; later ones ask only for what can have changed: the jobs received from `LATE` before the newest
+    one listed (`since`), and each watched job still in flight that this listing did not show (its own GET)."""
+
+    def __init__(self, client: ApiClient, site: str, seen: dict[str, str], err: TextIO) -> None:
+        self.client, self.site, self.seen, self.err = client, site, seen, err
+        self.history: set[str] | None = None  # ids terminal at the start; None until the first listing answered
+        self.newest: datetime | None = None  # received time of the newest job listed
+
+    def __call__(self) -> tuple[list[dict[str, Any]], float | None]:
+        since = self.newest - LATE if self.newest else None
+        listed = self.client.site_jobs(self.site, since=since)
+        shown = {job["id"] for job in listed}
+        fetched: list[dict[str, Any]] = []
+        waits: list[float] = []  # each in-flight job's answer asks for its own Retry-After
+        for job_id, state in self.seen.items():
+            if state not in TERMINAL and job_id not in shown:
+                _, doc, wait = self.client.exchange("GET", f"/jobs/{job_id}")
+                fetched.append(doc)
+                waits += [wait] if wait else []
+        # Only now that every call has answered: a poll cut short is asked again whole.
+        if self.history is None:
+            self.history = {job["id"] for job in listed if job["state"] in TERMINAL}
+            if len(self.history) == len(listed):
+                self.err.write(f"no job of {self.site} is in flight: waiting for the next one\n")
+        self.newest = max((t for t in (self.newest, *map(_received, listed)) if t), default=None)
+        return [job for job in listed if job["id"] not in self.history] + fetched, max(waits, default=None)
+
+
+def _received(job: dict[str, Any]) -> datetime | None:
+    text = (job.get("timings") or {}).get("received_at")
+    return datetime.fromisoformat(text) if text else None
 
 
 def open_job(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,5 +1,6 @@
 """`sitelens jobs` against a loopback server standing in for the API and Storage: a busy API is waited out
-at its pace, a job id is checked before it goes into a URL, and `open`'s failures get their exit codes."""
+at its pace, `watch --site` watches only the jobs in flight or arriving and asks only for what can have
+changed, a job id is checked before it goes into a URL, and `open`'s failures get their exit codes."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ def job(state: str, **extra: Any) -> dict[str, Any]:
     return {"id": JOB, "state": state, "site": "yard", "reason": None, "cached": False, **extra}
 
 
+def received(job_id: str, state: str, at: str, **extra: Any) -> dict[str, Any]:
+    """A job as the site's listing shows it: received at `at` (HH:MM:SS on one day)."""
+    return job(state, id=job_id, timings={"received_at": f"2026-11-22T{at}Z"}, **extra)
+
+
+def page(*jobs: dict[str, Any], continuation: str | None = None) -> Answer:
+    return doc(200, {"jobs": list(jobs), "continuation": continuation})
+
+
 BUSY = doc(503, {"status": 503, "reason": "transient", "detail": "jobs table throttled"}, **{"Retry-After": "7"})
 
 
@@ -39,15 +49,17 @@ class Api(ScriptedServer):
 
 
 class Pauses(threading.Event):
-    """A stop event that records each pause `watch` takes between polls instead of taking it."""
+    """A stop event that records each pause `watch` takes between polls instead of taking it. A watch that
+    would never end is stopped after `most` pauses, so its test fails on what it printed instead of hanging."""
 
-    def __init__(self) -> None:
+    def __init__(self, most: int = 20) -> None:
         super().__init__()
         self.taken: list[float] = []
+        self.most = most
 
     def wait(self, timeout: float | None = None) -> bool:
         self.taken.append(float(timeout or 0))
-        return False
+        return len(self.taken) >= self.most
 
 
 @pytest.fixture
@@ -95,11 +107,55 @@ def test_watch_gives_up_on_an_api_that_stays_busy_with_the_did_not_answer_code(
 
 
 def test_watch_of_a_site_waits_out_a_busy_listing(api: Api) -> None:
-    page = {"jobs": [job("SUCCEEDED")], "continuation": None}
-    api.script["/api/jobs"] = [doc(429, {"status": 429, "reason": "throttled"}, **{"Retry-After": "3"}), doc(200, page)]
+    throttled = doc(429, {"status": 429, "reason": "throttled"}, **{"Retry-After": "3"})
+    running, done = received(JOB, "RUNNING", "10:00:00"), received(JOB, "SUCCEEDED", "10:00:00")
+    api.script["/api/jobs"] = [throttled, page(running), page(done)]
     pauses = Pauses()
-    assert sitelens_jobs(api, "watch", "--site", "yard", stop=pauses)[:2] == (0, f"{JOB} SUCCEEDED\n")
-    assert pauses.taken == [5.0]  # the default interval: longer than the 3 s asked
+    assert sitelens_jobs(api, "watch", "--site", "yard", stop=pauses)[:2] == (0, f"{JOB} RUNNING\n{JOB} SUCCEEDED\n")
+    assert pauses.taken == [5.0, 5.0]  # the default interval: longer than the 3 s asked
+
+
+OLD, NEW, LATER = ("j_" + letter * 26 for letter in "opq")
+
+
+def test_watch_of_a_site_leaves_out_jobs_that_ended_before_it_and_waits_for_the_next(api: Api) -> None:
+    old_failure = received(OLD, "FAILED", "09:00:00", reason="task_failed")
+    api.script["/api/jobs"] = [
+        page(old_failure),  # last week's failure: history, not watched
+        page(old_failure, received(NEW, "RECEIVED", "12:00:00")),  # arrives while watching
+        page(old_failure, received(NEW, "SUCCEEDED", "12:00:00")),
+    ]
+    code, out, err = sitelens_jobs(api, "watch", "--site", "yard", stop=Pauses())
+    assert (code, out) == (0, f"{NEW} RECEIVED\n{NEW} SUCCEEDED\n")
+    assert "no job of yard is in flight" in err and OLD not in out + err
+
+
+def test_watch_of_a_site_exits_by_the_jobs_it_watched_arrivals_included(api: Api) -> None:
+    history = received(OLD, "SUCCEEDED", "09:00:00")
+    api.script["/api/jobs"] = [
+        page(history, received(NEW, "RUNNING", "11:00:00")),
+        page(received(NEW, "SUCCEEDED", "11:00:00"), received(LATER, "FAILED", "11:00:30", reason="task_failed")),
+    ]
+    code, out, _ = sitelens_jobs(api, "watch", "--site", "yard", stop=Pauses())
+    assert (code, out) == (1, f"{NEW} RUNNING\n{NEW} SUCCEEDED\n{LATER} FAILED task_failed\n")
+
+
+def test_later_polls_of_a_site_ask_for_recent_arrivals_and_in_flight_jobs_never_the_history(api: Api) -> None:
+    history = [received(f"j_{n:026d}", "SUCCEEDED", f"08:{n // 60:02d}:{n % 60:02d}") for n in range(250)]
+    stuck = received(NEW, "RUNNING", "09:00:00")  # in flight since long before the newest job
+    newest = received(LATER, "SUCCEEDED", "12:00:00")
+    api.script["/api/jobs"] = [
+        page(*history[:100], continuation="p2"),
+        page(*history[100:200], continuation="p3"),
+        page(*history[200:], stuck, newest),
+        page(newest),  # what `since` lists: a minute before the newest job on
+    ]
+    api.script[f"/api/jobs/{NEW}"] = [doc(200, {**stuck, "state": "SUCCEEDED"})]
+    code, out, _ = sitelens_jobs(api, "watch", "--site", "yard", stop=Pauses())
+    assert (code, out) == (0, f"{NEW} RUNNING\n{NEW} SUCCEEDED\n")
+    first, later = api.seen[:3], [path for _, path, _ in api.seen[3:]]
+    assert [path.split("continuation=")[-1] for _, path, _ in first[1:]] == ["p2", "p3"]
+    assert later == ["/api/jobs?site=yard&limit=100&since=2026-11-22T11%3A59%3A00.000000Z", f"/api/jobs/{NEW}"]
 
 
 @pytest.mark.parametrize(("answer", "code"), [(BUSY, 3), (doc(401, {"status": 401, "reason": "unauthorized"}), 1)])
@@ -148,3 +204,24 @@ def test_open_into_a_missing_folder_is_a_usage_error_before_any_download(api: Ap
     succeeded_with_overlay(api, "/blob/o.jpg")
     code, _, err = sitelens_jobs(api, "open", JOB, "--out", str(tmp_path / "nowhere" / "o.jpg"))
     assert code == 2 and "no folder" in err and api.seen == []
+
+
+def test_list_with_a_state_asks_the_api_to_filter_rather_than_reading_every_job(api: Api) -> None:
+    failed = received(NEW, "FAILED", "09:00:00", reason="bad_input")
+    api.script["/api/jobs"] = [page(failed)]
+    code, out, _ = sitelens_jobs(api, "list", "--site", "yard", "--state", "FAILED", "--json")
+    assert code == 0 and [j["id"] for j in json.loads(out)] == [NEW]
+    assert [path for _, path, _ in api.seen] == ["/api/jobs?site=yard&limit=100&state=FAILED"]
+
+
+class Interrupted(threading.Event):
+    """Ctrl-C during `watch`'s pause between polls."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_a_watch_ends_it_with_130_and_a_line_not_a_traceback(api: Api) -> None:
+    api.script["/api/jobs"] = [page(received(NEW, "RUNNING", "09:00:00"))]
+    code, out, err = sitelens_jobs(api, "watch", "--site", "yard", stop=Interrupted())
+    assert (code, out, err) == (130, f"{NEW} RUNNING\n", "interrupted\n")
