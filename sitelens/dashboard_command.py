@@ -18,13 +18,14 @@ from sitelens.upload import UploadFailed
 from sitelens.upload_command import resolve_endpoint
 
 REPO = Path(__file__).resolve().parents[1]
+PORT = 8766  # not the local Batch service's 8765: the page runs beside `sitelens dev`
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("dashboard", help="a local web page of sites, photos, the pool and webhooks")
     p.add_argument("--api", help="API base URL ending in /api (default: $SITELENS_API, else the local stack)")
     p.add_argument("--key", help="function key (default: $SITELENS_API_KEY, else the local stack's host key)")
-    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
+    p.add_argument("--port", type=int, default=PORT, help=f"port on 127.0.0.1 (default {PORT}; 0 picks a free one)")
     p.add_argument("--site", action="append", default=[], help="a site to show (repeatable; more from the page)")
     p.add_argument("--state-dir", type=Path, default=REPO / ".local", help="where the local stack's stack.json is")
     p.set_defaults(handler=run)

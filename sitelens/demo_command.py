@@ -198,7 +198,7 @@ def _write_report(path: Path, items: list[Item], deliveries: list[Any], live: Li
 def _linger(stack: Stack, state: Path) -> None:
     print(f"\nThe stack stays up: API {stack.functions_url}/api (host key in {stack.stack_file}).")
     print(f"  sitelens upload PHOTO.jpg --site {SITE} --device {DEVICE} --state-dir {state}")
-    print(f"  sitelens dashboard --state-dir {state} --site {SITE}   (then open http://127.0.0.1:8765/)")
+    print(f"  sitelens dashboard --state-dir {state} --site {SITE}   (then open http://127.0.0.1:8766/)")
     print("Ctrl-C stops it.")
     try:
         while (dead := stack.dead_child()) is None:
