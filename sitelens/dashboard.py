@@ -1,10 +1,11 @@
 """The dashboard's web server: a page on 127.0.0.1, and a proxy that adds the operator's key to its API calls.
 
 The page never holds the function key: it calls `/api/...` on this server, which forwards only the
-read-mostly calls the page needs (`ALLOWED`) with the key added. Three guards keep other local pages and
-other hosts out: the server binds 127.0.0.1 only; a request whose Host is not this server's (DNS
-rebinding) is refused; a POST (the one write, a webhook replay) must carry `X-Sitelens-Dashboard`, a header
-a cross-origin page cannot send without a CORS preflight, which this server never grants.
+read-mostly calls the page needs (`ALLOWED`) with the key added, and a query only where the page pages through
+a listing (`PAGED`). Three guards keep other local pages and other hosts out: the server binds 127.0.0.1 only;
+a request whose Host is not this server's (DNS rebinding) is refused; a POST (the one write, a webhook replay)
+must carry `X-Sitelens-Dashboard`, a header a cross-origin page cannot send without a CORS preflight, which
+this server never grants.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import re
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -28,15 +30,19 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "dashboard_static"
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+          "/static/webhooks.js": ("webhooks.js", "text/javascript; charset=utf-8"),
           "/static/style.css": ("style.css", "text/css; charset=utf-8")}  # fmt: skip
 _SUB = r"sub_[0-9a-f]{32}"
+# The one listing the page reads page by page, and the query it may pass on: any other query is dropped.
+PAGED = re.compile(rf"/subscriptions/{_SUB}/failed")
+PAGE_QUERY = ("limit", "continuation")
 ALLOWED: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"/sites/[A-Za-z0-9][A-Za-z0-9_-]{0,63}/summary")),
     ("GET", re.compile(r"/pool")),
     ("GET", re.compile(r"/jobs/j_[a-z2-7]{26}")),
     ("GET", re.compile(r"/subscriptions")),
     ("GET", re.compile(rf"/subscriptions/{_SUB}/deliveries")),
-    ("GET", re.compile(rf"/subscriptions/{_SUB}/failed")),
+    ("GET", PAGED),
     ("POST", re.compile(rf"/subscriptions/{_SUB}/deliveries/[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}/replay")),
 ]
 CSRF_HEADER = "X-Sitelens-Dashboard"
@@ -92,6 +98,18 @@ class Upstream:
 
 def allowed(method: str, path: str) -> bool:
     return any(m == method and pattern.fullmatch(path) for m, pattern in ALLOWED)
+
+
+def forwarded_query(path: str, query: str) -> str:
+    """The part of a GET's query the API gets ("" or "?..."): a paged listing's `limit` and `continuation`, the
+    first of each, encoded again; the API checks their values (400 `bad_query`)."""
+    if not PAGED.fullmatch(path):
+        return ""
+    first: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if name in PAGE_QUERY:
+            first.setdefault(name, value)
+    return "?" + urllib.parse.urlencode(first) if first else ""
 
 
 @dataclass
@@ -165,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if not self._guarded():
             return
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         local = {"/local/config": self.dashboard.config, "/local/pool-history": self._history}
         if path in ASSETS:
             name, media = ASSETS[path]
@@ -173,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in local:
             self._send(200, json.dumps(local[path]()).encode(), "application/json")
         else:
-            self._proxy("GET", path)
+            self._proxy("GET", path, query)
 
     def _history(self) -> dict[str, Any]:
         # The page's pool figures come from here too, never from its own call to the API: only the sampler
@@ -188,10 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._proxy("POST", self.path.split("?", 1)[0])
 
-    def _proxy(self, method: str, path: str) -> None:
+    def _proxy(self, method: str, path: str, query: str = "") -> None:
         api_path = path.removeprefix("/api")
         if not path.startswith("/api/") or not allowed(method, api_path):
             self._problem(404, "route_not_found", f"{method} {path} is not one the dashboard forwards")
             return
-        answer = self.dashboard.upstream.forward(method, api_path)
+        answer = self.dashboard.upstream.forward(method, api_path + forwarded_query(api_path, query))
         self._send(answer.status, answer.body, answer.media, answer.retry_after)

@@ -1,11 +1,11 @@
 // sitelens dashboard: plain DOM, no build step. Every call goes to the server that served this page, which
 // adds the operator's key; text that came from photos or the API is only ever set as textContent.
+// The webhook panel is webhooks.js, loaded before this file.
 "use strict";
 
 const STATES = ["RECEIVED", "QUEUED", "RUNNING", "SUCCEEDED", "REJECTED", "FAILED"];
 const REFRESH_MS = 5000; // between the end of one round of reads and the start of the next
 const MAX_WAIT_MS = 300000; // the longest pause a Retry-After may impose on the page
-const REPLAY_NOTE_MS = 60000; // how long a replay's outcome stays on its button across re-renders
 let sites = [];
 let askedMs = 0; // the longest Retry-After an answer of this round asked for, in ms
 
@@ -166,77 +166,6 @@ function renderPoolNow(pool) {
   for (const e of pool.resize_errors) failures.push(`resize error ${e.code}: ${e.message}`);
   document.getElementById("pool-failures").replaceChildren(el("h3", {}, "Failures"),
     failures.length ? el("ul", {}, failures.map((f) => el("li", { class: "problem" }, f))) : el("p", { class: "muted" }, "none"));
-}
-
-// --- webhooks ---------------------------------------------------------------------------------
-// A replay's outcome, by subscription and event: the table is rebuilt every round, and the outcome must
-// outlive that until the next replay of the row or REPLAY_NOTE_MS.
-const replayNotes = new Map();
-
-function showReplay(button, key) {
-  const note = replayNotes.get(key);
-  const current = note && (note.busy || Date.now() - note.at < REPLAY_NOTE_MS);
-  button.textContent = current ? note.text : "Replay";
-  button.disabled = Boolean(current && note.busy);
-}
-
-async function replay(subId, eventId) {
-  const key = `${subId} ${eventId}`;
-  const row = () => document.querySelector(`.subscription[data-subscription="${CSS.escape(subId)}"] table.failed `
-    + `tr[data-event="${CSS.escape(eventId)}"] button.replay`);
-  replayNotes.set(key, { text: "replaying…", at: Date.now(), busy: true });
-  const clicked = row();
-  if (clicked) showReplay(clicked, key);
-  try {
-    await api(`/api/subscriptions/${subId}/deliveries/${eventId}/replay`, { method: "POST", headers: { "X-Sitelens-Dashboard": "1" } });
-    replayNotes.set(key, { text: "replayed", at: Date.now() });
-  } catch (error) {
-    replayNotes.set(key, { text: `replay failed: ${error.message}`, at: Date.now() });
-  }
-  const button = row(); // the one on the page now, which a refresh may have rebuilt meanwhile
-  if (button) showReplay(button, key);
-}
-
-// The newest deliveries of any outcome (the API's default number), each outcome as the delivery itself says.
-function outcomesTable(deliveries) {
-  if (!deliveries.length) return el("p", { class: "muted" }, "no deliveries yet");
-  const outcome = (d) => d.state === "pending" && d.attempts ? `retrying, next ${clock(d.next_attempt_at)}`
-    : d.state + (d.failure_reason ? ` · ${d.failure_reason}` : "");
-  const head = el("tr", {}, ["time", "event", "job", "outcome", "attempts"].map((h) => el("th", {}, h)),
-    el("th", { title: "the last attempt's HTTP status" }, "HTTP"));
-  const rows = deliveries.map((d) => el("tr", { "data-event": d.event_id, "data-state": d.state },
-    el("td", { class: "time" }, clock(d.created_at)), el("td", {}, d.type || "–"),
-    el("td", { class: "job", "data-job": d.job_id }, d.job_id ? el("a", { href: "#", title: d.job_id,
-      onclick: (e) => { e.preventDefault(); openJob(d.job_id); } }, `${d.job_id.slice(0, 10)}…`) : "–"),
-    el("td", { class: `outcome outcome-${d.state}` }, outcome(d)), el("td", { class: "n" }, d.attempts),
-    el("td", { class: "status", title: d.last_error || "" }, d.last_status ?? (d.last_error ? "no answer" : "–"))));
-  return el("table", { class: "recent" }, el("caption", {}, "Recent deliveries"), head, rows);
-}
-
-async function renderSubscriptions() {
-  const box = document.getElementById("subscriptions");
-  const subs = (await api("/api/subscriptions")).items;
-  const blocks = await Promise.all(subs.map(async (sub) => {
-    const [recent, failedDoc] = await Promise.all([api(`/api/subscriptions/${sub.id}/deliveries`),
-      api(`/api/subscriptions/${sub.id}/failed`)]);
-    const failed = failedDoc.items;
-    const rows = failed.map((d) => {
-      const last = d.attempts[d.attempts.length - 1] || {};
-      const button = el("button", { type: "button", class: "replay" }, "Replay");
-      button.addEventListener("click", () => replay(sub.id, d.event_id));
-      showReplay(button, `${sub.id} ${d.event_id}`);
-      return el("tr", { "data-event": d.event_id }, el("td", {}, d.event_id), el("td", {}, d.failure_reason || "–"),
-        el("td", {}, `${d.attempts.length} attempts, last ${last.status || last.error || "–"}`), el("td", {}, button));
-    });
-    return el("div", { class: "subscription", "data-subscription": sub.id },
-      el("div", { class: "url" }, sub.url), el("div", { class: "muted" }, `site ${sub.site || "*"} · ${sub.event_types.join(", ")}`,
-        sub.disabled_reason ? el("span", { class: "problem" }, ` · disabled: ${sub.disabled_reason}`) : " · active"),
-      outcomesTable(recent.deliveries),
-      rows.length ? el("table", { class: "failed" }, el("caption", {}, "Failed, to replay"), rows)
-        : el("p", { class: "muted" }, "no failed deliveries"));
-  }));
-  box.classList.remove("muted");
-  box.replaceChildren(...(blocks.length ? blocks : [el("p", { class: "muted" }, "no subscriptions")]));
 }
 
 // --- the loop ---------------------------------------------------------------------------------

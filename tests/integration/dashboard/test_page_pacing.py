@@ -8,118 +8,16 @@ is a fact about the timers due, not a guess about how long to wait.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
-from sitelens.dashboard import Dashboard, Upstream
+from tests.integration.dashboard.loopback_api import EVENT, SUB, SUMMARY, answer, fetched, rounds, routes
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-SUB = "sub_" + "0" * 32
-EVENT = "evt_1"
-SUMMARY = {"site": "yard", "window": {"from": "2026-11-22T08:00:00Z", "to": "2026-11-22T09:00:00Z", "seconds": 3600},
-           "jobs": 0, "truncated": False, "counts": {}, "time_to_result_ms": {"count": 0, "p50": None, "p95": None},
-           "rejections": {}, "failures": {}, "latest": []}  # fmt: skip
-FAILED = {"items": [{"event_id": EVENT, "failure_reason": "receiver_error", "attempts": [{"status": 500}]}]}
-# Every fetch the page makes, recorded as it is made (before any answer): the page's own record of its calls.
-COUNT_FETCHES = """
-window.fetched = [];
-const realFetch = window.fetch;
-window.fetch = (input, init) => { window.fetched.push(String(input)); return realFetch(input, init); };
-"""
-
-Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], Any]]
-
-
-def answer(status: int, doc: Any, **headers: str) -> Handler:
-    return lambda _request: (status, headers, doc)
-
-
-class Api:
-    """A loopback API: `routes` maps a path to what answers it; every request is recorded."""
-
-    def __init__(self, routes: dict[str, Handler]) -> None:
-        self.routes, self.seen = routes, list[str]()
-        api = self
-
-        class Handler_(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                api.seen.append(f"{self.command} {self.path}")
-                route = api.routes.get(self.path.removeprefix("/api"))
-                status, headers, doc = route(self) if route else (404, {}, {"reason": "route_not_found"})
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler_)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/api"
-
-    def count(self, prefix: str) -> int:
-        return sum(seen.startswith(prefix) for seen in self.seen)
-
-
-def routes(**changed: Handler) -> dict[str, Handler]:
-    return {
-        "/sites/yard/summary": answer(200, SUMMARY),
-        "/pool": answer(503, {"status": 503, "reason": "transient"}, **{"Retry-After": "30"}),
-        "/subscriptions": answer(200, {"items": [{"id": SUB, "url": "https://r.example/h", "site": None,
-                                                  "event_types": ["job.succeeded"], "disabled_reason": None}]}),
-        f"/subscriptions/{SUB}/deliveries": answer(200, {"deliveries": []}),
-        f"/subscriptions/{SUB}/failed": answer(200, FAILED),
-        f"/subscriptions/{SUB}/deliveries/{EVENT}/replay": answer(502, {"reason": "api_unreachable", "detail": "x"}),
-        **changed,
-    }  # fmt: skip
-
-
-@pytest.fixture
-def served() -> Iterator[Callable[[dict[str, Handler]], tuple[Api, Dashboard]]]:
-    started: list[tuple[Api, Dashboard]] = []
-
-    def serve(table: dict[str, Handler]) -> tuple[Api, Dashboard]:
-        api = Api(table)
-        dashboard = Dashboard(Upstream(api.base, "k"), sites=["yard"], port=0, sample_every_s=3600).start()
-        started.append((api, dashboard))
-        return api, dashboard
-
-    yield serve
-    for api, dashboard in started:
-        dashboard.stop()
-        api.server.shutdown()
-        api.server.server_close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    opened = browser.new_page()
-    opened.add_init_script(COUNT_FETCHES)
-    opened.clock.install()
-    opened.clock.pause_at(1_800_000_000_000)  # from here on, the page's timers fire only when the test says
-    yield opened
-    opened.close()
-
-
-def fetched(page: Any, part: str) -> int:
-    return int(page.evaluate("(part) => window.fetched.filter((url) => url.includes(part)).length", part))
-
-
-def rounds(page: Any) -> int:
-    return int(page.evaluate("Number(document.body.dataset.refreshed || 0)"))
 
 
 def test_a_round_of_reads_starts_only_after_the_last_one_ended(page: Any, served: Any) -> None:

@@ -67,7 +67,7 @@ def test_it_listens_on_loopback_only(dashboard: Dashboard) -> None:
 
 
 def test_the_page_is_served_without_the_key_and_with_a_strict_policy(dashboard: Dashboard) -> None:
-    for path in ("/", "/static/app.js", "/static/style.css", "/local/config"):
+    for path in ("/", "/static/app.js", "/static/webhooks.js", "/static/style.css", "/local/config"):
         status, headers, body = call(dashboard, "GET", path)
         assert status == 200 and KEY.encode() not in body
         assert "default-src 'self'" in headers["Content-Security-Policy"]
@@ -77,6 +77,14 @@ def test_an_allowed_call_is_forwarded_with_the_key(dashboard: Dashboard, api: Fa
     status, _, body = call(dashboard, "GET", "/api/sites/yard/summary")
     assert status == 200 and json.loads(body)["pending_tasks"] == 5
     assert forwarded(api) == [("GET", "/api/sites/yard/summary", KEY)]
+
+
+def test_the_failed_listings_paging_is_forwarded_and_no_other_query(dashboard: Dashboard, api: FakeApi) -> None:
+    failed = f"/api/subscriptions/{SUB}/failed"
+    call(dashboard, "GET", f"{failed}?limit=100&continuation=a%26limit%3D7&site=x&limit=5")
+    call(dashboard, "GET", "/api/sites/yard/summary?limit=3")
+    assert forwarded(api) == [("GET", f"{failed}?limit=100&continuation=a%26limit%3D7", KEY),
+                              ("GET", "/api/sites/yard/summary", KEY)]  # fmt: skip
 
 
 @pytest.mark.parametrize(
