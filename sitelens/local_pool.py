@@ -1,8 +1,10 @@
 """The local counterpart of the Bicep pool: the GPU pool on the local Batch service, created with the SDK.
 
-Same formula file as Azure (`infra/autoscale.formula`), same start task module, same task command; only
-the node's Python (the repository's virtualenv, which the local Batch service puts first on PATH), the model
-folder (the fetched one in the repository) and the evaluation interval's wall-clock length differ.
+Same formula file as Azure (`infra/autoscale.formula`), same start task module, same task command, same task
+scheduling (`pack`: a node's slots fill before the next node's, so autoscale can remove nodes that fall
+idle); only the node's Python (the repository's virtualenv, which the local Batch service puts first on
+PATH), the model folder (the fetched one in the repository) and the evaluation interval's wall-clock length
+differ.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.pipeline_settings import PipelineSettings
 POOL_ID = PipelineSettings.pool_id  # the app's default pool, as Bicep names it
 VM_SIZE = "standard_nc4as_t4_v3"  # what Bicep deploys; the local service only records it
 TASK_SLOTS_PER_NODE = 4  # tasks feed the node server's batcher concurrently
+NODE_FILL_TYPE = models.BatchNodeFillType.PACK  # Bicep's taskSchedulingPolicy.nodeFillType
 EVALUATION_INTERVAL = timedelta(minutes=5)  # Azure's minimum; the local clock runs it faster
 TASK_COMMAND = "python -m batch_tasks.task {job_id} {input}"
 
@@ -64,6 +67,7 @@ class LocalPool:
                 node_agent_sku_id="batch.node.ubuntu 22.04",
             ),
             task_slots_per_node=TASK_SLOTS_PER_NODE,
+            task_scheduling_policy=models.BatchTaskSchedulingPolicy(node_fill_type=NODE_FILL_TYPE),
             enable_auto_scale=True,
             auto_scale_formula=formula,
             auto_scale_evaluation_interval=EVALUATION_INTERVAL,

@@ -1,7 +1,11 @@
 """TaskSubmitter on Azure Batch (azure-batch 15.x `BatchClient`): one task per job, task id = job id.
 
 Batch jobs are one per model version and UTC day, created on demand (`JobExists` from a racing instance is
-fine); a task that already exists counts as submitted, so a redelivered photo never runs twice. Tasks run
+fine); a task that already exists counts as submitted, so a redelivered photo never runs twice. Batch answers
+409 for more than those two races, and the rest are read by their code (`_refused`): a Batch job that takes
+no more tasks (completed, or being terminated) is PermanentError `batch_refused`, since no retry reopens it;
+a job being deleted, or the account's quota of active jobs spent, is a TransientError, since a later try
+creates the job afresh or finds the quota freed as older jobs are terminated. Tasks run
 as the pool-scope auto user (the same uid as the node server, so they can reach its socket) without
 elevation, with a wall-clock bound and a retry count; the input is a resource file.
 
@@ -19,12 +23,13 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NoReturn
 
 from azure.batch import BatchClient, models
 from azure.batch.models._models import BatchJobTerminateOptions  # 15.x does not export it publicly
 
 from shared.adapters.azure_errors import call, service_code
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, PermanentError, TransientError
 from shared.jobs.ports import TaskRequest, TaskState, TaskView
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,12 @@ _STATES = {
     "running": TaskState.RUNNING,
     "completed": TaskState.COMPLETED,
 }
+# Batch's 409s that are neither `TaskExists` nor `JobExists` (docs/reason-codes.md#batch_refused):
+_JOB_CLOSED = frozenset({"JobCompleted", "JobNotActive", "JobBeingTerminated"})  # takes no task ever again
+_LATER = frozenset({"JobBeingDeleted", "ActiveJobAndScheduleQuotaReached"})  # a later try can succeed
+# What `cancel` finds done already: the task ended, or its Batch job is ending or going, which takes it
+# out of scheduling (a terminated job's waiting tasks are never scheduled).
+_ENDED = frozenset({"TaskCompleted", "JobCompleted", "JobBeingTerminated", "JobBeingDeleted"})
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,7 @@ class BatchTaskSubmitter:
                 if service_code(exc) == "TaskExists":
                     log.info("task %s already exists: counts as submitted", request.job_id)
                     return
-                raise
+                _refused(exc, f"task {request.job_id} in Batch job {request.batch_job_id}")
             except NotFound as exc:
                 if service_code(exc) != "JobNotFound":
                     raise
@@ -122,7 +133,18 @@ class BatchTaskSubmitter:
             log.info("created Batch job %s on pool %s", batch_job_id, self.spec.pool_id)
         except Conflict as exc:
             if service_code(exc) != "JobExists":
-                raise
+                _refused(exc, f"Batch job {batch_job_id}")
+
+    def cancel(self, batch_job_id: str, task_id: str) -> None:
+        """Terminate the task if it still waits or runs; one already ended, or gone, is left as it is."""
+        try:
+            call(f"task {task_id}", self.client.terminate_task, batch_job_id, task_id)
+            log.info("terminated task %s in %s", task_id, batch_job_id)
+        except NotFound:
+            log.info("task %s is not in Batch job %s: nothing to terminate", task_id, batch_job_id)
+        except Conflict as exc:
+            if service_code(exc) not in _ENDED:
+                _refused(exc, f"task {task_id} in Batch job {batch_job_id}")
 
     def view(self, batch_job_id: str, task_id: str) -> TaskView:
         try:
@@ -146,7 +168,10 @@ class BatchTaskSubmitter:
         return {"pool": pool.id, "nodes": pool.current_dedicated_nodes, "target": pool.target_dedicated_nodes}
 
     def finish_jobs_before(self, day: date) -> int:
-        """Terminate sitelens' active Batch jobs of days before `day`: their tasks are long finished."""
+        """Terminate sitelens' active Batch jobs of days before `day`, so the account's quota of active jobs
+        holds only recent days. Their photos' jobs have normally ended by then (the reconciler fails a job still
+        open at its bound, 24 h by default, and cancels its task), but terminating a Batch job does not end a
+        task still waiting in it: Batch leaves it active and never schedules it."""
         done = 0
         for job in call("Batch jobs", lambda: list(self.client.list_jobs(filter="state eq 'active'"))):
             match = _DAY.match(job.id or "")
@@ -159,3 +184,15 @@ class BatchTaskSubmitter:
                 except Conflict:
                     pass  # already terminating or completed
         return done
+
+
+def _refused(conflict: Conflict, what: str) -> NoReturn:
+    """Raise what a Batch 409 other than `TaskExists` or `JobExists` means. It is no lost race, and a Conflict
+    would have ingestion re-read the job and try again, so only a code not known here stays one."""
+    code = service_code(conflict)
+    if code in _JOB_CLOSED:
+        detail = f"Batch refused {what}: {code} (that Batch job takes no more tasks)"
+        raise PermanentError(detail, reason="batch_refused") from conflict.__cause__
+    if code in _LATER:
+        raise TransientError(f"{what}: {code}") from conflict.__cause__
+    raise conflict

@@ -12,7 +12,8 @@ Every step is safe to repeat: the record is created only if absent, the derived 
 have deterministic names (the Batch job from the model and the job's own receipt day, so a redelivery after
 midnight finds the same task), and `TaskExists` counts as success. A transient failure (storage, Batch)
 raises, so the host retries the delivery; the job stays RECEIVED until submission succeeds, and the
-reconciler re-drives it if every delivery is lost.
+reconciler re-drives it if every delivery is lost. A Batch job that takes no more tasks (its day closed
+while the photo waited) fails the job `batch_refused` at once: no delivery could change that.
 """
 
 from __future__ import annotations
@@ -191,16 +192,23 @@ class Ingestion:
         return routing.choose(job.id, self.routes.weights(job.site), self.default_model)
 
     def submit(self, job: Job, model: str | None = None) -> Job:
-        """Submit the Batch task (an existing task counts), and record QUEUED with where it went."""
+        """Submit the Batch task (an existing task counts), and record QUEUED with where it went; or FAILED
+        `batch_refused` when the job's Batch job takes no more tasks, which no later delivery could change."""
         model = model or self.model_for(job)
         batch_job = ids.batch_job_id(model, job.received_at.date())
         # Inside a job's span (ingest, the reconciler's re-drive) under it; else in the photo's trace.
         parent = telemetry.CURRENT if telemetry.in_job_span() else job.traceparent
-        with telemetry.job_span("submit", job.id, parent=parent, kind=SpanKind.PRODUCER,
-                                attributes={"sitelens.model": model, "sitelens.batch_job": batch_job}):  # fmt: skip
-            request = TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id),
-                                  traceparent=telemetry.current_traceparent())  # fmt: skip
-            self.submitter.submit(request)
+        try:
+            with telemetry.job_span("submit", job.id, parent=parent, kind=SpanKind.PRODUCER,
+                                    attributes={"sitelens.model": model, "sitelens.batch_job": batch_job}):  # fmt: skip
+                request = TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id),
+                                      traceparent=telemetry.current_traceparent())  # fmt: skip
+                self.submitter.submit(request)
+        except PermanentError as exc:
+            if exc.reason != "batch_refused":
+                raise
+            log.warning("job %s: %s (%s)", job.id, exc, exc.reason)
+            return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc))
         metrics.task_submitted(model)
         self._wake_pool()
         fields: dict[str, Any] = {"model": model, "batch_job_id": batch_job, "cached_from": None}

@@ -80,8 +80,13 @@ class TaskRequest:
 
 
 class TaskSubmitter(Protocol):
-    def submit(self, request: TaskRequest) -> None: ...  # an existing task with this id counts as submitted
+    # An existing task with this id counts as submitted. A Batch job that takes no more tasks (completed or
+    # being terminated) raises PermanentError `batch_refused`: no retry of the submission can succeed.
+    def submit(self, request: TaskRequest) -> None: ...
     def view(self, batch_job_id: str, task_id: str) -> TaskView: ...
+    # Ends the task if it still waits or runs, so it no longer counts as pending work or runs for a job that
+    # has ended; a task already ended or gone is nothing to do.
+    def cancel(self, batch_job_id: str, task_id: str) -> None: ...
     def finish_jobs_before(self, day: date) -> int: ...  # terminates old Batch jobs; returns how many
 
 

@@ -4,7 +4,9 @@ The open index holds every job from its creation until it is terminal and its ev
 reads only live work, never the whole table. For a job stuck past the bound, Batch's view of its task
 decides: completed with a failure → FAILED with Batch's failure info; completed cleanly but no message
 arrived → the result is processed as if the message had; missing → resubmitted; running → RUNNING. A job
-still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is retried forever.
+still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is retried forever, and its Batch
+task, if it still waits or runs, is cancelled: left queued (after an outage, say) it would keep a GPU node
+up through the autoscale formula's pending tasks, then run work nobody waits for.
 
 A job found waiting (too young to be stuck, or its task queued or running in Batch) is not looked at again
 for `stuck_after`: under a backlog every open job is past the bound, and reading each one and asking
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 
 from batch_tasks import telemetry
 from shared import metrics
-from shared.errors import NotFound, SitelensError
+from shared.errors import NotFound, PermanentError, SitelensError
 from shared.jobs import ids
 from shared.jobs.completion import Completion
 from shared.jobs.finisher import Finisher
@@ -30,7 +32,7 @@ from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, TaskSubmitter
 
 log = logging.getLogger(__name__)
-BATCH_JOB_RETENTION_DAYS = 2  # Batch jobs per model and day: older ones only hold finished tasks
+BATCH_JOB_RETENTION_DAYS = 2  # a day's Batch job is terminated 2 days on, past the 24 h bound of its photos
 GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is terminal within it
 
 
@@ -42,6 +44,7 @@ class Sweep:
     redriven: int = 0
     failed: int = 0
     errors: int = 0
+    uncancelled: int = 0  # jobs given up whose Batch task could not be cancelled (logged)
 
 
 class Reconciler:
@@ -104,6 +107,7 @@ class Reconciler:
             detail = f"not finished {age} after it was received (last state {job.state})"
             with self._span(job, "timed_out") as span:
                 span.set_attribute("sitelens.action", "timed_out")
+                sweep.uncancelled += not self._cancel_task(job)
                 sweep.failed += self.finisher.finish(job, JobState.FAILED, reason="timed_out", detail=detail).terminal
             self._acted(job, "timed_out")
             return
@@ -131,6 +135,21 @@ class Reconciler:
 
     def _acted(self, job: Job, kind: str) -> None:
         metrics.reconciler_action(kind)
+
+    def _cancel_task(self, job: Job) -> bool:
+        """Cancel a given-up job's own Batch task (a follower has none); False when Batch could not be asked.
+
+        The job is failed either way: the bound is the promise, and Batch unreachable now is no reason to
+        keep the job open past it (nor to retry the cancel at every sweep). A task left behind is never
+        scheduled once its day's Batch job is terminated, `BATCH_JOB_RETENTION_DAYS` after its day."""
+        if not job.batch_job_id or job.cached_from:
+            return True
+        try:
+            self.submitter.cancel(job.batch_job_id, job.id)
+        except SitelensError as exc:
+            log.warning("job %s: its Batch task was not cancelled: %s (%s)", job.id, exc, exc.reason)
+            return False
+        return True
 
     def _orphaned(self, job: Job) -> bool:
         """A follower whose owner ended without a result runs on its own at once, not after the bound."""
@@ -160,7 +179,12 @@ class Reconciler:
             log.warning("job %s: its task is missing from Batch; submitting it again", job.id)
             url = self.photos.derived_url(job.id)
             request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent())
-            self.submitter.submit(request)
+            try:
+                self.submitter.submit(request)
+            except PermanentError as exc:  # its Batch job takes no more tasks: no later sweep can submit it
+                if exc.reason != "batch_refused":
+                    raise
+                return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc)), False
             return job, True
         if view.state is TaskState.RUNNING and job.state is JobState.QUEUED:
             return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock())), False
@@ -194,4 +218,5 @@ class Reconciler:
         if not owner.terminal:
             return job, False
         log.info("job %s: the photo it shared bytes with (%s) %s; running it on its own", job.id, owner.id, owner.state)
-        return self.ingestion.submit(job), True
+        submitted = self.ingestion.submit(job)
+        return submitted, not submitted.terminal  # terminal: its Batch job took no more tasks (`batch_refused`)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.errors import Conflict, NotFound, TransientError
+from shared.errors import Conflict, NotFound, SitelensError, TransientError
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import BlobInfo, TaskRequest, TaskState, TaskView
 
@@ -148,10 +148,16 @@ class MemoryBatch:
     down: bool = False
     finished_before: list[date] = field(default_factory=list)
     asked: int = 0  # views asked for
+    refusal: SitelensError | None = None  # what every submission is answered with instead of a task
+    attempts: int = 0  # submissions asked for, refused ones included
+    cancelled: list[tuple[str, str]] = field(default_factory=list)  # (Batch job, task id) of each cancel
 
     def submit(self, request: TaskRequest) -> None:
+        self.attempts += 1
         if self.down:
             raise TransientError("Batch unreachable")
+        if self.refusal is not None:
+            raise self.refusal
         self.submissions += 1
         self.created.add((request.batch_job_id, request.job_id))
         self.tasks.setdefault(request.job_id, request)  # TaskExists counts as submitted
@@ -161,6 +167,14 @@ class MemoryBatch:
         if task_id not in self.tasks:
             return TaskView(TaskState.MISSING)
         return self.views.get(task_id, TaskView(TaskState.ACTIVE))
+
+    def cancel(self, batch_job_id: str, task_id: str) -> None:
+        if self.down:
+            raise TransientError("Batch unreachable")
+        self.cancelled.append((batch_job_id, task_id))
+        waiting = self.views.get(task_id, TaskView(TaskState.ACTIVE)).state is not TaskState.COMPLETED
+        if task_id in self.tasks and waiting:  # ended as Batch ends a terminated task
+            self.views[task_id] = TaskView(TaskState.COMPLETED, failure_code="TaskEnded")
 
     def finish_jobs_before(self, day: date) -> int:
         self.finished_before.append(day)
