@@ -101,17 +101,21 @@ param nodeAgentSkuId string = 'batch.node.ubuntu 22.04'
 // ---- sitelens settings (shared/config.py, shared/pipeline_settings.py, shared/uploads) -----------
 
 param defaultModel string = 'ocr/ppocrv4'
-// The bounds are the app's own (shared/pipeline_settings.py): outside them every HTTP function would answer
-// 503 configuration_error, so a deployment refuses them instead.
+// The bounds are the app's own (shared/pipeline_settings.py, shared/config.py; 2592000 s is its 30-day cap on
+// any duration): outside them every HTTP function would answer 503 configuration_error, so a deployment
+// refuses them instead.
 @minValue(1)
+@maxValue(2592000)
 param taskMaxWallClockSeconds int = 600
 @minValue(0)
 @maxValue(10)
 param taskMaxRetries int = 2
 @minValue(1)
+@maxValue(2592000)
 param stuckAfterSeconds int = 900
 @description('A job still open this long is FAILED timed_out: the bound on every accepted photo reaching a terminal state.')
 @minValue(1)
+@maxValue(2592000)
 param giveUpAfterSeconds int = 86400
 @minValue(1)
 param maxPhotoBytes int = 41943040
@@ -130,8 +134,10 @@ param webhookSweepSchedule string = '0 */2 * * * *'
 param webhookAllowedPorts string = '443'
 @description('An attempt still open this long is re-driven: longer than an attempt (15 s) can take.')
 @minValue(16)
+@maxValue(2592000)
 param webhookStaleAttemptSeconds int = 75
 @minValue(1)
+@maxValue(2592000)
 param webhookLostMessageSeconds int = 120
 @description('Multiplies every wait of the webhook retry schedule (a decimal; 1 is the Standard Webhooks schedule).')
 param webhookRetryScale string = '1'

@@ -264,5 +264,5 @@ def uploads() -> UploadService:
     return UploadService(
         TableReservationStore(table_service(s), prefix=s.table_prefix),
         signer,
-        UploadSettings.from_env(os.environ, max_bytes=s.pipeline.max_photo_bytes),
+        UploadSettings(ttl=timedelta(seconds=s.upload_sas_ttl_s), max_bytes=s.pipeline.max_photo_bytes),
     )

@@ -1,9 +1,10 @@
 """Typed settings, read once from an explicit environment mapping at the composition root.
 
-Storage and webhook settings are here, the pipeline's in shared/pipeline_settings.py. Each default is stated
-once, in code (the webhook timings where the sweep uses them, shared/webhooks/service.py); docs/configuration.md
-documents every setting, and tests/unit/infra/test_setting_defaults.py keeps its table and infra/main.bicep's
-values equal to these defaults.
+Storage, upload and webhook settings are here, the pipeline's in shared/pipeline_settings.py. Each default is
+stated once, in code (the webhook timings where the sweep uses them, shared/webhooks/service.py, the upload SAS
+lifetime in shared/uploads/service.py); docs/configuration.md documents every setting, and
+tests/unit/infra/test_setting_defaults.py keeps its table and infra/main.bicep's values equal to these defaults.
+A value that is malformed or out of bounds is refused here, at start, never left to fail a later use.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from shared.errors import PermanentError
-from shared.pipeline_settings import PipelineSettings
+from shared.pipeline_settings import DURATION, POSITIVE, PipelineSettings, number, web_url
+from shared.uploads.service import MAX_TTL, MIN_TTL, TTL_SETTING
 from shared.webhooks.address_policy import is_loopback
 from shared.webhooks.service import LOST_MESSAGE_GRACE, STALE_ATTEMPT
 
@@ -26,6 +28,9 @@ TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
 RETRY_SCALE = "SITELENS_WEBHOOK_RETRY_SCALE"
 DEFAULT_ALLOWED_PORTS = "443"
+MAX_PORT = 65_535
+# Above 0 (the chaos run takes 0.05); at most 10, where the schedule's last wait is already ten days.
+RETRY_SCALES = (0.0, 10.0)
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
@@ -95,6 +100,7 @@ class Settings:
     webhook_stale_attempt_s: float = STALE_ATTEMPT.total_seconds()
     webhook_lost_message_s: float = LOST_MESSAGE_GRACE.total_seconds()
     webhook_retry_scale: float = 1.0
+    upload_sas_ttl_s: float = MAX_TTL.total_seconds()
     table_prefix: str = ""
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
@@ -105,9 +111,9 @@ class Settings:
         prefix = f"{STORAGE}__"
         storage = StorageSettings(
             connection_string=expand_connection_string(conn) if conn else None,
-            blob_uri=env.get(f"{prefix}blobServiceUri"),
-            queue_uri=env.get(f"{prefix}queueServiceUri"),
-            table_uri=env.get(f"{prefix}tableServiceUri"),
+            blob_uri=web_url(env, f"{prefix}blobServiceUri", problems),
+            queue_uri=web_url(env, f"{prefix}queueServiceUri", problems),
+            table_uri=web_url(env, f"{prefix}tableServiceUri", problems),
             client_id=env.get(f"{prefix}clientId"),
         )
         if not conn and not (storage.queue_uri and storage.table_uri and storage.blob_uri):
@@ -118,23 +124,13 @@ class Settings:
         loopback_refused = allow_loopback and (any(env.get(m) for m in AZURE_MARKERS) or not storage.all_loopback())
         if loopback_refused:
             problems.append(f"{ALLOW_LOOPBACK} is allowed only when every storage endpoint is a loopback address")
-        try:
-            ports = frozenset(int(p) for p in env.get(ALLOWED_PORTS, DEFAULT_ALLOWED_PORTS).split(",") if p.strip())
-        except ValueError:
-            problems.append(f"{ALLOWED_PORTS} must be a comma-separated list of ports")
-            ports = frozenset()
-        stale, lost = cls.webhook_stale_attempt_s, cls.webhook_lost_message_s
-        try:
-            stale = float(env.get(STALE_ATTEMPT_S, stale))
-            lost = float(env.get(LOST_MESSAGE_S, lost))
-        except ValueError:
-            problems.append(f"{STALE_ATTEMPT_S} and {LOST_MESSAGE_S} must be numbers of seconds")
-        try:
-            retry_scale = float(env.get(RETRY_SCALE, cls.webhook_retry_scale))
-        except ValueError:
-            retry_scale = 0.0
-        if not retry_scale > 0:
-            problems.append(f"{RETRY_SCALE} must be a positive number")
+        ports = _ports(env.get(ALLOWED_PORTS, DEFAULT_ALLOWED_PORTS), problems)
+        stale = number(env, STALE_ATTEMPT_S, cls.webhook_stale_attempt_s, problems, DURATION)
+        lost = number(env, LOST_MESSAGE_S, cls.webhook_lost_message_s, problems, DURATION)
+        retry_scale = number(env, RETRY_SCALE, cls.webhook_retry_scale, problems, RETRY_SCALES)
+        # A positive lifetime outside 60-900 s is clamped, not refused: the maximum is the security bound.
+        ttl = number(env, TTL_SETTING, cls.upload_sas_ttl_s, problems, POSITIVE)
+        ttl = min(max(ttl, MIN_TTL.total_seconds()), MAX_TTL.total_seconds())
         pipeline = PipelineSettings.from_env(env, problems)
         if problems:
             # A refused allowance is a security decision: its own code, whatever else is wrong.
@@ -147,6 +143,15 @@ class Settings:
             webhook_stale_attempt_s=stale,
             webhook_lost_message_s=lost,
             webhook_retry_scale=retry_scale,
+            upload_sas_ttl_s=ttl,
             table_prefix=env.get(TABLE_PREFIX, ""),
             pipeline=pipeline,
         )
+
+
+def _ports(text: str, problems: list[str]) -> frozenset[int]:
+    ports = {p.strip() for p in text.split(",") if p.strip()}
+    if not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_PORT for p in ports):
+        problems.append(f"{ALLOWED_PORTS} must be a comma-separated list of ports from 1 to {MAX_PORT}")
+        return frozenset()
+    return frozenset(int(p) for p in ports)

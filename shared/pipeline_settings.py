@@ -8,13 +8,24 @@ equal to these defaults.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 DEFAULT_TASK_COMMAND = (
     '/bin/sh -c "$AZ_BATCH_NODE_SHARED_DIR/sitelens/current/bin/python -m batch_tasks.task {job_id} {input}"'
 )
 QUALITY_FLAGS = frozenset({"blurry", "under_exposed", "over_exposed", "low_resolution"})
+# The longest wait any duration setting may name: far past any useful one, and far inside what `timedelta`
+# and the clock arithmetic on it hold (a larger value would raise there, long after the start was accepted).
+MAX_DURATION_S = 30 * 86_400
+# (above, at most): the bounds `number` takes.
+DURATION = (0.0, float(MAX_DURATION_S))
+POSITIVE = (0.0, math.inf)
+RETRIES = (-1.0, 10.0)  # from 0: Batch reads -1 as "retry forever"
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -41,22 +52,13 @@ class PipelineSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> PipelineSettings:
         d = cls()
-        try:
-            numbers = {
-                "task_max_wall_clock_s": int(env.get("SITELENS_TASK_MAX_WALL_CLOCK_S", d.task_max_wall_clock_s)),
-                "task_max_retries": int(env.get("SITELENS_TASK_MAX_RETRIES", d.task_max_retries)),
-                "stuck_after_s": float(env.get("SITELENS_STUCK_AFTER_S", d.stuck_after_s)),
-                "give_up_after_s": float(env.get("SITELENS_GIVE_UP_AFTER_S", d.give_up_after_s)),
-                "max_photo_bytes": int(env.get("SITELENS_MAX_PHOTO_BYTES", d.max_photo_bytes)),
-                "max_photo_pixels": int(env.get("SITELENS_MAX_PHOTO_PIXELS", d.max_photo_pixels)),
-            }
-        except ValueError as exc:
-            problems.append(f"a numeric SITELENS_* setting is not a number ({exc})")
-            numbers = {}
-        if not 0 <= numbers.get("task_max_retries", 0) <= 10:  # -1 would be Batch's "retry forever"
-            problems.append("SITELENS_TASK_MAX_RETRIES must be between 0 and 10")
-        if any(value <= 0 for name, value in numbers.items() if name != "task_max_retries"):
-            problems.append("SITELENS_* durations and caps must be positive")
+        batch_url = web_url(env, "SITELENS_BATCH_URL", problems)
+        wall_clock = number(env, "SITELENS_TASK_MAX_WALL_CLOCK_S", d.task_max_wall_clock_s, problems, DURATION)
+        retries = number(env, "SITELENS_TASK_MAX_RETRIES", d.task_max_retries, problems, RETRIES)
+        stuck = number(env, "SITELENS_STUCK_AFTER_S", d.stuck_after_s, problems, DURATION)
+        give_up = number(env, "SITELENS_GIVE_UP_AFTER_S", d.give_up_after_s, problems, DURATION)
+        max_bytes = number(env, "SITELENS_MAX_PHOTO_BYTES", d.max_photo_bytes, problems, POSITIVE)
+        max_pixels = number(env, "SITELENS_MAX_PHOTO_PIXELS", d.max_photo_pixels, problems, POSITIVE)
         task_env = _json_object(env, "SITELENS_TASK_ENV", problems)
         quality = _json_object(env, "SITELENS_QUALITY_REJECT", problems)
         reject: dict[str, frozenset[str]] = {}
@@ -66,7 +68,7 @@ class PipelineSettings:
                 problems.append(f"SITELENS_QUALITY_REJECT[{site}] must list some of {sorted(QUALITY_FLAGS)}")
             reject[site] = chosen & QUALITY_FLAGS
         return cls(
-            batch_url=env.get("SITELENS_BATCH_URL"),
+            batch_url=batch_url,
             batch_account=env.get("SITELENS_BATCH_ACCOUNT"),
             batch_key=env.get("SITELENS_BATCH_KEY"),
             pool_id=env.get("SITELENS_BATCH_POOL_ID", d.pool_id),
@@ -75,8 +77,54 @@ class PipelineSettings:
             node_identity_id=env.get("SITELENS_NODE_IDENTITY_ID"),
             default_model=env.get("SITELENS_DEFAULT_MODEL", d.default_model),
             quality_reject=reject,
-            **numbers,  # type: ignore[arg-type]
+            task_max_wall_clock_s=wall_clock,
+            task_max_retries=retries,
+            stuck_after_s=stuck,
+            give_up_after_s=give_up,
+            max_photo_bytes=max_bytes,
+            max_photo_pixels=max_pixels,
         )
+
+
+def number(
+    env: Mapping[str, str], name: str, default: Number, problems: list[str], bounds: tuple[float, float]
+) -> Number:
+    """The setting as a number of the default's type, above `bounds[0]` and at most `bounds[1]`; absent, the
+    default. Anything else (`15m`, `nan`, `inf`, out of bounds) is a problem named here: the start is refused,
+    rather than a `timedelta` raising later, while a service is built, where no one reads the reason."""
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = type(default)(text)
+    except ValueError:
+        value = None
+    above, most = bounds
+    if value is None or not (math.isfinite(value) and above < value <= most):
+        problems.append(f"{name} must be {_bounds_text(default, above, most)}, not {text[:40]!r}")
+        return default
+    return value
+
+
+def _bounds_text(default: float, above: float, most: float) -> str:
+    low = f"a whole number of at least {int(above) + 1}" if isinstance(default, int) else f"a number above {above:g}"
+    return f"{low} and at most {most:.15g}" if math.isfinite(most) else low
+
+
+def web_url(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """The setting as an http(s) URL with a host; None when absent or empty. Without its scheme (as the portal
+    shows an endpoint) the SDK would fail every call as unreachable, which reads as an outage that passes."""
+    url = env.get(name, "").strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port past 65535 or a broken IPv6 literal
+        valid = False
+    if not valid:
+        problems.append(f"{name} must be an http(s) URL with a host, its scheme included")
+    return url
 
 
 def _json_object(env: Mapping[str, str], name: str, problems: list[str]) -> dict[str, object]:

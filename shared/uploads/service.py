@@ -13,8 +13,7 @@ the block list itself.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,19 +32,6 @@ MIN_TTL = timedelta(minutes=1)
 class UploadSettings:
     ttl: timedelta = MAX_TTL
     max_bytes: int = PipelineSettings.max_photo_bytes  # advisory for the device; the pipeline enforces it
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], max_bytes: int) -> UploadSettings:
-        """`SITELENS_UPLOAD_SAS_TTL_S` (default 900), clamped to [60, 900] seconds."""
-        try:
-            seconds = float(env.get(TTL_SETTING, MAX_TTL.total_seconds()))
-        except ValueError:
-            seconds = MAX_TTL.total_seconds()
-        if not math.isfinite(seconds):  # "nan" and "inf" parse as floats but make no timedelta
-            seconds = MAX_TTL.total_seconds()
-        # Clamped as a number first: timedelta overflows past about 8.6e13 seconds (1e308 parses as a float).
-        ttl = timedelta(seconds=min(max(seconds, MIN_TTL.total_seconds()), MAX_TTL.total_seconds()))
-        return cls(ttl=ttl, max_bytes=max_bytes)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pytest
 
 from shared import config
 from shared.config import Settings
-from shared.uploads.service import UploadSettings
+from shared.pipeline_settings import MAX_DURATION_S
 from shared.validation import Limits
 from shared.webhooks import endpoint, retry
 from tests.unit.infra import bicep
@@ -31,8 +31,8 @@ SCHEDULES = {"SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE"}
 LOCAL = json.loads((bicep.REPO / "local.settings.json.example").read_text())["Values"]
 
 
-def read(env: dict[str, str]) -> tuple[Settings, UploadSettings]:
-    return Settings.from_env(env), UploadSettings.from_env(env, max_bytes=0)
+def read(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
 
 
 def documented_defaults(page: str = "configuration.md") -> dict[str, str]:
@@ -168,7 +168,12 @@ def test_an_integer_infra_passes_is_bounded_and_the_app_reads_it_at_the_bounds(n
 @pytest.mark.parametrize(
     ("name", "refused"),
     [("SITELENS_TASK_MAX_RETRIES", "11"), ("SITELENS_TASK_MAX_RETRIES", "-1"), ("SITELENS_STUCK_AFTER_S", "0"),
-     ("SITELENS_GIVE_UP_AFTER_S", "0"), ("SITELENS_MAX_PHOTO_BYTES", "0"), ("SITELENS_TASK_MAX_WALL_CLOCK_S", "0")],
+     ("SITELENS_GIVE_UP_AFTER_S", "0"), ("SITELENS_MAX_PHOTO_BYTES", "0"), ("SITELENS_TASK_MAX_WALL_CLOCK_S", "0"),
+     ("SITELENS_WEBHOOK_STALE_ATTEMPT_S", "0"), ("SITELENS_WEBHOOK_LOST_MESSAGE_S", "0"),
+     ("SITELENS_UPLOAD_SAS_TTL_S", "0"), ("SITELENS_MAX_PHOTO_PIXELS", "0")]
+    + [(name, str(MAX_DURATION_S + 1)) for name in (
+        "SITELENS_STUCK_AFTER_S", "SITELENS_GIVE_UP_AFTER_S", "SITELENS_TASK_MAX_WALL_CLOCK_S",
+        "SITELENS_WEBHOOK_STALE_ATTEMPT_S", "SITELENS_WEBHOOK_LOST_MESSAGE_S")],
 )  # fmt: skip
 def test_what_the_app_refuses_the_template_refuses_first(name: str, refused: str) -> None:
     with pytest.raises(config.ConfigError):

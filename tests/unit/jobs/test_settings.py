@@ -29,7 +29,8 @@ def test_task_environment_and_per_site_quality_policy():
 @pytest.mark.parametrize(
     ("name", "value", "said"),
     [("SITELENS_TASK_MAX_RETRIES", "-1", "SITELENS_TASK_MAX_RETRIES"), ("SITELENS_TASK_MAX_RETRIES", "lots", "lots"),
-     ("SITELENS_STUCK_AFTER_S", "0", "must be positive"), ("SITELENS_TASK_ENV", "[1]", "SITELENS_TASK_ENV"),
+     ("SITELENS_STUCK_AFTER_S", "0", "SITELENS_STUCK_AFTER_S must be a number above 0"),
+     ("SITELENS_TASK_ENV", "[1]", "SITELENS_TASK_ENV"),
      ("SITELENS_QUALITY_REJECT", '{"*": ["ugly"]}', "SITELENS_QUALITY_REJECT[*]")],
 )  # fmt: skip
 def test_bad_values_are_refused_with_the_setting_named(name, value, said):

@@ -140,27 +140,6 @@ def test_storage_outage_is_503_so_the_device_retries(service, reservations):
     assert status == 503 and doc["reason"] == "transient"
 
 
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("3600", 900),
-        ("10", 60),
-        ("300", 300),
-        ("soon", 900),
-        ("nan", 900),
-        ("inf", 900),
-        ("-inf", 900),
-        (None, 900),
-        ("1e308", 900),
-        ("-1e308", 60),
-    ],  # past what a timedelta holds
-)
-def test_ttl_setting_is_clamped_to_at_most_15_minutes(value, seconds):
-    env = {} if value is None else {"SITELENS_UPLOAD_SAS_TTL_S": value}
-    settings = UploadSettings.from_env(env, max_bytes=10)
-    assert settings.ttl == timedelta(seconds=seconds) and settings.max_bytes == 10
-
-
 def test_service_refuses_a_longer_ttl(reservations, signer):
     with pytest.raises(ValueError, match="at most"):
         UploadService(reservations, signer, UploadSettings(ttl=timedelta(minutes=16)))
