@@ -2,7 +2,7 @@
 
 Standard library only: no ONNX Runtime, no OpenCV, no Azure SDK, no CUDA context, so a task costs tens of
 milliseconds of start-up instead of seconds. It hands the server its job (the input file Batch downloaded
-as a resource file, the model, the attempt) and the server, which holds the model warm and the storage
+as a resource file, the model) and the server, which holds the model warm and the storage
 clients open with the node's identity, reads the photo, writes `results/{job_id}/result.json` and
 `overlay.jpg` (the same paths on every attempt, so a re-run overwrites) and posts the completion message
 to the `completions` queue. The task's exit code says how it went:
@@ -59,11 +59,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _request(args: argparse.Namespace) -> dict[str, Any]:
+    # No `attempt`: Batch tells a task nothing of its retries (no documented variable carries the retry
+    # count), so the task cannot know which run it is, and the app takes the number from Batch itself.
     return {
         "op": "job",
         "job_id": args.job_id,
         "task_id": os.environ.get("AZ_BATCH_TASK_ID", args.job_id),
-        "attempt": int(os.environ.get("AZ_BATCH_TASK_RETRY_COUNT", "0")) + 1,
         "model": args.model,
         "path": str(Path(args.input).resolve()),
         "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -54,9 +54,10 @@ REPO = Path(__file__).resolve().parents[1]
 SITE, DEVICE = "ops-site", "ops-cam"
 SETTLE_S = 3.0
 HOURLY = "0 0 * * * *"
-# The first attempt exits 1 before the task client runs; Batch's retry (attempt 2) runs it. Batch runs a
-# command line without a shell, so the test needs one of its own.
-FAIL_FIRST_ATTEMPT = f"/bin/sh -c 'test \"$AZ_BATCH_TASK_RETRY_COUNT\" != 0 && exec {TASK_COMMAND}'"
+# The first attempt leaves a mark in the task's folder and exits 1 before the task client runs; Batch's retry
+# (attempt 2, on the same node: the stack has one) finds the mark and runs it. Batch tells a task nothing of
+# its retries, hence the mark; it runs a command line without a shell, so the test needs one of its own.
+FAIL_FIRST_ATTEMPT = f"/bin/sh -c 'test -e tried && exec {TASK_COMMAND}; touch tried; exit 1'"
 
 
 @contextmanager

@@ -14,7 +14,9 @@ are what the completion message's checksum covers (`sha256:<hex>`); the Function
 when the blob it reads has that checksum, so a stale message never completes a job with a newer result.
 
 The completion message carries ids only: `{job_id, task_id, attempt, outcome, result_path, checksum, error,
-started_at, traceparent}` (docs/architecture.md#the-app-and-the-node).
+started_at, traceparent}` (docs/architecture.md#the-app-and-the-node). `attempt`, there and in the result's
+`node`, is present only when the request gave one: a Batch task cannot know which run it is, so its requests
+give none (docs/node.md#the-task), and a number the node made up would be taken for Batch's.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SCHEMA = SCHEMAS["ocr"]
 class JobRequest:
     job_id: str
     task_id: str
-    attempt: int
+    attempt: int | None  # None: not known (a Batch task's own request never knows it)
     model: str  # name/version
     path: str  # the input on this node
     started_at: str | None = None  # ISO-8601 UTC, when the task process started
@@ -54,7 +56,7 @@ class JobRequest:
         return cls(
             job_id=job_id,
             task_id=str(doc.get("task_id") or job_id),
-            attempt=int(doc.get("attempt", 1)),
+            attempt=None if doc.get("attempt") is None else int(doc["attempt"]),
             model=str(doc["model"]),
             path=str(doc["path"]),
             started_at=str(doc["started_at"]) if doc.get("started_at") else None,
@@ -73,9 +75,15 @@ def result_document(
         "model": {"name": name, "version": version},
         "result": result.to_dict(),
         "timings_ms": {k: round(v, 1) for k, v in timings_ms.items()},
-        "node": {"provider": provider, "attempt": request.attempt},
+        "node": {"provider": provider, **_attempt(request)},
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _attempt(request: JobRequest) -> dict[str, int]:
+    """`{"attempt": n}` when the request knew it, else nothing: an absent key, which every release of the app
+    reads as unknown or as its old default, where a null would fail the older app's parsing."""
+    return {} if request.attempt is None else {"attempt": request.attempt}
 
 
 def checksum(data: bytes) -> str:
@@ -94,7 +102,7 @@ def _message(request: JobRequest, outcome: str, **fields: Any) -> dict[str, Any]
     base: dict[str, Any] = {
         "job_id": request.job_id,
         "task_id": request.task_id,
-        "attempt": request.attempt,
+        **_attempt(request),
         "outcome": outcome,
         "result_path": None,
         "checksum": None,

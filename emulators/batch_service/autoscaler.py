@@ -151,6 +151,9 @@ class Autoscaler:
     def _sample(self, now: datetime) -> None:
         for pool in self.store.pools.values():
             metrics = self.metrics.setdefault(pool["id"].lower(), Metrics())
+            # $ActiveTasks counts tasks ready to run: an active task of a job that is not active (a terminated
+            # job keeps its active tasks, unscheduled) is not counted. Azure documents the metric as tasks
+            # "ready to execute" and says nothing of such jobs: this reading is unverified there.
             tasks = [
                 t
                 for job, t in self.store.tasks_of_pool(pool["id"])

@@ -28,6 +28,7 @@ from emulators.batch_service.wire import duration, now, parse_stamp, stamp
 log = logging.getLogger(__name__)
 TICK_S = 0.05
 INTERNAL_FAILURE = "InternalError"
+JOB_TERMINATED = execution.Failure("ended", "usererror", "TaskEnded", "The job was terminated")
 
 
 class Engine:
@@ -237,11 +238,11 @@ class Engine:
             self.terminate_job(job, "AllTasksComplete")
 
     def terminate_job(self, job: Doc, reason: str) -> None:
+        """Batch's Terminate Job: running tasks end; active ones stay active and are never scheduled (the
+        scheduler starts only tasks of active jobs), until terminated or deleted one by one."""
         for task in self.store.job_tasks(job["id"]).values():
-            if task["state"] != "completed":
-                self.complete(
-                    task, None, execution.Failure("ended", "usererror", "TaskEnded", "The job was terminated")
-                )
+            if task["state"] in ("running", "preparing"):
+                self.complete(task, None, JOB_TERMINATED)
         info = job.setdefault("executionInfo", {})
         info["terminateReason"], info["endTime"] = reason, stamp()
         documents.set_state(job, "completed")

@@ -3,8 +3,13 @@
 The process gets the environment a Batch node gives it: a small set of the host's variables (PATH
 starts with this Python's folder, so `python` is the interpreter the service runs on, the way a start
 task would have installed one), the job's and task's environment settings, then Batch's own `AZ_BATCH_*`
-variables, which settings cannot override. stdout and stderr go to `stdout.txt` and `stderr.txt` in
-the task folder, next to `wd/`.
+variables, which settings cannot override. Only variables Azure documents for a task are set: none tells
+a task which retry it is. stdout and stderr go to `stdout.txt` and `stderr.txt` in the task folder, next to
+`wd/`.
+
+`maxWallClockTime` counts from the attempt's start, resource file downloads included, as Azure measures it
+from the task's start: a download that outlasts it ends the attempt with `MaxWallClockTimeExpiry` and the
+command never runs.
 """
 
 from __future__ import annotations
@@ -97,9 +102,13 @@ def task_environment(base: dict[str, str], job: Doc, task: Doc, folder: Path) ->
         "AZ_BATCH_TASK_ID": task["id"],
         "AZ_BATCH_TASK_DIR": str(folder),
         "AZ_BATCH_TASK_WORKING_DIR": str(folder / "wd"),
-        "AZ_BATCH_TASK_RETRY_COUNT": str(task["executionInfo"].get("retryCount", 0)),
         "AZ_BATCH_TASK_USER_IDENTITY": identity,
     })  # fmt: skip
+
+
+def _left(loop: asyncio.AbstractEventLoop, deadline: float | None) -> float | None:
+    """Seconds left before `deadline` (loop time), never negative; None when there is no limit."""
+    return None if deadline is None else max(0.0, deadline - loop.time())
 
 
 def exit_code_of(returncode: int) -> int:
@@ -121,12 +130,20 @@ async def attempt(
     `started` is told the process; `current()` says whether the attempt still speaks for its task (a
     task terminated or requeued meanwhile does not start, and uploads nothing).
     """
+    loop = asyncio.get_running_loop()
+    deadline = None if limit_s is None else loop.time() + limit_s
     wd = folder / "wd"
     wd.mkdir(parents=True, exist_ok=True)
     try:
-        await asyncio.to_thread(files.download_resources, spec.get("resourceFiles") or [], wd)
+        # A download outliving the deadline is left to finish in its thread (it cannot be interrupted); the
+        # attempt ends now, and nothing reads what the download writes afterwards.
+        await asyncio.wait_for(
+            asyncio.to_thread(files.download_resources, spec.get("resourceFiles") or [], wd), _left(loop, deadline)
+        )
     except files.FileFailure as f:
         return Outcome(None, Failure("preprocessing", f.category, f.code, f.message))
+    except TimeoutError:
+        return Outcome(None, WALL_CLOCK_FAILURE)
     if not current():
         return Outcome(None)
     with (folder / "stdout.txt").open("ab") as out, (folder / "stderr.txt").open("ab") as err:
@@ -139,7 +156,7 @@ async def attempt(
             processes.kill_group(process.pid)
         expired = False
         try:
-            returncode = await asyncio.wait_for(process.wait(), limit_s)
+            returncode = await asyncio.wait_for(process.wait(), _left(loop, deadline))
         except TimeoutError:
             processes.kill_group(process.pid)
             returncode, expired = await process.wait(), True

@@ -195,7 +195,7 @@ class NodeManager:
             node["startTaskInfo"] = info
             env = execution.with_settings(self.environment(pool, node), start.get("environmentSettings") or [], {
                 "AZ_BATCH_TASK_DIR": str(root / "startup"), "AZ_BATCH_TASK_WORKING_DIR": str(root / "startup" / "wd"),
-                "AZ_BATCH_TASK_RETRY_COUNT": str(attempt), "AZ_BATCH_TASK_USER_IDENTITY": "PoolNonAdmin",
+                "AZ_BATCH_TASK_USER_IDENTITY": "PoolNonAdmin",
             })  # fmt: skip
             outcome = await execution.attempt(start, root / "startup", env, limit_s=None, started=lambda _p: None,
                                               current=lambda: True)  # fmt: skip

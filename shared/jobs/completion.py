@@ -5,6 +5,11 @@ started_at?, traceparent}`, `result_path` being the blob name in `results` (`bat
 Success is believed only when the artifact exists and its SHA-256 matches the message; a mismatch usually
 means a later attempt (a Batch recovery re-run) overwrote the result, and that attempt's own message will
 match, so a mismatch is logged and left to it, and to the reconciler.
+
+`attempt` is optional: a Batch task cannot know which run it is (Batch gives it no retry count), so the
+node sends none. A message without one records at least 1 (a count the job already has is kept); the
+reconciler, which reads the task from Batch, records Batch's own count (`retryCount` + 1) when it is the one
+that ends the job.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input", "model_output
 @dataclass(frozen=True)
 class CompletionMessage:
     job_id: str
-    attempt: int
+    attempt: int | None  # None: the node did not know it
     outcome: str
     result_path: str | None
     checksum: str | None
@@ -51,8 +56,9 @@ class CompletionMessage:
             outcome = str(doc["outcome"])
             error = doc.get("error") or {}
             started = doc.get("started_at")
+            attempt = None if doc.get("attempt") is None else int(doc["attempt"])
             message = cls(
-                job_id, int(doc.get("attempt", 1)), outcome, doc.get("result_path"), doc.get("checksum"),
+                job_id, attempt, outcome, doc.get("result_path"), doc.get("checksum"),
                 error.get("code"), error.get("message"), datetime.fromisoformat(started) if started else None,
                 telemetry.parse_traceparent(doc.get("traceparent")),
             )  # fmt: skip
@@ -61,6 +67,12 @@ class CompletionMessage:
         if not ids.is_job_id(job_id) or outcome not in ("succeeded", "failed"):
             raise InvalidInput(f"completion message names {job_id!r} / {outcome!r}", reason="bad_message")
         return message
+
+
+def _known(attempt: int | None, job: Job) -> dict[str, int]:
+    """The job change that records `attempt`. Not known (the node's own message), at least one attempt ran:
+    the job keeps a count it already has (the reconciler's, from Batch) and otherwise records 1."""
+    return {"attempt": max(job.attempt, 1) if attempt is None else attempt}
 
 
 def _model_of(result: dict[str, Any]) -> str | None:
@@ -98,7 +110,7 @@ class Completion:
         if message.outcome == "failed":
             reason = NODE_ERRORS.get(message.error_code or "", "inference_failed")
             done = self.finisher.finish(job, JobState.FAILED, reason=reason, detail=message.error_message,
-                                        attempt=message.attempt, **started)  # fmt: skip
+                                        **_known(message.attempt, job), **started)  # fmt: skip
             self.complete_followers(done)
             return done
         # A message names ids, never where to read from: the path is checked, not followed. One that differs
@@ -110,18 +122,20 @@ class Completion:
                                   message.attempt, started)  # fmt: skip
 
     def accept_result(
-        self, job: Job, path: str, checksum: str | None, attempt: int, extra: dict[str, Any] | None = None
+        self, job: Job, path: str, checksum: str | None, attempt: int | None, extra: dict[str, Any] | None = None
     ) -> Job:
-        """SUCCEEDED when the artifact is there and matches `checksum` (None: whatever is there, for repairs)."""
+        """SUCCEEDED when the artifact is there and matches `checksum` (None: whatever is there, for repairs).
+        `attempt` None (not known) records at least 1, keeping a count the job already has."""
         try:
             data = self.photos.read_result(path)
         except NotFound:
-            done = self.finisher.finish(job, JobState.FAILED, reason="result_missing", detail=path, attempt=attempt)
+            done = self.finisher.finish(job, JobState.FAILED, reason="result_missing", detail=path,
+                                        **_known(attempt, job))  # fmt: skip
             self.complete_followers(done)
             return done
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if checksum is not None and actual != checksum:
-            log.warning("job %s attempt %d: result checksum %s != %s; waiting for the matching attempt",
+            log.warning("job %s attempt %s: result checksum %s != %s; waiting for the matching attempt",
                         job.id, attempt, actual, checksum)  # fmt: skip
             return job
         try:
@@ -132,7 +146,7 @@ class Completion:
             self.complete_followers(done)
             return done
         changes: dict[str, Any] = {"result_path": path, "result_checksum": actual, "summary": summary,
-                                   "attempt": attempt, **(extra or {})}  # fmt: skip
+                                   **_known(attempt, job), **(extra or {})}  # fmt: skip
         if job.model is None:  # completed before its submission was recorded (the recording process died)
             changes["model"] = _model_of(result)
         done = self.finisher.finish(job, JobState.SUCCEEDED, **changes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,6 +105,22 @@ def test_a_resource_file_that_cannot_be_fetched_fails_the_task_without_retries(
     assert info.exit_code is None and info.result == models.BatchTaskExecutionResult.FAILURE
 
 
+def test_the_wall_clock_counts_from_the_start_so_a_download_that_outlasts_it_ends_the_task(batch, pool_and_job,
+                                                                                            tmp_path):  # fmt: skip
+    ran = tmp_path / "ran"
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers: a stuck download
+        resource = models.ResourceFile(http_url=f"http://127.0.0.1:{silent.getsockname()[1]}/photo.jpg", file_path="x")
+        n = pool_and_job()
+        constraints = models.BatchTaskConstraints(max_wall_clock_time=timedelta(seconds=1), max_task_retry_count=2)
+        batch.create_task(n.job, models.BatchTaskCreateOptions(
+            id="stuck", command_line=py(f"open(r'{ran}', 'w')"), resource_files=[resource], constraints=constraints,
+        ))  # fmt: skip
+        info = completed(batch, n.job, "stuck", timeout=20).execution_info  # the download alone would take 60 s
+    assert (info.result, info.failure_info.code) == (models.BatchTaskExecutionResult.FAILURE, "MaxWallClockTimeExpiry")
+    assert (info.retry_count, info.exit_code) == (0, None)
+    assert not ran.exists()  # the command never ran
+
+
 def test_a_program_that_does_not_exist_is_a_pre_processing_error(batch, pool_and_job):
     n = pool_and_job()
     job = n.job
@@ -150,12 +167,8 @@ def test_a_task_runs_in_its_folder_with_batchs_environment(batch, pool_and_job, 
         n.pool,
         job_id,
     )
-    assert (e["AZ_BATCH_TASK_ID"], e["AZ_BATCH_TASK_RETRY_COUNT"], e["GREETING"], e["SITE"]) == (
-        "envtask",
-        "0",
-        "hello",
-        "north",
-    )
+    assert (e["AZ_BATCH_TASK_ID"], e["GREETING"], e["SITE"]) == ("envtask", "hello", "north")
+    assert e["AZ_BATCH_TASK_RETRY_COUNT"] is None  # Azure documents no such variable: a task is not told its retry
     assert e["AZ_BATCH_NODE_ID"] == task.node_info.node_id
     assert seen["cwd"] == e["AZ_BATCH_TASK_WORKING_DIR"]
     assert seen["cwd"].endswith(f"/{task.node_info.node_id}/workitems/{job_id}/job-1/envtask/wd")
@@ -165,12 +178,13 @@ def test_a_task_runs_in_its_folder_with_batchs_environment(batch, pool_and_job, 
 
 
 def test_a_start_task_prepares_the_node_and_a_removed_node_takes_its_processes_along(batch, pool_and_job, tmp_path):
-    daemon_pid = tmp_path / "daemon.pid"
+    daemon_pid, retry = tmp_path / "daemon.pid", tmp_path / "retry"
     # the start task leaves a daemon behind (as sitelens' node-local inference server) and a file in shared/
     start = py(
         "import os, subprocess, sys; open(os.environ['AZ_BATCH_NODE_SHARED_DIR'] + '/ready', 'w').write(os.getcwd()); "
         f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True); "
-        f"open(r'{daemon_pid}', 'w').write(str(p.pid))"
+        f"open(r'{daemon_pid}', 'w').write(str(p.pid)); "
+        f"open(r'{retry}', 'w').write(os.environ.get('AZ_BATCH_TASK_RETRY_COUNT', 'unset'))"
     )
     n = pool_and_job(start_task=models.BatchStartTask(command_line=start, wait_for_success=True))
     job = n.job
@@ -182,6 +196,7 @@ def test_a_start_task_prepares_the_node_and_a_removed_node_takes_its_processes_a
     assert (node.total_tasks_run, node.total_tasks_succeeded) == (1, 1)
     pid = int(daemon_pid.read_text())
     assert alive(pid)
+    assert retry.read_text() == "unset"  # no retry count for a start task either
     batch.begin_resize_pool(
         n.pool, models.BatchPoolResizeOptions(target_dedicated_nodes=0), polling_interval=0.1
     ).result()

@@ -92,23 +92,6 @@ def test_required_slots_share_a_node_and_spread_across_nodes(batch, pool_and_job
     assert len(set(lines(log))) == 2
 
 
-def test_terminating_a_job_ends_its_tasks_and_refuses_new_ones(batch, pool_and_job):
-    n = pool_and_job(nodes=0)
-    job = n.job
-    batch.create_task(job, models.BatchTaskCreateOptions(id="waiting", command_line="true"))
-    # azure-batch 15.1.0 does not export BatchJobTerminateOptions; the REST body as a mapping works
-    batch.begin_terminate_job(job, {"terminateReason": "site closed"}, polling_interval=0.1).result()
-    ended = batch.get_job(job)
-    assert ended.state == models.BatchJobState.COMPLETED
-    assert ended.execution_info.termination_reason == "site closed"
-    assert batch.get_task(job, "waiting").state == models.BatchTaskState.COMPLETED
-    with pytest.raises(ResourceExistsError) as e:
-        batch.create_task(job, models.BatchTaskCreateOptions(id="late", command_line="true"))
-    assert e.value.error.code == "JobCompleted"
-    batch.begin_delete_job(job, polling_interval=0.1).result()
-    assert job not in [j.id for j in batch.list_jobs()]
-
-
 def test_a_failed_task_can_be_reactivated(batch, pool_and_job, tmp_path):
     n = pool_and_job()
     job = n.job
