@@ -1,5 +1,6 @@
 """sitelens' Azure Functions app: wiring only. Each function decodes its input, calls `shared/`, encodes."""
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from shared.webhooks import api as webhooks_api
 telemetry.setup("sitelens-app")  # files locally, Application Insights in Azure (docs/telemetry.md)
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 JSON = "application/json"
+log = logging.getLogger("sitelens.app")
 _ROUTES: list[tuple[str, str]] = []  # (route, method) of every HTTP function, for the 405 functions below
 
 
@@ -35,14 +37,19 @@ def _serve(answer: Callable[[], Reply]) -> func.HttpResponse:
     """The one error handler of the HTTP functions: a 503 problem document while the app's settings are
     refused, and a problem document for an error raised while building what answers (the tables a cold
     instance creates, with storage down or refusing), never the host's bare 500. The API modules answer
-    their own errors as problem documents already."""
-    refused = composition.unavailable()
-    if refused is not None:
-        return _render(Reply(*refused))
+    their own errors as problem documents already. Anything else is a bug: in Azure the host would answer it
+    with an empty 500, so it is logged with its trace here and answered 500 `internal_error`, its message
+    kept out of the reply (it may name settings or storage the caller has no business seeing)."""
     try:
+        refused = composition.unavailable()
+        if refused is not None:
+            return _render(Reply(*refused))
         return _render(answer())
     except SitelensError as exc:
         return _render(Reply.error(exc))
+    except Exception:
+        log.exception("an HTTP function failed unexpectedly")
+        return _render(Reply.error(SitelensError("an unexpected error; the app's log has the trace")))
 
 
 _recent_health = health.Recent(lambda: health.assess(composition.health_checks), max_age_s=5.0)

@@ -22,7 +22,7 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from batch_tasks.artifacts import RESULTS, overlay_path, result_path
-from batch_tasks.azure_retry import may_succeed_later, status_of, translating
+from batch_tasks.azure_retry import code_of, may_succeed_later, status_of, translating
 from batch_tasks.errors import NodeError, storage_error
 from batch_tasks.models.manifest import parse
 from batch_tasks.node.settings import StorageSettings
@@ -41,7 +41,7 @@ class ResultStore(Protocol):
 def translate(exc: AzureError, what: str) -> NodeError:
     """`storage_transient` when `batch_tasks.azure_retry` says a retry may fix it, else `storage_permanent`."""
     status = status_of(exc)
-    answer = f"HTTP {status} {getattr(exc, 'error_code', '') or ''}".rstrip() if status else type(exc).__name__
+    answer = f"HTTP {status} {code_of(exc)}".rstrip() if status else type(exc).__name__
     return storage_error(f"{what}: {answer}", transient=may_succeed_later(exc))
 
 

@@ -10,14 +10,19 @@ from pathlib import Path
 
 import pytest
 from azure.core.exceptions import (
+    AzureError,
     ClientAuthenticationError,
     HttpResponseError,
+    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
 )
+from azure.identity import CredentialUnavailableError
+from azure.storage.blob import StorageErrorCode
 
+from batch_tasks.node.storage import translate as node_translate
 from shared.adapters import azure_errors
 from shared.adapters.azure_errors import call, service_code, service_status, translate, translated
 from shared.adapters.azure_job_store import TableJobStore
@@ -114,12 +119,92 @@ def _http(status: int, code: str = "") -> HttpResponseError:
         (_http(429), TransientError, "transient"),
         (_http(503, "ServerBusy"), TransientError, "transient"),
         (_http(400, "InvalidInput"), PermanentError, "service_refused"),
-        (_http(403, "AuthorizationPermissionMismatch"), PermanentError, "service_refused"),
+        (_http(403, "AuthorizationPermissionMismatch"), PermanentError, "not_authorised"),
+        (_http(403, "AuthorizationFailure"), PermanentError, "not_authorised"),
+        (_http(401, "InvalidAuthenticationInfo"), PermanentError, "not_authorised"),
     ],
 )
 def test_translate_sorts_sdk_errors_into_the_tree(raised, kind, reason):
     error = translate(raised, "thing")
     assert type(error) is kind and error.reason == reason
+
+
+def thrown(error: AzureError, cause: BaseException | None = None) -> AzureError:
+    """`error` as the SDK raises it, `raise error from cause`: the cause chain is Python's own."""
+    try:
+        raise error from cause
+    except AzureError as caught:
+        return caught
+
+
+def answered(error: HttpResponseError, status: int, code: str = "") -> HttpResponseError:
+    """`error` carrying a service's answer, as the SDKs set it from the response."""
+    error.status_code, error.error_code = status, code  # type: ignore[attr-defined]
+    return error
+
+
+def cut_off() -> AzureError:
+    """The storage SDK when a download's body is cut off (or stalls) past its retries, azure/storage/blob/
+    _download.py: `raise HttpResponseError(error, error=error) from error`, with no response: no status."""
+    inner = thrown(IncompleteReadError("IncompleteRead(10 bytes read, 90 more expected)"))
+    return thrown(HttpResponseError(inner, error=inner), inner)
+
+
+def no_token(cause: BaseException | None) -> AzureError:
+    """azure-identity's ImdsCredential: every failure to get a token is CredentialUnavailableError, raised
+    from what went wrong when the endpoint did not answer, from nothing when it answered with a refusal."""
+    return thrown(CredentialUnavailableError("ManagedIdentityCredential authentication unavailable"), cause)
+
+
+def identity_answer(status: int) -> AzureError:
+    """azure-identity's ClientAuthenticationError carrying the identity endpoint's response (an unexpected one)."""
+    return thrown(answered(ClientAuthenticationError("identity endpoint"), status))
+
+
+def copy_source(status: int) -> AzureError:
+    """The storage SDK picks ResourceNotFoundError from the code CannotVerifyCopySource, whatever the status."""
+    return thrown(answered(ResourceNotFoundError(message="copy source"), status, "CannotVerifyCopySource"))
+
+
+SDK_BUILT = {
+    "body-cut-off": (cut_off(), TransientError, "transient"),
+    "identity-endpoint-no-answer": (no_token(ServiceRequestError("refused")), TransientError, "transient"),
+    "identity-endpoint-timed-out": (no_token(TimeoutError("timed out")), TransientError, "transient"),
+    "identity-endpoint-refused": (no_token(None), PermanentError, "not_authorised"),
+    "identity-endpoint-503": (identity_answer(503), TransientError, "transient"),
+    "identity-endpoint-429": (identity_answer(429), TransientError, "transient"),
+    "identity-endpoint-404": (identity_answer(404), PermanentError, "not_authorised"),
+    "identity-endpoint-502-behind": (
+        thrown(ClientAuthenticationError("x"), answered(HttpResponseError("y"), 502)), TransientError, "transient"),
+    "refusal-behind-a-statusless-error": (
+        thrown(HttpResponseError("x"), answered(HttpResponseError("y"), 400)), PermanentError, "service_refused"),
+    "copy-source-500": (copy_source(500), TransientError, "transient"),
+    "copy-source-403": (copy_source(403), PermanentError, "not_authorised"),
+    "copy-source-404": (copy_source(404), NotFound, "not_found"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("raised", "kind", "reason"), SDK_BUILT.values(), ids=SDK_BUILT.keys())
+def test_errors_the_sdks_build_are_sorted_by_status_then_by_what_stands_behind_them(raised, kind, reason):
+    error = translate(raised, "photo site/a.jpg")
+    assert type(error) is kind and error.reason == reason
+
+
+@pytest.mark.parametrize(("raised", "kind", "reason"), SDK_BUILT.values(), ids=SDK_BUILT.keys())
+def test_the_node_retries_exactly_what_the_app_retries(raised, kind, reason):
+    assert node_translate(raised, "writing results/j_a/result.json").transient is (kind is TransientError)
+
+
+def test_the_service_code_is_the_services_not_the_sdks_enum_name():
+    # The storage SDK turns a code it knows into a StorageErrorCode member, on a 403 say.
+    refused = answered(HttpResponseError("no"), 403, StorageErrorCode("AuthorizationFailure"))
+
+    def read() -> None:
+        raise refused
+
+    with pytest.raises(PermanentError) as caught:
+        call("photo", read)
+    assert service_code(caught.value) == "AuthorizationFailure" and "StorageErrorCode" not in str(caught.value)
 
 
 def test_call_and_translated_raise_the_translated_error_with_the_service_code_and_status():

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
+import pytest
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from shared.adapters.azure_errors import call
 from shared.errors import Conflict, PermanentError, TransientError
 from shared.jobs import document, ids
 from shared.jobs.models import JobState
+from tests.unit.adapters.test_sdk_errors import answered, copy_source, cut_off, thrown
 from tests.unit.jobs.test_pipeline import World, photo
 
 
@@ -99,19 +104,62 @@ def test_a_version_storage_refuses_to_read_fails_the_job_not_the_delivery(world,
     assert job.state is JobState.FAILED and job.reason == "photo_unreadable" and "BlobArchived" in job.detail
 
 
+def reading_raises(sdk_error: AzureError) -> Callable[[str, str, int], bytes]:
+    """A `read_photo` that fails as the real adapter does: the SDK's error through the one mapping."""
+
+    def read(blob_name: str, etag: str, max_bytes: int) -> bytes:
+        def download() -> bytes:
+            raise sdk_error
+
+        return call(f"photo {blob_name}", download)
+
+    return read
+
+
 def test_a_read_the_apps_identity_may_not_make_fails_the_delivery_not_the_job(world, monkeypatch):
     name = world.upload(1)
-
-    def refused(blob_name, etag, max_bytes):
-        raise PermanentError("photo: not authorised (AuthorizationPermissionMismatch)", reason="not_authorised")
-
-    monkeypatch.setattr(world.photos, "read_photo", refused)
-    with pytest.raises(PermanentError):
+    # What storage answers a role that does not allow the read (or not yet: a role assignment propagating);
+    # the storage SDK leaves a 403 a plain HttpResponseError unless its code is about the credential itself.
+    refused = thrown(answered(HttpResponseError(message="This request is not authorized"), 403,
+                              "AuthorizationPermissionMismatch"))  # fmt: skip
+    monkeypatch.setattr(world.photos, "read_photo", reading_raises(refused))
+    with pytest.raises(PermanentError) as caught:
         world.ingestion.ingest(name)
+    assert caught.value.reason == "not_authorised"
     job = world.store.get(ids.job_id_for(name))
     assert job.state is JobState.RECEIVED and job.id in world.store.open_ids() and not world.outbox.states()
     monkeypatch.undo()  # the role assignment arrived: the next delivery reads the photo
     assert world.ingestion.ingest(name).state is JobState.QUEUED
+
+
+def test_a_read_cut_off_mid_body_fails_the_delivery_and_leaves_the_job_to_the_next(world, monkeypatch):
+    name = world.upload(1)
+    monkeypatch.setattr(world.photos, "read_photo", reading_raises(cut_off()))
+    with pytest.raises(TransientError):
+        world.ingestion.ingest(name)  # the host delivers the event again
+    job = world.store.get(ids.job_id_for(name))
+    assert job.state is JobState.RECEIVED and job.id in world.store.open_ids() and not world.outbox.states()
+    monkeypatch.undo()  # the connection holds this time
+    assert world.ingestion.ingest(name).state is JobState.QUEUED
+
+
+def test_a_quarantine_copy_the_service_could_not_check_in_time_is_retried_not_taken_as_done(world, monkeypatch):
+    name = world.upload(1, b"text, not an image " * 100)
+    real_quarantine = world.photos.quarantine
+
+    def copy_source_unverified(blob_name: str, etag: str, reason: str, detail: str) -> None:
+        def copy() -> None:
+            raise copy_source(500)  # Copy Blob's 500 CannotVerifyCopySource: not checked within its time
+
+        call("quarantine copy", copy)
+
+    monkeypatch.setattr(world.photos, "quarantine", copy_source_unverified)
+    with pytest.raises(TransientError):
+        world.ingestion.ingest(name)  # not "already moved": the delivery fails, the host delivers it again
+    assert world.store.get(ids.job_id_for(name)).state is JobState.REJECTED and name in world.photos.photos
+    monkeypatch.setattr(world.photos, "quarantine", real_quarantine)
+    assert world.ingestion.ingest(name).state is JobState.REJECTED
+    assert name in world.photos.quarantined and name not in world.photos.photos
 
 
 def test_a_rejected_photo_is_quarantined_by_its_version_and_a_later_write_stays(world):
