@@ -190,10 +190,31 @@ publish_node_package() {
   upload "$NODE_PACKAGE_CONTAINER" batch_tasks.zip "$BUILD/batch_tasks.zip" application/zip
 }
 
+# published_manifest BLOB FILE: the version's stored manifest BLOB (models container) downloaded to FILE; FILE is
+# left absent when the version is not published yet. Fails, to be retried, while storage cannot be read.
+published_manifest() {
+  local exists
+  rm -f "$2"
+  exists=$(az storage blob exists --auth-mode login --account-name "$STORAGE_ACCOUNT" --container-name \
+    "$MODELS_CONTAINER" --name "$1" --query exists --output tsv --only-show-errors) || return 1
+  [[ $exists == true ]] || return 0
+  az storage blob download --auth-mode login --account-name "$STORAGE_ACCOUNT" --container-name "$MODELS_CONTAINER" \
+    --name "$1" --file "$2" --only-show-errors --output none
+}
+
+# A version is published once (docs/models.md): the stored manifest is compared with the folder's by
+# `sitelens.model_storage.same_manifest`, the rule `sitelens models publish` applies. Exit 0 the same, 3 not.
+SAME_MANIFEST='
+import sys
+from pathlib import Path
+from sitelens.model_storage import same_manifest
+sys.exit(0 if same_manifest(Path(sys.argv[1]).read_bytes(), Path(sys.argv[2]).read_bytes()) else 3)
+'
+
 publish_model() {
   [[ -f "$MODEL_DIR/manifest.json" ]] || die "no model at $MODEL_DIR: run 'make setup' first"
   log "publishing $MODEL_DIR to $MODELS_CONTAINER/ (manifest last)"
-  local uploads path blob type
+  local uploads path blob type manifest stored same=0
   # batch_tasks.models.publish plans the uploads (verified files, manifest last), as `sitelens models publish` does.
   # The plan is read whole first: a model that does not verify stops the deployment here, where a loop over
   # a process substitution would ignore the planner's exit status and upload nothing without a word.
@@ -204,6 +225,21 @@ from batch_tasks.models.publish import plan
 for item in plan(Path(sys.argv[1])):
     print(item.path, item.blob, item.content_type, sep="\t")
 ' "$MODEL_DIR") || die "the model at $MODEL_DIR does not verify: nothing of it was uploaded"
+  manifest=$(tail -n 1 <<<"$uploads" | cut -f 2) # the plan's last upload
+  stored="$BUILD/published-manifest.json"
+  mkdir -p "$BUILD"
+  retry "$RBAC_WAIT_S" "read $manifest" published_manifest "$manifest" "$stored"
+  if [[ -f $stored ]]; then
+    "$PYTHON" -c "$SAME_MANIFEST" "$stored" "$MODEL_DIR/manifest.json" || same=$?
+    case $same in
+      0)
+        log "${manifest%/manifest.json} is already published with this manifest: nothing to upload"
+        return 0
+        ;;
+      3) die "${manifest%/manifest.json} is already published with a different manifest (version_published): publish the change as a new version; nothing of it was uploaded" ;;
+      *) die "could not compare $MODEL_DIR/manifest.json with the published $manifest: nothing of it was uploaded" ;;
+    esac
+  fi
   while IFS=$'\t' read -r path blob type; do
     # </dev/null: az must not read the remaining plan lines from this loop's input.
     retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type" </dev/null

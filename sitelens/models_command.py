@@ -66,14 +66,13 @@ def run_publish(args: argparse.Namespace) -> int:
         return 1
     with service:
         try:
-            model_storage.refuse_replacing(service, uploads)
+            model_storage.publish(service, uploads)
         except model_storage.VersionPublished as exc:
             print(f"models publish: refused, nothing uploaded: {exc}")
             return 1
-        except SitelensError as exc:
-            print(f"models publish: nothing uploaded: {exc}")
+        except SitelensError as exc:  # storage failed or the lease was lost: publishing again is safe
+            print(f"models publish: not published: {exc}")
             return 1
-        model_storage.upload_to(service, uploads)
     for item in uploads:
         print(f"{CONTAINER}/{item.blob}")
     return 0
