@@ -9,7 +9,7 @@ import azure.functions as func
 from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
 from batch_tasks import telemetry
-from shared import composition, health, http_reply, pool_api
+from shared import composition, health, http_reply, pool_api, request_query
 from shared.errors import SitelensError
 from shared.http_reply import Reply
 from shared.uploads import api as uploads_api
@@ -81,6 +81,15 @@ def on_photo_uploaded(photo: blob.BlobClient) -> None:
     composition.ingestion().ingest(photo.blob_name)
 
 
+# A photo whose blob trigger failed every try gets a second round, ten minutes apart (shared/jobs/poisoned_photos.py).
+@app.queue_trigger(arg_name="msg", queue_name="webjobs-blobtrigger-poison", connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="unresolved", queue_name="webjobs-blobtrigger-poison-poison",
+                  connection="AzureWebJobsStorage")  # fmt: skip
+def on_photo_poisoned(msg: func.QueueMessage, unresolved: func.Out[str]) -> None:
+    if composition.poisoned_photos().handle(msg.get_body(), msg.dequeue_count or 0).for_an_operator:
+        unresolved.set(msg.get_body().decode("utf-8"))
+
+
 @app.queue_trigger(arg_name="msg", queue_name="completions", connection="AzureWebJobsStorage")
 def on_task_completed(msg: func.QueueMessage) -> None:
     composition.completion().handle(msg.get_body())
@@ -94,7 +103,7 @@ def reconcile(timer: func.TimerRequest) -> None:
 # --- status API ----------------------------------------------------------------------------------
 def _jobs(action: str, req: func.HttpRequest) -> func.HttpResponse:
     return _serve(lambda: composition.jobs_api().handle(
-        action, dict(req.route_params), dict(req.params), dict(req.headers), req.get_body()
+        action, dict(req.route_params), request_query.query_of(req.url), dict(req.headers), req.get_body()
     ))  # fmt: skip
 
 
@@ -139,7 +148,7 @@ def request_upload(req: func.HttpRequest) -> func.HttpResponse:
 def _webhooks(action: str, req: func.HttpRequest) -> func.HttpResponse:
     return _serve(
         lambda: webhooks_api.handle(
-            composition.webhooks(), action, dict(req.route_params), req.get_body(), dict(req.params)
+            composition.webhooks(), action, dict(req.route_params), req.get_body(), request_query.query_of(req.url)
         )
     )
 

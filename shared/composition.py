@@ -36,6 +36,7 @@ from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import Ingestion
 from shared.jobs.models import Job
 from shared.jobs.outbox import WebhookOutbox
+from shared.jobs.poisoned_photos import PoisonedPhotos
 from shared.jobs.reconciler import Reconciler
 from shared.jobs.summary import SummaryApi
 from shared.problems import problem
@@ -212,6 +213,11 @@ def reconciler() -> Reconciler:
         stuck_after=timedelta(seconds=settings().pipeline.stuck_after_s),
         give_up_after=timedelta(seconds=settings().pipeline.give_up_after_s),
     )
+
+
+@functools.cache
+def poisoned_photos() -> PoisonedPhotos:
+    return PoisonedPhotos(ingestion=ingestion, store=jobs, finisher=finisher, clock=_now)  # built when used
 
 
 def _retry(job: Job) -> Job:

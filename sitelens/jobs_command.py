@@ -6,7 +6,8 @@ line is visible to other users), `--api`/`--key`, or the local stack's `stack.js
 (none in flight: it waits for the next one); jobs already terminal at its start are history, never watched.
 Exit codes: 0 done (and, for `watch`, every watched job SUCCEEDED), 1 a watched job FAILED or was REJECTED,
 or the API refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered
-that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API for up to `GIVE_UP_S` before exit 3.
+that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API for up
+to `GIVE_UP_S` before exit 3.
 """
 
 from __future__ import annotations

@@ -47,12 +47,12 @@ def trigger_queue_name(host_id: str) -> str:
     return f"azure-webjobs-blobtrigger-{host_id}"
 
 
-def trigger_message(spec: FunctionSpec, container: str, blob_name: str, etag: str) -> str:
+def trigger_message(function_id: str, container: str, blob_name: str, etag: str) -> str:
     etag = etag if etag.startswith('"') else f'"{etag}"'  # the host keeps ETag.ToString()'s quotes
     return json.dumps(
         {
             "Type": "BlobTrigger",
-            "FunctionId": spec.function_id,
+            "FunctionId": function_id,
             "BlobType": "BlockBlob",
             "ContainerName": container,
             "BlobName": blob_name,
@@ -81,11 +81,12 @@ class BlobTriggers:
         return datetime.now(UTC)
 
     def spec_for(self, function_id: str) -> FunctionSpec | None:
-        return self.specs.get(function_id) or self.specs.get(f"Host.Functions.{function_id.rsplit('.', 1)[-1]}")
+        """The function with exactly this id (`Host.Functions.<name>`), as the host's registrations are keyed."""
+        return self.specs.get(function_id)
 
-    async def enqueue(self, spec: FunctionSpec, container: str, blob_name: str, etag: str) -> None:
+    async def enqueue(self, function_id: str, container: str, blob_name: str, etag: str) -> None:
         await self.storage.send_messages(
-            None, trigger_queue_name(self.host_id), [trigger_message(spec, container, blob_name, etag)]
+            None, trigger_queue_name(self.host_id), [trigger_message(function_id, container, blob_name, etag)]
         )
 
     async def scan_once(self) -> int:
@@ -122,7 +123,7 @@ class BlobTriggers:
 
         async def claim(modified: datetime, fid: str, name: str, etag: str) -> tuple[int, datetime | None]:
             async with limit:
-                enqueue = functools.partial(self.enqueue, self.specs[fid], container, name, etag)
+                enqueue = functools.partial(self.enqueue, fid, container, name, etag)
                 try:
                     return int(await self.receipts.claim_and_complete(fid, container, name, etag, enqueue)), None
                 except ReceiptBusy:

@@ -1,7 +1,10 @@
 """Host configuration: `host.json` and Core Tools' `local.settings.json`, read once into typed values.
 
 Defaults are the Storage extension 5.x defaults (QueuesOptions, BlobsOptions), including the ones that
-scale with the processor count off classic Consumption, as they do under Core Tools.
+scale with the processor count off classic Consumption, as they do under Core Tools. The blob trigger's
+own queue takes nothing from `extensions.queues`: the extension builds its options from `extensions.blobs`
+alone (SharedBlobQueueListenerFactory.BlobsOptionsToQueuesOptions), so a failed try is visible again at
+once and empty polls back off to QueuesOptions' default of a minute (an enqueue still wakes it at once).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
+DEFAULT_MAX_POLLING = timedelta(minutes=1)  # QueuePollingIntervals.DefaultMaximum
 DEFAULT_HTTP_PORT = 7071
 STORAGE_SETTING = "AzureWebJobsStorage"
 HOST_ID_SETTING = "AzureFunctionsWebHost__hostid"
@@ -45,7 +49,7 @@ def parse_timespan(text: str) -> timedelta:
 class QueueOptions:
     batch_size: int = 16
     new_batch_threshold: int = 8
-    max_polling_interval: timedelta = timedelta(minutes=1)
+    max_polling_interval: timedelta = DEFAULT_MAX_POLLING
     visibility_timeout: timedelta = timedelta(0)
     max_dequeue_count: int = 5
     message_encoding: str = "base64"
@@ -85,11 +89,13 @@ def load_host_json(path: Path, cpu_count: int | None = None) -> HostConfig:
     b = ext.get("blobs", {})
     mdop = int(b.get("maxDegreeOfParallelism", 8 * cpus))
     blob_batch = min(32, mdop // 2 + 1)
+    # A new QueuesOptions with only these three set: neither the Development cap of the polling interval
+    # nor host.json's visibilityTimeout reaches it, so its five tries run back to back.
     blob_queue = QueueOptions(
         batch_size=blob_batch,
         new_batch_threshold=max(0, mdop - blob_batch),
-        max_polling_interval=queues.max_polling_interval,
-        visibility_timeout=queues.visibility_timeout,
+        max_polling_interval=DEFAULT_MAX_POLLING,
+        visibility_timeout=timedelta(0),
         max_dequeue_count=int(b.get("poisonBlobThreshold", 5)),
         message_encoding="base64",
     )

@@ -95,7 +95,14 @@ class FunctionsHost:
             watched[queue_name_of(spec, settings)] = listener
         blob_triggers = self._start_blob_triggers(by_type.get("blobTrigger", []), settings, watched)
         self._listeners = list(watched.values())
-        self.storage.on_enqueue = lambda name: watched[name].notify() if name in watched else None
+
+        def wake(queue_name: str) -> None:  # the shared queue watcher: an enqueue or a poison move by this host
+            if queue_name in watched:
+                watched[queue_name].notify()
+
+        self.storage.on_enqueue = wake
+        for listener in self._listeners:
+            listener.on_poisoned = wake
         self._tasks += [asyncio.create_task(listener.run()) for listener in self._listeners]
         hosts = self.storage.blob_service(None).get_container_client(HOSTS_CONTAINER)
         for spec in by_type.get("timerTrigger", []):

@@ -6,6 +6,11 @@
 - `/runtime/webhooks/blobs?functionName=Host.Functions.<name>`: Event Grid delivery for blob triggers
   (`aeg-event-type`: SubscriptionValidation → handshake, Notification → 202 after queueing,
   Unsubscribe → 202, anything else → 400). Needs the `blobs_extension` system key or the master key.
+  The blob name is the URL's path decoded (BlobUriBuilder); a Notification for a function name no
+  function has is queued all the same and dropped by the queue listener, as the host does.
+- A function's `HttpRequest` gets what the host's gRPC message carries: each query parameter and header
+  once, repeated values joined with "," (StringValues.ToString(), empty values skipped), query
+  parameters left without a value dropped, header names lower-case.
 - `/admin/host/ping`: readiness. `/{routePrefix}/openapi.json`: the app's `openapi.json`, if present.
 
 Every error the host itself answers is an RFC 9457 problem document with a reason code (`HOST_REASONS`),
@@ -18,10 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import azure.functions as func
 from aiohttp import web
@@ -123,16 +128,17 @@ class HttpFront:
         if needs_key and not self.keys.accepts(spec.name, self._key(request), admin=level == "ADMIN"):
             return problem(401, "a function key is required (x-functions-key header or code parameter)")
         body = await request.read()
+        query = joined_values(request.query.items())
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
-            headers=dict(request.headers),
-            params=dict(request.query),
+            headers={name.lower(): value for name, value in joined_values(request.headers.items()).items()},
+            params={name: value for name, value in query.items() if value},  # the worker never sees an empty one
             route_params=params,
             body=body,
         )
         try:
-            result = await self.invoker.invoke(spec, req, _binding_data(params, request.query, body))
+            result = await self.invoker.invoke(spec, req, _binding_data(params, query, body))
         except InvocationFailed:
             return problem(500, f"function {spec.name} failed; the host log has the trace")
         return _to_response(result)
@@ -157,9 +163,8 @@ class HttpFront:
         return await self._notify(request.query.get("functionName", ""), events)
 
     async def _notify(self, function_id: str, events: list[dict[str, Any]]) -> web.Response:
-        spec = self.blob_triggers.spec_for(function_id) if self.blob_triggers else None
-        if spec is None or self.blob_triggers is None:
-            return problem(404, f"no blob-triggered function {function_id[:200]}")
+        if self.blob_triggers is None:
+            return problem(404, "this app has no blob-triggered function")
         if not all(isinstance(e["data"].get("url"), str) for e in events):
             return problem(400, "a Notification event without data.url")
         for event in events:
@@ -167,7 +172,9 @@ class HttpFront:
             container, _, name = urlsplit(data["url"]).path.lstrip("/").partition("/")
             if container == self._account_segment(data["url"]):  # path-style URL (Azurite): /account/container/blob
                 container, _, name = name.partition("/")
-            await self.blob_triggers.enqueue(spec, container, name, str(data.get("eTag", "")))
+            # The host queues the message for whatever function the query names (its listener drops a name no
+            # function has) and takes the blob name decoded (BlobUriBuilder unescapes it; '+' stays '+').
+            await self.blob_triggers.enqueue(function_id, container, unquote(name), str(data.get("eTag", "")))
         return web.Response(status=202)
 
     @staticmethod
@@ -226,6 +233,17 @@ def _events(body: bytes) -> list[dict[str, Any]] | None:
     if not events or not all(isinstance(e, dict) and isinstance(e.get("data", {}), dict) for e in events):
         return None
     return [{**e, "data": e.get("data", {})} for e in events]
+
+
+def joined_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each name once (matched without regard to case, spelled as it first came), its values joined with ","
+    and empty ones skipped: what ASP.NET Core's StringValues.ToString() hands the worker."""
+    names: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    for name, value in pairs:
+        first = names.setdefault(name.lower(), name)
+        values.setdefault(first, []).append(value)
+    return {name: ",".join(v for v in vs if v) for name, vs in values.items()}
 
 
 def _binding_data(params: Mapping[str, str], query: Mapping[str, str], body: bytes) -> dict[str, object]:

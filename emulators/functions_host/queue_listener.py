@@ -6,7 +6,11 @@
   message found resets the delay; `notify()` (an enqueue by this host's own output binding) wakes it.
 - Success deletes. Failure releases the message after `visibilityTimeout`; the failure that reaches
   `maxDequeueCount` copies the body to `<queue>-poison` and deletes the original. A message already
-  past the count is poisoned without running; one that is not valid base64 is poisoned at once.
+  past the count is poisoned without running; one that is not valid base64 is poisoned at once. A move
+  to a poison queue wakes this host's listener on that queue (`on_poisoned`), as the shared watcher does.
+- A queue with no poison queue (its name ends in `-poison`, or the suffix would be too long) never
+  releases a failed message, "to prevent a fast infinite loop" (QueueProcessor): it stays leased and
+  comes back when its lease lapses; past the count it is never run again.
 - A running message's lease is renewed at half its length, so long invocations are not redelivered.
 """
 
@@ -111,6 +115,7 @@ class QueueListener:
         self._slot_freed = asyncio.Event()
         self._backoff = Backoff(options.max_polling_interval)
         self._poison_on_decode = poison_immediately_on_decode_error
+        self.on_poisoned: Callable[[str], None] = lambda _queue: None  # the host wakes that queue's listener
 
     def notify(self) -> None:
         self._wake.set()
@@ -196,6 +201,8 @@ class QueueListener:
             message.pop_receipt = updated.pop_receipt
 
     async def _failed(self, message: QueueMessage) -> None:
+        if self.poison is None:
+            return  # left leased: it comes back when the lease lapses, never at once
         if (message.dequeue_count or 0) >= self.options.max_dequeue_count:
             await self._to_poison(message, f"Message has reached MaxDequeueCount of {self.options.max_dequeue_count}.")
             return
@@ -212,5 +219,6 @@ class QueueListener:
         with contextlib.suppress(ResourceExistsError):
             await self.poison.create_queue()
         await self.poison.send_message(str(message.content))  # the body as received, still encoded
+        self.on_poisoned(self.poison.queue_name)
         with contextlib.suppress(ResourceNotFoundError):
             await self.queue.delete_message(message.id, message.pop_receipt)

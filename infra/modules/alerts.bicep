@@ -31,13 +31,16 @@ param functionErrorThreshold int
 
 var actionGroups = empty(actionGroupId) ? [] : [actionGroupId]
 
-// The Functions host moves a message to <queue>-poison after maxDequeueCount failures (host.json),
-// blob-trigger failures to webjobs-blobtrigger-poison. Any such move is worth a look.
+// The Functions host moves a message to <queue>-poison after maxDequeueCount failures (host.json). Any such
+// move is worth a look, except to webjobs-blobtrigger-poison: on_photo_poisoned tries those photos again and
+// copies what it cannot settle to webjobs-blobtrigger-poison-poison, which is counted.
 var poisonQuery = '''
 StorageQueueLogs
 | where OperationName == "PutMessage"
 | where Uri has "-poison/messages"
-| summarize Messages = count() by Queue = tostring(split(tostring(parse_url(Uri).Path), "/")[1])
+| extend Queue = tostring(split(tostring(parse_url(Uri).Path), "/")[1])
+| where Queue != "webjobs-blobtrigger-poison"
+| summarize Messages = count() by Queue
 '''
 
 // shared/jobs/finisher.py logs "job <id> -> <STATE> (<reason>)" once per terminal transition.

@@ -40,8 +40,10 @@ var nodePackageContainer = 'node-package'
 // Events Event Grid could not deliver to the blob trigger (docs/deploy.md: finding and replaying them).
 var deadLetterContainer = 'eventgrid-deadletter'
 // completions (Batch tasks → Functions) and notifications (outbox → webhooks); the host moves a message
-// that failed maxDequeueCount times to <name>-poison, and blob-trigger failures to webjobs-blobtrigger-poison.
-var queueNames = ['completions', 'completions-poison', 'notifications', 'notifications-poison', 'webjobs-blobtrigger-poison']
+// that failed maxDequeueCount times to <name>-poison, and blob-trigger failures to webjobs-blobtrigger-poison,
+// where on_photo_poisoned tries the photo again and copies what it cannot settle to
+// webjobs-blobtrigger-poison-poison (shared/jobs/poisoned_photos.py).
+var queueNames = ['completions', 'completions-poison', 'notifications', 'notifications-poison', 'webjobs-blobtrigger-poison', 'webjobs-blobtrigger-poison-poison']
 // Job store and webhook store tables (shared/adapters/azure_job_store.py, azure_webhook_store.py).
 var tableNames = ['jobs', 'jobfeedback', 'webhooksubscriptions', 'webhookevents', 'webhookdeliveries']
 

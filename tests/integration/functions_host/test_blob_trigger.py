@@ -7,6 +7,7 @@ import json
 import urllib.request
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
@@ -113,3 +114,55 @@ def test_event_grid_webhook_handshake_and_delivery(make_host, storage_connection
     assert [r["name"] for r in log_queue.read() if r["fn"] == "on_event_grid_blob"] == [
         f"{names['EG_CONTAINER']}/p.jpg"
     ]
+
+
+def test_blob_trigger_retries_come_back_at_once_whatever_the_queues_visibility_timeout(
+    make_host, storage_connection, names, log_queue
+):
+    # GIVEN queue functions told to wait ten minutes between tries: the blob trigger's queue takes its options
+    # from extensions.blobs alone (a failed try visible again at once), as the Storage extension builds them
+    host_json = {
+        "version": "2.0",
+        "extensions": {
+            "queues": {"maxPollingInterval": "00:00:00.200", "visibilityTimeout": "00:10:00"},
+            "blobs": {"maxDegreeOfParallelism": 4, "poisonBlobThreshold": 2},
+        },
+    }
+    make_host("blobs", names, host_json=host_json).start()
+    upload(storage_connection, names["SCAN_CONTAINER"], "site1/bad.jpg", b"x")
+    # THEN both tries ran and the message was poisoned long before ten minutes could pass
+    poison = QueueClient.from_connection_string(storage_connection, "webjobs-blobtrigger-poison")
+
+    def poisoned() -> bool:
+        try:
+            bodies = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]
+        except ResourceNotFoundError:  # the host creates the queue with the first message it moves there
+            return False
+        return any(b["ContainerName"] == names["SCAN_CONTAINER"] for b in bodies)
+
+    wait_for(poisoned, 60, "the second try at once, then the poison message")
+    assert len([r for r in log_queue.read() if r["fn"] == "on_blob"]) == 2
+
+
+def test_event_grid_blob_names_are_decoded_and_function_names_matched_exactly(
+    make_host, storage_connection, names, log_queue
+):
+    host = make_host("blobs", names, extra_args=["--no-emulate-event-grid"]).start()
+    endpoint = storage_connection.split("BlobEndpoint=")[1].split(";")[0]
+
+    def notify(function_name: str, blob: str, etag: str) -> int:
+        url = f"{endpoint}/{names['EG_CONTAINER']}/{blob}"
+        event: dict[str, object] = {"data": {"url": url, "eTag": etag, "blobType": "BlockBlob"}}
+        webhook = f"{host.url}/runtime/webhooks/blobs?functionName={function_name}"
+        return post_event(webhook, "Notification", [event], "test-master-key")[0]
+
+    # a name that matches a function only by its last part is accepted (202), queued and dropped unrun
+    other = upload(storage_connection, names["EG_CONTAINER"], "other.jpg", b"o")
+    assert notify("Other.Functions.on_event_grid_blob", "other.jpg", other) == 202
+    wait_for(lambda: "unknown function Other.Functions.on_event_grid_blob" in host.log_text(), 30, "the drop")
+    # the URL's path is percent-encoded; the function gets the blob's own name ('+' is a plus, not a space)
+    etag = upload(storage_connection, names["EG_CONTAINER"], "site 1/p+q é.jpg", b"abc")
+    assert notify("Host.Functions.on_event_grid_blob", "site%201/p%2Bq%20%C3%A9.jpg", etag) == 202
+    [record] = log_queue.wait_count(1, fn="on_event_grid_blob")
+    assert record["name"] == f"{names['EG_CONTAINER']}/site 1/p+q é.jpg" and record["length"] == 3
+    assert [r["name"] for r in log_queue.read() if r["fn"] == "on_event_grid_blob"] == [record["name"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -107,3 +108,20 @@ def test_route_values_are_decoded_exactly_once(host):
     status, body, _ = call(host, "/api/jobs/site%2Fjob", key="host-key")
     # an encoded '/' neither splits segments nor is decoded (Kestrel leaves %2F as it is)
     assert status == 200 and json.loads(body)["job_id"] == "site%2Fjob"
+
+
+def test_query_and_headers_reach_the_function_as_the_host_hands_them_over(host):
+    # repeated values joined with "," (empty ones skipped), a parameter without a value dropped, names
+    # matched without regard to case, header names lower-case
+    connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
+    connection.putrequest("GET", "/api/echo?site=a&Site=b&limit=&flag&dup=&dup=x&one=1")
+    for name, value in [("X-Echo-Multi", "1"), ("x-echo-multi", "2"), ("X-Echo-Empty", "")]:
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read()) == {
+        "params": {"site": "a,b", "dup": "x", "one": "1"},
+        "headers": {"x-echo-multi": "1,2", "x-echo-empty": ""},
+    }
+    connection.close()

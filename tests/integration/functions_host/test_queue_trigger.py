@@ -9,8 +9,9 @@ import json
 
 import pytest
 from azure.core.exceptions import ResourceExistsError
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
+from emulators.functions_host.queue_listener import LEASE_SETTING
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -119,3 +120,30 @@ def test_batch_of_messages_is_processed_concurrently_and_completely(make_host, s
     records = log_queue.wait_count(12, fn="flaky")
     assert sorted(r["body"] for r in records) == sorted(f"m{i}" for i in range(12))
     assert len(texts(client(storage_connection, queues["OUT_QUEUE"], base64_encoded=False), 12)) == 12
+
+
+def test_a_queue_without_a_poison_queue_keeps_a_failed_message_until_its_lease_lapses(
+    make_host, storage_connection, queues, log_queue, monkeypatch
+):
+    # GIVEN a function on a queue whose name ends in -poison (the host keeps no poison queue for it), a
+    # visibility timeout of ten minutes and a message lease shortened to 2 s
+    monkeypatch.setenv(LEASE_SETTING, "2")
+    work = {**queues, "WORK_QUEUE": f"{queues['WORK_QUEUE']}-poison"}
+    host_json = {
+        "version": "2.0",
+        "extensions": {
+            "queues": {"maxPollingInterval": "00:00:00.200", "visibilityTimeout": "00:10:00", "maxDequeueCount": 3}
+        },
+    }
+    host = make_host("queues", work, host_json=host_json).start()
+    client(storage_connection, work["WORK_QUEUE"]).send_message("fail-me")
+    # THEN a failed try is not released after the visibility timeout: it comes back when its lease lapses
+    attempts = log_queue.wait_count(3, fn="flaky", timeout=60)
+    assert [a["dequeue_count"] for a in attempts] == [1, 2, 3]
+    # and past the count it is never run again, nor moved anywhere
+    wait_for(
+        lambda: f"Queue {work['WORK_QUEUE']} has no poison queue" in host.log_text(), 30, "a dequeue past the count"
+    )
+    assert len([r for r in log_queue.read() if r["fn"] == "flaky"]) == 3
+    names = [q.name for q in QueueServiceClient.from_connection_string(storage_connection).list_queues()]
+    assert f"{work['WORK_QUEUE']}-poison" not in names

@@ -62,6 +62,22 @@ def test_host_json_values_are_read(tmp_path):
     assert config.function_timeout == timedelta(minutes=5)
 
 
+def test_the_blob_trigger_queue_takes_nothing_from_extensions_queues(tmp_path):
+    # SharedBlobQueueListenerFactory builds a new QueuesOptions from extensions.blobs alone: a failed try is
+    # visible again at once and empty polls back off to the one-minute default, whatever host.json says
+    path = tmp_path / "host.json"
+    queues = {"visibilityTimeout": "00:00:30", "maxPollingInterval": "00:00:02", "maxDequeueCount": 3}
+    path.write_text(json.dumps({"version": "2.0", "extensions": {"queues": queues}}))
+    config = load_host_json(path, cpu_count=1)
+    assert config.queues.visibility_timeout == timedelta(seconds=30)
+    b = config.blob_queue
+    assert (b.visibility_timeout, b.max_polling_interval, b.max_dequeue_count) == (
+        timedelta(0),
+        timedelta(minutes=1),
+        5,
+    )
+
+
 @pytest.mark.parametrize(
     "doc",
     [

@@ -33,3 +33,9 @@ def admin_only(req: func.HttpRequest) -> str:
 @app.route(route="boom", auth_level=func.AuthLevel.ANONYMOUS)
 def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise ValueError("unhandled")
+
+
+@app.route(route="echo", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def echo(req: func.HttpRequest) -> func.HttpResponse:
+    headers = {name: value for name, value in req.headers.items() if name.lower().startswith("x-echo")}
+    return func.HttpResponse(json.dumps({"params": dict(req.params), "headers": headers}), mimetype="application/json")
