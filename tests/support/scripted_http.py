@@ -32,6 +32,8 @@ class ScriptedServer:
                 for name, value in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body) if length is None else length))
+                if length is not None:  # this connection ends here: said, so a client never sends on it again
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(body)
                 self.close_connection = length is not None
