@@ -151,7 +151,7 @@ class Settings:
 
 def _ports(text: str, problems: list[str]) -> frozenset[int]:
     ports = {p.strip() for p in text.split(",") if p.strip()}
-    if not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_PORT for p in ports):
+    if not all(p.isascii() and p.isdigit() and len(p) <= 5 and 0 < int(p) <= MAX_PORT for p in ports):
         problems.append(f"{ALLOWED_PORTS} must be a comma-separated list of ports from 1 to {MAX_PORT}")
         return frozenset()
     return frozenset(int(p) for p in ports)

@@ -97,10 +97,12 @@ def number(
         return default
     try:
         value = type(default)(text)
-    except ValueError:
-        value = None
+        # isfinite itself overflows on an int past a float's range (a 400-digit number): out of bounds too.
+        within = math.isfinite(value) and bounds[0] < value <= bounds[1]
+    except (ValueError, OverflowError):  # not a number; or over int()'s 4,300 digits
+        value, within = None, False
     above, most = bounds
-    if value is None or not (math.isfinite(value) and above < value <= most):
+    if value is None or not within:
         problems.append(f"{name} must be {_bounds_text(default, above, most)}, not {text[:40]!r}")
         return default
     return value

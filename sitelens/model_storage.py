@@ -22,11 +22,10 @@ from types import TracebackType
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient, ContentSettings
 
 from batch_tasks.models.publish import CONTAINER, MANIFEST, Upload
-from shared.adapters.azure_errors import service_code, translated
+from shared.adapters.azure_errors import call, service_code, translated
 from shared.config import STORAGE, expand_connection_string
 from shared.errors import Conflict, NotFound, SitelensError
 
@@ -69,8 +68,9 @@ def blob_service(args: argparse.Namespace) -> BlobServiceClient | None:
 def models_container(service: BlobServiceClient) -> ContainerClient:
     """The `models` container, created when absent (locally; a deployment creates it)."""
     container = service.get_container_client(CONTAINER)
-    if not container.exists():
-        with contextlib.suppress(ResourceExistsError):  # another publisher created it first
+    # Translated: storage unreachable or refusing is the command's one "not published" error, not a traceback.
+    if not call(CONTAINER, container.exists):
+        with contextlib.suppress(Conflict), translated(CONTAINER):  # another publisher created it first
             container.create_container()
     return container
 

@@ -17,11 +17,11 @@ from batch_tasks.node.storage import translated as node_translated
 from emulators.azurite import free_port
 from shared.adapters.azure_errors import service_code
 from shared.adapters.azure_photo_store import BlobPhotoStore
+from shared.config import DEV_KEY
 from shared.errors import NotFound, PermanentError, TransientError
 from tests.support.scripted_http import Answer, ScriptedServer
 
 ACCOUNT = "devstoreaccount1"
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # Azurite's
 NAME = "north-yard/cam-1/2026/11/22/IMG_1.jpg"
 PHOTO = f"/{ACCOUNT}/photos/{NAME}"
 QUARANTINED = f"/{ACCOUNT}/quarantine/{NAME}"
@@ -49,9 +49,9 @@ def storage() -> Iterator[ScriptedServer]:
 
 @pytest.fixture
 def photos(storage: ScriptedServer) -> BlobPhotoStore:
-    service = BlobServiceClient(f"{storage.origin}/{ACCOUNT}", credential={"account_name": ACCOUNT, "account_key": KEY},
-                                retry_total=0)  # fmt: skip
-    return BlobPhotoStore(service, account_key=KEY, https_only=False)
+    credential = {"account_name": ACCOUNT, "account_key": DEV_KEY}
+    service = BlobServiceClient(f"{storage.origin}/{ACCOUNT}", credential=credential, retry_total=0)
+    return BlobPhotoStore(service, account_key=DEV_KEY, https_only=False)
 
 
 def test_a_read_whose_body_is_cut_off_is_transient_in_the_app_and_on_the_node(storage, photos):

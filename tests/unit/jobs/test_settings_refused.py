@@ -149,3 +149,16 @@ def test_the_upload_service_takes_its_lifetime_from_the_settings(app_environment
     app_environment.setattr(composition, "BlobUploadSigner", lambda *a, **k: _Signer())
     app_environment.setattr(composition, "TableReservationStore", lambda *a, **k: object())
     assert composition.uploads().settings.ttl == timedelta(seconds=300)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SITELENS_MAX_PHOTO_BYTES", "1" + "0" * 400),  # an int past a float's range: isfinite overflows
+        ("SITELENS_MAX_PHOTO_BYTES", "9" * 5000),  # past int()'s 4,300 digits
+        ("SITELENS_STUCK_AFTER_S", "9" * 5000),
+        ("SITELENS_WEBHOOKS_ALLOWED_PORTS", "443," + "4" * 5000),
+    ],
+)
+def test_a_number_too_long_to_convert_is_refused_by_name_not_raised(name: str, value: str) -> None:
+    assert name in refusal({name: value})
