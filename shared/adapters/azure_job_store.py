@@ -34,6 +34,10 @@ JOBS, FEEDBACK = "jobs", "jobfeedback"
 _JSON_FIELDS = ("quality", "summary")
 _TIME_FIELDS = ("received_at", "queued_at", "started_at", "finished_at")
 _SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]+)")  # time_key~job id
+# Index entries one listing page reads at most, each with one point read of its job: a `state` that few jobs
+# match would otherwise read a site's whole history in one request. The page then holds fewer than `limit` jobs
+# (even none) and a continuation at the last entry read, which the client follows.
+SCANNED_PER_PAGE = 1_000
 
 
 def time_key(at: datetime) -> str:
@@ -112,30 +116,30 @@ class TableJobStore:
     def list_site(
         self, site: str, *, state: JobState | None, since: datetime | None, limit: int, token: str | None
     ) -> tuple[list[Job], str | None]:
-        """Jobs of `site` received at or after `since`, oldest first; `token` is the last RowKey returned.
+        """Jobs of `site` received at or after `since`, oldest first; `token` is the last RowKey read.
 
-        A token that is not a site-index RowKey is refused (InvalidInput), so a forged or garbled one can never
-        restart the listing from the first page.
+        At most SCANNED_PER_PAGE index entries (or `limit`, if more) are read per page, so with `state` a page may
+        hold fewer than `limit` jobs, even none, and still a token. A token that is not a site-index RowKey is
+        refused (InvalidInput), so a forged or garbled one can never restart the listing from the first page.
         """
         if token is not None:
             row = _SITE_ROW.fullmatch(token)
             if row is None or not ids.is_job_id(row["job"]):
                 raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
-        lower = token or (time_key(since) if since else "")
+        lower = max(token or "", time_key(since) if since else "")  # a token never reaches back before `since`
+        budget = max(SCANNED_PER_PAGE, limit)  # a page without `state` always fills
         query = "PartitionKey eq @pk and RowKey gt @rk"
         entries = call("site index", self._jobs.query_entities, query, parameters={"pk": f"site~{site}", "rk": lower})
         jobs: list[Job] = []
         last: str | None = None
         with translated("site index"):  # index pages are fetched while iterating: translated like any other call
-            for entry in entries:
-                try:
+            for scanned, entry in enumerate(itertools.islice(entries, budget), start=1):
+                last = entry["RowKey"]  # read, matched or not: the next page starts after it
+                with contextlib.suppress(NotFound):  # an entry whose job is gone
                     job = self.get(entry["job_id"])
-                except NotFound:
-                    continue
-                last = entry["RowKey"]
-                if state is None or job.state is state:
-                    jobs.append(job)
-                if len(jobs) == limit:
+                    if state is None or job.state is state:
+                        jobs.append(job)
+                if len(jobs) == limit or scanned == budget:
                     return jobs, last
         return jobs, None
 
