@@ -178,8 +178,9 @@ def test_a_declared_trailer_decides_and_a_plain_jpeg_keeps_its_end_marker_rule(t
     [
         '<!DOCTYPE x [<!ENTITY a "1111111111"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
         '<?xml version="1.0" encoding="no-such-codec"?>',
+        '<?xml version="1.0" encoding="shift_jis"?>',  # known to Python, but multi-byte: expat refuses it
     ],
-    ids=["a document type", "an unknown encoding"],
+    ids=["a document type", "an unknown encoding", "a multi-byte encoding"],
 )
 def test_xmp_that_cannot_be_read_safely_declares_nothing(tmp_path, prolog):
     clip = video(400)
