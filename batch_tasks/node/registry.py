@@ -162,6 +162,9 @@ class Registry:
             # A failed load like any other: not downloaded again for each of its photos within the retry wait.
             error = ModelUnavailable(f"model {model_id} downloaded but does not verify: {exc}")
             raise self._failing(model_id, error) from exc
+        except OSError as exc:  # the node's own disk (full, read-only): this model's failure, not the server's
+            error = ModelUnavailable(f"model {model_id} could not be written to {folder}: {exc}")
+            raise self._failing(model_id, error) from exc
         return folder  # a download that failed raised UnknownModel or ModelUnavailable itself
 
     def _failing(self, model_id: str, error: NodeError) -> NodeError:

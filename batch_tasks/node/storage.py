@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,13 +125,23 @@ class AzureResultStore:
             for relative in _listed(manifest):
                 if prefix + relative not in names:
                     continue  # the folder then fails its verification: model_unavailable
-                partial = dest / (relative + ".partial")
-                with partial.open("wb") as f:
+                with _written(dest / relative) as partial, partial.open("wb") as f:
                     container.download_blob(prefix + relative, timeout=_TIMEOUT_S).readinto(f)
-                partial.replace(dest / relative)
-            partial = dest / "manifest.json.partial"
-            partial.write_bytes(manifest)
-            partial.replace(dest / "manifest.json")
+            with _written(dest / "manifest.json") as partial:
+                partial.write_bytes(manifest)
+
+
+@contextlib.contextmanager
+def _written(target: Path) -> Iterator[Path]:
+    """A `.partial` file beside `target` to write, renamed onto it when the block ends well. A download cut off
+    or a full disk leaves no half file behind (it would fill the disk further at each attempt)."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
 
 
 def _listed(manifest: bytes) -> list[str]:

@@ -274,3 +274,21 @@ def test_an_allocation_that_onnx_runtime_refuses_is_model_out_of_memory_and_the_
         bright["error"]["code"] == "model_out_of_memory" and "Failed to allocate memory" in bright["error"]["message"]
     )
     assert dark["schema"] == again["schema"] == "sitelens.classify.result/1"
+
+
+def test_a_model_the_disk_cannot_hold_is_that_models_failure_not_the_servers(tmp_path: Path) -> None:
+    """A download that meets a full disk (ENOSPC) is `model_unavailable` for that model, kept for the retry wait
+    (one download, not one per photo), never an OSError out of the registry that would stop the server."""
+    attempts: list[str] = []
+
+    def disk_full(name: str, version: str, dest: Path) -> None:
+        attempts.append(f"{name}/{version}")
+        raise OSError(28, "No space left on device")
+
+    registry = Registry(tmp_path, lambda f: serving.load_model(f, CPU), capacity=2, max_batch=8, max_wait=0.001,
+                        max_queue=8, download=disk_full)  # fmt: skip
+    for _ in range(3):
+        with pytest.raises(NodeError) as refused:
+            registry.get("colours/1.0.0")
+        assert refused.value.code == "model_unavailable" and "No space left" in refused.value.message
+    assert attempts == ["colours/1.0.0"]
