@@ -25,7 +25,7 @@ param jobFailureMinJobs int
 @maxValue(180)
 param stuckPoolMinutes int
 
-@description('Failed function invocations in 15 minutes that raise the function-errors alert.')
+@description('Failed requests of the app\'s own code (a photo\'s ingest or completion that raised, each try) in 15 minutes that raise the function-errors alert.')
 @minValue(1)
 param functionErrorThreshold int
 
@@ -179,13 +179,20 @@ resource stuckPoolAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
   }
 }
 
-// Failed invocations (Functions reports each invocation to Application Insights as a request).
+// Failed requests of the app's own code only. Its cloud role is the service name function_app.py gives
+// telemetry.setup (batch_tasks/telemetry.py), which the Azure Monitor exporter sends as cloud_RoleName; its
+// consumer spans (ingest, complete) are requests, failed only when the handler raised (a FAILED job is a message
+// handled). Other roles stay out: the node server's (sitelens-node: node.job fails with each failed inference)
+// and the Functions host's own (the app's site name), whose HTTP answers of 400 and up count as failed, and a
+// client's 404 is no error of the app.
+var appRoleName = 'sitelens-app'
+
 resource functionErrorsAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   name: '${namePrefix}-function-errors'
   location: 'global'
   tags: tags
   properties: {
-    description: 'Function invocations failed: see the exceptions in Application Insights.'
+    description: 'Photo or completion handling raised in the Functions app (cloud role ${appRoleName}): see its exceptions in Application Insights.'
     severity: 2
     enabled: true
     scopes: [insightsId]
@@ -199,6 +206,13 @@ resource functionErrorsAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
           name: 'FailedRequests'
           metricNamespace: 'microsoft.insights/components'
           metricName: 'requests/failed'
+          dimensions: [
+            {
+              name: 'cloud/roleName'
+              operator: 'Include'
+              values: [appRoleName]
+            }
+          ]
           operator: 'GreaterThanOrEqual'
           threshold: functionErrorThreshold
           timeAggregation: 'Count'

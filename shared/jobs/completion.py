@@ -99,7 +99,10 @@ class Completion:
             done = self._handle(message, job)
             span.set_attribute("sitelens.state", done.state.value)
             if done.state is JobState.FAILED and done.reason:
-                telemetry.fail(span, done.reason)
+                # The job failed, the handling did not: the reason, never error status, which a span keeps for
+                # its own operation failing (a raise, set by job_span) and Application Insights counts as a
+                # failed request.
+                span.set_attribute("sitelens.reason", done.reason)
             return done
 
     def _handle(self, message: CompletionMessage, job: Job) -> Job:

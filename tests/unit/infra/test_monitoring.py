@@ -44,6 +44,24 @@ def test_the_four_alerts_exist_and_notify_the_action_group_parameter() -> None:
     assert errors["criteria"]["allOf"][0]["metricName"] == "requests/failed"
 
 
+def _service_name(path: str) -> str:
+    """The service name a process passes to telemetry.setup: its cloud role in Application Insights."""
+    found = re.findall(r'telemetry\.setup\("([^"]+)"', (bicep.REPO / path).read_text())
+    assert len(found) == 1, f"{path} no longer names one service"
+    return str(found[0])
+
+
+def test_function_errors_alert_counts_only_the_apps_own_failed_requests() -> None:
+    """Across the whole component, requests/failed also counted the node server's node.job (another role, failed
+    with each failed inference), so a few failed photos paged as function errors."""
+    app_role, node_role = _service_name("function_app.py"), _service_name("batch_tasks/node/server.py")
+    assert app_role != node_role
+    [criterion] = bicep.resource(ALERTS, "functionErrorsAlert")["properties"]["criteria"]["allOf"]
+    assert criterion["metricName"] == "requests/failed"
+    assert criterion["dimensions"] == [{"name": "cloud/roleName", "operator": "Include", "values": ["appRoleName"]}]
+    assert bicep.variable(ALERTS, "appRoleName") == app_role
+
+
 def test_poison_alert_counts_moves_to_any_poison_queue() -> None:
     text = query("poisonQuery")
     assert "StorageQueueLogs" in text and '"PutMessage"' in text and '"-poison/messages"' in text
