@@ -2,35 +2,49 @@
 
 It launches the node server outside the start task's lifetime and working directory (Batch re-runs a
 start task, e.g. after a reboot or a pool update, and must not find a service living in its folder), then
-waits until the server reports ready, so Batch schedules tasks only onto warm nodes. It is idempotent: a
-healthy server that is already running is left alone.
+waits until the server reports ready with every warm model loaded, so Batch schedules tasks only onto warm
+nodes that can serve.
 
-- `systemd` (Azure): writes `/etc/systemd/system/sitelens-node.service` (restart on failure, the start
-  task's `SITELENS_*` environment) and enables it, so the server also comes back after a reboot or crash;
-  a changed unit restarts it.
+- `systemd` (Azure): writes `/etc/systemd/system/sitelens-node.service` (restart on failure within a start
+  limit, the start task's `SITELENS_*` environment) and enables it, so the server also comes back after a
+  reboot or crash. The unit is written on every run, before anything else: a new package changes it (its
+  `ExecStart` is the package's own venv), which restarts a server that systemd brought back at boot from the
+  previous package onto this one.
 - `detached` (local Batch service, or a node without systemd): starts the server under
   `batch_tasks.supervisor` (restart on exit, as the unit's `Restart=always`) in a session of its own, its
-  log and pid file in `AZ_BATCH_NODE_SHARED_DIR`.
+  log and pid file in `AZ_BATCH_NODE_SHARED_DIR`. A healthy server that is already running is left alone.
 
-Exit 0 once ready; 1 if the server died or did not become ready within `--timeout` seconds (the log's
-tail is printed, and Batch marks the node `starttaskfailed`, which is right for a node that cannot serve).
+Exit 0 once ready; 1 if the NVIDIA driver is too old for this package's CUDA runtime, if the server died or
+kept restarting, did not become ready within `--timeout` seconds, or became ready without a warm model (the
+server's log or journal tail is printed, and Batch marks the node `starttaskfailed`, which is right for a
+node that cannot serve).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from batch_tasks import protocol
 from batch_tasks.node.settings import NodeSettings, NodeSettingsError
+from batch_tasks.supervisor import GIVE_UP_AFTER, QUICK_EXIT_S, RESTART_S
 
 UNIT_NAME = "sitelens-node.service"
 UNIT_DIR = Path("/etc/systemd/system")
+# The supervisor's rule in systemd's terms: GIVE_UP_AFTER starts within the time that many quick exits take.
+# systemd's default (5 starts in 10 s) can never trip with a 2 s restart delay and a server that takes seconds
+# to crash, so a broken server would restart forever.
+START_LIMIT_INTERVAL_S = GIVE_UP_AFTER * (QUICK_EXIT_S + RESTART_S)
+# onnxruntime-gpu 1.31 loads the CUDA 13 runtime (batch_tasks/requirements.txt), which needs driver r580+.
+MIN_DRIVER_MAJOR = 580
 _PASSED = (
     "AZ_BATCH_NODE_SHARED_DIR",
     "AZ_BATCH_NODE_ROOT_DIR",
@@ -44,6 +58,9 @@ _PASSED = (
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
 )
+
+# Why the server will not come up (its supervisor exited, systemd gave up on it), or None while it may.
+Watch = Callable[[], str | None]
 
 
 def server_command() -> list[str]:
@@ -64,6 +81,51 @@ def health(settings: NodeSettings, timeout: float = 2.0) -> dict[str, object] | 
         return protocol.call(settings.socket, {"op": "health"}, timeout)
     except (OSError, protocol.ProtocolError):
         return None
+
+
+def missing_warm_models(report: dict[str, object], settings: NodeSettings) -> list[str]:
+    """The warm models a ready server should serve and does not (they failed to load; the server logged why).
+    Only the last `SITELENS_MODEL_CACHE` of them can be checked: the warm-up's later models evict earlier ones."""
+    expected: list[str] = []
+    for model_id in reversed(settings.warm_models):
+        if model_id not in expected and len(expected) < settings.model_cache:
+            expected.append(model_id)
+    models = report.get("models")
+    served = {m.get("id") for m in models if isinstance(m, dict)} if isinstance(models, list) else set()
+    return [m for m in reversed(expected) if m not in served]
+
+
+def driver_problem(provider: str, nvidia_smi: str | None, cuda_build: bool) -> str | None:
+    """Why this node's NVIDIA driver cannot run the package's CUDA runtime, or None. Checked only where ONNX
+    Runtime's CUDA build is installed and CUDA may be used: with `auto` a node without a working driver runs
+    on the CPU, with `cuda` it is refused."""
+    if provider == "cpu" or not cuda_build:
+        return None
+    if nvidia_smi is None:
+        return None if provider == "auto" else "SITELENS_PROVIDER=cuda, but nvidia-smi is not on PATH: no NVIDIA driver"
+    query = [nvidia_smi, "--query-gpu=driver_version", "--format=csv,noheader"]
+    try:
+        found = subprocess.run(query, capture_output=True, text=True, timeout=60, check=False)
+        versions = [line.strip() for line in found.stdout.splitlines() if line.strip()]
+        majors = [int(v.split(".")[0]) for v in versions]
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        return None if provider == "auto" else f"SITELENS_PROVIDER=cuda, but nvidia-smi failed: {exc}"
+    if found.returncode != 0 or not majors:
+        why = (found.stderr or found.stdout).strip() or f"exit {found.returncode}"
+        return None if provider == "auto" else f"SITELENS_PROVIDER=cuda, but nvidia-smi found no GPU: {why}"
+    if min(majors) < MIN_DRIVER_MAJOR:
+        return (f"the NVIDIA driver is {versions[majors.index(min(majors))]}; this package's CUDA 13 runtime needs "
+                f"driver {MIN_DRIVER_MAJOR} or newer: boot the pool from an image that carries it (docs/deploy.md, "
+                "Node image)")  # fmt: skip
+    return None
+
+
+def _cuda_build() -> bool:
+    try:
+        importlib.metadata.distribution("onnxruntime-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def alive(pid: int) -> bool:
@@ -105,6 +167,8 @@ def unit_text(env: dict[str, str]) -> str:
         "[Unit]",
         "Description=sitelens node-local inference server",
         "After=network-online.target",
+        f"StartLimitIntervalSec={START_LIMIT_INTERVAL_S:g}",
+        f"StartLimitBurst={GIVE_UP_AFTER}",
         "",
         "[Service]",
         "Type=simple",
@@ -112,7 +176,7 @@ def unit_text(env: dict[str, str]) -> str:
         f"WorkingDirectory={env.get('AZ_BATCH_NODE_SHARED_DIR', '/')}",
         *(f'Environment="{k}={v}"' for k, v in sorted(server_environment(env).items())),
         "Restart=always",
-        "RestartSec=2",
+        f"RestartSec={RESTART_S:g}",
         "LimitNOFILE=65536",
         "",
         "[Install]",
@@ -122,28 +186,58 @@ def unit_text(env: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def install_systemd(env: dict[str, str], unit_dir: Path = UNIT_DIR) -> None:
-    unit = unit_dir / UNIT_NAME
+def install_systemd(env: dict[str, str], unit_dir: Path | None = None) -> None:
+    unit = (unit_dir or UNIT_DIR) / UNIT_NAME
     text = unit_text(env)
     changed = not unit.exists() or unit.read_text() != text
     if changed:
         unit.write_text(text)
         subprocess.run(["systemctl", "daemon-reload"], check=True)
+    # A server that hit the start limit before this run (at boot, say) would refuse to start again.
+    subprocess.run(["systemctl", "reset-failed", UNIT_NAME], check=False)
     subprocess.run(["systemctl", "enable", "--now", UNIT_NAME], check=True)
     if changed:
         subprocess.run(["systemctl", "restart", UNIT_NAME], check=True)
 
 
-def wait_ready(settings: NodeSettings, timeout: float, pid: int | None) -> bool:
+class UnitWatch:
+    """systemd's view of the unit's server while it starts: failed (the start limit), or restarting again and
+    again (a server that crashes only after loading for a while never trips the limit)."""
+
+    def __init__(self) -> None:
+        self._restarts_before: int | None = None
+
+    def __call__(self) -> str | None:
+        shown = subprocess.run(["systemctl", "show", "-p", "ActiveState,NRestarts", UNIT_NAME],
+                               capture_output=True, text=True, check=False)  # fmt: skip
+        state = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+        restarts = int(state["NRestarts"]) if state.get("NRestarts", "").isdigit() else 0
+        if self._restarts_before is None:
+            self._restarts_before = restarts
+        if state.get("ActiveState") == "failed":
+            return f"systemd gave up on {UNIT_NAME} after {restarts} restarts (its start limit)"
+        if restarts - self._restarts_before >= GIVE_UP_AFTER:
+            return f"{UNIT_NAME} restarted {restarts - self._restarts_before} times while starting"
+        return None
+
+
+def watch_pid(pid: int) -> Watch:
+    return lambda: None if alive(pid) else f"the server's supervisor (pid {pid}) exited"
+
+
+def wait_ready(settings: NodeSettings, timeout: float, watch: Watch) -> str | None:
+    """None once the server is ready with its warm models; else why it is not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         report = health(settings)
         if report and report.get("ready"):
-            return True
-        if pid is not None and not alive(pid):
-            return False
+            missing = missing_warm_models(report, settings)
+            return f"warm models not served: {', '.join(missing)}" if missing else None
+        gone = watch()
+        if gone is not None:
+            return gone
         time.sleep(0.5)  # poll period while the server loads and warms its models
-    return False
+    return f"not ready within {timeout:g} s"
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -151,6 +245,18 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def server_log(supervisor: str, settings: NodeSettings) -> str:
+    """The server's last lines: its log file when detached; under systemd its stderr is in the journal."""
+    if supervisor == "detached":
+        return _tail(settings.log_file)
+    command = ["journalctl", "-u", UNIT_NAME, "-n", "30", "--no-pager"]
+    try:
+        shown = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(no journal: {exc})"
+    return shown.stdout.strip() or f"(no journal: {shown.stderr.strip() or 'empty'})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,22 +269,30 @@ def main(argv: list[str] | None = None) -> int:
     except NodeSettingsError as exc:
         print(f"start: {exc}", file=sys.stderr)
         return 2
-    report = health(settings)
-    if report and report.get("ready"):
-        print(f"start: the node server is already running and ready (pid {report.get('pid')})")
-        return 0
-    pid: int | None = None
+    driver = driver_problem(settings.provider, shutil.which("nvidia-smi"), _cuda_build())
+    if driver is not None:
+        print(f"start: {driver}", file=sys.stderr)
+        return 1
+    watch: Watch
     if args.supervisor == "systemd":
-        install_systemd(dict(os.environ))
+        install_systemd(dict(os.environ))  # first: a server systemd restored at boot may be an older package's
+        watch = UnitWatch()
     else:
+        report = health(settings)
+        if report and report.get("ready") and not missing_warm_models(report, settings):
+            print(f"start: the node server is already running and ready (pid {report.get('pid')})")
+            return 0
         pid = _running_pid(settings)  # alive but not answering yet: a server still warming up
         if pid is None:
             pid = launch_detached(settings)
             print(f"start: launched the node server (pid {pid}), log {settings.log_file}")
-    if wait_ready(settings, args.timeout, pid):
+        watch = watch_pid(pid)
+    why = wait_ready(settings, args.timeout, watch)
+    if why is None:
         print(f"start: ready: {health(settings)}")
         return 0
-    print(f"start: the node server did not become ready; its log ends:\n{_tail(settings.log_file)}", file=sys.stderr)
+    log = server_log(args.supervisor, settings)
+    print(f"start: the node server cannot serve ({why}); its log ends:\n{log}", file=sys.stderr)
     return 1
 
 

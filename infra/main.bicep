@@ -88,12 +88,17 @@ param workEndHour int = 18
 @maxValue(14)
 param utcOffsetHours int = 0
 
-@description('Marketplace image with NVIDIA GPU drivers, pinned to one version so that every node of a pool runs the same image; docs/deploy.md says how to move it.')
+// 'latest', not a pinned version: the node package's CUDA 13 runtime (onnxruntime-gpu 1.31) needs NVIDIA driver r580
+// or newer. The version pinned before, 22.04.2024102301, carries 560.35.03; the image build definitions list r580
+// only from late 2025 on (Azure/azhpc-images, versions.json), and no marketplace version of those has been checked.
+// The start task refuses a node whose driver is older (batch_tasks/start.py), so a wrong image shows as
+// starttaskfailed. Pin a version you have checked: docs/deploy.md, "Node image".
+@description('Marketplace image with NVIDIA GPU drivers (r580 or newer); docs/deploy.md says how to pin a version.')
 param nodeImage object = {
   publisher: 'microsoft-dsvm'
   offer: 'ubuntu-hpc'
   sku: '2204'
-  version: '22.04.2024102301'
+  version: 'latest'
 }
 
 param nodeAgentSkuId string = 'batch.node.ubuntu 22.04'

@@ -96,10 +96,13 @@ class RoleAssignmentNamedByGuid(BaseResourceCheck):
 
 
 class ImageVersionPinned(BaseResourceCheck):
-    """A pool's image names a version, never `latest`: nodes added later would run another image.
+    """A pool's image written into the template names a version, never `latest`: nodes added later would run
+    another image.
 
-    A parameter or expression passes here (checkov cannot see its value); tests/unit/infra/test_batch.py
-    checks the default of the parameter infra/ passes.
+    A parameter or expression passes here (checkov cannot see its value). infra/main.bicep's `nodeImage`
+    parameter defaults to `latest` on purpose: no marketplace version carrying the NVIDIA r580 driver the node's
+    CUDA 13 runtime needs has been checked, and the start task refuses an older driver (batch_tasks/start.py);
+    tests/unit/infra/test_batch.py holds that default and its reason, and docs/deploy.md says how to pin one.
     """
 
     def __init__(self) -> None:

@@ -6,7 +6,8 @@
 # It installs Python 3.11 if the image lacks it, builds a venv for this exact package (a folder named by
 # the package's hash, so a re-run after a reboot reuses it and a new deployment gets a fresh one), points
 # $AZ_BATCH_NODE_SHARED_DIR/sitelens/current at it (the task command runs current/bin/python), then runs
-# `python -m batch_tasks.start --supervisor systemd`, which exits once the node server is warm.
+# `python -m batch_tasks.start --supervisor systemd`, which exits once the node server is warm, and only then
+# deletes the venvs of older package versions.
 set -euo pipefail
 
 : "${AZ_BATCH_NODE_SHARED_DIR:?runs as a Batch start task}"
@@ -56,11 +57,12 @@ main() {
   build_venv "$venv"
   ln -sfn "$venv" "$ROOT/current.new"
   mv -T "$ROOT/current.new" "$ROOT/current"
-  # Older package versions: no running task uses them once `current` has moved on.
-  find "$ROOT" -mindepth 1 -maxdepth 1 -type d ! -name "$version" -exec rm -rf {} +
   # The versioned path, not `current`: a new package changes the systemd unit, which restarts the server.
   cd "$AZ_BATCH_NODE_SHARED_DIR"
-  exec "$venv/bin/python" -m batch_tasks.start --supervisor systemd
+  "$venv/bin/python" -m batch_tasks.start --supervisor systemd  # its failure ends the script (set -e)
+  # Older package versions, only now: until the server runs from this venv, the one systemd restored at boot
+  # runs from an older one (its unit's ExecStart, its decode workers' python). No task uses them any more.
+  find "$ROOT" -mindepth 1 -maxdepth 1 -type d ! -name "$version" -exec rm -rf {} +
 }
 
 main "$@"

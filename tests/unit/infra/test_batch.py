@@ -52,8 +52,10 @@ def test_pool_size_slots_and_gpu_image_are_parameters() -> None:
     assert vm == {"imageReference": "image", "nodeAgentSkuId": "nodeAgentSkuId"}
     image = MAIN_PARAMS["nodeImage"]["default"]
     assert (image["publisher"], image["offer"]) == ("microsoft-dsvm", "ubuntu-hpc")  # ships NVIDIA drivers
-    # Pinned: with `latest`, nodes added later could boot another image than the ones already running.
-    assert re.fullmatch(rf"{image['sku'][:2]}\.{image['sku'][2:]}\.\d{{10}}", image["version"]), image["version"]
+    # `latest`: the package's CUDA 13 runtime needs driver r580+, and no pinned version carrying it is checked; the
+    # start task refuses an older driver (tests/unit/node/test_start_driver.py). An operator pins a checked one.
+    assert image["version"] == "latest"
+    assert "needs NVIDIA driver r580" in bicep.INFRA.joinpath("main.bicep").read_text()  # the reason stays beside it
     assert MAIN_PARAMS["nodeAgentSkuId"]["default"] == f"batch.node.ubuntu {image['sku'][:2]}.{image['sku'][2:]}"
 
 
@@ -102,5 +104,7 @@ def test_start_script_builds_the_venv_the_task_command_runs() -> None:
     assert python and python.group(1) == "sitelens/current"
     assert 'ROOT="$AZ_BATCH_NODE_SHARED_DIR/sitelens"' in START_SCRIPT
     assert 'mv -T "$ROOT/current.new" "$ROOT/current"' in START_SCRIPT
-    assert re.search(r'exec "\$venv/bin/python" -m batch_tasks\.start --supervisor systemd', START_SCRIPT)
+    started = re.search(r'^\s*"\$venv/bin/python" -m batch_tasks\.start --supervisor systemd', START_SCRIPT, re.M)
+    assert started  # run, not exec'd: the old venvs go only once it succeeded (tests/unit/infra/test_start_task.py)
+    assert START_SCRIPT.index('! -name "$version" -exec rm -rf') > started.end()
     assert '-r "$HERE/requirements.txt"' in START_SCRIPT

@@ -1,6 +1,6 @@
 """infra/node/start-task.sh run for real in a stand-in node folder: it builds the venv, puts the package on
-its path, points `current` at it, hands over to `batch_tasks.start` with the versioned python, reuses the
-venv on a re-run, and replaces it when the package changes.
+its path, points `current` at it, runs `batch_tasks.start` with the versioned python, reuses the venv on a
+re-run, and replaces it when the package changes, deleting the old one only once the start succeeded.
 
 The package here is a small stand-in for batch_tasks whose start module reports how it was run (the real
 one installs a systemd unit); the requirements are empty, so nothing is downloaded.
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,10 @@ SCRIPT = bicep.INFRA / "node" / "start-task.sh"
 START = """\
 import json, os, sys
 from pathlib import Path
+venvs = sorted(p.name for p in Path(os.environ["AZ_BATCH_NODE_SHARED_DIR"], "sitelens").iterdir())
 Path(os.environ["REPORT"]).write_text(json.dumps({"argv": sys.argv[1:], "python": sys.executable,
-    "cwd": os.getcwd(), "version": VERSION}))
+    "cwd": os.getcwd(), "version": VERSION, "venvs_while_starting": venvs}))
+sys.exit(int(os.environ.get("START_EXIT", "0")))
 """
 
 
@@ -36,7 +39,7 @@ def package(wd: Path, version: str) -> None:
     shutil.copy(SCRIPT, wd / "start-task.sh")
 
 
-def start_task(tmp_path: Path) -> dict[str, object]:
+def start_task(tmp_path: Path, start_exit: int = 0) -> dict[str, Any]:
     wd, shared = tmp_path / "startup" / "wd", tmp_path / "shared"
     shared.mkdir(exist_ok=True)
     fake_bin = tmp_path / "bin"
@@ -48,11 +51,12 @@ def start_task(tmp_path: Path) -> dict[str, object]:
         "HOME": str(tmp_path),
         "AZ_BATCH_NODE_SHARED_DIR": str(shared),
         "REPORT": str(tmp_path / "report.json"),
+        "START_EXIT": str(start_exit),  # what the stand-in batch_tasks.start exits with
     }
     result = subprocess.run(["/bin/bash", "start-task.sh"], cwd=wd, env=env, capture_output=True, text=True,
                             timeout=240, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    report: dict[str, object] = json.loads((tmp_path / "report.json").read_text())
+    assert result.returncode == start_exit, result.stdout + result.stderr
+    report: dict[str, Any] = json.loads((tmp_path / "report.json").read_text())
     report["log"] = result.stdout
     return report
 
@@ -89,3 +93,21 @@ def test_builds_reuses_and_replaces_the_node_venv(node: Path) -> None:
     newer = Path(str(second["python"])).parents[1]
     assert (root / "current").resolve() == newer.resolve()
     assert sorted(p.name for p in root.iterdir()) == sorted(["current", newer.name])  # the old one is gone
+
+
+def test_old_venvs_are_deleted_only_after_the_new_package_started(node: Path) -> None:
+    """At a reboot onto a new package, systemd restores the old package's server first: its unit's ExecStart and
+    its decode workers' python are in the old venv, which must outlive the start until the unit moved on."""
+    wd, root = node / "startup" / "wd", node / "shared" / "sitelens"
+    package(wd, "one")
+    old = Path(str(start_task(node)["python"])).parents[1]
+
+    package(wd, "two")
+    failed = start_task(node, start_exit=1)  # the new server did not come up: the node is starttaskfailed
+    assert old.name in failed["venvs_while_starting"]
+    assert old.exists()  # still there for whatever runs from it
+    new = Path(str(failed["python"])).parents[1]
+
+    started = start_task(node)  # a reboot once the cause is fixed
+    assert sorted(started["venvs_while_starting"]) == sorted(["current", new.name, old.name])
+    assert sorted(p.name for p in root.iterdir()) == sorted(["current", new.name])

@@ -41,3 +41,44 @@ def test_settings_defaults_and_errors() -> None:
         NodeSettings.from_env({"AZ_BATCH_NODE_SHARED_DIR": "/n", "SITELENS_PROVIDER": "tpu"})
     with pytest.raises(NodeSettingsError, match="SITELENS_MAX_BATCH must be at least 1"):
         NodeSettings.from_env({"AZ_BATCH_NODE_SHARED_DIR": "/n", "SITELENS_MAX_BATCH": "0"})
+
+
+def _sections(unit: str) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    for line in unit.splitlines():
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            current[key] = value
+    return sections
+
+
+def test_the_unit_gives_up_on_a_server_that_keeps_crashing() -> None:
+    """systemd's default start limit (5 starts in 10 s) never trips with a 2 s restart delay and a server that takes
+    seconds to crash: the unit's own limit must, or a broken server restarts forever."""
+    unit = _sections(start.unit_text({"AZ_BATCH_NODE_SHARED_DIR": "/n"}))
+    burst, interval = int(unit["Unit"]["StartLimitBurst"]), float(unit["Unit"]["StartLimitIntervalSec"])
+    restart_s = float(unit["Service"]["RestartSec"])
+    assert burst == 5 and interval == 60 and restart_s == 2
+    assert burst * restart_s < interval  # the burst's restart delays alone fit in the interval: it can trip
+    assert "StartLimitBurst" not in unit["Service"]  # systemd reads the limit in [Unit] only
+
+
+def _settings(warm: str, cache: int) -> NodeSettings:
+    env = {"AZ_BATCH_NODE_SHARED_DIR": "/n", "SITELENS_WARM_MODELS": warm, "SITELENS_MODEL_CACHE": str(cache)}
+    return NodeSettings.from_env(env)
+
+
+def test_a_warm_model_the_ready_server_does_not_serve_is_missing() -> None:
+    def served(*ids: str) -> dict[str, object]:
+        return {"ready": True, "models": [{"id": i, "provider": "CPUExecutionProvider"} for i in ids]}
+
+    settings = _settings("ocr/ppocrv4,colours/1.0.0", cache=2)
+    assert start.missing_warm_models(served("ocr/ppocrv4", "colours/1.0.0"), settings) == []
+    assert start.missing_warm_models(served("ocr/ppocrv4"), settings) == ["colours/1.0.0"]
+    assert start.missing_warm_models({"ready": True, "models": []}, settings) == ["ocr/ppocrv4", "colours/1.0.0"]
+    # More warm models than the cache keeps: the warm-up's later models evict the first, which is not missing.
+    three = _settings("a/1,b/1,c/1", cache=2)
+    assert start.missing_warm_models(served("b/1", "c/1"), three) == []
+    assert start.missing_warm_models(served("c/1"), three) == ["b/1"]
