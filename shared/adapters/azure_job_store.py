@@ -8,7 +8,8 @@
 | content claim | `content~{site}~{sha256}~{model name}~{version}` | `owner` / `follower~{job id}` | create-if-absent |
 
 The job is read by id in one point read; a site's jobs are listed from its index in time order. The open
-index is what the reconciler reads, so a sweep never scans finished work. Feedback goes to `jobfeedback`.
+index is what the reconciler reads, so a sweep never scans finished work. Feedback goes to `jobfeedback`:
+PartitionKey the job id, RowKey its place in the job's feedback (`000`, `001`, ...), created if absent.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import contextlib
 import itertools
 import json
 import re
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.jobs import ids
+from shared.jobs.feedback import BOXES, MAX_PER_JOB, TEXT_FIELDS, feedback_id, limit_reached
 from shared.jobs.models import Job, JobState
 
 JOBS, FEEDBACK = "jobs", "jobfeedback"
@@ -38,6 +39,11 @@ _SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~
 # match would otherwise read a site's whole history in one request. The page then holds fewer than `limit` jobs
 # (even none) and a continuation at the last entry read, which the client follows.
 SCANNED_PER_PAGE = 1_000
+# A string property holds at most 32,768 UTF-16 code units (64 KiB), so a list member (a detection's boxes) is
+# kept as its JSON in parts of at most this many characters (two units each at most): `boxes`, `boxes_2`, ...
+# The API takes 64 KiB of body, which stores as at most about 77,000 characters (each coordinate may grow by
+# up to 14, `1e15` becoming 1000000000000000.0): five parts, well inside an entity's 1 MiB and 255 properties.
+FEEDBACK_PART_CHARS = 16_000
 
 
 def time_key(at: datetime) -> str:
@@ -59,6 +65,29 @@ def to_entity(job: Job) -> dict[str, Any]:
         else:
             entity[name] = value
     return entity
+
+
+def to_feedback_entity(job_id: str, place: int, members: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """One feedback entry as a `jobfeedback` entity: strings as they are, a list as its JSON in parts."""
+    entity: dict[str, Any] = {"PartitionKey": job_id, "RowKey": f"{place:03d}", "feedback_id": feedback_id(members),
+                              "at": at.isoformat()}  # fmt: skip
+    for name, value in members.items():
+        if name in TEXT_FIELDS:
+            entity[name] = value
+            continue
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        parts = [text[start : start + FEEDBACK_PART_CHARS] for start in range(0, len(text), FEEDBACK_PART_CHARS)]
+        entity.update({name if n == 1 else f"{name}_{n}": part for n, part in enumerate(parts, start=1)})
+    return entity
+
+
+def from_feedback_entity(entity: Any) -> dict[str, Any]:
+    """The members kept, as `to_feedback_entity` was given them."""
+    members = {name: entity[name] for name in TEXT_FIELDS if name in entity}
+    if BOXES in entity:
+        parts = itertools.takewhile(bool, (entity.get(f"{BOXES}_{n}") for n in itertools.count(2)))
+        members[BOXES] = json.loads(entity[BOXES] + "".join(parts))
+    return members
 
 
 def from_entity(entity: Any) -> Job:
@@ -183,10 +212,20 @@ class TableJobStore:
             return [e["RowKey"].split("~", 1)[1] for e in entries]
 
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
+        """Keep `feedback` once, in the job's next place; its id. Two writers aiming at one place: one wins, the
+        other reads again, so each lost race means one more entry kept and the cap ends the loop."""
         self.get(job_id)  # NotFound for an unknown job
-        feedback_id = f"{at.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        # A table property is a scalar: a list (a detection's corrected boxes) is kept as its JSON text.
-        members = {k: v if isinstance(v, str) else json.dumps(v) for k, v in feedback.items()}
-        call("feedback", self._feedback.create_entity,
-              {"PartitionKey": job_id, "RowKey": feedback_id, "at": at.isoformat(), **members})  # fmt: skip
-        return feedback_id
+        wanted = feedback_id(feedback)
+        for _ in range(MAX_PER_JOB + 1):
+            with translated("feedback"):  # the page is fetched while listing
+                rows = self._feedback.query_entities("PartitionKey eq @job", parameters={"job": job_id},
+                                                     select=["feedback_id"])  # fmt: skip
+                kept = [row.get("feedback_id") for row in itertools.islice(rows, MAX_PER_JOB + 1)]
+            if wanted in kept:
+                return wanted  # the same feedback again: answered as first kept
+            if len(kept) >= MAX_PER_JOB:
+                raise limit_reached(job_id)
+            with contextlib.suppress(Conflict):  # another entry took this place: look again
+                call("feedback", self._feedback.create_entity, to_feedback_entity(job_id, len(kept), feedback, at))
+                return wanted
+        raise Conflict(f"feedback on job {job_id} kept losing its place")  # unreachable: see above

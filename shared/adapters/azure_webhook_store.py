@@ -12,6 +12,11 @@ the subscriptions that can want the event. The index row is written before the s
 after it, so a crash leaves at worst an index row without a subscription, which readers skip; subscriptions
 from before the index are indexed once per store, on the first read, under a marker row.
 
+A subscription's registration (url, site and event types, hashed: `Subscription.registration`) has a row
+beside it (PK "subscription", RK `registration~{hash}`, naming its holder), inserted in one transaction with
+the subscription's row, so two concurrent creates of one registration cannot both be added. The row outlives
+a delete; a create takes it over, on its ETag, when its holder is disabled or gone.
+
 Deliveries are also indexed by subscription (`webhookdeliveryindex`, PK subscription id, RK the inverted
 creation time in microseconds then the event id), so a subscription's newest deliveries, and its failed ones
 (the rows whose `State` is failed), are read from one partition instead of a scan of every delivery. The index
@@ -32,35 +37,35 @@ import contextlib
 import itertools
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.adapters.azure_errors import call, translated
-from shared.errors import Conflict, NotFound
+from shared.adapters.azure_webhook_rows import (
+    delivery_of,
+    delivery_row,
+    index_entry,
+    index_row,
+    registration_row,
+    subscription_of,
+    subscription_row,
+)
+from shared.errors import Conflict, NotFound, TransientError
 from shared.paging import not_given
-from shared.webhooks.models import ALL_SITES, Attempt, Delivery, DeliveryState, Event, SigningSecret, Subscription
+from shared.webhooks.models import ALL_SITES, Delivery, DeliveryState, Event, Subscription
 from shared.webhooks.ports import DeliveryPage
 
 SUBSCRIPTIONS, EVENTS, DELIVERIES = "webhooksubscriptions", "webhookevents", "webhookdeliveries"
 DELIVERY_INDEX = "webhookdeliveryindex"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LAST_MICROSECOND = 10**17 - 1  # past the year 5000: inverted times keep 17 digits, so text order is time order
 INDEX_MARK = ("index", "by-site")  # present once every subscription has its index row
-
-
-def _index_row(site: str, subscription_id: str) -> dict[str, Any]:
-    return {"PartitionKey": f"site~{site}", "RowKey": subscription_id}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+# The subscription rows only: their ids start `sub_`, and '`' is the character after '_', so the range leaves out
+# the registration rows of the same partition.
+SUBSCRIPTION_ROWS = "PartitionKey eq 'subscription' and RowKey ge 'sub_' and RowKey lt 'sub`'"
+CLAIM_TRIES = 5  # a registration taken over by a concurrent create is read again, this many times at most
+TransactionStep = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], dict[str, Any]]
 
 
 class TableWebhookStore:
@@ -83,6 +88,11 @@ class TableWebhookStore:
             return False
         return True
 
+    def _delete(self, what: str, table: str, row: dict[str, Any]) -> None:
+        """Delete if present."""
+        with contextlib.suppress(NotFound):
+            call(what, self._tables[table].delete_entity, row["PartitionKey"], row["RowKey"])
+
     def _replace(self, table: str, entity: dict[str, Any], etag: str | None, what: str) -> str:
         condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
         meta = call(what, self._tables[table].update_entity, entity, mode=UpdateMode.REPLACE, etag=etag,
@@ -90,28 +100,57 @@ class TableWebhookStore:
         return str(meta["etag"])
 
     # subscriptions
-    def add_subscription(self, subscription: Subscription) -> None:
-        self._insert("subscription index", SUBSCRIPTIONS, _index_row(subscription.site, subscription.id))
-        call("subscription", self._tables[SUBSCRIPTIONS].create_entity, _sub_entity(subscription))
+    def add_subscription(self, subscription: Subscription) -> str | None:
+        """Adds it with its registration row in one transaction, or names the active holder (see the module doc)."""
+        index = index_row(subscription.site, subscription.id)
+        self._insert("subscription index", SUBSCRIPTIONS, index)
+        for _ in range(CLAIM_TRIES):
+            claim = self._claim(subscription)
+            if isinstance(claim, str):  # its index row goes: every event's read would skip it for nothing
+                self._delete("subscription index", SUBSCRIPTIONS, index)
+                return claim
+            try:
+                call("subscription", self._tables[SUBSCRIPTIONS].submit_transaction,
+                     [claim, ("create", subscription_row(subscription))])  # fmt: skip
+            except Conflict:
+                if self._existing([subscription.id]):
+                    raise  # its id is taken: no claim can help
+                continue  # a concurrent create claimed the registration first: read who holds it now
+            return None
+        raise TransientError(f"subscription registration {subscription.registration} kept changing")
+
+    def _claim(self, subscription: Subscription) -> str | TransactionStep:
+        """The transaction step that claims the registration, or the id of the active subscription holding it."""
+        row = registration_row(subscription)
+        try:
+            held = call("subscription registration", self._tables[SUBSCRIPTIONS].get_entity, row["PartitionKey"],
+                        row["RowKey"])  # fmt: skip
+        except NotFound:
+            return ("create", row)
+        try:
+            if self.get_subscription(str(held["SubscriptionId"])).disabled_reason is None:
+                return str(held["SubscriptionId"])
+        except NotFound:
+            pass  # deleted since
+        return ("update", row, {"mode": UpdateMode.REPLACE, "etag": held.metadata["etag"],
+                                "match_condition": MatchConditions.IfNotModified})  # fmt: skip
 
     def get_subscription(self, subscription_id: str) -> Subscription:
         entity = call("subscription", self._tables[SUBSCRIPTIONS].get_entity, "subscription", subscription_id)
-        return _sub(entity)
+        return subscription_of(entity)
 
     def list_subscriptions(self) -> list[Subscription]:
-        rows = self._query("subscriptions", SUBSCRIPTIONS, "PartitionKey eq 'subscription'")
-        return [_sub(e) for e in rows]
+        return [subscription_of(e) for e in self._query("subscriptions", SUBSCRIPTIONS, SUBSCRIPTION_ROWS)]
 
     def update_subscription(self, subscription: Subscription) -> Subscription:
-        etag = self._replace(SUBSCRIPTIONS, _sub_entity(subscription), subscription.etag, "subscription")
+        etag = self._replace(SUBSCRIPTIONS, subscription_row(subscription), subscription.etag, "subscription")
         return Subscription(**{**subscription.__dict__, "etag": etag})
 
     def delete_subscription(self, subscription_id: str) -> None:
         sub = self.get_subscription(subscription_id)  # 404 for an unknown id, as the API promises
         call("subscription", self._tables[SUBSCRIPTIONS].delete_entity, "subscription", subscription_id)
-        row = _index_row(sub.site, subscription_id)
-        with contextlib.suppress(NotFound):  # a subscription not indexed yet has no row to delete
-            call("subscription index", self._tables[SUBSCRIPTIONS].delete_entity, row["PartitionKey"], row["RowKey"])
+        # A subscription not indexed yet has no row to delete.
+        self._delete("subscription index", SUBSCRIPTIONS, index_row(sub.site, subscription_id))
 
     def subscriptions_for(self, site: str) -> list[Subscription]:
         """The subscriptions of `site` and the fleet-wide ones, read through the index (see the module doc)."""
@@ -121,8 +160,11 @@ class TableWebhookStore:
             rows = self._query("subscription index", SUBSCRIPTIONS, "PartitionKey eq @pk",
                                parameters={"pk": f"site~{key}"}, select=["RowKey"])  # fmt: skip
             ids.update(str(r["RowKey"]) for r in rows)
+        return self._existing(sorted(ids))
+
+    def _existing(self, ids: Iterable[str]) -> list[Subscription]:
         found = []
-        for subscription_id in sorted(ids):
+        for subscription_id in ids:
             with contextlib.suppress(NotFound):  # a create that died half way, or a delete since the index read
                 found.append(self.get_subscription(subscription_id))
         return found
@@ -133,10 +175,9 @@ class TableWebhookStore:
         try:
             call("subscription index", self._tables[SUBSCRIPTIONS].get_entity, *INDEX_MARK)
         except NotFound:  # subscriptions from before the index: index them, then say so (both idempotent)
-            rows = self._query("subscription index", SUBSCRIPTIONS, "PartitionKey eq 'subscription'",
-                               select=["RowKey", "Site"])  # fmt: skip
+            rows = self._query("subscription index", SUBSCRIPTIONS, SUBSCRIPTION_ROWS, select=["RowKey", "Site"])
             for row in rows:
-                self._insert("subscription index", SUBSCRIPTIONS, _index_row(str(row["Site"]), str(row["RowKey"])))
+                self._insert("subscription index", SUBSCRIPTIONS, index_row(str(row["Site"]), str(row["RowKey"])))
             self._insert("subscription index", SUBSCRIPTIONS, {"PartitionKey": INDEX_MARK[0], "RowKey": INDEX_MARK[1]})
         self._indexed = True
 
@@ -155,24 +196,22 @@ class TableWebhookStore:
 
     # deliveries
     def add_delivery(self, delivery: Delivery) -> bool:
-        listed = _listed(delivery)
+        listed = index_entry(delivery)
         # First, so that a delivery is never missing from its subscription's index.
         indexed = listed is not None and self._insert("delivery index", DELIVERY_INDEX, listed)
-        added = self._insert("delivery", DELIVERIES, _delivery_entity(delivery))
+        added = self._insert("delivery", DELIVERIES, delivery_row(delivery))
         if indexed and not added and listed is not None:  # an event published again: its delivery keeps its time
-            with contextlib.suppress(NotFound):
-                call("delivery index", self._tables[DELIVERY_INDEX].delete_entity, listed["PartitionKey"],
-                     listed["RowKey"])  # fmt: skip
+            self._delete("delivery index", DELIVERY_INDEX, listed)
         return added
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
-        return _delivery(call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
+        return delivery_of(call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
 
     def update_delivery(self, delivery: Delivery) -> Delivery:
-        listed = _listed(delivery)
+        listed = index_entry(delivery)
         if listed is not None:  # first, so that a failed delivery is always listed; the same row every time
             call("delivery index", self._tables[DELIVERY_INDEX].upsert_entity, listed, mode=UpdateMode.REPLACE)
-        etag = self._replace(DELIVERIES, _delivery_entity(delivery), delivery.etag, "delivery")
+        etag = self._replace(DELIVERIES, delivery_row(delivery), delivery.etag, "delivery")
         return Delivery(**{**delivery.__dict__, "etag": etag})
 
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]:
@@ -182,7 +221,7 @@ class TableWebhookStore:
             "State eq @state and NextAttemptAt lt @due",
             parameters={"state": DeliveryState.PENDING.value, "due": due_before.isoformat()},
         )
-        return [_delivery(e) for e in rows]
+        return [delivery_of(e) for e in rows]
 
     def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage:
         """One page of the subscription's failed deliveries, newest first: one page of its index rows marked
@@ -218,7 +257,7 @@ class TableWebhookStore:
         for row_key, event_id in rows:
             with contextlib.suppress(NotFound):  # an index row whose delivery was never written
                 delivery = self.get_delivery(event_id, subscription_id)
-                listed = _listed(delivery)
+                listed = index_entry(delivery)
                 # The delivery's own time names its one true row; another is left by a publish that died half way.
                 if listed is not None and listed["RowKey"] == row_key:
                     found.append(delivery)
@@ -238,56 +277,3 @@ def _position(subscription_id: str, token: str | None) -> dict[str, str | None] 
     if keys is None or not any(keys) or not all(k is None or isinstance(k, str) for k in keys):
         raise not_given()
     return {"PartitionKey": keys[0], "RowKey": keys[1]}
-
-
-def _listed(d: Delivery) -> dict[str, Any] | None:
-    """The delivery's row in its subscription's index (None for a delivery without a creation time)."""
-    if d.created_at is None:
-        return None
-    inverted = LAST_MICROSECOND - (d.created_at - EPOCH) // timedelta(microseconds=1)  # exact, unlike floats
-    return {"PartitionKey": d.subscription_id, "RowKey": f"{inverted:017d}~{d.event_id}", "EventId": d.event_id,
-            "State": d.state.value}  # fmt: skip
-
-
-def _sub_entity(s: Subscription) -> dict[str, Any]:
-    secrets = [{"secret": x.secret, "expires_at": _iso(x.expires_at)} for x in s.secrets]
-    return {
-        "PartitionKey": "subscription", "RowKey": s.id, "Url": s.url, "Site": s.site,
-        "EventTypes": ",".join(sorted(s.event_types)), "Secrets": json.dumps(secrets),
-        "CreatedAt": s.created_at.isoformat(), "DisabledReason": s.disabled_reason or "",
-    }  # fmt: skip
-
-
-def _sub(e: Any) -> Subscription:
-    secrets = tuple(SigningSecret(x["secret"], _dt(x["expires_at"])) for x in json.loads(e["Secrets"]))
-    return Subscription(
-        id=e["RowKey"], url=e["Url"], site=e["Site"], event_types=frozenset(e["EventTypes"].split(",")),
-        secrets=secrets, created_at=datetime.fromisoformat(e["CreatedAt"]),
-        disabled_reason=e.get("DisabledReason") or None, etag=e.metadata["etag"],
-    )  # fmt: skip
-
-
-def _delivery_entity(d: Delivery) -> dict[str, Any]:
-    attempts = [
-        {"n": a.number, "started": _iso(a.started_at), "finished": _iso(a.finished_at), "status": a.status,
-         "error": a.error}
-        for a in d.attempts
-    ]  # fmt: skip
-    return {
-        "PartitionKey": d.event_id, "RowKey": d.subscription_id, "State": d.state.value,
-        # ISO text sorts like time, so the sweep can filter on it without Edm.DateTime round-trips.
-        "NextAttemptAt": d.next_attempt_at.isoformat(), "Attempts": json.dumps(attempts),
-        "FailureReason": d.failure_reason or "", "CreatedAt": _iso(d.created_at) or "",
-    }  # fmt: skip
-
-
-def _delivery(e: Any) -> Delivery:
-    attempts = tuple(
-        Attempt(a["n"], datetime.fromisoformat(a["started"]), _dt(a["finished"]), a["status"], a["error"])
-        for a in json.loads(e["Attempts"])
-    )
-    return Delivery(
-        event_id=e["PartitionKey"], subscription_id=e["RowKey"], state=DeliveryState(e["State"]),
-        next_attempt_at=datetime.fromisoformat(e["NextAttemptAt"]), attempts=attempts,
-        failure_reason=e.get("FailureReason") or None, etag=e.metadata["etag"], created_at=_dt(e.get("CreatedAt")),
-    )  # fmt: skip

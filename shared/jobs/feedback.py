@@ -7,15 +7,21 @@
 A job without a result yet (not SUCCEEDED) has no known kind and takes what an OCR job takes. A member
 that does not fit the job's kind is refused (`feedback_wrong_kind`) rather than kept where no one would
 read it; a malformed one is `bad_feedback`.
+
+Feedback is kept once: its id is a hash of its members as `read` normalised them (nulls dropped, coordinates
+as numbers), so the same feedback sent again (a client's retry) answers the entry already kept. A job keeps
+at most MAX_PER_JOB entries; another is refused `feedback_limit`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any
 
 from shared import request_body
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, PermanentError
 from shared.jobs import result_kinds
 from shared.jobs.models import Job, JobState
 
@@ -29,6 +35,7 @@ FIELDS_BY_KIND = {
     result_kinds.DETECT: frozenset({BOXES, "note"}),
 }
 ALL_FIELDS = frozenset(TEXT_FIELDS) | {BOXES}
+MAX_PER_JOB = 100  # entries kept per job: corrections for retraining, not a log to grow without end
 
 
 def read(doc: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +50,18 @@ def read(doc: dict[str, Any]) -> dict[str, Any]:
     if not kept:
         raise InvalidInput(f"give at least one of {sorted(ALL_FIELDS)}", reason="bad_feedback")
     return kept
+
+
+def feedback_id(kept: dict[str, Any]) -> str:
+    """The id of the feedback `read` kept: the same members give the same id, whatever their order or spelling."""
+    canonical = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "fb_" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def limit_reached(job_id: str) -> PermanentError:
+    """What a store raises for feedback past MAX_PER_JOB on one job: retrying cannot help."""
+    return PermanentError(f"job {job_id} already has {MAX_PER_JOB} feedback entries, the most kept per job",
+                          reason="feedback_limit")  # fmt: skip
 
 
 def kind_of(job: Job) -> str:

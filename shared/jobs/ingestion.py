@@ -125,12 +125,36 @@ class Ingestion:
         """A FAILED job again, as a new job that points back at it (terminal states never change).
 
         The retry is bound to the version under the name now, which may be a later write: retrying is the
-        explicit way to have a rewritten photo processed."""
-        info = self.photos.photo_info(original.blob_name)
+        explicit way to have a rewritten photo processed. Its id comes from the name and the failed job's, so
+        asking again, even at the same moment, answers the same new job. A photo no longer stored (deleted,
+        or expired by the lifecycle rule) cannot run again: refused `photo_missing`, or its earlier retry."""
+        try:
+            info = self.photos.photo_info(original.blob_name)
+        except NotFound:
+            with contextlib.suppress(NotFound):
+                return self.store.get(ids.job_id_for(original.blob_name, original.id))
+            raise PhotoUnreadable("the photo is no longer stored (deleted, or expired by the storage lifecycle "
+                                  "rule), so this job cannot run again", reason="photo_missing") from None  # fmt: skip
         job = self._bind(original.blob_name, info, retry_of=original)
-        if original.retried_by != job.id:
-            self.store.update(replace(original, retried_by=job.id))
-        return self.process(job, info)
+        self._point_forward(original, job.id)
+        try:  # whether or not the pointer was written: the new job is what was asked for
+            return self._process(job, info)
+        except Conflict:  # another caller of this retry (no delivery names it) wrote the job: it carries it on,
+            return self.store.get(job.id)  # and this one answers the job as it stands
+
+    def _point_forward(self, original: Job, retry_id: str) -> None:
+        """`retried_by` on the failed job. Only bookkeeping, so a write lost to a concurrent one (its event's
+        publication, a later write counted, the same retry asked twice) re-reads and writes again."""
+        for _ in range(MAX_RACES):
+            if original.retried_by is not None:
+                return  # a concurrent retry wrote it: the same id, derived as ours was
+            try:
+                self.store.update(replace(original, retried_by=retry_id))
+                return
+            except Conflict:
+                original = self.store.get(original.id)
+        log.warning("job %s was retried as %s but lost every write of retried_by; the next retry writes it",
+                    original.id, retry_id)  # fmt: skip
 
     def process(self, job: Job, info: BlobInfo) -> Job:
         """Carry `job` as far as it goes now; a write lost to a concurrent delivery re-reads and goes on."""

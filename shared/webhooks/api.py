@@ -1,7 +1,8 @@
 """The subscriptions API, independent of the HTTP framework: JSON in, a `Reply` (JSON or problem document) out.
 
 Path ids and body members are checked by type and size before the store sees them; every sitelens error
-becomes an RFC 9457 problem document with its reason code (400, 404, 409, 503, ...).
+becomes an RFC 9457 problem document with its reason code (400, 404, 409, 503, ...); `subscription_exists`
+also names the subscription that exists (`subscription_id`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from shared import paging, request_body
+from shared import paging, problems, request_body
 from shared.errors import SitelensError
 from shared.http_reply import Reply
 from shared.webhooks.models import (
@@ -21,6 +22,7 @@ from shared.webhooks.models import (
     check_subscription_id,
 )
 from shared.webhooks.service import WebhookService
+from shared.webhooks.subscriptions import already_registered
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024  # a URL of 2,048 characters, each \u-escaped, with a site and the event types
@@ -44,7 +46,11 @@ def handle(
 
 def _create(service: WebhookService, _params: dict[str, str], raw: bytes) -> Reply:
     request = SubscriptionRequest.from_json(request_body.json_object(raw, max_bytes=MAX_BODY))
-    sub, secret = service.subscribe(request.url, request.site, request.event_types)
+    registered = service.register(request.url, request.site, request.event_types)
+    if isinstance(registered, str):  # RFC 9457 lets a problem carry members of its own: the one to use instead
+        status, problem = problems.from_error(already_registered(registered))
+        return Reply(status, {**problem, "subscription_id": registered})
+    sub, secret = registered
     return Reply(201, {**sub.public(), "secret": secret})
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared import request_body
@@ -85,6 +87,20 @@ class Subscription:
 
     def signing_secrets(self, now: datetime) -> list[str]:
         return [s.secret for s in self.secrets if s.active(now)]
+
+    def rotated(self, secret: str, now: datetime, grace: timedelta) -> Subscription:
+        """`secret` current, the one current until now signing for `grace` more, any older one dropped: at most two
+        sign, so a rotation within the grace of the last drops the oldest (a leaked secret never has to wait)."""
+        newest = [s for s in self.secrets if s.active(now)][-1:]
+        previous = tuple(SigningSecret(s.secret, s.expires_at or now + grace) for s in newest)
+        return replace(self, secrets=(*previous, SigningSecret(secret)))
+
+    @property
+    def registration(self) -> str:
+        """What two subscriptions that would send every event twice share: the url as given, the site and the
+        event types, hashed (a Table key). Only one active subscription may hold a registration."""
+        text = json.dumps([self.url, self.site, sorted(self.event_types)])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def public(self) -> dict[str, object]:
         """What the API shows: never a secret."""

@@ -1,4 +1,5 @@
-"""The webhook use cases: subscribe, rotate, publish an event, deliver one attempt, sweep, replay.
+"""The webhook use cases: publish an event, deliver one attempt, sweep, replay; and, from
+`shared.webhooks.subscriptions`, subscribe, rotate and read a subscription's deliveries.
 
 Delivery is at least once and every attempt is recorded: an attempt is written as started (a
 conditional write, so two workers never send the same delivery at once) before the POST, and its
@@ -10,7 +11,6 @@ changes across attempts.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,23 +19,20 @@ from opentelemetry.trace import SpanKind
 
 from batch_tasks import telemetry
 from shared import metrics
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound, TransientError
 from shared.webhooks import endpoint, retry
 from shared.webhooks.models import (
-    ALL_SITES,
-    EVENT_TYPES,
     Attempt,
     Delivery,
     DeliveryState,
     Event,
-    SigningSecret,
     Subscription,
 )
-from shared.webhooks.ports import DeliveryPage, NotificationQueue, WebhookStore
-from shared.webhooks.signing import new_secret, sign_headers
+from shared.webhooks.ports import NotificationQueue, WebhookStore
+from shared.webhooks.signing import sign_headers
+from shared.webhooks.subscriptions import WRITE_TRIES, SubscriptionCases
 
 log = logging.getLogger(__name__)
-ROTATION_GRACE = timedelta(hours=24)
 # An attempt still open after the send timeout plus this margin belongs to a process that died.
 STALE_ATTEMPT = timedelta(seconds=endpoint.TIMEOUT_S) + timedelta(minutes=1)
 # A pending delivery this far past due lost its queue message.
@@ -57,7 +54,7 @@ def _default_sender(target: endpoint.Target, body: bytes, headers: dict[str, str
     return endpoint.post(target, body, headers)
 
 
-class WebhookService:
+class WebhookService(SubscriptionCases):
     def __init__(
         self,
         store: WebhookStore,
@@ -84,71 +81,6 @@ class WebhookService:
         self.resolve = resolve
         self.send = send
         self.clock = clock
-
-    # --- subscriptions -------------------------------------------------------------------------
-    def subscribe(self, url: str, site: str | None, event_types: list[str] | None) -> tuple[Subscription, str]:
-        """Register an endpoint; returns the subscription and its secret, which is shown only here."""
-        try:
-            endpoint.check(url, self.policy, self.resolve)
-        except OSError as exc:  # strict here: a typo'd host fails at once, not after three days of retries
-            raise endpoint.UnsafeWebhookUrl(f"webhook host does not resolve: {exc}") from exc
-        types = frozenset(event_types or EVENT_TYPES)
-        unknown = types - EVENT_TYPES
-        if unknown:
-            raise InvalidInput(f"unknown event types: {', '.join(sorted(unknown))}", reason="unknown_event_type")
-        secret = new_secret()
-        sub = Subscription(
-            id=f"sub_{uuid.uuid4().hex}",
-            url=url,
-            site=site or ALL_SITES,
-            event_types=types,
-            secrets=(SigningSecret(secret),),
-            created_at=self.clock(),
-        )
-        self.store.add_subscription(sub)
-        return sub, secret
-
-    def subscriptions(self) -> list[Subscription]:
-        return list(self.store.list_subscriptions())
-
-    def subscription(self, subscription_id: str) -> Subscription:
-        """The subscription, or NotFound."""
-        return self.store.get_subscription(subscription_id)
-
-    def unsubscribe(self, subscription_id: str) -> None:
-        """Remove a subscription (NotFound when there is none); its pending deliveries are cancelled when due."""
-        self.store.delete_subscription(subscription_id)
-
-    def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage:
-        """A page of the subscription's failed deliveries with their attempts, newest first, and the store's token
-        for the next; NotFound for an unknown subscription, so that a mistyped id is not read as "nothing failed"."""
-        self.store.get_subscription(subscription_id)
-        return self.store.failed_deliveries(subscription_id, limit, token)
-
-    def recent_deliveries(self, subscription_id: str, limit: int) -> list[tuple[Delivery, Event | None]]:
-        """The subscription's newest `limit` deliveries, any outcome, newest first, each with its event (None
-        if the event is gone); NotFound for an unknown subscription."""
-        self.store.get_subscription(subscription_id)
-        return [(d, self._event_or_none(d.event_id)) for d in self.store.recent_deliveries(subscription_id, limit)]
-
-    def _event_or_none(self, event_id: str) -> Event | None:
-        try:
-            return self.store.get_event(event_id)
-        except NotFound:
-            return None
-
-    def rotate(self, subscription_id: str, grace: timedelta = ROTATION_GRACE) -> str:
-        """Add a new secret; the current ones keep signing until `grace` has passed."""
-        sub = self.store.get_subscription(subscription_id)
-        now = self.clock()
-        secret = new_secret()
-        kept = tuple(
-            s if s.expires_at is not None else SigningSecret(s.secret, now + grace)
-            for s in sub.secrets
-            if s.active(now)
-        )
-        self.store.update_subscription(replace(sub, secrets=(*kept, SigningSecret(secret))))
-        return secret
 
     # --- outbox --------------------------------------------------------------------------------
     def publish(self, event: Event) -> int:
@@ -287,11 +219,27 @@ class WebhookService:
         return redriven
 
     def replay(self, event_id: str, subscription_id: str) -> None:
-        """Send a failed delivery again (an operator's or client's request); attempts are kept."""
-        delivery = self.store.get_delivery(event_id, subscription_id)
-        if delivery.state is not DeliveryState.FAILED:
-            raise InvalidInput("only failed deliveries can be replayed", reason="not_failed")
-        self.store.update_delivery(
-            replace(delivery, state=DeliveryState.PENDING, failure_reason=None, next_attempt_at=self.clock())
-        )
-        self.queue.send(event_id, subscription_id, timedelta(0))
+        """Send a failed delivery again (an operator's or client's request); attempts are kept. NotFound for an
+        unknown subscription or delivery; Conflict `subscription_disabled` when a 410 disabled the subscription,
+        the delivery left failed (its attempt would be cancelled unsent). A replay that loses to a concurrent
+        one of the same delivery answers as that one did, and queues nothing more."""
+        sub = self.store.get_subscription(subscription_id)
+        if sub.disabled_reason is not None:
+            raise Conflict(f"subscription {subscription_id} is disabled ({sub.disabled_reason}); subscribe again to "
+                           "receive events", reason="subscription_disabled")  # fmt: skip
+        raced = False
+        for _ in range(WRITE_TRIES):
+            delivery = self.store.get_delivery(event_id, subscription_id)
+            if delivery.state is not DeliveryState.FAILED:
+                if raced:  # only a replay changes a failed delivery
+                    return
+                raise InvalidInput("only failed deliveries can be replayed", reason="not_failed")
+            pending = replace(delivery, state=DeliveryState.PENDING, failure_reason=None, next_attempt_at=self.clock())
+            try:
+                self.store.update_delivery(pending)
+            except Conflict:
+                raced = True
+                continue
+            self.queue.send(event_id, subscription_id, timedelta(0))
+            return
+        raise TransientError(f"delivery {event_id} kept changing while being replayed; try again")

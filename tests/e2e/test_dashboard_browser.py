@@ -3,7 +3,8 @@
 Photos go through the pipeline first (two read, one rejected); then the page must show what an operator
 would look for: the counts, a thumbnail of an overlay with the text read, the rejection's reason, the pool
 chart; a click on a photo opens its timeline; each subscription's recent delivery outcomes above its failed
-deliveries, which Replay sends again. A screenshot is saved under .local/ for the record.
+deliveries, which Replay sends again (or, for a subscription a 410 disabled, says it cannot). A screenshot is
+saved under .local/ for the record.
 
 The browser comes from tests/support/browser.py (through tests/e2e/conftest.py): without Chromium the test
 is skipped with a reason saying so; with SITELENS_REQUIRE_BROWSER=1 (what .ci/run sets) the skip becomes a
@@ -140,7 +141,8 @@ def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
         expect_text(page.locator("#job-panel h2"), f"Job {first_job}")
         page.locator("#close-job").click()
 
-        # The delivery the receiver refused is listed with its reason, and Replay sends it again.
+        # The delivery the receiver refused is listed with its reason. Its 410 disabled the subscription, so Replay
+        # is refused with the reason on the button, and the delivery stays listed: nothing is silently dropped.
         receiver.wait_for(1)
         gone = page.locator(f'.subscription[data-subscription="{subscription}"] table.recent tr[data-state=failed]')
         gone.first.wait_for(timeout=WAIT_MS)
@@ -150,9 +152,9 @@ def test_the_dashboard_shows_a_sites_photos_the_pool_and_a_jobs_timeline(
         event_id = failed.first.get_attribute("data-event")
         assert "receiver_gone" in failed.first.inner_text()
         failed.first.locator("button.replay").click()
-        expect_text(failed.first.locator("button.replay"), "replayed")
-        wait_for(lambda: event_id not in str(pipeline.http("GET", f"/subscriptions/{subscription}/failed").body),
-                 30, "the replayed delivery no longer failed")  # fmt: skip
+        wait_for(lambda: failed.first.locator("button.replay").inner_text().startswith(
+            "replay failed: subscription_disabled"), WAIT_MS / 1000, "the refusal on the Replay button")  # fmt: skip
+        assert event_id in str(pipeline.http("GET", f"/subscriptions/{subscription}/failed").body)
 
         # The key stays in the dashboard process: not in the page, and the page only ever called its server.
         assert key not in page.content()

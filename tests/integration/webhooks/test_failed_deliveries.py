@@ -10,7 +10,8 @@ import pytest
 from azure.core.exceptions import ServiceResponseError
 from azure.data.tables import TableServiceClient
 
-from shared.adapters.azure_webhook_store import DELIVERIES, DELIVERY_INDEX, TableWebhookStore, _delivery_entity
+from shared.adapters.azure_webhook_rows import delivery_row
+from shared.adapters.azure_webhook_store import DELIVERIES, DELIVERY_INDEX, TableWebhookStore
 from shared.errors import InvalidInput, TransientError
 from shared.webhooks.models import DeliveryState
 from tests.integration.webhooks.conftest import Harness
@@ -58,7 +59,7 @@ def test_failed_deliveries_are_paged_newest_first_and_only_this_subscriptions(ha
             store.update_delivery(replace(delivery, state=state, failure_reason="retries_exhausted"))
     # A failed delivery replayed and delivered whose index row was left saying failed: the delivery is the truth.
     raw = TableServiceClient.from_connection_string(storage_connection).get_table_client(f"t{unique}{DELIVERIES}")
-    raw.upsert_entity(_delivery_entity(replace(store.get_delivery(ids[4], sub.id), state=DeliveryState.DELIVERED)))
+    raw.upsert_entity(delivery_row(replace(store.get_delivery(ids[4], sub.id), state=DeliveryState.DELIVERED)))
 
     assert every(store, sub.id, 2) == [ids[3], ids[1], ids[0]]
     assert listed(store, sub.id, 50) == [[ids[3], ids[1], ids[0]]]

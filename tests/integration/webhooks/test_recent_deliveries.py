@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.adapters.azure_webhook_store import (
-    DELIVERIES,
-    DELIVERY_INDEX,
-    TableWebhookStore,
-    _delivery_entity,
-    _listed,
-)
+from shared.adapters.azure_webhook_rows import delivery_row, index_entry
+from shared.adapters.azure_webhook_store import DELIVERIES, DELIVERY_INDEX, TableWebhookStore
 from shared.webhooks.models import DeliveryState
 from tests.integration.webhooks.conftest import Harness
 from tests.support.receiver import Receiver, Reply
@@ -75,7 +70,7 @@ def test_an_event_published_again_is_listed_once(harness: Harness, receiver: Rec
     # Were that delete lost (the process died first), the row is still not read as a second delivery.
     delivery = harness.service.store.get_delivery(event.id, sub.id)
     raw = TableServiceClient.from_connection_string(storage_connection).get_table_client(f"t{unique}{DELIVERY_INDEX}")
-    later = _listed(replace(delivery, created_at=harness.clock()))
+    later = index_entry(replace(delivery, created_at=harness.clock()))
     assert later is not None
     raw.create_entity(later)
     assert len(index_rows(storage_connection, unique, sub.id)) == 2
@@ -93,7 +88,7 @@ def test_the_outcome_comes_from_the_delivery_not_the_index(harness: Harness, rec
     store = harness.service.store
     delivered = replace(store.get_delivery(event.id, sub.id), state=DeliveryState.DELIVERED, failure_reason=None)
     raw = TableServiceClient.from_connection_string(storage_connection).get_table_client(f"t{unique}{DELIVERIES}")
-    raw.upsert_entity(_delivery_entity(delivered))
+    raw.upsert_entity(delivery_row(delivered))
     [row] = index_rows(storage_connection, unique, sub.id)
     assert row["State"] == "failed"  # the stale hint
     [listed] = store.recent_deliveries(sub.id, 5)
@@ -131,6 +126,6 @@ def test_deliveries_stored_before_the_index_are_not_listed_and_do_not_break_it(h
         harness.service.publish(event)
         old = replace(store.get_delivery(event.id, sub.id), event_id="evt_old", created_at=None)
         raw = TableServiceClient.from_connection_string(storage_connection).get_table_client(f"t{unique}{DELIVERIES}")
-        raw.create_entity({k: v for k, v in _delivery_entity(old).items() if k != "CreatedAt"})  # no such column
+        raw.create_entity({k: v for k, v in delivery_row(old).items() if k != "CreatedAt"})  # no such column
         assert store.update_delivery(replace(store.get_delivery("evt_old", sub.id), failure_reason="x")).etag
         assert [d.event_id for d in store.recent_deliveries(sub.id, 10)] == [event.id]

@@ -38,9 +38,10 @@ def test_missing_and_duplicate_rows_are_not_found_and_conflict(store):
         store.get_subscription("sub_" + "2" * 32)
     with pytest.raises(NotFound):
         store.delete_subscription("sub_" + "2" * 32)
-    store.add_subscription(subscription())
-    with pytest.raises(Conflict):
-        store.add_subscription(subscription())
+    assert store.add_subscription(subscription()) is None
+    assert store.add_subscription(subscription()) == subscription().id  # its registration is held: by itself
+    with pytest.raises(Conflict):  # another registration, but the id is taken
+        store.add_subscription(subscription("http://127.0.0.1:9/other"))
 
 
 def test_storage_that_does_not_answer_is_transient(storage_connection):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from azure.data.tables import TableServiceClient
 
+from shared.adapters.azure_webhook_rows import subscription_row
 from shared.adapters.azure_webhook_store import INDEX_MARK, SUBSCRIPTIONS, TableWebhookStore
-from shared.adapters.azure_webhook_store import _sub_entity as subscription_row
 from shared.webhooks.models import SigningSecret, Subscription
 
 pytestmark = pytest.mark.integration

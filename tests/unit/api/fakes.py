@@ -35,10 +35,15 @@ class MemoryWebhookStore:
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.events: dict[str, Event] = {}
 
-    def add_subscription(self, subscription: Subscription) -> None:
+    def add_subscription(self, subscription: Subscription) -> str | None:
         if subscription.id in self.subscriptions:
             raise Conflict(subscription.id)
+        holders = [s.id for s in self.subscriptions.values()
+                   if s.disabled_reason is None and s.registration == subscription.registration]  # fmt: skip
+        if holders:  # as the table store's registration row refuses a second active holder
+            return holders[0]
         self.subscriptions[subscription.id] = replace(subscription, etag="1")
+        return None
 
     def get_subscription(self, subscription_id: str) -> Subscription:
         if subscription_id not in self.subscriptions:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.errors import Conflict, NotFound, SitelensError, TransientError
+from shared.jobs import feedback as rules
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import BlobInfo, TaskRequest, TaskState, TaskView
 
@@ -89,9 +90,15 @@ class MemoryJobStore:
         return list(self.follow.get((site, content), []))
 
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
+        """Kept once per id, at most MAX_PER_JOB per job, as the Table store keeps it."""
         self.get(job_id)
+        kept = [rules.feedback_id(members) for job, members in self.feedback if job == job_id]
+        if rules.feedback_id(feedback) in kept:
+            return rules.feedback_id(feedback)
+        if len(kept) >= rules.MAX_PER_JOB:
+            raise rules.limit_reached(job_id)
         self.feedback.append((job_id, feedback))
-        return f"f{len(self.feedback)}"
+        return rules.feedback_id(feedback)
 
 
 @dataclass

@@ -57,7 +57,7 @@ def attempt(n, url, stored_url=None, broken_dns=False):
 
 
 with Receiver([Reply(500), Reply(404), Reply(302), Reply(200)]) as receiver:
-    states = [attempt(n, receiver.url) for n in range(4)]
+    states = [attempt(n, f"{receiver.url}?n={n}") for n in range(4)]  # one url, one active subscription
 states.append(attempt(4, f"http://127.0.0.1:{silent.getsockname()[1]}/hook"))
 states.append(attempt(5, f"http://127.0.0.1:{closed_port}/hook"))
 states.append(attempt(6, "http://hooks.example/hook", broken_dns=True))
