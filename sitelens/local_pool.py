@@ -5,12 +5,17 @@ scheduling (`pack`: a node's slots fill before the next node's, so autoscale can
 idle); only the node's Python (the repository's virtualenv, which the local Batch service puts first on
 PATH), the model folder (the fetched one in the repository) and the evaluation interval's wall-clock length
 differ.
+
+The pool is this stack's settings: one left by an earlier start whose settings differ (Azurite on other
+ports, other knobs, another fill type) is deleted and created again. Azure would take a pool update and a
+reboot of each node to run the new start task; the local service has neither, and its nodes are booting
+again anyway when the stack starts (tasks they ran are requeued, and run on the new pool's nodes).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +35,12 @@ TASK_SLOTS_PER_NODE = 4  # tasks feed the node server's batcher concurrently
 NODE_FILL_TYPE = models.BatchNodeFillType.PACK  # Bicep's taskSchedulingPolicy.nodeFillType
 EVALUATION_INTERVAL = timedelta(minutes=5)  # Azure's minimum; the local clock runs it faster
 TASK_COMMAND = "python -m batch_tasks.task {job_id} {input}"
+DELETE_TIMEOUT_S = 60.0  # a local pool goes in a few engine ticks: its nodes' tasks are requeued, not waited for
+# Every setting ensure() gives the pool, compared as the SDK reads them back (the wire forms differ: PT05M00S, PT5M).
+SETTINGS = ("vm_size", "virtual_machine_configuration", "task_slots_per_node", "task_scheduling_policy",
+            "enable_auto_scale", "auto_scale_formula", "auto_scale_evaluation_interval", "start_task")  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,28 @@ class LocalPool:
         return BatchClient(self.endpoint, AzureNamedKeyCredential(self.account, self.key))
 
     def ensure(self, storage_connection: str) -> None:
-        """Create the pool if absent (a restarted service keeps it; its nodes run the start task again)."""
+        """Create the pool, or create it again where the one a restarted service kept has other settings."""
+        pool, client = self.settings(storage_connection), self.client()
+        try:
+            client.create_pool(pool)
+            return
+        except ResourceExistsError:
+            pass
+        existing = client.get_pool(POOL_ID)
+        changed = [name for name in SETTINGS if getattr(existing, name) != getattr(pool, name)]
+        if existing.state == models.BatchPoolState.DELETING:  # left half-deleted: it would vanish under the stack
+            changed.append("state")
+        if not changed:
+            return
+        log.info("the local pool %s differs from this stack's (%s): creating it again", POOL_ID, ", ".join(changed))
+        deletion = client.begin_delete_pool(POOL_ID, polling_interval=1)
+        deletion.result(timeout=DELETE_TIMEOUT_S)
+        if not deletion.done():
+            raise TimeoutError(f"the local Batch service did not delete pool {POOL_ID} in {DELETE_TIMEOUT_S:.0f} s")
+        client.create_pool(pool)
+
+    def settings(self, storage_connection: str) -> models.BatchPoolCreateOptions:
+        """The pool as this stack wants it: Bicep's pool with the local differences above."""
         formula = with_knobs((self.repo / "infra" / "autoscale.formula").read_text(), self.knobs)
         env = {
             "SITELENS_MODELS_DIR": str(self.repo / "models"),
@@ -57,7 +89,7 @@ class LocalPool:
         if self.telemetry_dir is not None:
             env["SITELENS_TELEMETRY_DIR"] = str(self.telemetry_dir)
         env.update(self.node_env)
-        pool = models.BatchPoolCreateOptions(
+        return models.BatchPoolCreateOptions(
             id=POOL_ID,
             vm_size=VM_SIZE,
             virtual_machine_configuration=models.VirtualMachineConfiguration(
@@ -83,8 +115,6 @@ class LocalPool:
                 max_task_retry_count=2,
             ),
         )
-        with contextlib.suppress(ResourceExistsError):
-            self.client().create_pool(pool)
 
     def app_settings(self, storage_connection: str) -> dict[str, str]:
         """What the Functions app needs to submit here (in Azure these come from Bicep's app settings)."""
