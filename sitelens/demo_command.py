@@ -15,6 +15,9 @@
 
 The stack runs on free ports in a throw-away folder, so it runs beside a `sitelens dev` already up.
 `--keep` leaves it running afterwards (Ctrl-C stops it); `--report FILE` writes the outcome as JSON.
+Ctrl-C, SIGTERM and a hangup (a closed terminal) stop it; a child of the stack that exits ends it at once.
+However it ends, every process of the stack is stopped; the folder is removed after a demo that worked and
+kept, with its logs, after one that did not (its path is printed).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 
 from emulators.azurite import free_port
 from emulators.child_process import ChildFailed
+from emulators.signals import STOP_SIGNALS
 from sitelens import demo_models, field_photos
 from sitelens.api_client import ApiClient
 from sitelens.demo_receiver import DemoReceiver
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.photos <= 500:
         print("demo: --photos must be between 1 and 500")
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stack as cleanly as Ctrl-C does
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # `kill` and a closed terminal stop it as cleanly as Ctrl-C
+        signal.signal(sig, _interrupt)
     state = Path(tempfile.mkdtemp(prefix="sitelens-demo-"))
     stack = Stack(
         repo=REPO,
@@ -70,13 +75,14 @@ def run(args: argparse.Namespace) -> int:
         functions_port=free_port(),
         batch_port=free_port(),
     )
+    code = 1  # until the demo says otherwise: an unexpected error keeps the folder too
     try:
         print("1. Starting the local stack: Azurite, the Batch service with the GPU pool, the Functions host ...")
         try:
             stack.start()
         except ChildFailed as exc:
             print(f"demo: the local stack did not start: {exc}\n   logs: {state / 'logs'}")
-            return 1
+            return code
         batch = stack.batch.endpoint if stack.batch else "-"
         print(f"   up: API {stack.functions_url}/api, Batch {batch} (pool sitelens-gpu at 0 nodes, autoscaled)")
         code = _steps(stack, state, args)
@@ -84,15 +90,31 @@ def run(args: argparse.Namespace) -> int:
             _linger(stack, state)
         return code
     except KeyboardInterrupt:
+        code = 130
         print("\ndemo: interrupted; stopping the stack")
-        return 130
+        return code
     finally:
-        stack.stop()
-        shutil.rmtree(state, ignore_errors=True)
+        clean_up(stack, state, keep_folder=code != 0)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def clean_up(stack: Stack, state: Path, *, keep_folder: bool) -> None:
+    """Stop every process of the stack, then remove its folder, or keep it (with the logs) and say where.
+    Another Ctrl-C, SIGTERM or hangup meanwhile is ignored: raised in the middle of a stop, it would leave
+    the rest of the stack running and the folder behind."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        stack.stop()
+        if keep_folder:
+            print(f"demo: kept {state} (logs in {state / 'logs'}); remove it when done")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
@@ -109,8 +131,14 @@ def _steps(stack: Stack, state: Path, args: argparse.Namespace) -> int:
         _upload(items, state)
         print("5. Following the jobs; the pool scales up from 0 nodes as tasks wait (the autoscale formula)")
         live = Live(stack, items, api, SITE)
-        live.follow(DEADLINE_S)
+        dead = live.follow(DEADLINE_S)
         print_table(items)
+        if dead is not None:  # nothing more will finish: no waiting for webhooks
+            problem = f"the {dead} exited; its log: {stack.log_file(dead)}"
+            if args.report:
+                _write_report(args.report, items, [], live, [problem])
+            print(f"demo: FAILED ({problem})")
+            return 1
         wanted = {i.job_id for i in items if i.job and i.job["state"] in TERMINAL}
         receiver.wait_for(wanted, WEBHOOK_DEADLINE_S)
         deliveries = list(receiver.deliveries)

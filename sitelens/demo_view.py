@@ -70,14 +70,16 @@ class Live:
     """Polls the status API (one paged list per refresh) and the pool, and redraws one line."""
 
     def __init__(self, stack: Stack, items: list[Item], api: ApiClient, site: str) -> None:
-        self.items, self.api, self.site = items, api, site
+        self.stack, self.items, self.api, self.site = stack, items, api, site
         self.batch = stack.pool().client() if stack.batch else None
         self.max_nodes = 0
         self.tty = sys.stdout.isatty()
 
-    def follow(self, deadline_s: float) -> None:
+    def follow(self, deadline_s: float) -> str | None:
+        """Until every job is terminal, the deadline passes or a child of the stack exits; the name of that
+        child, if one did: with it gone no job would move again, and waiting out the deadline helps no one."""
         start = time.monotonic()
-        last = ""
+        last, dead = "", None
         while True:
             api_note = self._refresh()
             line = f"   {self._jobs_line()} | pool: {self._pool_line()}{api_note} | {time.monotonic() - start:.0f} s"
@@ -86,13 +88,15 @@ class Live:
             elif line.rsplit(" | ", 1)[0] != last.rsplit(" | ", 1)[0]:  # a log gets a line per change only
                 print(line, flush=True)
             last = line
-            if self._done() or time.monotonic() - start > deadline_s:
+            dead = self.stack.dead_child()
+            if dead is not None or self._done() or time.monotonic() - start > deadline_s:
                 break
             time.sleep(REFRESH_S)
         if self.tty:
             print()
-        if not self._done():
+        if dead is None and not self._done():
             print(f"   not every job was terminal after {deadline_s:.0f} s")
+        return dead
 
     def _done(self) -> bool:
         return all(i.upload_error or (i.job and i.job["state"] in TERMINAL) for i in self.items)

@@ -2,7 +2,8 @@
 
 `Stack.start()` brings the children up in order, each behind a readiness condition, and writes their
 endpoints and keys to `.local/stack.json` (mode 0600) for other tools (`sitelens upload`, tests).
-`stop()` stops them in reverse order, letting the host finish running invocations.
+`stop()` stops them in reverse order, letting the host finish running invocations, and removes the
+`stack.json` this stack wrote (never one another stack of the same folder wrote).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from batch_tasks.models.publish import plan
 from emulators.azurite import Azurite, probe
 from emulators.batch_service import launcher as batch_launcher
 from emulators.batch_service.launcher import BatchServiceProcess
+from emulators.batch_service.processes import kill_under
 from emulators.child_process import READY_TIMEOUT_S, ChildFailed
 from emulators.functions_host import launcher as host_launcher
 from emulators.functions_host.launcher import FunctionsHostProcess
@@ -34,6 +36,8 @@ from sitelens.local_pool import LocalPool
 from sitelens.models_command import upload
 
 QUEUES = ("completions", "notifications")
+# Each child's log under `<state dir>/logs`, by the name `Stack.dead_child` gives it.
+CHILD_LOGS = {"functions host": "functions.log", "batch service": "batch.log", "azurite": "azurite.log"}
 
 
 def ensure_storage(connection: str) -> None:
@@ -88,6 +92,8 @@ class Stack:
     pool_knobs: dict[str, float] = field(default_factory=dict)
     # Node server settings for this stack's pool (batch_tasks/node/settings.py).
     node_env: dict[str, str] = field(default_factory=dict)
+    # Set once this stack has written `stack.json`: only then is the file its own to remove.
+    wrote_stack_file: bool = field(default=False, init=False, repr=False)
 
     @property
     def functions_url(self) -> str:
@@ -97,9 +103,12 @@ class Stack:
     def stack_file(self) -> Path:
         return self.state_dir / "stack.json"
 
+    def log_file(self, child: str) -> Path:
+        """The log of a child, by the name `dead_child` gives it."""
+        return self.state_dir / "logs" / CHILD_LOGS[child]
+
     def start(self) -> Stack:
-        logs = self.state_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         settings = local_settings.ensure(self.repo)
         self.keys = settings["Keys"]
         try:
@@ -107,16 +116,16 @@ class Stack:
                 self.repo,
                 self.state_dir / "azurite",
                 self.azurite_ports,
-                log_file=logs / "azurite.log",
+                log_file=self.log_file("azurite"),
                 debug_log=self.azurite_debug_log,
                 in_memory=self.azurite_in_memory,
             )
             ensure_storage(self.azurite.connection_string)
-            self._start_batch(logs / "batch.log")
+            self._start_batch(self.log_file("batch service"))
             # The model registry: nodes load models from here when their own folder lacks a version.
             upload(plan(self.repo / "models" / "ocr" / "ppocrv4"), self.azurite.connection_string)
             self.pool().ensure(self.storage_connection())
-            self._start_functions(logs / "functions.log")
+            self._start_functions(self.log_file("functions host"))
         except ChildFailed:  # whichever child it was: stop the ones already up, nothing left on a port
             self.stop()
             raise
@@ -148,7 +157,7 @@ class Stack:
         if self.batch is not None:
             self.batch.stop(sig)
         port_freed(self.batch_port, PORT_FREE_S)  # else the start below names what still answers there
-        self._start_batch(self.state_dir / "logs" / "batch.log")
+        self._start_batch(self.log_file("batch service"))
         self._write_stack_file()
 
     def _start_functions(self, log_file: Path) -> None:
@@ -171,7 +180,7 @@ class Stack:
             self.functions.stop(sig)
         if env is not None:
             self.functions_env = dict(env)
-        self._start_functions(self.state_dir / "logs" / "functions.log")
+        self._start_functions(self.log_file("functions host"))
         self._write_stack_file()
 
     def pool(self) -> LocalPool:
@@ -214,6 +223,7 @@ class Stack:
         }
         self.stack_file.write_text(json.dumps(doc, indent=2) + "\n")
         self.stack_file.chmod(0o600)
+        self.wrote_stack_file = True
 
     def dead_child(self) -> str | None:
         """The name of a child that exited on its own, if any."""
@@ -228,6 +238,11 @@ class Stack:
             self.functions.stop()
         if self.batch is not None:
             self.batch.stop()
+            # A service that died without stopping its nodes (a hangup's default action, a kill) leaves their
+            # processes running in sessions of their own; none of them is wanted once the service is gone.
+            kill_under(self.state_dir / "batch")
         if self.azurite is not None:
             self.azurite.stop()
-        self.stack_file.unlink(missing_ok=True)
+        if self.wrote_stack_file:  # a failed start's stack.json may be the running stack's of this folder
+            self.stack_file.unlink(missing_ok=True)
+            self.wrote_stack_file = False

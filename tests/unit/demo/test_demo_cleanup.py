@@ -1,0 +1,125 @@
+"""However `sitelens demo` ends, its stack is stopped; its folder is removed after a demo that worked and kept,
+with the logs, after one that did not. A second Ctrl-C (or SIGTERM, or a hangup) while the stack stops
+neither cuts the stop short nor escapes as a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulators.child_process import ChildFailed
+from sitelens import demo_command
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class FakeStack:
+    """What the demo needs of a Stack; `stop` can be interrupted by a signal sent in its middle."""
+
+    batch = None
+    functions_url = "http://127.0.0.1:1"
+
+    def __init__(self, state_dir: Path, **_ports: Any) -> None:
+        self.state_dir = state_dir
+        self.start_error: ChildFailed | None = None
+        self.signal_mid_stop: signal.Signals | None = None
+        self.stopped = False
+
+    def start(self) -> FakeStack:
+        (self.state_dir / "logs").mkdir()
+        if self.start_error is not None:
+            raise self.start_error
+        return self
+
+    def stop(self) -> None:
+        if self.signal_mid_stop is not None:
+            os.kill(os.getpid(), self.signal_mid_stop)  # the handler runs before the next line
+        self.stopped = True  # Azurite's stop, the last of the three
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.fixture(autouse=True)
+def own_handlers() -> Iterator[None]:
+    """Every stop signal raises KeyboardInterrupt unless the demo handles it otherwise, so none ends the test
+    process; the test process gets its own handlers back afterwards."""
+    saved = {sig: signal.signal(sig, _raise_interrupt) for sig in STOP_SIGNALS}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, FakeStack, Path]]:
+    """Run `sitelens demo` on a fake stack in a folder under tmp_path, its steps replaced by `steps`."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made: list[FakeStack] = []
+    setup: dict[str, Any] = {}
+
+    def make_stack(**kwargs: Any) -> FakeStack:
+        stack = FakeStack(**kwargs)
+        stack.start_error, stack.signal_mid_stop = setup.get("start_error"), setup.get("signal_mid_stop")
+        made.append(stack)
+        return stack
+
+    monkeypatch.setattr(demo_command, "Stack", make_stack)
+
+    def run(steps: Callable[..., int], **options: Any) -> tuple[int, FakeStack, Path]:
+        setup.update(options)
+        monkeypatch.setattr(demo_command, "_steps", steps)
+        args = argparse.Namespace(photos=4, keep=False, report=None, models=False)
+        try:
+            code = demo_command.run(args)
+        except KeyboardInterrupt:
+            pytest.fail("an interrupt during the cleanup escaped it")
+        return code, made[-1], made[-1].state_dir
+
+    return run
+
+
+def interrupted(*_args: object) -> int:
+    raise KeyboardInterrupt  # the first Ctrl-C, while the jobs are followed
+
+
+@pytest.mark.parametrize("second", STOP_SIGNALS, ids=lambda s: s.name)
+def test_a_second_interrupt_during_the_stop_neither_cuts_it_short_nor_escapes(
+    demo: Callable[..., tuple[int, FakeStack, Path]], second: signal.Signals, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stack, state = demo(interrupted, signal_mid_stop=second)
+    assert code == 130
+    assert stack.stopped
+    assert state.is_dir() and f"demo: kept {state}" in capsys.readouterr().out  # interrupted is not a success
+
+
+def test_a_demo_that_worked_is_stopped_and_its_folder_removed_even_when_interrupted_mid_stop(
+    demo: Callable[..., tuple[int, FakeStack, Path]],
+) -> None:
+    code, stack, state = demo(lambda *_: 0, signal_mid_stop=signal.SIGINT)
+    assert (code, stack.stopped, state.exists()) == (0, True, False)
+
+
+def test_a_failed_demo_keeps_its_folder_with_the_logs_and_says_where(
+    demo: Callable[..., tuple[int, FakeStack, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stack, state = demo(lambda *_: 1)
+    assert (code, stack.stopped) == (1, True)
+    assert (state / "logs").is_dir()
+    assert f"demo: kept {state} (logs in {state / 'logs'})" in capsys.readouterr().out
+
+
+def test_a_stack_that_did_not_start_keeps_the_logs_it_points_at(
+    demo: Callable[..., tuple[int, FakeStack, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stack, state = demo(lambda *_: 0, start_error=ChildFailed("the Functions host", "exited with code 1"))
+    out = capsys.readouterr().out
+    assert (code, stack.stopped) == (1, True)
+    assert f"logs: {state / 'logs'}" in out and (state / "logs").is_dir()
