@@ -76,7 +76,8 @@ class Azurite:
                 raise ChildFailed(
                     NAME,
                     f"an Azurite is already listening on port {port} (left from an earlier run?); "
-                    "stop it, or start the stack on other ports",
+                    "stop it, or start the stack on other ports "
+                    '(sitelens dev --azurite-ports A B C, or make dev DEV_ARGS="--azurite-ports A B C")',
                 )
             if found:
                 raise ChildFailed(NAME, f"port {port} is taken by {found}; free it or choose other ports")

@@ -135,7 +135,7 @@ class Stack:
     def _start_batch(self, log_file: Path) -> None:
         if probe("127.0.0.1", self.batch_port) is not None:
             raise ChildFailed(batch_launcher.NAME, f"port {self.batch_port} is taken; stop what runs there or pass "
-                              "another --batch-port")  # fmt: skip
+                              "another --batch-port (make dev DEV_ARGS=\"--batch-port N\")")  # fmt: skip
         assert self.azurite is not None
         # The pools' node identity reads task inputs; locally the stack's own storage credentials stand in for it.
         batch = BatchServiceProcess(
@@ -164,7 +164,7 @@ class Stack:
         assert self.azurite is not None
         if probe("127.0.0.1", self.functions_port) is not None:
             raise ChildFailed(host_launcher.NAME, f"port {self.functions_port} is taken; stop what runs there or "
-                              "pass another --port")  # fmt: skip
+                              "pass another --port (make dev DEV_ARGS=\"--port N\")")  # fmt: skip
         env = {**os.environ, "AzureWebJobsStorage": self.storage_connection()}
         if self.batch is not None:  # the app reaches Batch through the same SDK and settings as in Azure
             env.update(self.pool().app_settings(self.storage_connection()))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from datetime import timedelta
 from pathlib import Path
 
 from emulators.batch_service.server import DEFAULT_ACCOUNT, DEFAULT_PORT, ServiceOptions, serve
+from emulators.signals import STOP_SIGNALS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:  # a closed terminal (SIGHUP) stops it as cleanly as Ctrl-C
             loop.add_signal_handler(sig, stop.set)
         await serve(options, stop)
 

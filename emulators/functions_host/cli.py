@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from pathlib import Path
 
 from emulators.functions_host.host import FunctionsHost, HostOptions
+from emulators.signals import STOP_SIGNALS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +53,7 @@ def run_start(args: argparse.Namespace) -> int:
 async def serve(options: HostOptions) -> None:
     host = FunctionsHost(options)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:  # a closed terminal (SIGHUP) stops it as cleanly as Ctrl-C
         loop.add_signal_handler(sig, host.request_stop)
     await host.start()
     await host.wait_stopped()
