@@ -162,14 +162,21 @@ def test_a_rotation_that_loses_an_etag_race_is_applied_again_to_what_won():
     assert (status, problem["reason"]) == (503, "transient")
 
 
-@pytest.mark.parametrize("how", ["disabled", "deleted"])
-def test_a_replay_to_a_disabled_or_deleted_subscription_is_refused_and_the_delivery_stays_failed(how):
-    store, queue = MemoryWebhookStore(), Queue()
+def with_a_failed_delivery(store: MemoryWebhookStore) -> tuple[WebhookService, Queue, str, str]:
+    """A service over `store` with one subscription and one FAILED delivery to it; nothing queued yet."""
+    queue = Queue()
     service = service_of(store, queue)
     _, created = create(service)
     sub_id = created["id"]
     event_id = failed_delivery(service, sub_id)
     queue.sent.clear()
+    return service, queue, sub_id, event_id
+
+
+@pytest.mark.parametrize("how", ["disabled", "deleted"])
+def test_a_replay_to_a_disabled_or_deleted_subscription_is_refused_and_the_delivery_stays_failed(how):
+    store = MemoryWebhookStore()
+    service, queue, sub_id, event_id = with_a_failed_delivery(store)
     if how == "disabled":
         store.subscriptions[sub_id] = replace(store.subscriptions[sub_id], disabled_reason="receiver answered 410")
         expected = (409, "subscription_disabled")
@@ -186,12 +193,8 @@ def test_a_replay_to_a_disabled_or_deleted_subscription_is_refused_and_the_deliv
 
 
 def test_a_replay_that_loses_to_a_concurrent_replay_answers_202_and_queues_nothing_more():
-    store, queue = RacingStore(), Queue()
-    service = service_of(store, queue)
-    _, created = create(service)
-    sub_id = created["id"]
-    event_id = failed_delivery(service, sub_id)
-    queue.sent.clear()
+    store = RacingStore()
+    service, queue, sub_id, event_id = with_a_failed_delivery(store)
     store.lose = [lambda: service.replay(event_id, sub_id)]  # the other replay writes (and queues) first
     assert call(service, "replay", {"id": sub_id, "event_id": event_id}) == (202, {"replayed": event_id})
     assert queue.sent == [(event_id, sub_id)]
