@@ -14,8 +14,9 @@ from before the index are indexed once per store, on the first read, under a mar
 
 A subscription's registration (url, site and event types, hashed: `Subscription.registration`) has a row
 beside it (PK "subscription", RK `registration~{hash}`, naming its holder), inserted in one transaction with
-the subscription's row, so two concurrent creates of one registration cannot both be added. The row outlives
-a delete; a create takes it over, on its ETag, when its holder is disabled or gone.
+the subscription's row, so two concurrent creates of one registration cannot both be added. A delete removes
+the row with its holder, in one transaction; a create takes it over, on its ETag, when its holder is disabled
+(or gone: a subscription deleted before deletes removed it).
 
 Deliveries are also indexed by subscription (`webhookdeliveryindex`, PK subscription id, RK the inverted
 creation time in microseconds then the event id), so a subscription's newest deliveries, and its failed ones
@@ -66,6 +67,11 @@ INDEX_MARK = ("index", "by-site")  # present once every subscription has its ind
 SUBSCRIPTION_ROWS = "PartitionKey eq 'subscription' and RowKey ge 'sub_' and RowKey lt 'sub`'"
 CLAIM_TRIES = 5  # a registration taken over by a concurrent create is read again, this many times at most
 TransactionStep = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], dict[str, Any]]
+
+
+def _unchanged(entity: Any) -> dict[str, Any]:
+    """The options of a transaction step that applies only while `entity` is as it was read."""
+    return {"etag": entity.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
 
 
 class TableWebhookStore:
@@ -121,19 +127,24 @@ class TableWebhookStore:
 
     def _claim(self, subscription: Subscription) -> str | TransactionStep:
         """The transaction step that claims the registration, or the id of the active subscription holding it."""
-        row = registration_row(subscription)
-        try:
-            held = call("subscription registration", self._tables[SUBSCRIPTIONS].get_entity, row["PartitionKey"],
-                        row["RowKey"])  # fmt: skip
-        except NotFound:
-            return ("create", row)
+        held = self._registration(subscription)
+        if held is None:
+            return ("create", registration_row(subscription))
         try:
             if self.get_subscription(str(held["SubscriptionId"])).disabled_reason is None:
                 return str(held["SubscriptionId"])
         except NotFound:
             pass  # deleted since
-        return ("update", row, {"mode": UpdateMode.REPLACE, "etag": held.metadata["etag"],
-                                "match_condition": MatchConditions.IfNotModified})  # fmt: skip
+        return ("update", registration_row(subscription), {"mode": UpdateMode.REPLACE, **_unchanged(held)})
+
+    def _registration(self, subscription: Subscription) -> Any | None:
+        """The row of its registration, whoever holds it, or None."""
+        row = registration_row(subscription)
+        try:
+            return call("subscription registration", self._tables[SUBSCRIPTIONS].get_entity, row["PartitionKey"],
+                        row["RowKey"])  # fmt: skip
+        except NotFound:
+            return None
 
     def get_subscription(self, subscription_id: str) -> Subscription:
         entity = call("subscription", self._tables[SUBSCRIPTIONS].get_entity, "subscription", subscription_id)
@@ -148,7 +159,15 @@ class TableWebhookStore:
 
     def delete_subscription(self, subscription_id: str) -> None:
         sub = self.get_subscription(subscription_id)  # 404 for an unknown id, as the API promises
-        call("subscription", self._tables[SUBSCRIPTIONS].delete_entity, "subscription", subscription_id)
+        steps: list[TransactionStep] = [("delete", {"PartitionKey": "subscription", "RowKey": subscription_id})]
+        held = self._registration(sub)
+        if held is not None and held.get("SubscriptionId") == subscription_id:  # on its ETag: a create taking it
+            # over since keeps it. Subscriptions from before registrations were recorded hold none.
+            steps.append(("delete", held, _unchanged(held)))
+        try:
+            call("subscription", self._tables[SUBSCRIPTIONS].submit_transaction, steps)
+        except (Conflict, NotFound):  # the registration changed hands, or this was deleted meanwhile
+            call("subscription", self._tables[SUBSCRIPTIONS].delete_entity, "subscription", subscription_id)
         # A subscription not indexed yet has no row to delete.
         self._delete("subscription index", SUBSCRIPTIONS, index_row(sub.site, subscription_id))
 

@@ -59,11 +59,18 @@ def store_of(harness: Harness) -> TableWebhookStore:
     return harness.service.store
 
 
-def site_index(storage_connection: str, unique: str, site: str) -> list[str]:
+def subscription_rows(storage_connection: str, unique: str, partition: str) -> list[Any]:
     table = TableServiceClient.from_connection_string(storage_connection).get_table_client(f"t{unique}{SUBSCRIPTIONS}")
-    return [
-        str(row["RowKey"]) for row in table.query_entities("PartitionKey eq @pk", parameters={"pk": f"site~{site}"})
-    ]
+    return list(table.query_entities("PartitionKey eq @pk", parameters={"pk": partition}))
+
+
+def site_index(storage_connection: str, unique: str, site: str) -> list[str]:
+    return [str(row["RowKey"]) for row in subscription_rows(storage_connection, unique, f"site~{site}")]
+
+
+def registration_holders(storage_connection: str, unique: str) -> list[str]:
+    rows = subscription_rows(storage_connection, unique, "subscription")
+    return [str(row["SubscriptionId"]) for row in rows if str(row["RowKey"]).startswith("registration~")]
 
 
 def test_identical_creates_at_once_register_one_subscription_and_name_it_to_the_others(harness, storage_connection,
@@ -98,6 +105,18 @@ def test_a_registration_whose_holder_was_disabled_or_deleted_is_taken_over_once(
     assert call(harness, "delete", {"id": created[0]})[0] == 204
     status, again = call(harness, "create", {}, {"url": URL})
     assert status == 201 and again["id"] not in (first["id"], created[0])
+
+
+def test_a_delete_removes_the_registration_it_holds_and_keeps_one_taken_over(harness, storage_connection, unique):
+    store = store_of(harness)
+    _, first = call(harness, "create", {}, {"url": URL})
+    store.update_subscription(replace(store.get_subscription(first["id"]), disabled_reason="receiver answered 410"))
+    _, second = call(harness, "create", {}, {"url": URL})
+    assert call(harness, "delete", {"id": first["id"]})[0] == 204  # the registration is the second's now
+    assert registration_holders(storage_connection, unique) == [second["id"]]
+    assert call(harness, "create", {}, {"url": URL})[0] == 409  # still held
+    assert call(harness, "delete", {"id": second["id"]})[0] == 204
+    assert registration_holders(storage_connection, unique) == []
 
 
 def test_rotations_at_once_all_succeed_and_leave_two_secrets_that_sign(harness, receiver: Receiver):
