@@ -187,9 +187,10 @@ class Ingestion:
                 self._quarantine(job)
             return job
         derived = verdict.derived
-        job = self.store.update(
-            replace(job, content_sha256=derived.sha256_of_original, quality=asdict(derived.quality))
-        )
+        recorded = (derived.sha256_of_original, asdict(derived.quality))
+        if (job.content_sha256, job.quality) != recorded:  # a delivery that lost a race re-reads them written:
+            # writing them again would only give the delivery it raced one more write to lose
+            job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1]))
         self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
         model = self.model_for(job)  # before the claim: from the claim on, the next call is the submission
         content = ids.content_key(derived.sha256_of_original, model)

@@ -96,6 +96,18 @@ def test_three_deliveries_of_one_blob_make_one_job_and_one_task(world):
     assert len(world.batch.tasks) == 1 and len(world.store.jobs) == 1
 
 
+def test_a_delivery_after_a_lost_submission_writes_the_job_once_not_its_recorded_quality_again(world):
+    world.batch.down = True
+    name = world.upload(1)
+    with pytest.raises(TransientError):
+        world.ingestion.ingest(name)
+    received = world.store.get(ids.job_id_for(name))
+    assert received.state is JobState.RECEIVED and received.quality and received.content_sha256
+    world.batch.down = False
+    queued = world.ingestion.ingest(name)
+    assert queued.state is JobState.QUEUED and int(queued.etag.strip('"')) == int(received.etag.strip('"')) + 1
+
+
 def test_a_duplicate_completion_message_changes_nothing(world):
     job = world.ingestion.ingest(world.upload(1))
     message = world.finish_task(job.id)
