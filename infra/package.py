@@ -6,19 +6,27 @@
     python infra/package.py app-dir OUTDIR  # the app's files in a folder (azd deploys a folder)
 
 Only source goes in: no tests, caches, local settings or models (models are published to their
-container). The Functions app is built remotely from requirements.txt, so no packages are bundled.
+container). The Functions app is built remotely from requirements.txt, so no packages are bundled; the shipped
+requirements.txt adds `-c constraints.txt`, so that build installs the tested version of every package.
+From the package folders only what git tracks is shipped, so an untracked `shared/.env`, an editor's swap
+file or a `batch_tasks/.venv` never is; an untracked module is named on stderr (`git add` it to ship it).
+Outside a git checkout the folders' `*.py` files and SOURCE_DATA are shipped, hidden folders skipped.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-APP_FILES = ("function_app.py", "host.json", "requirements.txt", "openapi.json")
+APP_FILES = ("function_app.py", "host.json", "requirements.txt", "constraints.txt", "openapi.json")
+# Azure's remote build runs `pip install -r requirements.txt`, which pins only the app's direct packages: the
+# shipped copy also names constraints.txt, so every transitive package is installed at the version the tests ran.
+CONSTRAINED = "requirements.txt"
+CONSTRAINT_LINE = b"-c constraints.txt\n"
 # What the app shares with the node, one copy each: the builder of result paths (the app reads where the
 # node writes), which SDK failures are worth a retry (both translate SDK errors by it), and OpenCV with its
 # decode limits set before it loads (validation decodes the originals), and the telemetry set-up (both
@@ -28,15 +36,45 @@ APP_NODE_MODULES = ("batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batc
                     "batch_tasks/telemetry_files.py")  # fmt: skip
 APP_PACKAGES = ("shared",)
 NODE_PACKAGES = ("batch_tasks",)
-SKIPPED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
-SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+# The package folders' files that are not Python, for a tree that is not a git checkout (a source archive).
+SOURCE_DATA = ("shared/py.typed", "batch_tasks/requirements.txt")
 
 
-def _sources(package: str) -> Iterator[Path]:
+def _in_git_checkout() -> bool:
+    """Whether REPO is the top of a git work tree (a copy inside another repository is not: its index is not ours)."""
+    try:
+        top = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):  # no git, or not a work tree
+        return False
+    return Path(top).resolve() == REPO
+
+
+def _git_paths(*ls_files_args: str) -> list[str]:
+    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", *ls_files_args],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return [name for name in out.split("\0") if name]
+
+
+def _walked(package: str) -> list[Path]:
+    """Outside git: the package's Python and its named data files; hidden folders (a .venv) and caches never."""
+    files = []
     for path in sorted((REPO / package).rglob("*")):
         relative = path.relative_to(REPO)
-        if path.is_file() and not SKIPPED_DIRS & set(relative.parts) and path.suffix not in SKIPPED_SUFFIXES:
-            yield relative
+        hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+        if path.is_file() and not hidden and (path.suffix == ".py" or relative.as_posix() in SOURCE_DATA):
+            files.append(relative)
+    return files
+
+
+def _sources(package: str) -> list[Path]:
+    if not _in_git_checkout():
+        return _walked(package)
+    for name in _git_paths("--others", "--exclude-standard", "--", package):
+        if name.endswith(".py"):  # most likely a new module not added yet: the package would lack it
+            print(f"package.py: left out, not tracked by git: {name}", file=sys.stderr)
+    # A tracked file deleted in the work tree is left out too: the package is what the tree will commit.
+    return sorted(Path(name) for name in _git_paths("--", package) if (REPO / name).is_file())
 
 
 def app_files() -> list[Path]:
@@ -48,6 +86,13 @@ def node_files() -> list[Path]:
     return [p for pkg in NODE_PACKAGES for p in _sources(pkg)]
 
 
+def shipped_bytes(relative: Path) -> bytes:
+    data = (REPO / relative).read_bytes()
+    if relative.as_posix() == CONSTRAINED:
+        return data.rstrip(b"\n") + b"\n" + CONSTRAINT_LINE
+    return data
+
+
 def write_zip(files: list[Path], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -56,7 +101,7 @@ def write_zip(files: list[Path], out: Path) -> None:
             info = zipfile.ZipInfo(relative.as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (REPO / relative).read_bytes())
+            archive.writestr(info, shipped_bytes(relative))
 
 
 def write_dir(files: list[Path], out: Path) -> None:
@@ -65,7 +110,7 @@ def write_dir(files: list[Path], out: Path) -> None:
     for relative in files:
         target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / relative, target)
+        target.write_bytes(shipped_bytes(relative))
 
 
 def main(argv: list[str]) -> int:

@@ -11,44 +11,86 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
-# Group modules, imported lazily so `sitelens autoscale check` does not pay for aiohttp or the SDKs.
-_GROUPS: dict[str, str] = {
-    "dev": "sitelens.dev_command",
-    "demo": "sitelens.demo_command",
-    "functions": "emulators.functions_host.cli",
-    "azurite": "emulators.azurite_cli",
-    "autoscale": "autoscale.cli",
-    "models": "sitelens.models_command",
-    "batch": "emulators.batch_service.cli",
-    "upload": "sitelens.upload_command",
-    "sync": "sitelens.sync_command",
-    "jobs": "sitelens.jobs_command",
-    "plan": "sitelens.plan_command",
-    "cost": "sitelens.cost_command",
-    "trace": "sitelens.trace",
-    "dashboard": "sitelens.dashboard_command",
-    "chaos": "sitelens.chaos",
+
+class Group(NamedTuple):
+    module: str
+    summary: str  # the line `sitelens --help` shows; the same words the module registers (a test checks)
+    needs: str  # where its packages come from, for the message when they are missing
+
+
+# What installs a group's packages: nothing beyond Python, the `field` extra, or the development set-up.
+_STDLIB, _FIELD, _DEV = "", "pip install -c constraints.txt '.[field]' (docs/field.md)", "make setup"
+
+# Only the group being run is imported: `sitelens --help` and the field agent's commands must work on a
+# gateway that has neither aiohttp nor the local emulators nor the model tools.
+_GROUPS: dict[str, Group] = {
+    "dev": Group("sitelens.dev_command", "run the local stack in the foreground", _DEV),
+    "demo": Group("sitelens.demo_command", "start a local stack and run the main job end to end", _DEV),
+    "functions": Group("emulators.functions_host.cli", "the local Azure Functions host", _DEV),
+    "azurite": Group("emulators.azurite_cli", "run only Azurite (storage) in the foreground", _DEV),
+    "autoscale": Group("autoscale.cli", "the Batch autoscale formula language, evaluated locally", _STDLIB),
+    "models": Group("sitelens.models_command", "model folders: make, try, publish and route models", _DEV),
+    "batch": Group("emulators.batch_service.cli", "the local Azure Batch service", _DEV),
+    "upload": Group("sitelens.upload_command", "upload photos like a field device and print their job ids", _FIELD),
+    "sync": Group("sitelens.sync_command", "watch a drop folder and upload every new photo once", _FIELD),
+    "jobs": Group("sitelens.jobs_command", "list, show, watch and open jobs through the status API", _FIELD),
+    "plan": Group(
+        "sitelens.plan_command", "size the GPU pool for a load and a target wait, checked by simulation", _STDLIB
+    ),
+    "cost": Group("sitelens.cost_command", "cost per 1,000 photos by component, from measured operations", _STDLIB),
+    "trace": Group("sitelens.trace", "print a job's trace from the local stack as a waterfall", _STDLIB),
+    "dashboard": Group(
+        "sitelens.dashboard_command", "a local web page of sites, photos, the pool and webhooks", _FIELD
+    ),
+    "chaos": Group("sitelens.chaos", "run photos through a local stack under a seeded fault schedule", _DEV),
 }
+
+
+class MissingPackage(Exception):
+    """A group's module could not be imported because a third-party package is not installed."""
+
+
+def _register(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, group: Group) -> None:
+    try:
+        module = importlib.import_module(group.module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] in (
+            "sitelens",
+            "shared",
+            "batch_tasks",
+            "emulators",
+            "autoscale",
+        ):
+            raise  # a project module missing is a broken install, not a missing extra: show the traceback
+        raise MissingPackage(f"sitelens {name} needs the Python package {exc.name!r}, not installed here: "
+                             f"{group.needs or 'reinstall sitelens'}") from exc  # fmt: skip
+    module.register(sub)
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitelens", description="sitelens developer and operator tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    # Import only the group being asked for; with no group (or --help) import all to list them.
+    # The group asked for registers its own parser; every other one is a placeholder with its summary, so the
+    # top-level help lists them all without importing any.
     wanted = [a for a in argv if not a.startswith("-")][:1]
-    for name, module_name in _GROUPS.items():
-        if wanted and wanted[0] != name:
-            sub.add_parser(name, help=argparse.SUPPRESS, add_help=False)
-            continue
-        importlib.import_module(module_name).register(sub)
+    for name, group in _GROUPS.items():
+        if wanted == [name]:
+            _register(sub, name, group)
+        else:
+            sub.add_parser(name, help=group.summary, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(args_list).parse_args(args_list)
+    try:
+        args = build_parser(args_list).parse_args(args_list)
+    except MissingPackage as exc:
+        print(exc, file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

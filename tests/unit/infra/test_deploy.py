@@ -25,7 +25,15 @@ def test_app_package_holds_the_app_and_nothing_else(tmp_path: Path) -> None:
     names = zipfile.ZipFile(tmp_path / "app.zip").namelist()
     assert {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared/config.py"} <= set(names)
     tops = {name.split("/")[0] for name in names}
-    assert tops == {"function_app.py", "host.json", "requirements.txt", "openapi.json", "shared", "batch_tasks"}
+    assert tops == {
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "constraints.txt",
+        "openapi.json",
+        "shared",
+        "batch_tasks",
+    }
     # of the node's package, only what both sides share: the path builder, the SDK retry rule, OpenCV's limits
     shared_with_node = sorted(n for n in names if n.startswith("batch_tasks/"))
     assert shared_with_node == ["batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/azure_retry.py",

@@ -4,6 +4,8 @@ the same package they agree, so a node runs what the tests ran."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -60,3 +62,14 @@ def test_every_package_the_app_installs_has_a_pin_in_the_constraints_it_ships_wi
     assert len(closure) > len(pins(APP))  # the walk found the transitive packages
     assert sorted(closure - set(tested)) == []
     assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", tested[name]) for name in closure)
+
+
+def test_the_app_package_ships_its_requirements_constrained_by_the_tested_pins(tmp_path):
+    out = tmp_path / "app"
+    subprocess.run([sys.executable, "-B", str(REPO / "infra" / "package.py"), "app-dir", str(out)], check=True,
+                   capture_output=True)  # fmt: skip
+    shipped = (out / "requirements.txt").read_text().splitlines()
+    constraint = [line for line in shipped if line.startswith("-c ")]
+    assert constraint == ["-c constraints.txt"]  # pip reads it relative to the requirements file
+    assert (out / "constraints.txt").read_bytes() == CONSTRAINTS.read_bytes()
+    assert pins(out / "requirements.txt") == pins(APP)
