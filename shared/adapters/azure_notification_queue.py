@@ -6,6 +6,7 @@ The message is `shared.webhooks.notifications`' document; `on_notification` read
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import timedelta
 
 from azure.storage.queue import QueueClient
@@ -26,6 +27,7 @@ class StorageNotificationQueue:
 
     def send(self, event_id: str, subscription_id: str, delay: timedelta) -> None:
         body = notifications.encode(event_id, subscription_id)
-        seconds = int(min(max(delay, timedelta(0)), MAX_DELAY).total_seconds())
+        # Rounded up: a message visible before its attempt is due would be taken for an early duplicate.
+        seconds = math.ceil(min(max(delay, timedelta(0)), MAX_DELAY).total_seconds())
         # The one mapping: throttling and outages transient, a refusal permanent.
         call("notification queue", self._queue.send_message, body, visibility_timeout=seconds or None)

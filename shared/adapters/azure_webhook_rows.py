@@ -3,14 +3,34 @@ storage and read back. shared/adapters/azure_webhook_store.py says which rows ex
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from azure.data.tables import TableClient
+
+from shared.adapters.azure_errors import call
+from shared.errors import Conflict, NotFound
 from shared.webhooks.models import Attempt, Delivery, DeliveryState, SigningSecret, Subscription
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LAST_MICROSECOND = 10**17 - 1  # past the year 5000: inverted times keep 17 digits, so text order is time order
+LAST_MICROSECOND = 10**17 - 1  # past the year 5000: times keep 17 digits, so text order is time order
+DUE = "due"  # the partition of the due deliveries' index (shared/adapters/azure_webhook_due.py)
+
+
+def insert_if_absent(what: str, table: TableClient, entity: dict[str, Any]) -> bool:
+    """Insert; False when the row already existed."""
+    try:
+        call(what, table.create_entity, entity)
+    except Conflict:
+        return False
+    return True
+
+
+def delete_if_present(what: str, table: TableClient, row: dict[str, Any]) -> None:
+    with contextlib.suppress(NotFound):
+        call(what, table.delete_entity, row["PartitionKey"], row["RowKey"])
 
 
 def index_row(site: str, subscription_id: str) -> dict[str, Any]:
@@ -30,11 +50,28 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _microseconds(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)  # exact, unlike floats
+
+
+def due_key(at: datetime) -> str:
+    """A time as the due index's row keys start: text order is time order."""
+    return f"{_microseconds(at):017d}"
+
+
+def due_row(d: Delivery) -> dict[str, Any] | None:
+    """The delivery's row in the index of due deliveries, keyed by its next attempt (None unless pending)."""
+    if d.state is not DeliveryState.PENDING:
+        return None
+    return {"PartitionKey": DUE, "RowKey": f"{due_key(d.next_attempt_at)}~{d.event_id}~{d.subscription_id}",
+            "EventId": d.event_id, "SubscriptionId": d.subscription_id}  # fmt: skip
+
+
 def index_entry(d: Delivery) -> dict[str, Any] | None:
     """The delivery's row in its subscription's index (None for a delivery without a creation time)."""
     if d.created_at is None:
         return None
-    inverted = LAST_MICROSECOND - (d.created_at - EPOCH) // timedelta(microseconds=1)  # exact, unlike floats
+    inverted = LAST_MICROSECOND - _microseconds(d.created_at)
     return {"PartitionKey": d.subscription_id, "RowKey": f"{inverted:017d}~{d.event_id}", "EventId": d.event_id,
             "State": d.state.value}  # fmt: skip
 

@@ -30,6 +30,10 @@ whose delivery does not exist (a create that died half way), whose key is not it
 deleted once the delivery's insert says it existed), or, listing failures, whose delivery has not failed.
 Deliveries without a creation time (queued before it was recorded) are not indexed, so neither listing shows
 them.
+
+Pending deliveries are also indexed by their next attempt (`webhookdeliveryindex`, PK `due`), so the sweep
+reads the deliveries due from one partition instead of filtering every delivery ever made; written and read
+with the same discipline, and filled once for deliveries from before it: shared/adapters/azure_webhook_due.py.
 """
 
 from __future__ import annotations
@@ -45,11 +49,14 @@ from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.adapters.azure_errors import call, translated
+from shared.adapters.azure_webhook_due import DueIndex
 from shared.adapters.azure_webhook_rows import (
+    delete_if_present,
     delivery_of,
     delivery_row,
     index_entry,
     index_row,
+    insert_if_absent,
     registration_row,
     subscription_of,
     subscription_row,
@@ -81,23 +88,17 @@ class TableWebhookStore:
         for name in (SUBSCRIPTIONS, EVENTS, DELIVERIES, DELIVERY_INDEX):
             self._tables[name] = call(f"{name} table", service.create_table_if_not_exists, prefix + name)
         self._indexed = False
+        self._due = DueIndex(self._tables[DELIVERY_INDEX], self._tables[DELIVERIES])
 
     def _query(self, what: str, table: str, query: str, **kwargs: Any) -> list[Any]:
         with translated(what):  # pages are fetched while iterating, so the whole iteration is inside
             return list(self._tables[table].query_entities(query, **kwargs))
 
     def _insert(self, what: str, table: str, entity: dict[str, Any]) -> bool:
-        """Insert if absent; False when the row already existed."""
-        try:
-            call(what, self._tables[table].create_entity, entity)
-        except Conflict:
-            return False
-        return True
+        return insert_if_absent(what, self._tables[table], entity)
 
     def _delete(self, what: str, table: str, row: dict[str, Any]) -> None:
-        """Delete if present."""
-        with contextlib.suppress(NotFound):
-            call(what, self._tables[table].delete_entity, row["PartitionKey"], row["RowKey"])
+        delete_if_present(what, self._tables[table], row)
 
     def _replace(self, table: str, entity: dict[str, Any], etag: str | None, what: str) -> str:
         condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
@@ -218,29 +219,28 @@ class TableWebhookStore:
         listed = index_entry(delivery)
         # First, so that a delivery is never missing from its subscription's index.
         indexed = listed is not None and self._insert("delivery index", DELIVERY_INDEX, listed)
+        due = self._due.enter(delivery)
         added = self._insert("delivery", DELIVERIES, delivery_row(delivery))
         if indexed and not added and listed is not None:  # an event published again: its delivery keeps its time
             self._delete("delivery index", DELIVERY_INDEX, listed)
+        if due is not None and not added:  # ... and its next attempt
+            self._due.drop(due)
         return added
 
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery:
         return delivery_of(call("delivery", self._tables[DELIVERIES].get_entity, event_id, subscription_id))
 
-    def update_delivery(self, delivery: Delivery) -> Delivery:
+    def update_delivery(self, delivery: Delivery, was: Delivery | None = None) -> Delivery:
         listed = index_entry(delivery)
         if listed is not None:  # first, so that a failed delivery is always listed; the same row every time
             call("delivery index", self._tables[DELIVERY_INDEX].upsert_entity, listed, mode=UpdateMode.REPLACE)
+        self._due.enter(delivery, was)  # first too; the row it no longer has goes after (azure_webhook_due.py)
         etag = self._replace(DELIVERIES, delivery_row(delivery), delivery.etag, "delivery")
+        self._due.leave(delivery, was)
         return Delivery(**{**delivery.__dict__, "etag": etag})
 
     def pending_deliveries(self, due_before: datetime) -> list[Delivery]:
-        rows = self._query(
-            "deliveries",
-            DELIVERIES,
-            "State eq @state and NextAttemptAt lt @due",
-            parameters={"state": DeliveryState.PENDING.value, "due": due_before.isoformat()},
-        )
-        return [delivery_of(e) for e in rows]
+        return self._due.due(due_before)
 
     def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage:
         """One page of the subscription's failed deliveries, newest first: one page of its index rows marked

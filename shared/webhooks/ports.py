@@ -27,8 +27,11 @@ class WebhookStore(Protocol):
 
     def add_delivery(self, delivery: Delivery) -> bool: ...  # False when it already existed
     def get_delivery(self, event_id: str, subscription_id: str) -> Delivery: ...
-    def update_delivery(self, delivery: Delivery) -> Delivery: ...  # if-match etag; returns the new etag
-    def pending_deliveries(self, due_before: datetime) -> list[Delivery]: ...
+    # If-match etag; returns the new etag. `was`: the version it replaces, as read, which tells the store what
+    # the delivery's due entry was (without it the store keeps the index ahead and leaves the stale entry to
+    # the sweep).
+    def update_delivery(self, delivery: Delivery, was: Delivery | None = None) -> Delivery: ...
+    def pending_deliveries(self, due_before: datetime) -> list[Delivery]: ...  # at most a run's, oldest first
     # One page, newest first, and the position of the next (None on the last); a `token` it did not give is
     # shared.errors.InvalidInput (paging.not_given()).
     def failed_deliveries(self, subscription_id: str, limit: int, token: str | None) -> DeliveryPage: ...

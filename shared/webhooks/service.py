@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 STALE_ATTEMPT = timedelta(seconds=endpoint.TIMEOUT_S) + timedelta(minutes=1)
 # A pending delivery this far past due lost its queue message.
 LOST_MESSAGE_GRACE = timedelta(minutes=2)
+# A retry's message becomes visible at its next attempt by the clock of the instance that sent it; the instance
+# that takes it may run a few seconds behind (clock skew between instances). A message more than this ahead of
+# the next attempt is a duplicate; one within it is the retry itself, which, dropped, would wait for the sweep
+# (the grace above and up to a timer period more).
+EARLY_ARRIVAL_SLACK = timedelta(seconds=5)
 
 Sender = Callable[[endpoint.Target, bytes, dict[str, str]], endpoint.Response]
 
@@ -125,7 +130,7 @@ class WebhookService(SubscriptionCases):
             metrics.webhook_delivery(_outcome(state), lag_s)
             return state
         try:
-            delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)))
+            delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)), was=delivery)
         except Conflict:
             return DeliveryState.PENDING  # another worker took this attempt
         attributes = {"sitelens.subscription": sub.id, "sitelens.event_type": event.type, "sitelens.attempt": number}
@@ -157,7 +162,7 @@ class WebhookService(SubscriptionCases):
             return delivery.state  # a duplicate message
         if delivery.open_attempt is not None:
             return delivery.state  # in flight elsewhere; the sweep re-drives it if that worker died
-        if delivery.next_attempt_at > self.clock() + timedelta(seconds=1):
+        if delivery.next_attempt_at > self.clock() + EARLY_ARRIVAL_SLACK:
             return delivery.state  # early duplicate; the scheduled message or the sweep will come
         return delivery
 
@@ -181,12 +186,12 @@ class WebhookService(SubscriptionCases):
             self._finish(delivery, DeliveryState.FAILED, "retries_exhausted")
             return DeliveryState.FAILED
         assert decision.next_attempt_at is not None
-        self.store.update_delivery(replace(delivery, next_attempt_at=decision.next_attempt_at))
+        self.store.update_delivery(replace(delivery, next_attempt_at=decision.next_attempt_at), was=delivery)
         self.queue.send(delivery.event_id, sub.id, decision.next_attempt_at - self.clock())
         return DeliveryState.PENDING
 
     def _finish(self, delivery: Delivery, state: DeliveryState, reason: str | None) -> None:
-        self.store.update_delivery(replace(delivery, state=state, failure_reason=reason))
+        self.store.update_delivery(replace(delivery, state=state, failure_reason=reason), was=delivery)
 
     def _disable(self, sub: Subscription, reason: str) -> None:
         try:
@@ -209,7 +214,7 @@ class WebhookService(SubscriptionCases):
                 if open_attempt.number >= retry.MAX_ATTEMPTS:  # it counts: the schedule has no attempt left
                     current = replace(current, state=DeliveryState.FAILED, failure_reason="retries_exhausted")
                 try:
-                    current = self.store.update_delivery(current)
+                    current = self.store.update_delivery(current, was=delivery)
                 except Conflict:
                     continue
                 if current.state.terminal:
@@ -236,7 +241,7 @@ class WebhookService(SubscriptionCases):
                 raise InvalidInput("only failed deliveries can be replayed", reason="not_failed")
             pending = replace(delivery, state=DeliveryState.PENDING, failure_reason=None, next_attempt_at=self.clock())
             try:
-                self.store.update_delivery(pending)
+                self.store.update_delivery(pending, was=delivery)
             except Conflict:
                 raced = True
                 continue

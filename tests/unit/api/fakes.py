@@ -81,7 +81,7 @@ class MemoryWebhookStore:
             raise NotFound(f"delivery {event_id}")
         return self.deliveries[(event_id, subscription_id)]
 
-    def update_delivery(self, delivery: Delivery) -> Delivery:
+    def update_delivery(self, delivery: Delivery, was: Delivery | None = None) -> Delivery:
         self.deliveries[(delivery.event_id, delivery.subscription_id)] = delivery
         return delivery
 

@@ -47,9 +47,9 @@ class RacingStore(MemoryWebhookStore):
         self._race()
         return super().update_subscription(subscription)
 
-    def update_delivery(self, delivery: Delivery) -> Delivery:
+    def update_delivery(self, delivery: Delivery, was: Delivery | None = None) -> Delivery:
         self._race()
-        return super().update_delivery(delivery)
+        return super().update_delivery(delivery, was)
 
 
 class Queue:
