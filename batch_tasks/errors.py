@@ -4,6 +4,7 @@ the task client imports it.
     NodeError(code)          one request failed; `code` is the reply's error code on the socket
     ├── UnknownModel         unknown_model: a malformed id, or no such version locally or in the registry
     ├── ModelUnavailable     model_unavailable: the version exists but did not download, verify or load
+    ├── ModelNotServed       model_not_served: this node's package does not serve the model's kind or output format
     ├── ModelOutputInvalid   model_output_invalid: the graph's output does not match its manifest
     ├── ModelOutOfMemory     model_out_of_memory: ONNX Runtime could not allocate for this model's run
     ├── Overloaded           overloaded: the model's queue is full
@@ -42,6 +43,7 @@ CODES: dict[str, Code] = {
     "too_large": Code(transient=False, exit_code=BAD_INPUT),  # over the pixel cap
     "storage_transient": Code(transient=True, exit_code=STORAGE),  # throttled, timed out, 5xx, unreachable
     "model_unavailable": Code(transient=True, exit_code=UNAVAILABLE),  # download, verification or provider failed
+    "model_not_served": Code(transient=False, exit_code=USAGE),  # the node's package is older than the model's kind
     "overloaded": Code(transient=True, exit_code=UNAVAILABLE),  # the server's queue is full
     "shutting_down": Code(transient=True, exit_code=UNAVAILABLE),
     "inference_failed": Code(transient=True, exit_code=INFERENCE),  # ONNX Runtime raised while reading
@@ -85,6 +87,13 @@ class ModelUnavailable(NodeError):
     """The version exists but did not download, verify or load; another attempt may find it whole."""
 
     code = "model_unavailable"
+
+
+class ModelNotServed(NodeError):
+    """The version's manifest names a kind or an output format this node's package does not serve (a model
+    published by a newer package): no attempt on this node can load it; the nodes need a package that does."""
+
+    code = "model_not_served"
 
 
 class ModelOutputInvalid(NodeError):

@@ -10,7 +10,7 @@ to the `completions` queue. The task's exit code says how it went:
 | code | meaning | completion message | Batch retries |
 |---|---|---|---|
 | 0 | result written, completion posted | succeeded | - |
-| 2 | usage or configuration error (arguments, environment, unknown model, storage refused) | none | yes (a)|
+| 2 | usage or configuration (arguments, environment, unknown or unserved model, storage refused) | none | yes (a) |
 | 3 | bad input: the photo cannot be read (`bad_input`, `too_large`) | failed, posted at once | yes, harmlessly |
 | 4 | transient storage error | none | yes |
 | 5 | the node server is unavailable (not running, not answering, crashed mid-request) | none | yes |
@@ -19,7 +19,7 @@ to the `completions` queue. The task's exit code says how it went:
 (a) and when the retries are spent, the reconciler fails the job with Batch's failure information.
 
 The codes come from one table, `batch_tasks.errors.CODES` (a server's error code → exit code); an error
-code this client does not know (a newer server) exits 6.
+code this client does not know (a newer server) exits 6: a client older than `model_not_served` exits 6 for it.
 
 `--in-process` runs the same job without the server (the model loaded in this process, for this one photo):
 the naive task that the benchmarks compare the server against, and a fallback for debugging a node.

@@ -3,8 +3,10 @@
 #
 #   infra/deploy.sh ENV RG LOCATION     e.g. infra/deploy.sh dev rg-sitelens-dev westeurope
 #
-# 1. the resource group and the Bicep deployment (infra/main.bicep with infra/main.ENV.bicepparam)
-# 2. the node package (start task, batch_tasks, its requirements) and the default model, to their containers
+# 1. the resource group and the Bicep deployment (infra/main.bicep with infra/main.ENV.bicepparam), once the
+#    default model verifies
+# 2. the node package (start task, batch_tasks, its requirements) and the default model, once its version's stored
+#    manifest (if any) is the folder's: a different one stops the deployment before anything is uploaded
 # 3. the Functions app code (one deploy, built remotely)
 # 4. the Event Grid subscription for photos/ (its webhook key exists only once the app runs)
 # 5. a smoke check of GET /api/health
@@ -37,7 +39,7 @@ log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -211,39 +213,84 @@ from sitelens.model_storage import same_manifest
 sys.exit(0 if same_manifest(Path(sys.argv[1]).read_bytes(), Path(sys.argv[2]).read_bytes()) else 3)
 '
 
-publish_model() {
+# plan_model: MODEL_UPLOADS, what publishing the model folder uploads (path, blob, content type a line, verified
+# files, the manifest last, as `sitelens models publish` plans them), and MODEL_MANIFEST, the manifest's blob.
+# The plan is read whole: a model that does not verify stops the deployment here, before anything in Azure
+# changes, where a loop over a process substitution would ignore the planner's exit status.
+plan_model() {
   [[ -f "$MODEL_DIR/manifest.json" ]] || die "no model at $MODEL_DIR: run 'make setup' first"
-  log "publishing $MODEL_DIR to $MODELS_CONTAINER/ (manifest last)"
-  local uploads path blob type manifest stored same=0
-  # batch_tasks.models.publish plans the uploads (verified files, manifest last), as `sitelens models publish` does.
-  # The plan is read whole first: a model that does not verify stops the deployment here, where a loop over
-  # a process substitution would ignore the planner's exit status and upload nothing without a word.
-  uploads=$("$PYTHON" -c '
+  MODEL_UPLOADS=$("$PYTHON" -c '
 import sys
 from pathlib import Path
 from batch_tasks.models.publish import plan
 for item in plan(Path(sys.argv[1])):
     print(item.path, item.blob, item.content_type, sep="\t")
-' "$MODEL_DIR") || die "the model at $MODEL_DIR does not verify: nothing of it was uploaded"
-  manifest=$(tail -n 1 <<<"$uploads" | cut -f 2) # the plan's last upload
-  stored="$BUILD/published-manifest.json"
+' "$MODEL_DIR") || die "the model at $MODEL_DIR does not verify: nothing was uploaded"
+  MODEL_MANIFEST=$(tail -n 1 <<<"$MODEL_UPLOADS" | cut -f 2) # the plan's last upload
+  MODEL_PUBLISHED=0
+}
+
+# compare_published_manifest FILE: FILE (the version's stored manifest) against the folder's. The same sets
+# MODEL_PUBLISHED=1; a different one stops the deployment (version_published).
+compare_published_manifest() {
+  local same=0
+  "$PYTHON" -c "$SAME_MANIFEST" "$1" "$MODEL_DIR/manifest.json" || same=$?
+  case $same in
+    0) MODEL_PUBLISHED=1 ;;
+    3) die "${MODEL_MANIFEST%/manifest.json} is already published with a different manifest (version_published): publish the change as a new version and make it the default; the node package and the model were not uploaded" ;;
+    *) die "could not compare $MODEL_DIR/manifest.json with the published $MODEL_MANIFEST: the node package and the model were not uploaded" ;;
+  esac
+}
+
+# check_model_version: a version is published once, so a deployment whose model differs from the stored version
+# cannot finish. It stops here, before the node package is uploaded: nodes must not get a package whose app
+# code and model never follow. Retried while the deployer's new role assignment has not reached storage.
+check_model_version() {
+  local stored="$BUILD/published-manifest.json"
   mkdir -p "$BUILD"
-  retry "$RBAC_WAIT_S" "read $manifest" published_manifest "$manifest" "$stored"
+  retry "$RBAC_WAIT_S" "read $MODEL_MANIFEST" published_manifest "$MODEL_MANIFEST" "$stored"
   if [[ -f $stored ]]; then
-    "$PYTHON" -c "$SAME_MANIFEST" "$stored" "$MODEL_DIR/manifest.json" || same=$?
-    case $same in
-      0)
-        log "${manifest%/manifest.json} is already published with this manifest: nothing to upload"
-        return 0
-        ;;
-      3) die "${manifest%/manifest.json} is already published with a different manifest (version_published): publish the change as a new version; nothing of it was uploaded" ;;
-      *) die "could not compare $MODEL_DIR/manifest.json with the published $manifest: nothing of it was uploaded" ;;
-    esac
+    compare_published_manifest "$stored"
   fi
+}
+
+# check_model_version_before_provisioning: on an update, the same check against the storage account the existing
+# deployment names, before the resource group and the templates change. A first deployment has none.
+check_model_version_before_provisioning() {
+  local STORAGE_ACCOUNT MODELS_CONTAINER values
+  values=$(deployment_outputs STORAGE_ACCOUNT MODELS_CONTAINER 2>/dev/null) || return 0
+  {
+    read -r STORAGE_ACCOUNT
+    read -r MODELS_CONTAINER
+  } <<<"$values"
+  check_model_version_once
+}
+
+# check_model_version_once: check_model_version without retries, for before provisioning: storage that cannot be
+# read yet (a deployer whose role the templates assign) leaves the check to check_model_version.
+check_model_version_once() {
+  local stored="$BUILD/published-manifest.json"
+  mkdir -p "$BUILD"
+  if ! published_manifest "$MODEL_MANIFEST" "$stored" 2>/dev/null; then
+    log "could not read $MODELS_CONTAINER/$MODEL_MANIFEST before provisioning: it is checked after"
+    return 0
+  fi
+  if [[ -f $stored ]]; then
+    compare_published_manifest "$stored"
+  fi
+}
+
+publish_model() {
+  if ((MODEL_PUBLISHED)); then
+    log "${MODEL_MANIFEST%/manifest.json} is already published with this manifest: nothing to upload"
+    return 0
+  fi
+  log "publishing $MODEL_DIR to $MODELS_CONTAINER/ (manifest last)"
+  local path blob type
   while IFS=$'\t' read -r path blob type; do
     # </dev/null: az must not read the remaining plan lines from this loop's input.
     retry "$RBAC_WAIT_S" "upload $blob" upload "$MODELS_CONTAINER" "$blob" "$path" "$type" </dev/null
-  done <<<"$uploads"
+  done <<<"$MODEL_UPLOADS"
 }
 
 deploy_code() {
@@ -304,9 +351,16 @@ main() {
       command -v azd >/dev/null || die "azd is not installed"
       signed_in_principal
       azd env set AZURE_PRINCIPAL_TYPE "$SITELENS_DEPLOYER_PRINCIPAL_TYPE"
+      # An update: azd's environment holds the previous provisioning's outputs.
+      if [[ -n ${STORAGE_ACCOUNT:-} && -n ${MODELS_CONTAINER:-} ]]; then
+        plan_model
+        check_model_version_once
+      fi
       ;;
     azd-postprovision)
       require_env STORAGE_ACCOUNT NODE_PACKAGE_CONTAINER MODELS_CONTAINER
+      plan_model
+      check_model_version
       publish_node_package
       publish_model
       ;;
@@ -323,7 +377,12 @@ main() {
       DEPLOYMENT="sitelens-$ENVIRONMENT"
       command -v az >/dev/null || die "az (Azure CLI) is not installed"
       az account show --output none 2>/dev/null || die "not logged in: run 'az login'"
+      # The model is checked (verified, and against the version stored) before anything changes: a run that
+      # could not publish it would leave a new node package and settings without the app code that goes with them.
+      plan_model
+      check_model_version_before_provisioning
       provision
+      check_model_version
       publish_node_package
       publish_model
       deploy_code

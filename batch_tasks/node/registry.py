@@ -10,6 +10,7 @@ kind (`batch_tasks.models.serving`) is kept the same way; a model's `limits.max_
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,9 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batch_tasks.artifacts import is_model_id
-from batch_tasks.errors import ModelOutOfMemory, ModelOutputInvalid, ModelUnavailable, NodeError, UnknownModel
+from batch_tasks.errors import (
+    ModelNotServed,
+    ModelOutOfMemory,
+    ModelOutputInvalid,
+    ModelUnavailable,
+    NodeError,
+    UnknownModel,
+)
 from batch_tasks.models.manifest import ManifestError, load
-from batch_tasks.models.serving import KindResult, ServedModel, failure
+from batch_tasks.models.serving import KINDS, KindResult, ServedModel, failure
+from batch_tasks.models.vision_spec import DETECT_FORMATS
 from batch_tasks.node.batching import Batcher
 from batch_tasks.ocr.imaging import DecodedImage
 
@@ -55,6 +64,36 @@ def _one_photo_can_cause(exc: Exception) -> bool:
     return isinstance(failure(exc), ModelOutOfMemory | ModelOutputInvalid)
 
 
+def _manifest_bytes(folder: Path) -> bytes | None:
+    try:
+        return (folder / "manifest.json").read_bytes()
+    except OSError:
+        return None
+
+
+def _not_served(model_id: str, folder: Path) -> ModelNotServed | None:
+    """The error for a manifest in `folder` whose kind (`task`), or detect output format, this package does not
+    serve: a model published by a newer package. None when it serves both, or the manifest names neither (not
+    JSON, no task: a damaged manifest, not a newer one)."""
+    try:
+        doc = json.loads(_manifest_bytes(folder) or b"")
+    except ValueError:
+        return None
+    task = doc.get("task") if isinstance(doc, dict) else None
+    output = doc.get("output") if isinstance(doc, dict) else None
+    output_format = output.get("format") if isinstance(output, dict) else None
+    if isinstance(task, str) and task not in KINDS:
+        what = f"kind '{task}'"
+    elif task == "detect" and isinstance(output_format, str) and output_format not in DETECT_FORMATS:
+        what = f"detect output format '{output_format}'"
+    else:
+        return None
+    return ModelNotServed(
+        f"this node's package does not serve {what} (model {model_id}; it serves kinds {', '.join(KINDS)}, detect "
+        f"formats {', '.join(DETECT_FORMATS)}): replace the nodes with ones running a package that serves it"
+    )
+
+
 class Registry:
     def __init__(
         self,
@@ -71,6 +110,10 @@ class Registry:
         self.capacity, self._max_batch, self._max_wait, self._max_queue = capacity, max_batch, max_wait, max_queue
         self._loaded: OrderedDict[str, Loaded] = OrderedDict()
         self._failed: dict[str, tuple[float, NodeError]] = {}  # model id -> (when, what its load raised)
+        # model id -> the manifest a download brought that does not parse (touched under `_loading` only): the
+        # registry's own, which a version keeps (it is published once), so while the local copy is
+        # byte-identical to it, downloading again cannot help.
+        self._unparsable: dict[str, bytes] = {}
         # `_lock` guards the tables for moments; `_loading` lets one load run at a time (a load holds the
         # accelerator's attention anyway). Health and the warm models never wait for a load.
         self._lock = threading.Lock()
@@ -154,13 +197,29 @@ class Registry:
             return folder
         except ManifestError as exc:
             if self._download is None:
-                raise UnknownModel(f"model {model_id} is not in {self.models_dir} ({exc})") from exc
+                raise _not_served(model_id, folder) or UnknownModel(
+                    f"model {model_id} is not in {self.models_dir} ({exc})"
+                ) from exc
+            unparsable = self._unparsable.get(model_id)
+            if unparsable is not None and _manifest_bytes(folder) == unparsable:
+                error = _not_served(model_id, folder) or ModelUnavailable(
+                    f"model {model_id} has a manifest this node cannot read, as the registry stores it: {exc}"
+                )
+                raise self._failing(model_id, error) from exc
         try:
             self._download(name, version, folder)
             load(folder)
         except ManifestError as exc:
+            downloaded = _manifest_bytes(folder)
+            try:
+                load(folder, verify=False)
+            except ManifestError:  # the manifest itself, not a file it lists: the same at every download
+                if downloaded is not None:
+                    self._unparsable[model_id] = downloaded
             # A failed load like any other: not downloaded again for each of its photos within the retry wait.
-            error = ModelUnavailable(f"model {model_id} downloaded but does not verify: {exc}")
+            error = _not_served(model_id, folder) or ModelUnavailable(
+                f"model {model_id} downloaded but does not verify: {exc}"
+            )
             raise self._failing(model_id, error) from exc
         except OSError as exc:  # the node's own disk (full, read-only): this model's failure, not the server's
             error = ModelUnavailable(f"model {model_id} could not be written to {folder}: {exc}")
@@ -176,6 +235,9 @@ class Registry:
     def _load(self, model_id: str) -> Loaded:
         started = time.perf_counter()
         folder = self._folder(model_id)
+        not_served = _not_served(model_id, folder)  # a kind the manifest parser knows but no loader serves
+        if not_served is not None:
+            raise self._failing(model_id, not_served)
         try:
             engine = self._load_engine(folder)
             runs = engine.warm()

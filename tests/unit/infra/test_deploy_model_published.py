@@ -98,7 +98,8 @@ def test_a_version_published_with_the_same_manifest_is_left_as_it_is(tmp_path: P
 def test_a_version_published_with_another_manifest_stops_the_deployment_and_uploads_none_of_it(
     tmp_path: Path, model: Path
 ) -> None:
-    """deploy.sh uploaded over it with --overwrite: nodes that had the version kept other weights than new ones."""
+    """deploy.sh uploaded over it with --overwrite: nodes that had the version kept other weights than new ones.
+    And it stopped only after the node package was uploaded, so nodes got a package whose model never followed."""
     document = json.loads((model / "manifest.json").read_text())
     document["files"]["model"]["sha256"] = "0" * 64  # other weights
     other = json.dumps(document).encode()
@@ -109,3 +110,4 @@ def test_a_version_published_with_another_manifest_stops_the_deployment_and_uplo
     assert model_calls(tmp_path, "upload") == []
     assert stored.read_bytes() == other
     assert not (tmp_path / "blobs/models/site-check/1.0.0/model.onnx").exists()
+    assert not (tmp_path / "blobs/node-package").exists()

@@ -37,6 +37,7 @@ def user_subscription_copy(tmp_path: Path) -> Path:
     params = (bicep.INFRA / "main.dev.bicepparam").read_text()
     params = params.replace("poolAllocationMode = 'BatchService'", "poolAllocationMode = 'UserSubscription'")
     (infra / "main.usub.bicepparam").write_text(params)
+    (infra.parent / "models").symlink_to(bicep.REPO / "models")  # checked before anything is deployed
     return infra / "deploy.sh"
 
 

@@ -67,6 +67,14 @@ elif line.startswith("deployment group show"):
     dropped = os.environ.get("FAKE_EMPTY_OUTPUT")
     arm = lambda name: name.split("_")[0][:-1].lower() + name[len(name.split("_")[0]) - 1:]
     print(json.dumps({{arm(k): {{"type": "String", "value": "" if k == dropped else v}} for k, v in outputs.items()}}))
+elif line.startswith("storage blob exists") and "FAKE_STORED_MANIFEST" in os.environ:
+    # The default model's version as an update finds it; storage the deployer cannot read until provisioning.
+    if os.environ.get("FAKE_STORAGE_UNREADABLE_BEFORE_PROVISIONING") and not (state / "deployment-env.json").exists():
+        print("AuthorizationPermissionMismatch", file=sys.stderr)
+        sys.exit(1)
+    print("true")
+elif line.startswith("storage blob download"):
+    Path(args[args.index("--file") + 1]).write_text(os.environ["FAKE_STORED_MANIFEST"])
 elif line.startswith("storage blob upload") and n == 1:
     print("AuthorizationPermissionMismatch", file=sys.stderr)  # the role assignment has not arrived yet
     sys.exit(1)
@@ -180,16 +188,51 @@ def test_deploy_stops_at_an_empty_output_before_anything_is_uploaded(tmp_path: P
     assert not any(c[:3] == ["storage", "blob", "upload"] for c in calls(tmp_path))
 
 
-def test_deploy_stops_when_the_model_does_not_verify_and_uploads_none_of_it(tmp_path: Path) -> None:
+def test_deploy_stops_when_the_model_does_not_verify_before_anything_changes(tmp_path: Path) -> None:
     broken = tmp_path / "model"
     broken.mkdir()
     (broken / "manifest.json").write_bytes((MODEL / "manifest.json").read_bytes())  # its files are missing
     result = run(DEPLOY, ["dev", "rg-sitelens-dev", "westeurope"], tmp_path, SITELENS_MODEL_DIR=str(broken))
     assert result.returncode == 1
     assert f"the model at {broken} does not verify" in result.stderr
+    made = [c[:3] for c in calls(tmp_path)]
+    assert ["storage", "blob", "upload"] not in made and ["functionapp", "deployment", "source"] not in made
+    assert ["group", "create", "-n"] not in made and ["deployment", "group", "create"] not in made
+
+
+@pytest.mark.parametrize("stored_before_provisioning", [True, False])
+def test_a_default_model_stored_with_another_manifest_stops_the_deploy_before_the_node_package(
+    tmp_path: Path, stored_before_provisioning: bool
+) -> None:
+    """An update whose default model changed under the same version: the run stopped at the model, after the new
+    node package was uploaded, and the app code never followed. Each re-run stopped there again. Where the
+    existing deployment's storage can be read, it stops before the resource group and the templates change;
+    where it cannot yet (the deployer's role is new), after them but before any upload."""
+    document = json.loads((MODEL / "manifest.json").read_text())
+    document["files"]["det"]["sha256"] = "0" * 64  # the version as an older release stored it
+    env = {"FAKE_STORED_MANIFEST": json.dumps(document)}
+    if not stored_before_provisioning:
+        env["FAKE_STORAGE_UNREADABLE_BEFORE_PROVISIONING"] = "1"
+    result = run(DEPLOY, ["dev", "rg-sitelens-dev", "westeurope"], tmp_path, **env)
+    assert result.returncode == 1
+    assert "ocr/ppocrv4 is already published with a different manifest (version_published)" in result.stderr
+    made = calls(tmp_path)
+    assert not [c for c in made if c[:3] == ["storage", "blob", "upload"]]  # neither the node package nor the model
+    assert not [c for c in made if c[:3] == ["functionapp", "deployment", "source"]]
+    provisioned = any(c[:3] == ["deployment", "group", "create"] for c in made)
+    assert provisioned is not stored_before_provisioning
+    read = [option(c, "--name") for c in made if c[:3] == ["storage", "blob", "download"]]
+    assert read == ["ocr/ppocrv4/manifest.json"]
+
+
+def test_deploy_uploads_nothing_of_a_default_model_stored_with_the_same_manifest(tmp_path: Path) -> None:
+    stored = (MODEL / "manifest.json").read_text()
+    result = run(DEPLOY, ["dev", "rg-sitelens-dev", "westeurope"], tmp_path, FAKE_STORED_MANIFEST=stored)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ocr/ppocrv4 is already published with this manifest: nothing to upload" in result.stderr
     uploads = [c for c in calls(tmp_path) if c[:3] == ["storage", "blob", "upload"]]
-    assert uploads and not [c for c in uploads if option(c, "--container-name") == "models"]
-    assert not any(c[:3] == ["functionapp", "deployment", "source"] for c in calls(tmp_path))
+    assert {option(c, "--container-name") for c in uploads} == {"node-package"}
+    assert any(c[:3] == ["functionapp", "deployment", "source"] for c in calls(tmp_path))
 
 
 def test_deploy_refuses_an_unknown_environment(tmp_path: Path) -> None:
