@@ -25,6 +25,10 @@ param sasExpirationPeriod string = '0.01:00:00'
 param originalsRetentionDays int = 30
 param quarantineRetentionDays int = 30
 param derivedRetentionDays int = 7
+@description('Days a result (results/{job}/result.json and overlay.jpg, the photo drawn with its boxes) is kept after it is written; the job and its summary stay. The app reuses a result for the same photo only while it has a day left.')
+@minValue(1)
+@maxValue(99999)
+param resultsRetentionDays int = 90
 param softDeleteDays int = 7
 param logRetentionDays int = 30
 
@@ -212,6 +216,7 @@ module storage 'modules/storage.bicep' = {
     originalsRetentionDays: originalsRetentionDays
     quarantineRetentionDays: quarantineRetentionDays
     derivedRetentionDays: derivedRetentionDays
+    resultsRetentionDays: resultsRetentionDays
     softDeleteDays: softDeleteDays
     workspaceId: monitoring.outputs.workspaceId
     tags: allTags
@@ -292,6 +297,7 @@ var sitelensSettings = {
   SITELENS_WEBHOOK_LOST_MESSAGE_S: string(webhookLostMessageSeconds)
   SITELENS_WEBHOOK_RETRY_SCALE: webhookRetryScale
   SITELENS_TABLE_PREFIX: tablePrefix
+  SITELENS_RESULTS_RETENTION_DAYS: string(resultsRetentionDays)
 }
 
 module functions 'modules/functions.bicep' = {

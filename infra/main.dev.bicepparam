@@ -17,6 +17,7 @@ param poolAllocationMode = 'BatchService'
 param originalsRetentionDays = 7
 param quarantineRetentionDays = 7
 param derivedRetentionDays = 2
+param resultsRetentionDays = 14
 param logRetentionDays = 30
 param stuckPoolMinutes = 30
 param actionGroupId = ''

@@ -21,6 +21,7 @@ param poolAllocationMode = 'BatchService'
 param originalsRetentionDays = 30
 param quarantineRetentionDays = 30
 param derivedRetentionDays = 7
+param resultsRetentionDays = 90
 param softDeleteDays = 14
 param logRetentionDays = 90
 param stuckPoolMinutes = 30

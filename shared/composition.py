@@ -183,6 +183,7 @@ def ingestion() -> Ingestion:
         policies=lambda site: QualityPolicy(reject=p.rejecting_flags(site)),
         default_model=p.default_model,
         waker=pool_waker(),
+        results_kept=settings().results_kept,
     )
 
 
@@ -227,7 +228,7 @@ def _retry(job: Job) -> Job:
 
 @functools.cache
 def jobs_api() -> JobsApi:
-    return JobsApi(jobs(), photos(), retry=_retry)
+    return JobsApi(jobs(), photos(), retry=_retry, results_kept=settings().results_kept, clock=_now)
 
 
 @functools.cache

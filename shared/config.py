@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from shared.errors import PermanentError
@@ -27,10 +28,13 @@ STALE_ATTEMPT_S = "SITELENS_WEBHOOK_STALE_ATTEMPT_S"
 TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
 RETRY_SCALE = "SITELENS_WEBHOOK_RETRY_SCALE"
+RESULTS_RETENTION_DAYS = "SITELENS_RESULTS_RETENTION_DAYS"
 DEFAULT_ALLOWED_PORTS = "443"
 MAX_PORT = 65_535
 # Above 0 (the chaos run takes 0.05); at most 10, where the schedule's last wait is already ten days.
 RETRY_SCALES = (0.0, 10.0)
+# From 1 day to the most a storage lifecycle rule accepts (daysAfterModificationGreaterThan).
+RETENTION_DAYS = (0.0, 99_999.0)
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
@@ -102,7 +106,14 @@ class Settings:
     webhook_retry_scale: float = 1.0
     upload_sas_ttl_s: float = MAX_TTL.total_seconds()
     table_prefix: str = ""
+    # infra's resultsRetentionDays: the lifecycle rule deletes results/ this long after they are written,
+    # so the app reuses and links only results that are still kept (nothing expires them locally).
+    results_retention_days: int = 90
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+
+    @property
+    def results_kept(self) -> timedelta:
+        return timedelta(days=self.results_retention_days)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -131,6 +142,7 @@ class Settings:
         # A positive lifetime outside 60-900 s is clamped, not refused: the maximum is the security bound.
         ttl = number(env, TTL_SETTING, cls.upload_sas_ttl_s, problems, POSITIVE)
         ttl = min(max(ttl, MIN_TTL.total_seconds()), MAX_TTL.total_seconds())
+        results_days = number(env, RESULTS_RETENTION_DAYS, cls.results_retention_days, problems, RETENTION_DAYS)
         pipeline = PipelineSettings.from_env(env, problems)
         if problems:
             # A refused allowance is a security decision: its own code, whatever else is wrong.
@@ -145,6 +157,7 @@ class Settings:
             webhook_retry_scale=retry_scale,
             upload_sas_ttl_s=ttl,
             table_prefix=env.get(TABLE_PREFIX, ""),
+            results_retention_days=results_days,
             pipeline=pipeline,
         )
 

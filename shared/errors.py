@@ -12,6 +12,8 @@
         ├── InvalidInput               invalid_input   a request or document breaks a documented rule (HTTP 400)
         │   └── UnsafeWebhookUrl       webhook_url_refused  shared/webhooks/endpoint.py
         ├── ConfigError                configuration_error  shared/config.py: a setting is missing or invalid
+        ├── UnknownJobState            unknown_job_state  a stored job's state is not one this release knows
+        │                                                  (written by a newer release): reported per job
         └── PhotoUnreadable            photo_missing, overwritten, photo_unreadable  shared/jobs/ingestion.py
 
 Whether anything retries depends on `isinstance(e, TransientError)` and nothing else: ingestion lets a
@@ -58,3 +60,10 @@ class Conflict(PermanentError):
 
 class InvalidInput(PermanentError):
     reason = "invalid_input"
+
+
+class UnknownJobState(PermanentError):
+    """A job row whose `state` this release does not know: a newer release wrote it (read after a rollback, or
+    by an older instance beside a newer one). Only that job is unreadable; a listing skips it."""
+
+    reason = "unknown_job_state"

@@ -13,7 +13,7 @@ param skuName string
 @description('Longest lifetime of any SAS, d.hh:mm:ss. Task inputs are read through a 24 h link, plus clock skew.')
 param sasExpirationPeriod string
 
-@description('Days an original photo is kept before deletion (its derived image and result outlive it only as long as set below).')
+@description('Days an original photo is kept before deletion. Its derived task input and its result (the overlay is the photo drawn with its boxes) have their own retention, below: the photo\'s image is stored until the longest of the three has passed.')
 @minValue(1)
 param originalsRetentionDays int
 
@@ -24,6 +24,10 @@ param quarantineRetentionDays int
 @description('Days the derived task input (derived/{job_id}/input.jpg) is kept; a task reads it once, retries within hours.')
 @minValue(1)
 param derivedRetentionDays int
+
+@description('Days a result (results/{job_id}/result.json and overlay.jpg) is kept after it is written; the app reads the same number (SITELENS_RESULTS_RETENTION_DAYS) to reuse and link only results still kept.')
+@minValue(1)
+param resultsRetentionDays int
 
 @description('Days a deleted blob or container can still be restored.')
 @minValue(1)
@@ -142,8 +146,8 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: name
 }]
 
-// Originals, rejects and task inputs expire; results and models are kept (results are small, and models
-// are versioned by hand).
+// Originals, rejects, task inputs and results expire (a result's overlay is the photo itself, drawn with its
+// boxes); models are kept (versioned by hand).
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -199,6 +203,24 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: derivedRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          name: 'expire-results'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['results/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: resultsRetentionDays
                 }
               }
             }

@@ -6,9 +6,11 @@
 | site index | `site~{site}` | `{received_at}~{job id}` | after the job, if absent (immutable) |
 | open index | `open` | job id | after the job; deleted once terminal and published |
 | content claim | `content~{site}~{sha256}~{model name}~{version}` | `owner` / `follower~{job id}` | create-if-absent |
+| reconcile cursor | `reconcile` | `cursor` | replaced by each reconcile run that moves it |
 
 The job is read by id in one point read; a site's jobs are listed from its index in time order. The open
-index is what the reconciler reads, so a sweep never scans finished work. Feedback goes to `jobfeedback`:
+index is what the reconciler reads, so a sweep never scans finished work; it walks the index in RowKey (job id)
+order, and the cursor is the last job a run that stopped at its budget reached. Feedback goes to `jobfeedback`:
 PartitionKey the job id, RowKey its place in the job's feedback (`000`, `001`, ...), created if absent.
 """
 
@@ -17,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,14 +29,16 @@ from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.adapters.azure_errors import call, translated
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound, UnknownJobState
 from shared.jobs import ids
 from shared.jobs.feedback import BOXES, MAX_PER_JOB, TEXT_FIELDS, feedback_id, limit_reached
 from shared.jobs.models import Job, JobState
 
+log = logging.getLogger(__name__)
 JOBS, FEEDBACK = "jobs", "jobfeedback"
 _JSON_FIELDS = ("quality", "summary")
 _TIME_FIELDS = ("received_at", "queued_at", "started_at", "finished_at")
+CURSOR_ROW = ("reconcile", "cursor")  # a partition of its own: no index query reads it
 _SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]+)")  # time_key~job id
 # Index entries one listing page reads at most, each with one point read of its job: a `state` that few jobs
 # match would otherwise read a site's whole history in one request. The page then holds fewer than `limit` jobs
@@ -91,14 +96,22 @@ def from_feedback_entity(entity: Any) -> dict[str, Any]:
 
 
 def from_entity(entity: Any) -> Job:
-    fields: dict[str, Any] = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey", "Timestamp")}
+    """The job a row holds. A row may come from a newer release (read after a rollback, or by an older instance
+    beside a newer one): properties `Job` does not declare are ignored, and a state this release does not know
+    is UnknownJobState, that job's error alone."""
+    declared = {f.name for f in fields(Job)} - {"id", "etag"}  # those two come from the keys and the metadata
+    values: dict[str, Any] = {k: v for k, v in entity.items() if k in declared}
     for name in _JSON_FIELDS:
-        fields[name] = json.loads(fields[name]) if fields.get(name) else {}
+        values[name] = json.loads(values[name]) if values.get(name) else {}
     for name in _TIME_FIELDS:
-        if fields.get(name):
-            fields[name] = datetime.fromisoformat(fields[name])
-    fields["state"] = JobState(fields["state"])
-    return Job(id=entity["PartitionKey"], etag=str(entity.metadata["etag"]), **fields)
+        if values.get(name):
+            values[name] = datetime.fromisoformat(values[name])
+    try:
+        values["state"] = JobState(values["state"])
+    except ValueError as exc:
+        raise UnknownJobState(f"job {entity['PartitionKey']} is {values['state']!r}, a state this release "
+                              "does not know (a newer release wrote it)") from exc  # fmt: skip
+    return Job(id=entity["PartitionKey"], etag=str(entity.metadata["etag"]), **values)
 
 
 class TableJobStore:
@@ -150,6 +163,7 @@ class TableJobStore:
         At most SCANNED_PER_PAGE index entries (or `limit`, if more) are read per page, so with `state` a page may
         hold fewer than `limit` jobs, even none, and still a token. A token that is not a site-index RowKey is
         refused (InvalidInput), so a forged or garbled one can never restart the listing from the first page.
+        A job in a state this release does not know (a newer release's) is left out and logged, not the page failed.
         """
         if token is not None:
             row = _SITE_ROW.fullmatch(token)
@@ -164,10 +178,14 @@ class TableJobStore:
         with translated("site index"):  # index pages are fetched while iterating: translated like any other call
             for scanned, entry in enumerate(itertools.islice(entries, budget), start=1):
                 last = entry["RowKey"]  # read, matched or not: the next page starts after it
-                with contextlib.suppress(NotFound):  # an entry whose job is gone
+                try:
                     job = self.get(entry["job_id"])
                     if state is None or job.state is state:
                         jobs.append(job)
+                except NotFound:  # an entry whose job is gone
+                    pass
+                except UnknownJobState as exc:  # a newer release's job: left out, so the others still list
+                    log.warning("listing site %s leaves out a job: %s", site, exc)
                 if len(jobs) == limit or scanned == budget:
                     return jobs, last
         return jobs, None
@@ -188,9 +206,22 @@ class TableJobStore:
         call("jobs table", lambda: next(iter(self._jobs.query_entities("PartitionKey eq 'open'", results_per_page=1,
                                                                       select=["RowKey"])), None))  # fmt: skip
 
-    def open_ids(self) -> list[str]:
+    def open_ids(self, after: str | None = None) -> list[str]:
+        query = "PartitionKey eq 'open' and RowKey gt @after"  # every RowKey sorts after ''
         with translated("open index"):  # the pages are fetched while listing
-            return [e["RowKey"] for e in self._jobs.query_entities("PartitionKey eq 'open'", select=["RowKey"])]
+            entries = self._jobs.query_entities(query, parameters={"after": after or ""}, select=["RowKey"])
+            return [e["RowKey"] for e in entries]
+
+    def reconcile_cursor(self) -> str | None:
+        try:
+            row = call("reconcile cursor", self._jobs.get_entity, *CURSOR_ROW)
+        except NotFound:
+            return None
+        return str(row.get("after") or "") or None
+
+    def set_reconcile_cursor(self, job_id: str | None) -> None:
+        row = {"PartitionKey": CURSOR_ROW[0], "RowKey": CURSOR_ROW[1], "after": job_id or ""}
+        call("reconcile cursor", self._jobs.upsert_entity, row, mode=UpdateMode.REPLACE)
 
     def close(self, job_id: str) -> None:
         with contextlib.suppress(NotFound):

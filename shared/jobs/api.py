@@ -3,6 +3,10 @@
 `GET /jobs/{id}` answers with an ETag (the store's version and state, not the links, which are re-signed on
 every call), 304 for a matching If-None-Match, and `Retry-After` while the job is not terminal. Every query
 parameter and body member the API reads is checked by type and size first; errors are problem documents.
+
+A succeeded job outlives its result: the storage lifecycle rule deletes `results/` (result and overlay)
+`results_kept` after they are written, while the job's row, summary included, stays. Such a job answers
+without links, its `result.expired` a problem document (410 `result_expired`), rather than links to nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from shared import paging, request_body
-from shared.errors import InvalidInput, SitelensError
+from shared import paging, problems, request_body
+from shared.errors import InvalidInput, NotFound, SitelensError
 from shared.http_reply import Reply
 from shared.jobs import document, feedback, ids
 from shared.jobs.models import Job, JobState
@@ -32,8 +36,11 @@ RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz
 
 
 class JobsApi:
-    def __init__(self, store: JobStore, photos: PhotoStore, retry: Callable[[Job], Job]) -> None:
+    def __init__(self, store: JobStore, photos: PhotoStore, retry: Callable[[Job], Job],
+                 results_kept: timedelta | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 ) -> None:  # fmt: skip
         self.store, self.photos, self.retry = store, photos, retry
+        self.results_kept, self.clock = results_kept, clock  # None: results are never deleted
         self.links = document.ResultLinks(photos)
 
     def handle(self, action: str, params: Mapping[str, str], query: Mapping[str, str], headers: Mapping[str, str],
@@ -56,14 +63,36 @@ class JobsApi:
 
     def _get(self, job_id: str, headers: Mapping[str, str]) -> Reply:
         job = self._job(job_id)
-        etag = f'"{job.state.value}-{(job.etag or "").strip(chr(34))}"'
+        expired = self._result_expired(job)
+        # The expiry is part of the version: a client holding the links' ETag learns they are gone.
+        etag = f'"{job.state.value}-{(job.etag or "").strip(chr(34))}{"-expired" if expired else ""}"'
         extra = {"ETag": etag, "Cache-Control": "no-cache"}
         if not job.terminal:
             extra["Retry-After"] = str(RETRY_AFTER_S)
         wanted = {h.strip() for h in _header(headers, "if-none-match").split(",") if h.strip()}
         if etag in wanted or "*" in wanted:
             return Reply(304, None, extra)
-        return Reply(200, document.public(job, self.links(job)), extra)
+        if not expired:
+            return Reply(200, document.public(job, self.links(job)), extra)
+        doc = document.public(job)  # no links: they would lead to nothing
+        kept = self.results_kept.days if self.results_kept else 0
+        detail = f"the result document and overlay are no longer stored (kept {kept} days after they are written)"
+        doc["result"]["expired"] = problems.problem(410, "result_expired", detail)
+        return Reply(200, doc, extra)
+
+    def _result_expired(self, job: Job) -> bool:
+        """Whether a succeeded job's result is gone. Storage is asked only once it may be: a job's own result
+        was written before the job finished, so it is kept at least `results_kept` after that; a reused
+        (cached) result was written for another job, at a time this job does not record."""
+        if self.results_kept is None or job.state is not JobState.SUCCEEDED or not job.result_path:
+            return False
+        if job.cached_from is None and job.finished_at and self.clock() < job.finished_at + self.results_kept:
+            return False
+        try:
+            self.photos.read_result(job.result_path)  # the overlay is written with it and expires with it
+        except NotFound:
+            return True
+        return False
 
     def _list(self, query: Mapping[str, str]) -> Reply:
         site = query.get("site")

@@ -10,6 +10,10 @@ match, so a mismatch is logged and left to it, and to the reconciler.
 node sends none. A message without one records at least 1 (a count the job already has is kept); the
 reconciler, which reads the task from Batch, records Batch's own count (`retryCount` + 1) when it is the one
 that ends the job.
+
+A result is `bad_result` (FAILED) only when it is not a JSON object or breaks a schema this release knows. One
+under a schema it does not (a node a release ahead) SUCCEEDS with a minimal summary (`shared.jobs.result_kinds`):
+the photo was read, and its whole result stays linked.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from shared.jobs import ids
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
-from shared.jobs.result_kinds import summarise
+from shared.jobs.result_kinds import READ_ERRORS, UNKNOWN, summarise
 
 log = logging.getLogger(__name__)
 NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input", "model_output_invalid": "model_output_invalid"}
@@ -144,10 +148,13 @@ class Completion:
         try:
             result = json.loads(data)
             summary = summarise(result)
-        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        except READ_ERRORS as exc:  # not JSON, not an object, or a schema this release knows, broken
             done = self.finisher.finish(job, JobState.FAILED, reason="bad_result", detail=f"bad result: {exc}")
             self.complete_followers(done)
             return done
+        if summary["kind"] == UNKNOWN:  # a newer node's result: the photo was read, the job succeeds all the same
+            log.warning("job %s: result schema %r is not one this release reads; kept with a minimal summary",
+                        job.id, summary["schema"])  # fmt: skip
         changes: dict[str, Any] = {"result_path": path, "result_checksum": actual, "summary": summary,
                                    **_known(attempt, job), **(extra or {})}  # fmt: skip
         if job.model is None:  # completed before its submission was recorded (the recording process died)

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -40,6 +40,9 @@ from shared.validation import Accepted, Limits, QualityPolicy, parse_name, valid
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
+# A job reuses another's result only if that result is still stored this long after the reuse: results/
+# expires by the storage lifecycle rule, counted from when the result was written, never before its job's receipt.
+REUSE_MARGIN = timedelta(days=1)
 
 
 class PhotoUnreadable(PermanentError):
@@ -60,10 +63,12 @@ class Ingestion:
         policies: Callable[[str], QualityPolicy],
         default_model: str,
         waker: PoolWaker | None = None,
+        results_kept: timedelta | None = None,
     ) -> None:
         self.store, self.photos, self.submitter, self.routes = store, photos, submitter, routes
         self.finisher, self.clock, self.limits, self.policies = finisher, clock, limits, policies
         self.default_model, self.waker = default_model, waker
+        self.results_kept = results_kept  # None: results are never deleted (no lifecycle rule)
 
     def ingest(self, blob_name: str) -> Job | None:
         """Process one blob-created delivery; returns the job, or None when the blob is already gone."""
@@ -242,8 +247,14 @@ class Ingestion:
         return self.store.update(replace(job, **fields))
 
     def follow(self, job: Job, owner_id: str, content: str) -> Job | None:
-        """Reuse the owner's result (same bytes, site and model); None when the owner failed and we must run."""
+        """Reuse the owner's result (same bytes, site and model); None when we must run: the owner failed, or
+        its result would not stay stored `REUSE_MARGIN` from now (the lifecycle rule deletes it after
+        `results_kept`, and it was written after the owner's receipt, so that receipt bounds its age)."""
         owner = self.store.get(owner_id)
+        if self.results_kept is not None and owner.received_at <= self.clock() - self.results_kept + REUSE_MARGIN:
+            log.info("job %s runs on its own: the result of %s (same bytes) expires within %s",
+                     job.id, owner.id, REUSE_MARGIN)  # fmt: skip
+            return None
         if owner.state is JobState.SUCCEEDED:
             return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
         if owner.terminal:

@@ -11,13 +11,24 @@ up through the autoscale formula's pending tasks, then run work nobody waits for
 A job found waiting (too young to be stuck, or its task queued or running in Batch) is not looked at again
 for `stuck_after`: under a backlog every open job is past the bound, and reading each one and asking
 Batch about it on every sweep made the sweep a steady load of its own, proportional to the backlog. The
-note is this process's memory only; a new instance starts without it and looks at everything once.
+note is this process's memory only; a new instance starts without it and looks at everything once (over
+several runs under a large backlog, below).
+
+A run is bounded by `RUN_BUDGET` of elapsed time, so a backlog (a pool waiting on GPU quota, a Batch outage)
+can never keep one run going past the host's function timeout, which kills the worker and everything on it.
+Old Batch days are terminated first, whatever the backlog. The open index is walked as a ring in job-id
+order from a cursor kept in the jobs table: a run that stops at its budget records the last job it reached,
+and the next run, on this worker or a new one, goes on after it, wrapping to the start; a run that gets all
+the way round clears it. So with N open jobs to look at and K looked at per run, every one is looked at
+least once every ceil(N / K) runs, and a job may be failed `timed_out` that many runs after its bound.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +45,10 @@ from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, Task
 log = logging.getLogger(__name__)
 BATCH_JOB_RETENTION_DAYS = 2  # a day's Batch job is terminated 2 days on, past the 24 h bound of its photos
 GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is terminal within it
+# Elapsed time one run may spend on open jobs: well inside the 5-minute schedule in Azure, so runs do not pile
+# up, and far inside host.json's 10-minute functionTimeout. A constant, not a setting: it follows the
+# schedule's order of magnitude, and a longer one would only bring the timeout back.
+RUN_BUDGET = timedelta(minutes=4)
 
 
 @dataclass
@@ -45,6 +60,7 @@ class Sweep:
     failed: int = 0
     errors: int = 0
     uncancelled: int = 0  # jobs given up whose Batch task could not be cancelled (logged)
+    stopped_at_budget: bool = False  # open jobs were left for the next run, which goes on after the cursor
 
 
 class Reconciler:
@@ -60,20 +76,33 @@ class Reconciler:
         clock: Callable[[], datetime],
         stuck_after: timedelta,
         give_up_after: timedelta = GIVE_UP_AFTER,
+        budget: timedelta = RUN_BUDGET,
+        monotonic: Callable[[], float] = time.monotonic,  # the budget's clock: the wall clock may jump
     ) -> None:
         self.store, self.photos, self.submitter = store, photos, submitter
         self.ingestion, self.completion, self.finisher = ingestion, completion, finisher
         self.clock, self.stuck_after, self.give_up_after = clock, stuck_after, give_up_after
+        self.budget, self.monotonic = budget, monotonic
         self._quiet_until: dict[str, datetime] = {}  # job id -> when to look at it again
 
     def run(self) -> Sweep:
-        sweep = Sweep()
-        open_ids, now = self.store.open_ids(), self.clock()
-        self._quiet_until = {k: v for k in open_ids if (v := self._quiet_until.get(k)) is not None and v > now}
-        for job_id in open_ids:
+        started, sweep = self.monotonic(), Sweep()
+        try:  # first: cheap, and no backlog of open jobs may keep old Batch days from ending
+            self.submitter.finish_jobs_before(self.clock().date() - timedelta(days=BATCH_JOB_RETENTION_DAYS))
+        except SitelensError as exc:
+            log.warning("old Batch jobs not terminated this time: %s (%s)", exc, exc.reason)
+        now = self.clock()
+        self._quiet_until = {k: v for k, v in self._quiet_until.items() if v > now}  # closed jobs' notes expire too
+        cursor = self.store.reconcile_cursor()
+        reached = cursor
+        for job_id in self._ring(cursor):
             if job_id in self._quiet_until:
                 sweep.waiting += 1
+                reached = job_id
                 continue
+            if self.monotonic() - started >= self.budget.total_seconds():
+                sweep.stopped_at_budget = True
+                break
             sweep.examined += 1
             try:
                 self._one(job_id, sweep)
@@ -83,12 +112,26 @@ class Reconciler:
             except Exception:
                 sweep.errors += 1
                 log.exception("reconcile %s failed unexpectedly", job_id)
-        try:
-            self.submitter.finish_jobs_before(self.clock().date() - timedelta(days=BATCH_JOB_RETENTION_DAYS))
-        except SitelensError as exc:
-            log.warning("old Batch jobs not terminated this time: %s (%s)", exc, exc.reason)
+            reached = job_id
+        self._keep_cursor(cursor, reached if sweep.stopped_at_budget else None)
+        if sweep.stopped_at_budget:
+            log.warning("reconcile: stopped at its %s budget; the next run goes on after %s", self.budget, reached)
         log.info("reconcile: %s", sweep)
         return sweep
+
+    def _ring(self, cursor: str | None) -> Iterator[str]:
+        """Open job ids after the cursor, then from the start up to it: the start is listed only if reached."""
+        yield from self.store.open_ids(after=cursor)
+        if cursor is not None:
+            yield from itertools.takewhile(lambda job_id: job_id <= cursor, self.store.open_ids())
+
+    def _keep_cursor(self, before: str | None, after: str | None) -> None:
+        if after == before:
+            return
+        try:
+            self.store.set_reconcile_cursor(after)
+        except SitelensError as exc:  # the next run repeats some of this one's work, nothing worse
+            log.warning("reconcile cursor not kept: %s (%s)", exc, exc.reason)
 
     def _one(self, job_id: str, sweep: Sweep) -> None:
         try:

@@ -9,31 +9,51 @@ A node writes one result document per photo whose `schema` names the model's tas
 A document without a schema (a node of an older release) is OCR's. The summary is what a client sees without
 downloading the result: its `kind`, the image size, and a bounded preview of what was read (the first lines,
 the top labels, the box count and the best boxes). A summary stored before summaries had a kind is OCR's.
+
+A node may be a release ahead of the app (a deploy uploads the node package first; rolling the app back leaves
+the nodes as they are), so a schema this release does not list is not an error: a later version of a known
+kind (`sitelens.ocr.result/2`) is read with that kind's reader, for the members this release knows; one it
+cannot read that way, or a kind this release does not know, is summarised as `{"kind": "unknown", "schema"}`.
+The photo was read all the same, and its whole result stays behind the job's link.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 OCR, CLASSIFY, DETECT = "ocr", "classify", "detect"
+UNKNOWN = "unknown"  # a kind, or a later version of one, that this release cannot read
 SCHEMAS = {
     "sitelens.ocr.result/1": OCR,
     "sitelens.classify.result/1": CLASSIFY,
     "sitelens.detect.result/1": DETECT,
 }
+VERSIONED = re.compile(r"sitelens\.(?P<kind>[a-z0-9_-]+)\.result/(?P<version>[0-9]{1,9})")
+KNOWN_VERSION = {kind: int(schema.rsplit("/", 1)[1]) for schema, kind in SCHEMAS.items()}
 PREVIEW_LINES = 20
 PREVIEW_LABELS = 5
 PREVIEW_BOXES = 10
+MAX_SCHEMA_CHARS = 200  # an unknown schema is kept in the summary: bounded, it is a node's text
+READ_ERRORS = (ValueError, KeyError, TypeError, AttributeError)  # what a reader raises for a malformed document
 
 
-def kind_of_result(result: dict[str, Any]) -> str:
-    """The kind a result document's `schema` names; no schema is OCR; an unknown one is an error."""
+def kind_of_result(result: dict[str, Any]) -> tuple[str, bool]:
+    """The kind a result document's `schema` names, and whether it is a later version than this release knows.
+
+    No schema is OCR (an older node); a schema this release does not read is UNKNOWN; a `schema` that is not a
+    string is a malformed document (TypeError)."""
     schema = result.get("schema")
     if schema is None:
-        return OCR
-    if schema not in SCHEMAS:
-        raise ValueError(f"unknown result schema {schema!r}")
-    return SCHEMAS[str(schema)]
+        return OCR, False
+    if not isinstance(schema, str):
+        raise TypeError(f"'schema' is {type(schema).__name__}, not a string")
+    if schema in SCHEMAS:
+        return SCHEMAS[schema], False
+    named = VERSIONED.fullmatch(schema)
+    if named and named["kind"] in KNOWN_VERSION and int(named["version"]) > KNOWN_VERSION[named["kind"]]:
+        return named["kind"], True
+    return UNKNOWN, False
 
 
 def kind_of_summary(summary: dict[str, Any]) -> str:
@@ -43,19 +63,39 @@ def kind_of_summary(summary: dict[str, Any]) -> str:
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
-    """The summary of a result document (raises ValueError/TypeError/AttributeError when it is malformed)."""
-    kind = kind_of_result(result)
+    """The summary of a result document (raises one of READ_ERRORS when a schema this release knows is broken).
+
+    A later version of a known kind is read as the known one when it can be, its kind's list present; otherwise,
+    like a kind this release does not know, it is summarised as UNKNOWN rather than refused."""
+    kind, later = kind_of_result(result)
+    if kind == UNKNOWN:
+        return unknown(result)
+    if later:
+        try:
+            return _read(kind, result, required=True)
+        except READ_ERRORS:
+            return unknown(result)
+    return _read(kind, result, required=False)
+
+
+def unknown(result: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a result this release cannot read: which schema it is, nothing of what it says."""
+    return {"kind": UNKNOWN, "schema": str(result.get("schema"))[:MAX_SCHEMA_CHARS]}
+
+
+def _read(kind: str, result: dict[str, Any], *, required: bool) -> dict[str, Any]:
+    """`kind`'s summary of `result`; `required`: its list must be there (a missing one is not read as empty)."""
     inner = result.get("result", result)
     size = {"width": inner.get("width"), "height": inner.get("height")}
     if kind == CLASSIFY:
-        labels = _list(inner, "labels")
+        labels = _list(inner, "labels", required=required)
         top = [{"label": str(item["label"]), "score": float(item["score"])} for item in labels[:PREVIEW_LABELS]]
         return {"kind": kind, **size, "labels": top}
     if kind == DETECT:
-        boxes = _list(inner, "boxes")
+        boxes = _list(inner, "boxes", required=required)
         best = [_box(item) for item in boxes[:PREVIEW_BOXES]]
         return {"kind": kind, **size, "boxes": len(boxes), "best": best}
-    lines = _list(inner, "lines")
+    lines = _list(inner, "lines", required=required)
     return {"kind": kind, "lines": len(lines), "text": [str(line.get("text", "")) for line in lines[:PREVIEW_LINES]],
             **size}  # fmt: skip
 
@@ -65,7 +105,9 @@ def with_kind(summary: dict[str, Any]) -> dict[str, Any]:
     return summary if "kind" in summary else {"kind": OCR, **summary}
 
 
-def _list(inner: dict[str, Any], name: str) -> list[dict[str, Any]]:
+def _list(inner: dict[str, Any], name: str, *, required: bool) -> list[dict[str, Any]]:
+    if required and name not in inner:
+        raise KeyError(name)
     value = inner.get(name, [])
     if not isinstance(value, list):
         raise TypeError(f"{name!r} is not a list")

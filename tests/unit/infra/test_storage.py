@@ -84,15 +84,39 @@ def test_tables_are_the_job_and_webhook_stores() -> None:
     assert set(_loop_names("tables")) == expected
 
 
-def test_originals_quarantine_and_derived_images_expire() -> None:
+def test_originals_quarantine_derived_images_and_results_expire() -> None:
+    """Every container that holds the photo's image expires: a result's overlay is the photo, boxes drawn."""
     rules = bicep.at(bicep.resource(STORAGE, "lifecycle"), "properties/policy/rules")
     by_prefix = {tuple(r["definition"]["filters"]["prefixMatch"]): r for r in rules}
-    assert set(by_prefix) == {("photos/",), ("quarantine/",), ("derived/",)}
-    for prefix, parameter in [("photos/", "originals"), ("quarantine/", "quarantine"), ("derived/", "derived")]:
+    expiring = [
+        ("photos/", "originals"),
+        ("quarantine/", "quarantine"),
+        ("derived/", "derived"),
+        ("results/", "results"),
+    ]
+    assert set(by_prefix) == {(prefix,) for prefix, _ in expiring}
+    for prefix, parameter in expiring:
         rule = by_prefix[(prefix,)]
         assert rule["enabled"] is True
         delete = rule["definition"]["actions"]["baseBlob"]["delete"]
         assert delete == {"daysAfterModificationGreaterThan": f"{parameter}RetentionDays"}
+    assert by_prefix[("results/",)]["name"] == "expire-results"
+    assert f"{azure_photo_store.RESULTS}/" == "results/"
+
+
+def test_the_results_retention_is_a_bounded_parameter_the_app_reads_too() -> None:
+    """The storage rule and the app's reuse and links count the same days: main.bicep passes the one parameter
+    to both, and each environment sets it."""
+    main = bicep.main()
+    parameter = main["parameters"]["resultsRetentionDays"]
+    decorators = {d["type"]: d["argument"] for d in parameter["decorators"] if "argument" in d}
+    assert decorators["min_value"] == 1 and parameter["default"] >= 1
+    storage_call = bicep.body(main["modules"]["storage"]["config"])["params"]
+    assert bicep.render(storage_call["resultsRetentionDays"]) == "resultsRetentionDays"
+    settings = bicep.variable(main, "sitelensSettings")
+    assert bicep.render(settings["SITELENS_RESULTS_RETENTION_DAYS"]) == "string(resultsRetentionDays)"
+    for environment in ("dev", "prod"):
+        assert "param resultsRetentionDays = " in (bicep.REPO / "infra" / f"main.{environment}.bicepparam").read_text()
 
 
 def test_deleted_blobs_and_containers_can_be_restored() -> None:

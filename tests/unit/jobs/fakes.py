@@ -32,6 +32,7 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.open: list[str] = []
+        self.cursor: str | None = None  # the reconciler's, kept with the jobs as the Table store keeps it
         self.claims: dict[tuple[str, str], str] = {}
         self.follow: dict[tuple[str, str], list[str]] = {}
         self.feedback: list[tuple[str, dict[str, Any]]] = []
@@ -71,8 +72,14 @@ class MemoryJobStore:
         )
         return [job_id for _, job_id in found[:limit]], len(found) > limit
 
-    def open_ids(self) -> list[str]:
-        return list(self.open)
+    def open_ids(self, after: str | None = None) -> list[str]:
+        return sorted(job_id for job_id in self.open if after is None or job_id > after)  # the RowKey order
+
+    def reconcile_cursor(self) -> str | None:
+        return self.cursor
+
+    def set_reconcile_cursor(self, job_id: str | None) -> None:
+        self.cursor = job_id
 
     def close(self, job_id: str) -> None:
         if job_id in self.open:

@@ -57,7 +57,6 @@ def test_a_detect_result_with_no_boxes_is_zero_boxes_not_a_failure(world):
 @pytest.mark.parametrize(
     "spoil",
     [
-        lambda doc: doc.update(schema="sitelens.segment.result/1"),  # a kind this release does not know
         lambda doc: doc["result"].update(boxes={"not": "a list"}),
         lambda doc: doc["result"]["boxes"][0].pop("label"),
         lambda doc: doc["result"]["boxes"][0].update(box=[1, 2, 3]),
