@@ -192,7 +192,7 @@ class Assumptions:
     quarantine_days: float = 30.0  # quarantineRetentionDays
     derived_days: float = 7.0  # derivedRetentionDays
     soft_delete_days: float = 7.0  # softDeleteDays (14 in main.prod.bicepparam): a deleted blob is billed on
-    results_months: float = 12.0  # results/ are never deleted: months of the overlay charged to its photo
+    results_days: float = 90.0  # resultsRetentionDays: results/ (the overlay, the photo drawn on) deleted by the rule
     instance_gb: float = 2.0  # the 2,048 MB Flex instance infra/ deploys, in the meter's GB (1,024 MB)
     webhook_kb: float = 2.0  # one signed POST with its headers
 
@@ -232,13 +232,13 @@ def per_thousand(ops: PhotoOps, prices: Prices, assume: Assumptions, node_hours_
 
 def stored_gb_months(ops: PhotoOps, assume: Assumptions) -> float:
     """GB-months one photo's blobs are billed for: each copy for the days its lifecycle rule keeps it, then the
-    soft delete every deletion is followed by; the overlay, never deleted, for `results_months`."""
+    soft delete every deletion is followed by; one overlay per task, for `results_days`."""
     soft = assume.soft_delete_days
     days = (max(0.0, ops.originals - ops.quarantined) * (assume.originals_days + soft)
             + ops.quarantined * (soft + assume.quarantine_days + soft)  # the original deleted at once, the copy
-            + ops.derived * (assume.derived_days + soft))  # fmt: skip
-    months = days / DAYS_PER_MONTH + ops.tasks * assume.results_months  # one overlay per task's results
-    return assume.photo_mb / 1024.0 * months
+            + ops.derived * (assume.derived_days + soft)
+            + ops.tasks * (assume.results_days + soft))  # fmt: skip
+    return assume.photo_mb / 1024.0 * days / DAYS_PER_MONTH
 
 
 def prices_dict(prices: Prices) -> dict[str, float]:

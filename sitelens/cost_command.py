@@ -2,7 +2,7 @@
 
     sitelens cost [--ops FILE [--scenario NAME]] [--prices FILE] [--trace CSV] [--vm-size NAME]
         [--price-per-hour USD] [--no-kick] [--photo-mb MB] [--originals-days D] [--derived-days D]
-        [--soft-delete-days D] [--results-months M] [--instance-gb GB] [--json]
+        [--soft-delete-days D] [--results-days D] [--instance-gb GB] [--json]
 
 Exit 0 with the breakdown; 2 with a message for an invalid option or an unreadable file. The arithmetic is
 in sitelens/cost.py; docs/scale.md explains each component and where each price comes from.
@@ -36,7 +36,7 @@ USAGE_ERROR = 2
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TRACE = REPO / "benchmarks" / "traces" / "field-day.csv"
 
-# The happy path per photo, measured by `python -m benchmarks.ops_per_photo` (docs/scale.md, 2026-12-06):
+# The happy path per photo, measured by `python -m benchmarks.ops_per_photo` (docs/scale.md, 2026-12-07):
 # requests by `service operation`, Batch calls, function runs and their milliseconds on the local stack.
 MEASURED_HAPPY: dict[str, Any] = {
     "storage": {
@@ -48,8 +48,8 @@ MEASURED_HAPPY: dict[str, Any] = {
         "blob BlockBlob_Upload": 3,
         "queue MessageId_Delete": 2,
         "queue Messages_Enqueue": 2,
-        "table Table_DeleteEntity": 1,
-        "table Table_InsertEntity": 8,
+        "table Table_DeleteEntity": 2,
+        "table Table_InsertEntity": 9,
         "table Table_QueryEntities": 3,
         "table Table_QueryEntitiesWithPartitionAndRowKey": 7,
         "table Table_QueryEntitiesWithPartitionAndRowKey -> 404": 1,
@@ -63,10 +63,10 @@ MEASURED_HAPPY: dict[str, Any] = {
         "request_upload": 1,
     },
     "execution_ms": {
-        "on_notification": 110.67,
-        "on_photo_uploaded": 410.67,
-        "on_task_completed": 157.33,
-        "request_upload": 9.67,
+        "on_notification": 72.33,
+        "on_photo_uploaded": 174.0,
+        "on_task_completed": 95.0,
+        "request_upload": 5.67,
     },
 }
 
@@ -90,8 +90,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--originals-days", type=_positive, default=Assumptions.originals_days)
     p.add_argument("--derived-days", type=_positive, default=Assumptions.derived_days)
     p.add_argument("--soft-delete-days", type=_positive, default=Assumptions.soft_delete_days)
-    p.add_argument("--results-months", type=_positive, default=Assumptions.results_months,
-                   help="months an overlay (never deleted) is charged to its photo (default 12)")  # fmt: skip
+    p.add_argument("--results-days", type=_positive, default=Assumptions.results_days,
+                   help="days results/ keep an overlay: resultsRetentionDays (default 90)")  # fmt: skip
     p.add_argument("--instance-gb", type=_positive, default=Assumptions.instance_gb, help="Flex instance memory")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_cost)
@@ -110,7 +110,7 @@ def run_cost(args: argparse.Namespace) -> int:
     vm = VM_SIZES[args.vm_size]
     hourly = args.price_per_hour or vm.price_per_hour
     assume = Assumptions(photo_mb=args.photo_mb, originals_days=args.originals_days, derived_days=args.derived_days,
-                         soft_delete_days=args.soft_delete_days, results_months=args.results_months,
+                         soft_delete_days=args.soft_delete_days, results_days=args.results_days,
                          instance_gb=args.instance_gb)  # fmt: skip
     parts = per_thousand(ops, prices, assume, node_hours, hourly)
     gpu = {"vm_size": vm.name, "price_per_hour": hourly, "trace": args.trace.name, "trace_photos": photos,
@@ -143,7 +143,8 @@ def text(r: dict[str, Any]) -> str:
     )
     a = r["assumptions"]
     lines.append(f"stored: {a['photo_mb']:g} MB a copy; originals {a['originals_days']:g} days, derived inputs "
-                 f"{a['derived_days']:g} days, then {a['soft_delete_days']:g} days soft-deleted; overlays "
-                 f"{a['results_months']:g} months (hot blob price as given: LRS unless --prices)")  # fmt: skip
+                 f"{a['derived_days']:g} days, overlays {a['results_days']:g} days, each then "
+                 f"{a['soft_delete_days']:g} days soft-deleted (hot blob price as given: LRS unless "
+                 "--prices)")  # fmt: skip
     lines.append("prices: " + ", ".join(f"{k}={v:g}" for k, v in r["prices"].items()))
     return "\n".join(lines)

@@ -56,14 +56,14 @@ def test_each_component_is_operations_times_price_per_thousand_photos() -> None:
     prices = Prices(blob_write_per_10k=0.1, blob_read_per_10k=0.01, queue_per_10k=0.02, table_per_10k=0.001,
                     functions_per_million=0.5, functions_gb_s=0.00002, event_grid_per_million=1.0,
                     blob_gb_month=0.02, egress_per_gb=0.1)  # fmt: skip
-    assume = Assumptions(photo_mb=1.0, originals_days=20, derived_days=5, soft_delete_days=3, results_months=6,
+    assume = Assumptions(photo_mb=1.0, originals_days=20, derived_days=5, soft_delete_days=3, results_days=60,
                          instance_gb=2.0, webhook_kb=1024.0)  # fmt: skip
     parts = per_thousand(ops, prices, assume, node_hours_per_photo=0.002, node_price_per_hour=0.5)
     assert parts["blob transactions"] == pytest.approx(1000 * (10 * 0.1 + 4 * 0.01) / 10_000)
     assert parts["queue transactions"] == pytest.approx(1000 * 5 * 0.02 / 10_000)
     assert parts["table transactions"] == pytest.approx(1000 * 20 * 0.001 / 10_000)
-    # the original 20 + 3 days, the derived input 5 + 3 days, two tasks' overlays 6 months each
-    months = (23 + 8) / DAYS_PER_MONTH + 2 * 6
+    # the original 20 + 3 days, the derived input 5 + 3 days, two tasks' overlays 60 + 3 days each
+    months = (23 + 8 + 2 * 63) / DAYS_PER_MONTH
     assert parts["blob capacity"] == pytest.approx(1000 * (1.0 / 1024) * months * 0.02)
     assert parts["functions executions"] == pytest.approx(1000 * 4 * 0.5 / 1e6)
     assert parts["functions GB-s"] == pytest.approx(1000 * 4.5 * 2.0 * 0.00002)  # the billed seconds
@@ -190,14 +190,14 @@ def test_each_execution_is_billed_at_least_a_second_then_by_100_ms_of_a_2_gb_ins
 def test_what_a_photo_stores_is_kept_as_long_as_the_deployed_lifecycle_rules_keep_it(capsys, tmp_path):
     mb_month = 0.5 / 1024 * 0.0208 * 1000  # 1,000 copies of 0.5 MB for a month
     month = DAYS_PER_MONTH
-    # the original 30 days and the derived input 7 days, each then 7 days soft-deleted; the overlay 12 months
+    # the original 30 days, the derived input 7 days and the overlay 90 days, each then 7 days soft-deleted
     happy = cost(capsys)["per_1000_photos_usd"]["blob capacity"]
-    assert happy == pytest.approx(mb_month * ((30 + 7) / month + (7 + 7) / month + 12), abs=1e-4)
+    assert happy == pytest.approx(mb_month * ((30 + 7) / month + (7 + 7) / month + (90 + 7) / month), abs=1e-4)
     # a reject: its original deleted at once (soft-deleted 7 days), the quarantine copy 30 days then 7
     rejected = priced(capsys, tmp_path, REJECTED)["blob capacity"]
     assert rejected == pytest.approx(mb_month * (7 + 30 + 7) / month, abs=1e-4)
-    prod = cost(capsys, "--soft-delete-days", "14", "--results-months", "1")["per_1000_photos_usd"]["blob capacity"]
-    assert prod == pytest.approx(mb_month * ((30 + 14) / month + (7 + 14) / month + 1), abs=1e-4)
+    prod = cost(capsys, "--soft-delete-days", "14", "--results-days", "30")["per_1000_photos_usd"]["blob capacity"]
+    assert prod == pytest.approx(mb_month * ((30 + 14) / month + (7 + 14) / month + (30 + 14) / month), abs=1e-4)
 
 
 def test_the_gpu_time_is_simulated_with_the_kick_the_deployment_wires(capsys):
