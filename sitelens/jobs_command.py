@@ -248,9 +248,12 @@ def open_job(client: ApiClient, args: argparse.Namespace, out: TextIO, err: Text
     if not target.parent.is_dir():  # before any download: nowhere to put it is the caller's to fix
         raise CommandFailed(f"--out {target}: no folder {target.parent}", 2)
     doc = client.get(f"/jobs/{args.job}")
-    link = ((doc.get("result") or {}).get("links") or {}).get("overlay")
+    result = doc.get("result") or {}
+    link = (result.get("links") or {}).get("overlay")
     if not link:
-        err.write(f"{args.job} is {doc['state']}: no overlay (only SUCCEEDED jobs have one)\n")
+        expired = result.get("expired")
+        why = expired.get("detail") if isinstance(expired, dict) else "only SUCCEEDED jobs have one"
+        err.write(f"{args.job} is {doc['state']}: no overlay ({why})\n")
         return 1
     shown = urllib.parse.urlsplit(link)._replace(query="").geturl()  # without the SAS, which stays out of logs
     overlay = _download(link, shown)

@@ -119,10 +119,12 @@ class TableWebhookStore:
             try:
                 call("subscription", self._tables[SUBSCRIPTIONS].submit_transaction,
                      [claim, ("create", subscription_row(subscription))])  # fmt: skip
-            except Conflict:
+            except (Conflict, NotFound):
                 if self._existing([subscription.id]):
                     raise  # its id is taken: no claim can help
-                continue  # a concurrent create claimed the registration first: read who holds it now
+                # A concurrent create claimed the registration first, or its holder's delete removed the row this
+                # takeover was conditional on: read who holds it now.
+                continue
             return None
         raise TransientError(f"subscription registration {subscription.registration} kept changing")
 

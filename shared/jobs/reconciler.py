@@ -20,7 +20,9 @@ Old Batch days are terminated first, whatever the backlog. The open index is wal
 order from a cursor kept in the jobs table: a run that stops at its budget records the last job it reached,
 and the next run, on this worker or a new one, goes on after it, wrapping to the start; a run that gets all
 the way round clears it. So with N open jobs to look at and K looked at per run, every one is looked at
-least once every ceil(N / K) runs, and a job may be failed `timed_out` that many runs after its bound.
+least once every ceil(N / K) runs, and a job may be failed `timed_out` that many runs after its bound. The
+cursor is also kept while the run goes (`CURSOR_EVERY_JOBS`, `CURSOR_EVERY`): a run killed part-way (its
+worker restarted by another invocation's timeout) loses at most that much of its walk, not all of it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is
 # up, and far inside host.json's 10-minute functionTimeout. A constant, not a setting: it follows the
 # schedule's order of magnitude, and a longer one would only bring the timeout back.
 RUN_BUDGET = timedelta(minutes=4)
+# How often a run keeps its cursor before it ends, whichever comes first: a run killed without warning (the
+# worker restarted) leaves the last one kept, so the next run repeats at most this much of its walk. One table
+# write per 200 jobs (each a table read and a Batch call) is under 1 % more requests; 30 s bounds what is lost
+# when those calls are slow.
+CURSOR_EVERY_JOBS = 200
+CURSOR_EVERY = timedelta(seconds=30)
 
 
 @dataclass
@@ -94,15 +102,19 @@ class Reconciler:
         now = self.clock()
         self._quiet_until = {k: v for k, v in self._quiet_until.items() if v > now}  # closed jobs' notes expire too
         cursor = self.store.reconcile_cursor()
-        reached = cursor
+        reached = kept = cursor
+        kept_at, kept_after = started, 0  # when the cursor was last kept: monotonic time, jobs examined
         for job_id in self._ring(cursor):
             if job_id in self._quiet_until:
                 sweep.waiting += 1
                 reached = job_id
                 continue
-            if self.monotonic() - started >= self.budget.total_seconds():
+            ticked = self.monotonic()
+            if ticked - started >= self.budget.total_seconds():
                 sweep.stopped_at_budget = True
                 break
+            if sweep.examined - kept_after >= CURSOR_EVERY_JOBS or ticked - kept_at >= CURSOR_EVERY.total_seconds():
+                kept, kept_at, kept_after = self._keep_cursor(kept, reached), ticked, sweep.examined
             sweep.examined += 1
             try:
                 self._one(job_id, sweep)
@@ -113,7 +125,7 @@ class Reconciler:
                 sweep.errors += 1
                 log.exception("reconcile %s failed unexpectedly", job_id)
             reached = job_id
-        self._keep_cursor(cursor, reached if sweep.stopped_at_budget else None)
+        self._keep_cursor(kept, reached if sweep.stopped_at_budget else None)
         if sweep.stopped_at_budget:
             log.warning("reconcile: stopped at its %s budget; the next run goes on after %s", self.budget, reached)
         log.info("reconcile: %s", sweep)
@@ -125,13 +137,16 @@ class Reconciler:
         if cursor is not None:
             yield from itertools.takewhile(lambda job_id: job_id <= cursor, self.store.open_ids())
 
-    def _keep_cursor(self, before: str | None, after: str | None) -> None:
+    def _keep_cursor(self, before: str | None, after: str | None) -> str | None:
+        """The cursor the store holds now: `after`, written only when it differs from `before`."""
         if after == before:
-            return
+            return before
         try:
             self.store.set_reconcile_cursor(after)
         except SitelensError as exc:  # the next run repeats some of this one's work, nothing worse
             log.warning("reconcile cursor not kept: %s (%s)", exc, exc.reason)
+            return before
+        return after
 
     def _one(self, job_id: str, sweep: Sweep) -> None:
         try:

@@ -40,7 +40,8 @@ LOST_MESSAGE_GRACE = timedelta(minutes=2)
 # A retry's message becomes visible at its next attempt by the clock of the instance that sent it; the instance
 # that takes it may run a few seconds behind (clock skew between instances). A message more than this ahead of
 # the next attempt is a duplicate; one within it is the retry itself, which, dropped, would wait for the sweep
-# (the grace above and up to a timer period more).
+# (the grace above and up to a timer period more). Never more than half the wait, though: a duplicate taken
+# just after an attempt must not send the next one at once, ignoring a receiver's short Retry-After.
 EARLY_ARRIVAL_SLACK = timedelta(seconds=5)
 
 Sender = Callable[[endpoint.Target, bytes, dict[str, str]], endpoint.Response]
@@ -162,7 +163,7 @@ class WebhookService(SubscriptionCases):
             return delivery.state  # a duplicate message
         if delivery.open_attempt is not None:
             return delivery.state  # in flight elsewhere; the sweep re-drives it if that worker died
-        if delivery.next_attempt_at > self.clock() + EARLY_ARRIVAL_SLACK:
+        if delivery.next_attempt_at > self.clock() + _slack(delivery):
             return delivery.state  # early duplicate; the scheduled message or the sweep will come
         return delivery
 
@@ -248,3 +249,11 @@ class WebhookService(SubscriptionCases):
             self.queue.send(event_id, subscription_id, timedelta(0))
             return
         raise TransientError(f"delivery {event_id} kept changing while being replayed; try again")
+
+
+def _slack(delivery: Delivery) -> timedelta:
+    """How early a message for `delivery`'s next attempt may arrive and still be that attempt's."""
+    last = delivery.attempts[-1] if delivery.attempts else None
+    if last is None or last.finished_at is None:
+        return EARLY_ARRIVAL_SLACK
+    return min(EARLY_ARRIVAL_SLACK, (delivery.next_attempt_at - last.finished_at) / 2)

@@ -2,7 +2,7 @@
 
 A newer release may add a property to a job row or a state to the state machine. This release ignores the
 property, and answers a job in an unknown state on its own (`unknown_job_state`): the site listing goes on
-with the other jobs instead of failing the page.
+with the other jobs instead of failing the page, and so does the site's summary.
 """
 
 import uuid
@@ -16,7 +16,7 @@ from azure.storage.blob import BlobServiceClient
 from emulators.azurite import Azurite
 from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_photo_store import BlobPhotoStore
-from shared.jobs import ids
+from shared.jobs import ids, summary
 from shared.jobs.api import JobsApi
 from shared.jobs.models import Job, JobState
 
@@ -28,6 +28,7 @@ SITE = "mixed"
 @dataclass
 class Rows:
     api: JobsApi
+    store: TableJobStore
     ids: list[str]  # oldest first: [plain, with a newer property, in a newer state, plain]
 
 
@@ -47,7 +48,7 @@ def rows(azurite: Azurite) -> Rows:
     for job_id, change in ((made[1].id, {"priority": "high"}), (made[2].id, {"state": "CANCELLED"})):
         row = table.get_entity(job_id, "job")
         table.update_entity({**row, **change}, mode=UpdateMode.REPLACE)
-    return Rows(JobsApi(store, photos, retry=lambda j: j), [j.id for j in made])
+    return Rows(JobsApi(store, photos, retry=lambda j: j), store, [j.id for j in made])
 
 
 def test_the_site_listing_leaves_out_the_job_in_an_unknown_state_and_lists_the_others(rows):
@@ -69,3 +70,12 @@ def test_a_job_with_a_property_this_release_does_not_declare_reads_as_usual(rows
     assert reply.status == 200 and reply.body is not None
     assert (reply.body["id"], reply.body["state"]) == (rows.ids[1], JobState.RECEIVED.value)
     assert "priority" not in reply.body
+
+
+def test_a_busy_site_summary_leaves_out_the_job_in_an_unknown_state(rows, monkeypatch):
+    monkeypatch.setattr(summary, "MAX_JOBS", 2)  # stands for a site with more jobs in the hour than the bound
+    api = summary.SummaryApi(rows.store, lambda job: {}, lambda: T0 + timedelta(minutes=5))
+    reply = api.handle(SITE)
+    assert reply.status == 200 and reply.body is not None, reply.body
+    assert reply.body["truncated"] is True
+    assert [job["id"] for job in reply.body["latest"]] == [rows.ids[3], rows.ids[1], rows.ids[0]]

@@ -165,3 +165,21 @@ def test_a_replay_to_a_subscription_a_410_disabled_is_refused_and_the_delivery_s
         assert call(harness, "replay", {"id": sub.id, "event_id": event.id})[1]["reason"] == "not_found"
         assert store_of(harness).get_delivery(event.id, sub.id).state is DeliveryState.FAILED
         assert gone.connections == 1  # nothing was sent again
+
+
+def test_a_create_racing_the_delete_of_the_disabled_holder_takes_the_registration(harness, monkeypatch):
+    store = store_of(harness)
+    _, first = call(harness, "create", {}, {"url": URL})
+    store.update_subscription(replace(store.get_subscription(first["id"]), disabled_reason="receiver answered 410"))
+    claim, deleted = store._claim, list[int]()
+
+    def claim_then_delete(sub: Subscription) -> object:  # the delete lands between the create's read and write
+        step = claim(sub)
+        if not deleted:
+            deleted.append(call(harness, "delete", {"id": first["id"]})[0])
+        return step
+
+    monkeypatch.setattr(store, "_claim", claim_then_delete)
+    status, created = call(harness, "create", {}, {"url": URL})
+    assert deleted == [204] and status == 201, created
+    assert [s.id for s in store.list_subscriptions()] == [created["id"]]

@@ -200,6 +200,14 @@ def test_open_with_an_expired_link_says_storage_refused_it(api: Api, tmp_path: P
     assert code == 1 and "HTTP 403" in err and "expired" in err and "unreachable" not in err
 
 
+def test_open_of_a_job_whose_result_expired_says_so(api: Api, tmp_path: Path) -> None:
+    gone = {"status": 410, "reason": "result_expired", "detail": "the result document and overlay are no longer stored"}
+    result = {"summary": {"text": ["EXIT"]}, "links": {}, "expired": gone}
+    api.script[f"/api/jobs/{JOB}"] = [doc(200, job("SUCCEEDED", result=result))]
+    code, _, err = sitelens_jobs(api, "open", JOB, "--out", str(tmp_path / "o.jpg"))
+    assert code == 1 and "no longer stored" in err and "only SUCCEEDED" not in err
+
+
 def test_open_into_a_missing_folder_is_a_usage_error_before_any_download(api: Api, tmp_path: Path) -> None:
     succeeded_with_overlay(api, "/blob/o.jpg")
     code, _, err = sitelens_jobs(api, "open", JOB, "--out", str(tmp_path / "nowhere" / "o.jpg"))

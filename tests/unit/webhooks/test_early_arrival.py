@@ -66,3 +66,23 @@ def test_a_retry_taken_by_an_instance_whose_clock_is_behind_is_attempted() -> No
     # The same message again (a redelivery), minutes before the next attempt: a duplicate, nothing sent.
     assert service.store.get_delivery(event.id, sub.id).next_attempt_at - clock.now > timedelta(minutes=1)
     assert service.deliver(event.id, sub.id) is DeliveryState.PENDING and len(sent) == 2
+
+
+def test_a_duplicate_taken_just_after_an_attempt_does_not_send_the_next_one_early() -> None:
+    client, clock, sent = RecordingQueueClient(), Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)), []
+
+    def send(_target: endpoint.Target, _body: bytes, _headers: dict[str, str]) -> endpoint.Response:
+        sent.append(clock.now)
+        return endpoint.Response(429, headers={"Retry-After": "4"})
+
+    service = WebhookService(MemoryWebhookStore(), StorageNotificationQueue(cast("QueueClient", client)),
+                             EndpointPolicy(allow_loopback=True), clock=clock, send=send,
+                             resolve=lambda _h, _p: [ip_address("127.0.0.1")], retry_scale=0.1)  # fmt: skip
+    sub, _ = service.subscribe("http://127.0.0.1:9/hook", None, None)
+    event = Event("evt_1", "j1", "site1", "job.succeeded", b"{}", clock())
+    service.publish(event)
+    assert service.deliver(event.id, sub.id) is DeliveryState.PENDING and len(sent) == 1
+    wait = service.store.get_delivery(event.id, sub.id).next_attempt_at - clock.now
+    assert wait == timedelta(seconds=4)  # the receiver's Retry-After, longer than the (scaled) schedule's
+    clock.now += timedelta(seconds=0.2)  # the same message again (a redelivery), at once: nothing is sent
+    assert service.deliver(event.id, sub.id) is DeliveryState.PENDING and len(sent) == 1
