@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,20 @@ def port_freed(port: int, within_s: float) -> bool:
             return False
         time.sleep(0.1)  # polling a condition with a deadline: nothing signals a port coming free
     return True
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file that holds keys: private (0600) from its creation, and whole when it appears, since tools and
+    tests read it as soon as it exists. A temporary file in the same folder is renamed over it in one step."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -221,8 +236,7 @@ class Stack:
                 "batch": self.batch.pid if self.batch else None,
             },
         }
-        self.stack_file.write_text(json.dumps(doc, indent=2) + "\n")
-        self.stack_file.chmod(0o600)
+        _write_private(self.stack_file, json.dumps(doc, indent=2) + "\n")
         self.wrote_stack_file = True
 
     def dead_child(self) -> str | None:

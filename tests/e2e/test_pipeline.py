@@ -135,22 +135,24 @@ def test_the_host_killed_between_submit_and_record_leaves_one_task_and_the_right
     stack = pipeline.stack
     # The reconciler off, so that the host's one Batch request is the submission itself.
     stack.restart_functions(env={**SETTINGS, "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *"})
-    assert stack.batch and stack.batch.process and stack.functions
-    batch = stack.batch.process.pid
-    pipeline.ensure_batch_job()  # so that the submission is one request, create_task (no JobNotFound first)
-    data = render(16).jpeg
-    os.kill(batch, signal.SIGSTOP)  # the submission will sit, sent and unanswered, in the service's socket
     try:
-        job_id = pipeline.put(name(), data)
-        wait_for(lambda: pipeline.claimed("north-yard", data), 60, "the photo validated (submission next)")
-        wait_for(lambda: unread_request(stack.batch_port), 30, "create_task sent to the Batch service")
-        stack.functions.stop(signal.SIGKILL)  # the host dies after submitting, before recording it
-    finally:
-        os.kill(batch, signal.SIGCONT)
-    wait_for(lambda: pipeline.tasks(job_id), 30, "the task the dead host submitted")
-    stored = pipeline.tables.get_table_client("jobs").get_entity(job_id, "job")
-    assert stored["state"] == "RECEIVED" and "batch_job_id" not in stored
-    stack.restart_functions(env=dict(SETTINGS))
+        assert stack.batch and stack.batch.process and stack.functions
+        batch = stack.batch.process.pid
+        pipeline.ensure_batch_job()  # so that the submission is one request, create_task (no JobNotFound first)
+        data = render(16).jpeg
+        os.kill(batch, signal.SIGSTOP)  # the submission will sit, sent and unanswered, in the service's socket
+        try:
+            job_id = pipeline.put(name(), data)
+            wait_for(lambda: pipeline.claimed("north-yard", data), 60, "the photo validated (submission next)")
+            wait_for(lambda: unread_request(stack.batch_port), 30, "create_task sent to the Batch service")
+            stack.functions.stop(signal.SIGKILL)  # the host dies after submitting, before recording it
+        finally:
+            os.kill(batch, signal.SIGCONT)
+        wait_for(lambda: pipeline.tasks(job_id), 30, "the task the dead host submitted")
+        stored = pipeline.tables.get_table_client("jobs").get_entity(job_id, "job")
+        assert stored["state"] == "RECEIVED" and "batch_job_id" not in stored
+    finally:  # the host back with its reconciler, which re-drives the job (and the next tests need it too)
+        stack.restart_functions(env=dict(SETTINGS))
     job = pipeline.wait_terminal(job_id)
     assert job["state"] == "SUCCEEDED", (job["reason"], job["detail"])
     assert len(pipeline.tasks(job_id)) == 1 and pipeline.results(job_id) == [

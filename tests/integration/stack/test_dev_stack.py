@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,15 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
+def _parsed(path: Path) -> dict[str, Any] | None:
+    """The JSON document at `path`, or None while it is not there whole."""
+    try:
+        doc = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, stop_signal):
     ports = [str(free_port()) for _ in range(3)]
@@ -44,8 +54,7 @@ def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, s
     children: list[int] = []
     try:
         stack_file = tmp_path / "stack.json"
-        wait_for(stack_file.exists, 90, "stack.json")
-        stack = json.loads(stack_file.read_text())
+        stack = wait_for(lambda: _parsed(stack_file), 90, "stack.json, whole")
         assert stack["functions"]["url"] == f"http://127.0.0.1:{port}"
         assert stack["storage"]["blob"].endswith(f":{ports[0]}/devstoreaccount1")
         assert oct(stack_file.stat().st_mode & 0o777) == "0o600"  # it holds keys

@@ -44,7 +44,9 @@ class MemoryJobStore:
         return stored
 
     def create(self, job: Job) -> Job | None:
-        if job.id not in self.open:
+        """As TableJobStore.create: a duplicate re-ensures the open entry from the job stored, not the one given."""
+        stored = self.jobs.get(job.id, job)
+        if not (stored.terminal and stored.event_published) and job.id not in self.open:
             self.open.append(job.id)
         if job.id in self.jobs:
             return None

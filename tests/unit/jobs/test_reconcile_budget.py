@@ -10,7 +10,7 @@ import pytest
 from shared.jobs import ids
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import TaskRequest
-from shared.jobs.reconciler import Reconciler
+from shared.jobs.reconciler import CURSOR_EVERY, CURSOR_EVERY_JOBS, Reconciler
 from tests.unit.jobs.test_pipeline import World
 
 MODEL = "ocr/ppocrv4"
@@ -158,3 +158,44 @@ def test_a_job_seen_waiting_is_still_left_alone_whatever_the_cursor(world, reads
     sweep = reconciler.run()  # the last two, then the noted four are passed by, not read
     assert seen[4:] == backlog[4:] and (sweep.examined, sweep.waiting) == (2, 4) and not sweep.stopped_at_budget
     assert world.store.cursor is None
+
+
+def killed_after(world: World, monkeypatch: pytest.MonkeyPatch, ticks: Ticks, jobs: int, step_s: float) -> list[str]:
+    """The store's reads, each job's moving the clock on `step_s`; the read of job number `jobs` + 1 kills the run."""
+    seen, real = list[str](), world.store.get
+
+    def get(job_id: str) -> Job:
+        if not seen or seen[-1] != job_id:
+            if len(seen) == jobs:
+                raise WorkerKilled(job_id)
+            seen.append(job_id)
+            ticks.now += step_s
+        return real(job_id)
+
+    monkeypatch.setattr(world.store, "get", get)
+    return seen
+
+
+def test_a_run_killed_part_way_keeps_its_cursor_every_so_many_jobs_and_a_new_worker_resumes(world, monkeypatch):
+    backlog = queued_backlog(world, CURSOR_EVERY_JOBS + 60)
+    world.clock.advance(16 * 60)
+    ticks = Ticks()  # never moves: only the count of jobs looked at keeps the cursor
+    seen = killed_after(world, monkeypatch, ticks, CURSOR_EVERY_JOBS + 50, step_s=0.0)
+    with pytest.raises(WorkerKilled):
+        new_worker(world, ticks).run()
+    assert world.store.cursor == backlog[CURSOR_EVERY_JOBS - 1]  # at most CURSOR_EVERY_JOBS to look at again
+    monkeypatch.undo()
+    resumed = killed_after(world, monkeypatch, ticks, len(backlog), step_s=0.0)
+    sweep = new_worker(world, ticks).run()  # a restarted worker: nothing in memory, only the kept cursor
+    assert resumed == backlog[CURSOR_EVERY_JOBS:] + backlog[:CURSOR_EVERY_JOBS] and not sweep.stopped_at_budget
+    assert world.store.cursor is None and seen == backlog[: CURSOR_EVERY_JOBS + 50]
+
+
+def test_a_run_whose_jobs_are_slow_keeps_its_cursor_every_so_many_seconds(world, monkeypatch):
+    backlog = queued_backlog(world, 12)
+    world.clock.advance(16 * 60)
+    ticks, step_s = Ticks(), CURSOR_EVERY.total_seconds() / 3  # kept after every third job
+    killed_after(world, monkeypatch, ticks, 7, step_s=step_s)
+    with pytest.raises(WorkerKilled):
+        new_worker(world, ticks).run()
+    assert world.store.cursor == backlog[5]

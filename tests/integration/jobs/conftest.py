@@ -1,0 +1,35 @@
+"""The local Batch service for the job tests that submit to it: one per module, and a client for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.batch import BatchClient
+from azure.core.credentials import AzureNamedKeyCredential
+
+from emulators.azurite import free_port
+from emulators.batch_service.launcher import BatchServiceProcess
+from tests.integration.jobs.real_world import RealWorld
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def batch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
+    folder = tmp_path_factory.mktemp("batch")
+    with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log") as svc:
+        yield svc
+
+
+@pytest.fixture
+def batch_client(batch_service: BatchServiceProcess) -> BatchClient:
+    return BatchClient(batch_service.endpoint, AzureNamedKeyCredential(batch_service.account_name,
+                                                                       batch_service.account_key))  # fmt: skip
+
+
+@pytest.fixture
+def real_world(storage_connection: str, unique: str, batch_client: BatchClient) -> RealWorld:
+    """The pipeline on Azurite and the local Batch service, with the test's clock."""
+    return RealWorld(storage_connection, unique, batch_client)
