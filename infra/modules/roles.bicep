@@ -116,11 +116,55 @@ resource poolAutoscaleKick 'Microsoft.Authorization/roleDefinitions@2022-04-01' 
 
 // ---- the Functions app's identity ---------------------------------------------------------------
 
+// What the app's Owner assignment may not do: change any blob in node-package/ (the start task and
+// batch_tasks, which every new node runs as root) or models/ (what the nodes load). The app only reads
+// models/ (a manifest for health, routing.json) and never touches node-package/; deploy.sh writes both
+// with the deployer's own assignment. A role assignment condition (ABAC) limits data actions only: every
+// blob action of the role that changes content, versions, tags, legal holds or (with a hierarchical
+// namespace) names and ACLs is allowed only where the container is neither of the two. Reads stay
+// unconditional. Conditions are evaluated for Entra requests and user delegation SAS alike, and shared key
+// is off on the account, so no other way around it remains; the role's management actions
+// (containers/*: creating or deleting a container) take no condition, see docs/deploy.md.
+var functionBlobWritesExceptNodeInputs = '''
+(
+ (
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/deleteBlobVersion/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/permanentDelete/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/immutableStorage/runAsSuperUser/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/manageOwnership/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/modifyPermissions/action'})
+  AND
+  !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/runAsSuperUser/action'})
+ )
+ OR
+ (
+  @Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringNotEquals 'node-package'
+  AND
+  @Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringNotEquals 'models'
+ )
+)
+'''
+
 // Storage Blob Data Owner on the account: AzureWebJobsStorage is the host's own storage (it creates
 // azure-webjobs-hosts and azure-webjobs-secrets at run time, hence account scope), the blob trigger's
 // connection (Microsoft documents Owner for it), the one-deploy package, and the app's containers
-// (photos read, quarantine and derived written, results read); the role includes the user delegation
-// key the app signs upload and read links with.
+// (photos read and, once quarantined, deleted; quarantine and derived written; results read); the role
+// includes the user delegation key the app signs upload and read links with. Its condition (above) keeps
+// node-package/ and models/ read-only to the app.
 resource functionBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, functionPrincipalId, roles.storageBlobDataOwner)
   scope: storage
@@ -128,6 +172,8 @@ resource functionBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' 
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
+    condition: functionBlobWritesExceptNodeInputs
+    conditionVersion: '2.0'
   }
 }
 

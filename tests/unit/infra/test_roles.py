@@ -97,6 +97,33 @@ SCOPES = {
 }
 
 
+# The containers no assignment at a wider scope may change: node-package (the start task and batch_tasks,
+# which every new node runs as root) and models (what the nodes load). Only the deployer's assignments on
+# the containers themselves write there. An account-scoped role that writes blobs carries a condition
+# (ABAC) that allows every changing blob action only outside them; reads stay unconditional (the app
+# reads a model's manifest for health, and routing.json).
+NODE_INPUTS = ("node-package", "models")
+BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/"
+# Every blob data action of Storage Blob Data Owner (blobs/*) that changes something: content, versions,
+# tags, legal holds, and, with a hierarchical namespace, names, owners, ACLs and superuser access.
+BLOB_CHANGES = tuple(BLOB + action for action in (
+    "write", "add/action", "delete", "deleteBlobVersion/action", "permanentDelete/action", "tags/write",
+    "immutableStorage/runAsSuperUser/action", "move/action", "manageOwnership/action",
+    "modifyPermissions/action", "runAsSuperUser/action",
+))  # fmt: skip
+BLOB_READS = tuple(BLOB + action for action in ("read", "tags/read", "filter/action"))
+CONTAINER_NAME = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name]"
+# Roles whose blob writes an account-scoped assignment must keep out of NODE_INPUTS.
+BLOB_WRITERS = ("Storage Blob Data Owner", "Storage Blob Data Contributor")
+
+
+def keeps_out_of_node_inputs() -> str:
+    """The reviewed condition, whitespace collapsed: no changing action, or a container not in NODE_INPUTS."""
+    no_change = " AND ".join(f"!(ActionMatches{{'{action}'}})" for action in BLOB_CHANGES)
+    elsewhere = " AND ".join(f"{CONTAINER_NAME} StringNotEquals '{name}'" for name in NODE_INPUTS)
+    return f"( ( {no_change} ) OR ( {elsewhere} ) )"
+
+
 def custom_role_name(conf: dict[str, Any]) -> str:
     """A role definition's role name less its ` (${batchAccountName})` suffix: the key of CUSTOM_ROLES."""
     return str(conf["properties"]["roleName"]).removesuffix(" (${batchAccountName})")
@@ -137,6 +164,15 @@ def custom_roles() -> dict[str, dict[str, Any]]:
     return found
 
 
+def condition_text(template: dict[str, Any], condition: Any) -> str | None:
+    """An assignment's condition with its whitespace collapsed, through a variable; None if it has none."""
+    if condition is None:
+        return None
+    if condition in template.get("variables", {}):
+        condition = bicep.variable(template, condition)
+    return " ".join(str(condition).split())
+
+
 def assignments() -> list[dict[str, Any]]:
     found = []
     for path in [*sorted(bicep.MODULES.glob("*.bicep")), bicep.INFRA / "main.bicep"]:
@@ -158,6 +194,8 @@ def assignments() -> list[dict[str, Any]]:
                 "name": bicep.render(conf["name"]),
                 "definition": bicep.render(props["roleDefinitionId"]),
                 "principal_type": props["principalType"],
+                "condition": condition_text(template, props.get("condition")),
+                "condition_version": props.get("conditionVersion"),
                 "comment": comment.group(1) if comment else "",
             })  # fmt: skip
     return found
@@ -263,3 +301,28 @@ def test_principal_types_match_the_principals() -> None:
     assert call["deployerPrincipalType"] == "deployerPrincipalType"
     allowed = {d["type"]: d.get("argument") for d in bicep.main()["parameters"]["deployerPrincipalType"]["decorators"]}
     assert allowed["allowed"] == ["User", "ServicePrincipal", "Group"]
+
+
+def test_account_wide_blob_writers_cannot_change_the_node_package_or_models() -> None:
+    """The app's Owner on the account (host storage needs it) may not rewrite what nodes run as root or
+    load: its condition allows every changing blob action only outside node-package and models."""
+    writers = [a for a in ASSIGNMENTS if NAMES.get(a["role"]) in BLOB_WRITERS and a["scope"] == "storage account"]
+    assert [(a["principal"], NAMES[a["role"]]) for a in writers] == [("function", "Storage Blob Data Owner")]
+    for a in writers:
+        assert a["condition"] == keeps_out_of_node_inputs(), f"{a['symbol']}: {a['condition']}"
+        assert a["condition_version"] == "2.0", a["symbol"]
+    assert not any(read in keeps_out_of_node_inputs() for read in BLOB_READS), "reads must stay unconditional"
+
+
+def test_the_condition_names_the_containers_nodes_read() -> None:
+    """NODE_INPUTS are the containers the nodes' reader and the deployer's writer assignments are scoped to,
+    so a renamed container cannot leave the condition guarding a name nothing uses."""
+    node_reads = {a["scope"].removeprefix("container ") for a in ASSIGNMENTS if a["principal"] == "node"}
+    deployer_writes = {a["scope"].removeprefix("container ") for a in ASSIGNMENTS if a["principal"] == "deployer"}
+    assert set(NODE_INPUTS) <= node_reads
+    assert set(NODE_INPUTS) == deployer_writes
+
+
+def test_only_reviewed_assignments_carry_a_condition() -> None:
+    conditioned = {a["symbol"] for a in ASSIGNMENTS if a["condition"] is not None or a["condition_version"]}
+    assert conditioned == {"functionBlobOwner"}
