@@ -40,10 +40,17 @@ NODE_PACKAGES = ("batch_tasks",)
 SOURCE_DATA = ("shared/py.typed", "batch_tasks/requirements.txt")
 
 
+def _git(*args: str) -> list[str]:
+    """`git ARGS` in REPO, trusted whoever owns it. git refuses another user's work tree ("dubious ownership"),
+    which would make a deploy run as root from someone's checkout fall back to the walk and ship untracked
+    modules; trusting it adds no risk, since whoever runs this already runs that checkout's code."""
+    return ["git", "-C", str(REPO), "-c", f"safe.directory={REPO}", *args]
+
+
 def _in_git_checkout() -> bool:
     """Whether REPO is the top of a git work tree (a copy inside another repository is not: its index is not ours)."""
     try:
-        top = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--show-toplevel"],
+        top = subprocess.run(_git("rev-parse", "--show-toplevel"),
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):  # no git, or not a work tree
         return False
@@ -51,7 +58,7 @@ def _in_git_checkout() -> bool:
 
 
 def _git_paths(*ls_files_args: str) -> list[str]:
-    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", *ls_files_args],
+    out = subprocess.run(_git("ls-files", "-z", *ls_files_args),
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     return [name for name in out.split("\0") if name]
 

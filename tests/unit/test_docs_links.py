@@ -11,11 +11,12 @@ Three rules, over every tracked file (and new files not yet ignored):
 from __future__ import annotations
 
 import re
-import subprocess
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+from tests.support.git_checkout import ls_files
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT_SUFFIXES = {".md", ".py", ".sh", ".bicep", ".bicepparam", ".json", ".toml", ".txt", ".yaml", ".yml", ".formula"}
@@ -32,12 +33,8 @@ FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 @cache
 def tracked() -> tuple[Path, ...]:
-    try:
-        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"not a git checkout: {exc}")
-    return tuple(REPO / line for line in out.splitlines() if (REPO / line).is_file())
+    names = ls_files(REPO, "--cached", "--others", "--exclude-standard")
+    return tuple(REPO / name for name in names if (REPO / name).is_file())
 
 
 def texts() -> list[tuple[Path, str]]:

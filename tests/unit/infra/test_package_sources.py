@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.git_checkout import hand_to_another_user, ls_files
+
 REPO = Path(__file__).resolve().parents[3]
 # What the two packages read: the app's top-level files, both package folders, and the builder itself.
 INPUTS = ("function_app.py", "host.json", "requirements.txt", "constraints.txt", "openapi.json", "shared",
@@ -26,17 +28,12 @@ STRAYS = {
 
 
 def tracked_inputs() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z", "--", *INPUTS], cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
-    return [name for name in out.split("\0") if name and (REPO / name).is_file()]
+    return [name for name in ls_files(REPO, "--", *INPUTS) if (REPO / name).is_file()]
 
 
 def scratch_copy(root: Path, *, with_git: bool) -> Path:
     """The repository's tracked package inputs, copied; committed to a fresh index when `with_git`."""
-    try:
-        names = tracked_inputs()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"the repository is not a git checkout: {exc}")
+    names = tracked_inputs()
     copy = root / "repo"
     for name in names:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +81,17 @@ def test_strays_beside_the_source_are_not_shipped(tmp_path: Path, with_git: bool
 def test_an_untracked_module_is_left_out_and_named(tmp_path: Path) -> None:
     copy = scratch_copy(tmp_path, with_git=True)
     (copy / "shared" / "forgotten.py").write_text("VALUE = 1\n")
+    done = build(copy, "app", tmp_path / "app.zip")
+    assert "shared/forgotten.py" not in zipped(tmp_path / "app.zip")
+    assert "not tracked by git: shared/forgotten.py" in done.stderr
+
+
+def test_another_users_checkout_ships_only_tracked_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A deploy run as root from a checkout someone else made: git must not refuse it, or the walk would ship
+    # the untracked module.
+    copy = scratch_copy(tmp_path, with_git=True)
+    (copy / "shared" / "forgotten.py").write_text("VALUE = 1\n")
+    hand_to_another_user(copy, monkeypatch)
     done = build(copy, "app", tmp_path / "app.zip")
     assert "shared/forgotten.py" not in zipped(tmp_path / "app.zip")
     assert "not tracked by git: shared/forgotten.py" in done.stderr
