@@ -19,7 +19,7 @@ param tags object = {}
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
 param storageSku string = 'Standard_ZRS'
 
-@description('Longest SAS lifetime, d.hh:mm:ss: device uploads and result links last 15 minutes (plus 5 minutes of clock skew); task inputs use no SAS, the pool identity reads them.')
+@description('The storage account\'s SAS expiration policy, d.hh:mm:ss. It binds only SAS signed with an account key, and shared key is off: the links the app signs (device uploads, result and overlay reads) are user delegation SAS, which the app limits to 15 minutes and signs with a delegation key it keeps up to 2 hours; task inputs use no SAS, the pool identity reads them.')
 param sasExpirationPeriod string = '0.01:00:00'
 
 param originalsRetentionDays int = 30

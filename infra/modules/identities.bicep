@@ -1,5 +1,8 @@
 // The two user-assigned identities: one for the Functions app, one for the Batch pool's nodes.
-// Separate identities keep each side's roles apart: a node can never read photos or write job records.
+// Separate identities keep each side's roles apart: a node cannot read the originals (photos/), the tables or
+// any queue. It is not scoped to a job or a site, though: it reads every site's task inputs (derived/), reads
+// and writes every result and overlay (results/), and sends completion messages, which the app trusts, so
+// whatever holds it can end or forge any open job (docs/deploy.md, "Who may do what").
 
 param location string
 param functionIdentityName string
