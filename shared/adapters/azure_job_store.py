@@ -10,8 +10,10 @@
 
 The job is read by id in one point read; a site's jobs are listed from its index in time order. The open
 index is what the reconciler reads, so a sweep never scans finished work; it walks the index in RowKey (job id)
-order, and the cursor is the last job a run that stopped at its budget reached. Feedback goes to `jobfeedback`:
-PartitionKey the job id, RowKey its place in the job's feedback (`000`, `001`, ...), created if absent.
+order, and the cursor is the last job a run that stopped at its budget reached. A claim's `owner` is replaced
+(if its ETag matches) only by a job taking over from an owner whose result is about to expire. Feedback goes to
+`jobfeedback`: PartitionKey the job id, RowKey its place in the job's feedback (`000`, `001`, ...), created if
+absent.
 """
 
 from __future__ import annotations
@@ -232,6 +234,21 @@ class TableJobStore:
         if self._insert({"PartitionKey": key, "RowKey": "owner", "job_id": job_id}, "content claim"):
             return job_id
         return str(call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
+
+    def take_over_content(self, site: str, content: str, old_owner: str, new_owner: str) -> str:
+        """The claim moved to `new_owner` if it names `old_owner`: replaced only if its ETag is the one read, so
+        of two jobs taking over at once one wins and the other is answered the winner. Claims are never deleted."""
+        key = f"content~{site}~{content}"
+        row = call("content claim", self._jobs.get_entity, key, "owner")
+        if row["job_id"] != old_owner:
+            return str(row["job_id"])
+        try:
+            call("content claim", self._jobs.update_entity, {"PartitionKey": key, "RowKey": "owner",
+                 "job_id": new_owner}, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
+                 match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        except Conflict:  # another job took it over between the read and the write
+            return str(call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
+        return new_owner
 
     def add_follower(self, site: str, content: str, job_id: str) -> None:
         self._insert({"PartitionKey": f"content~{site}~{content}", "RowKey": f"follower~{job_id}"}, "follower")

@@ -120,6 +120,20 @@ class BlobPhotoStore:
             raise TransientError(f"copy of {blob_name} to quarantine ended {status}")
         self._delete_version(source, blob_name, etag)
 
+    def discard(self, blob_name: str, etag: str) -> None:
+        """Delete version `etag` from `photos/` with its snapshots, keeping no copy: a photo refused for its size,
+        which a copy to `quarantine/` would store twice for the quarantine's retention. Safe to repeat, and pinned
+        to `etag` as `quarantine` is: a lease the device took is broken first, a later write under the name
+        stays, and NotFound when the version is already gone."""
+        source = self._blob(PHOTOS, blob_name)
+        props = call(f"photo {blob_name}", source.get_blob_properties)
+        if not ids.same_version(str(props.etag), etag):
+            raise NotFound(f"photo {blob_name}: version {etag} is gone (now {props.etag})")
+        if props.lease.state in ("leased", "breaking"):
+            log.warning("photo %s carries a lease sitelens never takes; breaking it to delete the photo", blob_name)
+            call("discard lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
+        self._delete_version(source, blob_name, etag)
+
     def _delete_version(self, source: Any, blob_name: str, etag: str) -> None:
         try:
             call("quarantine delete", source.delete_blob, delete_snapshots="include", etag=etag,
@@ -140,6 +154,10 @@ class BlobPhotoStore:
 
     def read_result(self, path: str) -> bytes:
         return bytes(call(f"result {path}", lambda: self._blob(RESULTS, path).download_blob().readall()))
+
+    def result_exists(self, path: str) -> bool:
+        """One properties request (HEAD): a result is up to megabytes, and the status API asks on every GET."""
+        return bool(call(f"result {path}", self._blob(RESULTS, path).exists))
 
     def read_link(self, container: str, path: str, ttl: timedelta) -> str:
         now = datetime.now(UTC)

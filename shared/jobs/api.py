@@ -11,19 +11,22 @@ without links, its `result.expired` a problem document (410 `result_expired`), r
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from shared import paging, problems, request_body
-from shared.errors import InvalidInput, NotFound, SitelensError
+from shared.errors import InvalidInput, SitelensError, TransientError
 from shared.http_reply import Reply
 from shared.jobs import document, feedback, ids
+from shared.jobs.ingestion import REUSE_MARGIN
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
 from shared.uploads.naming import ID
 
+log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
 DEFAULT_PAGE = 50
 FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (shared/jobs/feedback.py)
@@ -81,18 +84,26 @@ class JobsApi:
         return Reply(200, doc, extra)
 
     def _result_expired(self, job: Job) -> bool:
-        """Whether a succeeded job's result is gone. Storage is asked only once it may be: a job's own result
-        was written before the job finished, so it is kept at least `results_kept` after that; a reused
-        (cached) result was written for another job, at a time this job does not record."""
+        """Whether a succeeded job's result is gone. Storage is asked only once it may be: the lifecycle rule
+        deletes a result `results_kept` after it is written, and a job's own result is written after the job
+        was received (its task is submitted only then), so it stays at least that long from `received_at`.
+        Not from `finished_at` (a completion processed late, from a backlog or by the reconciler, comes hours
+        after the write) nor `started_at` (a job may never record it; the app stamps it when it sees the task
+        run). A cached job's result is its owner's, reused only while it stays `REUSE_MARGIN` past the reuse,
+        which came after this job's receipt: so it stays at least that margin from `received_at`."""
         if self.results_kept is None or job.state is not JobState.SUCCEEDED or not job.result_path:
             return False
-        if job.cached_from is None and job.finished_at and self.clock() < job.finished_at + self.results_kept:
+        surely_kept = REUSE_MARGIN if job.cached_from else self.results_kept
+        if self.clock() < job.received_at + surely_kept:
             return False
-        try:
-            self.photos.read_result(job.result_path)  # the overlay is written with it and expires with it
-        except NotFound:
-            return True
-        return False
+        try:  # its properties, not its bytes: the overlay is written with it and expires with it
+            return not self.photos.result_exists(job.result_path)
+        except TransientError as exc:
+            # The check decides only whether links are shown: storage failing it answers them as before the
+            # check existed, not a 503 for the whole job. The next GET asks again, and an expiry found then
+            # changes the ETag, so no 304 hides it.
+            log.warning("job %s: could not tell whether its result is still stored (%s); links answered", job.id, exc)
+            return False
 
     def _list(self, query: Mapping[str, str]) -> Reply:
         site = query.get("site")

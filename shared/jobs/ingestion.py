@@ -19,6 +19,7 @@ while the photo waited) fails the job `batch_refused` at once: no delivery could
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from shared.jobs import ids, routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing, TaskRequest, TaskSubmitter
-from shared.validation import Accepted, Limits, QualityPolicy, parse_name, validate
+from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_name, validate
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
@@ -43,6 +44,12 @@ MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job a
 # A job reuses another's result only if that result is still stored this long after the reuse: results/
 # expires by the storage lifecycle rule, counted from when the result was written, never before its job's receipt.
 REUSE_MARGIN = timedelta(days=1)
+# Refused for its size, a photo is deleted rather than copied to quarantine/: it can be any size a device wrote
+# (a SAS cannot cap it), and a copy would keep it twice for the quarantine's retention. Every other refusal is
+# of a photo within the byte cap, and is what quarantine keeps photos for; only `invalid_name` comes before the
+# size check, and no device's SAS can write a name the upload API does not issue.
+NOT_KEPT = frozenset({Reason.TOO_LARGE.value})
+NOT_KEPT_NOTE = "; the photo was deleted, not kept in quarantine (refused for its size)"
 
 
 class PhotoUnreadable(PermanentError):
@@ -188,22 +195,24 @@ class Ingestion:
         if not isinstance(verdict, Accepted):
             with telemetry.job_span("reject", job.id, attributes={"sitelens.site": job.site}) as span:
                 telemetry.fail(span, verdict.reason.value)
-                job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value, detail=verdict.detail)
+                # The note is on the job before the delete, so a crash between them leaves it true.
+                note = NOT_KEPT_NOTE if verdict.reason.value in NOT_KEPT else ""
+                job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value,
+                                           detail=verdict.detail + note)  # fmt: skip
                 self._quarantine(job)
             return job
         derived = verdict.derived
-        recorded = (derived.sha256_of_original, asdict(derived.quality))
-        if (job.content_sha256, job.quality) != recorded:  # a delivery that lost a race re-reads them written:
-            # writing them again would only give the delivery it raced one more write to lose
+        # As the store reads them back (JSON: flags a list): a delivery that lost a race re-reads them written,
+        # and writing them again would only give the delivery it raced one more write to lose.
+        recorded = (derived.sha256_of_original, json.loads(json.dumps(asdict(derived.quality))))
+        if (job.content_sha256, job.quality) != recorded:
             job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1]))
         self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
         model = self.model_for(job)  # before the claim: from the claim on, the next call is the submission
         content = ids.content_key(derived.sha256_of_original, model)
         owner = self.store.claim_content(job.site, content, job.id)
-        if owner != job.id:
-            cached = self.follow(job, owner, content)
-            if cached is not None:
-                return cached
+        if owner != job.id and (cached := self.follow(job, owner, content)) is not None:
+            return cached
         return self.submit(job, model)
 
     def _validate(self, job: Job, info: BlobInfo) -> Any:
@@ -247,24 +256,31 @@ class Ingestion:
         return self.store.update(replace(job, **fields))
 
     def follow(self, job: Job, owner_id: str, content: str) -> Job | None:
-        """Reuse the owner's result (same bytes, site and model); None when we must run: the owner failed, or
-        its result would not stay stored `REUSE_MARGIN` from now (the lifecycle rule deletes it after
-        `results_kept`, and it was written after the owner's receipt, so that receipt bounds its age)."""
+        """Reuse the owner's result (same bytes, site and model); None when we must run: the owner failed, or is
+        too old. Then this job takes the claim over from an owner too old, so later photos with these bytes follow
+        it, not each a GPU task of its own; a duplicate that took it over first, a moment ago, is followed instead."""
         owner = self.store.get(owner_id)
-        if self.results_kept is not None and owner.received_at <= self.clock() - self.results_kept + REUSE_MARGIN:
-            log.info("job %s runs on its own: the result of %s (same bytes) expires within %s",
-                     job.id, owner.id, REUSE_MARGIN)  # fmt: skip
-            return None
+        if self._too_old(owner):
+            holder = self.store.take_over_content(job.site, content, owner.id, job.id)
+            log.info("job %s runs on its own: the result of %s (same bytes) expires within %s; the claim is %s's",
+                     job.id, owner.id, REUSE_MARGIN, holder)  # fmt: skip
+            if holder == job.id or self._too_old(owner := self.store.get(holder)):
+                return None
         if owner.state is JobState.SUCCEEDED:
             return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
         if owner.terminal:
             return None
         self.store.add_follower(job.site, content, job.id)
         queued = self.store.update(job.advance(JobState.QUEUED, self.clock(), cached_from=owner.id, model=owner.model))
-        owner = self.store.get(owner_id)  # it may have finished before we were listed as its follower
+        owner = self.store.get(owner.id)  # it may have finished before we were listed as its follower
         if owner.state is JobState.SUCCEEDED:
             return self.finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())
         return queued
+
+    def _too_old(self, owner: Job) -> bool:
+        """Its result may be deleted within `REUSE_MARGIN`: `results_kept` after it was written, which came after
+        the owner's receipt, so that receipt bounds its age."""
+        return self.results_kept is not None and owner.received_at + self.results_kept <= self.clock() + REUSE_MARGIN
 
     def _wake_pool(self) -> None:
         """The task is in: a pool at zero is asked to come now. Only an optimisation, so it never fails the job."""
@@ -292,8 +308,13 @@ class Ingestion:
             raise PhotoUnreadable(f"storage refused to read the photo: {exc}", reason="photo_unreadable") from exc
 
     def _quarantine(self, job: Job) -> None:
+        """The rejected version off `photos/`: to `quarantine/`, or deleted when refused for its size (`NOT_KEPT`).
+        By the job's reason alone, so a redelivery after a crash finishes what the verdict began."""
         with contextlib.suppress(NotFound):  # already moved, or that version is gone (a later write stays)
-            self.photos.quarantine(job.blob_name, job.blob_etag, job.reason or "rejected", job.detail or "")
+            if job.reason in NOT_KEPT:
+                self.photos.discard(job.blob_name, job.blob_etag)
+            else:
+                self.photos.quarantine(job.blob_name, job.blob_etag, job.reason or "rejected", job.detail or "")
 
 
 def _replaced(job: Job) -> str:

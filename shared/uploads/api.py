@@ -4,19 +4,21 @@
 201 (a new reservation) or 200 (a repeat) with `{"blob_name", "upload_url", "expires_at", "content_type",
 "uploaded", "job_hint", "max_bytes", "staged_blocks"}`. Errors are RFC 9457 problem documents with a reason code:
 400 `invalid_json`, `invalid_site_id`, `invalid_device_id`, `invalid_photo_id`, `unsupported_type`,
-`type_mismatch`; 409 `photo_id_conflict`; 503 when storage is unavailable (retry). Members other than these
+`type_mismatch`; 409 `photo_id_conflict`; 429 `too_many_reservations` with `Retry-After` (the device's new
+reservations this hour are at the cap); 503 when storage is unavailable (retry). Members other than these
 five are ignored.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 from shared import request_body
 from shared.errors import SitelensError
 from shared.http_reply import Reply
 from shared.uploads import naming
-from shared.uploads.service import UploadRequest, UploadService
+from shared.uploads.service import TOO_MANY_RESERVATIONS, UploadRequest, UploadService, retry_after
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4096  # the request is four short strings
@@ -39,6 +41,9 @@ def handle(service: UploadService, raw_body: bytes) -> Reply:
     try:
         grant = service.request(parse(raw_body))
     except SitelensError as exc:
+        if exc.reason == TOO_MANY_RESERVATIONS:  # throttling, not a refusal for good: the next hour is free again
+            wait = max(1, math.ceil(retry_after(service.clock()).total_seconds()))
+            return Reply.problem(429, exc.reason, str(exc), {"Retry-After": str(wait)})
         reply = Reply.error(exc)
         if reply.status >= 500:
             log.warning("upload request failed: %s", exc)

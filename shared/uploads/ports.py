@@ -49,6 +49,15 @@ class ReservationStore(Protocol):
         """Insert if absent; returns the stored reservation and whether this call created it."""
         ...
 
+    def get(self, site_id: str, device_id: str, photo_id: str) -> Reservation:
+        """The stored reservation; NotFound when these ids were never reserved."""
+        ...
+
+    def count_new(self, site_id: str, device_id: str, window: str, cap: int) -> bool:
+        """Count one new reservation of the device in `window` (an opaque label: a new label starts again at
+        zero); False, counting nothing, when `cap` are counted in that window already."""
+        ...
+
 
 class UploadSigner(Protocol):
     def create_only_url(self, blob_name: str, ttl: timedelta) -> SignedUrl:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import threading
@@ -9,9 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from batch_tasks import protocol
+from batch_tasks.ocr.opencv import cv2
 from batch_tasks.task import READY_WAIT_S
 from tests.integration.node.conftest import Node
 from tests.integration.ocr import photos
@@ -100,12 +103,29 @@ def test_malformed_frames_and_requests_get_errors_not_a_dead_server(node: Node, 
     assert node.health()["ready"] is True
 
 
-def test_the_overlay_is_written_where_asked(node: Node, tmp_path: Path) -> None:
-    out = tmp_path / "overlay.jpg"
-    reply = node.call({"op": "read", "model": "ocr/ppocrv4", "path": str(_photo(tmp_path, "FAN F-9")),
-                       "overlay_path": str(out)})  # fmt: skip
-    assert reply["ok"] is True
-    assert out.read_bytes()[:2] == b"\xff\xd8"
+def test_a_read_naming_an_overlay_path_writes_nothing_and_is_refused(node: Node, tmp_path: Path) -> None:
+    """The server (root on a node, its socket open to every local user) never writes a file a request names;
+    a tool of an earlier release that sends `overlay_path` is told, not left without its file."""
+    photo, absent, victim = _photo(tmp_path, "FAN F-9"), tmp_path / "overlay.jpg", tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    for target in (absent, victim):
+        reply = node.call({"op": "read", "model": "ocr/ppocrv4", "path": str(photo), "overlay_path": str(target)})
+        assert reply["ok"] is False and reply["error"]["code"] == "bad_request", reply
+        assert "overlay_path" in reply["error"]["message"]
+    assert not absent.exists()
+    assert victim.read_text() == "keep me"
+
+
+def test_the_overlay_comes_back_in_the_reply_when_asked(node: Node, tmp_path: Path) -> None:
+    photo = _photo(tmp_path, "FAN F-9")
+    assert "overlay_jpeg_b64" not in _read(node, photo)  # only when asked: most reads want the text alone
+    reply = node.call({"op": "read", "model": "ocr/ppocrv4", "path": str(photo), "overlay": True})
+    assert reply["ok"] is True and _texts(reply) == [photos.canon("FAN F-9")]
+    jpeg = base64.b64decode(reply["overlay_jpeg_b64"], validate=True)
+    assert jpeg[:2] == b"\xff\xd8"
+    drawn = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert drawn is not None  # a whole JPEG, not a prefix
+    assert drawn.shape[:2] == (720, 1280) == (reply["result"]["height"], reply["result"]["width"])
 
 
 def test_starting_again_is_a_no_op_while_the_server_is_healthy(node: Node) -> None:

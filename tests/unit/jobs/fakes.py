@@ -7,6 +7,7 @@ these fakes keep the same contracts (create-if-absent, ETag-conditional updates,
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -39,9 +40,12 @@ class MemoryJobStore:
         self._versions = itertools.count(1)
 
     def _stamp(self, job: Job) -> Job:
-        stored = replace(job, etag=f'"{next(self._versions)}"')
-        self.jobs[job.id] = stored
-        return stored
+        """The job with its new ETag, kept as TableJobStore keeps it: `quality` and `summary` as JSON, so what is
+        read back has lists where the job written had tuples, and a comparison with it is the real one."""
+        stamped = replace(job, etag=f'"{next(self._versions)}"')
+        as_json = {name: json.loads(json.dumps(getattr(job, name), sort_keys=True)) for name in ("quality", "summary")}
+        self.jobs[job.id] = replace(stamped, **as_json)
+        return stamped
 
     def create(self, job: Job) -> Job | None:
         """As TableJobStore.create: a duplicate re-ensures the open entry from the job stored, not the one given."""
@@ -50,7 +54,8 @@ class MemoryJobStore:
             self.open.append(job.id)
         if job.id in self.jobs:
             return None
-        return self._stamp(job)
+        self._stamp(job)
+        return self.jobs[job.id]  # read back after the insert, as TableJobStore answers it
 
     def get(self, job_id: str) -> Job:
         if job_id not in self.jobs:
@@ -90,6 +95,11 @@ class MemoryJobStore:
     def claim_content(self, site: str, content: str, job_id: str) -> str:
         return self.claims.setdefault((site, content), job_id)
 
+    def take_over_content(self, site: str, content: str, old_owner: str, new_owner: str) -> str:
+        if self.claims[(site, content)] == old_owner:
+            self.claims[(site, content)] = new_owner
+        return self.claims[(site, content)]
+
     def add_follower(self, site: str, content: str, job_id: str) -> None:
         followers = self.follow.setdefault((site, content), [])
         if job_id not in followers:
@@ -116,6 +126,7 @@ class MemoryPhotos:
     etags: dict[str, str] = field(default_factory=dict)
     derived: dict[str, bytes] = field(default_factory=dict)
     quarantined: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    discarded: list[str] = field(default_factory=list)  # deleted, no copy kept (refused for their size)
     results: dict[str, bytes] = field(default_factory=dict)
     reads: int = 0
 
@@ -146,10 +157,19 @@ class MemoryPhotos:
             raise NotFound(blob_name)
         self.quarantined[blob_name] = (self.photos.pop(blob_name), reason)
 
+    def discard(self, blob_name: str, etag: str) -> None:
+        if blob_name not in self.photos or self.etags[blob_name].strip('"') != etag.strip('"'):
+            raise NotFound(blob_name)
+        self.discarded.append(blob_name)
+        del self.photos[blob_name]
+
     def read_result(self, path: str) -> bytes:
         if path not in self.results:
             raise NotFound(path)
         return self.results[path]
+
+    def result_exists(self, path: str) -> bool:
+        return path in self.results
 
     def read_link(self, container: str, path: str, ttl: timedelta) -> str:
         return f"memory://{container}/{path}?ttl={int(ttl.total_seconds())}"

@@ -4,11 +4,13 @@ result is gone answers without links, its `result.expired` a 410 `result_expired
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from shared.errors import TransientError
 from shared.jobs import ids
 from shared.jobs.api import JobsApi
 from shared.jobs.ingestion import REUSE_MARGIN
@@ -105,6 +107,82 @@ def test_a_cached_jobs_result_is_checked_where_it_lives_its_owners(world):
     owner = succeeded_owner(world, data)
     late = world.ingestion.ingest(world.upload(2, data))
     assert late is not None and late.cached_from == owner.id
+    world.clock.advance(REUSE_MARGIN.total_seconds() + 60)  # reused only while it stays this long: asked after
     del world.photos.results[owner.result_path or ""]
     result = result_shown(world, late.id)
     assert result["links"] == {} and result["expired"]["reason"] == "result_expired"
+
+
+def test_a_result_written_hours_before_its_job_finished_is_asked_for_from_the_jobs_receipt(world):
+    job = world.ingestion.ingest(world.upload(1, photo(1)))
+    assert job is not None
+    message = world.finish_task(job.id)  # the node writes the result now
+    world.clock.advance(3 * 3600)  # and its completion is processed three hours later (a backlog)
+    done = world.completion.handle(message)
+    assert done.finished_at is not None and done.finished_at - job.received_at >= timedelta(hours=3)
+    world.clock.advance(KEPT.total_seconds() - 3600)  # written + kept + 2 h, still before finished + kept
+    del world.photos.results[done.result_path or ""]  # what the lifecycle rule may do from written + kept on
+    result = result_shown(world, done.id)
+    assert result["links"] == {} and result["expired"]["reason"] == "result_expired"
+
+
+@dataclass
+class Checks:
+    """The status API's asks whether a result is stored; while `down`, storage fails them (a 503, a broken link)."""
+
+    asked: list[str] = field(default_factory=list)
+    down: bool = False
+
+
+@pytest.fixture
+def checks(world: World, monkeypatch: pytest.MonkeyPatch) -> Checks:
+    seen, stored = Checks(), world.photos.result_exists
+
+    def result_exists(path: str) -> bool:
+        seen.asked.append(path)
+        if seen.down:
+            raise TransientError(f"result {path}: 503 Server Busy")
+        return stored(path)
+
+    monkeypatch.setattr(world.photos, "result_exists", result_exists)
+    return seen
+
+
+def shown_without_downloads(world: World, job_id: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The result as GET shows it; a download of the result by the API fails the test (a HEAD tells enough)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(world.photos, "read_result", lambda path: pytest.fail(f"the status API downloaded {path}"))
+        return result_shown(world, job_id)
+
+
+def test_the_status_api_asks_for_a_results_properties_and_downloads_nothing(world, checks, monkeypatch):
+    owner = succeeded_owner(world, photo(1))
+    world.clock.advance(KEPT.total_seconds() + DAY_S)
+    assert set(shown_without_downloads(world, owner.id, monkeypatch)["links"]) == {"result", "overlay"}
+    del world.photos.results[owner.result_path or ""]
+    assert shown_without_downloads(world, owner.id, monkeypatch)["expired"]["reason"] == "result_expired"
+    assert checks.asked == [owner.result_path] * 2
+
+
+def test_storage_is_not_asked_while_no_result_can_have_expired_yet(world, checks, monkeypatch):
+    data = photo(1)
+    owner = succeeded_owner(world, data)
+    world.clock.advance(REUSE_MARGIN.total_seconds() - 60)
+    late = world.ingestion.ingest(world.upload(2, data))
+    assert late is not None and late.cached_from == owner.id
+    for job in (owner, late):  # the owner's within `kept` of its receipt; the cached job's within the margin
+        assert set(shown_without_downloads(world, job.id, monkeypatch)["links"]) == {"result", "overlay"}
+    assert checks.asked == []
+
+
+def test_a_result_check_storage_fails_answers_the_links_and_the_next_get_finds_the_expiry(world, checks):
+    owner = succeeded_owner(world, photo(1))
+    world.clock.advance(KEPT.total_seconds() + DAY_S)
+    del world.photos.results[owner.result_path or ""]
+    checks.down = True
+    reply = api_of(world).handle("get", {"id": owner.id}, {}, {}, b"")
+    assert reply.status == 200 and reply.body is not None and "expired" not in reply.body["result"]
+    assert set(reply.body["result"]["links"]) == {"result", "overlay"} and checks.asked == [owner.result_path]
+    checks.down = False  # storage answers again: the expiry is found, under an ETag the client does not hold
+    again = api_of(world).handle("get", {"id": owner.id}, {}, {"If-None-Match": reply.headers["ETag"]}, b"")
+    assert again.status == 200 and again.body is not None and again.body["result"]["expired"]["status"] == 410

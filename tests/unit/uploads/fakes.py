@@ -7,7 +7,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
-from shared.errors import TransientError
+from shared.errors import NotFound, TransientError
 from shared.uploads.ports import Reservation, SignedUrl, StagedBlock, UploadState
 
 T0 = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)
@@ -24,6 +24,7 @@ class Clock:
 class MemoryReservations:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, str], Reservation] = {}
+        self.counters: dict[tuple[str, str], tuple[str, int]] = {}  # (site, device) -> (window, new reservations)
         self.fail = False
 
     def reserve(self, reservation: Reservation) -> tuple[Reservation, bool]:
@@ -34,6 +35,24 @@ class MemoryReservations:
             return self.rows[key], False
         self.rows[key] = reservation
         return reservation, True
+
+    def get(self, site_id: str, device_id: str, photo_id: str) -> Reservation:
+        if self.fail:
+            raise TransientError("table storage unreachable")
+        try:
+            return self.rows[(site_id, device_id, photo_id)]
+        except KeyError:
+            raise NotFound(f"no reservation for {site_id}/{device_id}/{photo_id}") from None
+
+    def count_new(self, site_id: str, device_id: str, window: str, cap: int) -> bool:
+        if self.fail:
+            raise TransientError("table storage unreachable")
+        held_window, count = self.counters.get((site_id, device_id), (window, 0))
+        count = count if held_window == window else 0
+        if count >= cap:
+            return False
+        self.counters[(site_id, device_id)] = (window, count + 1)
+        return True
 
 
 class FakeSigner:
