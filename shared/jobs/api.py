@@ -21,9 +21,9 @@ from shared import paging, problems, request_body
 from shared.errors import InvalidInput, SitelensError, TransientError
 from shared.http_reply import Reply
 from shared.jobs import document, feedback, ids
-from shared.jobs.ingestion import REUSE_MARGIN
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
+from shared.jobs.reuse import REUSE_MARGIN
 from shared.uploads.naming import ID
 
 log = logging.getLogger(__name__)

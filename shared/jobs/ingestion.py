@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind
 from batch_tasks import telemetry
 from shared import metrics
 from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
-from shared.jobs import ids, routing
+from shared.jobs import ids, reuse, routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing, TaskRequest, TaskSubmitter
@@ -41,9 +41,6 @@ from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_nam
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
-# A job reuses another's result only if that result is still stored this long after the reuse: results/
-# expires by the storage lifecycle rule, counted from when the result was written, never before its job's receipt.
-REUSE_MARGIN = timedelta(days=1)
 # Refused for its size, a photo is deleted rather than copied to quarantine/: it can be any size a device wrote
 # (a SAS cannot cap it), and a copy would keep it twice for the quarantine's retention. Every other refusal is
 # of a photo within the byte cap, and is what quarantine keeps photos for; only `invalid_name` comes before the
@@ -256,31 +253,9 @@ class Ingestion:
         return self.store.update(replace(job, **fields))
 
     def follow(self, job: Job, owner_id: str, content: str) -> Job | None:
-        """Reuse the owner's result (same bytes, site and model); None when we must run: the owner failed, or is
-        too old. Then this job takes the claim over from an owner too old, so later photos with these bytes follow
-        it, not each a GPU task of its own; a duplicate that took it over first, a moment ago, is followed instead."""
-        owner = self.store.get(owner_id)
-        if self._too_old(owner):
-            holder = self.store.take_over_content(job.site, content, owner.id, job.id)
-            log.info("job %s runs on its own: the result of %s (same bytes) expires within %s; the claim is %s's",
-                     job.id, owner.id, REUSE_MARGIN, holder)  # fmt: skip
-            if holder == job.id or self._too_old(owner := self.store.get(holder)):
-                return None
-        if owner.state is JobState.SUCCEEDED:
-            return self.finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
-        if owner.terminal:
-            return None
-        self.store.add_follower(job.site, content, job.id)
-        queued = self.store.update(job.advance(JobState.QUEUED, self.clock(), cached_from=owner.id, model=owner.model))
-        owner = self.store.get(owner.id)  # it may have finished before we were listed as its follower
-        if owner.state is JobState.SUCCEEDED:
-            return self.finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())
-        return queued
-
-    def _too_old(self, owner: Job) -> bool:
-        """Its result may be deleted within `REUSE_MARGIN`: `results_kept` after it was written, which came after
-        the owner's receipt, so that receipt bounds its age."""
-        return self.results_kept is not None and owner.received_at + self.results_kept <= self.clock() + REUSE_MARGIN
+        """Reuse the owner's result (same bytes, site and model), or None when this job must run (`reuse`)."""
+        return reuse.follow(job, owner_id, content, store=self.store, finisher=self.finisher, clock=self.clock,
+                            results_kept=self.results_kept)  # fmt: skip
 
     def _wake_pool(self) -> None:
         """The task is in: a pool at zero is asked to come now. Only an optimisation, so it never fails the job."""

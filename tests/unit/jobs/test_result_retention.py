@@ -13,8 +13,8 @@ import pytest
 from shared.errors import TransientError
 from shared.jobs import ids
 from shared.jobs.api import JobsApi
-from shared.jobs.ingestion import REUSE_MARGIN
 from shared.jobs.models import Job, JobState
+from shared.jobs.reuse import REUSE_MARGIN
 from tests.unit.jobs.test_pipeline import World, photo
 
 KEPT = timedelta(days=14)
