@@ -5,8 +5,8 @@ for once per node instead of once per task. It listens on a Unix socket in `AZ_B
 (protocol: `batch_tasks.protocol`) and answers:
 
 - `health`: readiness, the provider each model runs on, batching and request counters;
-- `read`: one photo at a node-local path → its model's result (text lines, labels or boxes) and optionally an
-  overlay file, for tools;
+- `read`: one photo at a node-local path (on a Batch node, under its root: `batch_tasks.node.inputs`) → its
+  model's result (text lines, labels or boxes) and, asked, the overlay JPEG in the reply (never a file), for tools;
 - `job`: a task's whole job: read the photo, write `results/{job_id}/…`, post the completion message.
 
 A request's photo is decoded in a worker process, then joins its model's dynamic batch. The server
@@ -18,6 +18,7 @@ a task to a cold node. Every kind of model (`batch_tasks.models.serving`) is ser
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -36,7 +37,7 @@ from batch_tasks import protocol, telemetry
 from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError, UnknownModel
 from batch_tasks.models import serving
 from batch_tasks.models.serving import KindResult
-from batch_tasks.node import gauges, jobs
+from batch_tasks.node import gauges, inputs, jobs
 from batch_tasks.node.decoding import DecodePool, Mapped, discard
 from batch_tasks.node.registry import Loaded, Registry
 from batch_tasks.node.settings import NodeSettings
@@ -44,6 +45,7 @@ from batch_tasks.node.storage import AzureResultStore, ResultStore
 from batch_tasks.ocr import sessions
 
 log = logging.getLogger("batch_tasks.server")
+Inferred = tuple[Loaded, KindResult, bytes, dict[str, float]]  # the model that read, its result, overlay, timings
 
 
 def _providers(choice: str) -> list[str] | None:
@@ -51,8 +53,9 @@ def _providers(choice: str) -> list[str] | None:
 
 
 class NodeServer:
-    def __init__(self, settings: NodeSettings, store: ResultStore | None = None) -> None:
+    def __init__(self, settings: NodeSettings, store: ResultStore | None = None, inputs_in: Path | None = None) -> None:
         self.settings = settings
+        self.input_root = inputs_in  # requests' paths resolve under it; None: any path (off a Batch node)
         self.started = time.monotonic()
         self.ready = asyncio.Event()
         self.requests: Counter[str] = Counter()
@@ -130,21 +133,22 @@ class NodeServer:
             self.requests[f"failed:{error.code}"] += 1
             return error.reply()
 
-    async def _infer(self, model_id: str, path: str) -> tuple[Loaded, KindResult, bytes, dict[str, float]]:
+    async def _infer(self, model_id: str, path: str) -> Inferred:
         """Decode, batch, run, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
-        # Held while the photo decodes and runs: a model loaded meanwhile for another request may evict this one,
-        # and its batcher must still take this photo (an eviction is not a shutdown).
-        loaded = await asyncio.to_thread(self.registry.hold, model_id)
-        try:
-            return await self._infer_held(loaded, path)
-        finally:
-            self.registry.release(loaded)
+        with inputs.readable(path, self.input_root) as source:  # refused before a model is loaded for it
+            # Held while the photo decodes and runs: a model loaded meanwhile for another request may evict this
+            # one, and its batcher must still take this photo (an eviction is not a shutdown).
+            loaded = await asyncio.to_thread(self.registry.hold, model_id)
+            try:
+                return await self._infer_held(loaded, path, source)
+            finally:
+                self.registry.release(loaded)
 
-    async def _infer_held(self, loaded: Loaded, path: str) -> tuple[Loaded, KindResult, bytes, dict[str, float]]:
+    async def _infer_held(self, loaded: Loaded, path: str, source: str) -> Inferred:
         model_id = loaded.model_id
         t0 = time.perf_counter()
         with telemetry.tracer().start_as_current_span("decode"):
-            decoding = self.pool.decode(path, loaded.engine.decode_long_side)
+            decoding = self.pool.decode(source, loaded.engine.decode_long_side)
             try:
                 decoded = await asyncio.wrap_future(decoding)
             except asyncio.CancelledError:  # the server is stopping: the block a worker may still make is freed
@@ -175,12 +179,15 @@ class NodeServer:
         return loaded, result, overlay, timings
 
     async def _read(self, request: dict[str, Any]) -> dict[str, Any]:
+        if "overlay_path" in request:  # a tool of an earlier release: said, not silently left without its file
+            raise NodeError('overlay_path is refused: send "overlay": true for overlay_jpeg_b64', code="bad_request")
         model, path = str(request.get("model") or ""), str(request.get("path") or "")
         loaded, result, overlay, timings = await self._infer(model, path)
-        if request.get("overlay_path"):
-            Path(str(request["overlay_path"])).write_bytes(overlay)
+        wanted = {"overlay_jpeg_b64": base64.b64encode(overlay).decode()} if request.get("overlay") is True else {}
+        if len(wanted.get("overlay_jpeg_b64", "")) > protocol.MAX_FRAME * 3 // 4:  # a quarter of the frame for the rest
+            raise NodeError(f"the overlay's {len(overlay)} bytes do not fit in a reply", code="too_large")
         return {"ok": True, "task": loaded.engine.manifest.task, "result": result.to_dict(), "timings_ms": timings,
-                "provider": loaded.engine.providers[0]}  # fmt: skip
+                "provider": loaded.engine.providers[0], **wanted}  # fmt: skip
 
     async def _job(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -240,7 +247,7 @@ class NodeServer:
 
 
 async def serve(settings: NodeSettings) -> None:
-    server = NodeServer(settings)
+    server = NodeServer(settings, inputs_in=inputs.input_root(os.environ))
     gauges.register(lambda: sum(m.batcher.waiting for m in server.registry.peek()))
     settings.socket.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
