@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 BLANK = 0
+_JOINERS = frozenset("-/")  # no space is restored next to these
 
 
 class DictionaryError(ValueError):
@@ -71,12 +72,15 @@ def _with_spaces(
     symbols: list[str], steps: npt.NDArray[np.intp], space: npt.NDArray[np.float32], threshold: float
 ) -> list[str]:
     """`symbols` (decoded at `steps`) with a space wherever a step between two Latin ones gave `space` more
-    than `threshold`. Only Latin: Chinese text has no spaces, and the model's gaps there mean nothing."""
+    than `threshold`. Only Latin: Chinese text has no spaces, and the model's gaps there mean nothing. Never
+    beside a hyphen or slash: they join the parts of identifiers ("1111-7711", "S/N"), and the narrow glyph
+    leaves a gap the space class weighs in just as in a word gap."""
     out: list[str] = []
     for k, symbol in enumerate(symbols):
         before = out[-1] if out else " "
         latin_pair = before != " " and symbol != " " and before.isascii() and symbol.isascii()
-        if latin_pair and float(space[steps[k - 1] + 1 : steps[k]].max(initial=0.0)) > threshold:
+        joined = before in _JOINERS or symbol in _JOINERS
+        if latin_pair and not joined and float(space[steps[k - 1] + 1 : steps[k]].max(initial=0.0)) > threshold:
             out.append(" ")
         out.append(symbol)
     return out

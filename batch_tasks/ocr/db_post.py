@@ -88,22 +88,43 @@ def extract(prob: npt.NDArray[np.float32], p: DbParams) -> list[Box]:
 
 
 def reading_order(quads: Sequence[Points]) -> list[int]:
-    """Indices in reading order: rows top to bottom, left to right within a row.
+    """Indices in reading order: rows top to bottom, left to right within a row, along the page's own tilt.
 
-    A box joins the current row when its vertical centre lies within the row's first box's vertical extent, so
-    slightly tilted lines of one row stay together.
+    "Down" and "right" follow the page: the direction of text is the median angle of the top edges of the
+    boxes at least twice as wide as tall (a short word's min-area rectangle can lean any way). Rows are
+    started in order of each box's top measured across that direction. A box joins the current row when its
+    centre lies within half a line height of the row's first box's centre line (the smaller of the two boxes'
+    heights, so small lines beside a big heading stay rows of their own). On a tilted photo, axis-aligned
+    tops and extents would swap lines, merge neighbouring lines and put a row's words right-before-left.
     """
     if not quads:
         return []
-    tops = [float(q[:, 1].min()) for q in quads]
-    order = sorted(range(len(quads)), key=lambda i: (tops[i], float(quads[i][:, 0].min())))
+    along = _text_direction(quads)
+    across = np.array([-along[1], along[0]], dtype=np.float64)  # points down the page
+    corners = [np.asarray(q, dtype=np.float64) for q in quads]
+    centres = [q.mean(axis=0) for q in corners]
+    heights = [float(np.linalg.norm(q[3] - q[0])) for q in corners]
+    tops = [float((q @ across).min()) for q in corners]
+    lefts = [float((q @ along).min()) for q in corners]
     rows: list[list[int]] = []
-    row_bottom = -np.inf
-    for i in order:
-        centre = float(quads[i][:, 1].mean())
-        if rows and centre <= row_bottom:
-            rows[-1].append(i)
-        else:
-            rows.append([i])
-            row_bottom = float(quads[i][:, 1].max())
-    return [i for row in rows for i in sorted(row, key=lambda j: float(quads[j][:, 0].min()))]
+    for i in sorted(range(len(quads)), key=lambda i: (tops[i], lefts[i])):
+        if rows:
+            first = rows[-1][0]
+            offset = abs(float((centres[i] - centres[first]) @ across))
+            if offset <= min(heights[first], heights[i]) / 2:
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda j: float(centres[j] @ along))]
+
+
+def _text_direction(quads: Sequence[Points]) -> npt.NDArray[np.float64]:
+    """Unit vector along the text: the median top-edge angle of the clearly wide boxes, else horizontal."""
+    angles = []
+    for q in quads:
+        top = np.asarray(q[1] - q[0], dtype=np.float64)
+        width, height = float(np.linalg.norm(top)), float(np.linalg.norm(q[3] - q[0]))
+        if width >= 2 * height > 0:
+            angles.append(float(np.arctan2(top[1], top[0])))
+    angle = float(np.median(angles)) if angles else 0.0
+    return np.array([np.cos(angle), np.sin(angle)], dtype=np.float64)

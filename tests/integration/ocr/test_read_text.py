@@ -96,6 +96,22 @@ def test_tilted_text_is_read_and_its_polygons_follow_the_tilt(engine: OcrEngine)
         assert np.degrees(np.arctan2(y0 - y1, x1 - x0)) == pytest.approx(10, abs=2)
 
 
+@pytest.mark.parametrize("degrees", [-10, 10])
+def test_the_lines_of_a_tilted_plate_come_out_in_reading_order(engine: OcrEngine, degrees: int):
+    image = paper(1080, 1920)
+    drawn = [
+        write(image, "MODEL X", (400, 400), 1.3, 3),  # short, over a long line whose far end rises above it
+        write(image, "SERIAL 1234 5678 9012 3456 7890", (400, 455), 1.3, 3),
+        write(image, "RATED 400 V", (400, 510), 1.3, 3),
+        write(image, "LEFT", (400, 650), 1.3, 3),  # one row, far apart: on the tilt one is a line higher
+        write(image, "RIGHT", (1100, 650), 1.3, 3),
+    ]
+    turn = cv2.getRotationMatrix2D((960, 540), degrees, 1.0)
+    tilted = cv2.warpAffine(image, turn, (1920, 1080), borderMode=cv2.BORDER_REPLICATE)
+    result = engine.read(jpeg(tilted), with_overlay=False)
+    assert [canon(line.text) for line in result.lines] == [canon(d.text) for d in drawn]
+
+
 def test_an_upside_down_line_is_turned_by_the_classifier(engine: OcrEngine):
     image = paper(400, 1400)
     write(image, "Flow rate 35 m3 per h", (60, 240), 2.0, 5)

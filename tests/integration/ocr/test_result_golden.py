@@ -22,7 +22,7 @@ from sitelens.field_photos import render
 pytestmark = pytest.mark.integration
 
 GOLDEN = Path(__file__).parent / "golden" / "field-1080p-0001.json"
-PHOTO_SEED = 1  # 1080p, 7 lines: a label tilted by 9° and a sign upside down, its lines between the label's
+PHOTO_SEED = 1  # 1080p, 7 lines: a label tilted by 9°, then a sign upside down and tilted the other way
 TOLERANCE = {"confidence": 0.03, "box_score": 0.03, "polygon": 4.0}  # probabilities; pixels
 
 

@@ -71,6 +71,22 @@ def test_spaces_are_restored_only_between_latin_characters():
     assert ctc.greedy(gap[None], table, space_threshold=0.02)[0][0] == "水水b"
 
 
+def test_no_space_is_restored_beside_a_hyphen_or_slash():
+    table = ctc.dictionary({"character": "1\n7\n-\n/"})  # ("", "1", "7", "-", "/", " ")
+
+    def gaps(indices: list[int], space_in_gaps: float) -> np.ndarray:
+        probs = np.full((len(indices), len(table)), 0.02, np.float32)
+        for t, index in enumerate(indices):
+            probs[t, index] = 0.9
+            probs[t, 5] = space_in_gaps if index == 0 else 0.0
+        return probs
+
+    # "1 - 7 / 1": every gap weighs the space class like a word gap does
+    joined = gaps([1, 0, 3, 0, 2, 0, 4, 0, 1], 0.05)
+    assert ctc.greedy(joined[None], table, space_threshold=0.02)[0][0] == "1-7/1"
+    assert ctc.greedy(gaps([1, 0, 2, 0, 1], 0.05)[None], table, space_threshold=0.02)[0][0] == "1 7 1"  # words
+
+
 def test_missing_or_mismatched_dictionaries_are_refused():
     with pytest.raises(ctc.DictionaryError, match="no 'character'"):
         ctc.dictionary({})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,50 @@ def test_reading_order_is_rows_top_down_then_left_to_right():
     quads = [quad(200, 104), quad(10, 100), quad(10, 160), quad(100, 98)]
     assert db_post.reading_order(quads) == [1, 3, 0, 2]
     assert db_post.reading_order([]) == []
+
+
+def page_quads(words: Sequence[tuple[float, float, float, float]], degrees: float) -> list[np.ndarray]:
+    """Word boxes (x, y, w, h) on a page turned by `degrees` about its origin (positive: clockwise on screen),
+    as the detector hands them over: a rotated rectangle's corners in `order_quad`'s order."""
+    turn = np.radians(degrees)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    quads = []
+    for x, y, w, h in words:
+        corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
+        quads.append(db_post.order_quad(corners @ rotation.T + [1000, 1000]))
+    return quads
+
+
+# three lines 36 px apart, 24 px tall, of very different lengths: on a 10° tilt the long middle line's right
+# end sits higher than the whole first line
+PLATE = [
+    (0, 0, 120, 24),  # line 1: "MODEL" "X"
+    (150, 0, 30, 24),
+    (0, 36, 200, 24),  # line 2: four long words
+    (230, 36, 200, 24),
+    (460, 36, 200, 24),
+    (690, 36, 200, 24),
+    (0, 72, 150, 24),  # line 3: two words
+    (180, 72, 100, 24),
+]
+
+
+@pytest.mark.parametrize("degrees", [-10, -6, -3, 3, 6, 10])
+def test_reading_order_follows_the_lines_of_a_tilted_plate(degrees):
+    assert db_post.reading_order(page_quads(PLATE, degrees)) == list(range(len(PLATE)))
+
+
+@pytest.mark.parametrize("degrees", [-3, 3])
+def test_two_words_of_one_tilted_row_stay_one_row_left_to_right(degrees):
+    # 600 px apart on a 3° tilt: one word's centre sits 31 px off the other's, more than their height of 28
+    words = [(0, 0, 300, 28), (600, 0, 300, 28), (0, 60, 300, 28)]
+    assert db_post.reading_order(page_quads(words, degrees)) == [0, 1, 2]
+
+
+def test_small_lines_beside_a_big_heading_are_rows_of_their_own():
+    heading = (0, 100, 400, 120)  # centre line at y 160
+    beside = [(450, 96, 300, 24), (460, 148, 300, 24), (450, 204, 300, 24)]  # centres at 108, 160, 216
+    quads = page_quads([heading, *beside], 0)
+    # the middle line shares the heading's centre line and follows it; the other two are rows of their own
+    # (inside the heading's extent, they used to join its row and be sorted by their left edges)
+    assert db_post.reading_order(quads) == [1, 0, 2, 3]

@@ -110,3 +110,26 @@ def png_with_chunks(pixels: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> by
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def ink_on_transparent(kind: str) -> bytes:
+    """A PNG of `sign()`'s ink (black) on a fully transparent black background: alpha 255 on the ink, 0 around
+    it. `kind`: RGBA, LA (grey + alpha), P (a palette with a tRNS entry) or RGBA16 (16 bits a sample)."""
+    ink = cv2.cvtColor(sign(), cv2.COLOR_BGR2GRAY) < 128
+    alpha = np.where(ink, 255, 0).astype(np.uint8)
+    if kind == "RGBA16":
+        bgra = np.zeros((*ink.shape, 4), np.uint16)
+        bgra[..., 3] = alpha.astype(np.uint16) * 257
+        ok, data = cv2.imencode(".png", bgra)
+        assert ok
+        return data.tobytes()
+    out = io.BytesIO()
+    if kind == "P":
+        image = Image.fromarray(ink.astype(np.uint8), "P")
+        image.putpalette([0, 0, 0, 0, 0, 0])
+        image.save(out, "PNG", transparency=0)
+    else:
+        rgba = np.zeros((*ink.shape, 4), np.uint8)
+        rgba[..., 3] = alpha
+        Image.fromarray(rgba, "RGBA").convert(kind).save(out, "PNG")
+    return out.getvalue()

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from batch_tasks.ocr.opencv import cv2
-from shared.validation import Accepted, Limits, QualityPolicy, Reason, Rejected, formats, parse_name, validate
+from shared.validation import Accepted, Limits, QualityPolicy, Reason, Rejected, formats, image, parse_name, validate
 from tests.integration.ocr.photos import jpeg, paper
-from tests.unit.validation.images import heic_header, png_bomb, sign, sign_jpeg, with_exif
+from tests.unit.validation.images import heic_header, ink_on_transparent, png_bomb, sign, sign_jpeg, with_exif
 
 NAME = "north-yard/cam-1/2026/11/22/IMG_0001.jpg"
 LIMITS = Limits()
@@ -138,6 +138,30 @@ def test_the_derived_jpeg_has_no_metadata_no_gps_and_nothing_after_its_end():
 def test_png_is_accepted_and_becomes_a_jpeg():
     derived = accepted(with_exif(sign(), fmt="PNG"), name=NAME.replace(".jpg", ".png")).derived
     assert derived.format == "png" and derived.jpeg.startswith(b"\xff\xd8\xff")
+
+
+@pytest.mark.parametrize("kind", ["RGBA", "LA", "P", "RGBA16"])
+def test_a_transparent_png_is_put_over_white_not_black(kind):
+    ink = cv2.cvtColor(sign(), cv2.COLOR_BGR2GRAY) < 128
+    small_ok = Limits(min_bytes=1)  # two colours of flat ink compress to under a kilobyte
+    derived = accepted(ink_on_transparent(kind), name=NAME.replace(".jpg", ".png"), limits=small_ok).derived
+    assert "under_exposed" not in derived.quality.flags
+    page = cv2.imdecode(np.frombuffer(derived.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert page is not None
+    assert page[~ink].mean() > 240 and page[ink].mean() < 90  # a white page with the dark ink on it
+
+
+def test_partial_transparency_blends_with_white_and_opaque_pngs_decode_as_before():
+    bgra = np.array([[[0, 0, 0, 0], [0, 0, 0, 128], [200, 100, 50, 255], [200, 100, 50, 51]]], np.uint8)
+    data = cv2.imencode(".png", bgra)[1].tobytes()
+    header = formats.read_header(data)
+    assert header is not None
+    # over white: ink x a/255 + 255 x (1 - a/255)
+    assert image.decode(data, header).tolist() == [[[255, 255, 255], [127, 127, 127], [200, 100, 50], [244, 224, 214]]]
+    opaque = cv2.imencode(".png", sign())[1].tobytes()
+    opaque_header = formats.read_header(opaque)
+    assert opaque_header is not None
+    np.testing.assert_array_equal(image.decode(opaque, opaque_header), sign())
 
 
 def test_quality_flags_are_recorded_and_reject_only_where_the_policy_says():
