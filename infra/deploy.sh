@@ -4,7 +4,7 @@
 #   infra/deploy.sh ENV RG LOCATION     e.g. infra/deploy.sh dev rg-sitelens-dev westeurope
 #
 # 1. the resource group and the Bicep deployment (infra/main.bicep with infra/main.ENV.bicepparam), once the
-#    default model verifies
+#    default model verifies and, on an update, matches the manifest the existing deployment stores for its version
 # 2. the node package (start task, batch_tasks, its requirements) and the default model, once its version's stored
 #    manifest (if any) is the folder's: a different one stops the deployment before anything is uploaded
 # 3. the Functions app code (one deploy, built remotely)
@@ -13,9 +13,10 @@
 #
 # azd runs steps 2, 4 and 5 as hooks (azure.yaml): `deploy.sh azd-postprovision` / `azd-postdeploy`,
 # with the deployment's outputs in the environment; `deploy.sh azd-preprovision` tells azd what kind of
-# principal is signed in. Needs az (logged in), python3, curl, and the repo's venv with the model fetched
-# (`make setup`). No Microsoft Graph rights and no subscription-level rights are needed; a subscription
-# owner registers the resource providers once (or run with SITELENS_REGISTER_PROVIDERS=1 as one).
+# principal is signed in and, on an update, runs step 1's model check. Needs az (logged in), python3, curl, and
+# the repo's venv with the model fetched (`make setup`). No Microsoft Graph rights and no subscription-level
+# rights are needed; a subscription owner registers the resource providers once (or run with
+# SITELENS_REGISTER_PROVIDERS=1 as one).
 # UserSubscription pool mode needs SITELENS_BATCH_SERVICE_PRINCIPAL_ID. docs/deploy.md explains each step.
 set -euo pipefail
 
@@ -39,7 +40,7 @@ log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

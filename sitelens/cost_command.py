@@ -51,9 +51,9 @@ MEASURED_HAPPY: dict[str, Any] = {
         "table Table_DeleteEntity": 2,
         "table Table_InsertEntity": 9,
         "table Table_QueryEntities": 3,
-        "table Table_QueryEntitiesWithPartitionAndRowKey": 7,
-        "table Table_QueryEntitiesWithPartitionAndRowKey -> 404": 1,
-        "table Table_UpdateEntity": 8,
+        "table Table_QueryEntitiesWithPartitionAndRowKey": 8,
+        "table Table_QueryEntitiesWithPartitionAndRowKey -> 404": 2,
+        "table Table_UpdateEntity": 9,
     },
     "batch": {"batch POST /jobs/{job}/tasks": 1},
     "executions": {
@@ -63,10 +63,10 @@ MEASURED_HAPPY: dict[str, Any] = {
         "request_upload": 1,
     },
     "execution_ms": {
-        "on_notification": 72.33,
-        "on_photo_uploaded": 174.0,
-        "on_task_completed": 95.0,
-        "request_upload": 5.67,
+        "on_notification": 49.33,
+        "on_photo_uploaded": 159.67,
+        "on_task_completed": 77.0,
+        "request_upload": 14.67,
     },
 }
 

@@ -162,7 +162,7 @@ var functionBlobWritesExceptNodeInputs = '''
 // Storage Blob Data Owner on the account: AzureWebJobsStorage is the host's own storage (it creates
 // azure-webjobs-hosts and azure-webjobs-secrets at run time, hence account scope), the blob trigger's
 // connection (Microsoft documents Owner for it), the one-deploy package, and the app's containers
-// (photos read and, once quarantined, deleted; quarantine and derived written; results read); the role
+// (photos read and, once rejected, deleted; quarantine and derived written; results read); the role
 // includes the user delegation key the app signs upload and read links with. Its condition (above) keeps
 // node-package/ and models/ read-only to the app.
 resource functionBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

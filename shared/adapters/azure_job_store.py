@@ -1,4 +1,4 @@
-"""JobStore on Azure Table storage (one table, `jobs`, four kinds of entity).
+"""JobStore on Azure Table storage (one table, `jobs`, five kinds of entity).
 
 | entity | PartitionKey | RowKey | written |
 |---|---|---|---|
