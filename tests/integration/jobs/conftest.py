@@ -1,4 +1,5 @@
-"""The local Batch service for the job tests that submit to it: one per module, and a client for it."""
+"""The local Batch service for the job tests that submit to it: one per module, and a client for it; and a job
+store of either kind, the real one on Azurite and the in-memory fake, for tests that hold the two to one contract."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from pathlib import Path
 import pytest
 from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
+from azure.data.tables import TableServiceClient
 
 from emulators.azurite import free_port
 from emulators.batch_service.launcher import BatchServiceProcess
+from shared.adapters.azure_job_store import TableJobStore
+from shared.jobs.ports import JobStore
 from tests.integration.jobs.real_world import RealWorld
+from tests.unit.jobs.fakes import MemoryJobStore
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -33,3 +38,12 @@ def batch_client(batch_service: BatchServiceProcess) -> BatchClient:
 def real_world(storage_connection: str, unique: str, batch_client: BatchClient) -> RealWorld:
     """The pipeline on Azurite and the local Batch service, with the test's clock."""
     return RealWorld(storage_connection, unique, batch_client)
+
+
+@pytest.fixture(params=["table", "memory"])
+def either_store(request: pytest.FixtureRequest, unique: str) -> JobStore:
+    """TableJobStore on Azurite, then MemoryJobStore: the fake must keep the contract the real store keeps."""
+    if request.param == "memory":
+        return MemoryJobStore()
+    tables = TableServiceClient.from_connection_string(request.getfixturevalue("storage_connection"))
+    return TableJobStore(tables, prefix=f"t{unique}")

@@ -16,7 +16,6 @@ from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.jobs import ids
 from shared.jobs.models import Job
 from shared.jobs.ports import JobStore
-from tests.unit.jobs.fakes import MemoryJobStore
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -24,12 +23,9 @@ SITE, CONTENT = "north-yard", "ab12~ocr~ppocrv4"
 OLD, NEW, RIVAL = "j_0000000000000000000000000a", "j_0000000000000000000000000b", "j_0000000000000000000000000c"
 
 
-@pytest.fixture(params=["table", "memory"])
-def store(request: pytest.FixtureRequest, unique: str) -> JobStore:
-    if request.param == "memory":
-        return MemoryJobStore()
-    tables = TableServiceClient.from_connection_string(request.getfixturevalue("storage_connection"))
-    return TableJobStore(tables, prefix=f"t{unique}")
+@pytest.fixture
+def store(either_store: JobStore) -> JobStore:
+    return either_store
 
 
 def test_a_claim_that_names_the_old_owner_is_taken_over_and_then_names_the_new_one(store):

@@ -8,24 +8,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from azure.data.tables import TableServiceClient
 
-from shared.adapters.azure_job_store import TableJobStore
 from shared.jobs import ids
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore
-from tests.unit.jobs.fakes import MemoryJobStore
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["table", "memory"])
-def store(request: pytest.FixtureRequest, unique: str) -> JobStore:
-    if request.param == "memory":
-        return MemoryJobStore()
-    tables = TableServiceClient.from_connection_string(request.getfixturevalue("storage_connection"))
-    return TableJobStore(tables, prefix=f"t{unique}")
+@pytest.fixture
+def store(either_store: JobStore) -> JobStore:
+    return either_store
 
 
 def received(n: int) -> Job:

@@ -5,21 +5,18 @@ sent without being read again."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import pytest
 
 from sitelens import sync_motion, sync_settler
 from sitelens.sync_settler import Settler, is_whole
+from tests.support.line_budget import lines_run
 from tests.unit.sync.fakes import make_rig, status
 from tests.unit.sync.test_incomplete_and_moves import passes
 from tests.unit.sync.test_motion_photos import google_motion_photo, video, with_metadata
 
-SITELENS = str(Path(sync_settler.__file__).parent)
+SITELENS = Path(sync_settler.__file__).parent
 LONG = "9" * 4301  # one digit past what int() reads from a string
 
 
@@ -51,46 +48,15 @@ def hostile(name: str) -> bytes:
     return with_metadata(HOSTILE[name], prolog=prolog)
 
 
-class OverBudget(BaseException):
-    """Stops the code under test past its budget; not an Exception, so no guard there takes it for the photo's."""
-
-
-def lines_run(call: Callable[[], Any], budget: int) -> tuple[Any, int]:
-    """What `call` returns, and how many lines of the sitelens package it ran: a count of its work that is the
-    same on any machine. Past `budget` it is stopped, so work that grows with the square of the packet fails
-    at once rather than after minutes."""
-    lines = 0
-
-    def count(frame: FrameType, event: str, arg: object) -> Any:
-        nonlocal lines
-        if event == "line":
-            lines += 1
-        if lines > budget:
-            raise OverBudget
-        return count
-
-    def enter(frame: FrameType, event: str, arg: object) -> Any:
-        return count if frame.f_code.co_filename.startswith(SITELENS) else None
-
-    previous = sys.gettrace()
-    sys.settrace(enter)
-    try:
-        return call(), lines
-    except OverBudget:
-        pytest.fail(f"more than {budget} lines run")
-    finally:
-        sys.settrace(previous)
-
-
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_xmp_declares_nothing_after_work_linear_in_its_size(tmp_path: Path, name: str):
     photo, clip = tmp_path / "IMG.jpg", video(400)
     data = hostile(name)
     budget = len(data)  # a few lines per element or attribute read, and each takes a dozen bytes or more
     photo.write_bytes(data)
-    assert lines_run(lambda: is_whole(str(photo)), budget)[0] is True  # the image's end marker ends the file
+    assert lines_run(lambda: is_whole(str(photo)), budget, SITELENS)[0] is True  # the image's end marker ends the file
     photo.write_bytes(data + clip)
-    assert lines_run(lambda: is_whole(str(photo)), budget)[0] is False  # nothing declares what follows it
+    assert lines_run(lambda: is_whole(str(photo)), budget, SITELENS)[0] is False  # nothing declares what follows it
 
 
 @pytest.mark.parametrize(("digits", "whole"), [(18, True), (19, False)])
