@@ -69,6 +69,9 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         "path": str(Path(args.input).resolve()),
         "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "traceparent": os.environ.get("TRACEPARENT") or None,
+        # The job's secret from the app (the task's environment): the server echoes it in the completion message,
+        # the one proof the app has that the message comes from this job's task. Never printed.
+        "task_token": os.environ.get("SITELENS_TASK_TOKEN") or None,
     }
 
 

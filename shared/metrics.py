@@ -32,6 +32,13 @@ def validation_time(site: str, seconds: float, verdict: str) -> None:
     )
 
 
+def completion_refused(site: str, refusal: str) -> None:
+    """A completion message dropped unapplied: its task token `missing` or a `mismatch` with the job's."""
+    telemetry.counter("sitelens.completions.refused", "{message}", "Completion messages not from the job's task").add(
+        1, {"site": site, "refusal": refusal}
+    )
+
+
 def task_submitted(model: str) -> None:
     telemetry.counter("sitelens.tasks.submitted", "{task}", "Batch tasks submitted").add(1, {"model": model})
 

@@ -14,16 +14,18 @@ are what the completion message's checksum covers (`sha256:<hex>`); the Function
 when the blob it reads has that checksum, so a stale message never completes a job with a newer result.
 
 The completion message carries ids only: `{job_id, task_id, attempt, outcome, result_path, checksum, error,
-started_at, traceparent}` (docs/architecture.md#the-app-and-the-node). `attempt`, there and in the result's
-`node`, is present only when the request gave one: a Batch task cannot know which run it is, so its requests
-give none (docs/node.md#the-task), and a number the node made up would be taken for Batch's.
+started_at, traceparent, task_token}` (docs/architecture.md#the-app-and-the-node). `task_token` echoes the
+secret the app gave the job's task, present when the request carried one, and is never written to the result.
+`attempt`, there and in the result's `node`, is present only when the request gave one: a Batch task cannot
+know which run it is, so its requests give none (docs/node.md#the-task), and a number the node made up would be
+taken for Batch's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the document needs only `to_dict`; the model stack stays out of this module's imports
@@ -46,6 +48,7 @@ class JobRequest:
     path: str  # the input on this node
     started_at: str | None = None  # ISO-8601 UTC, when the task process started
     traceparent: str | None = None
+    task_token: str | None = field(default=None, repr=False)  # the app's secret for the job, echoed, never logged
 
     @classmethod
     def from_message(cls, doc: dict[str, Any]) -> JobRequest:
@@ -61,6 +64,7 @@ class JobRequest:
             path=str(doc["path"]),
             started_at=str(doc["started_at"]) if doc.get("started_at") else None,
             traceparent=str(doc["traceparent"]) if doc.get("traceparent") else None,
+            task_token=str(doc["task_token"]) if doc.get("task_token") else None,
         )
 
 
@@ -109,5 +113,7 @@ def _message(request: JobRequest, outcome: str, **fields: Any) -> dict[str, Any]
         "error": None,
         "started_at": request.started_at,
         "traceparent": request.traceparent,
+        # Only when the task gave one, as `attempt`: the app believes a message only with its job's secret.
+        **({"task_token": request.task_token} if request.task_token else {}),
     }
     return base | fields

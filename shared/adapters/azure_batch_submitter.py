@@ -9,6 +9,9 @@ creates the job afresh or finds the quota freed as older jobs are terminated. Ta
 as the pool-scope auto user (the same uid as the node server, so they can reach its socket) without
 elevation, with a wall-clock bound and a retry count; the input is a resource file.
 
+Each task's environment carries its job's secret (`SITELENS_TASK_TOKEN`), which its completion message
+echoes: the app believes only messages that carry it (`shared.jobs.completion`). It is never logged here.
+
 The input is read as the pool's user-assigned identity (`identity_resource_id`, SITELENS_NODE_IDENTITY_ID):
 its plain blob URL plus the identity reference, never a SAS, which would be a second, longer-lived way in.
 The local stack names its Batch service's stand-in identity, so it runs this same path. Only a spec without
@@ -35,6 +38,7 @@ from shared.jobs.ports import TaskRequest, TaskState, TaskView
 log = logging.getLogger(__name__)
 INPUT_FILE = "input.jpg"
 TASK_TIMEOUT = "SITELENS_TASK_TIMEOUT_S"  # batch_tasks/task.py reads it
+TASK_TOKEN = "SITELENS_TASK_TOKEN"  # noqa: S105 (a variable's name): the job's secret, which batch_tasks/task.py sends
 _DAY = re.compile(r"^sitelens-.+-(\d{8})$")
 _STATES = {
     "active": TaskState.ACTIVE,
@@ -109,6 +113,8 @@ class BatchTaskSubmitter:
         }
         if request.traceparent:  # the task joins the photo's trace (docs/telemetry.md)
             env["TRACEPARENT"] = request.traceparent
+        if request.task_token:  # after the deployment's own settings, which must not replace it
+            env[TASK_TOKEN] = request.task_token
         return models.BatchTaskCreateOptions(
             id=request.job_id,
             command_line=self.spec.command.format(job_id=request.job_id, input=INPUT_FILE),

@@ -1,7 +1,13 @@
 """`on_task_completed`: a task's completion message moves its job to SUCCEEDED or FAILED.
 
 The message carries ids only: `{job_id, task_id, attempt, outcome, result_path, checksum, error?,
-started_at?, traceparent}`, `result_path` being the blob name in `results` (`batch_tasks.artifacts`).
+started_at?, traceparent, task_token?}`, `result_path` being the blob name in `results` (`batch_tasks.artifacts`).
+
+Every node may post to the queue, so a message is believed only when its `task_token` is the secret recorded
+on the job and given to the job's own task (`Job.task_token`): one with another token, or none for a job that
+has one, changes nothing. It is logged (never the token), counted (`sitelens.completions.refused`) and
+dropped, not raised, since no retry could make it true. A node of an earlier release sends no token: its
+jobs are settled by the reconciler from Batch's view of the task instead (docs/reliability.md).
 Success is believed only when the artifact exists and its SHA-256 matches the message; a mismatch usually
 means a later attempt (a Batch recovery re-run) overwrote the result, and that attempt's own message will
 match, so a mismatch is logged and left to it, and to the reconciler.
@@ -19,16 +25,18 @@ the photo was read, and its whole result stays linked.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from opentelemetry.trace import SpanKind
 
 from batch_tasks import telemetry
+from shared import metrics
 from shared.errors import InvalidInput, NotFound
 from shared.jobs import ids
 from shared.jobs.finisher import Finisher
@@ -51,6 +59,7 @@ class CompletionMessage:
     error_message: str | None
     started_at: datetime | None
     traceparent: str | None = None  # the node's job span; a hint only, dropped unless well-formed
+    task_token: str | None = field(default=None, repr=False)  # the secret of the task that sent it, if any
 
     @classmethod
     def parse(cls, body: bytes) -> CompletionMessage:
@@ -61,10 +70,11 @@ class CompletionMessage:
             error = doc.get("error") or {}
             started = doc.get("started_at")
             attempt = None if doc.get("attempt") is None else int(doc["attempt"])
+            token = None if doc.get("task_token") is None else str(doc["task_token"])
             message = cls(
                 job_id, attempt, outcome, doc.get("result_path"), doc.get("checksum"),
                 error.get("code"), error.get("message"), datetime.fromisoformat(started) if started else None,
-                telemetry.parse_traceparent(doc.get("traceparent")),
+                telemetry.parse_traceparent(doc.get("traceparent")), token,
             )  # fmt: skip
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"completion message is malformed: {exc}", reason="bad_message") from exc
@@ -77,6 +87,20 @@ def _known(attempt: int | None, job: Job) -> dict[str, int]:
     """The job change that records `attempt`. Not known (the node's own message), at least one attempt ran:
     the job keeps a count it already has (the reconciler's, from Batch) and otherwise records 1."""
     return {"attempt": max(job.attempt, 1) if attempt is None else attempt}
+
+
+def _from_its_task(message: CompletionMessage, job: Job) -> bool:
+    """Whether the message carries the secret the job's task was given. A job recorded without one (by an
+    earlier release) has nothing to check against and takes the message as it always did."""
+    if job.task_token is None:
+        return True
+    if message.task_token is not None and hmac.compare_digest(message.task_token.encode(), job.task_token.encode()):
+        return True
+    refusal = "missing" if message.task_token is None else "mismatch"
+    log.warning("completion for %s dropped: its task token is %s (a node of an earlier release, or a message "
+                "not from the job's task); the reconciler settles the job from Batch", job.id, refusal)  # fmt: skip
+    metrics.completion_refused(job.site, refusal)
+    return False
 
 
 def _model_of(result: dict[str, Any]) -> str | None:
@@ -110,6 +134,8 @@ class Completion:
             return done
 
     def _handle(self, message: CompletionMessage, job: Job) -> Job:
+        if not _from_its_task(message, job):
+            return job  # nothing applied, nothing published: what such a message says is not evidence
         if job.terminal:
             log.info("completion for %s ignored: already %s", job.id, job.state)
             return self.finisher.publish(job)

@@ -34,7 +34,7 @@ from shared import metrics
 from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
 from shared.jobs import ids, reuse, routing
 from shared.jobs.finisher import Finisher
-from shared.jobs.models import Job, JobState
+from shared.jobs.models import Job, JobState, new_task_token
 from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing, TaskRequest, TaskSubmitter
 from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_name, validate
 
@@ -109,7 +109,7 @@ class Ingestion:
             return job
         name = parse_name(blob_name)
         site, device, photo = (name.site, name.device, name.photo_id) if name else (UNKNOWN, UNKNOWN, blob_name[-64:])
-        job = Job(job_id, site, device, photo, blob_name, info.etag, self.clock(),
+        job = Job(job_id, site, device, photo, blob_name, info.etag, self.clock(), task_token=new_task_token(),
                   retry_of=retry_of.id if retry_of else None, traceparent=telemetry.current_traceparent())  # fmt: skip
         created = self.store.create(job)
         if created is None:
@@ -232,13 +232,15 @@ class Ingestion:
         `batch_refused` when the job's Batch job takes no more tasks, which no later delivery could change."""
         model = model or self.model_for(job)
         batch_job = ids.batch_job_id(model, job.received_at.date())
+        if job.task_token is None:  # recorded without one (an earlier release): on the job before any task has it
+            job = self.store.update(replace(job, task_token=new_task_token()))
         # Inside a job's span (ingest, the reconciler's re-drive) under it; else in the photo's trace.
         parent = telemetry.CURRENT if telemetry.in_job_span() else job.traceparent
         try:
             with telemetry.job_span("submit", job.id, parent=parent, kind=SpanKind.PRODUCER,
                                     attributes={"sitelens.model": model, "sitelens.batch_job": batch_job}):  # fmt: skip
                 request = TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id),
-                                      traceparent=telemetry.current_traceparent())  # fmt: skip
+                                      telemetry.current_traceparent(), job.task_token)  # fmt: skip
                 self.submitter.submit(request)
         except PermanentError as exc:
             if exc.reason != "batch_refused":

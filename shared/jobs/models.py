@@ -15,6 +15,7 @@ of the photo's name) may still be written on a terminal job; `advance` is the on
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,11 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     batch_job_id: str | None = None
+    # The secret the job's Batch task is given (its environment) and echoes in its completion message: any node
+    # may post to the queue, so only a message carrying it is believed. Set when the job is recorded, before any
+    # task exists, so every submission (a resubmission too) hands the task the one recorded. Never shown: kept
+    # out of repr (logs), and out of every public document. None: recorded by a release before tasks had one.
+    task_token: str | None = field(default=None, repr=False)
     attempt: int = 0  # the Batch attempt whose completion was accepted
     result_path: str | None = None
     result_checksum: str | None = None
@@ -119,3 +125,8 @@ class Job:
         if self.finished_at is None:
             return None
         return int((self.finished_at - self.received_at).total_seconds() * 1000)
+
+
+def new_task_token() -> str:
+    """A job's task secret: 24 random bytes, URL-safe text (an environment value and a JSON string as it is)."""
+    return secrets.token_urlsafe(24)

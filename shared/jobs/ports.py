@@ -7,7 +7,7 @@ Every method raises only the shared.errors tree: TransientError (retry the messa
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -87,6 +87,8 @@ class TaskRequest:
     model: str
     input_url: str
     traceparent: str | None = None  # the submission's span, handed to the task as TRACEPARENT
+    # The job's `task_token`, handed to the task in its environment; None for a job recorded without one.
+    task_token: str | None = field(default=None, repr=False)
 
 
 class TaskSubmitter(Protocol):

@@ -3,7 +3,9 @@
 The open index holds every job from its creation until it is terminal and its event published, so a sweep
 reads only live work, never the whole table. For a job stuck past the bound, Batch's view of its task
 decides: completed with a failure → FAILED with Batch's failure info; completed cleanly but no message
-arrived → the result is processed as if the message had; missing → resubmitted; running → RUNNING. A job
+arrived → the result is processed as if the message had; missing → resubmitted; running → RUNNING. That
+path reads no message: Batch's own view says the job's task ran, so it settles jobs whose completions were
+dropped for want of the task's secret (a node of an earlier release, `shared.jobs.completion`). A job
 still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is retried forever, and its Batch
 task, if it still waits or runs, is cancelled: left queued (after an outage, say) it would keep a GPU node
 up through the autoscale formula's pending tasks, then run work nobody waits for.
@@ -236,7 +238,9 @@ class Reconciler:
         if view.state is TaskState.MISSING:
             log.warning("job %s: its task is missing from Batch; submitting it again", job.id)
             url = self.photos.derived_url(job.id)
-            request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent())
+            # The task again with the secret recorded on the job, so the new task's completion is believed.
+            request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent(),
+                                  job.task_token)  # fmt: skip
             try:
                 self.submitter.submit(request)
             except PermanentError as exc:  # its Batch job takes no more tasks: no later sweep can submit it

@@ -16,7 +16,7 @@ MAIN_CALL = bicep.body(bicep.main()["modules"]["functions"]["config"])["params"]
 # and loopback webhooks (shared/config.py refuses them there).
 FORBIDDEN_IN_AZURE = {"SITELENS_BATCH_ACCOUNT", "SITELENS_BATCH_KEY", "SITELENS_WEBHOOKS_ALLOW_LOOPBACK"}
 # Per-task environment the submitter sets on each Batch task, not app settings.
-TASK_VARIABLES = {"SITELENS_JOB_ID", "SITELENS_MODEL", "SITELENS_TASK_TIMEOUT_S"}
+TASK_VARIABLES = {"SITELENS_JOB_ID", "SITELENS_MODEL", "SITELENS_TASK_TIMEOUT_S", "SITELENS_TASK_TOKEN"}  # a task's own
 # Classic settings that Flex Consumption moves into functionAppConfig or rejects.
 NOT_ON_FLEX = {
     "FUNCTIONS_WORKER_RUNTIME",

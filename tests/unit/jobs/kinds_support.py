@@ -41,5 +41,5 @@ def finish_with(world: World, job: Job | None, result: dict[str, Any]) -> Job:
     world.photos.results[ids.result_path(job.id)] = data
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
     message = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "succeeded",
-               "result_path": ids.result_path(job.id), "checksum": checksum}  # fmt: skip
+               "result_path": ids.result_path(job.id), "checksum": checksum, **world.task_token(job.id)}  # fmt: skip
     return world.completion.handle(json.dumps(message).encode())

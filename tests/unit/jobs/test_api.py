@@ -64,7 +64,7 @@ def test_only_a_failed_job_can_be_retried_and_the_retry_is_a_new_job(world, api)
     refused = call(api, "retry", job.id)
     assert refused.status == 400 and refused.body["reason"] == "not_failed"
     failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed",
-               "error": {"code": "bad_input", "message": "x"}}  # fmt: skip
+               "error": {"code": "bad_input", "message": "x"}, **world.task_token(job.id)}  # fmt: skip
     world.completion.handle(json.dumps(failure).encode())
     reply = call(api, "retry", job.id)
     assert reply.status == 202 and reply.body["retry_of"] == job.id and reply.body["state"] == "QUEUED"

@@ -52,7 +52,7 @@ def test_a_follower_run_on_its_own_into_a_closed_batch_job_fails_batch_refused(w
     owner = world.ingestion.ingest(world.upload(1, data))
     follower = world.ingestion.ingest(world.upload(2, data))
     failure = {"job_id": owner.id, "task_id": owner.id, "attempt": 1, "outcome": "failed",
-               "error": {"code": "bad_input", "message": "unreadable"}}  # fmt: skip
+               "error": {"code": "bad_input", "message": "unreadable"}, **world.task_token(owner.id)}  # fmt: skip
     world.completion.handle(json.dumps(failure).encode())
     world.batch.refusal = CLOSED
     world.reconciler.run()

@@ -71,8 +71,13 @@ class World:
         self.photos.results[ids.result_path(job_id)] = result
         checksum = "sha256:" + hashlib.sha256(result).hexdigest()
         message = {"job_id": job_id, "task_id": job_id, "attempt": attempt, "outcome": "succeeded",
-                   "result_path": ids.result_path(job_id), "checksum": checksum}  # fmt: skip
+                   "result_path": ids.result_path(job_id), "checksum": checksum, **self.task_token(job_id)}  # fmt: skip
         return json.dumps(message).encode()
+
+    def task_token(self, job_id: str) -> dict[str, str]:
+        """What the job's task echoes: the secret its submission put in the task's environment, if any."""
+        request = self.batch.tasks.get(job_id)
+        return {"task_token": request.task_token} if request and request.task_token else {}
 
 
 @pytest.fixture
@@ -227,7 +232,8 @@ def test_a_checksum_mismatch_waits_for_the_matching_attempt(world):
 def test_a_failed_job_is_retried_as_a_new_job_pointing_back(world):
     job = world.ingestion.ingest(world.upload(1))
     failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed", "result_path": None,
-               "checksum": None, "error": {"code": "bad_input", "message": "could not decode"}}  # fmt: skip
+               "checksum": None, "error": {"code": "bad_input", "message": "could not decode"},
+               **world.task_token(job.id)}  # fmt: skip
     failed = world.completion.handle(json.dumps(failure).encode())
     assert failed.state is JobState.FAILED and failed.reason == "bad_input"
     again = world.ingestion.retry(failed)
@@ -244,7 +250,7 @@ def test_a_message_naming_another_jobs_result_is_not_believed(world):
     mine = world.ingestion.ingest(world.upload(1))
     other = world.ingestion.ingest(world.upload(2))
     forged = json.loads(world.finish_task(other.id))
-    forged["job_id"] = mine.id  # the checksum and path are the other job's
+    forged |= {"job_id": mine.id, **world.task_token(mine.id)}  # the checksum and path are the other job's
     done = world.completion.handle(json.dumps(forged).encode())
     assert done.state is JobState.FAILED and done.reason == "result_missing"
     assert world.store.get(other.id).state is JobState.QUEUED

@@ -95,7 +95,7 @@ def test_a_follower_of_an_owner_that_failed_runs_on_its_own_at_the_next_sweep(wo
     follower = world.ingestion.ingest(world.upload(2, data))
     assert follower.cached_from == owner.id
     failure = {"job_id": owner.id, "task_id": owner.id, "attempt": 1, "outcome": "failed",
-               "error": {"code": "bad_input", "message": "unreadable"}}  # fmt: skip
+               "error": {"code": "bad_input", "message": "unreadable"}, **world.task_token(owner.id)}  # fmt: skip
     world.completion.handle(json.dumps(failure).encode())
     world.clock.advance(1)  # far inside the stuck bound
     world.reconciler.run()

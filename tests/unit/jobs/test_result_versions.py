@@ -95,5 +95,6 @@ def finish_raw(world: World, job_id: str, data: bytes) -> Job:
         "outcome": "succeeded",
         "result_path": ids.result_path(job_id),
         "checksum": "sha256:" + hashlib.sha256(data).hexdigest(),
+        **world.task_token(job_id),
     }
     return world.completion.handle(json.dumps(message).encode())

@@ -28,7 +28,7 @@ def failed(world: World, n: int = 1) -> Job:
     job = world.ingestion.ingest(world.upload(n))
     assert job is not None
     failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed",
-               "error": {"code": "bad_input", "message": "x"}}  # fmt: skip
+               "error": {"code": "bad_input", "message": "x"}, **world.task_token(job.id)}  # fmt: skip
     done = world.completion.handle(json.dumps(failure).encode())
     assert done.state is JobState.FAILED
     return done

@@ -41,7 +41,7 @@ def test_a_success_without_an_attempt_records_at_least_one(world):
     job = world.ingestion.ingest(world.upload(1))
     stored = json.loads(world.finish_task(job.id))  # stores the result; its message is replaced by the node's
     result = world.photos.results[ids.result_path(job.id)]
-    message = jobs.succeeded(node_request(job.id), stored["result_path"], result)
+    message = jobs.succeeded(node_request(job.id), stored["result_path"], result) | world.task_token(job.id)
     done = world.completion.handle(json.dumps(message).encode())
     assert done.state is JobState.SUCCEEDED and done.attempt == 1
     assert document.public(done)["attempts"] == 1  # one ran, whichever it was: not 0, as for a job not yet run
@@ -50,7 +50,7 @@ def test_a_success_without_an_attempt_records_at_least_one(world):
 @pytest.mark.parametrize("attempt", [{}, {"attempt": None}])
 def test_a_failure_without_an_attempt_records_at_least_one(world, attempt):
     job = world.ingestion.ingest(world.upload(1))
-    message = {**jobs.failed(node_request(job.id), "bad_input", "not a photo"), **attempt}
+    message = {**jobs.failed(node_request(job.id), "bad_input", "not a photo"), **attempt, **world.task_token(job.id)}
     done = world.completion.handle(json.dumps(message).encode())
     assert (done.state, done.reason, done.attempt) == (JobState.FAILED, "bad_input", 1)
 

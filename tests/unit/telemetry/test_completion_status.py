@@ -16,7 +16,7 @@ from tests.unit.jobs.test_pipeline import World
 world = World()
 failed_job = world.ingestion.ingest(world.upload(1))
 failure = {"job_id": failed_job.id, "task_id": failed_job.id, "outcome": "failed",
-           "error": {"code": "bad_input", "message": "cannot decode"}}
+           "error": {"code": "bad_input", "message": "cannot decode"}, **world.task_token(failed_job.id)}
 world.completion.handle(_j.dumps(failure).encode())
 
 unrecorded = world.ingestion.ingest(world.upload(2))

@@ -56,7 +56,7 @@ RETRY = (
     + """
 job = invoke("on_photo_uploaded", lambda: world.ingestion.ingest(world.upload(1)))
 failure = {"job_id": job.id, "task_id": job.id, "attempt": 1, "outcome": "failed",
-           "error": {"code": "bad_input", "message": "x"}}
+           "error": {"code": "bad_input", "message": "x"}, **world.task_token(job.id)}
 invoke("on_task_completed", lambda: world.completion.handle(_j.dumps(failure).encode()))
 _spans.clear()
 again = invoke("retry_job", lambda: world.ingestion.retry(world.store.get(job.id)))

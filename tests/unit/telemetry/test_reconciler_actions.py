@@ -38,7 +38,7 @@ SCENARIOS = {
         owner = world.ingestion.ingest(world.upload(1, data))
         acted = world.ingestion.ingest(world.upload(2, data))
         failure = {"job_id": owner.id, "task_id": owner.id, "attempt": 1, "outcome": "failed",
-                   "error": {"code": "bad_input", "message": "unreadable"}}
+                   "error": {"code": "bad_input", "message": "unreadable"}, **world.task_token(owner.id)}
         world.completion.handle(json.dumps(failure).encode())
         world.clock.advance(1)
     """,
