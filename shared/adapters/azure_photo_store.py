@@ -93,13 +93,7 @@ class BlobPhotoStore:
         (a plain delete fails `SnapshotsPresent`), and a lease the device took is broken first (a leased blob
         refuses a delete without its lease id). Copy and delete are pinned to `etag`: a later write under
         the name is neither quarantined nor deleted (NotFound when the version is already gone)."""
-        source = self._blob(PHOTOS, blob_name)
-        props = call(f"photo {blob_name}", source.get_blob_properties)
-        if not ids.same_version(str(props.etag), etag):
-            raise NotFound(f"photo {blob_name}: version {etag} is gone (now {props.etag})")
-        if props.lease.state in ("leased", "breaking"):
-            log.warning("photo %s carries a lease sitelens never takes; breaking it to quarantine the photo", blob_name)
-            call("quarantine lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
+        source = self._unleased_version(blob_name, etag, "quarantine")
         target = self._blob(QUARANTINE, blob_name)
         metadata = {"reason": _metadata_text(reason, 64), "detail": _metadata_text(detail),
                     "photo_etag": _metadata_text(etag.strip('"'), 64)}  # fmt: skip
@@ -125,14 +119,21 @@ class BlobPhotoStore:
         which a copy to `quarantine/` would store twice for the quarantine's retention. Safe to repeat, and pinned
         to `etag` as `quarantine` is: a lease the device took is broken first, a later write under the name
         stays, and NotFound when the version is already gone."""
+        self._delete_version(self._unleased_version(blob_name, etag, "discard"), blob_name, etag)
+
+    def _unleased_version(self, blob_name: str, etag: str, purpose: str) -> Any:
+        """The photo's client once version `etag` is found there (else NotFound) with no lease the device took:
+        sitelens never leases a photo, and a leased blob refuses a delete without its lease id."""
         source = self._blob(PHOTOS, blob_name)
         props = call(f"photo {blob_name}", source.get_blob_properties)
         if not ids.same_version(str(props.etag), etag):
             raise NotFound(f"photo {blob_name}: version {etag} is gone (now {props.etag})")
         if props.lease.state in ("leased", "breaking"):
-            log.warning("photo %s carries a lease sitelens never takes; breaking it to delete the photo", blob_name)
-            call("discard lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
-        self._delete_version(source, blob_name, etag)
+            log.warning(
+                "photo %s carries a lease sitelens never takes; breaking it to %s the photo", blob_name, purpose
+            )
+            call(f"{purpose} lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
+        return source
 
     def _delete_version(self, source: Any, blob_name: str, etag: str) -> None:
         try:
