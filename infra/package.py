@@ -29,11 +29,12 @@ CONSTRAINED = "requirements.txt"
 CONSTRAINT_LINE = b"-c constraints.txt\n"
 # What the app shares with the node, one copy each: the builder of result paths (the app reads where the
 # node writes), which SDK failures are worth a retry (both translate SDK errors by it), and OpenCV with its
-# decode limits set before it loads (validation decodes the originals), and the telemetry set-up (both
-# export the same way and read a traceparent by the same strict rule).
+# decode limits set before it loads (validation decodes the originals) and the way a transparent PNG is put
+# over white, and the telemetry set-up (both export the same way and read a traceparent by the same strict
+# rule).
 APP_NODE_MODULES = ("batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/azure_retry.py",
-                    "batch_tasks/ocr/__init__.py", "batch_tasks/ocr/opencv.py", "batch_tasks/telemetry.py",
-                    "batch_tasks/telemetry_files.py")  # fmt: skip
+                    "batch_tasks/ocr/__init__.py", "batch_tasks/ocr/opencv.py", "batch_tasks/ocr/transparency.py",
+                    "batch_tasks/telemetry.py", "batch_tasks/telemetry_files.py")  # fmt: skip
 APP_PACKAGES = ("shared",)
 NODE_PACKAGES = ("batch_tasks",)
 # The package folders' files that are not Python, for a tree that is not a git checkout (a source archive).

@@ -7,7 +7,8 @@ the main CPU cost of reading it, and the reduced modes roughly halve it. Text po
 original (upright) image with the exact per-axis factors, so callers never see the reduction.
 
 OpenCV applies EXIF orientation by default, in the reduced modes too; the original size reported here is the
-upright one.
+upright one. A PNG that may be transparent is decoded with its alpha and put over white (transparency.py), as
+ingestion does, so a model test on such a PNG reads what the pipeline reads.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from batch_tasks.ocr.opencv import MAX_PIXELS, cv2
+from batch_tasks.ocr.transparency import may_be_transparent, over_white
 
 Image = npt.NDArray[np.uint8]  # H x W x 3, BGR
 Points = npt.NDArray[np.float32]  # N x 2, (x, y)
@@ -148,14 +150,15 @@ def decode(data: bytes, min_long_side: int | None = None, max_pixels: int = MAX_
     if header.width * header.height > max_pixels:
         raise DecodeError("image_too_large", f"{header.width}x{header.height} is over {max_pixels:,} pixels")
     factor = 1 if min_long_side is None else reduction_for(header, min_long_side)
+    with_alpha = may_be_transparent(data)  # a PNG only, so never reduced; its alpha is put over white
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
-        decoded = cv2.imdecode(buffer, REDUCED[factor])
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED if with_alpha else REDUCED[factor])
     except cv2.error as exc:  # OpenCV raises for over-limit sizes and returns None for garbage
         raise DecodeError("image_too_large", f"OpenCV refused the image: {exc}") from exc
     if decoded is None:
         raise DecodeError("corrupt_image", f"the {header.format.upper()} does not decode (truncated or damaged)")
-    pixels = np.asarray(decoded, dtype=np.uint8)
+    pixels = over_white(decoded) if with_alpha else np.asarray(decoded, dtype=np.uint8)
     height, width = pixels.shape[:2]
     if factor > 1:
         width, height = _upright_original(header, factor, width, height)

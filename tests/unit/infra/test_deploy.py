@@ -37,7 +37,8 @@ def test_app_package_holds_the_app_and_nothing_else(tmp_path: Path) -> None:
     # of the node's package, only what both sides share: the path builder, the SDK retry rule, OpenCV's limits
     shared_with_node = sorted(n for n in names if n.startswith("batch_tasks/"))
     assert shared_with_node == ["batch_tasks/__init__.py", "batch_tasks/artifacts.py", "batch_tasks/azure_retry.py",
-                                "batch_tasks/ocr/__init__.py", "batch_tasks/ocr/opencv.py", "batch_tasks/telemetry.py",
+                                "batch_tasks/ocr/__init__.py", "batch_tasks/ocr/opencv.py",
+                                "batch_tasks/ocr/transparency.py", "batch_tasks/telemetry.py",
                                 "batch_tasks/telemetry_files.py"]  # fmt: skip
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 

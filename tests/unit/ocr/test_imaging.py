@@ -13,6 +13,7 @@ import pytest
 from batch_tasks.ocr.imaging import DecodedImage, DecodeError, Header, decode, read_header, reduction_for
 from batch_tasks.ocr.opencv import MAX_PIXELS
 from tests.unit.ocr.images import jpeg, jpeg_header_only, png, png_header_only, with_orientation
+from tests.unit.validation.images import ink_on_transparent, sign
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -125,3 +126,17 @@ def test_arrays_are_wrapped_as_full_resolution_images():
     assert DecodedImage.from_array(np.zeros((20, 30, 4), np.uint8)).pixels.shape == (20, 30, 3)
     with pytest.raises(DecodeError):
         DecodedImage.from_array(np.zeros((20, 30, 3), np.float32))
+
+
+@pytest.mark.parametrize("kind", ["RGBA", "LA", "P", "RGBA16"])
+def test_a_transparent_png_is_read_as_ink_on_white_as_ingestion_reads_it(kind):
+    from batch_tasks.ocr.opencv import cv2
+    from shared.validation import formats, image
+
+    data = ink_on_transparent(kind)
+    ink = cv2.cvtColor(sign(), cv2.COLOR_BGR2GRAY) < 128
+    page = decode(data).pixels
+    assert page[~ink].mean() > 240 and page[ink].mean() < 90  # not a black page
+    header = formats.read_header(data)
+    assert header is not None
+    np.testing.assert_array_equal(page, image.decode(data, header))  # the same pixels the pipeline derives
