@@ -3,12 +3,12 @@
 Ingestion claims the content (`JobStore.claim_content`, insert-if-absent): the first job to claim it is its
 owner and runs; every later one follows it. A follower of an owner that succeeded finishes at once with the
 owner's result; of one still running, it waits, listed as a follower, and the owner's completion finishes it;
-of one that failed, it runs on its own.
+of one that failed, it runs on its own and takes the claim over (below).
 
 Results expire (`resultsRetentionDays`, counted from when a result was written), so an owner is reused only
-while its result stays stored `REUSE_MARGIN` past the reuse. An owner older than that hands the claim over,
-on its ETag, to the job that now runs instead, so later photos with the same bytes follow the new owner rather
-than each running a GPU task of its own.
+while its result stays stored `REUSE_MARGIN` past the reuse. An owner older than that, or one that failed,
+hands the claim over, on its ETag, to the job that now runs instead, so later photos with the same bytes
+follow the new owner rather than each running a GPU task of its own.
 """
 
 from __future__ import annotations
@@ -33,22 +33,26 @@ def too_old(owner: Job, results_kept: timedelta | None, now: datetime) -> bool:
     return results_kept is not None and owner.received_at + results_kept <= now + REUSE_MARGIN
 
 
+def unusable(owner: Job, results_kept: timedelta | None, now: datetime) -> bool:
+    """An owner no later photo should follow: it ended without a result, or its result is `too_old`."""
+    return (owner.terminal and owner.state is not JobState.SUCCEEDED) or too_old(owner, results_kept, now)
+
+
 def follow(job: Job, owner_id: str, content: str, *, store: JobStore, finisher: Finisher,
            clock: Callable[[], datetime], results_kept: timedelta | None) -> Job | None:  # fmt: skip
     """Reuse the owner's result (same bytes, site and model); None when `job` must run: the owner failed, or is
-    too old. Then `job` takes the claim over from an owner too old, so later photos with these bytes follow it,
-    not each a GPU task of its own; a duplicate that took it over first, a moment ago, is followed instead."""
+    too old. Then `job` takes the claim over from that owner, so later photos with these bytes follow it, not
+    each a GPU task of its own; a duplicate that took it over first, a moment ago, is followed instead."""
     owner = store.get(owner_id)
-    if too_old(owner, results_kept, clock()):
+    if unusable(owner, results_kept, clock()):
         holder = store.take_over_content(job.site, content, owner.id, job.id)
-        log.info("job %s runs on its own: the result of %s (same bytes) expires within %s; the claim is %s's",
-                 job.id, owner.id, REUSE_MARGIN, holder)  # fmt: skip
-        if holder == job.id or too_old(owner := store.get(holder), results_kept, clock()):
+        log.info("job %s runs on its own: %s (same bytes) %s; the claim is %s's", job.id, owner.id,
+                 "failed" if owner.terminal and owner.state is not JobState.SUCCEEDED
+                 else f"has a result that expires within {REUSE_MARGIN}", holder)  # fmt: skip
+        if holder == job.id or unusable(owner := store.get(holder), results_kept, clock()):
             return None
     if owner.state is JobState.SUCCEEDED:
         return finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
-    if owner.terminal:
-        return None
     store.add_follower(job.site, content, job.id)
     queued = store.update(job.advance(JobState.QUEUED, clock(), cached_from=owner.id, model=owner.model))
     owner = store.get(owner.id)  # it may have finished before we were listed as its follower

@@ -4,6 +4,8 @@ them all, not one each for good."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.jobs import ids
@@ -66,3 +68,21 @@ def test_a_duplicate_that_took_the_claim_over_first_is_followed(world, monkeypat
     third = world.ingestion.ingest(world.upload(3, data))
     assert third is not None and third.state is JobState.QUEUED and third.cached_from == second.id
     assert claim_of(world, third) == second.id and len(world.batch.tasks) == 2
+
+
+def test_the_photo_after_an_owner_that_failed_runs_and_the_photos_after_it_follow_it(world):
+    data = photo(1)
+    first = world.ingestion.ingest(world.upload(1, data))
+    assert first is not None
+    failure = {"job_id": first.id, "task_id": first.id, "attempt": 1, "outcome": "failed", "result_path": None,
+               "checksum": None, "error": {"code": "inference_failed", "message": "the GPU fell over"},
+               **world.task_token(first.id)}  # fmt: skip
+    assert world.completion.handle(json.dumps(failure).encode()).state is JobState.FAILED
+    second = world.ingestion.ingest(world.upload(2, data))
+    assert second is not None and second.state is JobState.QUEUED and second.cached_from is None
+    assert claim_of(world, second) == second.id
+    third = world.ingestion.ingest(world.upload(3, data))
+    assert third is not None and third.state is JobState.QUEUED and third.cached_from == second.id
+    world.completion.handle(world.finish_task(second.id))
+    assert world.store.get(third.id).state is JobState.SUCCEEDED
+    assert list(world.batch.tasks) == [first.id, second.id]  # not a task for each photo after the failure
