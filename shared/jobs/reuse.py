@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from shared.errors import NotFound
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore
@@ -43,13 +44,15 @@ def follow(job: Job, owner_id: str, content: str, *, store: JobStore, finisher: 
     """Reuse the owner's result (same bytes, site and model); None when `job` must run: the owner failed, or is
     too old. Then `job` takes the claim over from that owner, so later photos with these bytes follow it, not
     each a GPU task of its own; a duplicate that took it over first, a moment ago, is followed instead."""
-    owner = store.get(owner_id)
-    if unusable(owner, results_kept, clock()):
-        holder = store.take_over_content(job.site, content, owner.id, job.id)
-        log.info("job %s runs on its own: %s (same bytes) %s; the claim is %s's", job.id, owner.id,
-                 "failed" if owner.terminal and owner.state is not JobState.SUCCEEDED
-                 else f"has a result that expires within {REUSE_MARGIN}", holder)  # fmt: skip
-        if holder == job.id or unusable(owner := store.get(holder), results_kept, clock()):
+    owner = _job_or_none(store, owner_id)
+    if owner is None or unusable(owner, results_kept, clock()):
+        holder = store.take_over_content(job.site, content, owner_id, job.id)
+        log.info("job %s runs on its own: %s (same bytes) %s; the claim is %s's", job.id, owner_id,
+                 _why_not_followed(owner), holder)  # fmt: skip
+        if holder == job.id:
+            return None
+        owner = _job_or_none(store, holder)
+        if owner is None or unusable(owner, results_kept, clock()):
             return None
     if owner.state is JobState.SUCCEEDED:
         return finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
@@ -59,3 +62,20 @@ def follow(job: Job, owner_id: str, content: str, *, store: JobStore, finisher: 
     if owner.state is JobState.SUCCEEDED:
         return finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())
     return queued
+
+
+def _job_or_none(store: JobStore, job_id: str) -> Job | None:
+    """The job, or None where its row is gone (erased) while its content claim stayed: a dangling claim is
+    taken over, not a NotFound for every later photo with those bytes."""
+    try:
+        return store.get(job_id)
+    except NotFound:
+        return None
+
+
+def _why_not_followed(owner: Job | None) -> str:
+    if owner is None:
+        return "is gone"
+    if owner.terminal and owner.state is not JobState.SUCCEEDED:
+        return "failed"
+    return f"has a result that expires within {REUSE_MARGIN}"

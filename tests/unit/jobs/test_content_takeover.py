@@ -86,3 +86,15 @@ def test_the_photo_after_an_owner_that_failed_runs_and_the_photos_after_it_follo
     world.completion.handle(world.finish_task(second.id))
     assert world.store.get(third.id).state is JobState.SUCCEEDED
     assert list(world.batch.tasks) == [first.id, second.id]  # not a task for each photo after the failure
+
+
+def test_a_claim_whose_owner_row_is_gone_is_taken_over_not_a_not_found_for_each_later_photo(world):
+    data = photo(1)
+    first = succeeded_owner(world, data)
+    del world.store.jobs[first.id]  # erased by hand: the job's row went, its content claim stayed
+    second = world.ingestion.ingest(world.upload(2, data))
+    assert second is not None and second.state is JobState.QUEUED and second.cached_from is None
+    assert claim_of(world, second) == second.id
+    world.completion.handle(world.finish_task(second.id))
+    third = world.ingestion.ingest(world.upload(3, data))
+    assert third is not None and third.state is JobState.SUCCEEDED and third.cached_from == second.id
