@@ -5,9 +5,10 @@ whole JPEG or PNG does (the camera has finished writing it: sync_settler.py), up
 client (sitelens/upload.py: blocks, resume from the blocks the service already holds, a bandwidth cap), and
 asks the status API after the jobs it sent. What was seen, uploaded and confirmed is in the journal
 (sync_journal.py) before the agent moves on, so a restart repeats at most the step in flight. When the API or
-storage does not answer, the agent backs off (doubling, capped, with jitter) and tries again; the service then
-lists the blocks staged before the link dropped. A file it cannot read (permissions, a bad sector) is the
-file's own fault: the others go on, and it is tried again a minute later, without a back-off.
+storage does not answer, the agent backs off (doubling, capped, with jitter) and tries again, never sooner than
+the API's `Retry-After` asked; the service then lists the blocks staged before the link dropped. A file it
+cannot read (permissions, a bad sector) is the file's own fault: the others go on, and it is tried again a
+minute later, without a back-off.
 
 The photo id is `upload.default_photo_id`: the file's name and a hash of its bytes. The same file always
 gets the same reservation, whatever the journal remembers; a renamed file, or a copy under another name,
@@ -161,7 +162,7 @@ class Agent:
             log.warning("%s could not be read (%s); next try in %.0f s", path.name, reason[:300], UNREADABLE_RETRY_S)
             return True
         self.journal.update(entry, j.PENDING, reason=reason, attempts=attempts)
-        self._back_off(code, reason, str(path))
+        self._back_off(code, reason, str(path), asked_s=outcome.retry_after)
         return False
 
     def _changed(self, entry: j.Entry) -> bool:
@@ -178,11 +179,13 @@ class Agent:
                 self.journal.update(entry, j.GONE, reason="deleted before upload")
                 log.info("%s was deleted or rewritten before it was uploaded", Path(entry.path).name)
 
-    def _back_off(self, code: str, detail: str, path: str | None) -> None:
-        """Capped exponential back-off with jitter (half to all of the step), so a fleet does not retry in step."""
+    def _back_off(self, code: str, detail: str, path: str | None, asked_s: float | None = None) -> None:
+        """Capped exponential back-off with jitter (half to all of the step), so a fleet does not retry in step;
+        never shorter than the API's Retry-After (`asked_s`: the device's hourly reservation cap asks for the
+        next hour, which no back-off cap may cut short)."""
         self.failures += 1
         step = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** (self.failures - 1))
-        delay = step * (0.5 + self.jitter() / 2)
+        delay = max(step * (0.5 + self.jitter() / 2), asked_s or 0.0)
         self.backoff_until = self.clock() + delay
         self.status.last_error = LastError(code, detail[:300], utc_now(), path)
         until = datetime.now(UTC) + timedelta(seconds=delay)

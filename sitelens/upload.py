@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.core.exceptions import (
     HttpResponseError,
@@ -40,9 +40,19 @@ from batch_tasks import telemetry
 from shared.jobs.ids import job_id_for
 from sitelens.upload_progress import MIB, Progress, Throttle, plan_blocks, staged_blocks
 
-Requester = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
+class Answer(NamedTuple):  # what `POST /uploads` answered
+    status: int
+    doc: dict[str, Any]
+    retry_after: float | None = None  # the seconds its `Retry-After` asks for; None without one
+
+
+Requester = Callable[[dict[str, Any]], Answer]
 BlobFactory = Callable[[str], Any]
 ATTEMPTS = 4  # per block, per API call, per commit
+# The longest `Retry-After` the client waits out itself: a busy API asks for seconds. A longer wait (the hourly
+# reservation cap asks for up to an hour) fails the photo at once with the wait, and the caller decides.
+LONGEST_WAIT_S = 60.0
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 EXTENSIONS = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}
 MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
@@ -51,9 +61,10 @@ URL_QUERY = re.compile(r"\?[^\s'\"()<>]*")
 
 
 class UploadFailed(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
+        wait = f" (retry after {retry_after:.0f} s)" if retry_after is not None else ""
+        super().__init__(f"{reason}: {detail}{wait}")
+        self.reason, self.retry_after = reason, retry_after
 
 
 @dataclass
@@ -67,6 +78,7 @@ class Outcome:
     blocks_skipped: int = 0
     committed_at: str | None = None  # when this client's commit returned (ISO 8601 UTC)
     etag: str | None = None  # the ETag of this client's commit, without quotes (the job's `photo_etag`)
+    retry_after: float | None = None  # a failed photo: the seconds the API asked to wait before asking again
 
 
 def default_photo_id(path: Path, data: bytes) -> str:
@@ -156,7 +168,7 @@ class Uploader:
         try:
             return self._upload(path, photo_id, label or path.name)
         except UploadFailed as exc:
-            return Outcome(str(path), "failed", reason=str(exc))
+            return Outcome(str(path), "failed", reason=str(exc), retry_after=exc.retry_after)
         except OSError as exc:
             return Outcome(str(path), "failed", reason=f"unreadable: {exc}")
         finally:
@@ -239,21 +251,24 @@ class Uploader:
 
     # --- bounded retries --------------------------------------------------------------------------
     def _grant(self, body: dict[str, Any]) -> dict[str, Any]:
-        """`POST /uploads`; 429, 5xx and connection failures are retried, other answers are final."""
-        status, doc = 0, dict[str, Any]()
+        """`POST /uploads`; 429, 5xx and connection failures are retried after the wait the API asks for (else a
+        back-off), other answers are final. A wait over LONGEST_WAIT_S fails at once, carrying the wait."""
+        answer = Answer(0, {})
         for attempt in range(ATTEMPTS):
-            if attempt:
-                self.sleep(min(2.0**attempt, 10.0))
+            if attempt:  # as long as the API asked (not less), else the client's own back-off
+                self.sleep(min(2.0**attempt, 10.0) if answer.retry_after is None else answer.retry_after)
             try:
-                status, doc = self.request(body)
+                answer = self.request(body)
             except OSError as exc:
-                status, doc = 0, {"reason": "unreachable", "detail": str(exc)}
+                answer = Answer(0, {"reason": "unreachable", "detail": str(exc)})
                 continue
-            if status in (200, 201):
-                return doc
-            if status not in RETRYABLE_STATUS:
+            if answer.status in (200, 201):
+                return answer.doc
+            if answer.status not in RETRYABLE_STATUS or (answer.retry_after or 0.0) > LONGEST_WAIT_S:
                 break
-        raise UploadFailed(str(doc.get("reason") or f"http_{status}"), str(doc.get("detail") or doc))
+        status, doc, asked = answer  # a final refusal's Retry-After (on a 400, say) asks nothing of the client
+        raise UploadFailed(str(doc.get("reason") or f"http_{status}"), str(doc.get("detail") or doc),
+                           asked if status in RETRYABLE_STATUS else None)  # fmt: skip
 
     def _retry(self, photo: _Photo, step: Callable[[], Any]) -> Any:
         """Run one storage step; transient failures are retried and a refused SAS is renewed."""

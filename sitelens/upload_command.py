@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from batch_tasks import telemetry
 from sitelens.api_client import ApiClient, ApiError
-from sitelens.upload import BlobFactory, Outcome, Requester, Uploader, UploadFailed, blob_client
+from sitelens.upload import Answer, BlobFactory, Outcome, Requester, Uploader, UploadFailed, blob_client
 from sitelens.upload_progress import MIB, Progress
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,11 +78,11 @@ def telemetry_env(env: Mapping[str, str], state_dir: Path) -> dict[str, str]:
 def http_requester(base: str, key: str | None) -> Requester:
     client = ApiClient(base, key)
 
-    def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def post(body: dict[str, Any]) -> Answer:
         try:
-            return client.call("POST", "/uploads", body)
-        except ApiError as exc:
-            return exc.status, exc.doc
+            return Answer(*client.exchange("POST", "/uploads", body))
+        except ApiError as exc:  # a refusal's Retry-After travels with it: the uploader waits as asked
+            return Answer(exc.status, exc.doc, exc.retry_after)
 
     return post
 

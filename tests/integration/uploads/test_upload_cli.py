@@ -1,22 +1,28 @@
-"""`sitelens upload` against Azurite: the service in-process, then over HTTP; resume after a crash."""
+"""`sitelens upload` against Azurite: the service in-process, then over HTTP; resume after a crash; a device at
+its hourly reservation cap told how long to wait."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shared.http_reply import Reply
 from shared.jobs import ids
 from shared.uploads import api
+from shared.uploads.service import UploadService, UploadSettings
 from sitelens import cli, upload, upload_command
+from sitelens.api_client import asked_wait
 from sitelens.upload_progress import plan_blocks
 
 pytestmark = pytest.mark.integration
@@ -30,7 +36,11 @@ def photo_bytes(seed: int, size: int = 5 * BLOCK + 123) -> bytes:
 
 
 def in_process(uploads) -> upload.Requester:
-    return lambda body: api.handle(uploads, json.dumps(body).encode()).pair()
+    def post(body: dict[str, Any]) -> upload.Answer:
+        reply = api.handle(uploads, json.dumps(body).encode())
+        return upload.Answer(reply.status, dict(reply.body or {}), asked_wait(reply.headers))
+
+    return post
 
 
 def args(state: Path, site: str, *paths: Path, **extra: Any) -> argparse.Namespace:
@@ -151,22 +161,27 @@ def test_a_changed_file_under_the_same_photo_id_resends_the_changed_blocks(uploa
     assert committed(blobs, blob_name(uploads, site, path, "EDIT1"))[0] == edited
 
 
-@pytest.fixture
-def http_api(uploads) -> Iterator[str]:
-    """`POST /api/uploads` over real HTTP with a function key, as the Functions host serves it."""
+@contextlib.contextmanager
+def serving(service: UploadService, requests: list[str] | None = None) -> Iterator[str]:
+    """`POST /api/uploads` over real HTTP with a function key, as the Functions host serves it (headers included);
+    each request's path is appended to `requests`."""
+    seen = requests if requests is not None else []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.path)
             if self.path != "/api/uploads":
-                status, doc = 404, {"reason": "not_found"}
+                reply = Reply.problem(404, "not_found", self.path)
             elif self.headers.get("x-functions-key") != KEY:
-                status, doc = 401, {"reason": "unauthorized", "detail": "missing or wrong function key"}
+                reply = Reply.problem(401, "unauthorized", "missing or wrong function key")
             else:
-                status, doc = api.handle(uploads, raw).pair()
-            body = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+                reply = api.handle(service, raw)
+            body = reply.encoded() or b""
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", reply.media_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -183,6 +198,12 @@ def http_api(uploads) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def http_api(uploads) -> Iterator[str]:
+    with serving(uploads) as url:
+        yield url
 
 
 def test_the_command_over_http_with_flags_env_or_the_stack_file(http_api, blobs, site, tmp_path, capsys, monkeypatch):  # noqa: PLR0917 - fixtures
@@ -211,3 +232,25 @@ def test_the_command_over_http_with_flags_env_or_the_stack_file(http_api, blobs,
     assert cli.main([*common, "--photo-id", "P2"]) == 1  # the stack file's key is sent, and refused
     assert "unauthorized" in capsys.readouterr().err
     assert cli.main([*common, "--photo-id", "P2", "--key", KEY]) == 0
+
+
+def test_a_device_at_its_hourly_cap_fails_at_once_with_the_wait_the_api_asked(reservations, signer, site, tmp_path,
+                                                                              capsys):  # fmt: skip
+    """Half an hour before the next window: the client does not sleep through it (nor retry), it reports the wait."""
+    half_past = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
+    capped = UploadService(reservations, signer, UploadSettings(new_per_device_hour=1), clock=lambda: half_past)
+    paths = [tmp_path / "first.jpg", tmp_path / "second.jpg"]
+    for n, path in enumerate(paths):
+        path.write_bytes(photo_bytes(n, 2 * BLOCK))
+    requests: list[str] = []
+    with serving(capped, requests) as url:
+        code = cli.main(["upload", *map(str, paths), "--site", site, "--device", "cam1", "--block-size", "64KiB",
+                         "--api", url, "--key", KEY, "--state-dir", str(tmp_path), "--json"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    first, second = json.loads(captured.out)
+    assert first["status"] == "uploaded" and first["retry_after"] is None
+    assert second["status"] == "failed" and second["reason"].startswith("too_many_reservations")
+    assert second["retry_after"] == 1800.0 and "(retry after 1800 s)" in second["reason"]
+    assert f"{paths[1]}: FAILED too_many_reservations" in captured.err and "retry after 1800 s" in captured.err
+    assert requests == ["/api/uploads"] * 2  # the refusal was asked once: no retry slept through the half hour

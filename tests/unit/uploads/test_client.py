@@ -22,22 +22,25 @@ NAME = "s1/d1/2026/11/22/p1.jpg"
 
 
 class Api:
-    """POST /uploads: a scripted list of replies, then the normal grant."""
+    """POST /uploads: scripted replies ((status, doc), or an Answer with its Retry-After), then the normal grant."""
 
-    def __init__(self, *replies: tuple[int, dict[str, Any]] | Exception, staged: list[Any] | None = None) -> None:
+    def __init__(
+        self, *replies: tuple[int, dict[str, Any]] | upload.Answer | Exception, staged: list[Any] | None = None
+    ) -> None:
         self.replies, self.uploaded, self.staged = list(replies), False, staged or []
         self.bodies: list[dict[str, Any]] = []
 
-    def __call__(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def __call__(self, body: dict[str, Any]) -> upload.Answer:
         self.bodies.append(body)
         if self.replies:
             reply = self.replies.pop(0)
             if isinstance(reply, Exception):
                 raise reply
-            return reply
-        return 200, {"blob_name": f"photos/{NAME}", "upload_url": f"https://x/photos/{NAME}?sig={len(self.bodies)}",
-                     "content_type": "image/jpeg", "uploaded": self.uploaded, "max_bytes": 1 << 20,
-                     "job_hint": ids.job_id_for(NAME), "staged_blocks": self.staged}  # fmt: skip
+            return upload.Answer(*reply)
+        grant = {"blob_name": f"photos/{NAME}", "upload_url": f"https://x/photos/{NAME}?sig={len(self.bodies)}",
+                 "content_type": "image/jpeg", "uploaded": self.uploaded, "max_bytes": 1 << 20,
+                 "job_hint": ids.job_id_for(NAME), "staged_blocks": self.staged}  # fmt: skip
+        return upload.Answer(200, grant)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from sitelens.upload import Answer
 from tests.unit.uploads.fakes import ScriptedStorage
 from tests.unit.uploads.test_client import JPEG, Api, uploader
 
@@ -39,9 +40,9 @@ def test_the_limit_is_the_one_the_service_names_now_not_an_earlier_one(tmp_path)
     """A long-running agent keeps one client: a limit raised by the operator must let a larger photo through."""
 
     class RaisedLimit(Api):
-        def __call__(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            status, grant = super().__call__(body)
-            return status, {**grant, "max_bytes": 1 << 20 if len(self.bodies) == 1 else 4 << 20}
+        def __call__(self, body: dict[str, Any]) -> Answer:
+            answer = super().__call__(body)
+            return answer._replace(doc={**answer.doc, "max_bytes": 1 << 20 if len(self.bodies) == 1 else 4 << 20})
 
     storage = ScriptedStorage()
     client = uploader(RaisedLimit(), storage, tmp_path)
@@ -54,7 +55,7 @@ def test_a_file_rewritten_while_it_uploads_is_not_sent_under_the_old_contents_id
     photo.write_bytes(JPEG)
 
     class RewritingApi(Api):
-        def __call__(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        def __call__(self, body: dict[str, Any]) -> Answer:
             photo.write_bytes(JPEG[::-1])  # the camera writes the file again after it was hashed
             return super().__call__(body)
 
