@@ -149,7 +149,9 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
 }]
 
 // Originals, rejects, task inputs and results expire (a result's overlay is the photo itself, drawn with its
-// boxes); models are kept (versioned by hand).
+// boxes); models are kept (versioned by hand). A device's create-only SAS can also leave a snapshot of its photo
+// or re-create the name as an append blob, and lifecycle deletes no base blob that still has snapshots: so the
+// originals' and rejects' rules match append blobs and delete snapshots too.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -162,13 +164,18 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
           type: 'Lifecycle'
           definition: {
             filters: {
-              blobTypes: ['blockBlob']
+              blobTypes: ['blockBlob', 'appendBlob']
               prefixMatch: ['photos/']
             }
             actions: {
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: originalsRetentionDays
+                }
+              }
+              snapshot: {
+                delete: {
+                  daysAfterCreationGreaterThan: originalsRetentionDays
                 }
               }
             }
@@ -180,13 +187,18 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
           type: 'Lifecycle'
           definition: {
             filters: {
-              blobTypes: ['blockBlob']
+              blobTypes: ['blockBlob', 'appendBlob']
               prefixMatch: ['quarantine/']
             }
             actions: {
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: quarantineRetentionDays
+                }
+              }
+              snapshot: {
+                delete: {
+                  daysAfterCreationGreaterThan: quarantineRetentionDays
                 }
               }
             }

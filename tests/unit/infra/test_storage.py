@@ -104,6 +104,19 @@ def test_originals_quarantine_derived_images_and_results_expire() -> None:
     assert f"{azure_photo_store.RESULTS}/" == "results/"
 
 
+def test_what_a_device_can_leave_beside_its_photo_expires_with_it() -> None:
+    """A create-only SAS lets a device snapshot its photo or re-create the name as an append blob. Lifecycle
+    deletes no base blob that still has snapshots, and `blobTypes` ['blockBlob'] never matches an append blob:
+    so the originals' and rejects' rules take append blobs and delete snapshots after the same days."""
+    rules = bicep.at(bicep.resource(STORAGE, "lifecycle"), "properties/policy/rules")
+    by_prefix = {tuple(r["definition"]["filters"]["prefixMatch"]): r for r in rules}
+    for prefix, parameter in (("photos/", "originals"), ("quarantine/", "quarantine")):
+        definition = by_prefix[(prefix,)]["definition"]
+        assert set(definition["filters"]["blobTypes"]) == {"blockBlob", "appendBlob"}
+        snapshots = definition["actions"]["snapshot"]["delete"]
+        assert snapshots == {"daysAfterCreationGreaterThan": f"{parameter}RetentionDays"}
+
+
 def test_the_results_retention_is_a_bounded_parameter_the_app_reads_too() -> None:
     """The storage rule and the app's reuse and links count the same days: main.bicep passes the one parameter
     to both, and each environment sets it."""
