@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -53,10 +54,15 @@ def parse_size(text: str) -> int:
 def resolve_endpoint(
     api: str | None, key: str | None, env: Mapping[str, str], state_dir: Path
 ) -> tuple[str, str | None]:
-    """(API base, function key): flags, then the environment, then the local stack's file."""
+    """(API base, function key): flags, then the environment, then the local stack's file. A base that is not an
+    http(s) URL with a host is refused here, not later as an unreachable network."""
     api, key = api or env.get("SITELENS_API"), key or env.get("SITELENS_API_KEY")
     if api:
-        return api.rstrip("/"), key
+        address = urllib.parse.urlsplit(api.strip())
+        if address.scheme not in ("http", "https") or not address.hostname:
+            raise UploadFailed("bad_endpoint", f"--api / SITELENS_API must be an http(s) URL such as "
+                               f"https://APP.azurewebsites.net/api, not {api!r}")  # fmt: skip
+        return api.strip().rstrip("/"), key
     stack = state_dir / "stack.json"
     try:
         doc = json.loads(stack.read_text())

@@ -296,3 +296,12 @@ def test_progress_bar_only_on_a_terminal():
     bar.advance(2 << 20)
     bar.finish()
     assert "100%" in loud.getvalue() and "2.0/2.0 MiB" in loud.getvalue()
+
+
+@pytest.mark.parametrize("api", ["127.0.0.1:9/api", "app.azurewebsites.net/api", "ftp://host/api", "https:///api"])
+def test_an_endpoint_that_is_not_an_http_url_is_refused_as_a_usage_error_not_an_outage(tmp_path, api):
+    with pytest.raises(upload.UploadFailed, match="bad_endpoint") as refused:
+        upload_command.resolve_endpoint(api, None, {}, tmp_path)
+    assert "SITELENS_API" in str(refused.value)
+    with pytest.raises(upload.UploadFailed, match="bad_endpoint"):
+        upload_command.resolve_endpoint(None, None, {"SITELENS_API": api}, tmp_path)
