@@ -33,7 +33,7 @@ def write(tmp_path: Path):
 def test_check_passes_the_deployed_formula_strictly(capsys):
     code, out, err = sitelens(capsys, "check", "--strict", str(DEPLOYED))
     assert code == 0 and err == ""
-    assert out.startswith(f"{DEPLOYED}: OK (16 statements, ")
+    assert out.startswith(f"{DEPLOYED}: OK (17 statements, ")
 
 
 def test_check_reports_findings_and_fails_on_them_only_when_strict(capsys, write):

@@ -94,3 +94,13 @@ def test_matches_ceil_of_the_held_peak_per_node_for_any_history(values, per_node
     assert r.error is None
     assert r.applied.dedicated == min(cap, math.ceil(peak / per_node))
     assert r.applied.node_deallocation_option == "taskcompletion"
+
+
+def test_a_night_shift_wraps_past_midnight_and_equal_hours_keep_the_floor_all_day():
+    night = with_knobs(TEXT, {"minNodesAtWork": 1, "workStartHour": 22, "workEndHour": 6})
+    at = {hour: datetime(2026, 11, 24, hour, 0, tzinfo=UTC) for hour in (3, 5, 6, 12, 21, 22, 23)}  # a Tuesday
+    kept = {hour: run(night, FOUR_SLOTS, now=now).applied.dedicated for hour, now in at.items()}
+    assert kept == {3: 1, 5: 1, 6: 0, 12: 0, 21: 0, 22: 1, 23: 1}
+    assert run(night, FOUR_SLOTS, now=SATURDAY_NOON.replace(hour=23)).applied.dedicated == 0
+    all_day = with_knobs(TEXT, {"minNodesAtWork": 1, "workStartHour": 9, "workEndHour": 9})
+    assert run(all_day, FOUR_SLOTS, now=at[3]).applied.dedicated == 1
