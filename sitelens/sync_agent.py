@@ -46,6 +46,17 @@ UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
 
 JobLookup = Callable[[str], "dict[str, Any] | None"]  # GET /jobs/{id}: the document, None for 404; raises if down
+
+
+class LookupRefused(ConnectionError):
+    """`GET /jobs/{id}` answered, but not with the job (429, 5xx): asked again later, and no sooner than its
+    `Retry-After` (`retry_after`, seconds; None without one)."""
+
+    def __init__(self, detail: str, retry_after: float | None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 UploadOne = Callable[[Path], Outcome]
 
 
@@ -200,8 +211,9 @@ class Agent:
                 continue
             try:
                 doc = self.job(entry.job_id)
-            except OSError as exc:  # the API is down: uploads will find out too
-                self._back_off("unreachable", f"unreachable: {exc}", None)
+            except OSError as exc:  # the API is down or busy: uploads will find out too
+                asked = exc.retry_after if isinstance(exc, LookupRefused) else None
+                self._back_off("unreachable", f"unreachable: {exc}", None, asked_s=asked)
                 return
             self.failures = 0  # the API answered: the link is back, so the next failure starts the back-off afresh
             self.next_job_check[entry.job_id] = now + JOB_POLL_S

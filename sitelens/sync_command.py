@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 from sitelens.api_client import ApiClient, ApiError
-from sitelens.sync_agent import EXIT_OK, EXIT_USAGE, Agent, JobLookup, SyncSettings
+from sitelens.sync_agent import EXIT_OK, EXIT_USAGE, Agent, JobLookup, LookupRefused, SyncSettings
 from sitelens.sync_journal import Journal
 from sitelens.upload import Uploader, UploadFailed
 from sitelens.upload_command import REPO, http_requester, parse_size, resolve_endpoint
@@ -67,7 +67,7 @@ def job_lookup(client: ApiClient) -> JobLookup:
         except ApiError as exc:
             if exc.status == 404:
                 return None
-            raise ConnectionError(f"GET /jobs/{job_id}: {exc}") from None  # an answer, but not the job: retry later
+            raise LookupRefused(f"GET /jobs/{job_id}: {exc}", exc.retry_after) from None  # not the job: later
 
     return lookup
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sitelens.sync_agent import Agent, SyncSettings
+from sitelens.sync_agent import Agent, LookupRefused, SyncSettings
 from sitelens.sync_journal import Journal
 from sitelens.upload import Outcome
 
@@ -35,6 +35,7 @@ class Service:
         self.script: list[Outcome] = []
         self.jobs: dict[str, dict[str, Any]] = {}
         self.down = False
+        self.busy: float | None = None
 
     def upload(self, path: Path) -> Outcome:
         self.sent.append(path.name)
@@ -45,6 +46,8 @@ class Service:
     def job(self, job_id: str) -> dict[str, Any] | None:
         if self.down:
             raise ConnectionError("refused")
+        if self.busy is not None:  # answered 429 with this Retry-After
+            raise LookupRefused(f"GET /jobs/{job_id}: HTTP 429 too_many_requests", self.busy)
         return self.jobs.get(job_id)
 
 

@@ -54,3 +54,30 @@ def test_the_wait_is_the_longer_of_the_back_off_and_the_asked_wait(rig, asked, w
     clock.now += 5
     agent.step()
     assert agent.backoff_until - clock.now == wait
+
+
+def test_a_busy_job_lookup_is_asked_again_no_sooner_than_its_retry_after(rig):
+    agent, service, clock, folder = rig
+    (folder / "a.jpg").write_bytes(JPEG)
+    agent.step()
+    clock.now += 5
+    agent.step()  # uploaded: now the agent asks after its job
+    assert service.sent == ["a.jpg"]
+    service.busy = 120.0
+    clock.now += 10
+    agent.step()
+    assert agent.backoff_until - clock.now == 120.0 and status(agent)["state"] == "backing_off"
+
+
+def test_the_status_api_answering_busy_reaches_the_agent_with_its_wait():
+    from sitelens.api_client import ApiClient, ApiError
+    from sitelens.sync_agent import LookupRefused
+    from sitelens.sync_command import job_lookup
+
+    class Busy(ApiClient):
+        def get(self, path: str) -> dict[str, object]:
+            raise ApiError(429, {"reason": "too_many_requests"}, 90.0)
+
+    with pytest.raises(LookupRefused) as refused:
+        job_lookup(Busy("http://127.0.0.1:9/api", None))("j_1")
+    assert refused.value.retry_after == 90.0
