@@ -36,6 +36,7 @@ _GROUPS: dict[str, Group] = {
     "upload": Group("sitelens.upload_command", "upload photos like a field device and print their job ids", _FIELD),
     "sync": Group("sitelens.sync_command", "watch a drop folder and upload every new photo once", _FIELD),
     "jobs": Group("sitelens.jobs_command", "list, show, watch and open jobs through the status API", _FIELD),
+    "erase": Group("sitelens.erase_command", "erase everything sitelens holds of one photo's image", _DEV),
     "plan": Group(
         "sitelens.plan_command", "size the GPU pool for a load and a target wait, checked by simulation", _STDLIB
     ),

@@ -13,7 +13,7 @@ index is what the reconciler reads, so a sweep never scans finished work; it wal
 order, and the cursor is the last job a run that stopped at its budget reached. A claim's `owner` is replaced
 (if its ETag matches) only by a job taking over from an owner whose result is about to expire. Feedback goes to
 `jobfeedback`: PartitionKey the job id, RowKey its place in the job's feedback (`000`, `001`, ...), created if
-absent.
+absent. An operator's erasure of a photo (shared/jobs/erasure.py) deletes a job's rows of every kind.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
+from shared.adapters.azure_erasure import erase_rows, same_content
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound, UnknownJobState
 from shared.jobs import ids
@@ -237,7 +238,7 @@ class TableJobStore:
 
     def take_over_content(self, site: str, content: str, old_owner: str, new_owner: str) -> str:
         """The claim moved to `new_owner` if it names `old_owner`: replaced only if its ETag is the one read, so
-        of two jobs taking over at once one wins and the other is answered the winner. Claims are never deleted."""
+        of two jobs taking over at once one wins and the other is answered the winner. Erasures alone delete claims."""
         key = f"content~{site}~{content}"
         row = call("content claim", self._jobs.get_entity, key, "owner")
         if row["job_id"] != old_owner:
@@ -277,3 +278,18 @@ class TableJobStore:
                 call("feedback", self._feedback.create_entity, to_feedback_entity(job_id, len(kept), feedback, at))
                 return wanted
         raise Conflict(f"feedback on job {job_id} kept losing its place")  # unreachable: see above
+
+    def same_content(self, site: str, sha256: str) -> list[str]:
+        return same_content(self._jobs, site, sha256)
+
+    def erase_content(self, site: str, sha256: str) -> int:
+        low = f"content~{site}~{sha256}~"  # every model's claim: a model id holds no '~', which sorts after its text
+        return erase_rows(self._jobs, "PartitionKey ge @low and PartitionKey lt @high", {"low": low, "high": low + "~"})
+
+    def erase_feedback(self, job_id: str) -> int:
+        return erase_rows(self._feedback, "PartitionKey eq @job", {"job": job_id})
+
+    def erase_job(self, job: Job) -> None:
+        """The open and site index rows first, the job's own row last: a run that dies between them still finds it."""
+        for key in (("open", job.id), (f"site~{job.site}", f"{time_key(job.received_at)}~{job.id}"), (job.id, "job")):
+            call(f"job {job.id}", self._jobs.delete_entity, *key)  # a row already gone is no error

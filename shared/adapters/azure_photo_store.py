@@ -148,6 +148,35 @@ class BlobPhotoStore:
                 raise  # a refusal of the delete itself, not a later version
             log.warning("photo %s was written again after its copy to quarantine; the later version stays", blob_name)
 
+    def erase_photo(self, blob_name: str) -> int:
+        """`photos/{name}` as it is now (a later write under the name is the same photo's), with its snapshots, and
+        its copy in `quarantine/`; how many of the two there were. A lease a device took is broken first."""
+        return sum(self._erase(self._blob(container, blob_name)) for container in (PHOTOS, QUARANTINE))
+
+    def erase_job_blobs(self, job_id: str) -> int:
+        """Every blob under the job's folder (batch_tasks/artifacts.py): its input, its result and its overlay."""
+        erased = 0
+        for container in (DERIVED, RESULTS):
+            client = self.service.get_container_client(container)
+            names = call(container, lambda c=client: [b.name for b in c.list_blobs(name_starts_with=f"{job_id}/")])
+            erased += sum(self._erase(self._blob(container, name)) for name in names)
+        return erased
+
+    def _erase(self, blob: Any) -> int:
+        """1 once deleted with its snapshots, 0 when it was not there."""
+        what = f"erasing {blob.container_name}/{blob.blob_name}"
+        for _ in range(2):
+            try:
+                call(what, blob.delete_blob, delete_snapshots="include")
+                return 1
+            except NotFound:
+                return 0
+            except Conflict as exc:
+                if service_code(exc) != "LeaseIdMissing":
+                    raise
+                call(what, BlobLeaseClient(blob).break_lease, lease_break_period=0)  # sitelens never leases a photo
+        raise TransientError(f"{what}: leased again as soon as its lease was broken")
+
     def model_registered(self, model: str) -> str:
         """For health checks: `models/{name}/{version}/manifest.json` exists (NotFound otherwise)."""
         call(f"model {model}", self._blob(MODELS, f"{model}/manifest.json").get_blob_properties)

@@ -35,6 +35,11 @@ class JobStore(Protocol):
     def add_follower(self, site: str, content: str, job_id: str) -> None: ...
     def followers(self, site: str, content: str) -> list[str]: ...
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str: ...
+    # Erasure (shared/jobs/erasure.py). The ids of the site's jobs whose photo has these bytes (`content_sha256`).
+    def same_content(self, site: str, sha256: str) -> list[str]: ...
+    def erase_content(self, site: str, sha256: str) -> int: ...  # these bytes' claims, every model's; rows found
+    def erase_feedback(self, job_id: str) -> int: ...  # the job's feedback entries; how many there were
+    def erase_job(self, job: Job) -> None: ...  # its index rows, then its own row: `get` answers NotFound after
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ class PhotoStore(Protocol):
     def read_result(self, path: str) -> bytes: ...  # NotFound when absent
     def result_exists(self, path: str) -> bool: ...  # from its properties: nothing is downloaded
     def read_link(self, container: str, path: str, ttl: timedelta) -> str: ...
+    # Erasure: `photos/{name}` whatever its version, with its snapshots, and its `quarantine/` copy; blobs found.
+    def erase_photo(self, blob_name: str) -> int: ...
+    def erase_job_blobs(self, job_id: str) -> int: ...  # every blob of the job's folder in `derived` and `results`
 
 
 class TaskState(enum.StrEnum):

@@ -53,6 +53,17 @@ class TableReservationStore:
         created = datetime.fromisoformat(e["CreatedAt"])
         return Reservation(site_id, device_id, photo_id, e["Ext"], e["BlobName"], created)
 
+    def release(self, site_id: str, device_id: str, photo_id: str, blob_name: str) -> bool:
+        try:
+            row = call("upload reservation", self._table.get_entity, site_id, row_key(device_id, photo_id))
+        except NotFound:
+            return False
+        if row.get("BlobName") != blob_name:
+            return False  # the ids were reserved again since, for another photo
+        call("upload reservation", self._table.delete_entity, row, etag=row.metadata["etag"],
+             match_condition=MatchConditions.IfNotModified)  # fmt: skip
+        return True
+
     def count_new(self, site_id: str, device_id: str, window: str, cap: int) -> bool:
         key = row_key(device_id, COUNTER)
         for _ in range(MAX_RACES):

@@ -58,6 +58,11 @@ class ReservationStore(Protocol):
         zero); False, counting nothing, when `cap` are counted in that window already."""
         ...
 
+    def release(self, site_id: str, device_id: str, photo_id: str, blob_name: str) -> bool:
+        """Delete the reservation if it still names `blob_name` (erasing that photo); False when it names another
+        or there is none. The ids may then be reserved again, under a new name."""
+        ...
+
 
 class UploadSigner(Protocol):
     def create_only_url(self, blob_name: str, ttl: timedelta) -> SignedUrl:

@@ -38,6 +38,13 @@ class WebhookStore(Protocol):
     def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]: ...  # newest first, any state
 
 
+class EventErasure(Protocol):
+    """Erasing one event (shared/jobs/erasure.py): an operator's concern, apart from the store the app runs on."""
+
+    # The event's row, its deliveries' rows and their index rows; how many event and delivery rows there were.
+    def erase_event(self, event_id: str) -> int: ...
+
+
 class NotificationQueue(Protocol):
     """Asks for one delivery attempt after `delay` (`shared.webhooks.notifications` is the message)."""
 

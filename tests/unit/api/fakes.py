@@ -98,6 +98,12 @@ class MemoryWebhookStore:
         start = int(offset)
         return failed[start : start + limit], f"{sub}@{start + limit}" if start + limit < len(failed) else None
 
+    def erase_event(self, event_id: str) -> int:
+        keys = [key for key in self.deliveries if key[0] == event_id]
+        for key in keys:
+            del self.deliveries[key]
+        return len(keys) + (self.events.pop(event_id, None) is not None)
+
     def recent_deliveries(self, subscription_id: str, limit: int) -> list[Delivery]:
         # As the table index orders them: newest first, ties by event id; undated deliveries are not indexed.
         dated = sorted((d for (_, sub), d in self.deliveries.items() if sub == subscription_id and d.created_at),

@@ -119,6 +119,27 @@ class MemoryJobStore:
         self.feedback.append((job_id, feedback))
         return rules.feedback_id(feedback)
 
+    def same_content(self, site: str, sha256: str) -> list[str]:
+        return sorted(job.id for job in self.jobs.values() if job.site == site and job.content_sha256 == sha256)
+
+    def erase_content(self, site: str, sha256: str) -> int:
+        """The claims of every model on these bytes (a content key starts with the bytes' SHA-256)."""
+        keys = [key for key in {*self.claims, *self.follow} if key[0] == site and key[1].split("~")[0] == sha256]
+        rows = sum((key in self.claims) + len(self.follow.get(key, [])) for key in keys)
+        for key in keys:
+            self.claims.pop(key, None)
+            self.follow.pop(key, None)
+        return rows
+
+    def erase_feedback(self, job_id: str) -> int:
+        kept = [entry for entry in self.feedback if entry[0] != job_id]
+        erased, self.feedback = len(self.feedback) - len(kept), kept
+        return erased
+
+    def erase_job(self, job: Job) -> None:
+        self.close(job.id)
+        self.jobs.pop(job.id, None)
+
 
 @dataclass
 class MemoryPhotos:
@@ -173,6 +194,15 @@ class MemoryPhotos:
 
     def read_link(self, container: str, path: str, ttl: timedelta) -> str:
         return f"memory://{container}/{path}?ttl={int(ttl.total_seconds())}"
+
+    def erase_photo(self, blob_name: str) -> int:
+        return (self.photos.pop(blob_name, None) is not None) + (self.quarantined.pop(blob_name, None) is not None)
+
+    def erase_job_blobs(self, job_id: str) -> int:
+        results = [path for path in self.results if path.startswith(f"{job_id}/")]
+        for path in results:
+            del self.results[path]
+        return len(results) + (self.derived.pop(job_id, None) is not None)
 
 
 @dataclass

@@ -44,6 +44,13 @@ class MemoryReservations:
         except KeyError:
             raise NotFound(f"no reservation for {site_id}/{device_id}/{photo_id}") from None
 
+    def release(self, site_id: str, device_id: str, photo_id: str, blob_name: str) -> bool:
+        key = (site_id, device_id, photo_id)
+        if key not in self.rows or self.rows[key].blob_name != blob_name:
+            return False
+        del self.rows[key]
+        return True
+
     def count_new(self, site_id: str, device_id: str, window: str, cap: int) -> bool:
         if self.fail:
             raise TransientError("table storage unreachable")
