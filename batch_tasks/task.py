@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -41,6 +42,9 @@ from batch_tasks.errors import OK, UNAVAILABLE, USAGE
 
 HEALTH_TIMEOUT_S = 5.0  # the server answers health from its event loop, even while models run
 READY_WAIT_S = 30.0  # tasks start after the start task saw `ready`; a restarting server gets this long
+# The submitter sets it below the task's wall clock (SITELENS_TASK_ENV may set it instead); 540 s of 600 by default.
+TIMEOUT_VARIABLE = "SITELENS_TASK_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = "540"
 
 
 class Unavailable(Exception):
@@ -52,10 +56,29 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("job_id", nargs="?", default=os.environ.get("SITELENS_JOB_ID"))
     p.add_argument("input", nargs="?", default="input.jpg", help="the photo on this node (default input.jpg)")
     p.add_argument("--model", default=os.environ.get("SITELENS_MODEL", "ocr/ppocrv4"))
-    p.add_argument("--timeout", type=float, default=float(os.environ.get("SITELENS_TASK_TIMEOUT_S", "540")),
-                   help="seconds to wait for the server, readiness included (below the wall clock)")  # fmt: skip
+    p.add_argument("--timeout", type=_positive_seconds,
+                   help=f"seconds to wait for the server, readiness included (below the wall clock; default "
+                        f"${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT_S})")  # fmt: skip
     p.add_argument("--in-process", action="store_true", help="load the model here instead of using the server")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.timeout is None:
+        # Read after parsing, not as the option's default: a malformed value is named by its variable and
+        # refused as every usage error is (argparse exits 2, our USAGE), never a traceback and exit 1.
+        try:
+            args.timeout = _positive_seconds(os.environ.get(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT_S))
+        except argparse.ArgumentTypeError as exc:
+            p.error(f"{TIMEOUT_VARIABLE} {exc}")
+    return args
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text[:40]!r}")
+    return value
 
 
 def _request(args: argparse.Namespace) -> dict[str, Any]:

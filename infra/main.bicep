@@ -128,7 +128,9 @@ param stuckAfterSeconds int = 900
 param giveUpAfterSeconds int = 86400
 @minValue(1)
 param maxPhotoBytes int = 41943040
+@description('At most OpenCV\'s decode cap (batch_tasks/ocr/opencv.py MAX_PIXELS): a photo above it could not be decoded.')
 @minValue(1)
+@maxValue(50000000)
 param maxPhotoPixels int = 50000000
 @description('JSON object: site (or *) to the quality flags that reject a photo, e.g. {"*": ["blurry"]}.')
 param qualityReject string = '{}'
@@ -151,7 +153,8 @@ param webhookLostMessageSeconds int = 120
 @description('Multiplies every wait of the webhook retry schedule (a decimal; 1 is the Standard Webhooks schedule).')
 param webhookRetryScale string = '1'
 
-@description('Prefix of the table names, to share a storage account between environments.')
+@description('Prefix of the table names (queues and containers have none, so two deployments never share an account): empty, or a letter followed by letters and digits (no hyphen or underscore), at most 43 characters, so that every table name stays within Azure\'s 63.')
+@maxLength(43)
 param tablePrefix string = ''
 
 // ---- alerts and deployment -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Typed settings, read once from an explicit environment mapping at the composition root.
 
-Storage, upload and webhook settings are here, the pipeline's in shared/pipeline_settings.py. Each default is
-stated once, in code (the webhook timings where the sweep uses them, shared/webhooks/service.py, the upload SAS
-lifetime in shared/uploads/service.py); docs/configuration.md documents every setting, and
+Storage, table, upload and webhook settings are here, and the timer schedules (which the host reads) are
+checked here; the pipeline's settings are in shared/pipeline_settings.py. Each default is stated once, in code
+(the webhook timings where the sweep uses them, shared/webhooks/service.py, the upload SAS lifetime in
+shared/uploads/service.py); docs/configuration.md documents every setting, and
 tests/unit/infra/test_setting_defaults.py keeps its table and infra/main.bicep's values equal to these defaults.
 A value that is malformed or out of bounds is refused here, at start, never left to fail a later use.
 """
@@ -10,13 +11,14 @@ A value that is malformed or out of bounds is refused here, at start, never left
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from shared.errors import PermanentError
-from shared.pipeline_settings import DURATION, POSITIVE, PipelineSettings, number, web_url
+from shared.pipeline_settings import DURATION, POSITIVE, PipelineSettings, flag, number, web_url
 from shared.uploads.service import MAX_TTL, MIN_TTL, TTL_SETTING
 from shared.webhooks.address_policy import is_loopback
 from shared.webhooks.service import LOST_MESSAGE_GRACE, STALE_ATTEMPT
@@ -29,12 +31,26 @@ TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
 RETRY_SCALE = "SITELENS_WEBHOOK_RETRY_SCALE"
 RESULTS_RETENTION_DAYS = "SITELENS_RESULTS_RETENTION_DAYS"
+# The host reads these (`%NAME%` in function_app.py); the app only checks them.
+SCHEDULES = ("SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE")
 DEFAULT_ALLOWED_PORTS = "443"
 MAX_PORT = 65_535
 # Above 0 (the chaos run takes 0.05); at most 10, where the schedule's last wait is already ten days.
 RETRY_SCALES = (0.0, 10.0)
 # From 1 day to the most a storage lifecycle rule accepts (daysAfterModificationGreaterThan).
 RETENTION_DAYS = (0.0, 99_999.0)
+# Every table the app creates is named SITELENS_TABLE_PREFIX + its name (the adapters'). Azure's table names
+# are a letter, then letters and digits, 3 to 63 characters: 63 less the longest, `webhookdeliveryindex`,
+# bounds the prefix (a test keeps this equal to the adapters' names, which are not imported here: reading
+# settings loads no storage SDK).
+MAX_TABLE_NAME = 63
+MAX_TABLE_PREFIX = 43
+TABLE_PREFIX_FORM = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# A field of an NCRONTAB schedule: numbers, names (`MON`, `jan`), `*`, ranges, lists and steps. Only the shape
+# is checked: the host's own parser does not ship with the app, and in Azure a schedule the host cannot read
+# disables its timer function without a word (the reconciler's, for one).
+SCHEDULE_FIELD = re.compile(r"[0-9*/,\-A-Za-z]+")
+SCHEDULE_FIELDS = 6  # second, minute, hour, day, month, day of week: Azure's NCRONTAB has the seconds
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
@@ -129,7 +145,7 @@ class Settings:
         )
         if not conn and not (storage.queue_uri and storage.table_uri and storage.blob_uri):
             problems.append(f"{STORAGE} (or {prefix}blobServiceUri, queueServiceUri and tableServiceUri)")
-        allow_loopback = env.get(ALLOW_LOOPBACK, "false").strip().lower() in ("1", "true", "yes")
+        allow_loopback = flag(env, ALLOW_LOOPBACK, False, problems)
         # The allowance exists for the local stack only: honoured only when every storage endpoint is
         # loopback (Azurite), so no deployment that talks to real storage, wherever it runs, can have it.
         loopback_refused = allow_loopback and (any(env.get(m) for m in AZURE_MARKERS) or not storage.all_loopback())
@@ -143,6 +159,8 @@ class Settings:
         ttl = number(env, TTL_SETTING, cls.upload_sas_ttl_s, problems, POSITIVE)
         ttl = min(max(ttl, MIN_TTL.total_seconds()), MAX_TTL.total_seconds())
         results_days = number(env, RESULTS_RETENTION_DAYS, cls.results_retention_days, problems, RETENTION_DAYS)
+        table_prefix = _table_prefix(env.get(TABLE_PREFIX, ""), problems)
+        _check_schedules(env, problems)
         pipeline = PipelineSettings.from_env(env, problems)
         if problems:
             # A refused allowance is a security decision: its own code, whatever else is wrong.
@@ -156,7 +174,7 @@ class Settings:
             webhook_lost_message_s=lost,
             webhook_retry_scale=retry_scale,
             upload_sas_ttl_s=ttl,
-            table_prefix=env.get(TABLE_PREFIX, ""),
+            table_prefix=table_prefix,
             results_retention_days=results_days,
             pipeline=pipeline,
         )
@@ -167,4 +185,30 @@ def _ports(text: str, problems: list[str]) -> frozenset[int]:
     if not all(p.isascii() and p.isdigit() and len(p) <= 5 and 0 < int(p) <= MAX_PORT for p in ports):
         problems.append(f"{ALLOWED_PORTS} must be a comma-separated list of ports from 1 to {MAX_PORT}")
         return frozenset()
+    if not ports:  # "", " " or ",": every webhook URL would be refused, every delivery failed for good
+        problems.append(f"{ALLOWED_PORTS} must name at least one port")
     return frozenset(int(p) for p in ports)
+
+
+def _table_prefix(prefix: str, problems: list[str]) -> str:
+    """Empty, or a prefix that makes every table name valid: otherwise each request that opens a table is
+    refused by the service (`service_refused`), long after a start that looked fine."""
+    if prefix and not (TABLE_PREFIX_FORM.fullmatch(prefix) and len(prefix) <= MAX_TABLE_PREFIX):
+        problems.append(
+            f"{TABLE_PREFIX} must be empty or a letter followed by letters and digits, at most {MAX_TABLE_PREFIX} "
+            f"characters (Azure's table names), not {prefix[:70]!r}"
+        )
+    return prefix
+
+
+def _check_schedules(env: Mapping[str, str], problems: list[str]) -> None:
+    for name in SCHEDULES:
+        schedule = env.get(name)
+        if schedule is None:
+            continue  # absent, the host itself refuses to index the function
+        fields = schedule.split()
+        if len(fields) != SCHEDULE_FIELDS or not all(SCHEDULE_FIELD.fullmatch(f) for f in fields):
+            problems.append(
+                f"{name} must be an NCRONTAB schedule of six fields, second minute hour day month day-of-week "
+                f"(`0 */5 * * * *`), not {schedule[:40]!r}"
+            )

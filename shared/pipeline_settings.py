@@ -1,8 +1,8 @@
 """The pipeline's typed settings (Batch, tasks, limits), read once from the environment.
 
-Each default is stated once, here (validation's `Limits` take the photo caps from here);
-docs/configuration.md documents every setting and a test keeps its table and infra/main.bicep's values
-equal to these defaults.
+Each default is stated once, here (validation's `Limits` take the photo caps from here; the pixel cap is
+OpenCV's own, batch_tasks/ocr/opencv.py); docs/configuration.md documents every setting and a test keeps its
+table and infra/main.bicep's values equal to these defaults.
 """
 
 from __future__ import annotations
@@ -11,9 +11,21 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from string import Formatter
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+# OpenCV's own decode cap (batch_tasks/ocr/opencv.py sets it before OpenCV loads; a test keeps the two equal):
+# stated here too so that reading settings never loads OpenCV.
+MAX_PIXELS = 50_000_000
+# The task's contract, filled in by the submitter (shared/adapters/azure_batch_submitter.py): the input's file
+# name beside the task, and the variable batch_tasks/task.py reads its wait for the node server from.
+INPUT_FILE = "input.jpg"
+TASK_TIMEOUT = "SITELENS_TASK_TIMEOUT_S"
+TASK_COMMAND = "SITELENS_TASK_COMMAND"
+TASK_COMMAND_FIELDS = frozenset({"job_id", "input"})  # what the submitter fills in
+TASK_ENV = "SITELENS_TASK_ENV"
+WALL_CLOCK_S = "SITELENS_TASK_MAX_WALL_CLOCK_S"
 DEFAULT_TASK_COMMAND = (
     '/bin/sh -c "$AZ_BATCH_NODE_SHARED_DIR/sitelens/current/bin/python -m batch_tasks.task {job_id} {input}"'
 )
@@ -25,6 +37,11 @@ MAX_DURATION_S = 30 * 86_400
 DURATION = (0.0, float(MAX_DURATION_S))
 POSITIVE = (0.0, math.inf)
 RETRIES = (-1.0, 10.0)  # from 0: Batch reads -1 as "retry forever"
+# OpenCV refuses to decode more pixels than its cap (batch_tasks/ocr/opencv.py): a photo above it but within a
+# larger setting would pass the header check, then fail decoding as `corrupt_image`.
+PHOTO_PIXELS = (0.0, float(MAX_PIXELS))
+# The spellings of a yes or no setting, any case.
+TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no")
 Number = TypeVar("Number", int, float)
 
 
@@ -43,7 +60,7 @@ class PipelineSettings:
     stuck_after_s: float = 900.0
     give_up_after_s: float = 86_400.0
     max_photo_bytes: int = 40 * 1024 * 1024  # above any phone JPEG; validation's Limits take these defaults
-    max_photo_pixels: int = 50_000_000  # 50 MP: above any phone camera in the field, far below a bomb
+    max_photo_pixels: int = MAX_PIXELS  # OpenCV's own cap: above any phone camera in the field, far below a bomb
     quality_reject: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def rejecting_flags(self, site: str) -> frozenset[str]:
@@ -53,13 +70,14 @@ class PipelineSettings:
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> PipelineSettings:
         d = cls()
         batch_url = web_url(env, "SITELENS_BATCH_URL", problems)
-        wall_clock = number(env, "SITELENS_TASK_MAX_WALL_CLOCK_S", d.task_max_wall_clock_s, problems, DURATION)
+        wall_clock = number(env, WALL_CLOCK_S, d.task_max_wall_clock_s, problems, DURATION)
         retries = number(env, "SITELENS_TASK_MAX_RETRIES", d.task_max_retries, problems, RETRIES)
         stuck = number(env, "SITELENS_STUCK_AFTER_S", d.stuck_after_s, problems, DURATION)
         give_up = number(env, "SITELENS_GIVE_UP_AFTER_S", d.give_up_after_s, problems, DURATION)
         max_bytes = number(env, "SITELENS_MAX_PHOTO_BYTES", d.max_photo_bytes, problems, POSITIVE)
-        max_pixels = number(env, "SITELENS_MAX_PHOTO_PIXELS", d.max_photo_pixels, problems, POSITIVE)
-        task_env = _json_object(env, "SITELENS_TASK_ENV", problems)
+        max_pixels = number(env, "SITELENS_MAX_PHOTO_PIXELS", d.max_photo_pixels, problems, PHOTO_PIXELS)
+        task_env = {str(k): str(v) for k, v in _json_object(env, TASK_ENV, problems).items()}
+        _check_task_timeout(task_env, wall_clock, problems)
         quality = _json_object(env, "SITELENS_QUALITY_REJECT", problems)
         reject: dict[str, frozenset[str]] = {}
         for site, flags in quality.items():
@@ -72,8 +90,8 @@ class PipelineSettings:
             batch_account=env.get("SITELENS_BATCH_ACCOUNT"),
             batch_key=env.get("SITELENS_BATCH_KEY"),
             pool_id=env.get("SITELENS_BATCH_POOL_ID", d.pool_id),
-            task_command=env.get("SITELENS_TASK_COMMAND", d.task_command),
-            task_env={str(k): str(v) for k, v in task_env.items()},
+            task_command=_task_command(env.get(TASK_COMMAND, d.task_command), problems),
+            task_env=task_env,
             node_identity_id=env.get("SITELENS_NODE_IDENTITY_ID"),
             default_model=env.get("SITELENS_DEFAULT_MODEL", d.default_model),
             quality_reject=reject,
@@ -113,6 +131,18 @@ def _bounds_text(default: float, above: float, most: float) -> str:
     return f"{low} and at most {most:.15g}" if math.isfinite(most) else low
 
 
+def flag(env: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
+    """The setting as a yes or no: `true` or `false` (`1`/`0`, `yes`/`no`), any case; absent or empty, the
+    default. Anything else (`on`, `ture`) is a problem: read as "no", a typo would quietly turn a setting off."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in TRUE + FALSE:
+        problems.append(f"{name} must be true or false, not {text[:40]!r}")
+        return default
+    return text in TRUE
+
+
 def web_url(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
     """The setting as an http(s) URL with a host; None when absent or empty. Without its scheme (as the portal
     shows an endpoint) the SDK would fail every call as unreachable, which reads as an outage that passes."""
@@ -138,3 +168,38 @@ def _json_object(env: Mapping[str, str], name: str, problems: list[str]) -> dict
         problems.append(f"{name} must be a JSON object")
         return {}
     return value
+
+
+def _task_command(command: str, problems: list[str]) -> str:
+    """The task command line, which the submitter fills in with `str.format(job_id=..., input=...)`: any other
+    brace (`${VAR}`, `{jobid}`, a JSON argument) would raise there on every submit, never as a refusal a job
+    records, and every photo would wait for the reconciler to give up on it. Filled in once here instead."""
+    if not command.strip():
+        problems.append(f"{TASK_COMMAND} must be a command line, not empty")
+        return command
+    try:
+        fields = {name for _, name, _, _ in Formatter().parse(command) if name is not None}
+        command.format(job_id="job", input=INPUT_FILE)  # as the submitter does: a bad conversion or spec raises
+        # What formats without raising but still fills in something else (`{job_id.upper}`, a method's repr).
+        wrong = ", ".join(f"{{{name}}}" for name in sorted(fields - TASK_COMMAND_FIELDS))
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        wrong = f"{type(exc).__name__}: {exc}"
+    if wrong:
+        problems.append(
+            f"{TASK_COMMAND} may name only {{job_id}} and {{input}} in braces; double every other brace, "
+            f"as in ${{{{VAR}}}} ({wrong})"
+        )
+    return command
+
+
+def _check_task_timeout(task_env: Mapping[str, str], wall_clock: float, problems: list[str]) -> None:
+    """A task wait that the task environment sets in place of the submitter's (90 % of the wall clock): the
+    task reads it as a positive number of seconds, and one at or past the wall clock leaves the task no time
+    to report before Batch ends it (`MaxWallClockTimeExpiry`, a retry spent with nothing said)."""
+    if TASK_TIMEOUT not in task_env:
+        return
+    name = f"{TASK_ENV}[{TASK_TIMEOUT}]"
+    refused_before = len(problems)
+    timeout = number({name: task_env[TASK_TIMEOUT]}, name, 0.0, problems, POSITIVE)
+    if len(problems) == refused_before and timeout >= wall_clock:
+        problems.append(f"{name} must be below {WALL_CLOCK_S} ({wall_clock:g} s), not {timeout:g}")

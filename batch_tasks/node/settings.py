@@ -13,7 +13,7 @@
 | `SITELENS_MAX_QUEUE` | photos waiting before new requests get `overloaded` | `256` |
 | `SITELENS_MODEL_CACHE` | model versions kept loaded (least recently used goes) | `2` |
 | `SITELENS_WARM_MODELS` | models loaded and warmed before the server reports ready | `ocr/ppocrv4` |
-| `SITELENS_INTRA_OP_THREADS` | ONNX Runtime threads per session (CPU provider) | all cores |
+| `SITELENS_INTRA_OP_THREADS` | ONNX Runtime threads per session (CPU provider), at least 1 | all cores |
 """
 
 from __future__ import annotations
@@ -85,7 +85,6 @@ class NodeSettings:
         if provider not in ("auto", "cuda", "cpu"):
             raise NodeSettingsError(f"SITELENS_PROVIDER must be auto, cuda or cpu, not {provider!r}")
         cores = os.cpu_count() or 1
-        threads = env.get("SITELENS_INTRA_OP_THREADS")
         return cls(
             shared_dir=shared_dir,
             socket=Path(env["SITELENS_SOCKET"]) if env.get("SITELENS_SOCKET") else socket_path(shared_dir),
@@ -98,7 +97,8 @@ class NodeSettings:
             max_queue=_int(env, "SITELENS_MAX_QUEUE", 256, 1),
             model_cache=_int(env, "SITELENS_MODEL_CACHE", 2, 1),
             warm_models=tuple(m for m in env.get("SITELENS_WARM_MODELS", "ocr/ppocrv4").split(",") if m.strip()),
-            intra_op_threads=int(threads) if threads else None,
+            # 0 only when unset (an explicit 0 is refused): ONNX Runtime then takes all cores.
+            intra_op_threads=_int(env, "SITELENS_INTRA_OP_THREADS", 0, 1) or None,
         )
 
 

@@ -34,10 +34,9 @@ from azure.batch.models._models import BatchJobTerminateOptions  # 15.x does not
 from shared.adapters.azure_errors import call, service_code
 from shared.errors import Conflict, NotFound, PermanentError, TransientError
 from shared.jobs.ports import TaskRequest, TaskState, TaskView
+from shared.pipeline_settings import INPUT_FILE, TASK_TIMEOUT
 
 log = logging.getLogger(__name__)
-INPUT_FILE = "input.jpg"
-TASK_TIMEOUT = "SITELENS_TASK_TIMEOUT_S"  # batch_tasks/task.py reads it
 TASK_TOKEN = "SITELENS_TASK_TOKEN"  # noqa: S105 (a variable's name): the job's secret, which batch_tasks/task.py sends
 _DAY = re.compile(r"^sitelens-.+-(\d{8})$")
 _STATES = {

@@ -4,16 +4,20 @@ and what every function answers when the settings are refused."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.scripted_http import ScriptedServer
 from tests.support.stack import HostProcess
 
 pytestmark = pytest.mark.integration
 KEYS = {"master": "test-master-key", "host": {"default": "host-key"}}
+NOT_AUTHORIZED = {"lang": "en-US", "value": "This request is not authorized to perform this operation."}
+REFUSAL = json.dumps({"odata.error": {"code": "AuthorizationPermissionMismatch", "message": NOT_AUTHORIZED}}).encode()
 
 
 def values(connection: str, unique: str, **extra: str) -> dict[str, str]:
@@ -88,8 +92,18 @@ def test_a_refused_loopback_allowance_is_a_clear_503_everywhere(storage_connecti
 
 def test_storage_refusing_what_a_cold_instance_builds_is_a_problem_document_not_a_500(storage_connection, host_for):
     """Each API's tables are created on first use; storage refusing that (down, throttling, a role assignment
-    still propagating; here a table name it refuses) was the host's bare 500 on every call."""
-    host = host_for(values(storage_connection, "x", SITELENS_TABLE_PREFIX="no-such-table-"))
+    still propagating, as here: every table request answered 403) was the host's bare 500 on every call."""
+    refusing = ScriptedServer((403, {"x-ms-error-code": "AuthorizationPermissionMismatch"}, REFUSAL, None))
+    tables = re.sub(r"TableEndpoint=[^;]*", f"TableEndpoint={refusing.origin}/devstoreaccount1", storage_connection)
+    assert tables != storage_connection
+    try:
+        _every_api_answers_a_listed_problem(host_for(values(tables, "x")))
+    finally:
+        refusing.close()
+    assert refusing.seen, "the app never asked storage for its tables"
+
+
+def _every_api_answers_a_listed_problem(host: HostProcess) -> None:
     spec = json.loads((Path(__file__).resolve().parents[3] / "openapi.json").read_text())["paths"]
     operations = {"/subscriptions": "/subscriptions", f"/jobs/j_{'a' * 26}": "/jobs/{id}",
                   "/jobs?site=north-yard": "/jobs", "/sites/north-yard/summary": "/sites/{site}/summary"}  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from batch_tasks.ocr.opencv import MAX_PIXELS
 from shared import config
 from shared.config import Settings
 from shared.pipeline_settings import MAX_DURATION_S
@@ -170,7 +171,8 @@ def test_an_integer_infra_passes_is_bounded_and_the_app_reads_it_at_the_bounds(n
     [("SITELENS_TASK_MAX_RETRIES", "11"), ("SITELENS_TASK_MAX_RETRIES", "-1"), ("SITELENS_STUCK_AFTER_S", "0"),
      ("SITELENS_GIVE_UP_AFTER_S", "0"), ("SITELENS_MAX_PHOTO_BYTES", "0"), ("SITELENS_TASK_MAX_WALL_CLOCK_S", "0"),
      ("SITELENS_WEBHOOK_STALE_ATTEMPT_S", "0"), ("SITELENS_WEBHOOK_LOST_MESSAGE_S", "0"),
-     ("SITELENS_UPLOAD_SAS_TTL_S", "0"), ("SITELENS_MAX_PHOTO_PIXELS", "0")]
+     ("SITELENS_UPLOAD_SAS_TTL_S", "0"), ("SITELENS_MAX_PHOTO_PIXELS", "0"),
+     ("SITELENS_MAX_PHOTO_PIXELS", str(MAX_PIXELS + 1))]
     + [(name, str(MAX_DURATION_S + 1)) for name in (
         "SITELENS_STUCK_AFTER_S", "SITELENS_GIVE_UP_AFTER_S", "SITELENS_TASK_MAX_WALL_CLOCK_S",
         "SITELENS_WEBHOOK_STALE_ATTEMPT_S", "SITELENS_WEBHOOK_LOST_MESSAGE_S")],

@@ -82,3 +82,16 @@ def test_a_warm_model_the_ready_server_does_not_serve_is_missing() -> None:
     three = _settings("a/1,b/1,c/1", cache=2)
     assert start.missing_warm_models(served("b/1", "c/1"), three) == []
     assert start.missing_warm_models(served("c/1"), three) == ["b/1"]
+
+
+@pytest.mark.parametrize(("value", "said"), [("four", "must be an integer, not 'four'"), ("-2", "must be at least 1"),
+                                             ("0", "must be at least 1"), ("1.5", "must be an integer")])  # fmt: skip
+def test_intra_op_threads_are_a_whole_number_of_at_least_one_named_when_not(value: str, said: str) -> None:
+    with pytest.raises(NodeSettingsError, match=f"SITELENS_INTRA_OP_THREADS {said}"):
+        NodeSettings.from_env({"AZ_BATCH_NODE_SHARED_DIR": "/n", "SITELENS_INTRA_OP_THREADS": value})
+
+
+@pytest.mark.parametrize(("value", "threads"), [(None, None), ("", None), ("1", 1), ("16", 16)])
+def test_intra_op_threads_unset_mean_all_cores(value: str | None, threads: int | None) -> None:
+    env = {"AZ_BATCH_NODE_SHARED_DIR": "/n"} | ({} if value is None else {"SITELENS_INTRA_OP_THREADS": value})
+    assert NodeSettings.from_env(env).intra_op_threads == threads
