@@ -20,6 +20,8 @@ an identity (tests whose pools have none) sends the URL as it is given.
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import logging
 import re
 import urllib.parse
@@ -83,21 +85,42 @@ class BatchTaskSubmitter:
 
     def submit(self, request: TaskRequest) -> None:
         task = self._task(request)
-        for _ in range(2):
+        for attempt in range(3):
             try:
                 call(f"task {request.job_id}", self.client.create_task, request.batch_job_id, task)
                 log.info("submitted task %s to %s", request.job_id, request.batch_job_id)
                 return
             except Conflict as exc:
-                if service_code(exc) == "TaskExists":
+                if service_code(exc) != "TaskExists":
+                    _refused(exc, f"task {request.job_id} in Batch job {request.batch_job_id}")
+                if attempt == 2 or not self._replaced_stale(request):
                     log.info("task %s already exists: counts as submitted", request.job_id)
                     return
-                _refused(exc, f"task {request.job_id} in Batch job {request.batch_job_id}")
             except NotFound as exc:
                 if service_code(exc) != "JobNotFound":
                     raise
                 self._create_job(request.batch_job_id)
         raise NotFound(f"Batch job {request.batch_job_id} vanished while submitting {request.job_id}")
+
+    def _replaced_stale(self, request: TaskRequest) -> bool:
+        """Whether the task under this id was an earlier job's, now deleted so the job's own can be created. An id
+        comes back only after its job was erased (`sitelens erase`) and the photo sent again the same day: the
+        old task, finished, would count as this job's and the reconciler would fail it `result_missing`. Told
+        apart by the job's secret; a task without one (an earlier release's) counts as this job's."""
+        if not request.task_token:
+            return False
+        try:
+            existing = call(f"task {request.job_id}", self.client.get_task, request.batch_job_id, request.job_id)
+        except NotFound:
+            return True  # deleted meanwhile: create it
+        token = next((e.value for e in existing.environment_settings or [] if e.name == TASK_TOKEN), None)
+        if token is None or hmac.compare_digest(token, request.task_token):
+            return False
+        log.warning("task %s in %s belongs to an erased job of the same id: replacing it", request.job_id,
+                    request.batch_job_id)  # fmt: skip
+        with contextlib.suppress(NotFound):
+            call(f"task {request.job_id}", self.client.delete_task, request.batch_job_id, request.job_id)
+        return True
 
     def _task(self, request: TaskRequest) -> models.BatchTaskCreateOptions:
         identity, url = None, request.input_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -87,6 +88,24 @@ def test_three_submissions_make_one_task_in_a_batch_job_created_on_demand(client
     assert env["SITELENS_JOB_ID"] == req.job_id and env["SITELENS_MODEL"] == "ocr/ppocrv4" and env["EXTRA"] == "1"
     # The task gives up on the node server before Batch's wall clock (10 minutes) ends it without a word.
     assert env["SITELENS_TASK_TIMEOUT_S"] == "540"
+
+
+def test_a_finished_task_of_an_erased_job_with_the_same_id_is_replaced_not_counted_as_submitted(client, unique, photos):
+    """An erased photo sent again the same day gets its old job id back; the old job's finished task, told apart by
+    the job's secret, must not stand for the new job's (whose result it never wrote)."""
+    submitter = submitter_for(client, unique, f'{sys.executable} -c "pass"')
+    old = replace(request(unique, 1, photos), task_token="old-secret")
+    submitter.submit(old)
+    first = completed(submitter, old)
+    new = replace(old, task_token="new-secret")
+    submitter.submit(new)
+    submitter.submit(new)  # a redelivery of the new job: its own task, not replaced again
+    task = client.get_task(new.batch_job_id, new.job_id)
+    assert {e.name: e.value for e in task.environment_settings or []}["SITELENS_TASK_TOKEN"] == "new-secret"
+    second = completed(submitter, new)
+    assert second.exit_code == 0 and second.started_at != first.started_at
+    submitter.submit(replace(new, task_token=None))  # a job recorded without a secret: counted as submitted
+    assert [t.id for t in client.list_tasks(new.batch_job_id)] == [new.job_id]
 
 
 def test_the_input_is_read_as_the_pools_identity_with_no_sas(client, unique, photos):
