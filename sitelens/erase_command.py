@@ -23,7 +23,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from shared.adapters.azure_erasure import TableEventErasure
-from shared.adapters.azure_job_store import TableJobStore
+from shared.adapters.azure_errors import translated
+from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_photo_store import BlobPhotoStore
 from shared.config import TABLE_PREFIX
 from shared.errors import NotFound, SitelensError
@@ -77,6 +78,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, ask: Callable[[str]
         return 2
     with blobs, tables:
         try:
+            # The stores create their tables when missing: under a wrong prefix or account, the job would be
+            # "erased already" while every row of it stays where the app keeps it.
+            with translated("tables"):
+                found = list(tables.query_tables("TableName eq @name", parameters={"name": args.table_prefix + JOBS}))
+            if not found:
+                print(f"erase: refused: this account has no {args.table_prefix + JOBS!r} table: a wrong account or "
+                      f"--table-prefix (the app's {TABLE_PREFIX})", file=out)  # fmt: skip
+                return 2
             return _erase(build(blobs, tables, args.table_prefix), args, out, ask)
         except SitelensError as exc:
             print(f"erase: storage failed, the erasure is not complete; run it again to finish it: {exc}", file=out)
@@ -101,16 +110,30 @@ def _erase(eraser: erasure.Erasure, args: argparse.Namespace, out: TextIO, ask: 
               "webhook events and deliveries, feedback, upload reservation, content claims and rows would go.",
               file=out)  # fmt: skip
         return 0
-    if not args.yes:
-        if ask is None and not sys.stdin.isatty():
-            print("erase: refused, nothing erased: not on a terminal to confirm; pass --yes", file=out)
-            return 2
-        answer = (ask or input)(f"erase all of it for good ({len(plan.jobs)} job(s))? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("erase: nothing erased", file=out)
-            return 2
+    confirmed = plan if args.yes else _confirmed(eraser, plan, out, ask)
+    if confirmed is None:
+        return 2
+    plan = confirmed
     report(eraser.erase(plan), out)
     return 0
+
+
+def _confirmed(eraser: erasure.Erasure, plan: erasure.Plan, out: TextIO,
+               ask: Callable[[str], str] | None) -> erasure.Plan | None:  # fmt: skip
+    """The plan to carry out once the operator said yes, looked at again then; None when refused."""
+    if ask is None and not sys.stdin.isatty():
+        print("erase: refused, nothing erased: not on a terminal to confirm; pass --yes", file=out)
+        return None
+    answer = (ask or input)(f"erase all of it for good ({len(plan.jobs)} job(s))? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        print("erase: nothing erased", file=out)
+        return None
+    again = eraser.plan(plan.job_id)  # the answer may come minutes later: a retry or a copy may have come in
+    if [job.id for job in again.jobs] != [job.id for job in plan.jobs]:
+        print("erase: refused, nothing erased: the photo's jobs changed while you were asked (a retry or a copy "
+              "came in); run it again to see them", file=out)  # fmt: skip
+        return None
+    return again
 
 
 def report(erased: Counter[str], out: TextIO) -> None:

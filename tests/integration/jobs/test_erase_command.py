@@ -18,7 +18,7 @@ from shared.jobs import ids
 from shared.jobs.models import Job, JobState
 from shared.uploads.azure_table_reservations import TableReservationStore
 from shared.uploads.ports import Reservation
-from sitelens import cli
+from sitelens import cli, erase_command
 from tests.integration.jobs.real_world import RealWorld
 from tests.integration.jobs.test_duplicate_bytes_takeover import succeed, upload
 from tests.unit.jobs.test_pipeline import photo
@@ -116,3 +116,30 @@ def test_storage_that_does_not_answer_is_a_failure_not_a_traceback(unique, capsy
     command = ["erase", "j_" + "a" * 26, "--connection-string", dead, "--table-prefix", f"t{unique}", "--yes"]
     assert cli.main(command) == 1
     assert "storage failed" in capsys.readouterr().out
+
+
+def test_a_wrong_table_prefix_is_refused_not_reported_erased_and_creates_no_tables(real_world, storage_connection,
+                                                                                   capsys):  # fmt: skip
+    world = real_world
+    job = succeed(world, upload(world, 1, photo(7)))
+    wrong = f"{world.prefix}x"
+    command = ["erase", job.id, "--connection-string", storage_connection, "--table-prefix", wrong, "--yes"]
+    assert cli.main(command) == 2
+    assert f"no '{wrong}jobs' table" in capsys.readouterr().out
+    assert not [t.name for t in world.tables.list_tables() if t.name.startswith(wrong)]
+    assert world.store.get(job.id).state is JobState.SUCCEEDED
+
+
+def test_jobs_that_came_in_while_the_operator_was_asked_refuse_the_erasure(real_world, storage_connection, capsys):
+    world, data = real_world, photo(7)
+    owner = succeed(world, upload(world, 1, data))
+
+    def yes_but_meanwhile_a_copy_arrives(_question: str) -> str:
+        upload(world, 2, data)  # the same bytes: a job that holds the image too
+        return "y"
+
+    argv = ["erase", owner.id, "--connection-string", storage_connection, "--table-prefix", world.prefix]
+    args = cli.build_parser(argv).parse_args(argv)
+    assert erase_command.run(args, ask=yes_but_meanwhile_a_copy_arrives) == 2
+    assert "changed while you were asked" in capsys.readouterr().out
+    assert kept_by(world, world.store.get(owner.id))["blobs"]  # nothing erased
