@@ -58,8 +58,12 @@ def resolve_endpoint(
     http(s) URL with a host is refused here, not later as an unreachable network."""
     api, key = api or env.get("SITELENS_API"), key or env.get("SITELENS_API_KEY")
     if api:
-        address = urllib.parse.urlsplit(api.strip())
-        if address.scheme not in ("http", "https") or not address.hostname:
+        try:
+            address = urllib.parse.urlsplit(api.strip())
+            usable = address.scheme in ("http", "https") and bool(address.hostname) and address.port != 0
+        except ValueError:  # a broken IPv6 literal, a port that is not a number from 0 to 65535
+            usable = False
+        if not usable:
             raise UploadFailed("bad_endpoint", f"--api / SITELENS_API must be an http(s) URL such as "
                                f"https://APP.azurewebsites.net/api, not {api!r}")  # fmt: skip
         return api.strip().rstrip("/"), key

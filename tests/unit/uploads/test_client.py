@@ -298,7 +298,18 @@ def test_progress_bar_only_on_a_terminal():
     assert "100%" in loud.getvalue() and "2.0/2.0 MiB" in loud.getvalue()
 
 
-@pytest.mark.parametrize("api", ["127.0.0.1:9/api", "app.azurewebsites.net/api", "ftp://host/api", "https:///api"])
+@pytest.mark.parametrize(
+    "api",
+    [
+        "127.0.0.1:9/api",
+        "app.azurewebsites.net/api",
+        "ftp://host/api",
+        "https:///api",
+        "https://[fe80::1/api",
+        "https://host:http/api",
+        "https://host:99999/api",
+    ],
+)
 def test_an_endpoint_that_is_not_an_http_url_is_refused_as_a_usage_error_not_an_outage(tmp_path, api):
     with pytest.raises(upload.UploadFailed, match="bad_endpoint") as refused:
         upload_command.resolve_endpoint(api, None, {}, tmp_path)
