@@ -42,6 +42,8 @@ PHOTO_FAULTS = frozenset({"unsupported_type", "too_large", "invalid_photo_id", "
                           "type_mismatch", "invalid_block_list"})  # fmt: skip
 UNREADABLE = "unreadable"  # the upload could not read the file: its fault alone, and perhaps fixed later
 JOB_POLL_S = 5.0  # the status API's Retry-After for a job still running
+# The API asks for an hour at most (the reservation cap's next hour); a proxy's longer Retry-After counts as that.
+LONGEST_ASKED_S = 3600.0
 UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, without a log line every pass
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
 
@@ -196,7 +198,7 @@ class Agent:
         next hour, which no back-off cap may cut short)."""
         self.failures += 1
         step = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** (self.failures - 1))
-        delay = max(step * (0.5 + self.jitter() / 2), asked_s or 0.0)
+        delay = max(step * (0.5 + self.jitter() / 2), min(asked_s or 0.0, LONGEST_ASKED_S))
         self.backoff_until = self.clock() + delay
         self.status.last_error = LastError(code, detail[:300], utc_now(), path)
         until = datetime.now(UTC) + timedelta(seconds=delay)

@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     state = args.sync_state or args.folder / ".sitelens-sync"
     journal = Journal(state / "journal.sqlite3")
+    # Any Retry-After fails the photo at once, and the agent waits it out between passes, where a stop ends the wait.
     uploader = Uploader(http_requester(base, key), site=args.site, device=args.device, block_size=args.block_size,
-                        progress=Progress(sys.stderr), bytes_per_s=args.bandwidth)  # fmt: skip
+                        progress=Progress(sys.stderr), bytes_per_s=args.bandwidth, longest_wait_s=0.0)  # fmt: skip
     settings = SyncSettings(args.folder, settle_s=args.settle, poll_s=min(args.poll, max(args.settle / 2, 0.1)),
                             backoff_cap_s=args.max_backoff, move_done=args.move_done)  # fmt: skip
     agent = Agent(settings, journal, uploader.upload, job_lookup(ApiClient(base, key)),

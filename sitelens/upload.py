@@ -148,8 +148,9 @@ class Uploader:
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
         bytes_per_s: float | None = None,
+        longest_wait_s: float = LONGEST_WAIT_S,  # the field agent's is 0: it waits between passes, stoppably
     ) -> None:
-        self.request, self.site, self.device = request, site, device
+        self.request, self.site, self.device, self.longest_wait_s = request, site, device, longest_wait_s
         self.block_size, self.blob_factory, self.sleep = block_size, blob_factory, sleep
         self.progress = progress or Progress(sys.stderr, enabled=False)
         self.throttle = Throttle(bytes_per_s, sleep) if bytes_per_s else None
@@ -252,7 +253,7 @@ class Uploader:
     # --- bounded retries --------------------------------------------------------------------------
     def _grant(self, body: dict[str, Any]) -> dict[str, Any]:
         """`POST /uploads`; 429, 5xx and connection failures are retried after the wait the API asks for (else a
-        back-off), other answers are final. A wait over LONGEST_WAIT_S fails at once, carrying the wait."""
+        back-off), other answers are final. A wait over `longest_wait_s` fails at once, carrying the wait."""
         answer = Answer(0, {})
         for attempt in range(ATTEMPTS):
             if attempt:  # as long as the API asked (not less), else the client's own back-off
@@ -264,7 +265,7 @@ class Uploader:
                 continue
             if answer.status in (200, 201):
                 return answer.doc
-            if answer.status not in RETRYABLE_STATUS or (answer.retry_after or 0.0) > LONGEST_WAIT_S:
+            if answer.status not in RETRYABLE_STATUS or (answer.retry_after or 0.0) > self.longest_wait_s:
                 break
         status, doc, asked = answer  # a final refusal's Retry-After (on a 400, say) asks nothing of the client
         raise UploadFailed(str(doc.get("reason") or f"http_{status}"), str(doc.get("detail") or doc),

@@ -81,3 +81,13 @@ def test_the_status_api_answering_busy_reaches_the_agent_with_its_wait():
     with pytest.raises(LookupRefused) as refused:
         job_lookup(Busy("http://127.0.0.1:9/api", None))("j_1")
     assert refused.value.retry_after == 90.0
+
+
+def test_an_asked_wait_longer_than_the_apis_longest_counts_as_an_hour(rig):
+    agent, service, clock, folder = rig
+    (folder / "a.jpg").write_bytes(JPEG)
+    service.script = [Outcome("a", "failed", reason="transient: a proxy asks for a day", retry_after=86_400.0)]
+    agent.step()
+    clock.now += 5
+    agent.step()
+    assert agent.backoff_until - clock.now == 3600.0

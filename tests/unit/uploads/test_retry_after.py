@@ -104,3 +104,14 @@ def test_the_http_requester_carries_the_retry_after_of_a_refusal_and_of_a_succes
     post = upload_command.http_requester("https://app.invalid/api", "k")
     assert post({}) == upload.Answer(429, CAPPED, 1800.0)
     assert post({}) == upload.Answer(201, {"blob_name": f"photos/{NAME}"}, None)
+
+
+def test_the_field_agents_client_waits_out_no_retry_after_itself_so_a_stop_never_waits_on_it(photo):
+    """`sitelens sync` builds its client with `longest_wait_s=0`: any asked wait fails the photo at once, and the
+    agent waits it out between passes, where SIGTERM ends the wait (not in a sleep of the upload in flight)."""
+    api, sleeps = Api(upload.Answer(503, BUSY, 5.0)), Sleeps()
+    client = upload.Uploader(api, site="s1", device="d1", block_size=4096, blob_factory=ScriptedStorage().factory,
+                             sleep=sleeps, longest_wait_s=0.0)  # fmt: skip
+    outcome = client.upload(photo)
+    assert outcome.status == "failed" and outcome.retry_after == 5.0
+    assert sleeps.taken == [] and len(api.bodies) == 1
