@@ -8,7 +8,9 @@ original (upright) image with the exact per-axis factors, so callers never see t
 
 OpenCV applies EXIF orientation by default, in the reduced modes too; the original size reported here is the
 upright one. A PNG that may be transparent is decoded with its alpha and put over white (transparency.py), as
-ingestion does, so a model test on such a PNG reads what the pipeline reads.
+ingestion does, so a model test on such a PNG reads what the pipeline reads; OpenCV applies no EXIF orientation
+when it keeps the alpha, so such a PNG with an `eXIf` orientation other than 1 (rare: cameras write JPEGs) is
+read as stored here, where ingestion turns it upright first.
 """
 
 from __future__ import annotations
