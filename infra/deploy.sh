@@ -27,6 +27,8 @@ MODEL_DIR="${SITELENS_MODEL_DIR:-$REPO/models/ocr/ppocrv4}"
 # The blob trigger's function name (function_app.py), as Event Grid must address it.
 BLOB_FUNCTION=on_photo_uploaded
 SUBSCRIPTION_NAME=photos-blob-created
+# The pool's id (infra/main.bicep, poolId), for the hint when a pool property that cannot change did.
+POOL_ID=sitelens-gpu
 # Role assignments take minutes to reach storage and Batch: steps that depend on them retry this long.
 RBAC_WAIT_S=${SITELENS_RBAC_WAIT_S:-600}
 RETRY_PAUSE_S=${SITELENS_RETRY_PAUSE_S:-15}
@@ -151,6 +153,45 @@ register_providers() {
   done
 }
 
+# `az group create` on an existing group replaces its tags (a PUT): the group is created only when it is missing,
+# so tags someone added to it (cost centre, owner ...) survive a re-deployment.
+ensure_resource_group() {
+  local exists
+  exists=$(az group exists -n "$RESOURCE_GROUP") || die "could not ask whether resource group $RESOURCE_GROUP exists"
+  case $exists in
+    false)
+      log "creating resource group $RESOURCE_GROUP in $LOCATION"
+      az group create -n "$RESOURCE_GROUP" -l "$LOCATION" --tags application=sitelens environment="$ENVIRONMENT" \
+        --output none
+      ;;
+    true) log "resource group $RESOURCE_GROUP exists: left as it is (its tags included)" ;;
+    *) die "az group exists answered '$exists' for $RESOURCE_GROUP" ;;
+  esac
+}
+
+# deploy_templates PARAMS: the Bicep deployment, its errors shown as they come and kept to explain the one that needs
+# a manual step: a pool property that cannot change on an existing pool (vmSize, the image, taskSlotsPerNode ...).
+deploy_templates() {
+  local errors="$BUILD/deployment-errors.log"
+  mkdir -p "$BUILD"
+  # stdout to the terminal (fd 3), stderr through tee into the file and back to stderr; pipefail keeps az's status.
+  if { az deployment group create -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --parameters "$1" --output none 2>&1 >&3 |
+    tee "$errors" >&2; } 3>&1; then
+    return 0
+  fi
+  if grep -q PropertyCannotBeUpdated "$errors"; then
+    local account
+    account=$(az batch account list -g "$RESOURCE_GROUP" --query "[0].name" -o tsv 2>/dev/null) || true
+    log "a property that cannot change on an existing resource was changed. For the pool (vmSize, the image,"
+    log "taskSlotsPerNode ...): delete it, wait until it is gone (its nodes drain first: minutes), then run deploy.sh again:"
+    log "  az batch account login -g $RESOURCE_GROUP -n ${account:-ACCOUNT}"
+    log "  az batch pool delete --pool-id $POOL_ID --yes"
+    log "  az batch pool show --pool-id $POOL_ID   # until it answers that the pool is not found"
+    log "(docs/deploy.md, Updating)"
+  fi
+  die "deployment $DEPLOYMENT failed (above)"
+}
+
 provision() {
   local params="$REPO/infra/main.$ENVIRONMENT.bicepparam"
   [[ -f $params ]] || die "no parameter file $params"
@@ -158,11 +199,11 @@ provision() {
     log "registering the resource providers (needs subscription-level rights)"
     register_providers
   fi
-  az group create -n "$RESOURCE_GROUP" -l "$LOCATION" --tags application=sitelens environment="$ENVIRONMENT" --output none
+  ensure_resource_group
   signed_in_principal
   prepare_user_subscription_mode "$params"
   log "deploying infra/main.bicep as $DEPLOYMENT (several minutes)"
-  az deployment group create -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" --parameters "$params" --output none
+  deploy_templates "$params"
   local values
   values=$(deployment_outputs STORAGE_ACCOUNT NODE_PACKAGE_CONTAINER MODELS_CONTAINER FUNCTION_APP_NAME \
     FUNCTION_APP_HOSTNAME EVENT_GRID_TOPIC EVENT_GRID_DEAD_LETTER_CONTAINER_ID) ||

@@ -31,6 +31,8 @@ param derivedRetentionDays int = 7
 param resultsRetentionDays int = 90
 param softDeleteDays int = 7
 param logRetentionDays int = 30
+@description('A CanNotDelete lock on the storage account (true in prod): a deleted account can be recovered within 14 days only while no new account of its name exists, which the next deployment would create. infra/teardown.sh removes the lock.')
+param storageDeleteLock bool = true
 
 // ---- Functions ---------------------------------------------------------------------------------
 
@@ -153,6 +155,12 @@ param webhookLostMessageSeconds int = 120
 @description('Multiplies every wait of the webhook retry schedule (a decimal; 1 is the Standard Webhooks schedule).')
 param webhookRetryScale string = '1'
 
+@description('App settings added to the Functions app\'s, merged last: a name the templates set is replaced (but SITELENS_TASK_ENV, JSON or an object, adds its entries to the template\'s task environment). Values go through string(). A setting changed in the portal is reset by the next deployment: put it here. docs/configuration.md.')
+param extraAppSettings object = {}
+
+@description('Environment added to the pool\'s start task, which passes every SITELENS_* and OTEL_TRACES_SAMPLER* variable to the node server (e.g. SITELENS_PROVIDER, SITELENS_MAX_BATCH): a name the template sets is replaced. Values go through string(). Reaches new and rebooted nodes. docs/configuration.md.')
+param nodeSettings object = {}
+
 @description('Prefix of the table names (queues and containers have none, so two deployments never share an account): empty, or a letter followed by letters and digits (no hyphen or underscore), at most 43 characters, so that every table name stays within Azure\'s 63.')
 @maxLength(43)
 param tablePrefix string = ''
@@ -222,6 +230,7 @@ module storage 'modules/storage.bicep' = {
     resultsRetentionDays: resultsRetentionDays
     softDeleteDays: softDeleteDays
     workspaceId: monitoring.outputs.workspaceId
+    deleteLock: storageDeleteLock
     tags: allTags
   }
 }
@@ -265,6 +274,7 @@ module batch 'modules/batch.bicep' = {
     defaultModel: defaultModel
     workspaceId: monitoring.outputs.workspaceId
     insightsConnectionString: monitoring.outputs.insightsConnectionString
+    nodeSettings: nodeSettings
     tags: allTags
   }
 }
@@ -275,6 +285,10 @@ var taskEnvironment = {
   SITELENS_STORAGE_QUEUE_URL: storage.outputs.queueEndpoint
   SITELENS_NODE_CLIENT_ID: identities.outputs.nodeClientId
 }
+// An operator's SITELENS_TASK_ENV (extraAppSettings, a JSON string or an object) adds its entries to the ones
+// above instead of replacing them: without those a task cannot reach storage. Its entries win, as elsewhere.
+var operatorTaskEnvironment = contains(extraAppSettings, 'SITELENS_TASK_ENV') ? json(string(extraAppSettings.SITELENS_TASK_ENV)) : {}
+var taskEnvironmentSetting = string(union(taskEnvironment, operatorTaskEnvironment))
 
 // Every setting sitelens reads; tests/unit/infra/test_settings.py compares this list with the code.
 // No Batch key and no loopback webhooks in Azure: the app uses its identity, and refuses loopback there.
@@ -282,7 +296,7 @@ var sitelensSettings = {
   SITELENS_BATCH_URL: batch.outputs.batchEndpoint
   SITELENS_BATCH_POOL_ID: poolId
   SITELENS_TASK_COMMAND: taskCommand
-  SITELENS_TASK_ENV: string(taskEnvironment)
+  SITELENS_TASK_ENV: taskEnvironmentSetting
   SITELENS_NODE_IDENTITY_ID: identities.outputs.nodeIdentityId
   SITELENS_TASK_MAX_WALL_CLOCK_S: string(taskMaxWallClockSeconds)
   SITELENS_TASK_MAX_RETRIES: string(taskMaxRetries)
@@ -320,6 +334,10 @@ module functions 'modules/functions.bicep' = {
     appPackageContainer: storage.outputs.appPackageContainer
     insightsConnectionString: monitoring.outputs.insightsConnectionString
     sitelensSettings: sitelensSettings
+    // The merged SITELENS_TASK_ENV replaces the operator's own, which holds only the added entries.
+    extraAppSettings: union(extraAppSettings, {
+      SITELENS_TASK_ENV: taskEnvironmentSetting
+    })
     tags: union(allTags, {
       'azd-service-name': 'api'
     })

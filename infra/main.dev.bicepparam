@@ -19,8 +19,19 @@ param quarantineRetentionDays = 7
 param derivedRetentionDays = 2
 param resultsRetentionDays = 14
 param logRetentionDays = 30
+// No delete lock on the storage account here: a dev environment is torn down and rebuilt freely.
+param storageDeleteLock = false
 param stuckPoolMinutes = 30
 param actionGroupId = ''
+// Settings the templates do not set, merged last (a portal change is reset by the next deployment; docs/configuration.md):
+// param extraAppSettings = {
+//   OTEL_TRACES_SAMPLER: 'parentbased_traceidratio'
+//   OTEL_TRACES_SAMPLER_ARG: '0.1'
+// }
+// param nodeSettings = {
+//   SITELENS_PROVIDER: 'cuda'
+//   SITELENS_MAX_BATCH: '16'
+// }
 
 // Set by deploy.sh (the signed-in user or service principal, allowed to upload packages and models).
 param deployerPrincipalId = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_ID', '')

@@ -24,10 +24,25 @@ param derivedRetentionDays = 7
 param resultsRetentionDays = 90
 param softDeleteDays = 14
 param logRetentionDays = 90
+// A CanNotDelete lock on the storage account: a deleted account can be recovered within 14 days only while no
+// account of its name exists again, and a re-deployment would create one (docs/deploy.md, "Removing it").
+param storageDeleteLock = true
 param stuckPoolMinutes = 30
 param jobFailurePercent = 5
 // The action group the alerts notify: set SITELENS_ACTION_GROUP_ID to its resource id before deploying.
 param actionGroupId = readEnvironmentVariable('SITELENS_ACTION_GROUP_ID', '')
+// Settings the templates do not set, merged last (a portal change is reset by the next deployment; docs/configuration.md):
+// param extraAppSettings = {
+//   SITELENS_TASK_ENV: '{"SITELENS_TASK_TIMEOUT_S": "500"}'
+//   OTEL_TRACES_SAMPLER: 'parentbased_traceidratio'
+//   OTEL_TRACES_SAMPLER_ARG: '0.1'
+// }
+// param nodeSettings = {
+//   SITELENS_PROVIDER: 'cuda'
+//   SITELENS_MAX_BATCH: '16'
+//   OTEL_TRACES_SAMPLER: 'parentbased_traceidratio'
+//   OTEL_TRACES_SAMPLER_ARG: '0.1'
+// }
 
 param deployerPrincipalId = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('SITELENS_DEPLOYER_PRINCIPAL_TYPE', 'User')

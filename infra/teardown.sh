@@ -3,17 +3,62 @@
 #
 #   infra/teardown.sh RG [--yes]
 #
-# Without --yes it asks first. Soft-deleted blobs go with the account. In UserSubscription mode the Key
-# Vault stays soft-deleted (purge protection) for 90 days and keeps its name; the Batch service
-# principal's subscription role is left in place, since other Batch accounts may rely on it.
+# Without --yes it asks first. Then it removes what would stop the group's deletion or outlive it: the storage
+# account's delete lock (storageDeleteLock) and the pool kick's custom role, whose definition Azure keeps outside
+# the group. Soft-deleted blobs go with the account. In UserSubscription mode the Key Vault stays soft-deleted
+# (purge protection) for 90 days and keeps its name; the Batch service principal's subscription role is left in
+# place, since other Batch accounts may rely on it. docs/deploy.md, "Removing it", says what is lost.
 set -euo pipefail
+
+# The storage account's lock (infra/modules/storage.bicep) and the custom role's name up to its account
+# (infra/modules/roles.bicep: 'sitelens pool autoscale kick (ACCOUNT)').
+LOCK_NAME=sitelens-storage-cannot-delete
+KICK_ROLE='sitelens pool autoscale kick'
 
 log() { printf '%s teardown: %s\n' "$(date -u +%T)" "$*" >&2; }
 
+usage() {
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# A lock anywhere in the group makes its deletion fail (ScopeLocked). Only the templates' lock is removed: one
+# that someone else placed stops the teardown, as it was meant to.
+remove_storage_lock() {
+  local group=$1 ids
+  ids=$(az lock list -g "$group" --query "[?name=='$LOCK_NAME'].id" -o tsv) ||
+    { log "could not list the locks in $group: nothing deleted"; exit 1; }
+  [[ -n $ids ]] || return 0
+  log "removing the storage account's delete lock $LOCK_NAME"
+  # shellcheck disable=SC2086 # one lock id a word
+  az lock delete --ids $ids --output none || { log "could not remove lock $LOCK_NAME: nothing deleted"; exit 1; }
+}
+
+# The kick's role definition is a subscription-level object that deleting the group leaves behind. Azure refuses
+# to delete a role that is still assigned, so the app's assignment on the Batch account goes first (it may be gone
+# already). A refusal (rights, a new assignment) is reported and the teardown goes on: a stale definition grants
+# nothing, and a re-deployment of the same group and environment updates it in place.
+remove_kick_roles() {
+  local group=$1 accounts name id role
+  if ! accounts=$(az batch account list -g "$group" --query "[].[name, id]" -o tsv); then
+    log "could not list the Batch accounts in $group: the pool kick's custom role, if any, is left behind"
+    return 0
+  fi
+  while read -r name id; do
+    [[ -n $name ]] || continue
+    role="$KICK_ROLE ($name)"
+    az role assignment delete --role "$role" --scope "$id" --output none 2>/dev/null || true
+    if az role definition delete --name "$role" --resource-group "$group" --output none; then
+      log "deleted the custom role '$role'"
+    else
+      log "could not delete the custom role '$role' (above): it stays behind, delete it by hand (docs/deploy.md, Removing it)"
+    fi
+  done <<<"$accounts"
+}
+
 main() {
   if (($# < 1 || $# > 2)) || [[ ${2:---yes} != --yes ]]; then
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
+    usage
   fi
   local group=$1 confirm=${2:-}
   command -v az >/dev/null || { log "az (Azure CLI) is not installed"; exit 1; }
@@ -26,6 +71,8 @@ main() {
     read -r -p "Delete resource group $group and all its data? Type the group's name to confirm: " answer
     [[ $answer == "$group" ]] || { log "not confirmed: nothing deleted"; exit 1; }
   fi
+  remove_storage_lock "$group"
+  remove_kick_roles "$group"
   log "deleting $group (several minutes; Batch pools drain first)"
   az group delete -n "$group" --yes
   log "deleted $group"

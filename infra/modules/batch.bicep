@@ -84,11 +84,25 @@ param workspaceId string
 @description('Application Insights: the node server exports its telemetry there with the node identity (Entra).')
 param insightsConnectionString string
 
+@description('The operator\'s environment for the start task (main.bicep\'s nodeSettings): added to the template\'s, and a name the template sets is replaced, so each name is given once. Values go through string().')
+param nodeSettings object
+
 var userSubscription = poolAllocationMode == 'UserSubscription'
 // What the start task downloads with the node identity (infra/deploy.sh uploads them): the node setup
 // script, the batch_tasks source as a zip, and its pinned requirements.
 var nodePackageUrl = '${blobEndpoint}${nodePackageContainer}'
 var nodeFiles = ['start-task.sh', 'batch_tasks.zip', 'requirements.txt']
+// The start task's environment; batch_tasks/start.py passes every SITELENS_* and OTEL_TRACES_SAMPLER* variable
+// (and the connection string) on to the node server. nodeSettings is merged last: Batch refuses a start task that
+// names a variable twice, and an operator's value (more warm models, say) is meant to win.
+var startTaskEnvironment = union({
+  SITELENS_STORAGE_BLOB_URL: blobEndpoint
+  SITELENS_STORAGE_QUEUE_URL: queueEndpoint
+  SITELENS_NODE_CLIENT_ID: nodeClientId
+  SITELENS_WARM_MODELS: defaultModel
+  APPLICATIONINSIGHTS_CONNECTION_STRING: insightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${nodeClientId};Authorization=AAD'
+}, nodeSettings)
 
 resource batch 'Microsoft.Batch/batchAccounts@2024-07-01' = {
   // checkov:skip=CKV_AZURE_248: the Functions app (Flex Consumption without a VNet) and the nodes reach the Batch endpoint over the internet; only Entra-authenticated calls are accepted (allowedAuthenticationModes AAD, checked by CKV_SITELENS_5)
@@ -148,32 +162,10 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
           resourceId: nodeIdentityId
         }
       }]
-      environmentSettings: [
-        {
-          name: 'SITELENS_STORAGE_BLOB_URL'
-          value: blobEndpoint
-        }
-        {
-          name: 'SITELENS_STORAGE_QUEUE_URL'
-          value: queueEndpoint
-        }
-        {
-          name: 'SITELENS_NODE_CLIENT_ID'
-          value: nodeClientId
-        }
-        {
-          name: 'SITELENS_WARM_MODELS'
-          value: defaultModel
-        }
-        {
-          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-          value: insightsConnectionString
-        }
-        {
-          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
-          value: 'ClientId=${nodeClientId};Authorization=AAD'
-        }
-      ]
+      environmentSettings: [for setting in items(startTaskEnvironment): {
+        name: setting.key
+        value: string(setting.value)
+      }]
       // Root, for apt and the systemd unit; tasks themselves run as the non-admin pool user.
       userIdentity: {
         autoUser: {

@@ -30,6 +30,9 @@ param insightsConnectionString string
 @description('The app settings that configure sitelens itself (SITELENS_*), built in main.bicep.')
 param sitelensSettings object
 
+@description('The operator\'s settings (main.bicep\'s extraAppSettings), merged last: a name set above is replaced. Values go through string().')
+param extraAppSettings object
+
 // Host storage, the blob trigger and the queue triggers (connection "AzureWebJobsStorage") all use the
 // identity: the multi-service form, since a blob trigger needs the queue endpoint too.
 var platformSettings = {
@@ -108,9 +111,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
-      appSettings: [for item in items(union(platformSettings, sitelensSettings)): {
+      // The whole list: a deployment replaces every app setting, so one changed in the portal is reset here.
+      appSettings: [for item in items(union(platformSettings, sitelensSettings, extraAppSettings)): {
         name: item.key
-        value: item.value
+        value: string(item.value)
       }]
     }
   }

@@ -36,6 +36,9 @@ param softDeleteDays int
 @description('Log Analytics workspace for queue logs (the poison-queue alert reads them).')
 param workspaceId string
 
+@description('A CanNotDelete lock on the account: deleting it (or its group) fails until the lock is removed. A deleted account can be recovered within 14 days only while no new account of its name exists, and a re-deployment creates one at once.')
+param deleteLock bool
+
 // Containers the code names (shared/adapters/azure_photo_store.py, shared/uploads/naming.py) and two
 // for packages: the Functions app's one-deploy package, and what the Batch start task installs.
 var dataContainers = ['photos', 'quarantine', 'derived', 'results', 'models']
@@ -242,6 +245,19 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
         }
       ]
     }
+  }
+}
+
+// A re-deployment after an accidental deletion would create an empty account of the same name, which ends the
+// deleted one's recovery (docs/deploy.md, "Removing it"); the lock stops the deletion instead. It guards the account
+// resource only: blobs, queues and tables inside can still be deleted, as the app does. infra/teardown.sh removes it
+// by this name before deleting the group.
+resource deleteProtection 'Microsoft.Authorization/locks@2020-05-01' = if (deleteLock) {
+  name: 'sitelens-storage-cannot-delete'
+  scope: storage
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Photos, results and job records: infra/teardown.sh removes this lock before deleting the group (docs/deploy.md, Removing it).'
   }
 }
 

@@ -83,7 +83,12 @@ def test_start_task_downloads_its_files_with_the_node_identity() -> None:
 
 
 def test_start_task_gives_the_node_server_its_storage_and_identity() -> None:
-    env = {e["name"]: e["value"] for e in START["environmentSettings"]}
+    settings = START["environmentSettings"]
+    assert settings["loop_type"]["detail"]["object_name"] == "startTaskEnvironment"
+    assert bicep.render(settings["config"]) == "{name: setting.key, value: string(setting.value)}"
+    call = bicep.variable(BATCH, "startTaskEnvironment")["function"]
+    assert call["type"] == "union" and call["parameters"]["arg_2"] == "nodeSettings"  # the operator's, last
+    env = call["parameters"]["arg_1"]
     assert env == {
         "SITELENS_STORAGE_BLOB_URL": "blobEndpoint",
         "SITELENS_STORAGE_QUEUE_URL": "queueEndpoint",

@@ -134,6 +134,10 @@ MISTAKES: dict[str, tuple[str, str, str, tuple[str, str, str]]] = {
         STORAGE, "  parent: blobService\n", "  parent: queueService\n",
         ("containers", "parent", conformance.WRONG_PARENT),
     ),
+    "wrong enum literal on an extension resource (the storage account's lock)": (
+        STORAGE, "level: 'CanNotDelete'", "level: 'CannotDelete'",
+        ("deleteProtection", "properties.level", conformance.ENUM),
+    ),
     "existing resource of an unknown API version": (
         ROLES, "/storageAccounts@2023-05-01' existing", "/storageAccounts@2099-01-01' existing",
         ("storage", "", conformance.UNKNOWN_TYPE_VERSION),

@@ -53,6 +53,11 @@ if line.startswith("account get-access-token"):
     print(part({{"typ": "JWT", "alg": "RS256"}}) + "." + part(claims) + ".c2lnbmF0dXJl")
 elif line.startswith("account show --query user.type"):
     print(os.environ.get("FAKE_USER_TYPE", "user"))
+elif line.startswith("group exists"):
+    print(os.environ.get("FAKE_GROUP_EXISTS", "false"))  # a first deployment, unless the test says otherwise
+elif line.startswith("deployment group create") and "FAKE_DEPLOYMENT_ERROR" in os.environ:
+    print("ERROR: " + os.environ["FAKE_DEPLOYMENT_ERROR"], file=sys.stderr)
+    sys.exit(1)
 elif line.startswith("keyvault list-deleted"):
     if "FAKE_DELETED_VAULTS" not in os.environ:
         print("AuthorizationFailed", file=sys.stderr)

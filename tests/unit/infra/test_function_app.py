@@ -30,13 +30,14 @@ SECRET_LOOKING = re.compile(r"listKeys|primaryKey|secondaryKey|AccountKey|Shared
 
 
 def settings() -> dict[str, Any]:
-    """Name → expression of every app setting: functions.bicep's own, then main.bicep's SITELENS_* object."""
+    """Name → expression of every app setting: functions.bicep's own, then main.bicep's SITELENS_* object (the
+    operator's extraAppSettings, merged last, are empty unless a parameter file sets them)."""
     loop = bicep.at(APP, "properties/siteConfig/appSettings")
     assert loop["loop_type"]["type"] == "object"
     # pycep hands the object a loop runs over back as the text of its tree.
     source = ast.literal_eval(loop["loop_type"]["detail"]["object_name"])
-    assert bicep.render(source) == "union(platformSettings, sitelensSettings)"
-    assert bicep.render(loop["config"]) == "{name: item.key, value: item.value}"
+    assert bicep.render(source) == "union(platformSettings, sitelensSettings, extraAppSettings)"
+    assert bicep.render(loop["config"]) == "{name: item.key, value: string(item.value)}"
     platform = bicep.variable(FUNCTIONS, "platformSettings")
     sitelens = bicep.variable(bicep.main(), MAIN_CALL["sitelensSettings"])
     assert not set(platform) & set(sitelens)
@@ -116,7 +117,10 @@ def test_batch_settings_point_at_the_pool_and_its_identity() -> None:
     assert bicep.render(s["SITELENS_BATCH_URL"]) == "batch.outputs.batchEndpoint"
     assert s["SITELENS_BATCH_POOL_ID"] == "poolId"
     assert bicep.render(s["SITELENS_NODE_IDENTITY_ID"]) == "identities.outputs.nodeIdentityId"
-    assert bicep.render(s["SITELENS_TASK_ENV"]) == "string(taskEnvironment)"
+    assert s["SITELENS_TASK_ENV"] == "taskEnvironmentSetting"
+    assert bicep.render(bicep.variable(bicep.main(), "taskEnvironmentSetting")) == (
+        "string(union(taskEnvironment, operatorTaskEnvironment))"
+    )
     task_env = bicep.variable(bicep.main(), "taskEnvironment")
     assert {k: bicep.render(v) for k, v in task_env.items()} == {
         "SITELENS_STORAGE_BLOB_URL": "storage.outputs.blobEndpoint",

@@ -1,0 +1,143 @@
+"""infra/teardown.sh run for real against a recording stand-in for `az`: after the typed confirmation, and only
+then, it removes the storage account's delete lock (which would make the group's deletion fail) and the pool
+kick's custom role (a role definition outlives its group), then deletes the group; a refused role deletion is
+reported and the teardown goes on, a lock it cannot remove stops it. And the lock in the templates: on the
+storage account, behind a parameter that prod sets and dev does not."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.unit.infra import bicep
+from tests.unit.infra.test_deploy_script import option
+
+TEARDOWN = bicep.INFRA / "teardown.sh"
+GROUP = "rg-sitelens-prod"
+ACCOUNT = "baprodabcdefghijklm"
+ACCOUNT_ID = f"/subscriptions/s/resourceGroups/{GROUP}/providers/Microsoft.Batch/batchAccounts/{ACCOUNT}"
+LOCK_ID = f"/subscriptions/s/resourceGroups/{GROUP}/providers/Microsoft.Storage/storageAccounts/st/providers/Microsoft.Authorization/locks/x"  # noqa: E501
+STORAGE = bicep.module("storage")
+LOCK = bicep.resources_of_type(STORAGE, "Microsoft.Authorization/locks")
+# Records each call; answers the queries teardown.sh makes from FAKE_* variables; fails a command whose
+# first three words are in FAKE_REFUSE (comma-separated).
+FAKE_AZ = """\
+#!{python}
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+with Path(os.environ["FAKE_STATE"], "calls.jsonl").open("a") as f:
+    f.write(json.dumps(args) + "\\n")
+if " ".join(args[:3]) in os.environ.get("FAKE_REFUSE", "").split(","):
+    print("AuthorizationFailed", file=sys.stderr)
+    sys.exit(1)
+if args[:2] == ["group", "exists"]:
+    print("true")
+elif args[:2] == ["lock", "list"]:
+    query = args[args.index("--query") + 1]
+    print(os.environ.get("FAKE_LOCK_ID", "") if os.environ.get("FAKE_LOCK_NAME", "") in query else "")
+elif args[:3] == ["batch", "account", "list"]:
+    print(os.environ.get("FAKE_ACCOUNTS", ""))
+"""
+
+
+def teardown(tmp_path: Path, *args: str, answer: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "az").write_text(FAKE_AZ.format(python=sys.executable))
+    (fake_bin / "az").chmod(0o755)
+    lock_name = bicep.resource(STORAGE, next(iter(LOCK)))["name"]
+    environ = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "FAKE_STATE": str(tmp_path), "FAKE_LOCK_NAME": lock_name,
+               "FAKE_LOCK_ID": LOCK_ID, "FAKE_ACCOUNTS": f"{ACCOUNT}\t{ACCOUNT_ID}", **env}  # fmt: skip
+    return subprocess.run(["bash", str(TEARDOWN), GROUP, *args], input=answer, capture_output=True, text=True,
+                          env=environ, timeout=60, check=False)  # fmt: skip
+
+
+def calls(tmp_path: Path) -> list[list[str]]:
+    log = tmp_path / "calls.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def kick_role() -> str:
+    """The custom role's name as roles.bicep builds it for the Batch account ACCOUNT."""
+    name = str(bicep.resource(bicep.module("roles"), "poolAutoscaleKick")["properties"]["roleName"])
+    assert name == "sitelens pool autoscale kick (${batchAccountName})"
+    return name.replace("${batchAccountName}", ACCOUNT)
+
+
+def test_the_lock_and_the_custom_role_go_after_the_confirmation_and_before_the_group(tmp_path: Path) -> None:
+    result = teardown(tmp_path, answer=f"{GROUP}\n")
+    assert result.returncode == 0, result.stderr
+    made = calls(tmp_path)
+    steps = [" ".join(c[:3]) for c in made]
+    assert steps == ["group exists -n", "lock list -g", "lock delete --ids", "batch account list",
+                     "role assignment delete", "role definition delete", "group delete -n"]  # fmt: skip
+    assert made[2] == ["lock", "delete", "--ids", LOCK_ID, "--output", "none"]
+    # Azure refuses to delete a role still assigned: the app's assignment on the account goes first.
+    assignment, definition = made[4], made[5]
+    assert option(assignment, "--role") == kick_role() and option(assignment, "--scope") == ACCOUNT_ID
+    assert option(definition, "--name") == kick_role() and option(definition, "--resource-group") == GROUP
+    assert made[-1] == ["group", "delete", "-n", GROUP, "--yes"]
+
+
+def test_nothing_is_removed_without_the_confirmation(tmp_path: Path) -> None:
+    result = teardown(tmp_path, answer="rg-other\n")
+    assert result.returncode == 1
+    assert [c[:2] for c in calls(tmp_path)] == [["group", "exists"]]
+
+
+def test_a_refused_role_deletion_is_reported_and_the_group_still_goes(tmp_path: Path) -> None:
+    result = teardown(tmp_path, "--yes", FAKE_REFUSE="role assignment delete,role definition delete")
+    assert result.returncode == 0, result.stderr
+    assert f"could not delete the custom role '{kick_role()}'" in result.stderr
+    assert calls(tmp_path)[-1][:2] == ["group", "delete"]
+
+
+def test_a_lock_that_cannot_be_removed_stops_the_teardown(tmp_path: Path) -> None:
+    result = teardown(tmp_path, "--yes", FAKE_REFUSE="lock delete --ids")
+    assert result.returncode == 1
+    assert "could not remove lock" in result.stderr and "nothing deleted" in result.stderr
+    assert not [c for c in calls(tmp_path) if c[:2] == ["group", "delete"] or c[:2] == ["role", "definition"]]
+
+
+def test_without_a_lock_or_an_account_it_deletes_the_group_alone(tmp_path: Path) -> None:
+    result = teardown(tmp_path, "--yes", FAKE_LOCK_ID="", FAKE_ACCOUNTS="")
+    assert result.returncode == 0, result.stderr
+    assert [" ".join(c[:3]) for c in calls(tmp_path)] == [
+        "group exists -n", "lock list -g", "batch account list", "group delete -n"]  # fmt: skip
+
+
+def test_the_storage_account_has_a_delete_lock_behind_a_parameter() -> None:
+    assert len(LOCK) == 1, "one lock, on the storage account"
+    symbol, declared = next(iter(LOCK.items()))
+    assert declared["api_version"] == "2020-05-01"
+    assert declared["config"]["condition"] == "deleteLock"
+    body = bicep.resource(STORAGE, symbol)
+    assert body["scope"] == "storage"
+    assert body["properties"]["level"] == "CanNotDelete"
+    call = bicep.body(bicep.main()["modules"]["storage"]["config"])["params"]
+    assert call["deleteLock"] == "storageDeleteLock"
+    assert bicep.main()["parameters"]["storageDeleteLock"]["default"] is True  # azd and new environments
+
+
+@pytest.mark.parametrize(("env", "locked"), [("prod", "true"), ("dev", "false")])
+def test_prod_locks_its_storage_account_and_dev_does_not(env: str, locked: str) -> None:
+    text = (bicep.INFRA / f"main.{env}.bicepparam").read_text()
+    assert re.findall(r"^param storageDeleteLock = (\w+)$", text, re.M) == [locked]
+
+
+def test_usage_prints_the_whole_header_comment() -> None:
+    shown = subprocess.run(["bash", str(TEARDOWN)], check=False, capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 2
+    header = []
+    for line in TEARDOWN.read_text().splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        header.append(line.removeprefix("#").removeprefix(" "))
+    assert shown.stderr.splitlines() == header
