@@ -11,7 +11,17 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated options: `--score-thresh 0.3` would be taken for `--score-threshold` and a typo that starts a
+    real option would pass unnoticed (in a CI workflow, for one). Every group's parser is one of these, since
+    `add_subparsers` makes its parsers of the parser's own class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 class Group(NamedTuple):
@@ -53,7 +63,7 @@ class MissingPackage(Exception):
     """A group's module could not be imported because a third-party package is not installed."""
 
 
-def _register(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, group: Group) -> None:
+def _register(sub: argparse._SubParsersAction[Parser], name: str, group: Group) -> None:
     try:
         module = importlib.import_module(group.module)
     except ModuleNotFoundError as exc:
@@ -71,7 +81,7 @@ def _register(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: st
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sitelens", description="sitelens developer and operator tools")
+    parser = Parser(prog="sitelens", description="sitelens developer and operator tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     # The group asked for registers its own parser; every other one is a placeholder with its summary, so the

@@ -86,3 +86,12 @@ def test_the_listed_summary_is_the_one_the_group_registers(group: str) -> None:
     # The top-level help is built from cli's summaries, except for the group asked for, whose module registers
     # its own: the two helps are the same only where the words are.
     assert cli.build_parser([group]).format_help() == cli.build_parser([]).format_help()
+
+
+@pytest.mark.parametrize("argv", [["models", "route", "--sit", "north-yard", "--model", "m:1.0.0", "--weight", "10"],
+                                  ["jobs", "list", "--sit", "north-yard"], ["--verb", "cost"]])  # fmt: skip
+def test_an_abbreviated_option_is_refused_not_taken_for_the_option_it_starts(argv, capsys):
+    with pytest.raises(SystemExit) as refused:
+        cli.build_parser(argv).parse_args(argv)
+    said = capsys.readouterr().err
+    assert refused.value.code == 2 and ("unrecognized arguments" in said or "are required: --site" in said)
