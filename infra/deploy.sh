@@ -35,8 +35,8 @@ RETRY_PAUSE_S=${SITELENS_RETRY_PAUSE_S:-15}
 # The "Microsoft Azure Batch" application, the same in every tenant (its object id is not).
 BATCH_APP_ID=ddbf3205-c6bd-46ae-8127-60eb93363864
 # What a template deployment uses; ARM registers them itself where the deployer may register providers.
-PROVIDERS=(Microsoft.Batch Microsoft.EventGrid Microsoft.Insights Microsoft.KeyVault Microsoft.ManagedIdentity
-  Microsoft.OperationalInsights Microsoft.Storage Microsoft.Web)
+PROVIDERS=(Microsoft.Batch Microsoft.Consumption Microsoft.EventGrid Microsoft.Insights Microsoft.KeyVault
+  Microsoft.ManagedIdentity Microsoft.OperationalInsights Microsoft.Storage Microsoft.Web)
 
 log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

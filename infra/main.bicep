@@ -176,6 +176,16 @@ param jobFailureMinJobs int = 20
 @maxValue(180)
 param stuckPoolMinutes int = 30
 param functionErrorThreshold int = 5
+// The cost guard (docs/deploy.md, "Cost guard"): an alert on GPU nodes idle above the working-hours floor, and a
+// monthly budget on the resource group.
+@description('Hours more than minNodesAtWork nodes must stay idle before the idle-GPU alert fires: 1, 6, 12 or 24, the windows a metric alert accepts. Above holdMinutes plus the autoscale interval and a node\'s removal, or nodes held on purpose would fire it.')
+@allowed([1, 6, 12, 24])
+param idleNodeHours int = 6
+@description('Monthly cost budget on the resource group, in the billing account\'s currency; 0: no budget. Needs actionGroupId and budgetStartDate.')
+@minValue(0)
+param monthlyBudget int = 0
+@description('First day of the budget\'s first month, yyyy-MM-01: the month the budget is first deployed. Keep it afterwards: Azure refuses to change a budget\'s start date. Only read when monthlyBudget is above 0.')
+param budgetStartDate string = ''
 @description('Object id of the person or pipeline running deploy.sh, allowed to upload packages and models; empty: none.')
 param deployerPrincipalId string = ''
 
@@ -380,7 +390,20 @@ module alerts 'modules/alerts.bicep' = {
     jobFailureMinJobs: jobFailureMinJobs
     stuckPoolMinutes: stuckPoolMinutes
     functionErrorThreshold: functionErrorThreshold
+    batchAccountId: batch.outputs.batchAccountId
+    idleNodeHours: idleNodeHours
+    minNodesAtWork: minNodesAtWork
     tags: allTags
+  }
+}
+
+module budget 'modules/budget.bicep' = if (monthlyBudget > 0) {
+  name: 'budget'
+  params: {
+    budgetName: '${base}-monthly'
+    amount: monthlyBudget
+    startDate: budgetStartDate
+    actionGroupId: actionGroupId
   }
 }
 

@@ -23,6 +23,9 @@ param logRetentionDays = 30
 param storageDeleteLock = false
 param stuckPoolMinutes = 30
 param actionGroupId = ''
+// Cost guard (docs/deploy.md): the idle-GPU alert; no budget (it would need an action group).
+param idleNodeHours = 6
+param monthlyBudget = 0
 // Settings the templates do not set, merged last (a portal change is reset by the next deployment; docs/configuration.md):
 // param extraAppSettings = {
 //   OTEL_TRACES_SAMPLER: 'parentbased_traceidratio'

@@ -31,6 +31,14 @@ param stuckPoolMinutes = 30
 param jobFailurePercent = 5
 // The action group the alerts notify: set SITELENS_ACTION_GROUP_ID to its resource id before deploying.
 param actionGroupId = readEnvironmentVariable('SITELENS_ACTION_GROUP_ID', '')
+// Cost guard (docs/deploy.md, "Cost guard"): the idle-GPU alert fires when more than minNodesAtWork nodes stay
+// idle this many hours.
+param idleNodeHours = 6
+// A monthly budget on the resource group, notifying the action group at 80 % and 100 % of the month's actual
+// cost and at 100 % of its forecast. Off until set: the amount is yours (in the billing currency), and the start
+// date is the first day of the month you first deploy it, kept afterwards (Azure refuses to change it). Both:
+// param monthlyBudget = 2000
+// param budgetStartDate = '2027-01-01'
 // Settings the templates do not set, merged last (a portal change is reset by the next deployment; docs/configuration.md):
 // param extraAppSettings = {
 //   SITELENS_TASK_ENV: '{"SITELENS_TASK_TIMEOUT_S": "500"}'

@@ -1,6 +1,6 @@
 // Alerts for what needs a person: poison messages, a failure rate, a pool that does not start tasks,
-// and function errors. Log alerts query the Log Analytics workspace that Application Insights, the
-// queue logs and the Batch logs all write to.
+// function errors, and GPU nodes left idle. Log alerts query the Log Analytics workspace that Application
+// Insights, the queue logs and the Batch logs all write to; metric alerts read Azure Monitor's metrics.
 
 param location string
 param namePrefix string
@@ -28,6 +28,17 @@ param stuckPoolMinutes int
 @description('Failed requests of the app\'s own code (a photo\'s ingest or completion that raised, each try) in 15 minutes that raise the function-errors alert.')
 @minValue(1)
 param functionErrorThreshold int
+
+@description('The Batch account (resource id) whose GPU pool the idle-GPU alert watches.')
+param batchAccountId string
+
+@description('Hours more than minNodesAtWork nodes must stay idle before the idle-GPU alert fires: the windows a metric alert accepts.')
+@allowed([1, 6, 12, 24])
+param idleNodeHours int
+
+@description('Nodes the autoscale formula keeps through working hours: idle on purpose, so not counted by the idle-GPU alert.')
+@minValue(0)
+param minNodesAtWork int
 
 var actionGroups = empty(actionGroupId) ? [] : [actionGroupId]
 
@@ -226,4 +237,46 @@ resource functionErrorsAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   }
 }
 
-output alertNames array = [poisonAlert.name, failureRateAlert.name, stuckPoolAlert.name, functionErrorsAlert.name]
+// GPU nodes that cost money and do nothing: more nodes than the working-hours floor stayed idle for the whole
+// window. That happens when the autoscale formula fails to evaluate (the pool keeps its last target), when
+// the floor or its hours are not what was meant, or when scale-down is stuck. A metric alert, not a log one:
+// the Batch account's node-count metrics (IdleNodeCount ...) are not exported by diagnostic settings, so they
+// never reach AzureMetrics, and TaskStartEvent is written only when a task starts, so "no task started"
+// would be no data, which a metric alert does not evaluate. The metrics have no pool dimension: the account
+// holds this one pool. Minimum over the window: idle at every one-minute sample, so a burst that ran on the
+// nodes resets it. Nodes up to minNodesAtWork are not counted at any hour: the formula keeps them through
+// working hours, and a metric alert cannot tell the hours apart (docs/deploy.md says what that misses).
+resource idleNodesAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${namePrefix}-gpu-nodes-idle'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'More than ${minNodesAtWork} GPU node(s) (the working-hours floor, minNodesAtWork) stayed idle for ${idleNodeHours} hour(s): check the pool\'s autoscale run for an evaluation error and its target, and its nodes\' states (docs/deploy.md).'
+    severity: 2
+    enabled: true
+    scopes: [batchAccountId]
+    evaluationFrequency: 'PT15M'
+    // PT1H, PT6H, PT12H or PT24H: idleNodeHours allows only the hours that are metric alert windows.
+    windowSize: 'PT${idleNodeHours}H'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'IdleNodesAboveFloor'
+          metricNamespace: 'Microsoft.Batch/batchAccounts'
+          metricName: 'IdleNodeCount'
+          operator: 'GreaterThan'
+          threshold: minNodesAtWork
+          timeAggregation: 'Minimum'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [for id in actionGroups: {
+      actionGroupId: id
+    }]
+  }
+}
+
+output alertNames array = [poisonAlert.name, failureRateAlert.name, stuckPoolAlert.name, functionErrorsAlert.name, idleNodesAlert.name]

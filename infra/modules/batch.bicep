@@ -179,8 +179,9 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
   }
 }
 
-// To the workspace: the account's metrics (AzureMetrics: TaskStartEvent, which the stuck-pool alert
-// counts, TaskFailEvent, node counts ...) and its service log events (category ServiceLog, into
+// To the workspace: the account's exportable metrics (AzureMetrics: TaskStartEvent, which the stuck-pool
+// alert counts, TaskFailEvent ...; node counts are not exported, so the idle-GPU alert is a metric alert)
+// and its service log events (category ServiceLog, into
 // AzureDiagnostics: pool resize, task start/complete/fail events, for looking into a stuck pool).
 resource batchLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'batch-logs'

@@ -15,7 +15,7 @@ from tests.unit.infra.bicep_conformance import Finding
 from tests.unit.infra.bicep_resources import declarations_in_text, infra_declarations
 from tests.unit.infra.bicep_type_definitions import REFRESH_SCRIPT, TYPES_DIR, vendored
 
-STORAGE, BATCH, MONITORING, ROLES, FUNCTIONS = "storage", "batch", "monitoring", "roles", "functions"
+STORAGE, BATCH, MONITORING, ROLES, FUNCTIONS, BUDGET = "storage", "batch", "monitoring", "roles", "functions", "budget"
 
 
 def _check_module(name: str, anchor: str, replacement: str) -> list[Finding]:
@@ -137,6 +137,10 @@ MISTAKES: dict[str, tuple[str, str, str, tuple[str, str, str]]] = {
     "wrong enum literal on an extension resource (the storage account's lock)": (
         STORAGE, "level: 'CanNotDelete'", "level: 'CannotDelete'",
         ("deleteProtection", "properties.level", conformance.ENUM),
+    ),
+    "wrong enum literal in a budget's notification (a map of objects)": (
+        BUDGET, "thresholdType: 'Forecasted'", "thresholdType: 'Forecast'",
+        ("budget", "properties.notifications.forecast100.thresholdType", conformance.ENUM),
     ),
     "existing resource of an unknown API version": (
         ROLES, "/storageAccounts@2023-05-01' existing", "/storageAccounts@2099-01-01' existing",

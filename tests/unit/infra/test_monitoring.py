@@ -1,5 +1,5 @@
-"""Monitoring: Entra-only Application Insights over Log Analytics, and the four alerts, whose log queries
-match the messages the code really logs."""
+"""Monitoring: Entra-only Application Insights over Log Analytics, and the alerts, whose log queries match
+the messages the code really logs (the idle-GPU alert: test_cost_guard.py)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def test_application_insights_is_workspace_based_and_entra_only() -> None:
     assert workspace["features"] == {"disableLocalAuth": True}
 
 
-def test_the_four_alerts_exist_and_notify_the_action_group_parameter() -> None:
+def test_the_five_alerts_exist_and_notify_the_action_group_parameter() -> None:
     assert set(QUERY_RULES) == {"poisonAlert", "failureRateAlert", "stuckPoolAlert"}
-    assert set(METRIC_RULES) == {"functionErrorsAlert"}
+    assert set(METRIC_RULES) == {"functionErrorsAlert", "idleNodesAlert"}
     assert (
         bicep.render(bicep.variable(ALERTS, "actionGroups")) == "conditional(empty(actionGroupId), [], [actionGroupId])"
     )
@@ -38,8 +38,10 @@ def test_the_four_alerts_exist_and_notify_the_action_group_parameter() -> None:
         props = bicep.resource(ALERTS, name)["properties"]
         assert props["actions"] == {"actionGroups": "actionGroups"}
         assert props["scopes"] == ["workspaceId"]
+    for name in METRIC_RULES:
+        props = bicep.resource(ALERTS, name)["properties"]
+        assert props["actions"]["loop_type"]["detail"]["array_name"] == "actionGroups", name
     errors = bicep.resource(ALERTS, "functionErrorsAlert")["properties"]
-    assert errors["actions"]["loop_type"]["detail"]["array_name"] == "actionGroups"
     assert errors["scopes"] == ["insightsId"]
     assert errors["criteria"]["allOf"][0]["metricName"] == "requests/failed"
 
