@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from string import Formatter
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from batch_tasks.artifacts import MODEL_ID
 
 # OpenCV's own decode cap (batch_tasks/ocr/opencv.py sets it before OpenCV loads; a test keeps the two equal):
 # stated here too so that reading settings never loads OpenCV.
@@ -23,6 +26,12 @@ MAX_PIXELS = 50_000_000
 INPUT_FILE = "input.jpg"
 TASK_TIMEOUT = "SITELENS_TASK_TIMEOUT_S"
 TASK_COMMAND = "SITELENS_TASK_COMMAND"
+POOL_ID_FORM = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Batch's rule for a pool id
+# A user-assigned identity's resource id, the form Batch's identity references take.
+IDENTITY_ID_FORM = re.compile(
+    r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+",
+    re.IGNORECASE,
+)
 TASK_COMMAND_FIELDS = frozenset({"job_id", "input"})  # what the submitter fills in
 TASK_ENV = "SITELENS_TASK_ENV"
 WALL_CLOCK_S = "SITELENS_TASK_MAX_WALL_CLOCK_S"
@@ -89,11 +98,15 @@ class PipelineSettings:
             batch_url=batch_url,
             batch_account=env.get("SITELENS_BATCH_ACCOUNT"),
             batch_key=env.get("SITELENS_BATCH_KEY"),
-            pool_id=env.get("SITELENS_BATCH_POOL_ID", d.pool_id),
+            pool_id=_matching(env, "SITELENS_BATCH_POOL_ID", d.pool_id, POOL_ID_FORM, problems),
             task_command=_task_command(env.get(TASK_COMMAND, d.task_command), problems),
             task_env=task_env,
-            node_identity_id=env.get("SITELENS_NODE_IDENTITY_ID"),
-            default_model=env.get("SITELENS_DEFAULT_MODEL", d.default_model),
+            node_identity_id=(  # empty: none, as unset
+                _matching(env, "SITELENS_NODE_IDENTITY_ID", "", IDENTITY_ID_FORM, problems)
+                if env.get("SITELENS_NODE_IDENTITY_ID")
+                else None
+            ),
+            default_model=_matching(env, "SITELENS_DEFAULT_MODEL", d.default_model, MODEL_ID, problems),
             quality_reject=reject,
             task_max_wall_clock_s=wall_clock,
             task_max_retries=retries,
@@ -129,6 +142,17 @@ def number(
 def _bounds_text(default: float, above: float, most: float) -> str:
     low = f"a whole number of at least {int(above) + 1}" if isinstance(default, int) else f"a number above {above:g}"
     return f"{low} and at most {most:.15g}" if math.isfinite(most) else low
+
+
+def _matching(env: Mapping[str, str], name: str, default: str, form: re.Pattern[str], problems: list[str]) -> str:
+    """The setting if it has the form the service will accept (absent: the default); a problem otherwise, named
+    here rather than by Batch or the model registry on every photo."""
+    value = env.get(name)
+    if value is None:
+        return default
+    if not form.fullmatch(value):
+        problems.append(f"{name} must match {form.pattern}, not {value[:80]!r}")
+    return value
 
 
 def flag(env: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from batch_tasks.artifacts import is_model_id
 from batch_tasks.protocol import socket_path
 
 
@@ -96,10 +97,19 @@ class NodeSettings:
             max_wait_s=_int(env, "SITELENS_MAX_WAIT_MS", 5, 0) / 1000,
             max_queue=_int(env, "SITELENS_MAX_QUEUE", 256, 1),
             model_cache=_int(env, "SITELENS_MODEL_CACHE", 2, 1),
-            warm_models=tuple(m for m in env.get("SITELENS_WARM_MODELS", "ocr/ppocrv4").split(",") if m.strip()),
+            warm_models=_model_ids(env.get("SITELENS_WARM_MODELS", "ocr/ppocrv4")),
             # 0 only when unset (an explicit 0 is refused): ONNX Runtime then takes all cores.
             intra_op_threads=_int(env, "SITELENS_INTRA_OP_THREADS", 0, 1) or None,
         )
+
+
+def _model_ids(text: str) -> tuple[str, ...]:
+    """`SITELENS_WARM_MODELS`, comma-separated model ids; spaces around each are not part of it."""
+    ids = tuple(m.strip() for m in text.split(",") if m.strip())
+    wrong = [m for m in ids if not is_model_id(m)]
+    if wrong:
+        raise NodeSettingsError(f"SITELENS_WARM_MODELS must list model ids (name/version), not {wrong[0][:80]!r}")
+    return ids
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:

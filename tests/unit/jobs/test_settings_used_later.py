@@ -199,3 +199,24 @@ def test_the_settings_pixel_cap_is_opencvs_and_reading_settings_loads_no_opencv_
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=repo)
     modules = set(loaded.stdout.split())
     assert not modules & {"cv2", "azure.batch", "azure.data.tables", "azure.storage.blob"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SITELENS_DEFAULT_MODEL", ""), ("SITELENS_DEFAULT_MODEL", "ocr"), ("SITELENS_DEFAULT_MODEL", "ocr/ppocrv4 "),
+     ("SITELENS_BATCH_POOL_ID", ""), ("SITELENS_BATCH_POOL_ID", "gpu pool"),
+     ("SITELENS_NODE_IDENTITY_ID", "id-sitelens-node"), ("SITELENS_NODE_IDENTITY_ID", "/subscriptions/s/x")],
+)  # fmt: skip
+def test_names_batch_and_the_registry_would_refuse_on_every_photo_are_refused_at_start(name: str, value: str) -> None:
+    assert f"{name} must match" in refusal({name: value})
+
+
+def test_the_names_the_templates_and_the_local_stack_set_are_accepted() -> None:
+    identity = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-sitelens-prod/providers/"
+                "Microsoft.ManagedIdentity/userAssignedIdentities/id-sitelens-prod-node")  # fmt: skip
+    env = {**BASE, "SITELENS_DEFAULT_MODEL": "ocr/ppocrv4", "SITELENS_BATCH_POOL_ID": "sitelens-gpu",
+           "SITELENS_NODE_IDENTITY_ID": identity}  # fmt: skip
+    pipeline = Settings.from_env(env).pipeline
+    assert (pipeline.default_model, pipeline.pool_id, pipeline.node_identity_id) == (
+        "ocr/ppocrv4", "sitelens-gpu", identity)  # fmt: skip
+    assert Settings.from_env({**BASE, "SITELENS_NODE_IDENTITY_ID": ""}).pipeline.node_identity_id is None

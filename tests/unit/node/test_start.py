@@ -95,3 +95,11 @@ def test_intra_op_threads_are_a_whole_number_of_at_least_one_named_when_not(valu
 def test_intra_op_threads_unset_mean_all_cores(value: str | None, threads: int | None) -> None:
     env = {"AZ_BATCH_NODE_SHARED_DIR": "/n"} | ({} if value is None else {"SITELENS_INTRA_OP_THREADS": value})
     assert NodeSettings.from_env(env).intra_op_threads == threads
+
+
+def test_warm_models_are_model_ids_with_the_spaces_around_them_dropped():
+    shared = {"AZ_BATCH_NODE_SHARED_DIR": "/n"}
+    settings = NodeSettings.from_env({**shared, "SITELENS_WARM_MODELS": " ocr/ppocrv4 , detect/pipes-1.0 ,"})
+    assert settings.warm_models == ("ocr/ppocrv4", "detect/pipes-1.0")
+    with pytest.raises(NodeSettingsError, match="SITELENS_WARM_MODELS must list model ids"):
+        NodeSettings.from_env({**shared, "SITELENS_WARM_MODELS": "ocr/ppocrv4,ppocrv4"})
