@@ -27,10 +27,11 @@ pytestmark = pytest.mark.integration
 TRIALS = 3  # two retries at once lost one of them to a 409 in every trial before they were made safe
 
 
-def failed_job(rig: Rig, photo_id: str) -> tuple[Job, str]:  # noqa: F811 - the rig fixture imported above
-    """A photo taken and queued, whose task then failed; and the URL its device can still write."""
+def failed_job(rig: Rig, photo_id: str, seed: int = 1) -> tuple[Job, str]:  # noqa: F811 - the rig fixture
+    """A photo taken and queued, whose task then failed; and the URL its device can still write. Photos of other
+    `seed`s have other bytes: a retry of one with the same bytes as a retry still queued would follow it."""
     name, url, hint = rig.grant(photo_id)
-    commit(url, photo(1))
+    commit(url, photo(seed))
     job = rig.ingestion.ingest(name)
     assert job is not None and job.id == hint and job.state is JobState.QUEUED
     done = rig.ingestion.finisher.finish(job, JobState.FAILED, reason="task_failed", detail="the task failed")
@@ -45,7 +46,7 @@ def retry(rig: Rig, job: Job) -> Any:  # noqa: F811 - the rig fixture imported a
 
 def test_two_retries_at_the_same_moment_answer_the_same_new_job(rig):  # noqa: F811 - the fixture imported above
     for trial in range(TRIALS):
-        job, _ = failed_job(rig, f"IMG{trial}")
+        job, _ = failed_job(rig, f"IMG{trial}", seed=trial + 1)
         answers = at_once(2, lambda _n, job=job: retry(rig, job))
         assert [a.status for a in answers] == [202, 202], [a.body for a in answers]
         again = answers[0].body["id"]
