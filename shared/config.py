@@ -50,7 +50,9 @@ TABLE_PREFIX_FORM = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 # is checked: the host's own parser does not ship with the app, and in Azure a schedule the host cannot read
 # disables its timer function without a word (the reconciler's, for one).
 SCHEDULE_FIELD = re.compile(r"[0-9*/,\-A-Za-z]+")
-SCHEDULE_FIELDS = 6  # second, minute, hour, day, month, day of week: Azure's NCRONTAB has the seconds
+# second, minute, hour, day, month, day of week; or five without the second, which the timer extension reads as
+# second 0 (CronSchedule.cs: HasSeconds is "not five fields").
+SCHEDULE_FIELDS = (5, 6)
 # Set by App Service / Functions in Azure; their presence means "not a developer machine".
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
@@ -207,8 +209,8 @@ def _check_schedules(env: Mapping[str, str], problems: list[str]) -> None:
         if schedule is None:
             continue  # absent, the host itself refuses to index the function
         fields = schedule.split()
-        if len(fields) != SCHEDULE_FIELDS or not all(SCHEDULE_FIELD.fullmatch(f) for f in fields):
+        if len(fields) not in SCHEDULE_FIELDS or not all(SCHEDULE_FIELD.fullmatch(f) for f in fields):
             problems.append(
                 f"{name} must be an NCRONTAB schedule of six fields, second minute hour day month day-of-week "
-                f"(`0 */5 * * * *`), not {schedule[:40]!r}"
+                f"(`0 */5 * * * *`), or five without the second, not {schedule[:40]!r}"
             )

@@ -114,10 +114,12 @@ class CronSchedule:
     @classmethod
     def parse(cls, expression: str) -> CronSchedule:
         parts = expression.split()
+        if len(parts) == 5:  # the timer extension reads five fields as a schedule without seconds (CronSchedule.cs)
+            parts = ["0", *parts]
         if len(parts) != 6:
             raise ScheduleError(
-                f"'{expression}' has {len(parts)} fields; Azure Functions needs six: "
-                "{second} {minute} {hour} {day} {month} {day-of-week}"
+                f"'{expression}' has {len(parts)} fields; Azure Functions needs six, "
+                "{second} {minute} {hour} {day} {month} {day-of-week}, or five without the seconds"
             )
         try:
             fields = [_parse_field(p, i) for i, p in enumerate(parts)]

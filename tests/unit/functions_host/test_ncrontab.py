@@ -67,7 +67,7 @@ def test_naive_moments_are_refused():
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
-        ("0 */5 * * *", "5 fields; Azure Functions needs six"),
+        ("*/5 * * *", "4 fields; Azure Functions needs six"),
         ("0 0 0 * * * *", "7 fields"),
         ("60 * * * * *", r"field 1 \(second\): '60': values must be between 0 and 59"),
         ("0 60 * * * *", r"field 2 \(minute\)"),
@@ -242,3 +242,9 @@ def test_next_after_matches_an_independent_reference(drawn, moment):
         assert found == expected
     else:  # nothing within the reference window: the answer must lie beyond it
         assert found.date() >= moment.date() + timedelta(days=_REFERENCE_DAYS)
+
+
+def test_five_fields_are_a_schedule_without_seconds_as_the_timer_extension_reads_them():
+    five, six = CronSchedule.parse("*/5 * * * *"), CronSchedule.parse("0 */5 * * * *")
+    moment = datetime(2027, 1, 1, 10, 2, 30, tzinfo=UTC)
+    assert five.next_after(moment) == six.next_after(moment) == datetime(2027, 1, 1, 10, 5, tzinfo=UTC)

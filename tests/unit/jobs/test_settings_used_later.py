@@ -149,8 +149,15 @@ def test_the_loopback_allowance_reads_its_spellings(value: str, allowed: bool) -
     assert Settings.from_env({**BASE, "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": value}).webhooks_allow_loopback is allowed
 
 
-BAD_SCHEDULES = ["0 */5 * * *", "0 */5 * * * * *", "00:05:00", "0 */5 * * * ?", "", "every 5 minutes", "0 5 * * * $"]
-GOOD_SCHEDULES = ["0 */5 * * * *", "*/10 * * * * *", "0 0 0 1 1 *", "0 30 9 * Jan-Mar MON-FRI", "0 0,30 8-18/2 * * 1-5"]
+BAD_SCHEDULES = ["*/5 * * *", "0 */5 * * * * *", "00:05:00", "0 */5 * * * ?", "", "every 5 minutes", "0 5 * * * $"]
+GOOD_SCHEDULES = [
+    "0 */5 * * * *",
+    "*/5 * * * *",
+    "*/10 * * * * *",
+    "0 0 0 1 1 *",
+    "0 30 9 * Jan-Mar MON-FRI",
+    "0 0,30 8-18/2 * * 1-5",
+]
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
