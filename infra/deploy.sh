@@ -155,16 +155,25 @@ register_providers() {
 
 # `az group create` on an existing group replaces its tags (a PUT): the group is created only when it is missing,
 # so tags someone added to it (cost centre, owner ...) survive a re-deployment.
+# Everything deploys into the group's region (main.bicep: resourceGroup().location), so an existing group in
+# another region than LOCATION is refused, as `az group create` would: the photos would live where nobody chose.
 ensure_resource_group() {
-  local exists
-  exists=$(az group exists -n "$RESOURCE_GROUP") || die "could not ask whether resource group $RESOURCE_GROUP exists"
+  local exists region
+  exists=$(az group exists -n "$RESOURCE_GROUP" -o json) ||
+    die "could not ask whether resource group $RESOURCE_GROUP exists"
   case $exists in
     false)
       log "creating resource group $RESOURCE_GROUP in $LOCATION"
       az group create -n "$RESOURCE_GROUP" -l "$LOCATION" --tags application=sitelens environment="$ENVIRONMENT" \
         --output none
       ;;
-    true) log "resource group $RESOURCE_GROUP exists: left as it is (its tags included)" ;;
+    true)
+      region=$(az group show -n "$RESOURCE_GROUP" --query location -o tsv) ||
+        die "could not read the region of resource group $RESOURCE_GROUP"
+      [[ ${region,,} == "$(tr -d ' ' <<<"${LOCATION,,}")" ]] ||
+        die "resource group $RESOURCE_GROUP is in $region, not $LOCATION: everything would deploy there"
+      log "resource group $RESOURCE_GROUP exists: left as it is (its tags included)"
+      ;;
     *) die "az group exists answered '$exists' for $RESOURCE_GROUP" ;;
   esac
 }

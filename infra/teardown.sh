@@ -23,7 +23,20 @@ usage() {
 }
 
 # A lock anywhere in the group makes its deletion fail (ScopeLocked). Only the templates' lock is removed: one
-# that someone else placed stops the teardown, as it was meant to.
+# that someone else placed stops the teardown, as it was meant to, and before anything is removed (else the
+# running deployment would be left without its own lock and its role).
+refuse_other_locks() {
+  local group=$1 others
+  others=$(az lock list -g "$group" --query "[?name!='$LOCK_NAME'].id" -o tsv) ||
+    { log "could not list the locks in $group: nothing deleted"; exit 1; }
+  if [[ -n $others ]]; then
+    log "$group holds locks the templates did not place; remove them first (az lock delete --ids ...):"
+    log "$others"
+    log "nothing deleted"
+    exit 1
+  fi
+}
+
 remove_storage_lock() {
   local group=$1 ids
   ids=$(az lock list -g "$group" --query "[?name=='$LOCK_NAME'].id" -o tsv) ||
@@ -71,6 +84,7 @@ main() {
     read -r -p "Delete resource group $group and all its data? Type the group's name to confirm: " answer
     [[ $answer == "$group" ]] || { log "not confirmed: nothing deleted"; exit 1; }
   fi
+  refuse_other_locks "$group"
   remove_storage_lock "$group"
   remove_kick_roles "$group"
   log "deleting $group (several minutes; Batch pools drain first)"

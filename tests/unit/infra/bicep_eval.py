@@ -91,7 +91,10 @@ class Evaluator:
 
 
 def arm_string(value: Any) -> str:
-    """ARM's string(): a string as it is, anything else as compact JSON."""
+    """ARM's string(): a string as it is, a bool as `True`/`False` (as .NET writes it; the docs say to quote
+    booleans), anything else as compact JSON."""
+    if isinstance(value, bool):
+        return str(value)
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 

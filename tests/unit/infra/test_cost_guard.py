@@ -168,7 +168,8 @@ def test_the_start_date_is_set_once_not_recomputed_at_each_deployment() -> None:
     default = MAIN["parameters"]["budgetStartDate"]["default"]
     assert default == ""
     assert "utcnow(" not in (bicep.INFRA / "main.bicep").read_text().lower()
-    # An empty date, or one that is not yyyy-MM-01, stops the budget's deployment before Azure sees it.
+    # An empty date (or one of another length) stops the budget's deployment before Azure sees it; the form
+    # yyyy-MM-01 itself is Azure's to check.
     assert {k: v for k, v in _limits(BUDGET, "startDate").items() if k != "description"} == {
         "min_length": 10, "max_length": 10,
     }  # fmt: skip

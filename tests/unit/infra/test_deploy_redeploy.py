@@ -24,10 +24,22 @@ def test_an_existing_group_is_not_created_again_so_its_tags_stay(tmp_path: Path)
     result = run(DEPLOY, ARGS, tmp_path, FAKE_GROUP_EXISTS="true")
     assert result.returncode == 0, result.stderr[-3000:]
     made = calls(tmp_path)
-    assert ["group", "exists", "-n", "rg-sitelens-dev"] in made
+    assert ["group", "exists", "-n", "rg-sitelens-dev", "-o", "json"] in made  # json: whatever az's default output
     assert not [c for c in made if c[:2] == ["group", "create"]]
     assert any(c[:3] == ["deployment", "group", "create"] for c in made)  # the templates still deploy
     assert "resource group rg-sitelens-dev exists: left as it is" in result.stderr
+
+
+def test_an_existing_group_in_another_region_is_refused_before_anything_deploys(tmp_path: Path) -> None:
+    result = run(DEPLOY, ARGS, tmp_path, FAKE_GROUP_EXISTS="true", FAKE_GROUP_REGION="eastus")
+    assert result.returncode == 1
+    assert "rg-sitelens-dev is in eastus, not westeurope" in result.stderr
+    assert not any(c[:3] == ["deployment", "group", "create"] for c in calls(tmp_path))
+
+
+def test_the_region_is_compared_as_azure_names_it(tmp_path: Path) -> None:
+    result = run(DEPLOY, ["dev", "rg-sitelens-dev", "West Europe"], tmp_path, FAKE_GROUP_EXISTS="true")
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_a_missing_group_is_created_with_its_tags_before_the_deployment(tmp_path: Path) -> None:

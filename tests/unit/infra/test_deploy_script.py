@@ -55,6 +55,8 @@ elif line.startswith("account show --query user.type"):
     print(os.environ.get("FAKE_USER_TYPE", "user"))
 elif line.startswith("group exists"):
     print(os.environ.get("FAKE_GROUP_EXISTS", "false"))  # a first deployment, unless the test says otherwise
+elif line.startswith("group show"):
+    print(os.environ.get("FAKE_GROUP_REGION", "westeurope"))
 elif line.startswith("deployment group create") and "FAKE_DEPLOYMENT_ERROR" in os.environ:
     print("ERROR: " + os.environ["FAKE_DEPLOYMENT_ERROR"], file=sys.stderr)
     sys.exit(1)

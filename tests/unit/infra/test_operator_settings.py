@@ -60,7 +60,7 @@ def test_by_default_the_settings_are_the_templates_alone() -> None:
 
 
 def test_extra_app_settings_are_merged_last_and_rendered_as_strings() -> None:
-    extra = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": 0.1,
+    extra = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
              "SITELENS_DEFAULT_MODEL": "ocr/other", "SITELENS_MAX_PHOTO_BYTES": 1048576}  # fmt: skip
     settings = app_settings(extraAppSettings=extra)
     names = [name for name, _ in settings]

@@ -1,7 +1,8 @@
 """infra/teardown.sh run for real against a recording stand-in for `az`: after the typed confirmation, and only
 then, it removes the storage account's delete lock (which would make the group's deletion fail) and the pool
 kick's custom role (a role definition outlives its group), then deletes the group; a refused role deletion is
-reported and the teardown goes on, a lock it cannot remove stops it. And the lock in the templates: on the
+reported and the teardown goes on, a lock it cannot remove, or one it did not place, stops it before anything
+is removed. And the lock in the templates: on the
 storage account, behind a parameter that prod sets and dev does not."""
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ if args[:2] == ["group", "exists"]:
     print("true")
 elif args[:2] == ["lock", "list"]:
     query = args[args.index("--query") + 1]
-    print(os.environ.get("FAKE_LOCK_ID", "") if os.environ.get("FAKE_LOCK_NAME", "") in query else "")
+    if "!=" in query:  # the locks someone else placed
+        print(os.environ.get("FAKE_OTHER_LOCKS", ""))
+    else:
+        print(os.environ.get("FAKE_LOCK_ID", "") if os.environ.get("FAKE_LOCK_NAME", "") in query else "")
 elif args[:3] == ["batch", "account", "list"]:
     print(os.environ.get("FAKE_ACCOUNTS", ""))
 """
@@ -76,11 +80,11 @@ def test_the_lock_and_the_custom_role_go_after_the_confirmation_and_before_the_g
     assert result.returncode == 0, result.stderr
     made = calls(tmp_path)
     steps = [" ".join(c[:3]) for c in made]
-    assert steps == ["group exists -n", "lock list -g", "lock delete --ids", "batch account list",
+    assert steps == ["group exists -n", "lock list -g", "lock list -g", "lock delete --ids", "batch account list",
                      "role assignment delete", "role definition delete", "group delete -n"]  # fmt: skip
-    assert made[2] == ["lock", "delete", "--ids", LOCK_ID, "--output", "none"]
+    assert made[3] == ["lock", "delete", "--ids", LOCK_ID, "--output", "none"]
     # Azure refuses to delete a role still assigned: the app's assignment on the account goes first.
-    assignment, definition = made[4], made[5]
+    assignment, definition = made[5], made[6]
     assert option(assignment, "--role") == kick_role() and option(assignment, "--scope") == ACCOUNT_ID
     assert option(definition, "--name") == kick_role() and option(definition, "--resource-group") == GROUP
     assert made[-1] == ["group", "delete", "-n", GROUP, "--yes"]
@@ -110,7 +114,7 @@ def test_without_a_lock_or_an_account_it_deletes_the_group_alone(tmp_path: Path)
     result = teardown(tmp_path, "--yes", FAKE_LOCK_ID="", FAKE_ACCOUNTS="")
     assert result.returncode == 0, result.stderr
     assert [" ".join(c[:3]) for c in calls(tmp_path)] == [
-        "group exists -n", "lock list -g", "batch account list", "group delete -n"]  # fmt: skip
+        "group exists -n", "lock list -g", "lock list -g", "batch account list", "group delete -n"]  # fmt: skip
 
 
 def test_the_storage_account_has_a_delete_lock_behind_a_parameter() -> None:
@@ -141,3 +145,10 @@ def test_usage_prints_the_whole_header_comment() -> None:
             break
         header.append(line.removeprefix("#").removeprefix(" "))
     assert shown.stderr.splitlines() == header
+
+
+def test_a_lock_someone_else_placed_stops_the_teardown_before_anything_is_removed(tmp_path: Path) -> None:
+    other = f"/subscriptions/s/resourceGroups/{GROUP}/providers/Microsoft.Authorization/locks/policy-lock"
+    result = teardown(tmp_path, "--yes", FAKE_OTHER_LOCKS=other)
+    assert result.returncode == 1 and other in result.stderr and "nothing deleted" in result.stderr
+    assert [" ".join(c[:2]) for c in calls(tmp_path)] == ["group exists", "lock list"]  # no delete of any kind
