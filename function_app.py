@@ -100,6 +100,11 @@ def reconcile(timer: func.TimerRequest) -> None:
     composition.reconciler().run()
 
 
+@app.timer_trigger(arg_name="timer", schedule="%SITELENS_RECORDS_EXPIRY_SCHEDULE%")
+def expire_records(timer: func.TimerRequest) -> None:
+    composition.record_expiry().run()
+
+
 # --- status API ----------------------------------------------------------------------------------
 def _jobs(action: str, req: func.HttpRequest) -> func.HttpResponse:
     return _serve(lambda: composition.jobs_api().handle(

@@ -51,6 +51,7 @@ def prepare_app(dest: Path, connection: str, tag: str) -> Path:
         "SITELENS_TABLE_PREFIX": f"m{tag}",
         "SITELENS_MAX_PHOTO_BYTES": str(CAP),
         "SITELENS_RECONCILE_SCHEDULE": RARELY,
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": RARELY,
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
         # A too-large photo is rejected before submission: this loopback endpoint is never called.
         "SITELENS_BATCH_URL": f"http://127.0.0.1:{free_port()}",

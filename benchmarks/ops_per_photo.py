@@ -14,8 +14,8 @@ between two marks of `emulators.request_counter` and divided by its photos:
   time, as Event Grid redelivers): the job exists, so nothing new is done.
 
 A scenario ends when the receiver has every photo's webhook and the app's storage traffic has been still for
-`SETTLE_S`. The reconciler and the webhook sweep are scheduled hourly for the run, so that what is counted
-follows from the photos, not from the clock; what a timer run costs is a fixed rate, not a per-photo one
+`SETTLE_S`. The reconciler, the webhook sweep and record expiry are scheduled hourly for the run, so that what
+is counted follows from the photos, not from the clock; what a timer run costs is a fixed rate, not a per-photo one
 (docs/scale.md). The local host's own blob scan and receipts (what Event Grid replaces in Azure) are counted
 apart, as `host_storage`. Printed as a table and JSON, written to `.local/benchmarks/ops_per_photo.json`.
 Run: `.venv/bin/python -m benchmarks.ops_per_photo [--photos N]`.
@@ -65,7 +65,7 @@ def counted_stack(folder: Path, env: dict[str, str] | None = None) -> Iterator[t
     stack = Stack(repo=REPO, state_dir=folder / "stack", azurite_ports=(free_port(), free_port(), free_port()),
                   functions_port=free_port(), batch_port=free_port(), azurite_debug_log=folder / "azurite-debug.log",
                   functions_env={"SITELENS_RECONCILE_SCHEDULE": HOURLY, "SITELENS_WEBHOOK_SWEEP_SCHEDULE": HOURLY,
-                                 **(env or {})})  # fmt: skip
+                                 "SITELENS_RECORDS_EXPIRY_SCHEDULE": HOURLY, **(env or {})})  # fmt: skip
     logs = stack.state_dir / "logs"
     counter = RequestCounter(folder / "azurite-debug.log", logs / "batch.log", logs / "functions.log")
     stack.start()

@@ -27,8 +27,12 @@ param quarantineRetentionDays int = 30
 param derivedRetentionDays int = 7
 @description('Days a result (results/{job}/result.json and overlay.jpg, the photo drawn with its boxes) is kept after it is written; the job and its summary stay. The app reuses a result for the same photo only while it has a day left.')
 @minValue(1)
-@maxValue(99999)
+@maxValue(99998)
 param resultsRetentionDays int = 90
+@description('Days the tables keep a job after it was received: its state, timings and result summary (the first lines read), its webhook events and deliveries, its feedback, its upload reservation and content claims. An hourly sweep deletes them then. More than resultsRetentionDays, or the app refuses to start.')
+@minValue(2)
+@maxValue(99999)
+param recordsRetentionDays int = 365
 param softDeleteDays int = 7
 param logRetentionDays int = 30
 @description('A CanNotDelete lock on the storage account (true in prod): a deleted account can be recovered within 14 days only while no new account of its name exists, which the next deployment would create. infra/teardown.sh removes the lock.')
@@ -143,6 +147,7 @@ param qualityReject string = '{}'
 param uploadSasTtlSeconds int = 900
 param reconcileSchedule string = '0 */5 * * * *'
 param webhookSweepSchedule string = '0 */2 * * * *'
+param recordsExpirySchedule string = '0 23 * * * *'
 @description('Comma-separated ports webhook receivers may use.')
 param webhookAllowedPorts string = '443'
 @description('An attempt still open this long is re-driven: longer than an attempt (15 s) can take.')
@@ -319,12 +324,14 @@ var sitelensSettings = {
   SITELENS_UPLOAD_SAS_TTL_S: string(uploadSasTtlSeconds)
   SITELENS_RECONCILE_SCHEDULE: reconcileSchedule
   SITELENS_WEBHOOK_SWEEP_SCHEDULE: webhookSweepSchedule
+  SITELENS_RECORDS_EXPIRY_SCHEDULE: recordsExpirySchedule
   SITELENS_WEBHOOKS_ALLOWED_PORTS: webhookAllowedPorts
   SITELENS_WEBHOOK_STALE_ATTEMPT_S: string(webhookStaleAttemptSeconds)
   SITELENS_WEBHOOK_LOST_MESSAGE_S: string(webhookLostMessageSeconds)
   SITELENS_WEBHOOK_RETRY_SCALE: webhookRetryScale
   SITELENS_TABLE_PREFIX: tablePrefix
   SITELENS_RESULTS_RETENTION_DAYS: string(resultsRetentionDays)
+  SITELENS_RECORDS_RETENTION_DAYS: string(recordsRetentionDays)
 }
 
 module functions 'modules/functions.bicep' = {

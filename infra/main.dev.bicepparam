@@ -18,6 +18,7 @@ param originalsRetentionDays = 7
 param quarantineRetentionDays = 7
 param derivedRetentionDays = 2
 param resultsRetentionDays = 14
+param recordsRetentionDays = 30
 param logRetentionDays = 30
 // No delete lock on the storage account here: a dev environment is torn down and rebuilt freely.
 param storageDeleteLock = false

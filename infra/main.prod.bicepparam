@@ -22,6 +22,7 @@ param originalsRetentionDays = 30
 param quarantineRetentionDays = 30
 param derivedRetentionDays = 7
 param resultsRetentionDays = 90
+param recordsRetentionDays = 365
 param softDeleteDays = 14
 param logRetentionDays = 90
 // A CanNotDelete lock on the storage account: a deleted account can be recovered within 14 days only while no

@@ -21,11 +21,13 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
+from shared.adapters.azure_erasure import TableEventErasure
 from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
 from shared.adapters.azure_photo_store import BlobPhotoStore, BlobRouting
 from shared.adapters.azure_pool_status import BatchPoolStatus
 from shared.adapters.azure_pool_waker import BatchPoolWaker
+from shared.adapters.azure_record_index import TableRecordIndex
 from shared.adapters.azure_webhook_store import TableWebhookStore
 from shared.config import ConfigError, Settings
 from shared.errors import SitelensError
@@ -38,6 +40,7 @@ from shared.jobs.models import Job
 from shared.jobs.outbox import WebhookOutbox
 from shared.jobs.poisoned_photos import PoisonedPhotos
 from shared.jobs.reconciler import Reconciler
+from shared.jobs.record_expiry import RecordExpiry
 from shared.jobs.summary import SummaryApi
 from shared.problems import problem
 from shared.uploads.azure_blob_sas import BlobUploadSigner
@@ -213,6 +216,19 @@ def reconciler() -> Reconciler:
         clock=_now,
         stuck_after=timedelta(seconds=settings().pipeline.stuck_after_s),
         give_up_after=timedelta(seconds=settings().pipeline.give_up_after_s),
+    )
+
+
+@functools.cache
+def record_expiry() -> RecordExpiry:
+    s = settings()
+    return RecordExpiry(
+        store=jobs(),  # built first: it creates the jobs table the index reads
+        index=TableRecordIndex(table_service(s), prefix=s.table_prefix),
+        events=TableEventErasure(table_service(s), prefix=s.table_prefix),
+        reservations=TableReservationStore(table_service(s), prefix=s.table_prefix),
+        clock=_now,
+        keep=s.records_kept,
     )
 
 

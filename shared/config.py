@@ -31,8 +31,9 @@ TABLE_PREFIX = "SITELENS_TABLE_PREFIX"
 LOST_MESSAGE_S = "SITELENS_WEBHOOK_LOST_MESSAGE_S"
 RETRY_SCALE = "SITELENS_WEBHOOK_RETRY_SCALE"
 RESULTS_RETENTION_DAYS = "SITELENS_RESULTS_RETENTION_DAYS"
+RECORDS_RETENTION_DAYS = "SITELENS_RECORDS_RETENTION_DAYS"
 # The host reads these (`%NAME%` in function_app.py); the app only checks them.
-SCHEDULES = ("SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE")
+SCHEDULES = ("SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE", "SITELENS_RECORDS_EXPIRY_SCHEDULE")
 DEFAULT_ALLOWED_PORTS = "443"
 MAX_PORT = 65_535
 # Above 0 (the chaos run takes 0.05); at most 10, where the schedule's last wait is already ten days.
@@ -127,11 +128,18 @@ class Settings:
     # infra's resultsRetentionDays: the lifecycle rule deletes results/ this long after they are written,
     # so the app reuses and links only results that are still kept (nothing expires them locally).
     results_retention_days: int = 90
+    # Days the tables keep a job and its events, feedback and claims after it was received (record expiry,
+    # shared/jobs/record_expiry.py): longer than results are kept, so a job outlives its result's links.
+    records_retention_days: int = 365
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @property
     def results_kept(self) -> timedelta:
         return timedelta(days=self.results_retention_days)
+
+    @property
+    def records_kept(self) -> timedelta:
+        return timedelta(days=self.records_retention_days)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -160,7 +168,12 @@ class Settings:
         # A positive lifetime outside 60-900 s is clamped, not refused: the maximum is the security bound.
         ttl = number(env, TTL_SETTING, cls.upload_sas_ttl_s, problems, POSITIVE)
         ttl = min(max(ttl, MIN_TTL.total_seconds()), MAX_TTL.total_seconds())
+        refused = len(problems)
         results_days = number(env, RESULTS_RETENTION_DAYS, cls.results_retention_days, problems, RETENTION_DAYS)
+        records_days = number(env, RECORDS_RETENTION_DAYS, cls.records_retention_days, problems, RETENTION_DAYS)
+        if len(problems) == refused and records_days <= results_days:  # a job gone, its result still linked
+            problems.append(f"{RECORDS_RETENTION_DAYS} ({records_days}) must be more than {RESULTS_RETENTION_DAYS} "
+                            f"({results_days}): a job's record must outlive its result")  # fmt: skip
         table_prefix = _table_prefix(env.get(TABLE_PREFIX, ""), problems)
         _check_schedules(env, problems)
         pipeline = PipelineSettings.from_env(env, problems)
@@ -178,6 +191,7 @@ class Settings:
             upload_sas_ttl_s=ttl,
             table_prefix=table_prefix,
             results_retention_days=results_days,
+            records_retention_days=records_days,
             pipeline=pipeline,
         )
 

@@ -58,3 +58,10 @@ def reconciler_action(kind: str) -> None:
     telemetry.counter("sitelens.reconciler.actions", "{action}", "What the reconciler did to open jobs").add(
         1, {"kind": kind}
     )
+
+
+def record_expired(outcome: str) -> None:
+    """One per job record expiry looked at: `expired`, `unsettled` (kept), `gone` (already), `error` (retried)."""
+    telemetry.counter("sitelens.records.expired", "{job}", "Jobs whose table records expiry looked at").add(
+        1, {"outcome": outcome}
+    )

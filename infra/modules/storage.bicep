@@ -243,6 +243,26 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
             }
           }
         }
+        {
+          // A dead-lettered BlobCreated event names a photo's blob (site, device, photo id); it can be replayed
+          // only while the photo is kept, so it goes with the originals.
+          name: 'expire-dead-letters'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob', 'appendBlob']
+              prefixMatch: ['${deadLetterContainer}/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: originalsRetentionDays
+                }
+              }
+            }
+          }
+        }
       ]
     }
   }

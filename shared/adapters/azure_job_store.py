@@ -42,7 +42,7 @@ JOBS, FEEDBACK = "jobs", "jobfeedback"
 _JSON_FIELDS = ("quality", "summary")
 _TIME_FIELDS = ("received_at", "queued_at", "started_at", "finished_at")
 CURSOR_ROW = ("reconcile", "cursor")  # a partition of its own: no index query reads it
-_SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]+)")  # time_key~job id
+SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]+)")  # time_key~job id
 # Index entries one listing page reads at most, each with one point read of its job: a `state` that few jobs
 # match would otherwise read a site's whole history in one request. The page then holds fewer than `limit` jobs
 # (even none) and a continuation at the last entry read, which the client follows.
@@ -169,7 +169,7 @@ class TableJobStore:
         A job in a state this release does not know (a newer release's) is left out and logged, not the page failed.
         """
         if token is not None:
-            row = _SITE_ROW.fullmatch(token)
+            row = SITE_ROW.fullmatch(token)
             if row is None or not ids.is_job_id(row["job"]):
                 raise InvalidInput("'continuation' is not a token this API gave", reason="bad_query")
         lower = max(token or "", time_key(since) if since else "")  # a token never reaches back before `since`

@@ -59,6 +59,16 @@ def event_ids(job: Job) -> list[str]:
     return [*found, job.event_id] if job.event_id and job.event_id not in found else found
 
 
+def erase_records(job: Job, store: JobStore, events: EventErasure, reservations: ReservationStore) -> Counter[str]:
+    """The rows kept about `job` beside its own and its claims': its webhook events with their deliveries, its
+    feedback and the upload reservation that named its photo (record expiry deletes these too); counts by kind."""
+    erased: Counter[str] = Counter()
+    erased[WEBHOOK_ROWS] += sum(events.erase_event(event) for event in event_ids(job))
+    erased[FEEDBACK] += store.erase_feedback(job.id)
+    erased[RESERVATIONS] += int(reservations.release(job.site, job.device, job.photo_id, job.blob_name))
+    return erased
+
+
 class Erasure:
     def __init__(
         self, store: JobStore, photos: PhotoStore, events: EventErasure, reservations: ReservationStore
@@ -96,10 +106,7 @@ class Erasure:
         for job in plan.jobs:
             erased[PHOTOS] += self.photos.erase_photo(job.blob_name)
             erased[JOB_BLOBS] += self.photos.erase_job_blobs(job.id)
-            erased[WEBHOOK_ROWS] += sum(self.events.erase_event(event) for event in event_ids(job))
-            erased[FEEDBACK] += self.store.erase_feedback(job.id)
-            released = self.reservations.release(job.site, job.device, job.photo_id, job.blob_name)
-            erased[RESERVATIONS] += int(released)
+            erased += erase_records(job, self.store, self.events, self.reservations)
         contents = {(job.site, job.content_sha256) for job in plan.jobs if job.content_sha256 is not None}
         for site, sha256 in sorted(contents):
             erased[CLAIMS] += self.store.erase_content(site, sha256)

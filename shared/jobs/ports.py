@@ -7,6 +7,7 @@ Every method raises only the shared.errors tree: TransientError (retry the messa
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -40,6 +41,26 @@ class JobStore(Protocol):
     def erase_content(self, site: str, sha256: str) -> int: ...  # these bytes' claims, every model's; rows found
     def erase_feedback(self, job_id: str) -> int: ...  # the job's feedback entries; how many there were
     def erase_job(self, job: Job) -> None: ...  # its index rows, then its own row: `get` answers NotFound after
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A job's entry in its site's index (received_at order), as record expiry finds it."""
+
+    site: str
+    job_id: str
+    key: str  # the entry's own key: an entry whose job is gone is dropped by it
+
+
+class RecordIndex(Protocol):
+    """Record expiry (shared/jobs/record_expiry.py): the jobs received before a time, and the rows of a job that
+    no JobStore method deletes on its own."""
+
+    # Entries of jobs received before `before`: site by site, oldest first in each; read lazily, page by page.
+    def received_before(self, before: datetime) -> Iterator[IndexEntry]: ...
+    def drop(self, entry: IndexEntry) -> None: ...  # an entry whose job is gone; an entry already gone is no error
+    # The content claim rows of these bytes that name the job (as owner or follower), every model's; rows deleted.
+    def release_content(self, site: str, sha256: str, job_id: str) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def app_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
         "SITELENS_RECONCILE_SCHEDULE": RARELY,
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": RARELY,
     }
     prepared = HostProcess.prepare_repo_app(tmp_path_factory.mktemp("api") / "app", values, keys=KEYS)
     shutil.copy(REPO / "openapi.json", prepared.app_dir / "openapi.json")

@@ -28,6 +28,7 @@ def values(connection: str, unique: str, **extra: str) -> dict[str, str]:
         "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": "0 0 0 1 1 *",  # timers: not exercised here
         "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *",
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": "0 0 0 1 1 *",
         **extra,
     }
 

@@ -50,6 +50,7 @@ def start_app(storage_connection: str, unique: str, tmp_path: Path, monkeypatch:
             "SITELENS_TABLE_PREFIX": f"t{unique}",
             "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
             "SITELENS_RECONCILE_SCHEDULE": RARELY,
+            "SITELENS_RECORDS_EXPIRY_SCHEDULE": RARELY,
             **extra,
         }
         host = HostProcess.prepare_repo_app(tmp_path / f"app{len(hosts)}", values, keys=KEYS)

@@ -43,6 +43,7 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "SITELENS_TABLE_PREFIX": f"t{unique}",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
         "SITELENS_RECONCILE_SCHEDULE": RARELY,
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": RARELY,
         "SITELENS_BATCH_URL": "http://127.0.0.1:9",
         "SITELENS_BATCH_ACCOUNT": "unused",
         "SITELENS_BATCH_KEY": base64.b64encode(b"unused").decode(),

@@ -33,6 +33,7 @@ def host(storage_connection, unique, tmp_path: Path) -> Iterator[HostProcess]:
         "SITELENS_TABLE_PREFIX": f"t{unique}",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
         "SITELENS_RECONCILE_SCHEDULE": RARELY,
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": RARELY,
         "SITELENS_UPLOAD_SAS_TTL_S": "120",
     }
     started = HostProcess.prepare_repo_app(tmp_path / "app", values, keys=KEYS).start()
@@ -99,6 +100,7 @@ def pipeline_host(storage_connection, unique, tmp_path: Path) -> Iterator[HostPr
         "SITELENS_TABLE_PREFIX": f"t{unique}",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": RARELY,
         "SITELENS_RECONCILE_SCHEDULE": RARELY,
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": RARELY,
         "SITELENS_BATCH_URL": "http://127.0.0.1:9",
         "SITELENS_BATCH_ACCOUNT": "unused",
         "SITELENS_BATCH_KEY": base64.b64encode(b"unused").decode(),

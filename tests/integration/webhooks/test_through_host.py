@@ -36,6 +36,7 @@ def app_values(connection: str, unique: str, **extra: str) -> dict[str, str]:
         "SITELENS_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "SITELENS_WEBHOOK_SWEEP_SCHEDULE": "*/1 * * * * *",
         "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *",  # the pipeline's reconciler: not exercised here
+        "SITELENS_RECORDS_EXPIRY_SCHEDULE": "0 0 0 1 1 *",
         **extra,
     }
 

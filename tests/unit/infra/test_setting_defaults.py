@@ -28,7 +28,7 @@ BASE = {config.STORAGE: config.dev_storage_connection_string()}
 # base (Azurite's string) would accept both: checked on its own below.
 SPECIAL = {config.ALLOW_LOOPBACK}
 # The timer triggers name these (`%SITELENS_…_SCHEDULE%`): the host requires them, so they have no default.
-SCHEDULES = {"SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE"}
+SCHEDULES = {"SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE", "SITELENS_RECORDS_EXPIRY_SCHEDULE"}
 LOCAL = json.loads((bicep.REPO / "local.settings.json.example").read_text())["Values"]
 
 
@@ -155,6 +155,10 @@ def infra_bounds() -> dict[str, tuple[int | None, int | None]]:
     return bounds
 
 
+KEPT_LONGER = {"SITELENS_RECORDS_RETENTION_DAYS": ("SITELENS_RESULTS_RETENTION_DAYS", -1),
+               "SITELENS_RESULTS_RETENTION_DAYS": ("SITELENS_RECORDS_RETENTION_DAYS", 1)}  # fmt: skip
+
+
 @pytest.mark.parametrize("name", sorted(infra_bounds()))
 def test_an_integer_infra_passes_is_bounded_and_the_app_reads_it_at_the_bounds(name: str) -> None:
     """Every integer the template passes has a floor, and the app starts at both bounds: a deployment that
@@ -163,7 +167,11 @@ def test_an_integer_infra_passes_is_bounded_and_the_app_reads_it_at_the_bounds(n
     assert low is not None, f"infra/main.bicep: the parameter behind {name} has no @minValue"
     for allowed in (low, high):
         if allowed is not None:
-            read({**BASE, name: str(allowed)})  # raises ConfigError if the app refuses it
+            partner = {}  # records must outlive results: each is read beside a value of the other that allows it
+            if name in KEPT_LONGER:
+                other, step = KEPT_LONGER[name]
+                partner = {other: str(allowed + step)}
+            read({**BASE, name: str(allowed), **partner})  # raises ConfigError if the app refuses it
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ containers, queues and tables the code uses, with lifecycle rules and soft delet
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -94,6 +95,10 @@ def test_originals_quarantine_derived_images_and_results_expire() -> None:
         ("derived/", "derived"),
         ("results/", "results"),
     ]
+    dead_letters = by_prefix.pop(("${deadLetterContainer}/",))  # the events that name photos go with them
+    assert dead_letters["definition"]["actions"]["baseBlob"]["delete"] == {
+        "daysAfterModificationGreaterThan": "originalsRetentionDays"
+    }
     assert set(by_prefix) == {(prefix,) for prefix, _ in expiring}
     for prefix, parameter in expiring:
         rule = by_prefix[(prefix,)]
@@ -130,6 +135,22 @@ def test_the_results_retention_is_a_bounded_parameter_the_app_reads_too() -> Non
     assert bicep.render(settings["SITELENS_RESULTS_RETENTION_DAYS"]) == "string(resultsRetentionDays)"
     for environment in ("dev", "prod"):
         assert "param resultsRetentionDays = " in (bicep.REPO / "infra" / f"main.{environment}.bicepparam").read_text()
+
+
+def test_records_outlive_results_in_every_environment_and_reach_the_app() -> None:
+    """The app refuses to start when records are kept no longer than results: main.bicep's defaults and each
+    environment's parameters keep records longer."""
+    main = bicep.main()
+    settings = bicep.variable(main, "sitelensSettings")
+    assert bicep.render(settings["SITELENS_RECORDS_RETENTION_DAYS"]) == "string(recordsRetentionDays)"
+    defaults = {name: main["parameters"][f"{name}RetentionDays"]["default"] for name in ("records", "results")}
+    assert defaults["records"] > defaults["results"]
+    for environment in ("dev", "prod"):
+        text = (bicep.REPO / "infra" / f"main.{environment}.bicepparam").read_text()
+        days = {name: int(found[1]) for name in ("records", "results")
+                if (found := re.search(rf"param {name}RetentionDays = (\d+)", text))}  # fmt: skip
+        assert days.keys() == {"records", "results"}, environment
+        assert days["records"] > days["results"], environment
 
 
 def test_deleted_blobs_and_containers_can_be_restored() -> None:

@@ -22,7 +22,8 @@ BASE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 REQUEST = TaskRequest("j_x", "sitelens-ocr-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x")
 # Azure's rule for a table name.
 AZURE_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
-SCHEDULES = ("SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE")  # function_app.py's timers
+# function_app.py's timers
+SCHEDULES = ("SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE", "SITELENS_RECORDS_EXPIRY_SCHEDULE")
 
 
 def refusal(env: dict[str, str]) -> str:

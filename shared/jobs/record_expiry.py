@@ -1,0 +1,112 @@
+"""`expire_records` (timer): what the tables keep of a job goes `records_kept` after the job was received.
+
+The storage lifecycle rules expire the blobs (the photo, its task input, result and overlay); the tables would
+otherwise keep forever the job, its result summary (the first lines of text read from the photo: number plates,
+names), its webhook events and deliveries (the same summary), its feedback, the upload reservation that named
+its photo, and its content claim rows. Each run (hourly in Azure) finds the jobs received before the cutoff in the
+site index and deletes, for each, what `sitelens erase` deletes of its rows (shared/jobs/erasure.py): the
+events with their deliveries, feedback and reservation first, then its claim rows, then its index rows and last
+the job, so a run that dies half way leaves the job findable and the next run finishes it.
+
+Left alone, and counted: a job not terminal with its event published (the reconciler still drives it; within
+24 h of receipt it always is, and `records_kept` is at least a day longer than results are kept). An entry
+whose job row is gone (deleted by other means than these, which take the entry first) is dropped. A job's
+claim rows are only its own: another job's claim on the same bytes stays. Its retries and duplicates expire on
+their own dates.
+
+A run is bounded by `RUN_BUDGET`, as the reconciler's is; what it leaves is the oldest, and the next run starts
+there (expired entries are deleted as they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at
+a time: each is about fifteen table requests, so one thread keeps pace with a few photos a second, fewer than a
+busy deployment receives.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared import metrics
+from shared.errors import NotFound, SitelensError
+from shared.jobs.erasure import erase_records
+from shared.jobs.ports import IndexEntry, JobStore, RecordIndex
+from shared.uploads.ports import ReservationStore
+from shared.webhooks.ports import EventErasure
+
+log = logging.getLogger(__name__)
+RUN_BUDGET = timedelta(minutes=4)  # well inside host.json's 10-minute functionTimeout, as the reconciler's
+WORKERS = 8
+EXPIRED, UNSETTLED, GONE, ERROR = "expired", "unsettled", "gone", "error"  # a job's outcome, as metrics count it
+
+
+@dataclass
+class Expiry:
+    expired: int = 0  # jobs whose rows were deleted
+    unsettled: int = 0  # jobs past the cutoff the pipeline has not finished with: kept for a later run
+    gone: int = 0  # index entries whose job was already gone: dropped
+    errors: int = 0  # jobs a storage error stopped: the next run tries again
+    stopped_at_budget: bool = False
+
+
+class RecordExpiry:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        index: RecordIndex,
+        events: EventErasure,
+        reservations: ReservationStore,
+        clock: Callable[[], datetime],
+        keep: timedelta,
+        budget: timedelta = RUN_BUDGET,
+        workers: int = WORKERS,
+        elapsed: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store, self.index, self.events, self.reservations = store, index, events, reservations
+        self.clock, self.keep, self.budget, self.workers, self.elapsed = clock, keep, budget, workers, elapsed
+
+    def run(self) -> Expiry:
+        """Expire the jobs received more than `keep` ago, oldest of each site first, until none is left or the
+        budget is spent."""
+        cutoff = self.clock() - self.keep
+        deadline = self.elapsed() + self.budget.total_seconds()
+        expiry = Expiry()
+        entries = self.index.received_before(cutoff)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="record-expiry") as pool:
+            while chunk := list(itertools.islice(entries, self.workers * 4)):
+                for outcome in pool.map(self._expire, chunk):
+                    setattr(expiry, _FIELD[outcome], getattr(expiry, _FIELD[outcome]) + 1)
+                    metrics.record_expired(outcome)
+                if self.elapsed() >= deadline:
+                    expiry.stopped_at_budget = True
+                    break
+        if expiry != Expiry():
+            log.info("record expiry (received before %s): %s", cutoff.isoformat(), expiry)
+        return expiry
+
+    def _expire(self, entry: IndexEntry) -> str:
+        try:
+            try:
+                job = self.store.get(entry.job_id)
+            except NotFound:
+                self.index.drop(entry)
+                return GONE
+            if not (job.terminal and job.event_published):
+                log.warning("job %s, received before the records cutoff, is %s with its event %s: kept for now",
+                            job.id, job.state.value, "published" if job.event_published else "unpublished")  # fmt: skip
+                return UNSETTLED
+            erase_records(job, self.store, self.events, self.reservations)
+            if job.content_sha256:
+                self.index.release_content(job.site, job.content_sha256, job.id)
+            self.store.erase_job(job)
+            return EXPIRED
+        except SitelensError as exc:  # the next run tries again; one job's failure does not stop the others
+            log.warning("job %s: its records could not be expired yet: %s", entry.job_id, exc)
+            return ERROR
+
+
+_FIELD = {EXPIRED: "expired", UNSETTLED: "unsettled", GONE: "gone", ERROR: "errors"}

@@ -1,0 +1,100 @@
+"""Record expiry (shared/jobs/record_expiry.py) over the in-memory ports: one job's storage error is counted and
+leaves the others to expire, a job not finished with its event published is kept, and the setting that says how
+long records are kept is refused when it would not outlive the results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from shared.config import ConfigError, Settings
+from shared.errors import NotFound, TransientError
+from shared.jobs.models import Job, JobState
+from shared.jobs.ports import IndexEntry
+from shared.jobs.record_expiry import Expiry, RecordExpiry
+from tests.unit.jobs.test_erasure import T0, Parts
+
+KEEP = timedelta(days=30)
+
+
+class ListedIndex:
+    """The site index as a list of the jobs' entries; what was dropped and released."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.entries = [IndexEntry(job.site, job.id, f"{job.received_at.isoformat()}~{job.id}") for job in jobs]
+        self.dropped: list[str] = []
+        self.released: list[tuple[str, str, str]] = []
+
+    def received_before(self, before: datetime) -> Iterator[IndexEntry]:
+        return iter(list(self.entries))
+
+    def drop(self, entry: IndexEntry) -> None:
+        self.dropped.append(entry.job_id)
+
+    def release_content(self, site: str, sha256: str, job_id: str) -> int:
+        self.released.append((site, sha256, job_id))
+        return 1
+
+
+def feedback_of(parts: Parts, job_id: str) -> list[str]:
+    return [job for job, _ in parts.store.feedback if job == job_id]
+
+
+def expiry(parts: Parts, index: ListedIndex) -> RecordExpiry:
+    return RecordExpiry(store=parts.store, index=index, events=parts.hooks, reservations=parts.reservations,
+                        clock=lambda: T0 + KEEP + timedelta(days=1), keep=KEEP)  # fmt: skip
+
+
+def test_a_storage_error_on_one_job_is_counted_and_the_others_still_expire(monkeypatch):
+    parts = Parts()
+    jobs = [parts.job(f"IMG_{n}") for n in range(3)]
+    real_get = parts.store.get
+
+    def get(job_id: str) -> Job:
+        if job_id == jobs[1].id:
+            raise TransientError("the table did not answer")
+        return real_get(job_id)
+
+    monkeypatch.setattr(parts.store, "get", get)
+    index = ListedIndex(jobs)
+
+    assert expiry(parts, index).run() == Expiry(expired=2, errors=1)
+    assert jobs[1].id in parts.store.jobs and feedback_of(parts, jobs[1].id)
+    for job in (jobs[0], jobs[2]):
+        assert job.id not in parts.store.jobs and not feedback_of(parts, job.id)
+    assert [released[2] for released in index.released] == [jobs[0].id, jobs[2].id]
+
+
+def test_a_job_not_finished_with_its_event_published_keeps_everything():
+    parts = Parts()
+    running = parts.job("IMG_1", state=JobState.QUEUED)
+    unpublished = parts.store._stamp(replace(parts.job("IMG_2"), event_published=False))
+    gone = parts.job("IMG_3")
+    index = ListedIndex([running, unpublished, gone])
+    del parts.store.jobs[gone.id]
+
+    assert expiry(parts, index).run() == Expiry(unsettled=2, gone=1)
+    assert parts.store.get(running.id).state is JobState.QUEUED and parts.store.get(unpublished.id)
+    assert index.dropped == [gone.id] and index.released == []
+    with pytest.raises(NotFound):
+        parts.store.get(gone.id)
+
+
+@pytest.mark.parametrize(("records", "results"), [("90", "90"), ("30", "90"), ("14", None)])
+def test_records_kept_no_longer_than_results_are_refused(records: str, results: str | None):
+    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "SITELENS_RECORDS_RETENTION_DAYS": records}
+    env |= {"SITELENS_RESULTS_RETENTION_DAYS": results} if results else {}  # absent: results are kept 90 days
+    with pytest.raises(ConfigError, match=r"SITELENS_RECORDS_RETENTION_DAYS .* must be more than"):
+        Settings.from_env(env)
+
+
+def test_records_are_kept_a_year_by_default_and_longer_than_results_when_set():
+    base = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    assert Settings.from_env(base).records_kept == timedelta(days=365)
+    assert Settings.from_env(base | {"SITELENS_RECORDS_RETENTION_DAYS": "91"}).records_kept == timedelta(days=91)
+    with pytest.raises(ConfigError, match="SITELENS_RECORDS_RETENTION_DAYS must be a whole number") as refused:
+        Settings.from_env(base | {"SITELENS_RECORDS_RETENTION_DAYS": "a year"})
+    assert "must be more than" not in str(refused.value)  # one problem named, not a second one about the default
