@@ -202,7 +202,7 @@ resource functionTableContributor 'Microsoft.Authorization/roleAssignments@2022-
   }
 }
 
-// Azure Batch Job Submitter on the Batch account: create jobs and tasks, read and terminate them, read
+// Azure Batch Job Submitter on the Batch account: create jobs and tasks, read them, terminate and delete old day jobs, read
 // the pool (health); it cannot change the pool or the account.
 resource functionBatchSubmitter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(batch.id, functionPrincipalId, roles.azureBatchJobSubmitter)

@@ -1,13 +1,14 @@
 """TaskSubmitter on Azure Batch (azure-batch 15.x `BatchClient`): one task per job, task id = job id.
 
 Batch jobs are one per model version and UTC day, created on demand (`JobExists` from a racing instance is
-fine); a task that already exists counts as submitted, so a redelivered photo never runs twice. Batch answers
-409 for more than those two races, and the rest are read by their code (`_refused`): a Batch job that takes
-no more tasks (completed, or being terminated) is PermanentError `batch_refused`, since no retry reopens it;
-a job being deleted, or the account's quota of active jobs spent, is a TransientError, since a later try
-creates the job afresh or finds the quota freed as older jobs are terminated. Tasks run
-as the pool-scope auto user (the same uid as the node server, so they can reach its socket) without
-elevation, with a wall-clock bound and a retry count; the input is a resource file.
+fine), and terminated, then deleted, by the reconciler's first step once their day is old; a task that
+already exists counts as submitted, so a redelivered photo never runs twice. Batch answers 409 for more than
+those two races, and the rest are read by their code (`_refused`): a Batch job that takes no more tasks
+(completed, or being terminated) is PermanentError `batch_refused`, since no retry reopens it; a job being
+deleted, or the account's quota of active jobs spent, is a TransientError, since a later try creates the job
+afresh or finds the quota freed as older jobs are terminated. Tasks run as the pool-scope auto user (the
+same uid as the node server, so they can reach its socket) without elevation, with a wall-clock bound and a
+retry count; the input is a resource file.
 
 Each task's environment carries its job's secret (`SITELENS_TASK_TOKEN`), which its completion message
 echoes: the app believes only messages that carry it (`shared.jobs.completion`). It is never logged here.
@@ -53,6 +54,9 @@ _LATER = frozenset({"JobBeingDeleted", "ActiveJobAndScheduleQuotaReached"})  # a
 # What `cancel` finds done already: the task ended, or its Batch job is ending or going, which takes it
 # out of scheduling (a terminated job's waiting tasks are never scheduled).
 _ENDED = frozenset({"TaskCompleted", "JobCompleted", "JobBeingTerminated", "JobBeingDeleted"})
+# Old completed days deleted by one call: a deployment's first run after an upgrade may find a day per model
+# since it began, and a call a few seconds long leaves the reconciler's run its budget; the rest go next run.
+JOB_DELETES_PER_CALL = 50
 
 
 @dataclass(frozen=True)
@@ -201,17 +205,39 @@ class BatchTaskSubmitter:
         open at its bound, 24 h by default, and cancels its task), but terminating a Batch job does not end a
         task still waiting in it: Batch leaves it active and never schedules it."""
         done = 0
-        for job in call("Batch jobs", lambda: list(self.client.list_jobs(filter="state eq 'active'"))):
-            match = _DAY.match(job.id or "")
-            if match and match.group(1) < f"{day:%Y%m%d}":
-                try:
-                    # Not waited for: the service finishes terminating on its own.
-                    call(f"Batch job {job.id}", self.client.begin_terminate_job, job.id,
-                          BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
-                    done += 1
-                except Conflict:
-                    pass  # already terminating or completed
+        for job_id in self._day_jobs("active", day):
+            try:
+                # Not waited for: the service finishes terminating on its own.
+                call(f"Batch job {job_id}", self.client.begin_terminate_job, job_id,
+                      BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
+                done += 1
+            except Conflict:
+                pass  # already terminating or completed
         return done
+
+    def delete_jobs_before(self, day: date) -> int:
+        """Delete sitelens' completed Batch jobs of days before `day`, oldest first, at most `JOB_DELETES_PER_CALL`
+        (the rest next time); returns how many. Batch keeps a completed job and every task record in it (each
+        task's environment and input URL) until the job is deleted, and its listings grow by a job a day per
+        model. Not waited for: the service deletes the tasks on its own; one already gone or going is done."""
+        done = 0
+        for job_id in self._day_jobs("completed", day)[:JOB_DELETES_PER_CALL]:
+            try:
+                call(f"Batch job {job_id}", self.client.begin_delete_job, job_id)
+                done += 1
+            except NotFound:
+                pass  # deleted meanwhile
+            except Conflict as exc:
+                if service_code(exc) != "JobBeingDeleted":
+                    log.warning("Batch job %s not deleted this time: %s", job_id, exc)
+        return done
+
+    def _day_jobs(self, state: str, before: date) -> list[str]:
+        """Ids of sitelens' Batch jobs in `state` (one listing, filtered by the service) whose day, the date that
+        ends the id, is before `before`; oldest day first. Other jobs in the account are never touched."""
+        listed = call("Batch jobs", lambda: list(self.client.list_jobs(filter=f"state eq '{state}'", select=["id"])))
+        days = sorted((match.group(1), job.id) for job in listed if job.id and (match := _DAY.match(job.id)))
+        return [job_id for day, job_id in days if day < f"{before:%Y%m%d}"]
 
 
 def _refused(conflict: Conflict, what: str) -> NoReturn:

@@ -61,9 +61,11 @@ class BlobPhotoStore:
     def photo_info(self, blob_name: str) -> BlobInfo:
         props = call(f"photo {blob_name}", self._blob(PHOTOS, blob_name).get_blob_properties)
         # Not its content type or metadata: the device sets those. Only a well-formed traceparent is taken,
-        # as a correlation hint that decides nothing (docs/telemetry.md#trust).
+        # as a correlation hint that decides nothing (docs/telemetry.md#trust). The blob's type, which the
+        # device's SAS can also choose, only ever refuses it (shared/jobs/not_kept.py).
         hint = parse_traceparent((props.metadata or {}).get("traceparent"))
-        return BlobInfo(props.size, str(props.etag), hint)
+        blob_type = props.blob_type.value if props.blob_type is not None else "unknown"  # the SDK's BlobType enum
+        return BlobInfo(props.size, str(props.etag), hint, blob_type)
 
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
         # Bounded twice: the caller checked the size, and the range stops a blob that grew since. Pinned to
@@ -115,8 +117,8 @@ class BlobPhotoStore:
         self._delete_version(source, blob_name, etag)
 
     def discard(self, blob_name: str, etag: str) -> None:
-        """Delete version `etag` from `photos/` with its snapshots, keeping no copy: a photo refused for its size,
-        which a copy to `quarantine/` would store twice for the quarantine's retention. Safe to repeat, and pinned
+        """Delete version `etag` from `photos/` with its snapshots, keeping no copy: a photo refused for its size or
+        its blob type (shared/jobs/not_kept.py), which a copy to `quarantine/` would keep. Safe to repeat, and pinned
         to `etag` as `quarantine` is: a lease the device took is broken first, a later write under the name
         stays, and NotFound when the version is already gone."""
         self._delete_version(self._unleased_version(blob_name, etag, "discard"), blob_name, etag)

@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind
 from batch_tasks import telemetry
 from shared import metrics
 from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
-from shared.jobs import ids, reuse, routing
+from shared.jobs import ids, not_kept, reuse, routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState, new_task_token
 from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing, TaskRequest, TaskSubmitter
@@ -41,12 +41,7 @@ from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_nam
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
-# Refused for its size, a photo is deleted rather than copied to quarantine/: it can be any size a device wrote
-# (a SAS cannot cap it), and a copy would keep it twice for the quarantine's retention. Every other refusal is
-# of a photo within the byte cap, and is what quarantine keeps photos for; only `invalid_name` comes before the
-# size check, and no device's SAS can write a name the upload API does not issue.
-NOT_KEPT = frozenset({Reason.TOO_LARGE.value})
-NOT_KEPT_NOTE = "; the photo was deleted, not kept in quarantine (refused for its size)"
+NOT_KEPT_NOTE = not_kept.NOTES[Reason.TOO_LARGE.value]  # how a `too_large` job's detail ends
 
 
 class PhotoUnreadable(PermanentError):
@@ -94,6 +89,8 @@ class Ingestion:
         job = self._record(blob_name, info, retry_of)
         if not ids.same_version(job.blob_etag, info.etag):
             job = self._note_later_write(job, info.etag)
+            if not_kept.refusal(info) is not None:  # a later write no lifecycle rule would ever delete
+                not_kept.sweep(self.photos, blob_name)
         return job
 
     def _record(self, blob_name: str, info: BlobInfo, retry_of: Job | None = None) -> Job:
@@ -191,11 +188,10 @@ class Ingestion:
             return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc))
         if not isinstance(verdict, Accepted):
             with telemetry.job_span("reject", job.id, attributes={"sitelens.site": job.site}) as span:
-                telemetry.fail(span, verdict.reason.value)
-                # The note is on the job before the delete, so a crash between them leaves it true.
-                note = NOT_KEPT_NOTE if verdict.reason.value in NOT_KEPT else ""
-                job = self.finisher.finish(job, JobState.REJECTED, reason=verdict.reason.value,
-                                           detail=verdict.detail + note)  # fmt: skip
+                reason = str(verdict.reason)  # validation's Reason, or not_kept's code for the blob's type
+                telemetry.fail(span, reason)
+                note = not_kept.NOTES.get(reason, "")  # on the job before the delete: a crash between leaves it true
+                job = self.finisher.finish(job, JobState.REJECTED, reason=reason, detail=verdict.detail + note)
                 self._quarantine(job)
             return job
         derived = verdict.derived
@@ -215,8 +211,10 @@ class Ingestion:
     def _validate(self, job: Job, info: BlobInfo) -> Any:
         started = time.perf_counter()
         with telemetry.job_span("validate", job.id, attributes={"sitelens.site": job.site}) as span:
-            verdict = validate(job.blob_name, info.size, lambda: self._read(job), self.limits, self.policies(job.site))
-            outcome = "accepted" if isinstance(verdict, Accepted) else verdict.reason.value
+            # The blob's type first, from its properties: what it refuses is never read (shared/jobs/not_kept.py).
+            verdict = not_kept.refusal(info) or validate(job.blob_name, info.size, lambda: self._read(job),
+                                                         self.limits, self.policies(job.site))  # fmt: skip
+            outcome = "accepted" if isinstance(verdict, Accepted) else str(verdict.reason)
             span.set_attribute("sitelens.verdict", outcome)
         metrics.validation_time(job.site, time.perf_counter() - started, outcome)
         return verdict
@@ -285,13 +283,13 @@ class Ingestion:
             raise PhotoUnreadable(f"storage refused to read the photo: {exc}", reason="photo_unreadable") from exc
 
     def _quarantine(self, job: Job) -> None:
-        """The rejected version off `photos/`: to `quarantine/`, or deleted when refused for its size (`NOT_KEPT`).
+        """The rejected version off `photos/`: to `quarantine/`, or deleted when its reason is `not_kept.NOT_KEPT`.
         By the job's reason alone, so a redelivery after a crash finishes what the verdict began."""
+        if job.reason in not_kept.NOT_KEPT:
+            not_kept.discard(self.photos, job)
+            return
         with contextlib.suppress(NotFound):  # already moved, or that version is gone (a later write stays)
-            if job.reason in NOT_KEPT:
-                self.photos.discard(job.blob_name, job.blob_etag)
-            else:
-                self.photos.quarantine(job.blob_name, job.blob_etag, job.reason or "rejected", job.detail or "")
+            self.photos.quarantine(job.blob_name, job.blob_etag, job.reason or "rejected", job.detail or "")
 
 
 def _replaced(job: Job) -> str:

@@ -67,11 +67,13 @@ class RecordIndex(Protocol):
 class BlobInfo:
     """What ingestion takes from a photo's properties. Deliberately no content type and no metadata: the
     device's SAS can set both, so nothing may decide on them (validation sniffs the bytes). The one
-    exception is `traceparent`, a correlation hint only: well-formed W3C or None, and it decides nothing."""
+    exception is `traceparent`, a correlation hint only: well-formed W3C or None, and it decides nothing.
+    `blob_type` is storage's own (`BlockBlob`, `PageBlob`, `AppendBlob`): ingestion takes block blobs only."""
 
     size: int
     etag: str
     traceparent: str | None = None
+    blob_type: str = "BlockBlob"
 
 
 class PhotoStore(Protocol):
@@ -82,7 +84,8 @@ class PhotoStore(Protocol):
     def derived_url(self, job_id: str) -> str: ...  # what the task's resource file downloads
     # Version `etag` to `quarantine/`, then off `photos/` with its snapshots; NotFound once that version is gone.
     def quarantine(self, blob_name: str, etag: str, reason: str, detail: str) -> None: ...
-    # Version `etag` off `photos/` with its snapshots, no copy kept (refused for its size); NotFound once it is gone.
+    # Version `etag` off `photos/` with its snapshots, no copy kept (refused for its size or blob type); NotFound
+    # once it is gone.
     def discard(self, blob_name: str, etag: str) -> None: ...
     def read_result(self, path: str) -> bytes: ...  # NotFound when absent
     def result_exists(self, path: str) -> bool: ...  # from its properties: nothing is downloaded
@@ -129,6 +132,9 @@ class TaskSubmitter(Protocol):
     # has ended; a task already ended or gone is nothing to do.
     def cancel(self, batch_job_id: str, task_id: str) -> None: ...
     def finish_jobs_before(self, day: date) -> int: ...  # terminates old Batch jobs; returns how many
+    # Deletes completed Batch jobs of days before `day`, with every task record they hold; returns how many.
+    # Not waited for; one already gone or being deleted is nothing to do. May leave some for the next call.
+    def delete_jobs_before(self, day: date) -> int: ...
 
 
 class PoolWaker(Protocol):

@@ -18,13 +18,13 @@ several runs under a large backlog, below).
 
 A run is bounded by `RUN_BUDGET` of elapsed time, so a backlog (a pool waiting on GPU quota, a Batch outage)
 can never keep one run going past the host's function timeout, which kills the worker and everything on it.
-Old Batch days are terminated first, whatever the backlog. The open index is walked as a ring in job-id
-order from a cursor kept in the jobs table: a run that stops at its budget records the last job it reached,
-and the next run, on this worker or a new one, goes on after it, wrapping to the start; a run that gets all
-the way round clears it. So with N open jobs to look at and K looked at per run, every one is looked at
-least once every ceil(N / K) runs, and a job may be failed `timed_out` that many runs after its bound. The
-cursor is also kept while the run goes (`CURSOR_EVERY_JOBS`, `CURSOR_EVERY`): a run killed part-way (its
-worker restarted by another invocation's timeout) loses at most that much of its walk, not all of it.
+Old Batch days are terminated, and older ones deleted, first, whatever the backlog. The open index is walked
+as a ring in job-id order from a cursor kept in the jobs table: a run that stops at its budget records the
+last job it reached, and the next run, on this worker or a new one, goes on after it, wrapping to the start;
+a run that gets all the way round clears it. So with N open jobs to look at and K looked at per run, every
+one is looked at least once every ceil(N / K) runs, and a job may be failed `timed_out` that many runs after
+its bound. The cursor is also kept while the run goes (`CURSOR_EVERY_JOBS`, `CURSOR_EVERY`): a run killed
+part-way (its worker restarted by another invocation's timeout) loses at most that much of its walk.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, Task
 
 log = logging.getLogger(__name__)
 BATCH_JOB_RETENTION_DAYS = 2  # a day's Batch job is terminated 2 days on, past the 24 h bound of its photos
+# ...and deleted 7 days on, with its task records (their environment and input URL), which Batch keeps until then:
+# long past any photo's bound and the termination, and a week for an operator to look at a day's tasks.
+BATCH_JOB_DELETE_DAYS = 7
 GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is terminal within it
 # Elapsed time one run may spend on open jobs: well inside the 5-minute schedule in Azure, so runs do not pile
 # up, and far inside host.json's 10-minute functionTimeout. A constant, not a setting: it follows the
@@ -97,10 +100,16 @@ class Reconciler:
 
     def run(self) -> Sweep:
         started, sweep = self.monotonic(), Sweep()
-        try:  # first: cheap, and no backlog of open jobs may keep old Batch days from ending
-            self.submitter.finish_jobs_before(self.clock().date() - timedelta(days=BATCH_JOB_RETENTION_DAYS))
+        # First: cheap, and no backlog of open jobs may keep old Batch days from ending, nor from going.
+        today = self.clock().date()
+        try:
+            self.submitter.finish_jobs_before(today - timedelta(days=BATCH_JOB_RETENTION_DAYS))
         except SitelensError as exc:
             log.warning("old Batch jobs not terminated this time: %s (%s)", exc, exc.reason)
+        try:
+            self.submitter.delete_jobs_before(today - timedelta(days=BATCH_JOB_DELETE_DAYS))
+        except SitelensError as exc:
+            log.warning("old Batch jobs not deleted this time: %s (%s)", exc, exc.reason)
         now = self.clock()
         self._quiet_until = {k: v for k, v in self._quiet_until.items() if v > now}  # closed jobs' notes expire too
         cursor = self.store.reconcile_cursor()

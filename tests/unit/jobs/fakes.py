@@ -145,19 +145,21 @@ class MemoryJobStore:
 class MemoryPhotos:
     photos: dict[str, bytes] = field(default_factory=dict)
     etags: dict[str, str] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # storage's blob type (BlockBlob, PageBlob, AppendBlob)
     derived: dict[str, bytes] = field(default_factory=dict)
     quarantined: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    discarded: list[str] = field(default_factory=list)  # deleted, no copy kept (refused for their size)
+    discarded: list[str] = field(default_factory=list)  # deleted, no copy kept (refused for their size or type)
     results: dict[str, bytes] = field(default_factory=dict)
     reads: int = 0
 
-    def add(self, name: str, data: bytes, etag: str = '"0x1"') -> None:
-        self.photos[name], self.etags[name] = data, etag
+    def add(self, name: str, data: bytes, etag: str = '"0x1"', blob_type: str = "BlockBlob") -> None:
+        self.photos[name], self.etags[name], self.types[name] = data, etag, blob_type
 
     def photo_info(self, blob_name: str) -> BlobInfo:
         if blob_name not in self.photos:
             raise NotFound(blob_name)
-        return BlobInfo(len(self.photos[blob_name]), self.etags[blob_name])
+        blob_type = self.types.get(blob_name, "BlockBlob")
+        return BlobInfo(len(self.photos[blob_name]), self.etags[blob_name], blob_type=blob_type)
 
     def read_photo(self, blob_name: str, etag: str, max_bytes: int) -> bytes:
         self.reads += 1
@@ -244,6 +246,12 @@ class MemoryBatch:
 
     def finish_jobs_before(self, day: date) -> int:
         self.finished_before.append(day)
+        return 0
+
+    deleted_before: list[date] = field(default_factory=list)  # a field too: the days delete_jobs_before was given
+
+    def delete_jobs_before(self, day: date) -> int:
+        self.deleted_before.append(day)
         return 0
 
 

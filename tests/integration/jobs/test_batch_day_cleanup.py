@@ -1,0 +1,85 @@
+"""A reconcile run ends and deletes old Batch days on the local Batch service, through the real azure-batch
+client: a day's job is terminated two days on and, once completed, deleted seven days on with its tasks; recent
+days, and jobs that are not sitelens' days, are left as they are."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from azure.batch import BatchClient, models
+from azure.batch.models._models import BatchJobTerminateOptions  # 15.x does not export it publicly
+
+from shared.adapters.azure_errors import call
+from shared.errors import NotFound
+from shared.jobs import ids
+from shared.jobs.reconciler import BATCH_JOB_DELETE_DAYS, BATCH_JOB_RETENTION_DAYS
+from tests.integration.jobs.real_world import RealWorld
+
+pytestmark = pytest.mark.integration
+
+
+def day_job(world: RealWorld, client: BatchClient, model: str, day: date, *, completed: bool) -> str:
+    """The Batch job sitelens makes for `model` on `day`, holding one task; terminated (completed) if asked."""
+    job_id = ids.batch_job_id(model, day)
+    pool = models.BatchPoolInfo(pool_id=world.submitter.spec.pool_id)
+    client.create_job(models.BatchJobCreateOptions(id=job_id, pool_info=pool))
+    client.create_task(job_id, models.BatchTaskCreateOptions(id=f"j_{day:%Y%m%d}", command_line="true"))
+    if completed:
+        terminate(client, job_id)
+    return job_id
+
+
+def terminate(client: BatchClient, job_id: str) -> None:
+    """Terminate the job and wait until Batch has completed it, as an operator or an earlier run would."""
+    client.begin_terminate_job(job_id, BatchJobTerminateOptions(termination_reason="by the test")).result()
+
+
+def state_of(client: BatchClient, job_id: str) -> str:
+    """The job's state as Batch reports it, or 'deleted' once Batch no longer knows it."""
+    try:
+        job = call(f"Batch job {job_id}", client.get_job, job_id)
+    except NotFound:
+        return "deleted"
+    return str(getattr(job.state, "value", job.state))
+
+
+def test_a_run_terminates_old_days_deletes_older_completed_ones_and_keeps_the_rest(real_world, batch_client, unique):
+    today = real_world.clock().date()
+
+    def day(days_ago: int, *, completed: bool) -> str:
+        return day_job(real_world, batch_client, f"ocr/{unique}", today - timedelta(days=days_ago), completed=completed)
+
+    jobs = {
+        "completed, past the deletion bound": day(BATCH_JOB_DELETE_DAYS + 1, completed=True),
+        "completed, long past it": day(30, completed=True),
+        "completed, on the bound": day(BATCH_JOB_DELETE_DAYS, completed=True),
+        "completed, within its week": day(BATCH_JOB_DELETE_DAYS - 2, completed=True),
+        "active, long past both bounds": day(20, completed=False),
+        "active, past the termination bound": day(BATCH_JOB_RETENTION_DAYS + 1, completed=False),
+        "active, on the termination bound": day(BATCH_JOB_RETENTION_DAYS, completed=False),
+        "active, today": day(0, completed=False),
+    }
+    foreign = f"nightly-export-{unique}-20261001"  # another system's job in the same account, as old
+    pool = models.BatchPoolInfo(pool_id=real_world.submitter.spec.pool_id)
+    batch_client.create_job(models.BatchJobCreateOptions(id=foreign, pool_info=pool))
+    terminate(batch_client, foreign)
+
+    real_world.reconciler.run()
+
+    assert {what: state_of(batch_client, job_id) for what, job_id in jobs.items()} == {
+        "completed, past the deletion bound": "deleted",
+        "completed, long past it": "deleted",
+        "completed, on the bound": "completed",
+        "completed, within its week": "completed",
+        # Terminated, then deleted by the same run: this service completes a termination at once (Azure passes
+        # through `terminating` first, and a later run deletes the job).
+        "active, long past both bounds": "deleted",
+        "active, past the termination bound": "completed",  # terminated, kept until its own week is out
+        "active, on the termination bound": "active",
+        "active, today": "active",
+    }
+    assert state_of(batch_client, foreign) == "completed"
+    long_past = jobs["completed, long past it"]
+    with pytest.raises(NotFound):  # the deleted days' task records went with them
+        call("task", batch_client.get_task, long_past, f"j_{today - timedelta(days=30):%Y%m%d}")

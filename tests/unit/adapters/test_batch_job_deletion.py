@@ -1,0 +1,92 @@
+"""BatchTaskSubmitter.delete_jobs_before over a stand-in for the azure-batch client: which listed jobs it deletes,
+in what order and how many a call, and which of Batch's refusals mean the job is already gone or going. The
+local Batch service deletes a job at once and never refuses, so these answers are scripted here; the whole
+cycle against it is tests/integration/jobs/test_batch_day_cleanup.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+from shared.adapters.azure_batch_submitter import JOB_DELETES_PER_CALL, BatchTaskSubmitter, TaskSpec
+from shared.errors import TransientError
+
+DAY = date(2026, 11, 15)
+
+
+def refusal(status: int, code: str) -> HttpResponseError:
+    """Batch's answer as the SDK raises it: its status, and the service's code where `service_code` reads it."""
+    error = HttpResponseError(message=code)
+    error.status_code = status
+    error.error_code = code  # type: ignore[attr-defined]  # where code_of also finds the storage SDK's codes
+    return error
+
+
+class StandInBatch:
+    """The two client calls deletion makes: a listing of completed jobs, and a delete per job, which may refuse."""
+
+    def __init__(self, job_ids: list[str], refusals: dict[str, Exception] | None = None) -> None:
+        self.job_ids, self.refusals = job_ids, refusals or {}
+        self.filters: list[str] = []
+        self.asked: list[str] = []  # job ids a delete was sent for, refused ones included
+
+    def list_jobs(self, *, filter: str, select: list[str]) -> Iterator[SimpleNamespace]:
+        self.filters.append(filter)
+        return iter([SimpleNamespace(id=job_id) for job_id in self.job_ids])
+
+    def begin_delete_job(self, job_id: str) -> None:
+        self.asked.append(job_id)
+        if job_id in self.refusals:
+            raise self.refusals[job_id]
+
+
+def submitter(batch: StandInBatch) -> BatchTaskSubmitter:
+    return BatchTaskSubmitter(batch, TaskSpec(pool_id="gpu", command="true"))  # type: ignore[arg-type]
+
+
+def test_only_sitelens_days_before_the_day_are_deleted_oldest_first():
+    batch = StandInBatch([
+        "sitelens-ocr-ppocrv4-20261110",
+        "sitelens-ocr-ppocrv4-20261115",  # the day itself: kept
+        "sitelens-cls-a-20261101",
+        "sitelens-ocr-manual",  # not a day's job
+        "nightly-export-20261101",  # another system's job in the same account
+        "sitelens-ocr-ppocrv4-2026110",  # seven digits: no day
+    ])  # fmt: skip
+    assert submitter(batch).delete_jobs_before(DAY) == 2
+    assert batch.asked == ["sitelens-cls-a-20261101", "sitelens-ocr-ppocrv4-20261110"]
+    assert batch.filters == ["state eq 'completed'"]  # active or terminating days are never deleted
+
+
+def test_a_call_deletes_at_most_its_bound_the_oldest_and_leaves_the_rest_for_the_next():
+    days = [f"sitelens-ocr-ppocrv4-202610{d:02d}" for d in range(31, 0, -1)]
+    days += [f"sitelens-ocr-ppocrv4-202609{d:02d}" for d in range(30, 0, -1)]
+    batch = StandInBatch(days)
+    assert submitter(batch).delete_jobs_before(DAY) == JOB_DELETES_PER_CALL < len(days)
+    assert batch.asked == sorted(days)[:JOB_DELETES_PER_CALL]
+
+
+def test_a_job_already_gone_or_being_deleted_is_no_error_and_a_refusal_does_not_stop_the_rest(caplog):
+    gone, going, refused, kept = (f"sitelens-ocr-ppocrv4-2026110{d}" for d in (1, 2, 3, 4))
+    batch = StandInBatch([gone, going, refused, kept], {gone: refusal(404, "JobNotFound"),
+                                                         going: refusal(409, "JobBeingDeleted"),
+                                                         refused: refusal(409, "SomethingNew")})  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="shared.adapters.azure_batch_submitter"):
+        assert submitter(batch).delete_jobs_before(DAY) == 1
+    assert batch.asked == [gone, going, refused, kept]
+    assert [r.getMessage() for r in caplog.records] == [f"Batch job {refused} not deleted this time: "
+                                                        f"Batch job {refused}: SomethingNew"]  # fmt: skip
+
+
+def test_batch_out_of_reach_is_transient_for_the_reconciler_to_log():
+    class Unreachable(StandInBatch):
+        def list_jobs(self, *, filter: str, select: list[str]) -> Iterator[SimpleNamespace]:
+            raise ServiceRequestError("connection refused")
+
+    with pytest.raises(TransientError):
+        submitter(Unreachable([])).delete_jobs_before(DAY)
