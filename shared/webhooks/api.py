@@ -102,7 +102,7 @@ def _outcome(d: Delivery, event: Event | None) -> dict[str, object]:
         "type": event.type if event else None,
         "state": d.state.value,
         "failure_reason": d.failure_reason,
-        "attempts": len(d.attempts),
+        "attempts": d.attempt_count,  # every attempt made, not only those the delivery still keeps
         "last_status": last.status if last else None,
         "last_error": last.error if last else None,
         "created_at": d.created_at.isoformat() if d.created_at else None,

@@ -21,6 +21,12 @@ MAX_EVENT_TYPES = 16
 MAX_EVENT_TYPE_CHARS = 64
 SUBSCRIPTION_ID = re.compile(r"sub_[0-9a-f]{32}")
 EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # evt_{job id}_{state}; any Table-storage-safe key
+# A delivery keeps its first attempts (the schedule's run, when it first failed) and its latest ones, and each
+# attempt's error at most this long: replays may go on forever, yet the row's attempts property (at most 32K
+# UTF-16 units in Table storage) stays a fraction of that. Attempt numbers keep counting every attempt.
+FIRST_ATTEMPTS_KEPT = 10
+LATEST_ATTEMPTS_KEPT = 20
+MAX_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -159,11 +165,32 @@ class Delivery:
     created_at: datetime | None = None  # when it was queued; orders a subscription's recent deliveries
 
     def with_attempt(self, attempt: Attempt) -> Delivery:
-        kept = tuple(a for a in self.attempts if a.number != attempt.number)
-        return replace(self, attempts=(*kept, attempt))
+        """`attempt` recorded (replacing the one of its number), then the attempts between the first and the latest
+        ones kept dropped, and every error bounded: what the row holds stays bounded however many attempts."""
+        others = [a for a in self.attempts if a.number != attempt.number]
+        attempts = sorted((*others, attempt), key=lambda a: a.number)
+        if len(attempts) > FIRST_ATTEMPTS_KEPT + LATEST_ATTEMPTS_KEPT:
+            attempts = attempts[:FIRST_ATTEMPTS_KEPT] + attempts[-LATEST_ATTEMPTS_KEPT:]
+        return replace(self, attempts=tuple(replace(a, error=bounded_error(a.error)) for a in attempts))
+
+    @property
+    def attempt_count(self) -> int:
+        """Every attempt made, those no longer kept included: numbers count from 1 and are never reused."""
+        return max((a.number for a in self.attempts), default=0)
 
     @property
     def open_attempt(self) -> Attempt | None:
         """An attempt that started and never recorded an outcome (its process died)."""
         last = self.attempts[-1] if self.attempts else None
         return last if last is not None and last.finished_at is None else None
+
+
+def bounded_error(error: str | None) -> str | None:
+    """An attempt's error as kept: printable ASCII (anything else backslash-escaped, so a receiver's bytes cannot
+    grow it in JSON by more than twice) and at most MAX_ERROR_CHARS. Applied again, it changes nothing."""
+    if error is None:
+        return None
+    if not (error.isascii() and error.isprintable()):
+        error = "".join(c if c.isascii() and c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                        for c in error)  # fmt: skip
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 3] + "..."

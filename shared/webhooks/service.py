@@ -117,7 +117,7 @@ class WebhookService(SubscriptionCases):
         if sub is None or sub.disabled_reason is not None:
             self._finish(delivery, DeliveryState.CANCELLED, "subscription removed or disabled")
             return DeliveryState.CANCELLED
-        number, event = len(delivery.attempts) + 1, self.store.get_event(event_id)
+        number, event = delivery.attempt_count + 1, self.store.get_event(event_id)
         lag_s = (now - event.created_at).total_seconds()  # every attempt's, refused or not (docs/telemetry.md)
         try:
             target = endpoint.check(sub.url, self.policy, self.resolve)
@@ -225,7 +225,8 @@ class WebhookService(SubscriptionCases):
         return redriven
 
     def replay(self, event_id: str, subscription_id: str) -> None:
-        """Send a failed delivery again (an operator's or client's request); attempts are kept. NotFound for an
+        """Send a failed delivery again (an operator's or client's request); its first and latest attempts are kept
+        (`Delivery.with_attempt`), so a delivery can be replayed any number of times. NotFound for an
         unknown subscription or delivery; Conflict `subscription_disabled` when a 410 disabled the subscription,
         the delivery left failed (its attempt would be cancelled unsent). A replay that loses to a concurrent
         one of the same delivery answers as that one did, and queues nothing more."""

@@ -56,9 +56,14 @@ function outcomesTable(deliveries) {
   return el("table", { class: "recent" }, el("caption", {}, "Recent deliveries"), head, rows);
 }
 
+// A delivery keeps its first and latest attempts only; the last one's number is how many were made.
+function lastAttempt(d) {
+  return d.attempts[d.attempts.length - 1] || {};
+}
+
 // What tells a first page from the last round's: its deliveries, their attempts, and where the next page starts.
 function pageKey(doc) {
-  return JSON.stringify([doc.continuation, doc.items.map((d) => [d.event_id, d.attempts.length])]);
+  return JSON.stringify([doc.continuation, doc.items.map((d) => [d.event_id, lastAttempt(d).number])]);
 }
 
 // A subscription's failed deliveries, newest first, following `continuation` up to FAILED_SHOWN of them; one
@@ -86,12 +91,12 @@ async function failedDeliveries(subId) {
 
 function failedTable(subId, failed) {
   const rows = failed.map((d) => {
-    const last = d.attempts[d.attempts.length - 1] || {};
+    const last = lastAttempt(d);
     const button = el("button", { type: "button", class: "replay" }, "Replay");
     button.addEventListener("click", () => replay(subId, d.event_id));
     showReplay(button, `${subId} ${d.event_id}`);
     return el("tr", { "data-event": d.event_id }, el("td", {}, d.event_id), el("td", {}, d.failure_reason || "–"),
-      el("td", {}, `${d.attempts.length} attempts, last ${last.status || last.error || "–"}`), el("td", {}, button));
+      el("td", {}, `${last.number || 0} attempts, last ${last.status || last.error || "–"}`), el("td", {}, button));
   });
   return el("div", { class: "failed-list" }, el("table", { class: "failed" }, el("caption", {}, "Failed, to replay"), rows));
 }

@@ -14,8 +14,8 @@ EVENT = "evt_1"
 SUMMARY = {"site": "yard", "window": {"from": "2026-11-22T08:00:00Z", "to": "2026-11-22T09:00:00Z", "seconds": 3600},
            "jobs": 0, "truncated": False, "counts": {}, "time_to_result_ms": {"count": 0, "p50": None, "p95": None},
            "rejections": {}, "failures": {}, "latest": []}  # fmt: skip
-FAILED = {"items": [{"event_id": EVENT, "failure_reason": "receiver_error", "attempts": [{"status": 500}]}],
-          "continuation": None}  # fmt: skip
+FAILED = {"items": [{"event_id": EVENT, "failure_reason": "receiver_error",
+                     "attempts": [{"number": 1, "status": 500}]}], "continuation": None}  # fmt: skip
 # Every fetch the page makes, recorded as it is made (before any answer): the page's own record of its calls.
 COUNT_FETCHES = """
 window.fetched = [];

@@ -26,7 +26,7 @@ def event(number: int) -> str:
 
 def paged_failed(total: int) -> Handler:
     """`total` failed deliveries, newest first, a page per request as `limit` and `continuation` ask."""
-    items = [{"event_id": event(n), "failure_reason": "receiver_error", "attempts": [{"status": 500}]}
+    items = [{"event_id": event(n), "failure_reason": "receiver_error", "attempts": [{"number": 1, "status": 500}]}
              for n in range(total)]  # fmt: skip
 
     def page(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Any]:
