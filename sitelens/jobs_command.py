@@ -2,8 +2,9 @@
 
 The endpoint is found as `sitelens upload` finds it: `SITELENS_API`/`SITELENS_API_KEY` (preferred: a command
 line is visible to other users), `--api`/`--key`, or the local stack's `stack.json`.
-`watch --site` watches the site's jobs that are in flight when it starts and those that arrive while it runs
-(none in flight: it waits for the next one); jobs already terminal at its start are history, never watched.
+`list --site` shows the last 24 h's jobs unless `--since` or `--all` says otherwise. `watch --site`
+watches the site's jobs that are in flight when it starts and those that arrive while it runs (none in
+flight: it waits for the next one); jobs already terminal at its start are history, never watched.
 Exit codes: 0 done (and, for `watch`, every watched job SUCCEEDED), 1 a watched job FAILED or was REJECTED,
 or the API refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered
 that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API for up
@@ -24,7 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,6 +40,8 @@ GIVE_UP_S = 300.0  # an API that has not answered `watch` for five minutes is do
 # The site's listing is ordered by received time, but a job can enter it after a newer one did (ingestion on
 # several instances, their clocks apart): `watch --site` lists again from this long before the newest it saw.
 LATE = timedelta(seconds=60)
+FIRST_LOOK = timedelta(hours=48)  # twice the 24 h within which every job ends (docs/reliability.md)
+UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}  # `--since 90m`, `24h`, `7d`
 
 
 class CommandFailed(Exception):
@@ -56,14 +59,29 @@ def job_id(text: str) -> str:
     return text
 
 
+def since_arg(text: str) -> datetime:
+    """`--since`: how long ago (`90m`, `24h`, `7d`), or an ISO 8601 time (without a zone: UTC, as the API's)."""
+    try:
+        if text[-1:] in UNITS and text[:-1].isdigit():
+            return datetime.now(UTC) - int(text[:-1]) * UNITS[text[-1]]
+        at = datetime.fromisoformat(text)
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"not a time or a duration: {text!r} (e.g. 7d, 2026-11-22T08:00Z)") from None
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("jobs", help="list, show, watch and open jobs through the status API")
     p.add_argument("--api", help="API base URL ending in /api (default: $SITELENS_API, else the local stack)")
     p.add_argument("--key", help="function key (default: $SITELENS_API_KEY, else the local stack's host key)")
     p.add_argument("--state-dir", type=Path, default=REPO / ".local", help="where the local stack's stack.json is")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = sub.add_parser("list", help="a site's jobs, oldest first")
+    listing = sub.add_parser("list", help="a site's jobs of the last 24 h (or since a time), oldest first")
     listing.add_argument("--site", required=True)
+    window = listing.add_mutually_exclusive_group()
+    window.add_argument("--since", type=since_arg, metavar="WHEN", default="24h",
+                        help="received at or after WHEN: how long ago (90m, 24h: default, 7d) or a time")  # fmt: skip
+    window.add_argument("--all", action="store_true", help="every job the site ever had (a long history is slow)")
     listing.add_argument("--state", choices=("RECEIVED", "QUEUED", "RUNNING", *TERMINAL), help="only this state")
     listing.add_argument("--json", action="store_true", help="the jobs as one JSON array")
     get = sub.add_parser("get", help="one job's status document")
@@ -109,21 +127,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def list_jobs(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
-    jobs = client.site_jobs(args.site, state=args.state)
-    if args.json:
-        out.write(json.dumps(jobs, indent=2) + "\n")
-    else:
-        out.write(table(jobs))
+    since = None if args.all else args.since
+    jobs = client.site_jobs(args.site, since=since, state=args.state)
+    out.write(json.dumps(jobs, indent=2) + "\n" if args.json else table(jobs, since))
     return 0
 
 
-def table(jobs: Sequence[dict[str, Any]]) -> str:
+def table(jobs: Sequence[dict[str, Any]], since: datetime | None = None) -> str:
     lines = ["  ".join(name.upper().ljust(width) for name, width in COLUMNS).rstrip()]
     for job in jobs:
         cells = {**job, "received": (job.get("timings") or {}).get("received_at") or "",
                  "reason": job.get("reason") or ("cached" if job.get("cached") else "")}  # fmt: skip
         lines.append("  ".join(str(cells.get(name) or "").ljust(width) for name, width in COLUMNS).rstrip())
-    lines.append(f"{len(jobs)} job(s)")
+    lines.append(f"{len(jobs)} job(s)" + (f" received since {since:%Y-%m-%dT%H:%M:%SZ}" if since else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -164,11 +180,8 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
     (429, 5xx) or none at all is waited out the same way, up to `GIVE_UP_S` of nothing but those.
     """
     seen: dict[str, str] = {}  # each watched job's last state: what is printed and what the exit code counts
-    poll = (
-        SitePoll(client, args.site, seen, err or sys.stderr)
-        if args.site
-        else functools.partial(_poll, client, args.job)
-    )
+    poll = (SitePoll(client, args.site, seen, err or sys.stderr) if args.site
+            else functools.partial(_poll, client, args.job))  # fmt: skip
     failing_since: float | None = None
     while True:
         try:
@@ -209,9 +222,9 @@ def _poll(client: ApiClient, job: str) -> tuple[list[dict[str, Any]], float | No
 
 
 class SitePoll:
-    """`watch --site`'s polls. The first lists the site's jobs once and sets apart those already terminal, which
-    are history; later ones ask only for what can have changed: the jobs received from `LATE` before the newest
-    one listed (`since`), and each watched job still in flight that this listing did not show (its own GET)."""
+    """`watch --site`'s polls. The first lists the last `FIRST_LOOK`'s jobs and sets apart those already terminal,
+    which are history; later ones ask only for what can have changed: the jobs received from `LATE` before the
+    newest one listed (`since`), and each watched job still in flight that this listing did not show (its GET)."""
 
     def __init__(self, client: ApiClient, site: str, seen: dict[str, str], err: TextIO) -> None:
         self.client, self.site, self.seen, self.err = client, site, seen, err
@@ -219,7 +232,7 @@ class SitePoll:
         self.newest: datetime | None = None  # received time of the newest job listed
 
     def __call__(self) -> tuple[list[dict[str, Any]], float | None]:
-        since = self.newest - LATE if self.newest else None
+        since = self.newest - LATE if self.newest else datetime.now(UTC) - FIRST_LOOK
         listed = self.client.site_jobs(self.site, since=since)
         shown = {job["id"] for job in listed}
         fetched: list[dict[str, Any]] = []
@@ -261,9 +274,7 @@ def open_job(client: ApiClient, args: argparse.Namespace, out: TextIO, err: Text
         target.write_bytes(overlay)
     except OSError as exc:
         raise CommandFailed(f"--out {target}: cannot write it: {exc.strerror or exc}", 2) from None
-    out.write(f"overlay: {target}\n")
-    for line in read_out(doc["result"]["summary"]):
-        out.write(f"{line}\n")
+    out.writelines(f"{line}\n" for line in [f"overlay: {target}", *read_out(doc["result"]["summary"])])
     err.write(f"downloaded {shown}\n")
     return 0
 

@@ -15,6 +15,11 @@ so the service hands back the same reservation and the blocks already staged.
 A path is stored as text, or, when its name is not valid UTF-8 (Python holds such bytes as surrogate escapes,
 which SQLite cannot store as text), as the file system's bytes in a BLOB: lossless either way, and a journal
 written before such names were handled reads the same.
+
+Rows are kept, one per version ever taken on, so a pass reads only what it needs: the few versions in a given
+state (an index on state and age; the `finished` ones, nearly all the rows, are never read again), and the
+count in each state from `state_counts`, which triggers keep in step with every insert, update and delete
+inside that statement's own transaction. A journal from before either is given both when it is opened, once.
 """
 
 from __future__ import annotations
@@ -34,6 +39,25 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (path, size, mtime_ns)
 )
 """
+# What `in_state` filters on and orders by: each pass asks for pending (and uploaded and confirmed) versions.
+STATE_INDEX = "CREATE INDEX IF NOT EXISTS files_by_state ON files (state, seen_at)"
+COUNTS = """
+CREATE TABLE state_counts (state TEXT PRIMARY KEY, files INTEGER NOT NULL, duplicates INTEGER NOT NULL)
+WITHOUT ROWID
+"""
+# A row counted into its state, or out of it: what the triggers below run.
+_COUNT_IN = """
+INSERT INTO state_counts (state, files, duplicates) VALUES (NEW.state, 1, NEW.duplicate != 0)
+    ON CONFLICT (state) DO UPDATE SET files = files + 1, duplicates = duplicates + excluded.duplicates;
+"""
+_COUNT_OUT = """
+UPDATE state_counts SET files = files - 1, duplicates = duplicates - (OLD.duplicate != 0) WHERE state = OLD.state;
+"""
+COUNT_TRIGGERS = (
+    f"CREATE TRIGGER files_counted_in AFTER INSERT ON files BEGIN {_COUNT_IN} END",
+    f"CREATE TRIGGER files_recounted AFTER UPDATE OF state, duplicate ON files BEGIN {_COUNT_OUT} {_COUNT_IN} END",
+    f"CREATE TRIGGER files_counted_out AFTER DELETE ON files BEGIN {_COUNT_OUT} END",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +84,16 @@ class Journal:
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each statement is its own commit
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(SCHEMA)
+        self.db.execute("BEGIN IMMEDIATE")  # one writer: no row changes between the recount and its triggers
+        with self.db:  # commits, or rolls back whatever an error interrupted
+            self.db.execute(SCHEMA)
+            self.db.execute(STATE_INDEX)
+            if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'state_counts'").fetchone():
+                self.db.execute(COUNTS)
+                self.db.execute("INSERT INTO state_counts SELECT state, COUNT(*), SUM(duplicate != 0) FROM files "
+                                "GROUP BY state")  # fmt: skip
+                for trigger in COUNT_TRIGGERS:
+                    self.db.execute(trigger)
 
     def close(self) -> None:
         self.db.close()
@@ -96,9 +129,10 @@ class Journal:
         return [_entry(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
-        counts = dict(self.db.execute("SELECT state, COUNT(*) FROM files GROUP BY state").fetchall())
-        counts["duplicates"] = self.db.execute("SELECT COUNT(*) FROM files WHERE duplicate = 1").fetchone()[0]
-        return counts
+        """How many versions are in each state (those with any), and `duplicates`: how many the service served
+        from the cache. A few rows, whatever the journal's length."""
+        rows = self.db.execute("SELECT state, files, duplicates FROM state_counts WHERE files > 0").fetchall()
+        return {**{str(state): int(files) for state, files, _ in rows}, "duplicates": sum(int(d) for *_, d in rows)}
 
 
 def _stored(path: str) -> str | bytes:

@@ -217,7 +217,7 @@ def test_open_into_a_missing_folder_is_a_usage_error_before_any_download(api: Ap
 def test_list_with_a_state_asks_the_api_to_filter_rather_than_reading_every_job(api: Api) -> None:
     failed = received(NEW, "FAILED", "09:00:00", reason="bad_input")
     api.script["/api/jobs"] = [page(failed)]
-    code, out, _ = sitelens_jobs(api, "list", "--site", "yard", "--state", "FAILED", "--json")
+    code, out, _ = sitelens_jobs(api, "list", "--site", "yard", "--all", "--state", "FAILED", "--json")
     assert code == 0 and [j["id"] for j in json.loads(out)] == [NEW]
     assert [path for _, path, _ in api.seen] == ["/api/jobs?site=yard&limit=100&state=FAILED"]
 
