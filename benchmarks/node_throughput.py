@@ -13,7 +13,8 @@ All in one run, on this machine, on the same generated photos (`sitelens.field_p
 4. **naive**: the same tasks with `--in-process`: each process imports ONNX Runtime and OpenCV, creates the
    sessions, reads its photo, writes the same artifacts, exits (the official Batch samples' shape).
 
-Reported: node / naive (bar >= 3x on CPU, >= 100x on GPU) and node / min(ceilings) (bar ≥ 85 %).
+Reported: node / naive (bar >= 3x on CPU, >= 100x on GPU) and node / min(ceilings) (bar ≥ 85 %). A task
+that exits non-zero stops the run with its error: a failed task's photos/s is not a photo's.
 """
 
 from __future__ import annotations
@@ -109,17 +110,27 @@ def model_ceiling(paths: list[Path], provider: list[str] | None) -> tuple[float,
 
 # --- tasks -------------------------------------------------------------------------------------------------
 def _run_tasks(paths: list[Path], env: dict[str, str], concurrency: int, extra: list[str]) -> tuple[float, list[int]]:
-    def one(i_path: tuple[int, Path]) -> int:
+    """Photos/s of `paths` through task processes, `concurrency` at a time, and their exit codes (all 0).
+
+    Raises if any task failed: a failed task returns early, so its photos/s would be no photo's.
+    """
+
+    def one(i_path: tuple[int, Path]) -> subprocess.CompletedProcess[bytes]:
         i, path = i_path
         job = f"j_bench{os.getpid()}{i:06d}{int(time.time() * 1000) % 100000:05d}"
-        done = subprocess.run([sys.executable, "-m", "batch_tasks.task", job, str(path), *extra],
+        return subprocess.run([sys.executable, "-m", "batch_tasks.task", job, str(path), *extra],
                               env=env, capture_output=True, timeout=900, check=False)  # fmt: skip
-        return done.returncode
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        codes = list(pool.map(one, enumerate(paths)))
-    return len(paths) / (time.perf_counter() - started), codes
+        done = list(pool.map(one, enumerate(paths)))
+    rate = len(paths) / (time.perf_counter() - started)
+    codes = [task.returncode for task in done]
+    failed = [task for task in done if task.returncode != 0]
+    if failed:
+        stderr = failed[0].stderr.decode(errors="replace")[-3000:]
+        raise RuntimeError(f"{len(failed)} of {len(done)} tasks failed, exit codes {sorted(set(codes))}: {stderr}")
+    return rate, codes
 
 
 @contextlib.contextmanager

@@ -195,7 +195,6 @@ def test_a_wall_clock_limit_kills_the_process(batch, pool_and_job, tmp_path):
     assert info.failure_info.code == "MaxWallClockTimeExpiry"
     assert info.retry_count == 0  # a wall-clock kill is not retried
     assert info.start_time is not None and info.end_time is not None
-    assert info.end_time - info.start_time < timedelta(seconds=10)
     assert not alive(int(pid_file.read_text()))
     assert task.constraints.max_wall_clock_time == timedelta(seconds=1)
 
