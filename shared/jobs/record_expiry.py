@@ -16,7 +16,7 @@ their own dates.
 
 A run is bounded by `RUN_BUDGET`, as the reconciler's is; what it leaves is the oldest, and the next run starts
 there (expired entries are deleted as they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at
-a time: each is about fifteen table requests, so one thread keeps pace with a few photos a second, fewer than a
+a time: each is about twenty table requests, so one thread keeps pace with a few photos a second, fewer than a
 busy deployment receives.
 """
 
