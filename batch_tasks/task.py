@@ -21,9 +21,10 @@ to the `completions` queue. The task's exit code says how it went:
 On exit 0 the task deletes its input (`input.jpg`, about 2 MB for a 12 MP photo): Batch keeps a task's folder
 on the node's temporary disk for the task's retention time (a day) after it ends, and at a node's pace the
 inputs alone would fill that disk within a day. Only exit 0 deletes it, since a non-zero exit may be retried
-and the retry reads the same file. Only a file inside the task's working directory (`AZ_BATCH_TASK_WORKING_DIR`,
-else the current directory) is deleted, symlinks resolved: a photo elsewhere (a benchmark's, one named by hand)
-is left as it is. The task's stdout and stderr stay for the day, as Batch keeps them.
+and the retry reads the same file. Only a task Batch runs deletes it (`AZ_BATCH_TASK_WORKING_DIR` set, as Batch
+and the local Batch service always set it), and only a file inside that working directory, symlinks resolved: a
+task run by hand or by a benchmark, or a photo elsewhere, leaves the photo as it is. The task's stdout and
+stderr stay for the day, as Batch keeps them.
 
 The codes come from one table, `batch_tasks.errors.CODES` (a server's error code → exit code); an error
 code this client does not know (a newer server) exits 6: a client older than `model_not_served` exits 6 for it.
@@ -144,10 +145,14 @@ def _via_server(request: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 def _discard_input(job_id: str, input_path: str) -> None:
     """Delete the input of a task that exits 0: nothing reads it again (no retry follows a success), and
-    Batch would keep it on the node's temporary disk for a day. A file outside the task's working directory
-    (symlinks resolved) is not the task's to delete and is left alone, as is one already gone."""
+    Batch would keep it on the node's temporary disk for a day. Outside Batch (no working directory named: run by
+    hand, or by a benchmark that reuses its photos) nothing is deleted; nor is a file outside the task's working
+    directory (symlinks resolved), which is not the task's, or one already gone."""
+    named = os.environ.get(WORKING_DIR_VARIABLE)
+    if not named:
+        return
     try:
-        working_dir = Path(os.environ.get(WORKING_DIR_VARIABLE) or Path.cwd()).resolve()
+        working_dir = Path(named).resolve()
         target = Path(input_path).resolve()  # RuntimeError for a symlink loop (Python 3.11)
         if target != working_dir and target.is_relative_to(working_dir):
             target.unlink(missing_ok=True)

@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
-    return 0 if run["all_terminal"] else 1
+    return 0 if run["all_terminal"] and not run["upload_failures"] else 1  # a photo not sent is a broken run too
 
 
 if __name__ == "__main__":

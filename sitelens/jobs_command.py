@@ -40,7 +40,7 @@ GIVE_UP_S = 300.0  # an API that has not answered `watch` for five minutes is do
 # The site's listing is ordered by received time, but a job can enter it after a newer one did (ingestion on
 # several instances, their clocks apart): `watch --site` lists again from this long before the newest it saw.
 LATE = timedelta(seconds=60)
-FIRST_LOOK = timedelta(hours=48)  # twice the 24 h within which every job ends (docs/reliability.md)
+# `watch --site --since` defaults to 48h: twice the 24 h bound (docs/reliability.md); a later give-up needs more.
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}  # `--since 90m`, `24h`, `7d`
 
 
@@ -91,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target = watch.add_mutually_exclusive_group(required=True)
     target.add_argument("job", nargs="?", type=job_id)
     target.add_argument("--site")
+    watch.add_argument("--since", type=since_arg, metavar="WHEN", default="48h", help="--site: in flight since (48h)")
     watch.add_argument("--interval", type=float, default=5.0,
                        help="least seconds between polls (default 5; the API's Retry-After if longer)")  # fmt: skip
     opened = sub.add_parser("open", help="download a finished job's overlay and print its text")
@@ -180,7 +181,7 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
     (429, 5xx) or none at all is waited out the same way, up to `GIVE_UP_S` of nothing but those.
     """
     seen: dict[str, str] = {}  # each watched job's last state: what is printed and what the exit code counts
-    poll = (SitePoll(client, args.site, seen, err or sys.stderr) if args.site
+    poll = (SitePoll(client, args.site, seen, err or sys.stderr, args.since) if args.site
             else functools.partial(_poll, client, args.job))  # fmt: skip
     failing_since: float | None = None
     while True:
@@ -222,17 +223,17 @@ def _poll(client: ApiClient, job: str) -> tuple[list[dict[str, Any]], float | No
 
 
 class SitePoll:
-    """`watch --site`'s polls. The first lists the last `FIRST_LOOK`'s jobs and sets apart those already terminal,
+    """`watch --site`'s polls. The first lists the jobs since `first` and sets apart those already terminal,
     which are history; later ones ask only for what can have changed: the jobs received from `LATE` before the
     newest one listed (`since`), and each watched job still in flight that this listing did not show (its GET)."""
 
-    def __init__(self, client: ApiClient, site: str, seen: dict[str, str], err: TextIO) -> None:
-        self.client, self.site, self.seen, self.err = client, site, seen, err
+    def __init__(self, client: ApiClient, site: str, seen: dict[str, str], err: TextIO, first: datetime) -> None:
+        self.client, self.site, self.seen, self.err, self.first = client, site, seen, err, first
         self.history: set[str] | None = None  # ids terminal at the start; None until the first listing answered
         self.newest: datetime | None = None  # received time of the newest job listed
 
     def __call__(self) -> tuple[list[dict[str, Any]], float | None]:
-        since = self.newest - LATE if self.newest else datetime.now(UTC) - FIRST_LOOK
+        since = self.newest - LATE if self.newest else self.first
         listed = self.client.site_jobs(self.site, since=since)
         shown = {job["id"] for job in listed}
         fetched: list[dict[str, Any]] = []

@@ -54,13 +54,13 @@ def test_a_task_that_succeeds_deletes_its_input_and_nothing_else(node: Node, sto
     assert (folder / "stdout.txt").exists() and (folder / "stderr.txt").exists()
 
 
-def test_the_default_input_in_the_current_directory_is_deleted(node: Node, tmp_path: Path) -> None:
-    """As Batch runs it: `input.jpg`, relative, in the directory the task starts in (the node fixture's tasks
-    start in the folder above its shared one), with no working directory variable."""
+def test_a_task_run_outside_batch_keeps_its_input(node: Node, tmp_path: Path) -> None:
+    """`input.jpg`, relative, in the directory the task starts in (the node fixture's tasks start in the folder
+    above its shared one), with no working directory variable: run by hand or by a benchmark, not by Batch."""
     photo = _photo(node.shared.parent / "input.jpg")
     done = node.task(_job_id())
     assert done.returncode == 0, done.stderr
-    assert not photo.exists()
+    assert photo.exists()
 
 
 def test_a_task_that_fails_keeps_its_input_for_a_retry(node: Node, tmp_path: Path) -> None:

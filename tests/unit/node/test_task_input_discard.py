@@ -24,3 +24,13 @@ def test_an_input_already_gone_or_unresolvable_is_no_error(tmp_path: Path, monke
     monkeypatch.setenv(task.WORKING_DIR_VARIABLE, str(tmp_path))
     (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
     task._discard_input("j_x", str(tmp_path / name))  # returns, as the task then exits 0
+
+
+def test_outside_batch_nothing_is_deleted(tmp_path: Path, monkeypatch) -> None:
+    """No working directory named (a task run by hand, a benchmark reusing its photos): the photo stays."""
+    monkeypatch.delenv(task.WORKING_DIR_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)
+    photo = tmp_path / "input.jpg"
+    photo.write_bytes(b"jpeg")
+    task._discard_input("j_x", "input.jpg")
+    assert photo.exists()

@@ -156,3 +156,14 @@ def test_watch_of_a_quiet_site_keeps_asking_for_two_days_not_for_its_history() -
     assert jobs_command.watch(api, parsed("watch", "--site", "yard"), io.StringIO(), StopAfter(polls=3), err=err) == 0
     assert len(api.asked) == 3 and all("since" in query for query in api.asked)
     assert "no job of yard is in flight" in err.getvalue()
+
+
+def test_watch_since_reaches_a_job_still_in_flight_from_before_the_default_two_days() -> None:
+    """A deployment that gives up on jobs later than a day can leave one in flight for longer: `--since` reaches it."""
+    now = datetime.now(UTC)
+    running = job(99_998, "RUNNING", now - timedelta(hours=50))
+    for extra, seen in (((), ""), (("--since", "3d"), f"j_{99_998:026d} RUNNING\n")):
+        out = io.StringIO()
+        args = parsed("watch", "--site", "yard", *extra)
+        jobs_command.watch(listing([running]), args, out, StopAfter(polls=1), err=io.StringIO())
+        assert out.getvalue() == seen
