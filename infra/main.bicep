@@ -27,12 +27,12 @@ param quarantineRetentionDays int = 30
 param derivedRetentionDays int = 7
 @description('Days a result (results/{job}/result.json and overlay.jpg, the photo drawn with its boxes) is kept after it is written; the job and its summary stay. The app reuses a result for the same photo only while it has a day left.')
 @minValue(1)
-@maxValue(99998)
-param resultsRetentionDays int = 90
-@description('Days the tables keep a job after it was received: its state, timings and result summary (the first lines read), its webhook events and deliveries, its feedback, its upload reservation and content claims. An hourly sweep deletes them then. More than resultsRetentionDays, or the app refuses to start.')
-@minValue(2)
 @maxValue(99999)
-param recordsRetentionDays int = 365
+param resultsRetentionDays int = 90
+@description('Days the tables keep a job after it was received: its state, timings and result summary (the first lines read), its webhook events and deliveries, its feedback, its upload reservation and content claims. A timer deletes them then. At least resultsRetentionDays, or the app refuses to start; by default a year, or resultsRetentionDays if longer.')
+@minValue(1)
+@maxValue(99999)
+param recordsRetentionDays int = max(365, resultsRetentionDays)
 param softDeleteDays int = 7
 param logRetentionDays int = 30
 @description('A CanNotDelete lock on the storage account (true in prod): a deleted account can be recovered within 14 days only while no new account of its name exists, which the next deployment would create. infra/teardown.sh removes the lock.')
@@ -128,9 +128,9 @@ param taskMaxRetries int = 2
 @minValue(1)
 @maxValue(2592000)
 param stuckAfterSeconds int = 900
-@description('A job still open this long is FAILED timed_out: the bound on every accepted photo reaching a terminal state.')
+@description('A job still open this long is FAILED timed_out: the bound on every accepted photo reaching a terminal state. At most 6 days: the reconciler deletes a day\'s Batch job seven days after the day.')
 @minValue(1)
-@maxValue(2592000)
+@maxValue(518400)
 param giveUpAfterSeconds int = 86400
 @minValue(1)
 param maxPhotoBytes int = 41943040
@@ -147,7 +147,7 @@ param qualityReject string = '{}'
 param uploadSasTtlSeconds int = 900
 param reconcileSchedule string = '0 */5 * * * *'
 param webhookSweepSchedule string = '0 */2 * * * *'
-param recordsExpirySchedule string = '0 23 * * * *'
+param recordsExpirySchedule string = '0 2-59/5 * * * *'
 @description('Comma-separated ports webhook receivers may use.')
 param webhookAllowedPorts string = '443'
 @description('An attempt still open this long is re-driven: longer than an attempt (15 s) can take.')

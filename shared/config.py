@@ -129,7 +129,8 @@ class Settings:
     # so the app reuses and links only results that are still kept (nothing expires them locally).
     results_retention_days: int = 90
     # Days the tables keep a job and its events, feedback and claims after it was received (record expiry,
-    # shared/jobs/record_expiry.py): longer than results are kept, so a job outlives its result's links.
+    # shared/jobs/record_expiry.py): at least as long as results are kept. Unset, a year, or the results' days if
+    # longer, so a deployment that keeps results longer than a year is not refused by an upgrade.
     records_retention_days: int = 365
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
@@ -170,10 +171,11 @@ class Settings:
         ttl = min(max(ttl, MIN_TTL.total_seconds()), MAX_TTL.total_seconds())
         refused = len(problems)
         results_days = number(env, RESULTS_RETENTION_DAYS, cls.results_retention_days, problems, RETENTION_DAYS)
-        records_days = number(env, RECORDS_RETENTION_DAYS, cls.records_retention_days, problems, RETENTION_DAYS)
-        if len(problems) == refused and records_days <= results_days:  # a job gone, its result still linked
-            problems.append(f"{RECORDS_RETENTION_DAYS} ({records_days}) must be more than {RESULTS_RETENTION_DAYS} "
-                            f"({results_days}): a job's record must outlive its result")  # fmt: skip
+        default_records = max(cls.records_retention_days, results_days)
+        records_days = number(env, RECORDS_RETENTION_DAYS, default_records, problems, RETENTION_DAYS)
+        if len(problems) == refused and records_days < results_days:  # a job gone, its result still linked
+            problems.append(f"{RECORDS_RETENTION_DAYS} ({records_days}) must be at least {RESULTS_RETENTION_DAYS} "
+                            f"({results_days}): a job's record must last as long as its result")  # fmt: skip
         table_prefix = _table_prefix(env.get(TABLE_PREFIX, ""), problems)
         _check_schedules(env, problems)
         pipeline = PipelineSettings.from_env(env, problems)

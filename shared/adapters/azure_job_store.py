@@ -238,17 +238,18 @@ class TableJobStore:
 
     def take_over_content(self, site: str, content: str, old_owner: str, new_owner: str) -> str:
         """The claim moved to `new_owner` if it names `old_owner`: replaced only if its ETag is the one read, so
-        of two jobs taking over at once one wins and the other is answered the winner. Erasures alone delete claims."""
+        of two jobs taking over at once one wins and the other is answered the winner. A claim deleted meanwhile (an
+        erasure, or its owner's records expiring) is claimed afresh."""
         key = f"content~{site}~{content}"
-        row = call("content claim", self._jobs.get_entity, key, "owner")
-        if row["job_id"] != old_owner:
-            return str(row["job_id"])
         try:
+            row = call("content claim", self._jobs.get_entity, key, "owner")
+            if row["job_id"] != old_owner:
+                return str(row["job_id"])
             call("content claim", self._jobs.update_entity, {"PartitionKey": key, "RowKey": "owner",
                  "job_id": new_owner}, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
                  match_condition=MatchConditions.IfNotModified)  # fmt: skip
-        except Conflict:  # another job took it over between the read and the write
-            return str(call("content claim", self._jobs.get_entity, key, "owner")["job_id"])
+        except (Conflict, NotFound):  # taken over, or released, between the read and the write: as it is now
+            return self.claim_content(site, content, new_owner)
         return new_owner
 
     def add_follower(self, site: str, content: str, job_id: str) -> None:
@@ -289,7 +290,9 @@ class TableJobStore:
     def erase_feedback(self, job_id: str) -> int:
         return erase_rows(self._feedback, "PartitionKey eq @job", {"job": job_id})
 
-    def erase_job(self, job: Job) -> None:
-        """The open and site index rows first, the job's own row last: a run that dies between them still finds it."""
-        for key in (("open", job.id), (f"site~{job.site}", f"{time_key(job.received_at)}~{job.id}"), (job.id, "job")):
+    def erase_job(self, job: Job, *, entry_last: bool = False) -> None:
+        """The open and site index rows first, the job's own row last: a run that dies between them still finds it
+        from the job asked about. With `entry_last`, the site index entry goes last, for what finds jobs by it."""
+        keys = [("open", job.id), (f"site~{job.site}", f"{time_key(job.received_at)}~{job.id}"), (job.id, "job")]
+        for key in [keys[0], keys[2], keys[1]] if entry_last else keys:
             call(f"job {job.id}", self._jobs.delete_entity, *key)  # a row already gone is no error

@@ -5,8 +5,8 @@ time the job was received, so a site's expired entries are one range at the star
 list of sites, and a filter on RowKey across every site's partition would make the service read every entry of
 the index on each run, expired or not. So the sites are found one after another: the first entity whose
 PartitionKey sorts after the last site read names the next site (one request, served from the table's key
-order), and that site's expired entries are then read as a range. A run costs one request per site and one per
-page of expired entries, however long the index is.
+order), and that site's expired entries are then read as a range, the oldest `per_site` of them. A pass costs one
+request per site and one per page of expired entries, however long the index is.
 
 Content claims are keyed by the photo's bytes and model (`content~{site}~{sha256}~{model}~{version}`); a job's
 rows in them are the `owner` row while it names the job, and its `follower~{job id}` row. The owner row is
@@ -16,6 +16,7 @@ deleted only if it is still the version read: a job that took the claim over in 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -36,7 +37,7 @@ class TableRecordIndex:
         # The job store's table, with its prefix (SITELENS_TABLE_PREFIX); the job store creates it.
         self._jobs: TableClient = service.get_table_client(prefix + JOBS)
 
-    def received_before(self, before: datetime) -> Iterator[IndexEntry]:
+    def received_before(self, before: datetime, per_site: int) -> Iterator[IndexEntry]:
         cutoff = time_key(before)
         partition = self._next_site(SITES)
         while partition is not None:
@@ -44,8 +45,8 @@ class TableRecordIndex:
             with translated(f"expired entries of site {site}"):  # the pages are fetched while iterating
                 rows = self._jobs.query_entities("PartitionKey eq @pk and RowKey lt @cutoff",
                                                  parameters={"pk": partition, "cutoff": cutoff},
-                                                 select=["RowKey"])  # fmt: skip
-                for row in rows:
+                                                 select=["RowKey"], results_per_page=per_site)  # fmt: skip
+                for row in itertools.islice(rows, per_site):
                     named = SITE_ROW.fullmatch(str(row["RowKey"]))
                     if named:  # a row of another shape is not an index entry: left alone
                         yield IndexEntry(site, named["job"], str(row["RowKey"]))

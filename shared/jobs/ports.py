@@ -40,7 +40,9 @@ class JobStore(Protocol):
     def same_content(self, site: str, sha256: str) -> list[str]: ...
     def erase_content(self, site: str, sha256: str) -> int: ...  # these bytes' claims, every model's; rows found
     def erase_feedback(self, job_id: str) -> int: ...  # the job's feedback entries; how many there were
-    def erase_job(self, job: Job) -> None: ...  # its index rows, then its own row: `get` answers NotFound after
+    # Its index rows, then its own row (`get` answers NotFound after); with `entry_last`, its site index entry last,
+    # for record expiry, which finds jobs by that entry.
+    def erase_job(self, job: Job, *, entry_last: bool = False) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ class RecordIndex(Protocol):
     """Record expiry (shared/jobs/record_expiry.py): the jobs received before a time, and the rows of a job that
     no JobStore method deletes on its own."""
 
-    # Entries of jobs received before `before`: site by site, oldest first in each; read lazily, page by page.
-    def received_before(self, before: datetime) -> Iterator[IndexEntry]: ...
+    # Entries of jobs received before `before`: site by site, the oldest `per_site` of each; read lazily.
+    def received_before(self, before: datetime, per_site: int) -> Iterator[IndexEntry]: ...
     def drop(self, entry: IndexEntry) -> None: ...  # an entry whose job is gone; an entry already gone is no error
     # The content claim rows of these bytes that name the job (as owner or follower), every model's; rows deleted.
     def release_content(self, site: str, sha256: str, job_id: str) -> int: ...

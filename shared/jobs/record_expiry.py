@@ -5,8 +5,8 @@ otherwise keep forever the job, its result summary (the first lines of text read
 names), its webhook events and deliveries (the same summary), its feedback, the upload reservation that named
 its photo, and its content claim rows. Each run (hourly in Azure) finds the jobs received before the cutoff in the
 site index and deletes, for each, what `sitelens erase` deletes of its rows (shared/jobs/erasure.py): the
-events with their deliveries, feedback and reservation first, then its claim rows, then its index rows and last
-the job, so a run that dies half way leaves the job findable and the next run finishes it.
+events with their deliveries, feedback and reservation first, then its claim rows, then the job and last its
+site index entry, so a run that dies half way leaves the job findable and the next run finishes it.
 
 Left alone, and counted: a job not terminal with its event published (the reconciler still drives it; within
 24 h of receipt it always is, and `records_kept` is at least a day longer than results are kept). An entry
@@ -14,8 +14,10 @@ whose job row is gone (deleted by other means than these, which take the entry f
 claim rows are only its own: another job's claim on the same bytes stays. Its retries and duplicates expire on
 their own dates.
 
-A run is bounded by `RUN_BUDGET`, as the reconciler's is; what it leaves is the oldest, and the next run starts
-there (expired entries are deleted as they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at
+A run is bounded by `RUN_BUDGET`, as the reconciler's is (it runs every 5 minutes in Azure). It makes passes over
+the sites, `PER_SITE` jobs of each at most, until a pass deletes nothing, so every site is reached whatever
+another's backlog; what a run leaves is the oldest, and the next run starts there (expired entries are deleted as
+they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at
 a time: each is about twenty table requests, so one thread keeps pace with a few photos a second, fewer than a
 busy deployment receives.
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +42,9 @@ from shared.webhooks.ports import EventErasure
 log = logging.getLogger(__name__)
 RUN_BUDGET = timedelta(minutes=4)  # well inside host.json's 10-minute functionTimeout, as the reconciler's
 WORKERS = 8
+# Jobs of one site a pass looks at: a run makes passes over every site until none has an expired job left, so a
+# site with a backlog (a year's first busy day expiring) does not keep the others' from being reached.
+PER_SITE = 500
 EXPIRED, UNSETTLED, GONE, ERROR = "expired", "unsettled", "gone", "error"  # a job's outcome, as metrics count it
 
 
@@ -64,10 +69,12 @@ class RecordExpiry:
         keep: timedelta,
         budget: timedelta = RUN_BUDGET,
         workers: int = WORKERS,
+        per_site: int = PER_SITE,
         elapsed: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.index, self.events, self.reservations = store, index, events, reservations
         self.clock, self.keep, self.budget, self.workers, self.elapsed = clock, keep, budget, workers, elapsed
+        self.per_site = per_site
 
     def run(self) -> Expiry:
         """Expire the jobs received more than `keep` ago, oldest of each site first, until none is left or the
@@ -75,18 +82,30 @@ class RecordExpiry:
         cutoff = self.clock() - self.keep
         deadline = self.elapsed() + self.budget.total_seconds()
         expiry = Expiry()
-        entries = self.index.received_before(cutoff)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="record-expiry") as pool:
-            while chunk := list(itertools.islice(entries, self.workers * 4)):
-                for outcome in pool.map(self._expire, chunk):
-                    setattr(expiry, _FIELD[outcome], getattr(expiry, _FIELD[outcome]) + 1)
-                    metrics.record_expired(outcome)
-                if self.elapsed() >= deadline:
-                    expiry.stopped_at_budget = True
-                    break
+            kept: set[str] = set()  # jobs this run kept (unsettled, or an error): not looked at again in its passes
+            while self._pass(pool, self.index.received_before(cutoff, self.per_site), deadline, expiry, kept):
+                pass
         if expiry != Expiry():
             log.info("record expiry (received before %s): %s", cutoff.isoformat(), expiry)
         return expiry
+
+    def _pass(self, pool: ThreadPoolExecutor, entries: Iterator[IndexEntry], deadline: float, expiry: Expiry,
+              kept: set[str]) -> bool:  # fmt: skip
+        """One pass over the sites; whether another should follow: this one deleted something, and the budget is
+        not spent (a pass that only met kept jobs would meet the same ones again)."""
+        deleted = False
+        fresh = (entry for entry in entries if entry.job_id not in kept)
+        while chunk := list(itertools.islice(fresh, self.workers * 4)):
+            for entry, outcome in zip(chunk, pool.map(self._expire, chunk), strict=True):
+                setattr(expiry, _FIELD[outcome], getattr(expiry, _FIELD[outcome]) + 1)
+                metrics.record_expired(outcome)
+                deleted |= outcome in (EXPIRED, GONE)
+                kept |= {entry.job_id} if outcome in (UNSETTLED, ERROR) else set()
+            if self.elapsed() >= deadline:
+                expiry.stopped_at_budget = True
+                return False
+        return deleted
 
     def _expire(self, entry: IndexEntry) -> str:
         try:
@@ -102,7 +121,7 @@ class RecordExpiry:
             erase_records(job, self.store, self.events, self.reservations)
             if job.content_sha256:
                 self.index.release_content(job.site, job.content_sha256, job.id)
-            self.store.erase_job(job)
+            self.store.erase_job(job, entry_last=True)  # the entry finds the job: it goes last
             return EXPIRED
         except SitelensError as exc:  # the next run tries again; one job's failure does not stop the others
             log.warning("job %s: its records could not be expired yet: %s", entry.job_id, exc)

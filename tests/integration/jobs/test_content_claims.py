@@ -42,6 +42,14 @@ def test_a_claim_taken_over_already_answers_its_holder_and_stays(store):
     assert store.claim_content(SITE, CONTENT, RIVAL) == NEW
 
 
+def test_a_claim_released_before_the_take_over_is_claimed_afresh(store):
+    """Its owner's records expired (or were erased) between the new photo's look and its take-over."""
+    store.claim_content(SITE, CONTENT, OLD)
+    store.erase_content(SITE, CONTENT.split("~", 1)[0])
+    assert store.take_over_content(SITE, CONTENT, OLD, NEW) == NEW
+    assert store.claim_content(SITE, CONTENT, RIVAL) == NEW
+
+
 def test_quality_and_summary_read_back_as_json_has_them(store):
     name = "north-yard/cam-1/2026/11/22/p1.jpg"
     job = Job(ids.job_id_for(name), SITE, "cam-1", "p1", name, '"0x1"', T0)

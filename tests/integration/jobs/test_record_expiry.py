@@ -9,6 +9,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.azure_erasure import TableEventErasure
 from shared.adapters.azure_photo_store import PHOTOS
@@ -107,3 +108,39 @@ def test_a_run_that_spends_its_budget_leaves_the_rest_to_the_next(real_world):
     assert first == Expiry(expired=4, stopped_at_budget=True)  # one chunk of four jobs, then the budget was spent
     assert expiry(world).run() == Expiry(expired=1)
     assert all(kept_by(world, job)["jobs"] == [] for job in jobs)
+
+
+def test_a_run_that_fails_to_delete_the_job_row_leaves_it_to_the_next_run(real_world, monkeypatch):
+    """The job row goes before the index entry that finds it: a failed (or killed) delete of the row leaves the
+    entry, so the next run finds the job again instead of keeping the row, summary and all, for good."""
+    world = real_world
+    job = succeed(world, upload(world, 1, photo(7)))
+    world.clock.advance((KEEP + timedelta(days=1)).total_seconds())
+    table = world.store._jobs
+    real_delete, failed = table.delete_entity, list[object]()
+
+    def delete_entity(*key: object, **options: object) -> None:
+        if key == (job.id, "job") and not failed:
+            failed.append(key)
+            raise ServiceRequestError("the connection dropped")
+        real_delete(*key, **options)
+
+    monkeypatch.setattr(table, "delete_entity", delete_entity)
+    assert expiry(world).run() == Expiry(errors=1)
+    assert expiry(world).run() == Expiry(expired=1)
+    assert kept_by(world, job)["jobs"] == []
+
+
+def test_a_site_with_a_backlog_does_not_keep_the_next_sites_jobs(real_world):
+    """Each pass takes at most `per_site` jobs of each site: a run cut short by its budget has reached every site."""
+    world = real_world
+    busy = [succeed(world, upload(world, n, photo(60 + n))) for n in range(1, 7)]  # the first site in key order
+    later = [succeed(world, on_site(world, f"{world.site}z", n, photo(80 + n))) for n in range(1, 3)]
+    world.clock.advance((KEEP + timedelta(days=1)).total_seconds())
+    ticks = itertools.count()
+
+    cut = expiry(world, workers=1, per_site=2, budget=timedelta(seconds=1), elapsed=lambda: float(next(ticks)))
+
+    assert cut.run() == Expiry(expired=4, stopped_at_budget=True)  # one chunk: two of each site
+    assert all(kept_by(world, job)["jobs"] == [] for job in later)
+    assert sum(kept_by(world, job)["jobs"] != [] for job in busy) == 4

@@ -96,6 +96,7 @@ class MemoryJobStore:
         return self.claims.setdefault((site, content), job_id)
 
     def take_over_content(self, site: str, content: str, old_owner: str, new_owner: str) -> str:
+        self.claims.setdefault((site, content), new_owner)  # a claim released meanwhile is claimed afresh
         if self.claims[(site, content)] == old_owner:
             self.claims[(site, content)] = new_owner
         return self.claims[(site, content)]
@@ -136,7 +137,7 @@ class MemoryJobStore:
         erased, self.feedback = len(self.feedback) - len(kept), kept
         return erased
 
-    def erase_job(self, job: Job) -> None:
+    def erase_job(self, job: Job, *, entry_last: bool = False) -> None:
         self.close(job.id)
         self.jobs.pop(job.id, None)
 

@@ -15,21 +15,29 @@ from shared.errors import NotFound, TransientError
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import IndexEntry
 from shared.jobs.record_expiry import Expiry, RecordExpiry
+from tests.unit.jobs.fakes import MemoryJobStore
 from tests.unit.jobs.test_erasure import T0, Parts
 
 KEEP = timedelta(days=30)
 
 
 class ListedIndex:
-    """The site index as a list of the jobs' entries; what was dropped and released."""
+    """The site index as a list of the jobs' entries, each gone once its job was erased or it was dropped; what
+    was dropped and released."""
 
-    def __init__(self, jobs: list[Job]) -> None:
+    def __init__(self, jobs: list[Job], store: MemoryJobStore) -> None:
         self.entries = [IndexEntry(job.site, job.id, f"{job.received_at.isoformat()}~{job.id}") for job in jobs]
+        self.store, self.erased = store, set(store.jobs)  # a job missing from the start: its entry stays
         self.dropped: list[str] = []
         self.released: list[tuple[str, str, str]] = []
 
-    def received_before(self, before: datetime) -> Iterator[IndexEntry]:
-        return iter(list(self.entries))
+    def received_before(self, before: datetime, per_site: int) -> Iterator[IndexEntry]:
+        kept = [e for e in self.entries if e.job_id not in self.dropped and
+                (e.job_id in self.store.jobs or e.job_id not in self.erased)]  # fmt: skip
+        by_site: dict[str, list[IndexEntry]] = {}
+        for entry in kept:
+            by_site.setdefault(entry.site, []).append(entry)
+        return iter([entry for entries in by_site.values() for entry in entries[:per_site]])
 
     def drop(self, entry: IndexEntry) -> None:
         self.dropped.append(entry.job_id)
@@ -59,7 +67,7 @@ def test_a_storage_error_on_one_job_is_counted_and_the_others_still_expire(monke
         return real_get(job_id)
 
     monkeypatch.setattr(parts.store, "get", get)
-    index = ListedIndex(jobs)
+    index = ListedIndex(jobs, parts.store)
 
     assert expiry(parts, index).run() == Expiry(expired=2, errors=1)
     assert jobs[1].id in parts.store.jobs and feedback_of(parts, jobs[1].id)
@@ -73,8 +81,8 @@ def test_a_job_not_finished_with_its_event_published_keeps_everything():
     running = parts.job("IMG_1", state=JobState.QUEUED)
     unpublished = parts.store._stamp(replace(parts.job("IMG_2"), event_published=False))
     gone = parts.job("IMG_3")
-    index = ListedIndex([running, unpublished, gone])
     del parts.store.jobs[gone.id]
+    index = ListedIndex([running, unpublished, gone], parts.store)
 
     assert expiry(parts, index).run() == Expiry(unsettled=2, gone=1)
     assert parts.store.get(running.id).state is JobState.QUEUED and parts.store.get(unpublished.id)
@@ -83,18 +91,21 @@ def test_a_job_not_finished_with_its_event_published_keeps_everything():
         parts.store.get(gone.id)
 
 
-@pytest.mark.parametrize(("records", "results"), [("90", "90"), ("30", "90"), ("14", None)])
-def test_records_kept_no_longer_than_results_are_refused(records: str, results: str | None):
+@pytest.mark.parametrize(("records", "results"), [("89", "90"), ("30", "90"), ("14", None)])
+def test_records_kept_less_long_than_results_are_refused(records: str, results: str | None):
     env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "SITELENS_RECORDS_RETENTION_DAYS": records}
     env |= {"SITELENS_RESULTS_RETENTION_DAYS": results} if results else {}  # absent: results are kept 90 days
-    with pytest.raises(ConfigError, match=r"SITELENS_RECORDS_RETENTION_DAYS .* must be more than"):
+    with pytest.raises(ConfigError, match=r"SITELENS_RECORDS_RETENTION_DAYS .* must be at least"):
         Settings.from_env(env)
 
 
-def test_records_are_kept_a_year_by_default_and_longer_than_results_when_set():
+def test_records_are_kept_a_year_by_default_or_as_long_as_results_and_as_set():
     base = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
     assert Settings.from_env(base).records_kept == timedelta(days=365)
-    assert Settings.from_env(base | {"SITELENS_RECORDS_RETENTION_DAYS": "91"}).records_kept == timedelta(days=91)
+    assert Settings.from_env(base | {"SITELENS_RECORDS_RETENTION_DAYS": "90"}).records_kept == timedelta(days=90)
+    # A deployment that keeps results longer than a year and never set records is not refused by the upgrade.
+    longer = base | {"SITELENS_RESULTS_RETENTION_DAYS": "400"}
+    assert Settings.from_env(longer).records_kept == timedelta(days=400)
     with pytest.raises(ConfigError, match="SITELENS_RECORDS_RETENTION_DAYS must be a whole number") as refused:
         Settings.from_env(base | {"SITELENS_RECORDS_RETENTION_DAYS": "a year"})
-    assert "must be more than" not in str(refused.value)  # one problem named, not a second one about the default
+    assert "must be at least" not in str(refused.value)  # one problem named, not a second one about the default
