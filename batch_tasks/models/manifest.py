@@ -60,33 +60,29 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def parse(doc: dict[str, Any]) -> Manifest:
-    """Check a manifest's shape (not its files).
+def parse(doc: object) -> Manifest:
+    """Check a manifest's shape (not its files); `doc` is whatever its JSON holds, an object or not.
 
     Raises:
         ManifestError: a required key is missing or malformed; the message names it.
     """
+    if not isinstance(doc, dict):  # JSON's other values: `in` and `[]` would mean something else, or raise
+        raise ManifestError(f"a manifest is a JSON object, not {type(doc).__name__}")
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
         raise ManifestError(f"manifest lacks {', '.join(missing)}")
     for key in ("name", "version"):
         if not isinstance(doc[key], str) or not SEGMENT.fullmatch(doc[key]):
             raise ManifestError(f"'{key}' must be one path segment of letters, digits, '.', '_' or '-'")
+    kinds = ", ".join(sorted(TASK_KINDS))
+    if not isinstance(doc["task"], str):  # a list or an object: unhashable, so no set lookup could refuse it
+        raise ManifestError(f"'task' must be a string, one of {kinds}")
     if doc["task"] not in TASK_KINDS:
-        raise ManifestError(f"task '{doc['task']}' is not one of {', '.join(sorted(TASK_KINDS))}")
+        raise ManifestError(f"task '{doc['task']}' is not one of {kinds}")
     files = doc["files"]
     if not isinstance(files, dict) or not files:
         raise ManifestError("'files' must map roles to files")
-    parsed = []
-    for role, spec in files.items():
-        try:
-            parsed.append(ModelFile(role, str(spec["file"]), str(spec["sha256"]), int(spec["bytes"])))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"file entry '{role}' needs file, sha256 and bytes") from exc
-        if not SEGMENT.fullmatch(parsed[-1].file) or parsed[-1].file == "manifest.json":
-            raise ManifestError(f"file entry '{role}' must name a plain file beside the manifest")
-        if not SHA256.fullmatch(parsed[-1].sha256) or parsed[-1].bytes < 0:
-            raise ManifestError(f"file entry '{role}' needs a lower-case hex SHA-256 and a size")
+    parsed = tuple(_file_entry(role, spec) for role, spec in files.items())
     # Imported here: the kinds' key checks raise this module's ManifestError.
     from batch_tasks.models import vision_spec  # noqa: PLC0415
 
@@ -94,7 +90,22 @@ def parse(doc: dict[str, Any]) -> Manifest:
         vision_spec.parse(doc)
     else:
         vision_spec.limits(doc)
-    return Manifest(str(doc["name"]), str(doc["version"]), str(doc["task"]), tuple(parsed), doc)
+    return Manifest(str(doc["name"]), str(doc["version"]), str(doc["task"]), parsed, doc)
+
+
+def _file_entry(role: str, spec: Any) -> ModelFile:
+    """The `files` entry of `role`, checked: a plain file name beside the manifest, its SHA-256 and size."""
+    try:
+        entry = ModelFile(role, str(spec["file"]), str(spec["sha256"]), int(spec["bytes"]))
+    except OverflowError as exc:  # JSON's Infinity: a float no int holds
+        raise ManifestError(f"file entry '{role}' needs 'bytes' to be a whole number, not {spec['bytes']}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"file entry '{role}' needs file, sha256 and bytes") from exc
+    if not SEGMENT.fullmatch(entry.file) or entry.file == "manifest.json":
+        raise ManifestError(f"file entry '{role}' must name a plain file beside the manifest")
+    if not SHA256.fullmatch(entry.sha256) or entry.bytes < 0:
+        raise ManifestError(f"file entry '{role}' needs a lower-case hex SHA-256 and a size")
+    return entry
 
 
 def load(folder: Path, *, verify: bool = True) -> Manifest:
@@ -108,7 +119,7 @@ def load(folder: Path, *, verify: bool = True) -> Manifest:
         manifest = parse(json.loads(path.read_text()))
     except FileNotFoundError as exc:
         raise ManifestError(f"{path} not found") from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON (nested past the parser's depth, too), or a bad key
         raise ManifestError(f"{path}: {exc}") from exc
     if verify:
         for f in manifest.files:

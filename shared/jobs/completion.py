@@ -76,7 +76,7 @@ class CompletionMessage:
                 error.get("code"), error.get("message"), datetime.fromisoformat(started) if started else None,
                 telemetry.parse_traceparent(doc.get("traceparent")), token,
             )  # fmt: skip
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except READ_ERRORS as exc:  # malformed the ways a result document can be: one list, kept in step
             raise InvalidInput(f"completion message is malformed: {exc}", reason="bad_message") from exc
         if not ids.is_job_id(job_id) or outcome not in ("succeeded", "failed"):
             raise InvalidInput(f"completion message names {job_id!r} / {outcome!r}", reason="bad_message")

@@ -35,7 +35,10 @@ PREVIEW_LINES = 20
 PREVIEW_LABELS = 5
 PREVIEW_BOXES = 10
 MAX_SCHEMA_CHARS = 200  # an unknown schema is kept in the summary: bounded, it is a node's text
-READ_ERRORS = (ValueError, KeyError, TypeError, AttributeError)  # what a reader raises for a malformed document
+# What reading a malformed document raises: a member missing or of the wrong type, a number past what a float or
+# an int holds (OverflowError: a 400-digit score, a `class_id` of Infinity) or nesting past Python's recursion limit
+# (RecursionError, from json.loads or str()). Each is the document's fault, never the reader's.
+READ_ERRORS = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
 
 
 def kind_of_result(result: dict[str, Any]) -> tuple[str, bool]:
