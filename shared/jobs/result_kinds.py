@@ -19,6 +19,8 @@ The photo was read all the same, and its whole result stays behind the job's lin
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
@@ -39,6 +41,23 @@ MAX_SCHEMA_CHARS = 200  # an unknown schema is kept in the summary: bounded, it 
 # an int holds (OverflowError: a 400-digit score, a `class_id` of Infinity) or nesting past Python's recursion limit
 # (RecursionError, from json.loads or str()). Each is the document's fault, never the reader's.
 READ_ERRORS = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
+
+
+def parse(data: bytes) -> Any:
+    """A result document's JSON, refusing `NaN`, `Infinity` and numbers beyond a float (ValueError): Python reads
+    them, but the summary they would reach is served as JSON, where they are not numbers a client can read."""
+    return json.loads(data, parse_constant=_not_a_number, parse_float=_finite)
+
+
+def _not_a_number(literal: str) -> float:
+    raise ValueError(f"{literal} is not a number JSON has")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is beyond a float")
+    return value
 
 
 def kind_of_result(result: dict[str, Any]) -> tuple[str, bool]:
