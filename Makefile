@@ -23,7 +23,7 @@ DEV_ARGS ?=
 # e.g. make chaos CHAOS_ARGS="--photos 10000 --deadline 9000"
 CHAOS_ARGS ?=
 
-.PHONY: setup demo demo-models test lint format dev lock clean infra-tools lock-checkov bench chaos
+.PHONY: setup demo demo-models test lint format dev lock clean clean-local infra-tools lock-checkov bench chaos
 
 # Idempotent: each step is redone only when its inputs changed (stamp files track that).
 setup: $(VENV)/.installed node_modules/.installed models/ocr/ppocrv4/manifest.json
@@ -105,6 +105,11 @@ lock-checkov:
 	{ echo "# Every transitive pin of infra/checks/requirements.txt (checkov's own venv), regenerated with 'make lock-checkov'."; \
 	  .lock-venv/bin/pip freeze; } > infra/checks/constraints.txt
 	rm -rf .lock-venv
+
+# The local stack's data only (Azurite's, the local Batch service's, the host's, logs, telemetry): nothing expires
+# there, so a stack used for weeks grows; stop `make dev` first. `make clean` also removes the environments.
+clean-local:
+	rm -rf .local
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache
