@@ -101,8 +101,13 @@ def scale_points(points: Points, scale: tuple[float, float]) -> Points:
 
 
 def read_header(data: bytes) -> Header | None:
-    """The stored size of a JPEG or PNG from its header, or None for other or malformed bytes."""
+    """The stored size of a JPEG or PNG from its header, or None for other or malformed bytes.
+
+    Raises:
+        DecodeError: `corrupt_image`, for a PNG with a chunk that runs past the end of the file (`_png_chunks_fit`).
+    """
     if data.startswith(_PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
+        _png_chunks_fit(data)
         width, height = struct.unpack(">II", data[16:24])
         return Header("png", width, height)
     if not data.startswith(b"\xff\xd8"):
@@ -126,6 +131,21 @@ def read_header(data: bytes) -> Header | None:
             return None
         i += 2 + length
     return None
+
+
+def _png_chunks_fit(data: bytes) -> None:
+    """Refuse a PNG chunk (up to IEND) whose declared length runs past the end of the file: OpenCV's PNG reader
+    reserves and zero-fills that length, up to 4 GiB, before it finds the file shorter. A Python step per chunk:
+    an encoder writes a few hundred."""
+    i = 8
+    while i + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, i)
+        if i + 8 + length > len(data):  # its data, not its CRC (OpenCV refuses a file cut short there anyway)
+            raise DecodeError("corrupt_image", f"the PNG chunk {kind.decode('latin-1')!r} at byte {i} declares "
+                              f"{length:,} bytes, past the end of the file ({len(data):,} bytes)")  # fmt: skip
+        if kind == b"IEND":
+            return
+        i += 12 + length
 
 
 def reduction_for(header: Header, min_long_side: int) -> int:

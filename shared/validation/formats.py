@@ -1,12 +1,14 @@
 """What the bytes are, from their first bytes and headers only: no decoder runs here.
 
 `sniff` names the format from its magic number (trust the bytes, not the name or the Content-Type);
-`read_header` walks the JPEG segments (or PNG chunks) up to the image data and returns the stored size and
-the EXIF orientation, so an oversized image is refused before anything allocates for its pixels.
+`read_header` walks the JPEG segments (at most `MAX_SEGMENTS` of them) or PNG chunks up to the image data and
+returns the stored size and the EXIF orientation, so an oversized image is refused before anything allocates
+for its pixels.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -24,6 +26,11 @@ _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
 _SOS, _APP1 = 0xDA, 0xE1
 _ORIENTATION_TAG = 0x0112
+# JPEG marker segments walked. A real file has a dozen or two, plus an ICC profile in up to 255 APP2 segments
+# and XMP extensions of 64 KB each (about 640 of them fill the byte cap); tables are redefined at most once or
+# twice per scan. Past this count the file is padding, and the walk stops (here and in `jpeg_structure`).
+MAX_SEGMENTS = 4096
+_NOT_FILL = re.compile(rb"[^\xff]")
 
 
 def sniff(data: bytes) -> str:  # noqa: PLR0911 (one answer per format reads best)
@@ -64,18 +71,28 @@ def read_header(data: bytes) -> Header | None:
     return None
 
 
-def _jpeg(data: bytes) -> Header | None:
+def skip_fill(data: bytes, i: int) -> int:
+    """Where the run of 0xFF fill bytes at `i` ends: its last byte, which starts the next marker. One search in
+    C however long the run: a Python step per fill byte made a file of nothing else cost seconds."""
+    found = _NOT_FILL.search(data, i)
+    return (found.start() if found else len(data)) - 1
+
+
+def _jpeg(data: bytes) -> Header | None:  # noqa: PLR0911 (one per way a header can fail)
     orientation = 1
-    i = 2
+    i, segments = 2, 0
     while i + 4 <= len(data):
         if data[i] != 0xFF:
             return None
         marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
+        if marker == 0xFF:  # fill bytes: followed by a marker, which is counted, or by the end
+            i = skip_fill(data, i)
             continue
         if marker == 0x00:
             return None  # a stuffed zero where a marker belongs: libjpeg would search past it, we do not guess
+        if segments == MAX_SEGMENTS and marker not in _SOF:
+            return None  # and still no frame header: padding, which the structure walk would refuse anyway
+        segments += 1
         if marker in _STANDALONE:
             i += 2
             continue

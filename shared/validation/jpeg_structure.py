@@ -6,7 +6,9 @@ in a few nanoseconds, but it still visits it). So the cost of a decode is the bl
 scans, not the bytes of the file: 20,000 repeated scans of a 7000 x 7000 image fit in 400 KB and decode for
 over a minute. The walk counts scans by skipping each scan's entropy-coded data to the next marker with one
 regular-expression search (in C, linear in the bytes), so the whole walk is one pass over the file plus a
-Python step per marker segment, and both counts are capped.
+Python step per marker segment, and both counts are capped. Padding between segments is read as libjpeg reads
+it: a run of fill bytes is skipped in one search, and each restart marker, TEM or stuffed zero counts as a
+segment, so a file of nothing else meets the segment cap.
 """
 
 from __future__ import annotations
@@ -15,15 +17,14 @@ import re
 import struct
 from collections.abc import Iterator
 
+from shared.validation import formats
 from shared.validation.reasons import Reason
 from shared.validation.structure import Refusal, Structure, abnormal, corrupt
 
 # Grey 1, YCbCr 3, CMYK or YCCK 4; the format allows 255, and each component is another image to decode.
 MAX_COMPONENTS = 4
-# Marker segments other than scans. A real file has a dozen or two, plus an ICC profile in up to 255 APP2
-# segments and XMP extensions of 64 KB each (about 640 of them fill the byte cap); tables are redefined at
-# most once or twice per scan. Past this count the file is padding, and the walk stops.
-MAX_SEGMENTS = 4096
+# Marker segments other than scans (why this many: formats.py, whose header walk stops at the same count).
+MAX_SEGMENTS = formats.MAX_SEGMENTS
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers; C4 (DHT), C8, CC (DAC) are not
 _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn and TEM carry no length
@@ -70,7 +71,8 @@ class _Damaged(ValueError):
 
 def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
     """(marker, body start, body end) of each marker segment up to the end of the image; a scan's body is its
-    header, and the walk goes on at the marker that ends its entropy-coded data."""
+    header, and the walk goes on at the marker that ends its entropy-coded data. A restart marker, TEM or
+    stuffed zero between segments comes with an empty body."""
     i = 2
     while i + 2 <= len(data):
         if data[i] != 0xFF:  # stray bytes between segments: libjpeg skips them to the next marker, and so do we
@@ -79,11 +81,14 @@ def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
                 return
             i = found.start()
         marker = data[i + 1]
-        if marker == 0xFF or marker in _STANDALONE:  # a fill byte, a restart or TEM: no segment follows
-            i += 1 if marker == 0xFF else 2
+        if marker == 0xFF:  # fill bytes: followed by a marker, which is counted, or by the end
+            i = formats.skip_fill(data, i)
             continue
-        if marker == 0x00:  # a stuffed zero is no marker: libjpeg discards it and searches on, and so do we,
-            i += 2  # never reading it as a segment whose length would hide the scans after it
+        if marker in _STANDALONE or marker == 0x00:  # a restart, TEM or stuffed zero: no segment follows
+            # (a stuffed zero is no marker: libjpeg discards it and searches on, and so do we, never reading it as a
+            # segment whose length would hide the scans after it); each counts as one toward the segment cap
+            yield marker, i + 2, i + 2
+            i += 2
             continue
         if marker == _EOI or i + 4 > len(data):
             return  # the end, or cut short (the decoder says so)

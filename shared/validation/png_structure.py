@@ -5,6 +5,10 @@ libpng inflates zTXt, compressed iTXt and iCCP chunks while it reads the header,
 Their inflated size cannot be known without inflating them, so the walk inflates them itself, bounded by
 what it allows in total (stopping as soon as that is passed). The image data itself is not inflated here:
 its size follows from the header.
+
+OpenCV's PNG reader reserves and zero-fills a chunk's declared length (up to 4 GiB) before it finds that the
+file is shorter: a 6 KB file declaring a 2 GB IDAT took 2 GB of memory to refuse. A chunk that runs past the
+end of the file is refused here, before any decoder sees it.
 """
 
 from __future__ import annotations
@@ -39,11 +43,14 @@ def survey(data: bytes, header: Header) -> Structure | Refusal:
         chunks += 1
         if chunks > MAX_CHUNKS:
             return abnormal(f"more than {MAX_CHUNKS:,} PNG chunks; an encoder writes a few hundred")
+        start, end = i + 8, i + 8 + length
+        if end > len(data):  # what OpenCV would reserve is then bounded by the file's size
+            return corrupt(f"the PNG chunk {kind.decode('latin-1')!r} at byte {i} declares {length:,} bytes, "
+                           f"past the end of the file ({len(data):,} bytes)")  # fmt: skip
         if kind == b"IEND":
             break
-        start, end = i + 8, i + 8 + length
         if kind in _COMPRESSED:
-            metadata += _inflated(data, kind, start, min(end, len(data)), MAX_METADATA_INFLATED + 1 - metadata)
+            metadata += _inflated(data, kind, start, end, MAX_METADATA_INFLATED + 1 - metadata)
             if metadata > MAX_METADATA_INFLATED:
                 return abnormal(f"the PNG's compressed text and profile inflate to more than "
                                 f"{MAX_METADATA_INFLATED:,} bytes")  # fmt: skip
