@@ -15,6 +15,7 @@ read as stored here, where ingestion turns it upright first.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -37,6 +38,10 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic); C4, C8 and CC are not frames.
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
+_FILL = re.compile(rb"\xff+")
+# Marker segments read before the frame header at most, as ingestion's validation counts them
+# (shared/validation/formats.py): a file padded past that has no header here, not a Python step per byte.
+MAX_HEADER_SEGMENTS = 4096
 
 
 class DecodeError(ValueError):
@@ -112,14 +117,15 @@ def read_header(data: bytes) -> Header | None:
         return Header("png", width, height)
     if not data.startswith(b"\xff\xd8"):
         return None
-    i = 2
-    while i + 4 <= len(data):
+    i, steps = 2, 0
+    while i + 4 <= len(data) and steps < MAX_HEADER_SEGMENTS:
         if data[i] != 0xFF:
             return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
+        steps += 1
+        if data[i + 1] == 0xFF:  # fill bytes, however many: one step
+            i = _FILL.match(data, i + 1).end() - 1  # type: ignore[union-attr]  # it matches at least one
             continue
+        marker = data[i + 1]
         if marker in _STANDALONE:
             i += 2
             continue
