@@ -106,10 +106,13 @@ lock-checkov:
 	  .lock-venv/bin/pip freeze; } > infra/checks/constraints.txt
 	rm -rf .lock-venv
 
-# The local stack's data only (Azurite's, the local Batch service's, the host's, logs, telemetry): nothing expires
-# there, so a stack used for weeks grows; stop `make dev` first. `make clean` also removes the environments.
+# The local stack's data only (Azurite's, the local Batch service's, logs, telemetry): blobs never expire there,
+# so a stack used for weeks grows. Refused while `make dev` holds the state dir's lock; the model cache, benchmark
+# results and deploy files in .local stay. `make clean` also removes the environments.
 clean-local:
-	rm -rf .local
+	@if [ -e .local/stack.lock ] && ! flock -n .local/stack.lock true; then \
+		echo "the local stack is running (make dev): stop it first" >&2; exit 1; fi
+	rm -rf .local/azurite .local/batch .local/logs .local/telemetry .local/stack.json
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

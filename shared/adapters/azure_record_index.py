@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from datetime import datetime
 
 from azure.core import MatchConditions
@@ -37,7 +37,7 @@ class TableRecordIndex:
         # The job store's table, with its prefix (SITELENS_TABLE_PREFIX); the job store creates it.
         self._jobs: TableClient = service.get_table_client(prefix + JOBS)
 
-    def received_before(self, before: datetime, per_site: int) -> Iterator[IndexEntry]:
+    def received_before(self, before: datetime, per_site: int, passed: Set[str]) -> Iterator[IndexEntry]:
         cutoff = time_key(before)
         partition = self._next_site(SITES)
         while partition is not None:
@@ -46,10 +46,9 @@ class TableRecordIndex:
                 rows = self._jobs.query_entities("PartitionKey eq @pk and RowKey lt @cutoff",
                                                  parameters={"pk": partition, "cutoff": cutoff},
                                                  select=["RowKey"], results_per_page=per_site)  # fmt: skip
-                for row in itertools.islice(rows, per_site):
-                    named = SITE_ROW.fullmatch(str(row["RowKey"]))
-                    if named:  # a row of another shape is not an index entry: left alone
-                        yield IndexEntry(site, named["job"], str(row["RowKey"]))
+                named = (SITE_ROW.fullmatch(str(row["RowKey"])) for row in rows)  # other shapes: not entries
+                fresh = (IndexEntry(site, n["job"], n.group(0)) for n in named if n and n["job"] not in passed)
+                yield from itertools.islice(fresh, per_site)
             partition = self._next_site(partition)
 
     def _next_site(self, after: str) -> str | None:

@@ -7,7 +7,7 @@ Every method raises only the shared.errors tree: TransientError (retry the messa
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -58,8 +58,9 @@ class RecordIndex(Protocol):
     """Record expiry (shared/jobs/record_expiry.py): the jobs received before a time, and the rows of a job that
     no JobStore method deletes on its own."""
 
-    # Entries of jobs received before `before`: site by site, the oldest `per_site` of each; read lazily.
-    def received_before(self, before: datetime, per_site: int) -> Iterator[IndexEntry]: ...
+    # Entries of jobs received before `before`: site by site, the oldest `per_site` of each that are not of the jobs
+    # in `passed` (kept by an earlier pass: they take no place in the count); read lazily.
+    def received_before(self, before: datetime, per_site: int, passed: Set[str]) -> Iterator[IndexEntry]: ...
     def drop(self, entry: IndexEntry) -> None: ...  # an entry whose job is gone; an entry already gone is no error
     # The content claim rows of these bytes that name the job (as owner or follower), every model's; rows deleted.
     def release_content(self, site: str, sha256: str, job_id: str) -> int: ...

@@ -3,23 +3,22 @@
 The storage lifecycle rules expire the blobs (the photo, its task input, result and overlay); the tables would
 otherwise keep forever the job, its result summary (the first lines of text read from the photo: number plates,
 names), its webhook events and deliveries (the same summary), its feedback, the upload reservation that named
-its photo, and its content claim rows. Each run (hourly in Azure) finds the jobs received before the cutoff in the
-site index and deletes, for each, what `sitelens erase` deletes of its rows (shared/jobs/erasure.py): the
-events with their deliveries, feedback and reservation first, then its claim rows, then the job and last its
+its photo, and its content claim rows. Each run (every 5 minutes in Azure) finds the jobs received before the
+cutoff in the site index and deletes, for each, what `sitelens erase` deletes of its rows (shared/jobs/erasure.py):
+the events with their deliveries, feedback and reservation first, then its claim rows, then the job and last its
 site index entry, so a run that dies half way leaves the job findable and the next run finishes it.
 
 Left alone, and counted: a job not terminal with its event published (the reconciler still drives it; within
-24 h of receipt it always is, and `records_kept` is at least a day longer than results are kept). An entry
+its give-up bound of receipt it always is, and `records_kept` is at least as long as results are kept). An entry
 whose job row is gone (deleted by other means than these, which take the entry first) is dropped. A job's
 claim rows are only its own: another job's claim on the same bytes stays. Its retries and duplicates expire on
 their own dates.
 
-A run is bounded by `RUN_BUDGET`, as the reconciler's is (it runs every 5 minutes in Azure). It makes passes over
-the sites, `PER_SITE` jobs of each at most, until a pass deletes nothing, so every site is reached whatever
-another's backlog; what a run leaves is the oldest, and the next run starts there (expired entries are deleted as
-they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at
-a time: each is about twenty table requests, so one thread keeps pace with a few photos a second, fewer than a
-busy deployment receives.
+A run is bounded by `RUN_BUDGET`, as the reconciler's is. It makes passes over the sites, `PER_SITE` jobs of
+each at most (jobs an earlier pass kept take no place), until a pass meets no job, so every site is reached
+whatever another's backlog; what a run leaves is the oldest, and the next run starts there (expired entries are
+deleted as they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at a time: each is about twenty
+table requests, so one thread keeps pace with a few photos a second, fewer than a busy deployment receives.
 """
 
 from __future__ import annotations
@@ -84,7 +83,7 @@ class RecordExpiry:
         expiry = Expiry()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="record-expiry") as pool:
             kept: set[str] = set()  # jobs this run kept (unsettled, or an error): not looked at again in its passes
-            while self._pass(pool, self.index.received_before(cutoff, self.per_site), deadline, expiry, kept):
+            while self._pass(pool, self.index.received_before(cutoff, self.per_site, kept), deadline, expiry, kept):
                 pass
         if expiry != Expiry():
             log.info("record expiry (received before %s): %s", cutoff.isoformat(), expiry)
@@ -92,20 +91,20 @@ class RecordExpiry:
 
     def _pass(self, pool: ThreadPoolExecutor, entries: Iterator[IndexEntry], deadline: float, expiry: Expiry,
               kept: set[str]) -> bool:  # fmt: skip
-        """One pass over the sites; whether another should follow: this one deleted something, and the budget is
-        not spent (a pass that only met kept jobs would meet the same ones again)."""
-        deleted = False
-        fresh = (entry for entry in entries if entry.job_id not in kept)
-        while chunk := list(itertools.islice(fresh, self.workers * 4)):
+        """One pass over the sites; whether another should follow: this one met a job, and the budget is not spent.
+        Each job a run meets is met once: deleted, its entry dropped, or kept (and skipped by the passes after), so
+        the passes end when one meets none."""
+        met = False
+        while chunk := list(itertools.islice(entries, self.workers * 4)):
+            met = True
             for entry, outcome in zip(chunk, pool.map(self._expire, chunk), strict=True):
                 setattr(expiry, _FIELD[outcome], getattr(expiry, _FIELD[outcome]) + 1)
                 metrics.record_expired(outcome)
-                deleted |= outcome in (EXPIRED, GONE)
                 kept |= {entry.job_id} if outcome in (UNSETTLED, ERROR) else set()
             if self.elapsed() >= deadline:
                 expiry.stopped_at_budget = True
                 return False
-        return deleted
+        return met
 
     def _expire(self, entry: IndexEntry) -> str:
         try:

@@ -20,7 +20,6 @@ The photo was read all the same, and its whole result stays behind the job's lin
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -41,23 +40,6 @@ MAX_SCHEMA_CHARS = 200  # an unknown schema is kept in the summary: bounded, it 
 # an int holds (OverflowError: a 400-digit score, a `class_id` of Infinity) or nesting past Python's recursion limit
 # (RecursionError, from json.loads or str()). Each is the document's fault, never the reader's.
 READ_ERRORS = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
-
-
-def parse(data: bytes) -> Any:
-    """A result document's JSON, refusing `NaN`, `Infinity` and numbers beyond a float (ValueError): Python reads
-    them, but the summary they would reach is served as JSON, where they are not numbers a client can read."""
-    return json.loads(data, parse_constant=_not_a_number, parse_float=_finite)
-
-
-def _not_a_number(literal: str) -> float:
-    raise ValueError(f"{literal} is not a number JSON has")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is beyond a float")
-    return value
 
 
 def kind_of_result(result: dict[str, Any]) -> tuple[str, bool]:
@@ -85,6 +67,19 @@ def kind_of_summary(summary: dict[str, Any]) -> str:
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a result document (raises one of READ_ERRORS when a schema this release knows is broken, or
+    when what the summary shows is NaN, Infinity or a number past a float: the status API and webhooks serve it as
+    JSON, which has no such numbers). Members the summary does not show, and schemas it does not read, are not
+    looked at."""
+    summary = _summary(result)
+    try:
+        json.dumps(summary, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"the summary would hold a number JSON has not: {exc}") from exc
+    return summary
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
     """The summary of a result document (raises one of READ_ERRORS when a schema this release knows is broken).
 
     A later version of a known kind is read as the known one when it can be, its kind's list present; otherwise,

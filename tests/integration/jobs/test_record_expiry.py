@@ -144,3 +144,16 @@ def test_a_site_with_a_backlog_does_not_keep_the_next_sites_jobs(real_world):
     assert cut.run() == Expiry(expired=4, stopped_at_budget=True)  # one chunk: two of each site
     assert all(kept_by(world, job)["jobs"] == [] for job in later)
     assert sum(kept_by(world, job)["jobs"] != [] for job in busy) == 4
+
+
+def test_jobs_kept_at_the_head_of_a_site_do_not_hide_the_expired_ones_behind_them(real_world):
+    """The oldest of a site are still in flight (kept): a later pass reads past them, not the same ones again."""
+    world = real_world
+    queued = [upload(world, n, photo(100 + n)) for n in range(1, 3)]  # their tasks wait in Batch
+    world.clock.advance(1)  # received after them: later in the site's index
+    done = [succeed(world, upload(world, n, photo(110 + n))) for n in range(3, 5)]
+    world.clock.advance((KEEP + timedelta(days=1)).total_seconds())
+
+    assert expiry(world, per_site=2).run() == Expiry(expired=2, unsettled=2)
+    assert all(kept_by(world, job)["jobs"] == [] for job in done)
+    assert all(world.store.get(job.id).state is JobState.QUEUED for job in queued)

@@ -4,7 +4,7 @@ long records are kept is refused when it would not outlive the results."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -31,8 +31,8 @@ class ListedIndex:
         self.dropped: list[str] = []
         self.released: list[tuple[str, str, str]] = []
 
-    def received_before(self, before: datetime, per_site: int) -> Iterator[IndexEntry]:
-        kept = [e for e in self.entries if e.job_id not in self.dropped and
+    def received_before(self, before: datetime, per_site: int, passed: Set[str]) -> Iterator[IndexEntry]:
+        kept = [e for e in self.entries if e.job_id not in self.dropped and e.job_id not in passed and
                 (e.job_id in self.store.jobs or e.job_id not in self.erased)]  # fmt: skip
         by_site: dict[str, list[IndexEntry]] = {}
         for entry in kept:

@@ -4,6 +4,8 @@ becomes `unknown`), the message is refused `bad_message`; neither escapes as an 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.errors import InvalidInput
@@ -74,7 +76,7 @@ def test_a_later_version_past_the_readers_numbers_is_summarised_as_unknown(world
 def test_reading_and_summarising_raise_only_read_errors_for_such_documents():
     for data in MALFORMED_RESULTS.values():
         with pytest.raises(result_kinds.READ_ERRORS):
-            result_kinds.summarise(result_kinds.parse(data))
+            result_kinds.summarise(json.loads(data))
 
 
 MALFORMED_MESSAGES = {
@@ -98,3 +100,20 @@ def test_such_a_completion_message_is_refused_as_bad_message_and_changes_nothing
     with pytest.raises(InvalidInput, match="malformed"):
         world.completion.handle(message)
     assert world.store.get(job.id).state is JobState.QUEUED
+
+
+NOT_SHOWN = {
+    "a schema this release does not read": b'{"schema": "sitelens.depth.result/1", "result": {"min_depth": NaN}}',
+    "an OCR line past the preview": b'{"lines": ['
+    + b", ".join(b'{"text": "L%d", "score": %s}' % (n, b"NaN" if n == 21 else b"0.9") for n in range(1, 22))
+    + b"]}",
+}
+
+
+@pytest.mark.parametrize("data", NOT_SHOWN.values(), ids=NOT_SHOWN.keys())
+def test_a_number_json_has_not_where_the_summary_does_not_show_it_fails_nothing(world, data):
+    job = world.ingestion.ingest(world.upload(1))
+    assert job is not None
+    done = finish_raw(world, job.id, data)
+    assert done.state is JobState.SUCCEEDED
+    json.dumps(done.summary, allow_nan=False)  # what the API and webhooks serve
