@@ -1,5 +1,5 @@
 // Alerts for what needs a person: poison messages, a failure rate, a pool that does not start tasks,
-// function errors, and GPU nodes left idle. Log alerts query the Log Analytics workspace that Application
+// function errors, GPU nodes left idle, and records kept past their retention. Log alerts query the Log Analytics workspace that Application
 // Insights, the queue logs and the Batch logs all write to; metric alerts read Azure Monitor's metrics.
 
 param location string
@@ -81,6 +81,17 @@ print Submitted = submitted, Started = started
 | where Submitted > 0 and coalesce(Started, 0.0) == 0
 ''', stuckPoolMinutes)
 
+// shared/jobs/record_expiry.py logs "record expiry (received before <time>): Expiry(expired=N, unsettled=N,
+// gone=N, errors=N, ...)" after each run that met a job. Runs that met storage errors and deleted nothing for 6
+// hours: records past their retention are being kept, which nothing else would show (each error is caught).
+var recordsQuery = '''
+AppTraces
+| where Message startswith "record expiry (received before "
+| extend Expired = toint(extract(@"expired=(\d+)", 1, Message)), Errors = toint(extract(@"errors=(\d+)", 1, Message))
+| summarize Expired = sum(Expired), Errors = sum(Errors)
+| where Errors > 0 and Expired == 0
+'''
+
 resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
   name: '${namePrefix}-poison-messages'
   location: location
@@ -138,6 +149,39 @@ resource failureRateAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = 
       allOf: [
         {
           query: failureQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: actionGroups
+    }
+  }
+}
+
+resource recordsAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-records-not-expiring'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'sitelens: records past their retention are not being deleted'
+    description: 'Record expiry met storage errors and deleted nothing for 6 hours: jobs, their webhook events and feedback are being kept past recordsRetentionDays. The errors are in the warnings of shared.jobs.record_expiry.'
+    severity: 3
+    enabled: true
+    scopes: [workspaceId]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT6H'
+    criteria: {
+      allOf: [
+        {
+          query: recordsQuery
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from shared.jobs.record_expiry import Expiry
 from tests.unit.infra import bicep
 
 MONITORING = bicep.module("monitoring")
@@ -28,8 +29,8 @@ def test_application_insights_is_workspace_based_and_entra_only() -> None:
     assert workspace["features"] == {"disableLocalAuth": True}
 
 
-def test_the_five_alerts_exist_and_notify_the_action_group_parameter() -> None:
-    assert set(QUERY_RULES) == {"poisonAlert", "failureRateAlert", "stuckPoolAlert"}
+def test_the_six_alerts_exist_and_notify_the_action_group_parameter() -> None:
+    assert set(QUERY_RULES) == {"poisonAlert", "failureRateAlert", "stuckPoolAlert", "recordsAlert"}
     assert set(METRIC_RULES) == {"functionErrorsAlert", "idleNodesAlert"}
     assert (
         bicep.render(bicep.variable(ALERTS, "actionGroups")) == "conditional(empty(actionGroupId), [], [actionGroupId])"
@@ -94,6 +95,20 @@ def test_stuck_pool_query_matches_the_submitter_log_line() -> None:
     assert batch_logs["scope"] == "batch"
     assert batch_logs["properties"]["metrics"] == [{"category": "AllMetrics", "enabled": True}]
     assert batch_logs["properties"]["workspaceId"] == "workspaceId"
+
+
+def test_records_alert_reads_the_record_expiry_log_line() -> None:
+    """The query extracts `expired=` and `errors=` from the line record expiry logs after a run; the line is the
+    Expiry dataclass's repr, so a renamed field would silently break it."""
+    source = (bicep.REPO / "shared" / "jobs" / "record_expiry.py").read_text()
+    assert 'log.info("record expiry (received before %s): %s", cutoff.isoformat(), expiry)' in source
+    line = f"record expiry (received before 2026-01-01T00:00:00+00:00): {Expiry(errors=3)}"
+    text = query("recordsQuery")
+    assert 'Message startswith "record expiry (received before "' in text
+    for field, value in (("expired", 0), ("errors", 3)):
+        assert f'extract(@"{field}=(\\d+)", 1, Message)' in text
+        found = re.search(rf"{field}=(\d+)", line)
+        assert found is not None and int(found[1]) == value
 
 
 # The window sizes a log search alert accepts (its aggregation granularities). A computed PT{n}M is
