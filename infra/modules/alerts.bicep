@@ -1,6 +1,7 @@
 // Alerts for what needs a person: poison messages, a failure rate, a pool that does not start tasks,
-// function errors, GPU nodes left idle, and records kept past their retention. Log alerts query the Log Analytics workspace that Application
-// Insights, the queue logs and the Batch logs all write to; metric alerts read Azure Monitor's metrics.
+// function errors, GPU nodes left idle, and records kept past their retention. Log alerts query the Log
+// Analytics workspace that Application Insights, the queue logs and the Batch logs all write to; metric alerts
+// read Azure Monitor's metrics.
 
 param location string
 param namePrefix string
