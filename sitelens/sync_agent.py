@@ -98,6 +98,7 @@ class Agent:
         settled = self.settler.observe(files, now)
         self.settling = self.settler.unsettled(settled)
         self._forget_vanished(files)
+        self.journal.prune(files)  # history that no longer matters, a small batch a pass, a sweep a day at most
         # Every settled version is journaled first, so the status file counts those waiting out a back-off.
         entries = [self._take(*version) for version in settled]
         if now >= self.backoff_until:

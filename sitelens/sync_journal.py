@@ -16,18 +16,27 @@ A path is stored as text, or, when its name is not valid UTF-8 (Python holds suc
 which SQLite cannot store as text), as the file system's bytes in a BLOB: lossless either way, and a journal
 written before such names were handled reads the same.
 
-Rows are kept, one per version ever taken on, so a pass reads only what it needs: the few versions in a given
-state (an index on state and age; the `finished` ones, nearly all the rows, are never read again), and the
-count in each state from `state_counts`, which triggers keep in step with every insert, update and delete
-inside that statement's own transaction. A journal from before either is given both when it is opened, once.
+A pass reads only what it needs: the few versions in a given state (an index on state and age; the `finished`
+ones, nearly all the rows, are never read again), and the count in each state from `state_counts`, which
+triggers keep in step with every insert, update and delete inside that statement's own transaction. A journal
+from before either is given both when it is opened, once.
+
+History that can no longer matter is pruned (`prune`), so the file stops growing (a photo every 30 s is about a
+million rows a year): a row in a state the agent is done with (`finished`, `failed`, `gone`), unchanged for
+`KEEP_DAYS`, whose version is not in the drop folder. A version still there keeps its row for good: the row is
+the agent's only memory that it was sent (or refused), and without it the file would go again as a new photo.
+A sweep starts at most once a day and deletes in small batches, one a pass. `counts()` stays a count since the
+journal began: what a sweep deleted is tallied in `pruned_counts` in the same transaction.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PENDING, UPLOADED, CONFIRMED, FINISHED, FAILED, GONE = "pending", "uploaded", "confirmed", "finished", "failed", "gone"
@@ -58,6 +67,20 @@ COUNT_TRIGGERS = (
     f"CREATE TRIGGER files_recounted AFTER UPDATE OF state, duplicate ON files BEGIN {_COUNT_OUT} {_COUNT_IN} END",
     f"CREATE TRIGGER files_counted_out AFTER DELETE ON files BEGIN {_COUNT_OUT} END",
 )
+# What pruning deleted, per state: `counts()` adds it back, so the status file's terminal counts never fall.
+PRUNED = """
+CREATE TABLE IF NOT EXISTS pruned_counts (state TEXT PRIMARY KEY, files INTEGER NOT NULL, duplicates INTEGER NOT NULL)
+WITHOUT ROWID
+"""
+# Where the pruning sweep stands (key "prune"), so that a restart, or a --once run a timer repeats, goes on from there.
+META = "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+# 30 days: the decisive condition is that the version left the folder; the wait is a margin for a folder that
+# lists only part of what it holds for a while (a card swapped out and back, a share half mounted), and a
+# month of history an operator can still look up. At a photo every 30 s that is about 86,000 rows (~25 MB).
+KEEP_DAYS = 30
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_BATCH = 500  # rows looked at per pass: one short transaction, so a pass (and its uploads) is not held up
+PRUNABLE = (FAILED, FINISHED, GONE)  # the states a sweep walks, one after the other
 
 
 @dataclass(frozen=True)
@@ -74,12 +97,34 @@ class Entry:
     attempts: int
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+@dataclass
+class Sweep:
+    """Where a pruning sweep stands: it deletes rows last changed before `cutoff`, walking `PRUNABLE` state by
+    state, each in the index's order (seen_at, then rowid) from just after (`seen_at`, `rowid`)."""
+
+    started: str
+    cutoff: str
+    state: str | None
+    seen_at: str = ""
+    rowid: int = 0
+
+    def next_state(self) -> None:
+        following = PRUNABLE[PRUNABLE.index(self.state) + 1 :] if self.state is not None else ()
+        self.state, self.seen_at, self.rowid = (following[0] if following else None), "", 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    """A time as the journal stores it: ISO 8601 in UTC, so that the text sorts as the times do."""
+    return moment.astimezone(UTC).isoformat()
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, now: Callable[[], datetime] = _utc_now) -> None:
+        self.now = now
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each statement is its own commit
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -88,6 +133,8 @@ class Journal:
         with self.db:  # commits, or rolls back whatever an error interrupted
             self.db.execute(SCHEMA)
             self.db.execute(STATE_INDEX)
+            self.db.execute(PRUNED)
+            self.db.execute(META)
             if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'state_counts'").fetchone():
                 self.db.execute(COUNTS)
                 self.db.execute("INSERT INTO state_counts SELECT state, COUNT(*), SUM(duplicate != 0) FROM files "
@@ -105,7 +152,7 @@ class Journal:
         return _entry(row) if row else None
 
     def add(self, path: str, size: int, mtime_ns: int) -> Entry:
-        now = _now()
+        now = _stamp(self.now())
         self.db.execute(
             "INSERT OR IGNORE INTO files (path, size, mtime_ns, state, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
             (_stored(path), size, mtime_ns, PENDING, now, now),
@@ -120,7 +167,7 @@ class Journal:
         columns = ", ".join(f"{name} = ?" for name in ["state", "updated_at", *fields])
         self.db.execute(
             f"UPDATE files SET {columns} WHERE path = ? AND size = ? AND mtime_ns = ?",  # noqa: S608 (fixed names)
-            (state, _now(), *map(_text, fields.values()), _stored(entry.path), entry.size, entry.mtime_ns),
+            (state, _stamp(self.now()), *map(_text, fields.values()), _stored(entry.path), entry.size, entry.mtime_ns),
         )
 
     def in_state(self, *states: str) -> list[Entry]:
@@ -130,9 +177,67 @@ class Journal:
 
     def counts(self) -> dict[str, int]:
         """How many versions are in each state (those with any), and `duplicates`: how many the service served
-        from the cache. A few rows, whatever the journal's length."""
-        rows = self.db.execute("SELECT state, files, duplicates FROM state_counts WHERE files > 0").fetchall()
+        from the cache; since the journal began, rows pruned included. A few rows, whatever the journal's length."""
+        rows = self.db.execute(
+            "SELECT state, SUM(files), SUM(duplicates) FROM "
+            "(SELECT * FROM state_counts UNION ALL SELECT * FROM pruned_counts) GROUP BY state HAVING SUM(files) > 0"
+        ).fetchall()
         return {**{str(state): int(files) for state, files, _ in rows}, "duplicates": sum(int(d) for *_, d in rows)}
+
+    def prune(self, listing: Mapping[str, tuple[int, int]]) -> int:
+        """Delete up to `PRUNE_BATCH` rows of history that can no longer matter; the number deleted.
+
+        `listing` is the pass's own listing of the drop folder (path → size, mtime_ns): a version in it keeps its
+        row. An empty listing prunes nothing: a share not mounted, or a card out, lists nothing, and its photos
+        would be sent again once back. A sweep starts at most once every `PRUNE_EVERY`, each pass going on from
+        where the last stopped, in one transaction with the tally of what it deleted."""
+        if not listing:
+            return 0
+        sweep = self._sweep(self.now())
+        if sweep is None:
+            return 0
+        deleted, budget = 0, PRUNE_BATCH
+        self.db.execute("BEGIN IMMEDIATE")
+        with self.db:
+            while sweep.state is not None and budget > 0:
+                rows = self.db.execute(
+                    "SELECT rowid, path, size, mtime_ns, duplicate, updated_at, seen_at FROM files WHERE state = ? "
+                    "AND seen_at < ? AND (seen_at, rowid) > (?, ?) ORDER BY seen_at, rowid LIMIT ?",
+                    (sweep.state, sweep.cutoff, sweep.seen_at, sweep.rowid, budget),
+                ).fetchall()
+                # updated_at is never before seen_at, so the index's range on seen_at holds every row old enough.
+                unlisted = [(rowid, bool(dup)) for rowid, path, size, mtime_ns, dup, updated_at, _ in rows
+                            if updated_at < sweep.cutoff and listing.get(_path(path)) != (size, mtime_ns)]  # fmt: skip
+                deleted += self._delete(sweep.state, unlisted)
+                budget -= len(rows)
+                if rows:
+                    sweep.rowid, sweep.seen_at = int(rows[-1][0]), str(rows[-1][6])
+                if budget > 0:  # fewer rows than asked: this state is swept, so on to the next (None: all done)
+                    sweep.next_state()
+            self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('prune', ?)", (json.dumps(asdict(sweep)),))
+        return deleted
+
+    def _sweep(self, now: datetime) -> Sweep | None:
+        """The sweep in progress, a new one if the last began `PRUNE_EVERY` ago (or the clock has gone back
+        before it began), or None: nothing to do until then."""
+        row = self.db.execute("SELECT value FROM journal_meta WHERE key = 'prune'").fetchone()
+        last = Sweep(**json.loads(row[0])) if row else None
+        if last is not None and last.state is not None:
+            return last
+        if last is not None and _stamp(now - PRUNE_EVERY) < last.started <= _stamp(now):
+            return None
+        return Sweep(started=_stamp(now), cutoff=_stamp(now - timedelta(days=KEEP_DAYS)), state=PRUNABLE[0])
+
+    def _delete(self, state: str, rows: list[tuple[int, bool]]) -> int:
+        """Delete these rows (rowid, duplicate) of one state, and tally them as pruned (the caller's transaction)."""
+        if rows:
+            self.db.executemany("DELETE FROM files WHERE rowid = ?", [(rowid,) for rowid, _ in rows])
+            self.db.execute(
+                "INSERT INTO pruned_counts VALUES (?, ?, ?) ON CONFLICT (state) DO UPDATE SET "
+                "files = files + excluded.files, duplicates = duplicates + excluded.duplicates",
+                (state, len(rows), sum(1 for _, duplicate in rows if duplicate)),
+            )
+        return len(rows)
 
 
 def _stored(path: str) -> str | bytes:
@@ -149,10 +254,14 @@ def _text(value: object) -> object:
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
 
 
+def _path(stored: object) -> str:
+    """A stored path as the file system's listing names it (the inverse of `_stored`)."""
+    return os.fsdecode(stored) if isinstance(stored, bytes) else str(stored)
+
+
 def _entry(row: tuple[object, ...]) -> Entry:
     path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts = row[:10]
-    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
-    return Entry(path, int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
+    return Entry(_path(path), int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
                  _opt(job_state), bool(duplicate), _opt(reason), int(str(attempts)))  # fmt: skip
 
 
