@@ -18,7 +18,8 @@ def stop_event() -> threading.Event:
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        # From another thread: Event.set takes a lock the interrupted main thread may hold (inside stop.wait).
+        threading.Thread(target=stop.set, daemon=True).start()
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)

@@ -81,7 +81,9 @@ def assess(build_checks: Callable[[], Mapping[str, Check]]) -> HealthReport:
 
 
 class Recent:
-    """`assess()`'s report, reused while younger than `max_age_s`; one caller refreshes it, the others wait."""
+    """`assess()`'s report, reused while younger than `max_age_s`; one caller refreshes it, the others wait. A report
+    is dated when its round ends: dated at its start, a round longer than `max_age_s` (storage retrying for a minute)
+    was stale on arrival, and each caller queued behind it ran a round of its own."""
 
     def __init__(
         self, assess: Callable[[], HealthReport], max_age_s: float, clock: Callable[[], float] = time.monotonic
@@ -92,7 +94,7 @@ class Recent:
 
     def __call__(self) -> HealthReport:
         with self._lock:
-            now = self._clock()
-            if self._last is None or now - self._last[0] >= self._max_age_s:
-                self._last = (now, self._assess())
+            if self._last is None or self._clock() - self._last[0] >= self._max_age_s:
+                report = self._assess()
+                self._last = (self._clock(), report)
             return self._last[1]

@@ -110,12 +110,17 @@ def run(args: argparse.Namespace) -> int:
         journal.close()
 
 
+def _stop(stop: threading.Event, signum: int) -> None:
+    log.info("stopping on signal %d", signum)
+    stop.set()
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     """SIGTERM (systemd's stop) and SIGINT let the upload in flight finish, start no other, then exit 0."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping on signal %d", signum)
-        stop.set()
+        # Not here: setting the event and logging take locks the interrupted main thread may hold (in stop.wait).
+        threading.Thread(target=_stop, args=(stop, signum), daemon=True).start()
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)

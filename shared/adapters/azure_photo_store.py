@@ -6,6 +6,7 @@ from the app's managed identity in Azure (cached until shortly before it expires
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -53,7 +54,8 @@ class BlobPhotoStore:
         for name in CONTAINERS:
             client = self.service.get_container_client(name)
             if not call(name, client.exists):
-                call(name, client.create_container)
+                with contextlib.suppress(Conflict):  # another worker thread created it since
+                    call(name, client.create_container)
 
     def _blob(self, container: str, name: str) -> Any:
         return self.service.get_blob_client(container, name)

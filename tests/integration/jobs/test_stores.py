@@ -189,3 +189,18 @@ def test_the_site_summary_is_truncated_only_when_jobs_were_left_out_and_shows_th
     doc = api.handle("site1").body
     assert doc is not None and (doc["jobs"], doc["truncated"]) == (3, True)
     assert [d["id"] for d in doc["latest"]] == [made[4].id, made[3].id]  # the hour's newest, not the oldest three's
+
+
+def test_containers_created_by_another_worker_since_they_were_looked_at_are_no_error(photos, monkeypatch):
+    """Two worker threads building the store at once both find a container missing; the second create is refused
+    (ContainerAlreadyExists), which must not fail the invocation that built it."""
+    service = photos.service
+    looked_missing = service.get_container_client
+
+    def client_that_saw_it_missing(name: str):
+        client = looked_missing(name)
+        monkeypatch.setattr(client, "exists", lambda: False)
+        return client
+
+    monkeypatch.setattr(service, "get_container_client", client_that_saw_it_missing)
+    photos.ensure_containers()  # each create answers 409 from Azurite: the containers exist

@@ -59,6 +59,20 @@ def test_a_recent_report_is_reused_until_it_is_older_than_its_age_then_checked_a
     assert recent().status == "degraded" and len(calls) == 2  # old enough: checked again, and it went down
 
 
+def test_a_round_slower_than_the_age_is_reused_by_the_callers_after_it():
+    """A round that takes longer than the age (storage retrying) is dated when it ends: the callers queued behind it
+    get its report, not a round each."""
+    now, calls = [100.0], []
+
+    def slow_storage() -> object:
+        calls.append("storage")
+        now[0] += 6.0  # longer than the 5 s the report is kept
+        return None
+
+    recent = health.Recent(lambda: health.report({"storage": slow_storage}), max_age_s=5.0, clock=lambda: now[0])
+    assert [recent().status for _ in range(5)] == ["ok"] * 5 and calls == ["storage"]
+
+
 def test_a_failing_check_degrades_the_report_and_names_only_its_reason():
     def batch() -> object:
         raise ConfigError("SITELENS_BATCH_URL is not set; AccountKey=secret")
