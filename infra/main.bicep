@@ -29,8 +29,8 @@ param derivedRetentionDays int = 7
 @minValue(1)
 @maxValue(99999)
 param resultsRetentionDays int = 90
-@description('Days the tables keep a job after it was received: its state, timings and result summary (the first lines read), its webhook events and deliveries, its feedback, its upload reservation and content claims. A timer deletes them then. At least resultsRetentionDays, or the app refuses to start; by default a year, or resultsRetentionDays if longer.')
-@minValue(1)
+@description('Days the tables keep a job after it was received: its state, timings and result summary (the first lines read), its webhook events and deliveries, its feedback, its upload reservation and content claims. A timer deletes them then. At least resultsRetentionDays and longer than the give-up bound plus the webhook retries (4.1 days by default), or the app refuses to start; by default a year, or resultsRetentionDays if longer.')
+@minValue(5)
 @maxValue(99999)
 param recordsRetentionDays int = max(365, resultsRetentionDays)
 param softDeleteDays int = 7

@@ -21,6 +21,7 @@ from shared.errors import PermanentError
 from shared.pipeline_settings import DURATION, POSITIVE, PipelineSettings, flag, number, web_url
 from shared.uploads.service import MAX_TTL, MIN_TTL, TTL_SETTING
 from shared.webhooks.address_policy import is_loopback
+from shared.webhooks.retry import SCHEDULE
 from shared.webhooks.service import LOST_MESSAGE_GRACE, STALE_ATTEMPT
 
 STORAGE = "AzureWebJobsStorage"
@@ -179,6 +180,8 @@ class Settings:
         table_prefix = _table_prefix(env.get(TABLE_PREFIX, ""), problems)
         _check_schedules(env, problems)
         pipeline = PipelineSettings.from_env(env, problems)
+        if len(problems) == refused:
+            _check_records_outlive_the_work(records_days, pipeline.give_up_after_s, retry_scale, problems)
         if problems:
             # A refused allowance is a security decision: its own code, whatever else is wrong.
             reason = "webhooks_allow_loopback_refused" if loopback_refused else None
@@ -196,6 +199,16 @@ class Settings:
             records_retention_days=records_days,
             pipeline=pipeline,
         )
+
+
+def _check_records_outlive_the_work(days: int, give_up_after_s: float, retry_scale: float, problems: list[str]) -> None:
+    """Record expiry deletes a job's deliveries with it: a job must be kept past the longest it can stay open and
+    then still have webhook retries due (the give-up bound, then the retry schedule at its scale)."""
+    busy = timedelta(seconds=give_up_after_s) + sum(SCHEDULE, timedelta()) * retry_scale
+    if timedelta(days=days) <= busy:
+        problems.append(f"{RECORDS_RETENTION_DAYS} ({days}) must be more than a job can still be worked on: "
+                        f"SITELENS_GIVE_UP_AFTER_S and the webhook retries at {RETRY_SCALE} take up to "
+                        f"{busy.total_seconds() / 86_400:.1f} days")  # fmt: skip
 
 
 def _ports(text: str, problems: list[str]) -> frozenset[int]:

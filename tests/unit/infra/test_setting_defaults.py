@@ -155,8 +155,17 @@ def infra_bounds() -> dict[str, tuple[int | None, int | None]]:
     return bounds
 
 
-KEPT_LONGER = {"SITELENS_RECORDS_RETENTION_DAYS": ("SITELENS_RESULTS_RETENTION_DAYS", 0),
-               "SITELENS_RESULTS_RETENTION_DAYS": ("SITELENS_RECORDS_RETENTION_DAYS", 0)}  # fmt: skip
+# Records last at least as long as results, and at least the days infra's records floor gives a job's work.
+def _records_beside(results_days: int) -> int:
+    return max(results_days, infra_bounds()["SITELENS_RECORDS_RETENTION_DAYS"][0] or 1)
+
+
+def _same(days: int) -> int:
+    return days
+
+
+KEPT_LONGER = {"SITELENS_RECORDS_RETENTION_DAYS": ("SITELENS_RESULTS_RETENTION_DAYS", _same),
+               "SITELENS_RESULTS_RETENTION_DAYS": ("SITELENS_RECORDS_RETENTION_DAYS", _records_beside)}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(infra_bounds()))
@@ -169,8 +178,8 @@ def test_an_integer_infra_passes_is_bounded_and_the_app_reads_it_at_the_bounds(n
         if allowed is not None:
             partner = {}  # records must last as long as results: each is read beside the same value of the other
             if name in KEPT_LONGER:
-                other, step = KEPT_LONGER[name]
-                partner = {other: str(allowed + step)}
+                other, partner_days = KEPT_LONGER[name]
+                partner = {other: str(partner_days(allowed))}
             read({**BASE, name: str(allowed), **partner})  # raises ConfigError if the app refuses it
 
 

@@ -109,3 +109,22 @@ def test_records_are_kept_a_year_by_default_or_as_long_as_results_and_as_set():
     with pytest.raises(ConfigError, match="SITELENS_RECORDS_RETENTION_DAYS must be a whole number") as refused:
         Settings.from_env(base | {"SITELENS_RECORDS_RETENTION_DAYS": "a year"})
     assert "must be at least" not in str(refused.value)  # one problem named, not a second one about the default
+
+
+@pytest.mark.parametrize(
+    ("extra", "allowed"),
+    [({"SITELENS_RECORDS_RETENTION_DAYS": "4", "SITELENS_RESULTS_RETENTION_DAYS": "1"}, False),  # 1 d + 75 h of retries
+     ({"SITELENS_RECORDS_RETENTION_DAYS": "5", "SITELENS_RESULTS_RETENTION_DAYS": "1"}, True),
+     ({"SITELENS_RECORDS_RETENTION_DAYS": "30", "SITELENS_RESULTS_RETENTION_DAYS": "14",
+       "SITELENS_WEBHOOK_RETRY_SCALE": "10"}, False),  # retries over 31 days
+     ({"SITELENS_RECORDS_RETENTION_DAYS": "10", "SITELENS_RESULTS_RETENTION_DAYS": "1",
+       "SITELENS_GIVE_UP_AFTER_S": str(7 * 86_400)}, False)],
+)  # fmt: skip
+def test_records_must_outlive_the_work_a_job_can_still_have(extra: dict[str, str], allowed: bool):
+    """Expiry deletes a job's deliveries with it: never while the job may be open or its webhooks still retried."""
+    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", **extra}
+    if allowed:
+        assert Settings.from_env(env).records_kept == timedelta(days=int(extra["SITELENS_RECORDS_RETENTION_DAYS"]))
+    else:
+        with pytest.raises(ConfigError, match="must be more than a job can still be worked on"):
+            Settings.from_env(env)
