@@ -10,12 +10,14 @@ kind (`batch_tasks.models.serving`) is kept the same way; a model's `limits.max_
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +120,11 @@ class Registry:
         # accelerator's attention anyway). Health and the warm models never wait for a load.
         self._lock = threading.Lock()
         self._loading = threading.Lock()
+        # Where `held` waits for a load: one thread, as loads run one at a time. Waiting on the event loop's default
+        # executor (min(32, cpus + 4) threads: 8 on a 4-vCPU node), a burst for a version still loading (a node just
+        # started, a download of a minute) held every thread, and the other models' requests, result writes and
+        # completion posts queued behind the load.
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load")
         self.evictions = 0
 
     def get(self, model_id: str) -> Loaded:
@@ -138,9 +145,7 @@ class Registry:
         Raises:
             UnknownModel, ModelUnavailable.
         """
-        if not is_model_id(model_id):
-            raise UnknownModel(f"{model_id!r} is not a model id of the form name/version")
-        warm = self._warm(model_id)
+        warm = self._held_if_loaded(model_id)
         if warm is not None:
             return warm
         with self._loading:
@@ -162,6 +167,24 @@ class Registry:
             for old in idle:
                 old.batcher.stop()  # finishes what it holds; its sessions go with the last reference
             return loaded
+
+    async def held(self, model_id: str) -> Loaded:
+        """`hold` for the event loop: a loaded model at once, without leaving it; one still to load on the
+        registry's loader thread, after the holds queued there before it, so no thread of the loop's default
+        executor waits for a load. Every `held` needs its `release`.
+
+        Raises:
+            UnknownModel, ModelUnavailable.
+        """
+        warm = self._held_if_loaded(model_id)  # the tables' lock is held for moments only: fine on the loop
+        if warm is not None:
+            return warm
+        return await asyncio.get_running_loop().run_in_executor(self._loader, self.hold, model_id)
+
+    def _held_if_loaded(self, model_id: str) -> Loaded | None:
+        if not is_model_id(model_id):
+            raise UnknownModel(f"{model_id!r} is not a model id of the form name/version")
+        return self._warm(model_id)
 
     def release(self, loaded: Loaded) -> None:
         """End a `hold`. Never waits: the last holder of an evicted model stops its batcher on a thread of its own

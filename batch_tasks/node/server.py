@@ -85,7 +85,7 @@ class NodeServer:
         await asyncio.to_thread(self.pool.prime)
         for model_id in self.settings.warm_models:
             try:
-                await asyncio.to_thread(self.registry.get, model_id)
+                self.registry.release(await self.registry.held(model_id))
             except NodeError as exc:  # its photos fail with the code when they come; the other models serve
                 log.error("model %s is not served: %s (%s)", model_id, exc.message, exc.code)
         if self.settings.storage.configured:
@@ -137,8 +137,9 @@ class NodeServer:
         """Decode, batch, run, overlay; raises NodeError (UnknownModel, Overloaded, a decode's code, ...)."""
         with inputs.readable(path, self.input_root) as source:  # refused before a model is loaded for it
             # Held while the photo decodes and runs: a model loaded meanwhile for another request may evict this
-            # one, and its batcher must still take this photo (an eviction is not a shutdown).
-            loaded = await asyncio.to_thread(self.registry.hold, model_id)
+            # one, and its batcher must still take this photo (an eviction is not a shutdown). Never on the default
+            # executor: a burst waiting for a version to load would hold its threads, which storage calls need.
+            loaded = await self.registry.held(model_id)
             try:
                 return await self._infer_held(loaded, path, source)
             finally:
