@@ -10,9 +10,15 @@ lapses. So the second round is `TRIES` (host.json's maxDequeueCount) tries about
 
 - A try ingests the photo again (`Ingestion.ingest`, safe to repeat); a failure raises, so the host
   delivers the message again.
-- The last try (the host runs none after it) settles the photo whatever failed: a photo without a job gets
-  one, FAILED `ingestion_failed` with the last error as its detail; a job that exists is left where it is,
-  its open-index entry made sure of, for the reconciler to re-drive or time out.
+- The last two tries record the photo's job RECEIVED before they ingest (a job that exists only has its
+  open-index entry made sure of). The host runs nothing after the last try, not even when the process running
+  it dies: the message comes back past the count, and a queue with no poison queue keeps such a message unrun
+  until it expires. A job recorded first is in the open index whatever then dies, so the reconciler re-drives
+  it or fails it `timed_out`; and the record of the penultimate try covers a last try that dies even before
+  its own record is written.
+- The last try settles the photo whatever failed. The job only this round recorded, still bare (`_bare`),
+  ends FAILED `ingestion_failed` with the last error as its detail; a job ingestion recorded or took further
+  is left where it is, for the reconciler to re-drive or time out.
 - What the last try cannot settle (storage refusing even that), and a message that is not this app's photo
   trigger, is for an operator: the caller copies it to `OPERATOR_QUEUE`, which the poison alert watches.
 
@@ -99,6 +105,8 @@ class PoisonedPhotos:
             log.warning("a blob trigger poison message that is not a photo's trigger is left for an operator")
             return Outcome.FOR_AN_OPERATOR
         try:
+            if dequeue_count >= self.tries - 1:
+                self._record(message)  # first: whatever dies after this, the job is in the open index
             self.ingestion().ingest(message.blob_name)
         except Exception as exc:  # the last try settles the photo whatever failed
             if dequeue_count < self.tries:
@@ -110,23 +118,31 @@ class PoisonedPhotos:
 
     def _settle(self, message: TriggerMessage, error: Exception) -> Outcome:
         try:
-            created = self.store().create(self._job_for(message))  # an existing job's index entries re-ensured
+            job = self._record(message)
         except Exception:  # whatever failed, the message must reach a person
             log.exception("photo %s: ingestion failed on every try and no job could be recorded; the message "
                           "goes to %s", message.blob_name, OPERATOR_QUEUE)  # fmt: skip
             return Outcome.FOR_AN_OPERATOR
-        if created is None:
+        if not _bare(job):
             log.warning("photo %s: ingestion failed on every try (%s); its job exists and stays with the "
                         "reconciler", message.blob_name, error)  # fmt: skip
             return Outcome.JOB_EXISTS
-        metrics.photo_received(created.site)
         detail = f"ingestion failed on every try, the last with {type(error).__name__}: {error}"[:MAX_DETAIL]
         try:
-            self.finisher().finish(created, JobState.FAILED, reason=REASON, detail=detail)
+            self.finisher().finish(job, JobState.FAILED, reason=REASON, detail=detail)
         except Exception as exc:  # noqa: BLE001 - the job is in the open index: the reconciler re-drives it
-            log.warning("job %s: recorded, but not yet FAILED (%s); the reconciler has it", created.id, exc)
+            log.warning("job %s: recorded, but not yet FAILED (%s); the reconciler has it", job.id, exc)
             return Outcome.JOB_EXISTS
         return Outcome.FAILED
+
+    def _record(self, message: TriggerMessage) -> Job:
+        """The photo's job as stored: recorded RECEIVED if absent, else its open-index entry made sure of."""
+        store, job = self.store(), self._job_for(message)
+        created = store.create(job)
+        if created is None:
+            return store.get(job.id)
+        metrics.photo_received(created.site)  # ingestion, finding the job, counts it no more
+        return created
 
     def _job_for(self, message: TriggerMessage) -> Job:
         """A RECEIVED job for the photo, bound to the version its trigger named (the one it failed on)."""
@@ -135,3 +151,13 @@ class PoisonedPhotos:
         site, device, photo = (name.site, name.device, name.photo_id) if name else unnamed
         return Job(ids.job_id_for(message.blob_name), site, device, photo, message.blob_name, message.etag,
                    self.clock())  # fmt: skip
+
+
+def _bare(job: Job) -> bool:
+    """Whether `job` is still only what `_record` wrote: RECEIVED, never validated, and without a task token.
+
+    Ingestion gives a token to every job it records and to every job before it submits it, so a bare job is one
+    this round recorded and ingestion never took further (or one a release before tokens recorded and never
+    validated). A job with a token is the reconciler's: recorded by ingestion, or on its way to Batch, it may
+    yet go through (a Batch outage longer than the round)."""
+    return job.state is JobState.RECEIVED and job.content_sha256 is None and job.task_token is None

@@ -49,6 +49,24 @@ def storage_blip(world: World) -> None:
     world.photos.photo_info = photo_info  # type: ignore[assignment, method-assign]
 
 
+def storage_back(world: World) -> None:
+    del world.photos.photo_info  # the stand-in above goes: the fake's own answers again
+
+
+class HostDied(BaseException):
+    """The process running a try killed mid-ingestion: nothing after it in the try runs."""
+
+
+class DyingIngestion:
+    def ingest(self, blob_name: str) -> None:
+        raise HostDied
+
+
+def dying_round(world: World) -> PoisonedPhotos:
+    return PoisonedPhotos(ingestion=DyingIngestion, store=lambda: world.store,  # type: ignore[arg-type]
+                          finisher=lambda: world.finisher, clock=world.clock)  # fmt: skip
+
+
 def test_a_try_ingests_the_photo_again(world: World) -> None:
     name = world.upload(1)
     assert second_round(world).handle(poisoned(name), dequeue_count=1) is Outcome.INGESTED
@@ -59,10 +77,100 @@ def test_a_try_ingests_the_photo_again(world: World) -> None:
 def test_a_try_before_the_last_raises_so_the_host_delivers_it_again(world: World) -> None:
     name = world.upload(1)
     storage_blip(world)
-    for count in range(1, TRIES):
+    for count in range(1, TRIES - 1):
         with pytest.raises(TransientError):
             second_round(world).handle(poisoned(name), dequeue_count=count)
     assert world.store.jobs == {}
+    # the penultimate try records the job before it ingests, so no death in the last try can lose the photo
+    with pytest.raises(TransientError):
+        second_round(world).handle(poisoned(name, etag='"0x7"'), dequeue_count=TRIES - 1)
+    job = world.store.get(ids.job_id_for(name))
+    assert (job.state, job.blob_etag, world.store.open_ids()) == (JobState.RECEIVED, '"0x7"', [job.id])
+
+
+@pytest.mark.parametrize("penultimate_ran", [True, False], ids=["penultimate-failed", "penultimate-lost-too"])
+@pytest.mark.parametrize("recovers", [True, False], ids=["storage-back", "storage-never-back"])
+def test_a_host_that_dies_in_the_last_try_leaves_a_job_the_reconciler_ends(
+    world: World, penultimate_ran: bool, recovers: bool
+) -> None:
+    # GIVEN a photo whose penultimate try failed (or died before it did anything) and whose last try died
+    # mid-ingestion: past the count the host never runs the message again
+    name = world.upload(1)
+    storage_blip(world)
+    if penultimate_ran:
+        with pytest.raises(TransientError):
+            second_round(world).handle(poisoned(name), dequeue_count=TRIES - 1)
+    with pytest.raises(HostDied):
+        dying_round(world).handle(poisoned(name), dequeue_count=TRIES)
+    # THEN the photo has its job, open, and the reconciler ends it: submitted once storage is back, else
+    # failed at the 24 h bound
+    job_id = ids.job_id_for(name)
+    assert world.store.get(job_id).state is JobState.RECEIVED and world.store.open_ids() == [job_id]
+    if recovers:
+        storage_back(world)
+        world.clock.advance(20 * 60)
+        world.reconciler.run()
+        job = world.store.get(job_id)
+        assert job.state is JobState.QUEUED and world.batch.tasks[job_id].task_token == job.task_token
+    else:
+        world.clock.advance(25 * 3600)
+        world.reconciler.run()
+        job = world.store.get(job_id)
+        assert (job.state, job.reason) == (JobState.FAILED, "timed_out")
+        assert world.outbox.states() == [JobState.FAILED] and world.store.open_ids() == []
+
+
+def test_ingestion_carries_on_the_job_the_round_recorded_first(world: World) -> None:
+    name = world.upload(1)
+    assert second_round(world).handle(poisoned(name, etag='"0x1"'), dequeue_count=TRIES - 1) is Outcome.INGESTED
+    job = world.store.get(ids.job_id_for(name))
+    assert job.state is JobState.QUEUED and job.content_sha256 and job.task_token
+    assert list(world.batch.tasks) == [job.id] and world.batch.tasks[job.id].task_token == job.task_token
+
+
+def test_the_last_try_fails_the_job_the_penultimate_recorded(world: World) -> None:
+    name = world.upload(1)
+    storage_blip(world)
+    with pytest.raises(TransientError):
+        second_round(world).handle(poisoned(name), dequeue_count=TRIES - 1)
+    assert second_round(world).handle(poisoned(name), dequeue_count=TRIES) is Outcome.FAILED
+    job = world.store.get(ids.job_id_for(name))
+    assert (job.state, job.reason, len(world.store.jobs)) == (JobState.FAILED, REASON, 1)
+    assert world.outbox.states() == [JobState.FAILED] and world.store.open_ids() == []
+
+
+def test_a_job_ingestion_recorded_stays_with_the_reconciler_even_unvalidated(world: World) -> None:
+    # GIVEN a job ingestion recorded before this round (it carries a task token) whose photo it cannot read
+    name = world.upload(1)
+
+    def read_photo(blob_name: str, etag: str, max_bytes: int) -> bytes:
+        raise TransientError("storage did not answer")
+
+    world.photos.read_photo = read_photo  # type: ignore[method-assign]
+    with pytest.raises(TransientError):
+        world.ingestion.ingest(name)
+    # THEN the last try leaves it to the reconciler, as a job of the first round always was
+    assert second_round(world).handle(poisoned(name), dequeue_count=TRIES) is Outcome.JOB_EXISTS
+    job = world.store.get(ids.job_id_for(name))
+    assert (job.state, job.content_sha256) == (JobState.RECEIVED, None) and job.task_token
+
+
+def test_a_recorded_job_that_ingestion_took_further_stays_with_the_reconciler(world: World) -> None:
+    # GIVEN the job the penultimate try recorded, validated by the last try, whose submission Batch refuses
+    name = world.upload(1)
+    storage_blip(world)
+    with pytest.raises(TransientError):
+        second_round(world).handle(poisoned(name, etag='"0x1"'), dequeue_count=TRIES - 1)
+    storage_back(world)
+    world.batch.down = True
+    assert second_round(world).handle(poisoned(name, etag='"0x1"'), dequeue_count=TRIES) is Outcome.JOB_EXISTS
+    # THEN it is not failed: it goes through once Batch is back
+    job = world.store.get(ids.job_id_for(name))
+    assert job.state is JobState.RECEIVED and job.content_sha256 and world.store.open_ids() == [job.id]
+    world.batch.down = False
+    world.clock.advance(20 * 60)
+    world.reconciler.run()
+    assert world.store.get(job.id).state is JobState.QUEUED
 
 
 def test_the_last_try_records_a_photo_without_a_job_failed(world: World) -> None:
