@@ -9,11 +9,13 @@ recorded on the job (`later_writes`, a warning in the log) and never processed. 
 gone before validation has read it, the job ends FAILED `overwritten` (deleted: `photo_missing`).
 
 Every step is safe to repeat: the record is created only if absent, the derived input and the Batch task
-have deterministic names (the Batch job from the model and the job's own receipt day, so a redelivery after
-midnight finds the same task), and `TaskExists` counts as success. A transient failure (storage, Batch)
-raises, so the host retries the delivery; the job stays RECEIVED until submission succeeds, and the
-reconciler re-drives it if every delivery is lost. A Batch job that takes no more tasks (its day closed
-while the photo waited) fails the job `batch_refused` at once: no delivery could change that.
+have deterministic names (the Batch job from the job's own receipt day, so a redelivery after midnight finds
+the same task, and from its model, recorded on the job with its bytes before the content claim and the task
+name it, so a pass on an instance whose routing differs, or after routing changed, finds it too), and
+`TaskExists` counts as success. A transient failure (storage, Batch) raises, so the host retries the
+delivery; the job stays RECEIVED until submission succeeds, and the reconciler re-drives it if every delivery
+is lost. A Batch job that takes no more tasks (its day closed while the photo waited) fails the job
+`batch_refused` at once: no delivery could change that.
 """
 
 from __future__ import annotations
@@ -195,13 +197,13 @@ class Ingestion:
                 self._quarantine(job)
             return job
         derived = verdict.derived
-        # As the store reads them back (JSON: flags a list): a delivery that lost a race re-reads them written,
-        # and writing them again would only give the delivery it raced one more write to lose.
-        recorded = (derived.sha256_of_original, json.loads(json.dumps(asdict(derived.quality))))
-        if (job.content_sha256, job.quality) != recorded:
-            job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1]))
+        # The model is fixed with the bytes (module docstring), as the store reads them back (JSON: flags a
+        # list): a delivery that lost a race re-reads them written; writing them again is one more write to lose.
+        model = self.model_for(job)
+        recorded = (derived.sha256_of_original, json.loads(json.dumps(asdict(derived.quality))), model)
+        if (job.content_sha256, job.quality, job.model) != recorded:
+            job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1], model=model))
         self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
-        model = self.model_for(job)  # before the claim: from the claim on, the next call is the submission
         content = ids.content_key(derived.sha256_of_original, model)
         owner = self.store.claim_content(job.site, content, job.id)
         if owner != job.id and (cached := self.follow(job, owner, content)) is not None:
@@ -220,8 +222,9 @@ class Ingestion:
         return verdict
 
     def model_for(self, job: Job) -> str:
-        """The recorded model, or the routing's stable choice for this job id among its site's routes."""
-        if job.model and not job.cached_from:
+        """The recorded model (a follower's is its owner's: the claim is per model); for a job without one (new,
+        or recorded by an earlier release), the routing's stable choice for its id among its site's routes."""
+        if job.model:
             return job.model
         return routing.choose(job.id, self.routes.weights(job.site), self.default_model)
 

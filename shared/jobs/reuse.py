@@ -57,7 +57,7 @@ def follow(job: Job, owner_id: str, content: str, *, store: JobStore, finisher: 
     if owner.state is JobState.SUCCEEDED:
         return finisher.finish(job, JobState.SUCCEEDED, **owner.cached_fields())
     store.add_follower(job.site, content, job.id)
-    queued = store.update(job.advance(JobState.QUEUED, clock(), cached_from=owner.id, model=owner.model))
+    queued = store.update(job.advance(JobState.QUEUED, clock(), cached_from=owner.id, model=owner.model or job.model))
     owner = store.get(owner.id)  # it may have finished before we were listed as its follower
     if owner.state is JobState.SUCCEEDED:
         return finisher.finish(queued, JobState.SUCCEEDED, **owner.cached_fields())

@@ -6,8 +6,9 @@
 
 A site listed under "sites" uses its own routes; every other site uses "routes". A site whose routes are
 all at weight 0 falls back to "routes" too, so setting a weight to 0 is a rollback, never an outage.
-The choice is a stable hash of the job id, so a redelivered photo always lands on the same model, and the
-chosen model is recorded on the job.
+The choice is a stable hash of the job id, recorded on the job before the job's content claim and Batch task
+name it (shared/jobs/ingestion.py): every later pass takes the recorded model, so a redelivered photo always
+lands on the same model even where routing changed meanwhile or another instance caches another copy of it.
 """
 
 from __future__ import annotations
