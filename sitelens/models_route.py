@@ -5,7 +5,8 @@ the same parser ingestion uses) and writes it back only if nobody wrote in betwe
 document: If-None-Match *). A lost race re-reads and applies the change again, so two editors at once
 lose no update. A route may only name a published model (its `manifest.json` is in the container).
 Ingestion re-reads the document at most once a minute, so new photos follow an edit within a minute,
-without a redeploy.
+without a redeploy. An edit that leaves more models in rotation than a node keeps loaded by default
+(`SITELENS_MODEL_CACHE`, which only the nodes read) is written, with a warning saying how to raise it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from azure.storage.blob import ContainerClient, ContentSettings
 
 from batch_tasks.artifacts import is_model_id
 from batch_tasks.models.publish import CONTAINER, MANIFEST, prefix
+from batch_tasks.node.settings import DEFAULT_MODEL_CACHE
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound, SitelensError
 from shared.jobs import routing
+from shared.pipeline_settings import PipelineSettings
 from sitelens import model_storage
 
 ROUTING = "routing.json"
@@ -116,6 +119,30 @@ def describe(table: routing.RoutingTable) -> list[str]:
     ]
 
 
+def models_in_rotation(table: routing.RoutingTable, default_model: str) -> list[str]:
+    """Every model the table sends new photos to: each site's routes with weight, or the common ones, and the
+    default model when those have none."""
+    rotation = dict.fromkeys([m for m, w in table.routes if w > 0] or [default_model])
+    for site in table.sites:
+        rotation.update(dict.fromkeys(m for m, w in table.for_site(site) if w > 0))
+    return list(rotation)
+
+
+def cache_warning(table: routing.RoutingTable, default_model: str = PipelineSettings.default_model,
+                  cache: int = DEFAULT_MODEL_CACHE) -> str | None:  # fmt: skip
+    """What to tell the operator when a node's default cache is smaller than the models in rotation, else None.
+    Every node serves every site, so on each node every model in rotation comes round, and one more model than
+    the cache holds means a load (seconds on a GPU) for many of its photos."""
+    rotation = models_in_rotation(table, default_model)
+    if len(rotation) <= cache:
+        return None
+    return (f"warning: new photos go to {len(rotation)} models ({', '.join(rotation)}), more than the {cache} a "
+            f"node keeps loaded by default (SITELENS_MODEL_CACHE); every node serves every site, so with fewer "
+            f"its models are loaded again and again. Unless the deployment already sets it, add "
+            f"SITELENS_MODEL_CACHE: '{len(rotation)}' to nodeSettings in infra/main.ENV.bicepparam, deploy, and "
+            f"replace the nodes (docs/deploy.md#updating).")  # fmt: skip
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("route", help="route a site's (or every site's) new photos to a published model, by weight")
     r.add_argument("--model", type=model_id, required=True, help="NAME:VERSION, published")
@@ -154,6 +181,8 @@ def run_route(args: argparse.Namespace) -> int:
         return 1
     print("\n".join(describe(table)))
     print("new photos follow this within a minute (ingestion re-reads routing.json at most once a minute)")
+    if warning := cache_warning(table):
+        print(f"models route: {warning}")
     return 0
 
 

@@ -11,7 +11,7 @@
 | `SITELENS_DECODE_WORKERS` | decode processes | cores - 1 (at least 1) |
 | `SITELENS_MAX_BATCH`, `SITELENS_MAX_WAIT_MS` | dynamic batching: photos per run, wait for a batch to fill | `8`, `5` |
 | `SITELENS_MAX_QUEUE` | photos waiting before new requests get `overloaded` | `256` |
-| `SITELENS_MODEL_CACHE` | model versions kept loaded (least recently used goes) | `2` |
+| `SITELENS_MODEL_CACHE` | model versions kept loaded (least recently used goes) | `4` |
 | `SITELENS_WARM_MODELS` | models loaded and warmed before the server reports ready | `ocr/ppocrv4` |
 | `SITELENS_INTRA_OP_THREADS` | ONNX Runtime threads per session (CPU provider), at least 1 | all cores |
 """
@@ -25,6 +25,12 @@ from pathlib import Path
 
 from batch_tasks.artifacts import is_model_id
 from batch_tasks.protocol import socket_path
+
+# Every node serves every site, so each model the routing table sends photos to comes round on each node: with
+# fewer slots than models in rotation, each model's turn loads it again (seconds on a GPU). 4 holds the default
+# model and an A/B pair with one to spare; a loaded PP-OCRv4 version is about 0.5 GiB of the server's memory on
+# the CPU (docs/node.md). `sitelens models route` warns when a routing table sends photos to more than this.
+DEFAULT_MODEL_CACHE = 4
 
 
 class NodeSettingsError(ValueError):
@@ -63,7 +69,7 @@ class NodeSettings:
     max_batch: int = 8
     max_wait_s: float = 0.005
     max_queue: int = 256
-    model_cache: int = 2
+    model_cache: int = DEFAULT_MODEL_CACHE
     warm_models: tuple[str, ...] = ("ocr/ppocrv4",)
     intra_op_threads: int | None = None
 
@@ -96,7 +102,7 @@ class NodeSettings:
             max_batch=_int(env, "SITELENS_MAX_BATCH", 8, 1),
             max_wait_s=_int(env, "SITELENS_MAX_WAIT_MS", 5, 0) / 1000,
             max_queue=_int(env, "SITELENS_MAX_QUEUE", 256, 1),
-            model_cache=_int(env, "SITELENS_MODEL_CACHE", 2, 1),
+            model_cache=_int(env, "SITELENS_MODEL_CACHE", DEFAULT_MODEL_CACHE, 1),
             warm_models=_model_ids(env.get("SITELENS_WARM_MODELS", "ocr/ppocrv4")),
             # 0 only when unset (an explicit 0 is refused): ONNX Runtime then takes all cores.
             intra_op_threads=_int(env, "SITELENS_INTRA_OP_THREADS", 0, 1) or None,

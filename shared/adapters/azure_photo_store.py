@@ -26,7 +26,7 @@ from azure.storage.blob import (
 
 from batch_tasks.telemetry import parse_traceparent
 from shared.adapters.azure_errors import call, service_code, service_status
-from shared.errors import Conflict, InvalidInput, NotFound, TransientError
+from shared.errors import Conflict, NotFound, SitelensError, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.ports import BlobInfo
 
@@ -223,15 +223,18 @@ class BlobRouting:
     """`models/routing.json`, re-read at most once a minute; absent means "the default model".
 
     So an edit (`sitelens models route`) reaches new photos within `ttl_s` of its write, without a
-    redeploy or restart. A malformed document must not stop ingestion: it is logged as an error and the
-    last good routes (or the default model) stay in force until it is fixed.
+    redeploy or restart. A document that cannot be used (malformed, or unreadable for any reason but not
+    existing) is logged, and the routes this process last read stay in force until it is fixed. A process
+    that has read none (an instance started since: Functions scales out and to zero) has none to keep, and
+    the default model is no stand-in for a site's own, so it raises TransientError: the photo waits,
+    RECEIVED, for a later delivery or the reconciler's re-drive, and is routed once the document reads again.
     """
 
     def __init__(self, service: BlobServiceClient, clock: Callable[[], float] = time.monotonic,
                  ttl_s: float = ROUTING_TTL_S) -> None:  # fmt: skip
         self._blob = service.get_blob_client(MODELS, "routing.json")
         self._clock, self._ttl_s = clock, ttl_s
-        self._cached: tuple[float, routing.RoutingTable] | None = None
+        self._cached: tuple[float, routing.RoutingTable] | None = None  # the last table read, and when
 
     def weights(self, site: str | None = None) -> list[tuple[str, int]]:
         """The routes for `site` (its own, else those for every site); None: those for every site."""
@@ -240,13 +243,23 @@ class BlobRouting:
     def table(self) -> routing.RoutingTable:
         if self._cached and self._clock() - self._cached[0] < self._ttl_s:
             return self._cached[1]
-        last = self._cached[1] if self._cached else routing.RoutingTable()
         try:
             table = routing.parse_table(call("routing.json", lambda: self._blob.download_blob().readall()))
         except NotFound:
             table = routing.RoutingTable()
-        except InvalidInput as exc:
-            log.error("models/routing.json ignored, keeping the routes in force: %s", exc)
-            table = last
+        except SitelensError as exc:  # malformed (`bad_routing`), refused or not answered
+            table = self._kept_through(exc)
         self._cached = (self._clock(), table)
         return table
+
+    def _kept_through(self, exc: SitelensError) -> routing.RoutingTable:
+        """The routes read before, kept in force while the document cannot be used; TransientError if none."""
+        problem = "malformed" if exc.reason == "bad_routing" else "unreadable"
+        if self._cached is None:
+            log.error("models/routing.json is %s and this instance has read no routes yet: photos are not "
+                      "routed (retried later) until it can be read: %s (%s)", problem, exc, exc.reason)  # fmt: skip
+            raise TransientError(f"models/routing.json is {problem}; no routes to keep in force: {exc}") from exc
+        level = logging.WARNING if isinstance(exc, TransientError) else logging.ERROR
+        log.log(level, "models/routing.json is %s; keeping the routes this instance read before: %s (%s)",
+                problem, exc, exc.reason)  # fmt: skip
+        return self._cached[1]

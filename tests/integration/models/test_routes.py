@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from batch_tasks.node.settings import DEFAULT_MODEL_CACHE
 from shared.adapters.azure_photo_store import BlobRouting
 from shared.errors import Conflict
 from shared.jobs import routing
@@ -85,6 +87,26 @@ def test_many_editors_in_threads_lose_no_update(container):
 def test_removing_a_route_that_is_not_there_is_refused(container):
     with pytest.raises(models_route.RouteRefused, match="has no route"):
         models_route.remove_route(container, "north-yard", "pipe-defects/1.0.0")
+
+
+def test_a_route_that_puts_more_models_in_rotation_than_a_node_keeps_warns_how_to_raise_it(
+    container, monkeypatch, capsys
+):
+    monkeypatch.setattr(models_route, "_container", lambda args: container)
+    versions = [f"pipe-defects/1.{minor}.0" for minor in range(DEFAULT_MODEL_CACHE)]
+    publish(container, *versions)
+
+    def route(model: str) -> str:
+        args = argparse.Namespace(site="north-yard", model=model, weight=10, remove=False)
+        assert models_route.run_route(args) == 0
+        return str(capsys.readouterr().out)
+
+    # The default model for every other site, and the site's versions: one short of the default cache, then one more.
+    assert all("SITELENS_MODEL_CACHE" not in route(model) for model in versions[:-1])
+    printed = route(versions[-1])
+    assert f"new photos go to {DEFAULT_MODEL_CACHE + 1} models" in printed
+    assert f"SITELENS_MODEL_CACHE: '{DEFAULT_MODEL_CACHE + 1}' to nodeSettings" in printed
+    assert stored(container).for_site("north-yard") == [(model, 10) for model in versions]  # written all the same
 
 
 def sitelens(*args: str) -> subprocess.CompletedProcess[str]:
