@@ -11,6 +11,7 @@ kind (`batch_tasks.models.serving`) is kept the same way; a model's `limits.max_
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import threading
@@ -179,7 +180,9 @@ class Registry:
         warm = self._held_if_loaded(model_id)  # the tables' lock is held for moments only: fine on the loop
         if warm is not None:
             return warm
-        return await asyncio.get_running_loop().run_in_executor(self._loader, self.hold, model_id)
+        # In the request's context, as `to_thread` would: the load's downloads and logs belong to its trace.
+        in_context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._loader, in_context.run, self.hold, model_id)
 
     def _held_if_loaded(self, model_id: str) -> Loaded | None:
         if not is_model_id(model_id):

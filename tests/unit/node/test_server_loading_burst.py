@@ -9,6 +9,7 @@ requests, and the result writes and completion posts of its jobs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 import time
@@ -131,3 +132,31 @@ def test_a_burst_for_a_loading_model_leaves_threads_for_another_models_job(tmp_p
     assert [a["ok"] for a in burst_answers] == [True] * len(burst_answers), burst_answers
     assert [m.model_id for m in server.registry.peek()] == [WARM, LOADING]
     assert all(loaded.holders == 0 for loaded in server.registry.peek())
+
+
+REQUEST = contextvars.ContextVar[str | None]("REQUEST", default=None)
+
+
+def test_a_load_runs_in_the_context_of_the_request_that_waits_for_it(tmp_path: Path) -> None:
+    """The load's downloads and logs belong to the waiting request's trace (its span is a context variable), as
+    they did on the default executor (`to_thread` copies the context; a bare `run_in_executor` does not)."""
+    models = tmp_path / "models"
+    write_classify_model(models / "colours" / "1.0.0")
+    seen: list[str | None] = []
+
+    def loader(folder: Path) -> serving.ServedModel:
+        seen.append(REQUEST.get())
+        return serving.load_model(folder, CPU)
+
+    registry = Registry(models, loader, capacity=2, max_batch=8, max_wait=0.001, max_queue=64)
+
+    async def request() -> None:
+        REQUEST.set("job j_1")
+        registry.release(await registry.held(WARM))
+
+    try:
+        asyncio.run(request())
+    finally:
+        for loaded in registry.peek():
+            loaded.batcher.stop()
+    assert seen == ["job j_1"]
