@@ -87,9 +87,10 @@ def _decode(path: str, min_long_side: int | None, owner: int) -> Decoded:
 
 
 def _draw(block_name: str, shape: tuple[int, int, int], marks: Marks) -> bytes:
+    # Not untracked: the server's `Mapped` registered the block with the tracker this worker shares, and its
+    # unlink unregisters it; unregistering here too made the tracker print a KeyError per photo to its log.
     block = shared_memory.SharedMemory(name=block_name)
     try:
-        _untrack(block)
         pixels = np.ndarray(shape, np.uint8, buffer=block.buf)
         jpeg = overlay.draw(pixels, marks)
         del pixels  # the view must go before the block closes

@@ -86,3 +86,30 @@ def test_a_block_the_sweep_cannot_remove_does_not_stop_the_server(photo: str) ->
         assert stuck.exists() and not blocks_of(os.getpid())
     finally:
         stuck.rmdir()
+
+
+HANDOFF = """
+import sys
+from batch_tasks.node.decoding import DecodePool, Mapped
+from batch_tasks.vision.results import Marks
+
+pool = DecodePool(1)
+try:
+    for _ in range(3):
+        decoded = pool.decode(sys.argv[1], None).result(timeout=60)
+        mapped = Mapped(decoded)
+        assert pool.draw_overlay(decoded, Marks(caption="ok")).result(timeout=60)
+        mapped.close()
+finally:
+    pool.shutdown()
+"""
+
+
+def test_a_photo_decoded_drawn_and_freed_leaves_nothing_in_the_servers_log(photo: str) -> None:
+    """The server and its workers share one resource tracker, whose complaints go to the server's stderr: its log.
+    A worker that unregistered a block it only drew on left the server's unlink a name the tracker no longer
+    held, and the tracker printed a KeyError traceback for every photo."""
+    run = subprocess.run([sys.executable, "-c", HANDOFF, photo], check=False, capture_output=True, text=True,
+                         timeout=180, cwd=Path(__file__).parents[3])  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr and "KeyError" not in run.stderr, run.stderr
