@@ -196,13 +196,15 @@ class Ingestion:
                 job = self.finisher.finish(job, JobState.REJECTED, reason=reason, detail=verdict.detail + note)
                 self._quarantine(job)
             return job
-        derived = verdict.derived
-        # The model is fixed with the bytes (module docstring), as the store reads them back (JSON: flags a
-        # list): a delivery that lost a race re-reads them written; writing them again is one more write to lose.
-        model = self.model_for(job)
-        recorded = (derived.sha256_of_original, json.loads(json.dumps(asdict(derived.quality))), model)
-        if (job.content_sha256, job.quality, job.model) != recorded:
-            job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1], model=model))
+        derived, model = verdict.derived, None
+        try:
+            model = self.model_for(job)
+        finally:  # the bytes with the model fixed with them (module docstring), or without it where routing cannot
+            # answer now: they still say validation accepted the photo (shared/jobs/poisoned_photos.py asks). As the
+            # store reads them back (JSON: flags a list): a delivery that lost a race re-reads them, and writes none.
+            recorded = (derived.sha256_of_original, json.loads(json.dumps(asdict(derived.quality))), model)
+            if (job.content_sha256, job.quality, job.model) != recorded:
+                job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1], model=model))
         self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
         content = ids.content_key(derived.sha256_of_original, model)
         owner = self.store.claim_content(job.site, content, job.id)
@@ -222,11 +224,9 @@ class Ingestion:
         return verdict
 
     def model_for(self, job: Job) -> str:
-        """The recorded model (a follower's is its owner's: the claim is per model); for a job without one (new,
-        or recorded by an earlier release), the routing's stable choice for its id among its site's routes."""
-        if job.model:
-            return job.model
-        return routing.choose(job.id, self.routes.weights(job.site), self.default_model)
+        """The recorded model (a follower's is its owner's: the claim is per model); else (new, routing could not
+        answer for it, or an earlier release recorded it) routing's stable choice for its id among its site's routes."""
+        return job.model or routing.choose(job.id, self.routes.weights(job.site), self.default_model)
 
     def submit(self, job: Job, model: str | None = None) -> Job:
         """Submit the Batch task (an existing task counts), and record QUEUED with where it went; or FAILED

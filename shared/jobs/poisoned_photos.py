@@ -15,10 +15,12 @@ lapses. So the second round is `TRIES` (host.json's maxDequeueCount) tries about
   it dies: the message comes back past the count, and a queue with no poison queue keeps such a message unrun
   until it expires. A job recorded first is in the open index whatever then dies, so the reconciler re-drives
   it or fails it `timed_out`; and the record of the penultimate try covers a last try that dies even before
-  its own record is written.
+  its own record is written. A photo no longer stored (deleted, or erased while its message waited) gets no
+  job: those tries ask first, as ingestion does (`_gone`), and answer as ingestion does, with nothing to do.
 - The last try settles the photo whatever failed. The job only this round recorded, still bare (`_bare`),
   ends FAILED `ingestion_failed` with the last error as its detail; a job ingestion recorded or took further
-  is left where it is, for the reconciler to re-drive or time out.
+  (validation accepted its photo, even if routing then could not answer) is left where it is, for the
+  reconciler to re-drive or time out.
 - What the last try cannot settle (storage refusing even that), and a message that is not this app's photo
   trigger, is for an operator: the caller copies it to `OPERATOR_QUEUE`, which the poison alert watches.
 
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared import metrics
+from shared.errors import NotFound
 from shared.jobs import ids
 from shared.jobs.finisher import Finisher
 from shared.jobs.ingestion import UNKNOWN, Ingestion
@@ -106,6 +109,8 @@ class PoisonedPhotos:
             return Outcome.FOR_AN_OPERATOR
         try:
             if dequeue_count >= self.tries - 1:
+                if self._gone(message.blob_name):
+                    return Outcome.INGESTED  # ingestion's answer for a photo that is gone: nothing recorded
                 self._record(message)  # first: whatever dies after this, the job is in the open index
             self.ingestion().ingest(message.blob_name)
         except Exception as exc:  # the last try settles the photo whatever failed
@@ -135,6 +140,25 @@ class PoisonedPhotos:
             return Outcome.JOB_EXISTS
         return Outcome.FAILED
 
+    def _gone(self, blob_name: str) -> bool:
+        """Whether the photo is no longer stored, asked as `Ingestion.ingest` asks, before a record would bring
+        back a job for it: its row would carry the photo's site, device and name, and the reconciler would fail
+        it `photo_missing` with a webhook event, for a photo deleted, or erased (`sitelens erase`), while its
+        message waited. An answer that does not come (storage, the app's settings) is not "gone": the record is
+        what these tries are for, and ingestion, failing the same way, raises after it.
+
+        One window stays: an erasure that deletes the photo after this answer and the job's row before the
+        record (it deletes the photo first and the row last) leaves the row recorded here, RECEIVED; the
+        reconciler fails it `photo_missing`, and erasing that job again removes it."""
+        try:
+            self.ingestion().photos.photo_info(blob_name)
+        except NotFound:
+            log.info("photo %s is gone (deleted or erased) before its job was recorded; nothing to do", blob_name)
+            return True
+        except Exception as exc:  # noqa: BLE001 - not known to be gone: the job is recorded, as if it were there
+            log.warning("photo %s: could not learn whether it is still stored (%s); recording its job", blob_name, exc)
+        return False
+
     def _record(self, message: TriggerMessage) -> Job:
         """The photo's job as stored: recorded RECEIVED if absent, else its open-index entry made sure of."""
         store, job = self.store(), self._job_for(message)
@@ -156,8 +180,10 @@ class PoisonedPhotos:
 def _bare(job: Job) -> bool:
     """Whether `job` is still only what `_record` wrote: RECEIVED, never validated, and without a task token.
 
-    Ingestion gives a token to every job it records and to every job before it submits it, so a bare job is one
-    this round recorded and ingestion never took further (or one a release before tokens recorded and never
-    validated). A job with a token is the reconciler's: recorded by ingestion, or on its way to Batch, it may
-    yet go through (a Batch outage longer than the round)."""
+    Ingestion gives a token to every job it records and to every job before it submits it, and records the
+    photo's bytes (`content_sha256`) once validation accepts it, even where routing then cannot answer, so a
+    bare job is one this round recorded and ingestion never took further (or one a release before tokens
+    recorded and never validated). A job with a token or with its bytes is the reconciler's: it may yet go
+    through (a Batch outage longer than the round; routing.json malformed until someone fixes it), as the same
+    job recorded by ingestion would."""
     return job.state is JobState.RECEIVED and job.content_sha256 is None and job.task_token is None

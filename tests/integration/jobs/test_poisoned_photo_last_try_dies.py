@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from emulators.functions_host.blob_trigger import trigger_message
+from shared.adapters.azure_photo_store import BlobPhotoStore
 from shared.errors import TransientError
 from shared.jobs import ids
 from shared.jobs.models import JobState
@@ -22,15 +23,16 @@ class HostDied(BaseException):
 
 
 class FailingIngestion:
-    def __init__(self, failure: BaseException) -> None:
+    def __init__(self, failure: BaseException, photos: BlobPhotoStore) -> None:
         self.failure = failure
+        self.photos = photos  # the round asks it whether the photo is still stored before it records the job
 
     def ingest(self, blob_name: str) -> None:
         raise self.failure
 
 
 def round_failing_with(world: RealWorld, failure: BaseException) -> PoisonedPhotos:
-    failing = FailingIngestion(failure)
+    failing = FailingIngestion(failure, world.photos)
     return PoisonedPhotos(ingestion=lambda: failing, store=lambda: world.store,  # type: ignore[arg-type, return-value]
                           finisher=lambda: world.finisher, clock=world.clock)  # fmt: skip
 

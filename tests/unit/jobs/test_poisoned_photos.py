@@ -12,6 +12,7 @@ from emulators.functions_host.blob_trigger import trigger_message
 from emulators.functions_host.index import index_app, load_app
 from shared.errors import TransientError
 from shared.jobs import ids
+from shared.jobs.erasure import JOBS, Erasure
 from shared.jobs.models import JobState
 from shared.jobs.poisoned_photos import (
     BLOB_FUNCTION_ID,
@@ -22,7 +23,10 @@ from shared.jobs.poisoned_photos import (
     Outcome,
     PoisonedPhotos,
 )
+from tests.unit.api.fakes import MemoryWebhookStore
+from tests.unit.jobs.fakes import MemoryPhotos, NoRoutes
 from tests.unit.jobs.test_pipeline import World
+from tests.unit.uploads.fakes import MemoryReservations
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -58,13 +62,24 @@ class HostDied(BaseException):
 
 
 class DyingIngestion:
+    def __init__(self, photos: MemoryPhotos) -> None:
+        self.photos = photos  # the photo store the round asks whether the photo is still there
+
     def ingest(self, blob_name: str) -> None:
         raise HostDied
 
 
 def dying_round(world: World) -> PoisonedPhotos:
-    return PoisonedPhotos(ingestion=DyingIngestion, store=lambda: world.store,  # type: ignore[arg-type]
+    dying = DyingIngestion(world.photos)
+    return PoisonedPhotos(ingestion=lambda: dying, store=lambda: world.store,  # type: ignore[arg-type, return-value]
                           finisher=lambda: world.finisher, clock=world.clock)  # fmt: skip
+
+
+class UnreadableRouting:
+    """routing.json malformed on an instance that has read no routes: it raises, as BlobRouting does."""
+
+    def weights(self, site: str | None = None) -> list[tuple[str, int]]:
+        raise TransientError("models/routing.json is malformed; no routes to keep in force")
 
 
 def test_a_try_ingests_the_photo_again(world: World) -> None:
@@ -118,6 +133,88 @@ def test_a_host_that_dies_in_the_last_try_leaves_a_job_the_reconciler_ends(
         job = world.store.get(job_id)
         assert (job.state, job.reason) == (JobState.FAILED, "timed_out")
         assert world.outbox.states() == [JobState.FAILED] and world.store.open_ids() == []
+
+
+def test_a_host_that_dies_after_finding_the_photo_stored_leaves_its_job_recorded(world: World) -> None:
+    name = world.upload(1)
+    with pytest.raises(HostDied):
+        dying_round(world).handle(poisoned(name), dequeue_count=TRIES)
+    job_id = ids.job_id_for(name)
+    assert world.store.get(job_id).state is JobState.RECEIVED and world.store.open_ids() == [job_id]
+
+
+@pytest.mark.parametrize("count", [TRIES - 1, TRIES], ids=["penultimate", "last"])
+def test_a_photo_deleted_while_its_message_waited_gets_no_job(world: World, count: int) -> None:
+    # GIVEN a photo the first round recorded no job for, deleted before the tries that record one first
+    name = world.upload(1)
+    del world.photos.photos[name]
+    # THEN they answer as ingestion does (nothing to do) and record nothing for the reconciler to fail
+    assert second_round(world).handle(poisoned(name), dequeue_count=count) is Outcome.INGESTED
+    world.clock.advance(25 * 3600)
+    world.reconciler.run()
+    assert world.store.jobs == {} and world.outbox.states() == []
+
+
+def test_a_photo_erased_while_its_message_waited_stays_erased(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a photo validation rejected whose move to quarantine failed every try of both rounds but the last two
+    name = world.upload(1, data=b"not a jpeg at all")
+
+    def quarantine(*args: object, **kwargs: object) -> None:
+        raise TransientError("quarantine write refused")
+
+    monkeypatch.setattr(world.photos, "quarantine", quarantine)
+    for _ in range(TRIES):
+        with pytest.raises(TransientError):
+            world.ingestion.ingest(name)
+    for count in range(1, TRIES - 1):
+        with pytest.raises(TransientError):
+            second_round(world).handle(poisoned(name), dequeue_count=count)
+    monkeypatch.undo()
+    # AND the photo erased meanwhile (its job is REJECTED, its event published)
+    job = world.store.get(ids.job_id_for(name))
+    assert job.state is JobState.REJECTED and job.event_published
+    erasure = Erasure(world.store, world.photos, MemoryWebhookStore(), MemoryReservations())
+    assert erasure.erase(erasure.plan(job.id))[JOBS] == 1
+    # THEN the last two tries bring back no row naming it, and no event follows
+    for count in (TRIES - 1, TRIES):
+        assert second_round(world).handle(poisoned(name), dequeue_count=count) is Outcome.INGESTED
+    world.clock.advance(25 * 3600)
+    world.reconciler.run()
+    assert world.store.jobs == {} and world.outbox.states() == [JobState.REJECTED]
+
+
+@pytest.mark.parametrize("routing_fixed", [True, False], ids=["routing-fixed", "routing-never-fixed"])
+@pytest.mark.parametrize("recorded_by", ["ingestion", "the-round"])
+def test_a_photo_routing_cannot_place_ends_alike_whoever_recorded_its_job(
+    world: World, recorded_by: str, routing_fixed: bool
+) -> None:
+    # GIVEN routing that cannot answer all through the round (docs/models.md), and the photo's job recorded by
+    # the first round's ingestion or by the round's penultimate try
+    name = world.upload(1)
+    world.ingestion.routes = UnreadableRouting()
+    if recorded_by == "ingestion":
+        with pytest.raises(TransientError):
+            world.ingestion.ingest(name)
+    with pytest.raises(TransientError):
+        second_round(world).handle(poisoned(name), dequeue_count=TRIES - 1)
+    # THEN the last try leaves it to the reconciler, RECEIVED with the bytes validation accepted and no model
+    assert second_round(world).handle(poisoned(name), dequeue_count=TRIES) is Outcome.JOB_EXISTS
+    job = world.store.get(ids.job_id_for(name))
+    assert (job.state, job.model, world.store.open_ids()) == (JobState.RECEIVED, None, [job.id])
+    assert job.content_sha256 and job.quality is not None
+    # AND it is routed once the document reads again, or fails `timed_out` at the give-up bound
+    if routing_fixed:
+        world.ingestion.routes = NoRoutes()
+        world.clock.advance(20 * 60)
+        world.reconciler.run()
+        job = world.store.get(job.id)
+        assert (job.state, job.model) == (JobState.QUEUED, world.ingestion.default_model)
+        assert world.batch.tasks[job.id].task_token == job.task_token
+    else:
+        world.clock.advance(25 * 3600)
+        world.reconciler.run()
+        job = world.store.get(job.id)
+        assert (job.state, job.reason) == (JobState.FAILED, "timed_out")
 
 
 def test_ingestion_carries_on_the_job_the_round_recorded_first(world: World) -> None:
