@@ -6,12 +6,15 @@ document: If-None-Match *). A lost race re-reads and applies the change again, s
 lose no update. A route may only name a published model (its `manifest.json` is in the container).
 Ingestion re-reads the document at most once a minute, so new photos follow an edit within a minute,
 without a redeploy. An edit that leaves more models in rotation than a node keeps loaded by default
-(`SITELENS_MODEL_CACHE`, which only the nodes read) is written, with a warning saying how to raise it.
+(`SITELENS_MODEL_CACHE`, which only the nodes read) is written, with a warning saying how to raise it; the
+default model counts where photos reach it, named by `--default-model`, else the environment's
+`SITELENS_DEFAULT_MODEL`, else not known (the app's setting may differ from the template's `ocr/ppocrv4`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from azure.core import MatchConditions
@@ -23,10 +26,10 @@ from batch_tasks.node.settings import DEFAULT_MODEL_CACHE
 from shared.adapters.azure_errors import call, translated
 from shared.errors import Conflict, InvalidInput, NotFound, SitelensError
 from shared.jobs import routing
-from shared.pipeline_settings import PipelineSettings
 from sitelens import model_storage
 
 ROUTING = "routing.json"
+DEFAULT_MODEL = "SITELENS_DEFAULT_MODEL"  # the app's setting (shared/pipeline_settings.py), counted in the warning
 MAX_ATTEMPTS = 20  # each lost race means another editor's write went through: progress is made every round
 
 Change = Callable[[routing.RoutingTable], routing.RoutingTable]
@@ -119,27 +122,42 @@ def describe(table: routing.RoutingTable) -> list[str]:
     ]
 
 
-def models_in_rotation(table: routing.RoutingTable, default_model: str) -> list[str]:
+def models_in_rotation(table: routing.RoutingTable, default_model: str | None) -> list[str]:
     """Every model the table sends new photos to: each site's routes with weight, or the common ones, and the
-    default model when those have none."""
-    rotation = dict.fromkeys([m for m, w in table.routes if w > 0] or [default_model])
+    default model when those have none (left out when None: not known here)."""
+    rotation = dict.fromkeys([m for m, w in table.routes if w > 0] or ([default_model] if default_model else []))
     for site in table.sites:
         rotation.update(dict.fromkeys(m for m, w in table.for_site(site) if w > 0))
     return list(rotation)
 
 
-def cache_warning(table: routing.RoutingTable, default_model: str = PipelineSettings.default_model,
+def reaches_default(table: routing.RoutingTable) -> bool:
+    """Whether some new photos go to the default model: a site without routes of its own (there is always one
+    more) uses the common routes, and with none of those at weight above 0, the default model."""
+    return not any(w > 0 for _, w in table.routes)
+
+
+def cache_warning(table: routing.RoutingTable, default_model: str | None = None,
                   cache: int = DEFAULT_MODEL_CACHE) -> str | None:  # fmt: skip
-    """What to tell the operator when a node's default cache is smaller than the models in rotation, else None.
+    """What to tell the operator when a node's default cache may be smaller than the models in rotation, else None.
     Every node serves every site, so on each node every model in rotation comes round, and one more model than
-    the cache holds means a load (seconds on a GPU) for many of its photos."""
+    the cache holds means a load (seconds on a GPU) for many of its photos. `default_model` is the deployment's
+    SITELENS_DEFAULT_MODEL; None when not known here, so the default model, where photos reach it, may or may not
+    be one of the models the routes name: the count is then at least theirs, and one more unless it is."""
     rotation = models_in_rotation(table, default_model)
-    if len(rotation) <= cache:
+    unnamed_default = default_model is None and reaches_default(table)
+    most = len(rotation) + unnamed_default
+    if most <= cache:
         return None
-    return (f"warning: new photos go to {len(rotation)} models ({', '.join(rotation)}), more than the {cache} a "
-            f"node keeps loaded by default (SITELENS_MODEL_CACHE); every node serves every site, so with fewer "
-            f"its models are loaded again and again. Unless the deployment already sets it, add "
-            f"SITELENS_MODEL_CACHE: '{len(rotation)}' to nodeSettings in infra/main.ENV.bicepparam, deploy, and "
+    if unnamed_default:
+        count = (f"at least {len(rotation)} models ({', '.join(rotation)}) and the deployment's default model, "
+                 f"{most} unless it is one of those (name it with --default-model or {DEFAULT_MODEL})")  # fmt: skip
+    else:
+        count = f"{most} models ({', '.join(rotation)})"
+    return (f"warning: new photos go to {count}, more than the {cache} a node keeps loaded by default "
+            f"(SITELENS_MODEL_CACHE; nodes on an older package keep 2 until replaced); every node serves every "
+            f"site, so with fewer its models are loaded again and again. Unless the deployment already sets it, "
+            f"add SITELENS_MODEL_CACHE: '{most}' to nodeSettings in infra/main.ENV.bicepparam, deploy, and "
             f"replace the nodes (docs/deploy.md#updating).")  # fmt: skip
 
 
@@ -149,6 +167,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--site", help="the site whose photos this routes (default: every site without its own routes)")
     r.add_argument("--weight", type=int, default=100, help="share against the site's other routes (default 100)")
     r.add_argument("--remove", action="store_true", help="remove this model's route instead")
+    r.add_argument("--default-model", type=model_id, default=os.environ.get(DEFAULT_MODEL) or None,
+                   help=f"the app's {DEFAULT_MODEL}, counted in the warning about models in rotation "
+                        "(default: the environment's, else not known)")  # fmt: skip
     model_storage.add_arguments(r)
     r.set_defaults(handler=run_route)
     ls = sub.add_parser("routes", help="list models/routing.json")
@@ -181,7 +202,7 @@ def run_route(args: argparse.Namespace) -> int:
         return 1
     print("\n".join(describe(table)))
     print("new photos follow this within a minute (ingestion re-reads routing.json at most once a minute)")
-    if warning := cache_warning(table):
+    if warning := cache_warning(table, args.default_model):
         print(f"models route: {warning}")
     return 0
 

@@ -36,6 +36,10 @@ CONTAINERS = (PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS)
 CLOCK_SKEW = timedelta(minutes=5)
 COPY_DEADLINE_S = 30.0
 ROUTING_TTL_S = 60.0
+# How long a process that has read no routes keeps an unusable routing.json's refusal: without it each photo,
+# each host retry and each reconciler re-drive downloaded the document again and logged an ERROR. Short, unlike
+# the TTL, because nothing is routed meanwhile: a corrected document is read within seconds.
+ROUTING_RETRY_S = 15.0
 
 
 def _metadata_text(value: str, limit: int = 512) -> str:
@@ -228,6 +232,8 @@ class BlobRouting:
     that has read none (an instance started since: Functions scales out and to zero) has none to keep, and
     the default model is no stand-in for a site's own, so it raises TransientError: the photo waits,
     RECEIVED, for a later delivery or the reconciler's re-drive, and is routed once the document reads again.
+    That refusal is kept for `ROUTING_RETRY_S`: calls within it raise it again without a read, so the
+    document is read, and its problem logged, once per period however many photos arrive.
     """
 
     def __init__(self, service: BlobServiceClient, clock: Callable[[], float] = time.monotonic,
@@ -235,6 +241,7 @@ class BlobRouting:
         self._blob = service.get_blob_client(MODELS, "routing.json")
         self._clock, self._ttl_s = clock, ttl_s
         self._cached: tuple[float, routing.RoutingTable] | None = None  # the last table read, and when
+        self._refused: tuple[float, TransientError] | None = None  # with no routes read: the refusal, and when
 
     def weights(self, site: str | None = None) -> list[tuple[str, int]]:
         """The routes for `site` (its own, else those for every site); None: those for every site."""
@@ -243,6 +250,9 @@ class BlobRouting:
     def table(self) -> routing.RoutingTable:
         if self._cached and self._clock() - self._cached[0] < self._ttl_s:
             return self._cached[1]
+        if self._cached is None and self._refused and self._clock() - self._refused[0] < ROUTING_RETRY_S:
+            refusal = self._refused[1]  # a fresh exception each time: one raised again keeps growing its traceback
+            raise TransientError(str(refusal)) from refusal.__cause__
         try:
             table = routing.parse_table(call("routing.json", lambda: self._blob.download_blob().readall()))
         except NotFound:
@@ -257,8 +267,11 @@ class BlobRouting:
         problem = "malformed" if exc.reason == "bad_routing" else "unreadable"
         if self._cached is None:
             log.error("models/routing.json is %s and this instance has read no routes yet: photos are not "
-                      "routed (retried later) until it can be read: %s (%s)", problem, exc, exc.reason)  # fmt: skip
-            raise TransientError(f"models/routing.json is {problem}; no routes to keep in force: {exc}") from exc
+                      "routed (retried later) until it can be read (not read again for %.0f s): %s (%s)",
+                      problem, ROUTING_RETRY_S, exc, exc.reason)  # fmt: skip
+            refusal = TransientError(f"models/routing.json is {problem}; no routes to keep in force: {exc}")
+            self._refused = (self._clock(), refusal)
+            raise refusal from exc
         level = logging.WARNING if isinstance(exc, TransientError) else logging.ERROR
         log.log(level, "models/routing.json is %s; keeping the routes this instance read before: %s (%s)",
                 problem, exc, exc.reason)  # fmt: skip

@@ -96,8 +96,8 @@ def test_a_route_that_puts_more_models_in_rotation_than_a_node_keeps_warns_how_t
     versions = [f"pipe-defects/1.{minor}.0" for minor in range(DEFAULT_MODEL_CACHE)]
     publish(container, *versions)
 
-    def route(model: str) -> str:
-        args = argparse.Namespace(site="north-yard", model=model, weight=10, remove=False)
+    def route(model: str, default_model: str | None = "ocr/ppocrv4") -> str:
+        args = argparse.Namespace(site="north-yard", model=model, weight=10, remove=False, default_model=default_model)
         assert models_route.run_route(args) == 0
         return str(capsys.readouterr().out)
 
@@ -106,6 +106,9 @@ def test_a_route_that_puts_more_models_in_rotation_than_a_node_keeps_warns_how_t
     printed = route(versions[-1])
     assert f"new photos go to {DEFAULT_MODEL_CACHE + 1} models" in printed
     assert f"SITELENS_MODEL_CACHE: '{DEFAULT_MODEL_CACHE + 1}' to nodeSettings" in printed
+    unknown_default = route(versions[-1], default_model=None)  # the same edit again, the default model not named
+    assert f"new photos go to at least {DEFAULT_MODEL_CACHE} models" in unknown_default
+    assert f"SITELENS_MODEL_CACHE: '{DEFAULT_MODEL_CACHE + 1}' to nodeSettings" in unknown_default
     assert stored(container).for_site("north-yard") == [(model, 10) for model in versions]  # written all the same
 
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from shared.adapters.azure_photo_store import BlobRouting
+from shared.adapters.azure_photo_store import ROUTING_RETRY_S, BlobRouting
 from shared.config import DEV_KEY
-from shared.errors import TransientError
+from shared.errors import SitelensError, TransientError
 from shared.jobs import ids
 from shared.jobs.models import JobState
 from tests.support.scripted_http import Answer, ScriptedServer
@@ -54,15 +54,43 @@ def test_no_routing_json_means_the_default_model_for_every_site(service):
     assert BlobRouting(service).weights("north-yard") == []
 
 
+def routing_reads(storage: ScriptedServer) -> int:
+    return len([seen for seen in storage.seen if seen[1].startswith(ROUTING)])
+
+
 def test_a_new_instance_that_finds_it_malformed_routes_nothing_until_it_is_fixed(storage, service, caplog):
+    now = [0.0]
     storage.script[ROUTING] = [document(MALFORMED)]
-    routes = BlobRouting(service)
+    routes = BlobRouting(service, clock=lambda: now[0])
     with pytest.raises(TransientError) as caught, caplog.at_level(logging.ERROR):
         routes.weights("north-yard")
     assert getattr(caught.value.__cause__, "reason", None) == "bad_routing"
     assert "has read no routes yet" in caplog.text and "keeping" not in caplog.text
     storage.script[ROUTING] = [document(GOOD)]
-    assert routes.weights("north-yard") == SITE_ROUTES  # nothing was cached: the fixed document is read at once
+    now[0] += ROUTING_RETRY_S - 1
+    with pytest.raises(TransientError):  # the refusal is remembered: the fix is not read yet
+        routes.weights("north-yard")
+    assert routing_reads(storage) == 1
+    now[0] += 1
+    assert routes.weights("north-yard") == SITE_ROUTES  # read as soon as the period lapses
+    assert routing_reads(storage) == 2
+
+
+@pytest.mark.parametrize("answer", [document(MALFORMED), refusal(403, "AuthorizationPermissionMismatch")])
+def test_a_new_instance_reads_and_logs_an_unusable_document_once_a_period_however_many_photos_arrive(
+    storage, service, caplog, answer
+):
+    now = [0.0]
+    storage.script[ROUTING] = [answer]
+    routes = BlobRouting(service, clock=lambda: now[0])
+    for period in range(2):
+        for _ in range(50):  # photos, host retries and re-drives alike
+            with caplog.at_level(logging.ERROR), pytest.raises(TransientError, match="no routes to keep") as caught:
+                routes.weights("north-yard")
+            assert isinstance(caught.value.__cause__, SitelensError)  # the storage or parse error, as at first
+        assert routing_reads(storage) == period + 1
+        assert len([r for r in caplog.records if "has read no routes yet" in r.getMessage()]) == period + 1
+        now[0] += ROUTING_RETRY_S
 
 
 @pytest.mark.parametrize("answer", [refusal(403, "AuthorizationPermissionMismatch"), refusal(503, "ServerBusy")])
@@ -84,7 +112,7 @@ def test_an_instance_that_read_routes_keeps_them_while_the_document_cannot_be_us
             assert routes.weights("north-yard") == SITE_ROUTES
         assert "keeping the routes this instance read before" in caplog.text
         caplog.clear()
-    assert len([seen for seen in storage.seen if seen[1].startswith(ROUTING)]) == 4  # each re-read after the TTL
+    assert routing_reads(storage) == 4  # each re-read after the TTL
 
 
 def test_a_photo_routed_while_the_document_is_malformed_waits_then_runs_on_its_sites_model(storage, service):
