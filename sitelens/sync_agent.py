@@ -45,6 +45,9 @@ JOB_POLL_S = 5.0  # the status API's Retry-After for a job still running
 # The API asks for an hour at most (the reservation cap's next hour); a proxy's longer Retry-After counts as that.
 LONGEST_ASKED_S = 3600.0
 UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, without a log line every pass
+# A job is recorded seconds after its commit (some 40 minutes via the poison queue: docs/reliability.md) and kept for
+# days, so a 404 a day after the upload is for good: the job was erased, its records expired, or the API redeployed.
+UNKNOWN_JOB_AFTER, UNKNOWN_JOB = timedelta(days=1), "unknown_job"  # the bound, and the reason its `unknown` rows give
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
 
 JobLookup = Callable[[str], "dict[str, Any] | None"]  # GET /jobs/{id}: the document, None for 404; raises if down
@@ -220,9 +223,10 @@ class Agent:
                 return
             self.failures = 0  # the API answered: the link is back, so the next failure starts the back-off afresh
             self.next_job_check[entry.job_id] = now + JOB_POLL_S
-            if doc is None:  # 404: ingestion has not seen the commit yet
-                continue
-            if doc.get("state") in TERMINAL:
+            if doc is None:  # 404: ingestion has not seen the commit yet, unless the upload is a day old
+                if self.journal.now() - entry.updated_at >= UNKNOWN_JOB_AFTER:
+                    self._forget_job(entry)
+            elif doc.get("state") in TERMINAL:
                 self._finish(entry, doc)
             elif entry.state == j.UPLOADED:
                 self.journal.update(entry, j.CONFIRMED, job_state=str(doc.get("state")))
@@ -240,6 +244,12 @@ class Agent:
         else:
             log.info("%s: job %s %s %s", name, entry.job_id, doc["state"], doc.get("reason") or "")
         self._move_done(entry)
+
+    def _forget_job(self, entry: j.Entry) -> None:  # the photo stays put: --move-done waits for the API's answer
+        detail = f"{UNKNOWN_JOB}: job {entry.job_id} answers 404 a day after the upload (erased or expired)"
+        self.journal.update(entry, j.UNKNOWN, reason=detail)
+        self.next_job_check.pop(str(entry.job_id), None)
+        log.warning("%s: %s; no longer asked after", Path(entry.path).name, detail)
 
     def _move_done(self, entry: j.Entry) -> None:
         """`--move-done`: the service has the photo and its job; clear it out of the drop folder."""
@@ -262,16 +272,9 @@ class Agent:
 
     # --- the status file --------------------------------------------------------------------------
     def write_status(self, state: str) -> None:
-        counts = self.journal.counts()
         s = self.status
         s.state, s.settling = state, self.settling
-        s.pending, s.uploaded, s.confirmed = (
-            counts.get(j.PENDING, 0),
-            counts.get(j.UPLOADED, 0),
-            counts.get(j.CONFIRMED, 0),
-        )
-        s.finished, s.failed, s.gone = counts.get(j.FINISHED, 0), counts.get(j.FAILED, 0), counts.get(j.GONE, 0)
-        s.duplicates = counts["duplicates"]
+        s.count(self.journal.counts())
         s.unreadable = sum(1 for entry in self.journal.in_state(j.PENDING) if _unreadable(entry))
         if state != "backing_off":
             s.backoff_until = None

@@ -4,6 +4,8 @@ A file version is its path, size and mtime: a file rewritten under the same name
 content being different, a new photo id). Rows move forward only, but for one way back:
 
     pending ──► uploaded ──► confirmed (the API answers the job) ──► finished (the job is terminal)
+       │           │              │
+       │           └──────────────┴──► unknown (the API answers 404 for the job a day on: sync_agent.py)
        │
        ├──► failed (the service refused the photo for good: wrong type, too large, a bad id)
        └──► gone (deleted before it was uploaded) ──► pending (the same version is back in the folder)
@@ -22,7 +24,7 @@ triggers keep in step with every insert, update and delete inside that statement
 from before either is given both when it is opened, once.
 
 History that can no longer matter is pruned (`prune`), so the file stops growing (a photo every 30 s is about a
-million rows a year): a row in a state the agent is done with (`finished`, `failed`, `gone`), unchanged for
+million rows a year): a row in a state the agent is done with (`finished`, `failed`, `gone`, `unknown`), unchanged for
 `KEEP_DAYS`, whose version is not in the drop folder. A version still there keeps its row for good: the row is
 the agent's only memory that it was sent (or refused), and without it the file would go again as a new photo.
 A sweep starts at most once a day and deletes in small batches, one a pass. `counts()` stays a count since the
@@ -40,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PENDING, UPLOADED, CONFIRMED, FINISHED, FAILED, GONE = "pending", "uploaded", "confirmed", "finished", "failed", "gone"
+UNKNOWN = "unknown"  # uploaded, but its job is unknown to the API for good: no longer asked after
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -80,7 +83,8 @@ META = "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEX
 KEEP_DAYS = 30
 PRUNE_EVERY = timedelta(days=1)
 PRUNE_BATCH = 500  # rows looked at per pass: one short transaction, so a pass (and its uploads) is not held up
-PRUNABLE = (FAILED, FINISHED, GONE)  # the states a sweep walks, one after the other
+# The states a sweep walks, one after the other (a sweep a journal saved mid-way goes on through the later ones).
+PRUNABLE = (FAILED, FINISHED, GONE, UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Entry:
     duplicate: bool
     reason: str | None
     attempts: int
+    updated_at: datetime  # the row's last change: for `uploaded` the upload, for `confirmed` the job's first answer
 
 
 @dataclass
@@ -260,9 +265,10 @@ def _path(stored: object) -> str:
 
 
 def _entry(row: tuple[object, ...]) -> Entry:
-    path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts = row[:10]
+    path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts, _, updated_at = row[:12]
     return Entry(_path(path), int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
-                 _opt(job_state), bool(duplicate), _opt(reason), int(str(attempts)))  # fmt: skip
+                 _opt(job_state), bool(duplicate), _opt(reason), int(str(attempts)),
+                 datetime.fromisoformat(str(updated_at)))  # fmt: skip
 
 
 def _opt(value: object) -> str | None:

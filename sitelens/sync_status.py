@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,8 +46,14 @@ class Status:
     duplicates: int = 0  # finished jobs the service completed from an earlier photo with the same bytes
     failed: int = 0  # refused for good (the reason is in the journal and the log)
     gone: int = 0  # deleted before they were uploaded
+    unknown: int = 0  # uploaded, but the API answered 404 for their jobs a day on (erased, expired): not asked again
     backoff_until: str | None = None
     last_error: LastError | None = None
+
+    def count(self, counts: Mapping[str, int]) -> None:
+        """Take the journal's counts (`Journal.counts`: per state, and `duplicates`), each into its namesake."""
+        for name in ("pending", "uploaded", "confirmed", "finished", "duplicates", "failed", "gone", "unknown"):
+            setattr(self, name, counts.get(name, 0))
 
     def write(self, path: Path) -> None:
         self.updated_at = utc_now()
