@@ -7,9 +7,11 @@ shared-memory block, not as a pickled 36 MB array; the server maps it without co
 drawn from the same block by a worker too, so the inference thread only runs models: line polygons for OCR,
 boxes with their labels for detect, the top label for classify (`batch_tasks.vision.overlay`).
 
-Each block belongs to the server from the moment `decode` returns: `Mapped.close` unlinks it. Workers
-unregister the blocks they create or attach from their resource tracker, which would otherwise unlink
-them when the worker exits. A block is named after the server's pid (`sitelens_{pid}_…`), so none outlives
+Each block belongs to the server from the moment `decode` returns: `Mapped.close` unlinks it. The workers share
+the server's resource tracker, which holds a name once however often it is registered: a worker unregisters
+the block it creates (the server registers it again when it maps it) and leaves alone one it attaches to
+draw on, as the server's unlink unregisters it and a second unregister makes the tracker print a KeyError.
+A block is named after the server's pid (`sitelens_{pid}_…`), so none outlives
 it in /dev/shm (node memory): a decode whose caller gave up frees its block when it finishes, the pool's
 shutdown frees what is left, and a new pool frees the blocks of a server that died.
 """
