@@ -17,11 +17,8 @@ is another photo, which the service completes from the first one's result (repor
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sitelens import sync_journal as j
+from sitelens.sync_moves import move_into
 from sitelens.sync_settler import INCOMPLETE_S, Settler, list_photos
 from sitelens.sync_status import LastError, Status, utc_now
 from sitelens.upload import Outcome
@@ -45,17 +43,21 @@ JOB_POLL_S = 5.0  # the status API's Retry-After for a job still running
 # The API asks for an hour at most (the reservation cap's next hour); a proxy's longer Retry-After counts as that.
 LONGEST_ASKED_S = 3600.0
 UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, without a log line every pass
-# A job is recorded seconds after its commit (some 40 minutes via the poison queue: docs/reliability.md) and kept for
-# days, so a 404 a day after the upload is for good: the job was erased, its records expired, or the API redeployed.
-UNKNOWN_JOB_AFTER, UNKNOWN_JOB = timedelta(days=1), "unknown_job"  # the bound, and the reason its `unknown` rows give
+# A job is recorded seconds after its commit, some 40 minutes via the poison queue (docs/reliability.md), or days later
+# when an operator requeues its message from webjobs-blobtrigger-poison-poison, kept 7 days (docs/deploy.md). So only
+# the API's not_found 8 days after the row's last change is for good: the job was erased, its records expired, or the
+# API is another deployment. Until then a job not found is looked for again after a tenth of its wait, an hour at most.
+UNKNOWN_JOB_AFTER, UNKNOWN_JOB = timedelta(days=8), "unknown_job"  # the bound, and the reason its `unknown` rows give
+NOT_FOUND_LOOK_CAP_S = 3600.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
 
-JobLookup = Callable[[str], "dict[str, Any] | None"]  # GET /jobs/{id}: the document, None for 404; raises if down
+# GET /jobs/{id}: the document, None for the API's own not_found; raises LookupRefused for any other answer, or if down
+JobLookup = Callable[[str], "dict[str, Any] | None"]
 
 
 class LookupRefused(ConnectionError):
-    """`GET /jobs/{id}` answered, but not with the job (429, 5xx): asked again later, and no sooner than its
-    `Retry-After` (`retry_after`, seconds; None without one)."""
+    """`GET /jobs/{id}` answered, but not with the job (429, 5xx, a 404 that is not the app's): asked again later,
+    and no sooner than its `Retry-After` (`retry_after`, seconds; None without one)."""
 
     def __init__(self, detail: str, retry_after: float | None) -> None:
         super().__init__(detail)
@@ -223,9 +225,8 @@ class Agent:
                 return
             self.failures = 0  # the API answered: the link is back, so the next failure starts the back-off afresh
             self.next_job_check[entry.job_id] = now + JOB_POLL_S
-            if doc is None:  # 404: ingestion has not seen the commit yet, unless the upload is a day old
-                if self.journal.now() - entry.updated_at >= UNKNOWN_JOB_AFTER:
-                    self._forget_job(entry)
+            if doc is None:
+                self._not_found(entry, now)
             elif doc.get("state") in TERMINAL:
                 self._finish(entry, doc)
             elif entry.state == j.UPLOADED:
@@ -245,30 +246,23 @@ class Agent:
             log.info("%s: job %s %s %s", name, entry.job_id, doc["state"], doc.get("reason") or "")
         self._move_done(entry)
 
-    def _forget_job(self, entry: j.Entry) -> None:  # the photo stays put: --move-done waits for the API's answer
-        detail = f"{UNKNOWN_JOB}: job {entry.job_id} answers 404 a day after the upload (erased or expired)"
-        self.journal.update(entry, j.UNKNOWN, reason=detail)
+    def _not_found(self, entry: j.Entry, now: float) -> None:
+        """The API does not know the job: not yet (ingestion is still to record it), so it is asked again, the less
+        often the longer the row has waited; or, `UNKNOWN_JOB_AFTER` after the row's last change, not ever."""
+        waited = self.journal.now() - entry.updated_at
+        if waited < UNKNOWN_JOB_AFTER:
+            look_s = min(waited.total_seconds() / 10, NOT_FOUND_LOOK_CAP_S)
+            self.next_job_check[str(entry.job_id)] = now + max(JOB_POLL_S, look_s)
+            return
+        detail = f"{UNKNOWN_JOB}: job {entry.job_id} not found {waited.days} days after the row last changed"
+        self.journal.update(entry, j.UNKNOWN, reason=detail)  # the photo stays put: --move-done waits for an answer
         self.next_job_check.pop(str(entry.job_id), None)
-        log.warning("%s: %s; no longer asked after", Path(entry.path).name, detail)
+        log.warning("%s: %s (erased or expired); no longer asked after", Path(entry.path).name, detail)
 
     def _move_done(self, entry: j.Entry) -> None:
         """`--move-done`: the service has the photo and its job; clear it out of the drop folder."""
-        target_dir = self.settings.move_done
-        source = Path(entry.path)
-        if target_dir is None or not source.exists() or self._changed(entry):
-            return
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = _claim_name(target_dir, source, entry.mtime_ns)
-        try:
-            shutil.move(source, target)  # onto the empty file claimed above, which is ours alone
-        except FileNotFoundError:  # another agent, or someone, moved it away since: the photo is done all the same
-            target.unlink(missing_ok=True)
-            log.info("%s left the folder before it could be moved", source.name)
-            return
-        except BaseException:
-            target.unlink(missing_ok=True)  # leave no empty file behind under the claimed name
-            raise
-        log.info("moved %s to %s", source.name, target)
+        if self.settings.move_done is not None and not self._changed(entry):  # still the version the job is of
+            move_into(self.settings.move_done, Path(entry.path), entry.mtime_ns)
 
     # --- the status file --------------------------------------------------------------------------
     def write_status(self, state: str) -> None:
@@ -279,20 +273,6 @@ class Agent:
         if state != "backing_off":
             s.backoff_until = None
         s.write(self.status_path)
-
-
-def _claim_name(target_dir: Path, source: Path, mtime_ns: int) -> Path:
-    """A name in `target_dir` that nothing holds, claimed by creating it empty (O_EXCL), so that no other agent
-    takes it meanwhile: the photo's own name, else with its mtime appended, else with a counter after that."""
-    for n in itertools.count():
-        suffix = "" if n == 0 else f"-{mtime_ns}" if n == 1 else f"-{mtime_ns}-{n - 1}"
-        target = target_dir / f"{source.stem}{suffix}{source.suffix}"
-        try:
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:  # never overwrite: an earlier photo of the same name is already there
-            continue
-        return target
-    raise AssertionError("unreachable")
 
 
 def _unreadable(entry: j.Entry) -> bool:

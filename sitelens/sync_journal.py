@@ -5,7 +5,7 @@ content being different, a new photo id). Rows move forward only, but for one wa
 
     pending ──► uploaded ──► confirmed (the API answers the job) ──► finished (the job is terminal)
        │           │              │
-       │           └──────────────┴──► unknown (the API answers 404 for the job a day on: sync_agent.py)
+       │           └──────────────┴──► unknown (the API answers not_found for the job 8 days on: sync_agent.py)
        │
        ├──► failed (the service refused the photo for good: wrong type, too large, a bad id)
        └──► gone (deleted before it was uploaded) ──► pending (the same version is back in the folder)
@@ -28,7 +28,8 @@ million rows a year): a row in a state the agent is done with (`finished`, `fail
 `KEEP_DAYS`, whose version is not in the drop folder. A version still there keeps its row for good: the row is
 the agent's only memory that it was sent (or refused), and without it the file would go again as a new photo.
 A sweep starts at most once a day and deletes in small batches, one a pass. `counts()` stays a count since the
-journal began: what a sweep deleted is tallied in `pruned_counts` in the same transaction.
+journal began: what a sweep deleted is tallied in `pruned_counts` in the same transaction. `unknown` rows have a
+sweep of their own (`SWEEPS`), so that the one releases before `unknown` read names only states they know.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ PRUNED = """
 CREATE TABLE IF NOT EXISTS pruned_counts (state TEXT PRIMARY KEY, files INTEGER NOT NULL, duplicates INTEGER NOT NULL)
 WITHOUT ROWID
 """
-# Where the pruning sweep stands (key "prune"), so that a restart, or a --once run a timer repeats, goes on from there.
+# Where each pruning sweep stands (its key in SWEEPS), so that a restart, or a --once run a timer repeats, goes on.
 META = "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 # 30 days: the decisive condition is that the version left the folder; the wait is a margin for a folder that
 # lists only part of what it holds for a while (a card swapped out and back, a share half mounted), and a
@@ -83,8 +84,10 @@ META = "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEX
 KEEP_DAYS = 30
 PRUNE_EVERY = timedelta(days=1)
 PRUNE_BATCH = 500  # rows looked at per pass: one short transaction, so a pass (and its uploads) is not held up
-# The states a sweep walks, one after the other (a sweep a journal saved mid-way goes on through the later ones).
-PRUNABLE = (FAILED, FINISHED, GONE, UNKNOWN)
+# Each sweep, under its key in journal_meta, and the states it walks one after the other (a sweep a journal saved
+# mid-way goes on through the later ones). A release before `unknown` reads "prune" and fails on a state it does not
+# know, on every pass: so "prune" never names `unknown`, which has a sweep that such a release never reads.
+SWEEPS = {"prune": (FAILED, FINISHED, GONE), "prune_unknown": (UNKNOWN,)}
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,9 @@ class Entry:
 
 @dataclass
 class Sweep:
-    """Where a pruning sweep stands: it deletes rows last changed before `cutoff`, walking `PRUNABLE` state by
-    state, each in the index's order (seen_at, then rowid) from just after (`seen_at`, `rowid`)."""
+    """Where a pruning sweep stands: it deletes rows last changed before `cutoff`, walking its states (`SWEEPS`)
+    one by one, each in the index's order (seen_at, then rowid) from just after (`seen_at`, `rowid`). The fields are
+    what every release reads and writes: a release given one more would fail on a row that lacks it, or has it."""
 
     started: str
     cutoff: str
@@ -113,8 +117,8 @@ class Sweep:
     seen_at: str = ""
     rowid: int = 0
 
-    def next_state(self) -> None:
-        following = PRUNABLE[PRUNABLE.index(self.state) + 1 :] if self.state is not None else ()
+    def next_state(self, states: tuple[str, ...]) -> None:
+        following = states[states.index(self.state) + 1 :] if self.state in states else ()
         self.state, self.seen_at, self.rowid = (following[0] if following else None), "", 0
 
 
@@ -198,40 +202,52 @@ class Journal:
         where the last stopped, in one transaction with the tally of what it deleted."""
         if not listing:
             return 0
-        sweep = self._sweep(self.now())
-        if sweep is None:
+        due = [(key, sweep) for key in SWEEPS if (sweep := self._sweep(key, self.now())) is not None]
+        if not due:
             return 0
-        deleted, budget = 0, PRUNE_BATCH
+        deleted, budget = 0, PRUNE_BATCH  # shared by the sweeps due, one after the other
         self.db.execute("BEGIN IMMEDIATE")
         with self.db:
-            while sweep.state is not None and budget > 0:
-                rows = self.db.execute(
-                    "SELECT rowid, path, size, mtime_ns, duplicate, updated_at, seen_at FROM files WHERE state = ? "
-                    "AND seen_at < ? AND (seen_at, rowid) > (?, ?) ORDER BY seen_at, rowid LIMIT ?",
-                    (sweep.state, sweep.cutoff, sweep.seen_at, sweep.rowid, budget),
-                ).fetchall()
-                # updated_at is never before seen_at, so the index's range on seen_at holds every row old enough.
-                unlisted = [(rowid, bool(dup)) for rowid, path, size, mtime_ns, dup, updated_at, _ in rows
-                            if updated_at < sweep.cutoff and listing.get(_path(path)) != (size, mtime_ns)]  # fmt: skip
-                deleted += self._delete(sweep.state, unlisted)
-                budget -= len(rows)
-                if rows:
-                    sweep.rowid, sweep.seen_at = int(rows[-1][0]), str(rows[-1][6])
-                if budget > 0:  # fewer rows than asked: this state is swept, so on to the next (None: all done)
-                    sweep.next_state()
-            self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('prune', ?)", (json.dumps(asdict(sweep)),))
+            for key, sweep in due:
+                pruned, looked = self._walk(sweep, SWEEPS[key], listing, budget)
+                deleted, budget = deleted + pruned, budget - looked
+                self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES (?, ?)", (key, json.dumps(asdict(sweep))))
         return deleted
 
-    def _sweep(self, now: datetime) -> Sweep | None:
-        """The sweep in progress, a new one if the last began `PRUNE_EVERY` ago (or the clock has gone back
-        before it began), or None: nothing to do until then."""
-        row = self.db.execute("SELECT value FROM journal_meta WHERE key = 'prune'").fetchone()
+    def _walk(self, sweep: Sweep, states: tuple[str, ...], listing: Mapping[str, tuple[int, int]],
+              budget: int) -> tuple[int, int]:  # fmt: skip
+        """Take `sweep` on through its `states` by up to `budget` rows (the caller's transaction): how many rows it
+        deleted, and how many it looked at."""
+        deleted, looked = 0, 0
+        while sweep.state is not None and looked < budget:
+            rows = self.db.execute(
+                "SELECT rowid, path, size, mtime_ns, duplicate, updated_at, seen_at FROM files WHERE state = ? "
+                "AND seen_at < ? AND (seen_at, rowid) > (?, ?) ORDER BY seen_at, rowid LIMIT ?",
+                (sweep.state, sweep.cutoff, sweep.seen_at, sweep.rowid, budget - looked),
+            ).fetchall()
+            # updated_at is never before seen_at, so the index's range on seen_at holds every row old enough.
+            unlisted = [(rowid, bool(dup)) for rowid, path, size, mtime_ns, dup, updated_at, _ in rows
+                        if updated_at < sweep.cutoff and listing.get(_path(path)) != (size, mtime_ns)]  # fmt: skip
+            deleted += self._delete(sweep.state, unlisted)
+            looked += len(rows)
+            if rows:
+                sweep.rowid, sweep.seen_at = int(rows[-1][0]), str(rows[-1][6])
+            if looked < budget:  # fewer rows than asked: this state is swept, so on to the next (None: all done)
+                sweep.next_state(states)
+        return deleted, looked
+
+    def _sweep(self, key: str, now: datetime) -> Sweep | None:
+        """The sweep in progress under `key`, a new one if the last began `PRUNE_EVERY` ago (or the clock has gone
+        back before it began), or None: nothing to do until then. A sweep saved at a state this one does not walk
+        (the journal of a release that walked `unknown` under "prune") is started afresh, and so rewritten at once."""
+        states = SWEEPS[key]
+        row = self.db.execute("SELECT value FROM journal_meta WHERE key = ?", (key,)).fetchone()
         last = Sweep(**json.loads(row[0])) if row else None
-        if last is not None and last.state is not None:
+        if last is not None and last.state in states:
             return last
-        if last is not None and _stamp(now - PRUNE_EVERY) < last.started <= _stamp(now):
+        if last is not None and last.state is None and _stamp(now - PRUNE_EVERY) < last.started <= _stamp(now):
             return None
-        return Sweep(started=_stamp(now), cutoff=_stamp(now - timedelta(days=KEEP_DAYS)), state=PRUNABLE[0])
+        return Sweep(started=_stamp(now), cutoff=_stamp(now - timedelta(days=KEEP_DAYS)), state=states[0])
 
     def _delete(self, state: str, rows: list[tuple[int, bool]]) -> int:
         """Delete these rows (rowid, duplicate) of one state, and tally them as pruned (the caller's transaction)."""

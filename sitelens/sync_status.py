@@ -46,7 +46,7 @@ class Status:
     duplicates: int = 0  # finished jobs the service completed from an earlier photo with the same bytes
     failed: int = 0  # refused for good (the reason is in the journal and the log)
     gone: int = 0  # deleted before they were uploaded
-    unknown: int = 0  # uploaded, but the API answered 404 for their jobs a day on (erased, expired): not asked again
+    unknown: int = 0  # uploaded, but the API has not known their jobs for 8 days (erased, expired): not asked again
     backoff_until: str | None = None
     last_error: LastError | None = None
 

@@ -1,11 +1,12 @@
-"""The journal forgets history that can no longer matter: a row the agent is done with (finished, failed, gone),
-unchanged for `KEEP_DAYS`, whose version is not in the drop folder. A version still in the folder keeps its row,
-or it would be sent again as a new photo (a failed one retried). A sweep starts at most once a day, deletes a
-small batch a pass, and the counts stay right: the per-state table matches the rows, and `counts()` (the status
-file's) still counts since the journal began."""
+"""The journal forgets history that can no longer matter: a row the agent is done with (finished, failed, gone,
+unknown), unchanged for `KEEP_DAYS`, whose version is not in the drop folder. A version still in the folder keeps
+its row, or it would be sent again as a new photo (a failed one retried). A sweep starts at most once a day, deletes
+a small batch a pass, and the counts stay right: the per-state table matches the rows, and `counts()` (the status
+file's) still counts since the journal began. What a sweep saves, an earlier release rolled back to still reads."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -189,3 +190,45 @@ def test_the_agent_keeps_the_row_of_a_photo_left_in_the_folder_and_never_sends_i
         assert service.sent == ["a.jpg"]
     finally:
         agent.journal.close()
+
+
+# What a release before `unknown` (the first that pruned) does with the sweep it reads, under "prune": it builds its
+# Sweep from exactly these members, and walks its states from the one saved, failing on a state it does not know.
+EARLIER_RELEASE_SWEEP = {"started", "cutoff", "state", "seen_at", "rowid"}
+EARLIER_RELEASE_PRUNABLE = (j.FAILED, j.FINISHED, j.GONE)
+
+
+def earlier_release_reads(journal: j.Journal) -> None:
+    """Read the saved sweep as that release does: raise where it would fail on every pass, rolled back to."""
+    row = journal.db.execute("SELECT value FROM journal_meta WHERE key = 'prune'").fetchone()
+    if row is not None:
+        doc = json.loads(row[0])
+        assert set(doc) == EARLIER_RELEASE_SWEEP, doc
+        if doc["state"] is not None:
+            EARLIER_RELEASE_PRUNABLE.index(doc["state"])  # ValueError for a state it does not know
+
+
+def test_a_journal_pruned_by_this_release_never_fails_an_earlier_release_rolled_back_to(journal, wall, monkeypatch):
+    monkeypatch.setattr(j, "PRUNE_BATCH", 7)
+    for n in range(10):  # more than a batch of each, so that sweeps stop part way, in each state
+        settle(journal, f"/drop/done_{n}.jpg", j.FINISHED)
+        settle(journal, f"/drop/lost_{n}.jpg", j.UNKNOWN, job_id=f"j_{n}", reason="unknown_job: ...")
+    wall.now += old()
+    before = journal.counts()
+    for _ in range(8):  # each pass a state the earlier release may find the journal in
+        journal.prune({"/drop/other.jpg": (1, 1)})
+        earlier_release_reads(journal)
+    assert paths(journal) == set() and journal.counts() == before and kept_counts_match_rows(journal)
+
+
+def test_a_sweep_saved_at_unknown_under_prune_is_started_afresh_and_rewritten_at_once(journal, wall):
+    """The first release with `unknown` walked it under "prune": such a journal is mended on the first pass."""
+    settle(journal, "/drop/done.jpg", j.FINISHED)
+    settle(journal, "/drop/lost.jpg", j.UNKNOWN, job_id="j_1")
+    wall.now += old()
+    began = j._stamp(wall.now - timedelta(hours=1))  # within the day: no new sweep would be due yet
+    saved = {"started": began, "cutoff": j._stamp(START), "state": j.UNKNOWN, "seen_at": "", "rowid": 0}
+    journal.db.execute("INSERT INTO journal_meta VALUES ('prune', ?)", (json.dumps(saved),))
+    assert journal.prune({"/drop/other.jpg": (1, 1)}) == 2
+    earlier_release_reads(journal)
+    assert paths(journal) == set()

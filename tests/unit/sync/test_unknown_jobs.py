@@ -1,7 +1,10 @@
 """A job the API no longer knows (erased, its records expired, or the agent pointed at another deployment) answers
-404 for good. Within a day of the upload a 404 is ingestion not having recorded the job yet, and the agent keeps
-asking; a day on, the row ends `unknown` (`unknown_job`), is never asked after again, and is pruned as a finished
-one is. The real agent and journal, asking a loopback API through the command's own `GET /jobs/{id}` client."""
+the app's 404 `not_found` for good. Within 8 days of the row's last change that is ingestion not having recorded the
+job yet (an operator may requeue a poisoned photo's message for 7 days), and the agent keeps asking, the less often
+the longer it has waited; 8 days on, the row ends `unknown` (`unknown_job`), is never asked after again, and is pruned
+as a finished one is. A 404 that is not the app's own (the Functions host's, with no problem document) says nothing
+of the job: the agent backs off and asks again. The real agent and journal, asking a loopback API through the
+command's own `GET /jobs/{id}` client."""
 
 from __future__ import annotations
 
@@ -25,6 +28,9 @@ from tests.unit.sync.test_journal_prune import START, Wall, old
 from tests.unit.sync.test_journal_scale import PREVIOUS_SCHEMA
 
 NOT_FOUND: Answer = (404, {}, json.dumps({"reason": "not_found"}).encode(), None)
+HOST_404: Answer = (404, {"Content-Type": "text/plain"}, b"", None)  # in Azure, while no function serves the path
+LOCAL_HOST_404: Answer = (404, {}, json.dumps({"reason": "route_not_found"}).encode(), None)  # the local host's
+BOUND = sync_agent.UNKNOWN_JOB_AFTER
 
 
 def job(state: str) -> Answer:
@@ -58,11 +64,15 @@ class Rig:
         self.agent.step()
 
     def later(self, wall: timedelta) -> dict[str, Any]:
-        """Let `wall` pass on the journal's clock and the agent's wait between two looks at a job, then pass once."""
+        """Let `wall` pass, on the journal's clock and the agent's alike, then pass once."""
         self.wall.now += wall
-        self.clock.now += sync_agent.JOB_POLL_S + 1
+        self.clock.now += wall.total_seconds()
         self.agent.step()
         return status(self.agent)
+
+    def next_look_s(self, job_id: str) -> float:
+        """How long the agent waits before it looks at the job again."""
+        return self.agent.next_job_check[job_id] - self.clock.now
 
 
 @pytest.fixture
@@ -73,13 +83,13 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     rig.api.close()
 
 
-def test_a_job_unknown_a_day_after_the_upload_ends_its_row_and_is_never_asked_after_again(rig: Rig) -> None:
+def test_a_job_unknown_8_days_after_the_upload_ends_its_row_and_is_never_asked_after_again(rig: Rig) -> None:
     rig.upload("IMG_0001.jpg")
     assert rig.job_asks() == 1 and status(rig.agent)["uploaded"] == 1
-    for _ in range(3):  # within the day a 404 is ingestion still to come: asked after again
-        doc = rig.later(timedelta(hours=7))
+    for _ in range(3):  # within the bound not_found is ingestion still to come: asked after again
+        doc = rig.later(BOUND / 4)
     assert rig.job_asks() == 4 and (doc["uploaded"], doc["unknown"]) == (1, 0)
-    doc = rig.later(timedelta(hours=3))  # a day and an hour since the upload, and the job still unknown
+    doc = rig.later(BOUND / 4 + timedelta(hours=1))  # 8 days and an hour since the upload, and the job still unknown
     assert (doc["uploaded"], doc["confirmed"], doc["unknown"], doc["finished"]) == (0, 0, 1, 0)
     [entry] = rig.journal.in_state(j.UNKNOWN)
     assert entry.job_id == "j_IMG_0001" and (entry.reason or "").startswith("unknown_job: ")
@@ -92,19 +102,43 @@ def test_a_job_unknown_a_day_after_the_upload_ends_its_row_and_is_never_asked_af
     assert (rig.folder / "IMG_0001.jpg").exists() and not rig.done.exists()  # no answer, so --move-done waits
 
 
-def test_a_job_recorded_late_within_the_day_is_followed_to_its_end(rig: Rig) -> None:
+def test_a_job_not_found_is_looked_for_less_often_the_longer_it_has_waited(rig: Rig) -> None:
+    """A tenth of the wait since the row's last change, from the usual 5 s to an hour: some 260 looks in the 8 days a
+    forgotten job is asked after, where one every 5 s would be 138,000."""
+    rig.upload("IMG_0007.jpg")
+    assert rig.next_look_s("j_IMG_0007") == sync_agent.JOB_POLL_S
+    rig.later(timedelta(hours=1))
+    assert rig.next_look_s("j_IMG_0007") == 360
+    asked = rig.job_asks()
+    rig.later(timedelta(seconds=359))  # not yet
+    assert rig.job_asks() == asked
+    rig.later(timedelta(seconds=1))
+    assert rig.job_asks() == asked + 1 and rig.next_look_s("j_IMG_0007") == 396
+    rig.later(timedelta(days=2))
+    assert rig.next_look_s("j_IMG_0007") == 3600  # an hour at most
+    looks = 0
+    while status(rig.agent)["unknown"] == 0 and looks < 400:  # from one look to the next, to the end of the bound
+        rig.later(timedelta(seconds=rig.next_look_s("j_IMG_0007")))
+        looks += 1
+    assert status(rig.agent)["unknown"] == 1 and looks == 143  # hourly, to the end of the 8 days
+
+
+def test_a_job_recorded_days_late_is_followed_to_its_end(rig: Rig) -> None:
+    """An operator requeues a photo's message from webjobs-blobtrigger-poison-poison, within the 7 days it is kept."""
     rig.upload("IMG_0002.jpg")
-    assert rig.later(timedelta(hours=23))["uploaded"] == 1
+    assert rig.later(timedelta(days=7))["uploaded"] == 1
     rig.api.script["/api/jobs/j_IMG_0002"] = [job("SUCCEEDED")]  # ingestion got round to it at last
-    doc = rig.later(timedelta(hours=2))
+    doc = rig.later(timedelta(hours=1))  # the next look is an hour on at most
     assert (doc["finished"], doc["unknown"], doc["uploaded"]) == (1, 0, 0)
+    assert (rig.done / "IMG_0002.jpg").exists()
 
 
-def test_a_job_the_api_answered_then_forgot_ends_a_day_after_its_first_answer(rig: Rig) -> None:
+def test_a_job_the_api_answered_then_forgot_ends_8_days_after_its_first_answer(rig: Rig) -> None:
     rig.api.script["/api/jobs/j_IMG_0003"] = [NOT_FOUND, job("RUNNING"), NOT_FOUND]  # recorded late, then erased
     rig.upload("IMG_0003.jpg")
     assert rig.later(timedelta(hours=12))["confirmed"] == 1 and (rig.done / "IMG_0003.jpg").exists()
-    assert rig.later(timedelta(hours=13))["confirmed"] == 1  # a day after the upload, but not after the answer
+    doc = rig.later(BOUND - timedelta(hours=11))  # past the bound since the upload, but not since the answer
+    assert (doc["confirmed"], doc["unknown"]) == (1, 0)
     doc = rig.later(timedelta(hours=12))
     assert (doc["confirmed"], doc["unknown"]) == (0, 1)
     asked = rig.job_asks()
@@ -112,9 +146,30 @@ def test_a_job_the_api_answered_then_forgot_ends_a_day_after_its_first_answer(ri
     assert rig.job_asks() == asked
 
 
+@pytest.mark.parametrize("answer", [HOST_404, LOCAL_HOST_404], ids=["azure_host", "local_host"])
+def test_only_the_app_s_own_404_says_it_does_not_know_the_job(rig: Rig, answer: Answer) -> None:
+    lookup = job_lookup(ApiClient(f"{rig.api.origin}/api", "k"))
+    assert lookup("j_IMG_0008") is None  # the app's not_found
+    rig.api.script["/api/jobs/j_IMG_0008"] = [answer]
+    with pytest.raises(sync_agent.LookupRefused):
+        lookup("j_IMG_0008")
+
+
+@pytest.mark.parametrize("first", [NOT_FOUND, job("RUNNING")], ids=["uploaded", "confirmed"])
+def test_a_404_that_is_not_the_app_s_ends_no_row_however_late_it_comes(rig: Rig, first: Answer) -> None:
+    """A deploy whose functions did not load: the host answers 404 on every path, the job's included."""
+    rig.api.script["/api/jobs/j_IMG_0009"] = [first, HOST_404, job("SUCCEEDED")]
+    rig.upload("IMG_0009.jpg")  # asked once, at once
+    doc = rig.later(BOUND + timedelta(days=1))  # the next look, offline or asleep until well past the bound
+    assert (doc["uploaded"] + doc["confirmed"], doc["unknown"], doc["state"]) == (1, 0, "backing_off")
+    assert doc["last_error"]["reason"] == "unreachable"
+    doc = rig.later(timedelta(minutes=5))  # asked again once the back-off is over: the app is back
+    assert (doc["finished"], doc["unknown"], doc["state"]) == (1, 0, "running")
+
+
 def test_an_unknown_row_is_pruned_like_a_finished_one_and_stays_counted(rig: Rig) -> None:
     rig.upload("IMG_0004.jpg", "IMG_0005.jpg")
-    rig.later(timedelta(days=1, minutes=1))
+    rig.later(BOUND + timedelta(minutes=1))
     assert status(rig.agent)["unknown"] == 2
     (rig.folder / "IMG_0004.jpg").unlink()  # one leaves the folder; the other's row is its memory that it was sent
     doc = rig.later(old())  # the pass prunes from its own listing
