@@ -173,6 +173,7 @@ class Reconciler:
             return
         age = self.clock() - job.received_at
         if age > self.give_up_after:
+            self._reindex(job)
             detail = f"not finished {age} after it was received (last state {job.state})"
             with self._span(job, "timed_out") as span:
                 span.set_attribute("sitelens.action", "timed_out")
@@ -205,6 +206,11 @@ class Reconciler:
     def _acted(self, job: Job, kind: str) -> None:
         metrics.reconciler_action(kind)
 
+    def _reindex(self, job: Job) -> None:
+        """Its index entries, written again before a RECEIVED or given-up job moves on: one a crash left out unlists
+        it and hides it from record expiry, and no delivery mends that for a retry, nor after the job has ended."""
+        self.store.create(job)  # a create of an existing job re-ensures them
+
     def _cancel_task(self, job: Job) -> bool:
         """Cancel a given-up job's own Batch task (a follower has none); False when Batch could not be asked.
 
@@ -233,6 +239,7 @@ class Reconciler:
     def _redrive(self, job: Job) -> tuple[Job, bool]:  # noqa: PLR0911 (one outcome per case of Batch's view)
         """The job after its re-drive, and whether a task was submitted again for it (its state may not show it)."""
         if job.state is JobState.RECEIVED:
+            self._reindex(job)
             try:
                 info = self.photos.photo_info(job.blob_name)
             except NotFound:
