@@ -169,7 +169,9 @@ def submitter() -> BatchTaskSubmitter:
 
 @functools.cache
 def finisher() -> Finisher:
-    return Finisher(jobs(), WebhookOutbox(webhooks(), _now), _now, links=ResultLinks(photos()))
+    s = settings()
+    return Finisher(jobs(), WebhookOutbox(webhooks(), _now), _now, links=ResultLinks(photos()),
+                    events=TableEventErasure(table_service(s), prefix=s.table_prefix))  # fmt: skip
 
 
 @functools.cache

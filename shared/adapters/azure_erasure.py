@@ -1,5 +1,5 @@
-"""Erasing a photo's rows from Azure Table storage, for shared/jobs/erasure.py: an operator's command runs it, the
-app never does.
+"""Erasing a photo's rows from Azure Table storage, for shared/jobs/erasure.py (an operator's command) and record
+expiry; and one event again, for a publish that finds its job erased meanwhile (shared/jobs/finisher.py).
 
 - `erase_rows`: every row a query finds, deleted one by one (Table storage has no delete by query);
 - `same_content`: the site's jobs whose photo has given bytes, by a filter over every job row. The content claims

@@ -12,8 +12,8 @@ The job is read by id in one point read; a site's jobs are listed from its index
 index is what the reconciler reads, so a sweep never scans finished work; it walks the index in RowKey (job id)
 order, and the cursor is the last job a run that stopped at its budget reached. A claim's `owner` is replaced
 (if its ETag matches) only by a job taking over from an owner whose result is about to expire. Feedback goes to
-`jobfeedback`: PartitionKey the job id, RowKey its place in the job's feedback (`000`, `001`, ...), created if
-absent. An operator's erasure of a photo (shared/jobs/erasure.py) deletes a job's rows of every kind.
+`jobfeedback` (shared/adapters/azure_feedback_store.py). An operator's erasure of a photo (shared/jobs/erasure.py)
+deletes a job's rows of every kind.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from shared.adapters.azure_erasure import erase_rows, same_content
 from shared.adapters.azure_errors import call, translated
+from shared.adapters.azure_feedback_store import TableFeedback
 from shared.errors import Conflict, InvalidInput, NotFound, UnknownJobState
 from shared.jobs import ids
-from shared.jobs.feedback import BOXES, MAX_PER_JOB, TEXT_FIELDS, feedback_id, limit_reached
 from shared.jobs.models import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,6 @@ SITE_ROW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~(?P<job>[^~]
 # match would otherwise read a site's whole history in one request. The page then holds fewer than `limit` jobs
 # (even none) and a continuation at the last entry read, which the client follows.
 SCANNED_PER_PAGE = 1_000
-# A string property holds at most 32,768 UTF-16 code units (64 KiB), so a list member (a detection's boxes) is
-# kept as its JSON in parts of at most this many characters (two units each at most): `boxes`, `boxes_2`, ...
-# The API takes 64 KiB of body, which stores as at most about 77,000 characters (each coordinate may grow by
-# up to 14, `1e15` becoming 1000000000000000.0): five parts, well inside an entity's 1 MiB and 255 properties.
-FEEDBACK_PART_CHARS = 16_000
 
 
 def time_key(at: datetime) -> str:
@@ -73,29 +68,6 @@ def to_entity(job: Job) -> dict[str, Any]:
         else:
             entity[name] = value
     return entity
-
-
-def to_feedback_entity(job_id: str, place: int, members: dict[str, Any], at: datetime) -> dict[str, Any]:
-    """One feedback entry as a `jobfeedback` entity: strings as they are, a list as its JSON in parts."""
-    entity: dict[str, Any] = {"PartitionKey": job_id, "RowKey": f"{place:03d}", "feedback_id": feedback_id(members),
-                              "at": at.isoformat()}  # fmt: skip
-    for name, value in members.items():
-        if name in TEXT_FIELDS:
-            entity[name] = value
-            continue
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        parts = [text[start : start + FEEDBACK_PART_CHARS] for start in range(0, len(text), FEEDBACK_PART_CHARS)]
-        entity.update({name if n == 1 else f"{name}_{n}": part for n, part in enumerate(parts, start=1)})
-    return entity
-
-
-def from_feedback_entity(entity: Any) -> dict[str, Any]:
-    """The members kept, as `to_feedback_entity` was given them."""
-    members = {name: entity[name] for name in TEXT_FIELDS if name in entity}
-    if BOXES in entity:
-        parts = itertools.takewhile(bool, (entity.get(f"{BOXES}_{n}") for n in itertools.count(2)))
-        members[BOXES] = json.loads(entity[BOXES] + "".join(parts))
-    return members
 
 
 def from_entity(entity: Any) -> Job:
@@ -120,7 +92,7 @@ def from_entity(entity: Any) -> Job:
 class TableJobStore:
     def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
         self._jobs: TableClient = call("jobs table", service.create_table_if_not_exists, prefix + JOBS)
-        self._feedback: TableClient = call("feedback table", service.create_table_if_not_exists, prefix + FEEDBACK)
+        self._feedback = TableFeedback(service, prefix + FEEDBACK, self.get)
 
     def _insert(self, entity: dict[str, Any], what: str) -> bool:
         try:
@@ -134,7 +106,8 @@ class TableJobStore:
 
         The indexes follow the job and are re-ensured on every duplicate create, so a crash between the
         job and its indexes is repaired by the next delivery of the same blob (which always comes: the
-        crashed delivery was never completed).
+        crashed delivery was never completed) while the job is unfinished, and by the reconciler before it
+        moves a RECEIVED job on (a retry's job has no delivery; a late one finds the job ended).
         """
         if self._insert(to_entity(job), f"job {job.id}"):
             self._index(job)
@@ -262,23 +235,8 @@ class TableJobStore:
             return [e["RowKey"].split("~", 1)[1] for e in entries]
 
     def add_feedback(self, job_id: str, feedback: dict[str, Any], at: datetime) -> str:
-        """Keep `feedback` once, in the job's next place; its id. Two writers aiming at one place: one wins, the
-        other reads again, so each lost race means one more entry kept and the cap ends the loop."""
-        self.get(job_id)  # NotFound for an unknown job
-        wanted = feedback_id(feedback)
-        for _ in range(MAX_PER_JOB + 1):
-            with translated("feedback"):  # the page is fetched while listing
-                rows = self._feedback.query_entities("PartitionKey eq @job", parameters={"job": job_id},
-                                                     select=["feedback_id"])  # fmt: skip
-                kept = [row.get("feedback_id") for row in itertools.islice(rows, MAX_PER_JOB + 1)]
-            if wanted in kept:
-                return wanted  # the same feedback again: answered as first kept
-            if len(kept) >= MAX_PER_JOB:
-                raise limit_reached(job_id)
-            with contextlib.suppress(Conflict):  # another entry took this place: look again
-                call("feedback", self._feedback.create_entity, to_feedback_entity(job_id, len(kept), feedback, at))
-                return wanted
-        raise Conflict(f"feedback on job {job_id} kept losing its place")  # unreachable: see above
+        """Kept once, in the job's next place; its id (azure_feedback_store.py)."""
+        return self._feedback.add(job_id, feedback, at)
 
     def same_content(self, site: str, sha256: str) -> list[str]:
         return same_content(self._jobs, site, sha256)
@@ -288,11 +246,14 @@ class TableJobStore:
         return erase_rows(self._jobs, "PartitionKey ge @low and PartitionKey lt @high", {"low": low, "high": low + "~"})
 
     def erase_feedback(self, job_id: str) -> int:
-        return erase_rows(self._feedback, "PartitionKey eq @job", {"job": job_id})
+        return self._feedback.erase(job_id)
 
     def erase_job(self, job: Job, *, entry_last: bool = False) -> None:
         """The open and site index rows first, the job's own row last: a run that dies between them still finds it
-        from the job asked about. With `entry_last`, the site index entry goes last, for what finds jobs by it."""
+        from the job asked about. With `entry_last`, the site index entry goes last, for what finds jobs by it. Its
+        feedback goes once more after the job's row: an entry written meanwhile (azure_feedback_store.py)."""
         keys = [("open", job.id), (f"site~{job.site}", f"{time_key(job.received_at)}~{job.id}"), (job.id, "job")]
         for key in [keys[0], keys[2], keys[1]] if entry_last else keys:
             call(f"job {job.id}", self._jobs.delete_entity, *key)  # a row already gone is no error
+            if key == keys[2]:
+                self._feedback.erase(job.id)

@@ -1,5 +1,6 @@
 """The webhook store's rows: how subscriptions, deliveries and their index rows are written to Azure Table
-storage and read back. shared/adapters/azure_webhook_store.py says which rows exist and why."""
+storage and read back, and where in a subscription's index a failed listing's token resumes.
+shared/adapters/azure_webhook_store.py says which rows exist and why."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from azure.data.tables import TableClient
 
 from shared.adapters.azure_errors import call
 from shared.errors import Conflict, NotFound
+from shared.paging import not_given
 from shared.webhooks.models import Attempt, Delivery, DeliveryState, SigningSecret, Subscription
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -118,3 +120,18 @@ def delivery_of(e: Any) -> Delivery:
         next_attempt_at=datetime.fromisoformat(e["NextAttemptAt"]), attempts=attempts,
         failure_reason=e.get("FailureReason") or None, etag=e.metadata["etag"], created_at=_dt(e.get("CreatedAt")),
     )  # fmt: skip
+
+
+def listing_position(subscription_id: str, token: str | None) -> dict[str, str | None] | None:
+    """The index query's continuation inside a failed listing's token; refused unless it is one this store wrote
+    for this subscription (another's would read this partition from an unrelated place)."""
+    if token is None:
+        return None
+    try:
+        found = json.loads(token)
+    except ValueError as exc:
+        raise not_given() from exc
+    keys = found[1:] if isinstance(found, list) and len(found) == 3 and found[0] == subscription_id else None
+    if keys is None or not any(keys) or not all(k is None or isinstance(k, str) for k in keys):
+        raise not_given()
+    return {"PartitionKey": keys[0], "RowKey": keys[1]}

@@ -27,7 +27,8 @@ two updates racing, the loser's index write landing last, can leave the loser's 
 therefore only a hint: readers take each delivery's own row, which stays the truth, and skip an index row
 whose delivery does not exist (a create that died half way), whose key is not its delivery's own creation time
 (an event published again inserts a row for its new time; the delivery keeps its first, and that row is
-deleted once the delivery's insert says it existed), or, listing failures, whose delivery has not failed.
+deleted once the delivery's insert says it existed), or, listing failures, whose delivery has not failed. An
+update that finds its delivery gone (erased with its event meanwhile) deletes the index and due rows it just wrote.
 Deliveries without a creation time (queued before it was recorded) are not indexed, so neither listing shows
 them.
 
@@ -54,15 +55,16 @@ from shared.adapters.azure_webhook_rows import (
     delete_if_present,
     delivery_of,
     delivery_row,
+    due_row,
     index_entry,
     index_row,
     insert_if_absent,
+    listing_position,
     registration_row,
     subscription_of,
     subscription_row,
 )
 from shared.errors import Conflict, NotFound, TransientError
-from shared.paging import not_given
 from shared.webhooks.models import ALL_SITES, Delivery, DeliveryState, Event, Subscription
 from shared.webhooks.ports import DeliveryPage
 
@@ -237,7 +239,13 @@ class TableWebhookStore:
         if listed is not None:  # first, so that a failed delivery is always listed; the same row every time
             call("delivery index", self._tables[DELIVERY_INDEX].upsert_entity, listed, mode=UpdateMode.REPLACE)
         self._due.enter(delivery, was)  # first too; the row it no longer has goes after (azure_webhook_due.py)
-        etag = self._replace(DELIVERIES, delivery_row(delivery), delivery.etag, "delivery")
+        try:
+            etag = self._replace(DELIVERIES, delivery_row(delivery), delivery.etag, "delivery")
+        except NotFound:  # erased meanwhile (with its event): nothing would ever delete the index row just written
+            for row in (listed, due_row(delivery)):
+                if row is not None:
+                    self._delete("delivery index", DELIVERY_INDEX, row)
+            raise
         self._due.leave(delivery, was)
         return Delivery(**{**delivery.__dict__, "etag": etag})
 
@@ -248,7 +256,7 @@ class TableWebhookStore:
         """One page of the subscription's failed deliveries, newest first: one page of its index rows marked
         failed (at most `limit`), each delivery read from its own row. `token` is the index query's own
         continuation, so a page the service ends early (after 1,000 rows read or 5 s) resumes where it stopped."""
-        after = _position(subscription_id, token)
+        after = listing_position(subscription_id, token)
         with translated("delivery index"):  # the page is fetched while iterating
             query: Any = self._tables[DELIVERY_INDEX].query_entities(  # Any: its token is a dict, typed as str
                 "PartitionKey eq @sub and State eq @state", select=["RowKey", "EventId"], results_per_page=limit,
@@ -283,18 +291,3 @@ class TableWebhookStore:
                 if listed is not None and listed["RowKey"] == row_key:
                     found.append(delivery)
         return found
-
-
-def _position(subscription_id: str, token: str | None) -> dict[str, str | None] | None:
-    """The index query's continuation inside a failed listing's token; refused unless it is one this store wrote
-    for this subscription (another's would read this partition from an unrelated place)."""
-    if token is None:
-        return None
-    try:
-        found = json.loads(token)
-    except ValueError as exc:
-        raise not_given() from exc
-    keys = found[1:] if isinstance(found, list) and len(found) == 3 and found[0] == subscription_id else None
-    if keys is None or not any(keys) or not all(k is None or isinstance(k, str) for k in keys):
-        raise not_given()
-    return {"PartitionKey": keys[0], "RowKey": keys[1]}

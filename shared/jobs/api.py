@@ -32,7 +32,7 @@ DEFAULT_PAGE = 50
 FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (shared/jobs/feedback.py)
 # The three strings at their longest, each character \u-escaped (6 bytes), fit well within this; so do the
 # most boxes (200) a detection's correction holds, with short labels and plain coordinates. The store keeps
-# whatever body this lets through whole (shared/adapters/azure_job_store.py, FEEDBACK_PART_CHARS).
+# whatever body this lets through whole (shared/adapters/azure_feedback_store.py, FEEDBACK_PART_CHARS).
 MAX_FEEDBACK_BODY = 64 * 1024
 MAX_SINCE_CHARS = 64  # an RFC 3339 time is about 32 characters
 RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)

@@ -4,6 +4,12 @@ The terminal write is conditional; if it loses to another worker, the stored job
 never change). The event is published after the write and the job marked published after that, so a crash
 in between leaves a terminal, unpublished job that the reconciler finds in the open index and publishes:
 the event id is derived from the job, so a second publish is a no-op.
+
+A publisher that read the job before another marked it published can publish after the job was erased
+(`sitelens erase`) or its records expired: the event and its deliveries would be written, and queued, again for a
+job that no longer exists, and kept for good (nothing finds them without the job). Its mark then finds the job
+gone, so it erases the event again (`events`) and raises NotFound; the delivery it queued names nothing then and
+is dropped. Only a mark that lands while the erasure is between the job's events and its row misses it.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from shared import metrics
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 from shared.jobs import document, ids
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, Outbox
+from shared.webhooks.ports import EventErasure
 
 log = logging.getLogger(__name__)
 MAX_RACES = 5
@@ -31,9 +38,11 @@ class Finisher:
         outbox: Outbox,
         clock: Callable[[], datetime],
         links: Callable[[Job], dict[str, str]] = document.no_links,
+        events: EventErasure | None = None,
     ) -> None:
-        """`links`: a `document.ResultLinks`, so a succeeded job's event carries the links the API shows."""
-        self.store, self.outbox, self.clock, self.links = store, outbox, clock, links
+        """`links`: a `document.ResultLinks`, so a succeeded job's event carries the links the API shows; `events`:
+        what erases an event published for a job gone meanwhile (without it, such an event is only logged)."""
+        self.store, self.outbox, self.clock, self.links, self.events = store, outbox, clock, links, events
 
     def finish(self, job: Job, state: JobState, **changes: Any) -> Job:
         """Make `job` terminal in `state` (unless it already is terminal) and publish its event."""
@@ -63,10 +72,26 @@ class Finisher:
             event_id = job.event_id or ids.event_id(job.id, job.state)
             self.outbox.publish(event_id, job, document.public(job, self.links(job)))
             try:
-                job = self.store.update(replace(job, event_id=event_id, event_published=True))
-            except Conflict:
-                job = self.store.get(job.id)
-                if not job.event_published:
-                    return job  # the other writer will mark it, or the reconciler will
+                job = self._mark_published(job, event_id)
+            except NotFound:
+                self._withdraw(job, event_id)
+                raise
+            if not job.event_published:
+                return job  # the other writer will mark it, or the reconciler will
         self.store.close(job.id)
         return job
+
+    def _mark_published(self, job: Job, event_id: str) -> Job:
+        """The job marked published; as stored when another writer changed it first."""
+        try:
+            return self.store.update(replace(job, event_id=event_id, event_published=True))
+        except Conflict:
+            return self.store.get(job.id)
+
+    def _withdraw(self, job: Job, event_id: str) -> None:
+        """The event just published for a job gone since it was read (see the module's doc) erased again."""
+        if self.events is None:
+            log.warning("job %s is gone: its event %s, published again, is left", job.id, event_id)
+            return
+        log.warning("job %s is gone: its event %s, published again, is erased", job.id, event_id)
+        self.events.erase_event(event_id)

@@ -11,7 +11,8 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from shared.adapters.azure_job_store import TableJobStore, from_feedback_entity
+from shared.adapters.azure_feedback_store import from_feedback_entity
+from shared.adapters.azure_job_store import TableJobStore
 from shared.adapters.azure_photo_store import BlobPhotoStore
 from shared.jobs.api import JobsApi
 from shared.jobs.feedback import MAX_PER_JOB

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.azure_job_store import from_feedback_entity, to_feedback_entity
+from shared.adapters.azure_feedback_store import from_feedback_entity, to_feedback_entity
 from shared.jobs import feedback, ids
 from shared.jobs.api import MAX_FEEDBACK_BODY, JobsApi
 from shared.jobs.feedback import MAX_BOXES, MAX_PER_JOB
