@@ -15,6 +15,8 @@ finished by running it again.
 
 from __future__ import annotations
 
+import functools
+
 from azure.data.tables import TableClient, TableServiceClient
 
 from shared.adapters.azure_errors import call, translated
@@ -44,23 +46,31 @@ def same_content(jobs: TableClient, site: str, sha256: str) -> list[str]:
 
 class TableEventErasure:
     def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
-        # The webhook store's tables, with its prefix (SITELENS_TABLE_PREFIX).
-        self._events, self._deliveries, self._index = (
-            call(f"{name} table", service.create_table_if_not_exists, prefix + name)
-            for name in (EVENTS, DELIVERIES, DELIVERY_INDEX)
-        )
+        # The webhook store's tables, with its prefix (SITELENS_TABLE_PREFIX), made sure of at the first erasure, not
+        # here: every instance's finisher holds one and almost never erases, and three create requests on each
+        # instance's first photo would be spent for nothing (docs/scale.md).
+        self._service, self._prefix = service, prefix
+
+    @functools.cached_property
+    def _tables(self) -> tuple[TableClient, TableClient, TableClient]:
+        """The events, deliveries and delivery index tables, created if absent (an account without webhooks yet)."""
+        create = self._service.create_table_if_not_exists
+        events, deliveries, index = (call(f"{name} table", create, self._prefix + name)
+                                     for name in (EVENTS, DELIVERIES, DELIVERY_INDEX))  # fmt: skip
+        return events, deliveries, index
 
     def erase_event(self, event_id: str) -> int:
         """The deliveries' index rows first, then the deliveries, then the event: a run that dies half way leaves
         what the next run finds its way from."""
+        events_table, deliveries_table, index = self._tables
         with translated("deliveries"):  # the pages are fetched while listing
-            deliveries = [delivery_of(row) for row in self._deliveries.query_entities(
+            deliveries = [delivery_of(row) for row in deliveries_table.query_entities(
                 "PartitionKey eq @event", parameters={"event": event_id})]  # fmt: skip
         for delivery in deliveries:
             for row in (index_entry(delivery), due_row(delivery)):
                 if row is not None:
-                    delete_if_present("delivery index", self._index, row)
-            delete_if_present("delivery", self._deliveries, {"PartitionKey": event_id,
+                    delete_if_present("delivery index", index, row)
+            delete_if_present("delivery", deliveries_table, {"PartitionKey": event_id,
                                                               "RowKey": delivery.subscription_id})  # fmt: skip
-        events = erase_rows(self._events, "PartitionKey eq @event", {"event": event_id})
+        events = erase_rows(events_table, "PartitionKey eq @event", {"event": event_id})
         return events + len(deliveries)

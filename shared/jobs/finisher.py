@@ -8,8 +8,11 @@ the event id is derived from the job, so a second publish is a no-op.
 A publisher that read the job before another marked it published can publish after the job was erased
 (`sitelens erase`) or its records expired: the event and its deliveries would be written, and queued, again for a
 job that no longer exists, and kept for good (nothing finds them without the job). Its mark then finds the job
-gone, so it erases the event again (`events`) and raises NotFound; the delivery it queued names nothing then and
-is dropped. Only a mark that lands while the erasure is between the job's events and its row misses it.
+gone, so it erases the event again (`events`) and raises NotFound. Only a mark that lands while the erasure is
+between the job's events and its row misses it. That takes back the rows, not every send: the outbox queues each
+delivery's message, with no delay, as it writes the delivery, before the mark. A message taken once the event is
+erased again finds no delivery and is dropped; one a dispatcher takes in between (the rest of the publish, the mark
+and the erasure: milliseconds) still sends the erased job's document once.
 """
 
 from __future__ import annotations

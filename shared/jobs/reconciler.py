@@ -42,6 +42,7 @@ from shared.errors import NotFound, PermanentError, SitelensError
 from shared.jobs import ids
 from shared.jobs.completion import Completion
 from shared.jobs.finisher import Finisher
+from shared.jobs.index_repair import IndexRepair
 from shared.jobs.ingestion import Ingestion
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, TaskSubmitter
@@ -97,6 +98,7 @@ class Reconciler:
         self.clock, self.stuck_after, self.give_up_after = clock, stuck_after, give_up_after
         self.budget, self.monotonic = budget, monotonic
         self._quiet_until: dict[str, datetime] = {}  # job id -> when to look at it again
+        self._index_repair = IndexRepair(store, keep=2 * give_up_after)  # past the give-up, and its tries again
 
     def run(self) -> Sweep:
         started, sweep = self.monotonic(), Sweep()
@@ -112,6 +114,7 @@ class Reconciler:
             log.warning("old Batch jobs not deleted this time: %s (%s)", exc, exc.reason)
         now = self.clock()
         self._quiet_until = {k: v for k, v in self._quiet_until.items() if v > now}  # closed jobs' notes expire too
+        self._index_repair.forget_before(now)
         cursor = self.store.reconcile_cursor()
         reached = kept = cursor
         kept_at, kept_after = started, 0  # when the cursor was last kept: monotonic time, jobs examined
@@ -173,7 +176,7 @@ class Reconciler:
             return
         age = self.clock() - job.received_at
         if age > self.give_up_after:
-            self._reindex(job)
+            self._index_repair.ensure(job)
             detail = f"not finished {age} after it was received (last state {job.state})"
             with self._span(job, "timed_out") as span:
                 span.set_attribute("sitelens.action", "timed_out")
@@ -206,11 +209,6 @@ class Reconciler:
     def _acted(self, job: Job, kind: str) -> None:
         metrics.reconciler_action(kind)
 
-    def _reindex(self, job: Job) -> None:
-        """Its index entries, written again before a RECEIVED or given-up job moves on: one a crash left out unlists
-        it and hides it from record expiry, and no delivery mends that for a retry, nor after the job has ended."""
-        self.store.create(job)  # a create of an existing job re-ensures them
-
     def _cancel_task(self, job: Job) -> bool:
         """Cancel a given-up job's own Batch task (a follower has none); False when Batch could not be asked.
 
@@ -239,7 +237,7 @@ class Reconciler:
     def _redrive(self, job: Job) -> tuple[Job, bool]:  # noqa: PLR0911 (one outcome per case of Batch's view)
         """The job after its re-drive, and whether a task was submitted again for it (its state may not show it)."""
         if job.state is JobState.RECEIVED:
-            self._reindex(job)
+            self._index_repair.ensure(job)
             try:
                 info = self.photos.photo_info(job.blob_name)
             except NotFound:

@@ -2,15 +2,17 @@
 (tests/integration/jobs/real_world.py): no blob delivery may come to write the site entry again (a retry has none,
 and a late one finds the job ended and writes nothing), so the reconciler writes it before it moves the job on.
 Without it the job is never listed for its site, and record expiry, which finds jobs through that entry, never
-deletes its rows."""
+deletes its rows. It does so once per job in a process, not at every sweep that re-drives the job again."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline.transport import RequestsTransport
 
 from shared.adapters.azure_job_store import TableJobStore
 from shared.errors import TransientError
@@ -76,3 +78,46 @@ def test_a_job_given_up_after_dying_before_its_site_entry_is_listed(real_world, 
     given_up = world.store.get(job_id)
     assert (given_up.state, given_up.reason) == (JobState.FAILED, "timed_out")
     assert listed(world) == [job_id]
+
+
+def requests_by_status(monkeypatch: pytest.MonkeyPatch) -> Counter[int]:
+    """Every storage request made from now on, counted by the status it was answered."""
+    answered: Counter[int] = Counter()
+    send = RequestsTransport.send
+
+    def counted(transport: RequestsTransport, request: Any, **kwargs: Any) -> Any:
+        response = send(transport, request, **kwargs)
+        answered[response.status_code] += 1
+        return response
+
+    monkeypatch.setattr(RequestsTransport, "send", counted)
+    return answered
+
+
+def test_a_job_redriven_at_every_sweep_of_a_batch_outage_has_its_entries_written_again_once(real_world, monkeypatch):
+    """Batch down: each RECEIVED job's re-drive fails at every sweep, and a job that errs is looked at again at the
+    next. Its entries are made sure of at the first sweep only: four table requests more at each, three of them
+    inserts refused 409 (failed dependency calls in Application Insights), for entries that were there."""
+    world = real_world
+
+    def batch_down(request: Any) -> None:
+        raise TransientError("Batch unreachable")
+
+    monkeypatch.setattr(world.submitter, "submit", batch_down)
+    names = [world.upload(n) for n in (3, 4, 5)]
+    for name in names:
+        with pytest.raises(TransientError):
+            world.ingestion.ingest(name)
+    world.clock.advance((STUCK_AFTER + timedelta(minutes=1)).total_seconds())
+
+    sweeps = []
+    for _ in range(2):
+        with monkeypatch.context() as counting:
+            answered = requests_by_status(counting)
+            assert world.reconciler.run().errors == len(names)
+        sweeps.append(answered)
+
+    first, second = sweeps
+    assert first[409] - second[409] == 3 * len(names)
+    assert first.total() - second.total() == 4 * len(names)
+    assert {world.store.get(ids.job_id_for(name)).state for name in names} == {JobState.RECEIVED}

@@ -59,7 +59,7 @@ def test_a_stale_publish_after_the_erasure_takes_its_event_back(real_world):
         finisher.publish(stale)  # the second publisher goes on with what it read
 
     assert webhook_rows(world, stale) == []
-    # The delivery it queued names nothing now: its message is dropped, nothing is sent.
+    # Its queued message, taken now, finds no delivery: dropped, nothing is sent (taken before the erasure, it sends).
     event_id = ids.event_id(job.id, failed)
     assert world.outbox.webhooks.deliver(event_id, subscription.id) is DeliveryState.CANCELLED
 
