@@ -46,7 +46,8 @@ UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, 
 # A job is recorded seconds after its commit, some 40 minutes via the poison queue (docs/reliability.md), or days later
 # when an operator requeues its message from webjobs-blobtrigger-poison-poison, kept 7 days (docs/deploy.md). So only
 # the API's not_found 8 days after the row's last change is for good: the job was erased, its records expired, or the
-# API is another deployment. Until then a job not found is looked for again after a tenth of its wait, an hour at most.
+# API is another deployment. Until then a job not found is looked for again after a tenth of its wait, an hour at most:
+# a time kept in the journal, on its wall clock, so that each `--once` run waits for it as a long-running agent does.
 UNKNOWN_JOB_AFTER, UNKNOWN_JOB = timedelta(days=8), "unknown_job"  # the bound, and the reason its `unknown` rows give
 NOT_FOUND_LOOK_CAP_S = 3600.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OFFLINE = 0, 1, 2, 3
@@ -88,7 +89,7 @@ class Agent:
         self.status = Status(folder=str(settings.folder))
         self.failures = 0  # consecutive link failures, for the back-off
         self.backoff_until = 0.0
-        self.next_job_check: dict[str, float] = {}
+        self.next_job_check: dict[str, float] = {}  # JOB_POLL_S between looks; a not_found's longer wait: the journal
         self.retry_at: dict[tuple[str, int, int], float] = {}  # unreadable versions → when to read them again
         self.settling: list[dict[str, Any]] = []
 
@@ -213,9 +214,9 @@ class Agent:
 
     # --- jobs -------------------------------------------------------------------------------------
     def _ask_after_jobs(self) -> None:
-        now = self.clock()
+        now, wall = self.clock(), self.journal.now()
         for entry in self.journal.in_state(j.UPLOADED, j.CONFIRMED):
-            if entry.job_id is None or self.next_job_check.get(entry.job_id, 0.0) > now:
+            if entry.job_id is None or self.next_job_check.get(entry.job_id, 0.0) > now or _later(entry, wall):
                 continue
             try:
                 doc = self.job(entry.job_id)
@@ -226,7 +227,7 @@ class Agent:
             self.failures = 0  # the API answered: the link is back, so the next failure starts the back-off afresh
             self.next_job_check[entry.job_id] = now + JOB_POLL_S
             if doc is None:
-                self._not_found(entry, now)
+                self._not_found(entry)
             elif doc.get("state") in TERMINAL:
                 self._finish(entry, doc)
             elif entry.state == j.UPLOADED:
@@ -246,13 +247,14 @@ class Agent:
             log.info("%s: job %s %s %s", name, entry.job_id, doc["state"], doc.get("reason") or "")
         self._move_done(entry)
 
-    def _not_found(self, entry: j.Entry, now: float) -> None:
+    def _not_found(self, entry: j.Entry) -> None:
         """The API does not know the job: not yet (ingestion is still to record it), so it is asked again, the less
         often the longer the row has waited; or, `UNKNOWN_JOB_AFTER` after the row's last change, not ever."""
-        waited = self.journal.now() - entry.updated_at
+        wall = self.journal.now()
+        waited = wall - entry.updated_at
         if waited < UNKNOWN_JOB_AFTER:
-            look_s = min(waited.total_seconds() / 10, NOT_FOUND_LOOK_CAP_S)
-            self.next_job_check[str(entry.job_id)] = now + max(JOB_POLL_S, look_s)
+            look_s = max(JOB_POLL_S, min(waited.total_seconds() / 10, NOT_FOUND_LOOK_CAP_S))
+            self.journal.look_later(entry, wall + timedelta(seconds=look_s))
             return
         detail = f"{UNKNOWN_JOB}: job {entry.job_id} not found {waited.days} days after the row last changed"
         self.journal.update(entry, j.UNKNOWN, reason=detail)  # the photo stays put: --move-done waits for an answer
@@ -273,6 +275,13 @@ class Agent:
         if state != "backing_off":
             s.backoff_until = None
         s.write(self.status_path)
+
+
+def _later(entry: j.Entry, wall: datetime) -> bool:
+    """The journal puts off the next look at the entry's job past `wall`. A look put off further than the longest
+    wait was put off before the clock was set back: it is due now, not when the clock gets there again."""
+    at = entry.next_look_at
+    return at is not None and wall < at <= wall + timedelta(seconds=NOT_FOUND_LOOK_CAP_S)
 
 
 def _unreadable(entry: j.Entry) -> bool:

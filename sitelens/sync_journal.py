@@ -21,7 +21,7 @@ written before such names were handled reads the same.
 A pass reads only what it needs: the few versions in a given state (an index on state and age; the `finished`
 ones, nearly all the rows, are never read again), and the count in each state from `state_counts`, which
 triggers keep in step with every insert, update and delete inside that statement's own transaction. A journal
-from before either is given both when it is opened, once.
+from before either, or before `next_look_at` (`look_later`), is given what it lacks when it is opened, once.
 
 History that can no longer matter is pruned (`prune`), so the file stops growing (a photo every 30 s is about a
 million rows a year): a row in a state the agent is done with (`finished`, `failed`, `gone`, `unknown`), unchanged for
@@ -103,6 +103,7 @@ class Entry:
     reason: str | None
     attempts: int
     updated_at: datetime  # the row's last change: for `uploaded` the upload, for `confirmed` the job's first answer
+    next_look_at: datetime | None  # not before then is its job asked after again (None: at the agent's next pass)
 
 
 @dataclass
@@ -141,6 +142,9 @@ class Journal:
         self.db.execute("BEGIN IMMEDIATE")  # one writer: no row changes between the recount and its triggers
         with self.db:  # commits, or rolls back whatever an error interrupted
             self.db.execute(SCHEMA)
+            if "next_look_at" not in {row[1] for row in self.db.execute("PRAGMA table_info(files)")}:
+                # Appended: every release reads a row's first 10 or 12 columns, so one rolled back to leaves it be.
+                self.db.execute("ALTER TABLE files ADD COLUMN next_look_at TEXT")
             self.db.execute(STATE_INDEX)
             self.db.execute(PRUNED)
             self.db.execute(META)
@@ -178,6 +182,11 @@ class Journal:
             f"UPDATE files SET {columns} WHERE path = ? AND size = ? AND mtime_ns = ?",  # noqa: S608 (fixed names)
             (state, _stamp(self.now()), *map(_text, fields.values()), _stored(entry.path), entry.size, entry.mtime_ns),
         )
+
+    def look_later(self, entry: Entry, at: datetime) -> None:
+        """Ask after the entry's job not before `at`, in this run or the next (`--once`); `updated_at` stays."""
+        self.db.execute("UPDATE files SET next_look_at = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
+                        (_stamp(at), _stored(entry.path), entry.size, entry.mtime_ns))  # fmt: skip
 
     def in_state(self, *states: str) -> list[Entry]:
         marks = ", ".join("?" for _ in states)
@@ -281,10 +290,10 @@ def _path(stored: object) -> str:
 
 
 def _entry(row: tuple[object, ...]) -> Entry:
-    path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts, _, updated_at = row[:12]
+    path, size, mtime_ns, state, job_id, blob_name, job_state, duplicate, reason, attempts, _, updated, look = row[:13]
     return Entry(_path(path), int(str(size)), int(str(mtime_ns)), str(state), _opt(job_id), _opt(blob_name),
                  _opt(job_state), bool(duplicate), _opt(reason), int(str(attempts)),
-                 datetime.fromisoformat(str(updated_at)))  # fmt: skip
+                 datetime.fromisoformat(str(updated)), datetime.fromisoformat(str(look)) if look else None)  # fmt: skip
 
 
 def _opt(value: object) -> str | None:

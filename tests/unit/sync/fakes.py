@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,17 @@ JPEG = jpeg(bytes(1000))
 
 
 class Clock:
+    """The agent's monotonic clock, moved by hand; `wall` is a journal's clock that moves with it, as the machine's
+    does (the journal keeps when a job the API does not know is next asked after on it)."""
+
     def __init__(self) -> None:
         self.now = 1000.0
 
     def __call__(self) -> float:
         return self.now
+
+    def wall(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.now)
 
 
 class Service:
@@ -56,8 +63,9 @@ def make_rig(tmp_path: Path) -> tuple[Agent, Service, Clock, Path]:
     folder.mkdir()
     service, clock = Service(), Clock()
     settings = SyncSettings(folder, settle_s=5.0, backoff_base_s=2.0, backoff_cap_s=30.0, move_done=tmp_path / "done")
-    agent = Agent(settings, Journal(tmp_path / "state" / "journal.sqlite3"), service.upload, service.job,
-                  tmp_path / "state" / "status.json", clock=clock, jitter=lambda: 1.0)  # fmt: skip
+    journal = Journal(tmp_path / "state" / "journal.sqlite3", now=clock.wall)
+    agent = Agent(settings, journal, service.upload, service.job, tmp_path / "state" / "status.json", clock=clock,
+                  jitter=lambda: 1.0)  # fmt: skip
     return agent, service, clock, folder
 
 

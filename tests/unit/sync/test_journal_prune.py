@@ -162,12 +162,11 @@ def send_and_finish(agent: Agent, service: Service, clock: Clock, photo: Path) -
     agent.step()  # the job is terminal: finished (and with --move-done, moved out)
 
 
-def test_the_agent_prunes_a_finished_photo_moved_out_of_the_folder_from_its_own_listing(tmp_path, wall):
+def test_the_agent_prunes_a_finished_photo_moved_out_of_the_folder_from_its_own_listing(tmp_path):
     agent, service, clock, folder = make_rig(tmp_path)  # --move-done
-    agent.journal.now = wall
     send_and_finish(agent, service, clock, folder / "a.jpg")
     assert not (folder / "a.jpg").exists() and status(agent)["finished"] == 1
-    wall.now += old()
+    clock.now += old().total_seconds()  # the journal's wall clock moves with it
     (folder / "b.jpg").write_bytes(JPEG)  # the next photo arrives
     agent.step()
     assert agent.journal.db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0  # b.jpg is still settling

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sitelens import sync_journal as j
@@ -20,6 +21,8 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (path, size, mtime_ns)
 )
 """
+PREVIOUS_COLUMNS = ["path", "size", "mtime_ns", "state", "job_id", "blob_name", "job_state", "duplicate", "reason",
+                    "attempts", "seen_at", "updated_at"]  # fmt: skip
 # A long history, nearly all finished, and the few versions a pass is after.
 HISTORY = [(f"/drop/IMG_{n:05d}.jpg", j.FINISHED, int(n % 7 == 0)) for n in range(2000)] + [
     ("/drop/new_1.jpg", j.PENDING, 0),
@@ -116,6 +119,38 @@ def test_the_counts_follow_every_change_and_a_reopened_journal_is_not_counted_tw
         assert again.counts() == truth(again) and again.counts()[j.FINISHED] == 2000
     finally:
         again.close()
+
+
+def test_next_look_at_is_appended_to_an_old_journal_and_an_earlier_release_reads_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    previous_journal(path)
+    journal = j.Journal(path)
+    try:
+        uploaded = journal.find("/drop/new_2.jpg", 1000, 1)
+        assert uploaded is not None and uploaded.next_look_at is None  # every job due at the next pass, as before
+        journal.look_later(uploaded, at := datetime(2026, 1, 2, tzinfo=UTC))
+    finally:
+        journal.close()
+    again = j.Journal(path)  # opened again: the column is there, not added twice
+    try:
+        kept = again.find("/drop/new_2.jpg", 1000, 1)
+        assert kept is not None and kept.next_look_at == at and kept.updated_at == uploaded.updated_at
+        columns = [str(row[1]) for row in again.db.execute("PRAGMA table_info(files)")]
+    finally:
+        again.close()
+    assert columns == [*PREVIOUS_COLUMNS, "next_look_at"]
+    # A release rolled back to reads `SELECT *` by position (the first 10 or 12 columns) and writes columns by name.
+    db = sqlite3.connect(path)
+    try:
+        db.execute(PREVIOUS_SCHEMA)
+        db.execute("INSERT INTO files (path, size, mtime_ns, state, seen_at, updated_at) VALUES "
+                   "('/drop/IMG_9.jpg', 5, 6, 'pending', '2026-01-03', '2026-01-03')")  # fmt: skip
+        db.execute("UPDATE files SET state = 'confirmed', job_state = 'RUNNING' WHERE path = '/drop/new_2.jpg'")
+        rows = {row[0]: row[:12] for row in db.execute("SELECT * FROM files WHERE path LIKE '/drop/%_%.jpg'")}
+    finally:
+        db.close()
+    assert rows["/drop/new_2.jpg"][3:7] == (j.CONFIRMED, None, None, "RUNNING")
+    assert rows["/drop/IMG_9.jpg"][3] == j.PENDING and rows["/drop/IMG_9.jpg"][11] == "2026-01-03"
 
 
 def test_a_new_journal_counts_from_its_first_row(tmp_path: Path) -> None:

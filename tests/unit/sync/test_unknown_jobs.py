@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,15 +42,26 @@ class Rig:
     the journal's wall clock and the agent's own clock both moved by hand."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.folder, self.done = tmp_path / "drop", tmp_path / "done"
-        self.folder.mkdir()
+        self.folder, self.done, self.state = tmp_path / "drop", tmp_path / "done", tmp_path / "state"
+        self.folder.mkdir(parents=True)
         self.api = ScriptedServer(NOT_FOUND)  # every job unknown, unless scripted
         self.service, self.clock, self.wall = Service(), Clock(), Wall()
-        self.journal = j.Journal(tmp_path / "state" / "journal.sqlite3", now=self.wall)
+        self.journal = j.Journal(self.state / "journal.sqlite3", now=self.wall)
+        self.agent = self.new_agent()
+
+    def new_agent(self) -> Agent:
         settings = SyncSettings(self.folder, settle_s=5.0, move_done=self.done)
-        self.agent = Agent(settings, self.journal, self.service.upload,
-                           job_lookup(ApiClient(f"{self.api.origin}/api", "k")), tmp_path / "state" / "status.json",
-                           clock=self.clock, jitter=lambda: 1.0)  # fmt: skip
+        return Agent(settings, self.journal, self.service.upload, job_lookup(ApiClient(f"{self.api.origin}/api", "k")),
+                     self.state / "status.json", clock=self.clock, jitter=lambda: 1.0)  # fmt: skip
+
+    def run_once(self) -> dict[str, Any]:
+        """A `sitelens sync --once` run: a process of its own, so its own journal connection and agent (as the command
+        builds them), whose clock and memory start afresh; the journal's wall clock is the machine's."""
+        self.journal.close()
+        self.journal, self.clock = j.Journal(self.state / "journal.sqlite3", now=self.wall), Clock()
+        self.agent = self.new_agent()
+        self.agent.step()
+        return status(self.agent)
 
     def job_asks(self) -> int:
         return sum(1 for method, path, _ in self.api.seen if method == "GET" and path.startswith("/api/jobs/"))
@@ -71,8 +82,18 @@ class Rig:
         return status(self.agent)
 
     def next_look_s(self, job_id: str) -> float:
-        """How long the agent waits before it looks at the job again."""
-        return self.agent.next_job_check[job_id] - self.clock.now
+        """How long the agent waits before it looks at the job again: the journal keeps when."""
+        [entry] = [entry for entry in self.journal.in_state(j.UPLOADED, j.CONFIRMED) if entry.job_id == job_id]
+        assert entry.next_look_at is not None
+        return (entry.next_look_at - self.wall.now).total_seconds()
+
+    def looks_until_unknown(self, every: Callable[[], timedelta], run: Callable[[timedelta], object]) -> int:
+        """`run(every())` (time passes, then a pass or a run) until the job's row ends `unknown`: the looks it took."""
+        for _ in range(3000):
+            if status(self.agent)["unknown"]:
+                return self.job_asks()
+            run(every())
+        raise AssertionError("the row never ended unknown")
 
 
 @pytest.fixture
@@ -121,6 +142,42 @@ def test_a_job_not_found_is_looked_for_less_often_the_longer_it_has_waited(rig: 
         rig.later(timedelta(seconds=rig.next_look_s("j_IMG_0007")))
         looks += 1
     assert status(rig.agent)["unknown"] == 1 and looks == 143  # hourly, to the end of the 8 days
+
+
+def test_a_once_run_every_5_minutes_looks_for_a_forgotten_job_as_seldom_as_a_long_running_agent(tmp_path: Path) -> None:
+    """The systemd timer of docs/field.md runs `--once` every 5 minutes: each run is a new process. The next look is in
+    the journal, so the runs ask after the job about as often as one agent running the 8 days (not at every run)."""
+    long_running, once = Rig(tmp_path / "long"), Rig(tmp_path / "once")
+    try:
+        for rig in (long_running, once):
+            rig.upload("IMG_0010.jpg")
+
+        def every_5_minutes(wait: timedelta) -> None:
+            once.wall.now += wait
+            once.run_once()
+
+        once_looks = once.looks_until_unknown(lambda: timedelta(minutes=5), every_5_minutes)
+        assert 200 < once_looks < 270  # not one a run: 2,300 runs in the 8 days
+        assert once.wall.now - START < BOUND + timedelta(hours=1)  # and it ends when the bound is reached
+        looks = long_running.looks_until_unknown(lambda: timedelta(seconds=long_running.next_look_s("j_IMG_0010")),
+                                                 long_running.later)  # fmt: skip
+        assert once_looks <= looks < 270  # fewer: the first minutes' looks, seconds apart, fall between two runs
+    finally:
+        for rig in (long_running, once):
+            rig.journal.close()
+            rig.api.close()
+
+
+def test_a_look_put_off_past_a_clock_set_back_is_due_at_once(rig: Rig) -> None:
+    """The wait for the next look is kept on the wall clock; one set back (a gateway that booted with a clock days
+    ahead, then set it) must not put the job off for days."""
+    rig.upload("IMG_0011.jpg")
+    rig.later(timedelta(days=2))
+    assert rig.next_look_s("j_IMG_0011") == 3600
+    asked = rig.job_asks()
+    rig.wall.now -= timedelta(days=1)
+    rig.run_once()
+    assert rig.job_asks() == asked + 1
 
 
 def test_a_job_recorded_days_late_is_followed_to_its_end(rig: Rig) -> None:
