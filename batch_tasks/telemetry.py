@@ -11,6 +11,7 @@ Shared by the Functions app and the node server (the app package ships this modu
 
 `SITELENS_TELEMETRY=off` turns all of it off (the overhead benchmark's baseline). Sampling follows the
 OpenTelemetry variables `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (docs/telemetry.md#sampling).
+`SITELENS_TELEMETRY_AZURE_SDK=on` adds the Azure SDKs' spans in Azure, 2 per storage or Batch call: diagnosis only.
 
 A traceparent from outside (blob metadata a device wrote, a task's environment) is only a correlation hint:
 `parse_traceparent` accepts exactly the W3C version-00 form and anything else starts a new trace.
@@ -36,12 +37,12 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 DIR_ENV = "SITELENS_TELEMETRY_DIR"
 SWITCH_ENV = "SITELENS_TELEMETRY"
 CONNECTION_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+AZURE_SDK_ENV = "SITELENS_TELEMETRY_AZURE_SDK"
 # version 00, a non-zero trace id and span id, lower-case hex only, nothing after the flags
 _TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _PROPAGATOR = TraceContextTextMapPropagator()
 _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("sitelens_job_id", default=None)
 _configured: list[str] = []  # the service this process was set up as (set-up happens once)
-log = logging.getLogger(__name__)
 
 
 def parse_traceparent(value: object) -> str | None:
@@ -80,6 +81,9 @@ def setup(service: str, env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     if _configured:
         return _configured[0]
+    # The Azure SDKs log every HTTP request and response at INFO, the Functions worker's root level: exported, half a
+    # photo's telemetry, and the exporter's own posts made more. WARNING only; a level set before (`sitelens -v`) stays.
+    logging.getLogger("azure").setLevel(logging.getLogger("azure").level or logging.WARNING)
     where = "none"
     _sampler_spelling(sdk=bool(env.get(DIR_ENV)))  # as the branch below chooses: an empty directory is none
     if enabled(env) and env.get(DIR_ENV):
@@ -125,9 +129,12 @@ def _azure_monitor(service: str, env: Mapping[str, str]) -> None:
 
     client_id = env.get("AZURE_CLIENT_ID") or env.get("SITELENS_NODE_CLIENT_ID")  # the app's, or the pool's
     credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    sdk = env.get(AZURE_SDK_ENV, "").lower() in ("on", "true")  # SDK calls, their requests; webhooks are http.client
     configure_azure_monitor(
         connection_string=env[CONNECTION_ENV], credential=credential,
         resource=Resource.create({"service.name": service}), logger_name="",
+        instrumentation_options={i: {"enabled": sdk} for i in ("azure_sdk", "requests", "urllib3")},
+        enable_trace_based_sampling_for_logs=True,  # else a trace the sampler drops keeps its log lines
     )  # fmt: skip
 
 

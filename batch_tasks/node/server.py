@@ -283,7 +283,6 @@ async def serve(settings: NodeSettings) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("azure").setLevel(logging.WARNING)  # one line per HTTP request otherwise
     try:
         settings = NodeSettings.from_env()
         telemetry.setup("sitelens-node")

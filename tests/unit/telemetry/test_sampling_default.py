@@ -25,9 +25,12 @@ os._exit(0)  # the exporter would try the closed port at exit
 """
 AZURE = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
-    "IngestionEndpoint=http://127.0.0.1:9/",
-    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+    "IngestionEndpoint=http://127.0.0.1:9/;LiveEndpoint=http://127.0.0.1:9/",
     "AZURE_CLIENT_ID": "11111111-1111-1111-1111-111111111111",
+    # nothing off loopback: no statsbeat, no remote configuration, no VM metadata lookup
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+    "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
+    "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",
 }
 
 
