@@ -17,6 +17,7 @@ from shared.errors import SitelensError, TransientError
 from shared.jobs import ids
 from shared.jobs.models import JobState
 from tests.support.scripted_http import Answer, ScriptedServer
+from tests.unit.adapters.test_sdk_answers import refusal
 from tests.unit.jobs.test_pipeline import World
 
 ACCOUNT = "devstoreaccount1"
@@ -30,11 +31,6 @@ SITE_ROUTES = [("pipe-defects/1.1.0", 100)]
 def document(body: bytes) -> Answer:
     headers = {"ETag": '"0x1"', "x-ms-blob-type": "BlockBlob", "Content-Range": f"bytes 0-{len(body) - 1}/{len(body)}"}
     return 206, headers, body, None
-
-
-def refusal(status: int, code: str) -> Answer:
-    body = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>m</Message></Error>'.encode()
-    return status, {"x-ms-error-code": code, "Content-Type": "application/xml"}, body, len(body)
 
 
 @pytest.fixture
