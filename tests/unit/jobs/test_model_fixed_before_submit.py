@@ -43,6 +43,16 @@ def dies_recording_the_submission(store: JobStore, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(store, "update", update)
 
 
+def submitted_to_first_then_died(world: World, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A photo routed to FIRST whose first pass submits its task and dies before recording it; its name."""
+    world.ingestion.routes = FixedRoutes([(FIRST, 100)])
+    name = world.upload(1)
+    dies_recording_the_submission(world.store, monkeypatch)
+    with pytest.raises(TransientError):
+        world.ingestion.ingest(name)
+    return name
+
+
 def tasks_of(world: World, job_id: str) -> set[tuple[str, str]]:
     return {created for created in world.batch.created if created[1] == job_id}
 
@@ -53,11 +63,7 @@ def submitted_once_to(world: World, job_id: str, model: str) -> bool:
 
 
 def test_a_redelivery_after_routing_changed_submits_to_the_model_recorded_before_the_task(world, monkeypatch):
-    world.ingestion.routes = FixedRoutes([(FIRST, 100)])
-    name = world.upload(1)
-    dies_recording_the_submission(world.store, monkeypatch)
-    with pytest.raises(TransientError):
-        world.ingestion.ingest(name)
+    name = submitted_to_first_then_died(world, monkeypatch)
     received = world.store.get(ids.job_id_for(name))
     world.ingestion.routes = FixedRoutes([(LATER, 100)])
     queued = world.ingestion.ingest(name)
@@ -69,11 +75,7 @@ def test_a_redelivery_after_routing_changed_submits_to_the_model_recorded_before
 
 
 def test_the_reconcilers_redrive_after_routing_changed_submits_to_the_recorded_model(world, monkeypatch):
-    world.ingestion.routes = FixedRoutes([(FIRST, 100)])
-    name = world.upload(1)
-    dies_recording_the_submission(world.store, monkeypatch)
-    with pytest.raises(TransientError):
-        world.ingestion.ingest(name)
+    name = submitted_to_first_then_died(world, monkeypatch)
     world.ingestion.routes = FixedRoutes([(LATER, 100)])
     world.clock.advance(world.reconciler.stuck_after.total_seconds() + 1)
     world.reconciler.run()
