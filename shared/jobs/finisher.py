@@ -1,18 +1,26 @@
 """Moving a job to its terminal state, once, and making sure its event reaches the outbox.
 
 The terminal write is conditional; if it loses to another worker, the stored job wins (terminal states
-never change). The event is published after the write and the job marked published after that, so a crash
+never change). The event is recorded after the write and the job marked published after that, so a crash
 in between leaves a terminal, unpublished job that the reconciler finds in the open index and publishes:
 the event id is derived from the job, so a second publish is a no-op.
 
-A publisher that read the job before another marked it published can publish after the job was erased
-(`sitelens erase`) or its records expired: the event and its deliveries would be written, and queued, again for a
-job that no longer exists, and kept for good (nothing finds them without the job). Its mark then finds the job
-gone, so it erases the event again (`events`) and raises NotFound. Only a mark that lands while the erasure is
-between the job's events and its row misses it. That takes back the rows, not every send: the outbox queues each
-delivery's message, with no delay, as it writes the delivery, before the mark. A message taken once the event is
-erased again finds no delivery and is dropped; one a dispatcher takes in between (the rest of the publish, the mark
-and the erasure: milliseconds) still sends the erased job's document once.
+The deliveries' `notifications` messages are queued only after the mark returned (whether this writer or another
+marked the job), never as the deliveries are written. A publisher that read the job before another marked it
+published can publish after the job was erased (`sitelens erase`) or its records expired: the event and its
+deliveries are written again for a job that no longer exists, and would be kept for good (nothing finds them
+without the job). Its mark then finds the job gone, so it erases the event again (`events`), queues nothing and
+raises NotFound: no dispatcher is ever told of that event, so the erased job's document is not sent.
+
+A process that dies after recording but before queueing (before the mark, or after it) leaves pending deliveries
+with no message, and the reconciler's publish queues none (it finds them written): the webhook sweep
+(`WebhookService.sweep`, the `reconcile_webhooks` timer) re-drives each once it is `SITELENS_WEBHOOK_LOST_MESSAGE_S`
+past due (2 minutes), so it goes out that much later, plus up to a timer period (2 minutes in Azure).
+
+What is left: a publish recorded after an erasure took the job's events and marked before it took the job's row
+finds the job still there, so its event is kept and its messages queued (the erased job's document sent once);
+and a stale publisher that dies between recording and its mark leaves the erased job's event, whose deliveries
+the sweep then sends.
 """
 
 from __future__ import annotations
@@ -73,12 +81,13 @@ class Finisher:
             return job
         if not job.event_published:
             event_id = job.event_id or ids.event_id(job.id, job.state)
-            self.outbox.publish(event_id, job, document.public(job, self.links(job)))
+            created = self.outbox.record(event_id, job, document.public(job, self.links(job)))
             try:
                 job = self._mark_published(job, event_id)
             except NotFound:
                 self._withdraw(job, event_id)
                 raise
+            self.outbox.notify(created)  # only now, the job known to stand (see the module's doc)
             if not job.event_published:
                 return job  # the other writer will mark it, or the reconciler will
         self.store.close(job.id)
@@ -92,9 +101,9 @@ class Finisher:
             return self.store.get(job.id)
 
     def _withdraw(self, job: Job, event_id: str) -> None:
-        """The event just published for a job gone since it was read (see the module's doc) erased again."""
+        """The event just recorded for a job gone since it was read (see the module's doc) erased again."""
         if self.events is None:
-            log.warning("job %s is gone: its event %s, published again, is left", job.id, event_id)
+            log.warning("job %s is gone: its event %s, recorded again, is left", job.id, event_id)
             return
-        log.warning("job %s is gone: its event %s, published again, is erased", job.id, event_id)
+        log.warning("job %s is gone: its event %s, recorded again, is erased", job.id, event_id)
         self.events.erase_event(event_id)

@@ -17,11 +17,16 @@ class WebhookOutbox:
     def __init__(self, webhooks: WebhookService, clock: Callable[[], datetime]) -> None:
         self.webhooks, self.clock = webhooks, clock
 
-    def publish(self, event_id: str, job: Job, status: dict[str, Any]) -> None:
-        """Record the event (idempotent per id) and queue a delivery for each matching subscription."""
+    def record(self, event_id: str, job: Job, status: dict[str, Any]) -> list[tuple[str, str]]:
+        """Record the event (idempotent per id) and a delivery for each matching subscription; the deliveries this
+        call created, which `notify` queues (`WebhookService.record`)."""
         kind = document.event_type(job)
         body = json.dumps(
             {"type": kind, "id": event_id, "timestamp": self.clock().isoformat(), "data": status},
             sort_keys=True, separators=(",", ":"),
         ).encode()  # fmt: skip
-        self.webhooks.publish(Event(event_id, job.id, job.site, kind, body, self.clock()))
+        return self.webhooks.record(Event(event_id, job.id, job.site, kind, body, self.clock()))
+
+    def notify(self, created: list[tuple[str, str]]) -> None:
+        """Queue the deliveries `record` created."""
+        self.webhooks.notify(created)

@@ -90,18 +90,32 @@ class WebhookService(SubscriptionCases):
 
     # --- outbox --------------------------------------------------------------------------------
     def publish(self, event: Event) -> int:
-        """Fan one terminal event out to matching subscriptions; idempotent. Returns deliveries queued."""
+        """Fan one terminal event out to matching subscriptions and queue each new delivery at once: `record`, then
+        `notify`; idempotent. Returns deliveries queued."""
+        created = self.record(event)
+        self.notify(created)
+        return len(created)
+
+    def record(self, event: Event) -> list[tuple[str, str]]:
+        """Store the event and a pending delivery for each matching subscription, queueing nothing; idempotent.
+        Returns the (event id, subscription id) of each delivery this call created, for `notify`: a caller that
+        must first know the event still stands (shared/jobs/finisher.py) queues them after. A delivery never
+        queued is re-driven by `sweep` once it is `lost_message` past due."""
         self.store.add_event(event)
-        queued = 0
+        created: list[tuple[str, str]] = []
         for sub in self.store.subscriptions_for(event.site):  # not every subscription: docs/scale.md
             if not sub.wants(event):
                 continue
             now = self.clock()
             delivery = Delivery(event.id, sub.id, DeliveryState.PENDING, next_attempt_at=now, created_at=now)
             if self.store.add_delivery(delivery):
-                self.queue.send(event.id, sub.id, timedelta(0))
-                queued += 1
-        return queued
+                created.append((event.id, sub.id))
+        return created
+
+    def notify(self, created: list[tuple[str, str]]) -> None:
+        """Queue the first attempt of each delivery `record` created, due now."""
+        for event_id, subscription_id in created:
+            self.queue.send(event_id, subscription_id, timedelta(0))
 
     # --- one attempt ---------------------------------------------------------------------------
     def deliver(self, event_id: str, subscription_id: str) -> DeliveryState:

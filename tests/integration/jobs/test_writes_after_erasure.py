@@ -59,7 +59,8 @@ def test_a_stale_publish_after_the_erasure_takes_its_event_back(real_world):
         finisher.publish(stale)  # the second publisher goes on with what it read
 
     assert webhook_rows(world, stale) == []
-    # Its queued message, taken now, finds no delivery: dropped, nothing is sent (taken before the erasure, it sends).
+    # It queued nothing (tests/integration/jobs/test_messages_after_the_mark.py); a message for the event taken
+    # now, the first publisher's taken late, finds no delivery: dropped, nothing is sent.
     event_id = ids.event_id(job.id, failed)
     assert world.outbox.webhooks.deliver(event_id, subscription.id) is DeliveryState.CANCELLED
 

@@ -258,12 +258,21 @@ class MemoryBatch:
 
 @dataclass
 class MemoryOutbox:
+    """One subscription, `all`: each event recorded for the first time has one delivery, queued by `notify`."""
+
     events: dict[str, tuple[Job, dict[str, Any]]] = field(default_factory=dict)
     calls: int = 0
+    queued: list[tuple[str, str]] = field(default_factory=list)
 
-    def publish(self, event_id: str, job: Job, document: dict[str, Any]) -> None:
+    def record(self, event_id: str, job: Job, document: dict[str, Any]) -> list[tuple[str, str]]:
         self.calls += 1
-        self.events.setdefault(event_id, (job, document))
+        if event_id in self.events:
+            return []
+        self.events[event_id] = (job, document)
+        return [(event_id, "all")]
+
+    def notify(self, created: list[tuple[str, str]]) -> None:
+        self.queued.extend(created)
 
     def states(self) -> list[JobState]:
         return [job.state for job, _ in self.events.values()]

@@ -34,13 +34,14 @@ EVENT = jsonschema_rs.Draft202012Validator(
 
 
 class Events:
-    """Stands in for the webhook service: keeps the events the outbox publishes."""
+    """Stands in for the webhook service: keeps the events the outbox records."""
 
     def __init__(self) -> None:
         self.published: list[Event] = []
 
-    def publish(self, event: Event) -> None:
+    def record(self, event: Event) -> list[tuple[str, str]]:
         self.published.append(event)
+        return []
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_each_kinds_status_document_and_webhook_payload_match_openapi_json(world
         errors = [f"{e.instance_path}: {e.message}" for e in JOB.iter_errors(doc)]
         assert not errors, errors
     events = Events()
-    WebhookOutbox(cast("WebhookService", events), world.clock).publish("evt_1", done, payload)
+    WebhookOutbox(cast("WebhookService", events), world.clock).record("evt_1", done, payload)
     body = json.loads(events.published[0].body)  # the bytes every delivery attempt sends
     assert body["data"]["result"]["summary"]["kind"] == kind
     assert not [f"{e.instance_path}: {e.message}" for e in EVENT.iter_errors(body)]

@@ -211,12 +211,12 @@ def test_a_task_missing_from_batch_is_submitted_again(world):
 
 def test_a_crash_between_the_terminal_write_and_the_event_is_repaired(world):
     job = world.ingestion.ingest(world.upload(1))
-    world.outbox.publish = _crash  # the process dies right after writing SUCCEEDED
+    world.outbox.record = _crash  # the process dies right after writing SUCCEEDED
     with pytest.raises(RuntimeError):
         world.completion.handle(world.finish_task(job.id))
     stored = world.store.get(job.id)
     assert stored.state is JobState.SUCCEEDED and not stored.event_published and job.id in world.store.open_ids()
-    del world.outbox.publish
+    del world.outbox.record
     world.reconciler.run()
     assert world.outbox.states() == [JobState.SUCCEEDED] and world.store.open_ids() == []
 

@@ -1,0 +1,140 @@
+"""A terminal job's `notifications` messages are queued only once the job is marked published
+(shared/jobs/finisher.py), on Azurite with the real webhook service: a publisher that read the job before
+`sitelens erase` and publishes after it finds the job gone at its mark and queues nothing, so no dispatcher ever
+sends the erased job's document; a publisher that dies between its mark and the queueing leaves its delivery
+pending, and the webhook sweep sends it once it is past the lost-message grace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+
+from shared.adapters.azure_erasure import TableEventErasure
+from shared.adapters.azure_job_store import TableJobStore
+from shared.adapters.azure_photo_store import BlobPhotoStore
+from shared.adapters.azure_webhook_store import TableWebhookStore
+from shared.errors import NotFound
+from shared.jobs import ids
+from shared.jobs.erasure import Erasure
+from shared.jobs.finisher import Finisher
+from shared.jobs.models import Job, JobState
+from shared.jobs.outbox import WebhookOutbox
+from shared.uploads.azure_table_reservations import TableReservationStore
+from shared.webhooks.endpoint import EndpointPolicy
+from shared.webhooks.models import DeliveryState
+from shared.webhooks.service import LOST_MESSAGE_GRACE, WebhookService
+from tests.support.receiver import Receiver
+from tests.unit.jobs.fakes import Clock
+
+pytestmark = pytest.mark.integration
+
+
+class ProcessDied(Exception):
+    """The publishing process ending where it stood."""
+
+
+class DispatchedAtOnce:
+    """The notifications queue with a dispatcher that takes each message the moment it is queued, the earliest any
+    dispatcher can: a message queued in any window, however short, is sent. `dying`: the next send is where the
+    publishing process dies, before the message is queued."""
+
+    def __init__(self) -> None:
+        self.service: WebhookService | None = None
+        self.queued: list[tuple[str, str]] = []
+        self.dying = False
+
+    def send(self, event_id: str, subscription_id: str, delay: timedelta) -> None:
+        if self.dying:
+            self.dying = False
+            raise ProcessDied
+        self.queued.append((event_id, subscription_id))
+        assert self.service is not None
+        self.service.deliver(event_id, subscription_id)
+
+
+@dataclass
+class Publishing:
+    """A job store, the webhook service and `sitelens erase` on Azurite tables of their own, with the test's clock."""
+
+    store: TableJobStore
+    webhooks: WebhookService
+    queue: DispatchedAtOnce
+    finisher: Finisher
+    erasure: Erasure
+    receiver: Receiver
+    clock: Clock
+
+    def terminal_job(self, n: int) -> Job:
+        """A job its Batch task failed, stored terminal with its event not yet published."""
+        name = f"north-yard/cam-1/2026/11/22/p{n}.jpg"
+        job = self.store.create(Job(ids.job_id_for(name), "north-yard", "cam-1", f"p{n}", name, "e", self.clock()))
+        assert job is not None
+        failed = JobState.FAILED
+        return self.store.update(job.advance(failed, self.clock(), event_id=ids.event_id(job.id, failed),
+                                             reason="task_failed", detail="its task failed"))  # fmt: skip
+
+    def sent_jobs(self) -> list[str]:
+        """The job of each document the receiver was sent, in order."""
+        return [json.loads(request.body)["data"]["id"] for request in self.receiver.received]
+
+
+@pytest.fixture
+def publishing(storage_connection: str, unique: str) -> Iterator[Publishing]:
+    prefix, clock, queue = f"t{unique}", Clock(), DispatchedAtOnce()
+    tables = TableServiceClient.from_connection_string(storage_connection)
+    blobs = BlobServiceClient.from_connection_string(storage_connection)
+    photos = BlobPhotoStore(blobs, account_key=blobs.credential.account_key, https_only=False)
+    photos.ensure_containers()
+    store, events = TableJobStore(tables, prefix=prefix), TableEventErasure(tables, prefix=prefix)
+    webhooks = WebhookService(TableWebhookStore(tables, prefix=prefix), queue, EndpointPolicy(allow_loopback=True),
+                              clock=clock)  # fmt: skip
+    queue.service = webhooks
+    finisher = Finisher(store, WebhookOutbox(webhooks, clock), clock, events=events)
+    erasure = Erasure(store, photos, events, TableReservationStore(tables, prefix=prefix))
+    with Receiver() as receiver:
+        webhooks.subscribe(receiver.url, None, None)
+        yield Publishing(store, webhooks, queue, finisher, erasure, receiver, clock)
+
+
+def test_a_stale_publisher_whose_mark_finds_the_job_erased_queues_nothing(publishing: Publishing) -> None:
+    world = publishing
+    stale = world.terminal_job(1)  # read by two publishers (a completion and its duplicate) before either marked it
+    assert world.finisher.publish(stale).event_published
+    assert world.sent_jobs() == [stale.id]  # the first publisher's message, sent
+    world.erasure.erase(world.erasure.plan(stale.id))
+
+    with pytest.raises(NotFound):
+        world.finisher.publish(stale)  # the second publisher goes on with what it read
+
+    # Its message was never queued: no dispatcher, however quick, sent the erased job's document again.
+    assert len(world.queue.queued) == 1
+    assert world.sent_jobs() == [stale.id]
+
+
+def test_a_publisher_dying_between_its_mark_and_the_queueing_leaves_the_delivery_to_the_sweep(
+    publishing: Publishing,
+) -> None:
+    world = publishing
+    job = world.terminal_job(2)
+    world.queue.dying = True
+    with pytest.raises(ProcessDied):
+        world.finisher.publish(job)
+    assert world.store.get(job.id).event_published and world.queue.queued == []
+    # The reconciler's publish of the job still open finds it published: it closes it and queues nothing.
+    assert world.finisher.publish(world.store.get(job.id)).event_published
+    assert world.store.open_ids() == [] and world.queue.queued == []
+    assert world.webhooks.sweep() == 0  # not yet past the lost-message grace
+
+    world.clock.advance((LOST_MESSAGE_GRACE + timedelta(seconds=1)).total_seconds())
+
+    assert world.webhooks.sweep() == 1
+    assert world.sent_jobs() == [job.id]
+    [(event_id, subscription_id)] = world.queue.queued
+    assert event_id == ids.event_id(job.id, JobState.FAILED)
+    assert world.webhooks.store.get_delivery(event_id, subscription_id).state is DeliveryState.DELIVERED
