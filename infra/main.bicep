@@ -400,6 +400,7 @@ module alerts 'modules/alerts.bicep' = {
     batchAccountId: batch.outputs.batchAccountId
     idleNodeHours: idleNodeHours
     minNodesAtWork: minNodesAtWork
+    eventGridTopicId: eventGrid.outputs.topicId
     tags: allTags
   }
 }

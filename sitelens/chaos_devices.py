@@ -90,7 +90,7 @@ class Devices:
         blob = f"http://127.0.0.1/devstoreaccount1/photos/{name}"
         event = [{"eventType": "Microsoft.Storage.BlobCreated",
                   "subject": f"/blobServices/default/containers/photos/blobs/{name}",
-                  "data": {"url": blob, "eTag": etag, "api": "PutBlockList"}}]  # fmt: skip
+                  "data": {"url": blob, "eTag": etag, "blobType": "BlockBlob", "api": "PutBlockList"}}]  # fmt: skip
         request = urllib.request.Request(
             url + EVENT_PATH, data=json.dumps(event).encode(), method="POST",
             headers={"aeg-event-type": "Notification", "Content-Type": "application/json",

@@ -5,7 +5,9 @@
   missing or wrong. An unhandled exception is a 500.
 - `/runtime/webhooks/blobs?functionName=Host.Functions.<name>`: Event Grid delivery for blob triggers
   (`aeg-event-type`: SubscriptionValidation → handshake, Notification → 202 after queueing,
-  Unsubscribe → 202, anything else → 400). Needs the `blobs_extension` system key or the master key.
+  Unsubscribe → 202, anything else → 400; a Notification event without `data.url`, or without a
+  `data.blobType` the blob extension parses, → 400, none of the delivery queued). Needs the
+  `blobs_extension` system key or the master key.
   The blob name is the URL's path decoded (BlobUriBuilder); a Notification for a function name no
   function has is queued all the same and dropped by the queue listener, as the host does.
 - A function's `HttpRequest` gets what the host's gRPC message carries: each query parameter and header
@@ -167,6 +169,8 @@ class HttpFront:
             return problem(404, "this app has no blob-triggered function")
         if not all(isinstance(e["data"].get("url"), str) for e in events):
             return problem(400, "a Notification event without data.url")
+        if not all(_known_blob_type(e["data"].get("blobType")) for e in events):
+            return problem(400, "a Notification event without data.blobType BlockBlob, PageBlob or AppendBlob")
         for event in events:
             data = event["data"]
             container, _, name = urlsplit(data["url"]).path.lstrip("/").partition("/")
@@ -233,6 +237,13 @@ def _events(body: bytes) -> list[dict[str, Any]] | None:
     if not events or not all(isinstance(e, dict) and isinstance(e.get("data", {}), dict) for e in events):
         return None
     return [{**e, "data": e.get("data", {})} for e in events]
+
+
+def _known_blob_type(value: object) -> bool:
+    """`data.blobType` as the blob extension reads it, for every event: "Blob" taken out, parsed as an
+    Azure.Storage.Blobs BlobType, so an event without it (or naming another) fails the delivery. Its `data.eTag`
+    it only quotes, so a missing one fails nothing."""
+    return isinstance(value, str) and value.replace("Blob", "") in ("Block", "Page", "Append")
 
 
 def joined_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

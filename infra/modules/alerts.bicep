@@ -1,7 +1,7 @@
 // Alerts for what needs a person: poison messages, a failure rate, a pool that does not start tasks,
-// function errors, GPU nodes left idle, and records kept past their retention. Log alerts query the Log
-// Analytics workspace that Application Insights, the queue logs and the Batch logs all write to; metric alerts
-// read Azure Monitor's metrics.
+// function errors, GPU nodes left idle, records kept past their retention, and photos' BlobCreated events that
+// Event Grid dead-lettered or dropped. Log alerts query the Log Analytics workspace that Application Insights,
+// the queue logs and the Batch logs all write to; metric alerts read Azure Monitor's metrics.
 
 param location string
 param namePrefix string
@@ -40,6 +40,9 @@ param idleNodeHours int
 @description('Nodes the autoscale formula keeps through working hours: idle on purpose, so not counted by the idle-GPU alert.')
 @minValue(0)
 param minNodesAtWork int
+
+@description('The Event Grid system topic (resource id) on the storage account, whose photos-blob-created subscription delivers each photo\'s BlobCreated event to the app.')
+param eventGridTopicId string
 
 var actionGroups = empty(actionGroupId) ? [] : [actionGroupId]
 
@@ -324,4 +327,110 @@ resource idleNodesAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   }
 }
 
-output alertNames array = [poisonAlert.name, failureRateAlert.name, stuckPoolAlert.name, functionErrorsAlert.name, idleNodesAlert.name]
+// A photo whose BlobCreated event never reached the app has no job, so neither the reconciler nor any other
+// alert sees it. Event Grid dead-letters an event to eventgrid-deadletter after the subscription's 30 attempts
+// or 24 hours, and at once, without a retry, when the webhook answers 400, 401, 403 or 413: a regenerated
+// blobs_extension key (401) or a stopped app (403) dead-letters every photo uploaded from then on. A
+// dead-lettered event can be replayed (docs/deploy.md). One Event Grid could not write there either (the
+// container or the topic's role on it gone) is dropped: nothing is left of it. Both counts are the system
+// topic's metrics, and a single event counts. Two alerts, because the criteria of one metric alert must all
+// hold at once. Split by subscription and reason ('*', which also spares matching the subscription's name in
+// the case Event Grid reports it), so each notification names both.
+resource deadLetteredAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${namePrefix}-photo-events-dead-lettered'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Event Grid dead-lettered BlobCreated event(s) of photos/: those photos have no job and are not processed. List the eventgrid-deadletter container (deadLetterReason), fix the cause (the subscription\'s delivery failures, the blobs_extension key, the app\'s state), then replay them (docs/deploy.md).'
+    severity: 2
+    enabled: true
+    scopes: [eventGridTopicId]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'DeadLetteredEvents'
+          metricNamespace: 'Microsoft.EventGrid/systemTopics'
+          metricName: 'DeadLetteredCount'
+          dimensions: [
+            {
+              name: 'EventSubscriptionName'
+              operator: 'Include'
+              values: ['*']
+            }
+            {
+              name: 'DeadLetterReason'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [for id in actionGroups: {
+      actionGroupId: id
+    }]
+  }
+}
+
+resource droppedEventsAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${namePrefix}-photo-events-dropped'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Event Grid dropped BlobCreated event(s) of photos/ (DropReason): not delivered and not dead-lettered, so nothing is left to replay, and their photos have no job. Check the eventgrid-deadletter container and the topic identity\'s role on it, and the subscription\'s dead-letter settings; the photos uploaded then without a job must be found in photos/ (docs/deploy.md).'
+    severity: 1
+    enabled: true
+    scopes: [eventGridTopicId]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'DroppedEvents'
+          metricNamespace: 'Microsoft.EventGrid/systemTopics'
+          metricName: 'DroppedEventCount'
+          dimensions: [
+            {
+              name: 'EventSubscriptionName'
+              operator: 'Include'
+              values: ['*']
+            }
+            {
+              name: 'DropReason'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [for id in actionGroups: {
+      actionGroupId: id
+    }]
+  }
+}
+
+output alertNames array = [
+  poisonAlert.name
+  failureRateAlert.name
+  recordsAlert.name
+  stuckPoolAlert.name
+  functionErrorsAlert.name
+  idleNodesAlert.name
+  deadLetteredAlert.name
+  droppedEventsAlert.name
+]

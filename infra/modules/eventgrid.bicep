@@ -23,4 +23,5 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
 }
 
 output topicName string = topic.name
+output topicId string = topic.id  // the lost-event alerts watch its metrics (alerts.bicep)
 output topicPrincipalId string = topic.identity.principalId

@@ -135,8 +135,9 @@ class Pipeline:
     def deliver_again(self, name: str, etag: str) -> None:
         """A blob-created event as Event Grid posts it (Azure's at-least-once delivery: again and again)."""
         url = self.blobs.get_blob_client("photos", name).url
+        data = {"url": url, "eTag": etag, "blobType": "BlockBlob", "api": "PutBlob"}
         event = [{"eventType": "Microsoft.Storage.BlobCreated", "subject": f"/blobServices/default/containers/photos/"
-                  f"blobs/{name}", "data": {"url": url, "eTag": etag, "api": "PutBlob"}}]  # fmt: skip
+                  f"blobs/{name}", "data": data}]  # fmt: skip
         request = urllib.request.Request(
             f"{self.stack.functions_url}/runtime/webhooks/blobs?functionName=Host.Functions.on_photo_uploaded",
             data=json.dumps(event).encode(), method="POST",

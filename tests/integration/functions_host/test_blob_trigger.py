@@ -116,6 +116,41 @@ def test_event_grid_webhook_handshake_and_delivery(make_host, storage_connection
     ]
 
 
+def test_event_grid_notification_without_a_blob_type_is_refused_and_nothing_of_it_queued(
+    make_host, storage_connection, names, log_queue
+):
+    """The blob extension reads `data.blobType` from every event (BlobsExtensionConfigProvider's
+    GetBlobTriggerMessage parses it as a BlobType) and fails the delivery without it, so an event posted by
+    hand without one, such as a replay, must fail here too instead of running the function."""
+    host = make_host("blobs", names, extra_args=["--no-emulate-event-grid"]).start()
+    url = f"{host.url}/runtime/webhooks/blobs?functionName=Host.Functions.on_event_grid_blob"
+    endpoint = storage_connection.split("BlobEndpoint=")[1].split(";")[0]
+
+    def event(blob: str, etag: str, **blob_type: object) -> dict[str, object]:
+        data = {"url": f"{endpoint}/{names['EG_CONTAINER']}/{blob}", "eTag": etag, **blob_type}
+        return {"eventType": "Microsoft.Storage.BlobCreated", "data": data}
+
+    first = upload(storage_connection, names["EG_CONTAINER"], "first.jpg", b"abc")
+    second = upload(storage_connection, names["EG_CONTAINER"], "second.jpg", b"abcdef")
+    block = {"blobType": "BlockBlob"}
+    deliveries = {
+        "no blob type": [event("first.jpg", first)],
+        "a type the extension cannot parse": [event("first.jpg", first, blobType="blockblob")],
+        "not a string": [event("first.jpg", first, blobType=1)],
+        "one good event beside one without": [event("second.jpg", second, **block), event("first.jpg", first)],
+    }
+    for case, events in deliveries.items():
+        status, body = post_event(url, "Notification", events, "test-master-key")
+        assert status == 400, case
+        doc = json.loads(body)
+        assert doc["reason"] == "bad_request" and "data.blobType" in doc["detail"], case
+    # a well-formed delivery after them runs the function, once: none of the refused ones was queued
+    assert post_event(url, "Notification", [event("second.jpg", second, **block)], "test-master-key")[0] == 202
+    [record] = log_queue.wait_count(1, fn="on_event_grid_blob")
+    assert record["name"] == f"{names['EG_CONTAINER']}/second.jpg"
+    assert [r["name"] for r in log_queue.read() if r["fn"] == "on_event_grid_blob"] == [record["name"]]
+
+
 def test_blob_trigger_retries_come_back_at_once_whatever_the_queues_visibility_timeout(
     make_host, storage_connection, names, log_queue
 ):

@@ -84,7 +84,7 @@ def test_keys_routes_methods_and_failures_are_problem_documents(host):
     for body in (b"[" * 4096, b"[]", b"[1]", b'[{"data": 3}]', b"\xff"):
         head = webhook + b"aeg-event-type: Notification\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
         assert_problem(raw_call(host, head + body), 400, "bad_request")
-    body = b'[{"data": {"url": "http://127.0.0.1/a/b"}}]'  # an event for a function this app does not have
+    body = b'[{"data": {"url": "http://127.0.0.1/a/b", "blobType": "BlockBlob"}}]'  # for a function this app lacks
     head = webhook + b"aeg-event-type: Notification\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
     assert_problem(raw_call(host, head + body), 404, "route_not_found")
     assert raw_call(host, get("/api/public/ping"))[0] == 200  # and it keeps serving

@@ -1,5 +1,6 @@
 """Monitoring: Entra-only Application Insights over Log Analytics, and the alerts, whose log queries match
-the messages the code really logs (the idle-GPU alert: test_cost_guard.py)."""
+the messages the code really logs and whose metric criteria name metrics Azure Monitor has for the resource
+they watch (the idle-GPU alert: test_cost_guard.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import re
 from shared.jobs.record_expiry import Expiry
 from tests.unit.infra import bicep
 
+MAIN = bicep.main()
 MONITORING = bicep.module("monitoring")
 ALERTS = bicep.module("alerts")
+DEPLOY_DOC = (bicep.REPO / "docs" / "deploy.md").read_text()
 QUERY_RULES = bicep.resources_of_type(ALERTS, "Microsoft.Insights/scheduledQueryRules")
 METRIC_RULES = bicep.resources_of_type(ALERTS, "Microsoft.Insights/metricAlerts")
 
@@ -29,9 +32,9 @@ def test_application_insights_is_workspace_based_and_entra_only() -> None:
     assert workspace["features"] == {"disableLocalAuth": True}
 
 
-def test_the_six_alerts_exist_and_notify_the_action_group_parameter() -> None:
+def test_the_eight_alerts_exist_and_notify_the_action_group_parameter() -> None:
     assert set(QUERY_RULES) == {"poisonAlert", "failureRateAlert", "stuckPoolAlert", "recordsAlert"}
-    assert set(METRIC_RULES) == {"functionErrorsAlert", "idleNodesAlert"}
+    assert set(METRIC_RULES) == {"functionErrorsAlert", "idleNodesAlert", "deadLetteredAlert", "droppedEventsAlert"}
     assert (
         bicep.render(bicep.variable(ALERTS, "actionGroups")) == "conditional(empty(actionGroupId), [], [actionGroupId])"
     )
@@ -45,6 +48,87 @@ def test_the_six_alerts_exist_and_notify_the_action_group_parameter() -> None:
     errors = bicep.resource(ALERTS, "functionErrorsAlert")["properties"]
     assert errors["scopes"] == ["insightsId"]
     assert errors["criteria"]["allOf"][0]["metricName"] == "requests/failed"
+
+
+def test_the_deployment_outputs_name_every_alert() -> None:
+    named = [bicep.render(node) for node in ALERTS["outputs"]["alertNames"]["value"]]
+    assert sorted(named) == sorted(f"{symbol}.name" for symbol in {**QUERY_RULES, **METRIC_RULES})
+    assert bicep.render(MAIN["outputs"]["ALERTS"]["value"]) == "alerts.outputs.alertNames"
+
+
+def test_every_alert_has_a_row_in_the_deploy_docs_alerts_table() -> None:
+    for symbol in {**QUERY_RULES, **METRIC_RULES}:
+        suffix = bicep.render(bicep.resource(ALERTS, symbol)["name"]).removeprefix("${namePrefix}")
+        assert f"\n| `sitelens-ENV{suffix}` |" in DEPLOY_DOC, symbol
+
+
+# Azure Monitor's supported metrics per resource type (learn.microsoft.com/azure/azure-monitor/reference/
+# supported-metrics/<type>-metrics): each metric an alert here reads, with the dimensions listed for it.
+SUPPORTED_METRICS = {
+    ("microsoft.insights/components", "requests/failed"): {
+        "request/performanceBucket", "request/resultCode", "operation/synthetic", "cloud/roleInstance",
+        "cloud/roleName",
+    },
+    ("microsoft.batch/batchaccounts", "IdleNodeCount"): set(),
+    # Dead Lettered Events and Dropped Events of Microsoft.EventGrid/systemTopics: Count, aggregation Total.
+    ("microsoft.eventgrid/systemtopics", "DeadLetteredCount"): {"DeadLetterReason", "EventSubscriptionName"},
+    ("microsoft.eventgrid/systemtopics", "DroppedEventCount"): {"DropReason", "EventSubscriptionName"},
+}  # fmt: skip
+
+
+def _watched_type(scope: str) -> str:
+    """The type of the resource whose id main.bicep passes the alerts module as parameter `scope`."""
+    passed = bicep.render(bicep.body(MAIN["modules"]["alerts"]["config"])["params"][scope])
+    module, _, output = passed.partition(".outputs.")
+    template = bicep.parse(bicep.INFRA / MAIN["modules"][module]["detail"]["path"])
+    symbol, _, attribute = bicep.render(template["outputs"][output]["value"]).partition(".")
+    assert attribute == "id", f"{passed} is not a resource id"
+    return str(template["resources"][symbol]["type"])
+
+
+def test_every_metric_alert_reads_a_metric_of_the_resource_it_watches() -> None:
+    for symbol in METRIC_RULES:
+        props = bicep.resource(ALERTS, symbol)["properties"]
+        [scope] = props["scopes"]
+        for criterion in props["criteria"]["allOf"]:
+            namespace = criterion["metricNamespace"]
+            assert namespace.lower() == _watched_type(scope).lower(), symbol
+            dimensions = {d["name"] for d in criterion.get("dimensions", [])}
+            assert dimensions <= SUPPORTED_METRICS[(namespace.lower(), criterion["metricName"])], symbol
+
+
+def test_lost_photo_events_alert_on_any_dead_lettered_or_dropped_blob_created_event() -> None:
+    """A photo whose event Event Grid dead-lettered (at once on a 400/401/403/413 answer: a regenerated
+    blobs_extension key, a stopped app) or dropped has no job, so nothing else would show it."""
+    topic = bicep.module("eventgrid")
+    assert bicep.render(topic["outputs"]["topicId"]["value"]) == "topic.id"
+    expected = {"deadLetteredAlert": ("DeadLetteredCount", "DeadLetterReason"),
+                "droppedEventsAlert": ("DroppedEventCount", "DropReason")}  # fmt: skip
+    for symbol, (metric, reason) in expected.items():
+        props = bicep.resource(ALERTS, symbol)["properties"]
+        assert props["scopes"] == ["eventGridTopicId"] and props["enabled"] is True
+        [criterion] = props["criteria"]["allOf"]
+        assert criterion["metricNamespace"] == "Microsoft.EventGrid/systemTopics"
+        assert criterion["metricName"] == metric
+        assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == (
+            "Total", "GreaterThan", 0,
+        )  # fmt: skip
+        # split by subscription and reason: every value, so each notification names them
+        assert {d["name"]: (d["operator"], d["values"]) for d in criterion["dimensions"]} == {
+            "EventSubscriptionName": ("Include", ["*"]), reason: ("Include", ["*"]),
+        }  # fmt: skip
+    assert _watched_type("eventGridTopicId") == "Microsoft.EventGrid/systemTopics"
+
+
+def test_lost_photo_events_alerts_are_documented_with_their_first_look() -> None:
+    rows = {line.split("`")[1]: line for line in DEPLOY_DOC.splitlines() if line.startswith("| `sitelens-ENV-")}
+    for name in ("sitelens-ENV-photo-events-dead-lettered", "sitelens-ENV-photo-events-dropped"):
+        for needed in ("eventgrid-deadletter", "az storage blob list", "blobs_extension"):
+            assert needed in rows[name], (name, needed)
+    assert "DeadLetteredCount" in rows["sitelens-ENV-photo-events-dead-lettered"]
+    assert "DroppedEventCount" in rows["sitelens-ENV-photo-events-dropped"]
+    section = DEPLOY_DOC.split("### Dead-lettered events", 1)[1].split("\n## ", 1)[0]
+    assert "`sitelens-ENV-photo-events-dead-lettered`" in section
 
 
 def _service_name(path: str) -> str:
