@@ -25,7 +25,7 @@ from azure.storage.blob import (
 )
 
 from batch_tasks.telemetry import parse_traceparent
-from shared.adapters.azure_errors import call, service_code, service_status
+from shared.adapters.azure_errors import call, service_code, service_status, translated
 from shared.errors import Conflict, NotFound, SitelensError, TransientError
 from shared.jobs import ids, routing
 from shared.jobs.ports import BlobInfo
@@ -35,6 +35,12 @@ PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS = "photos", "quarantine", "derived"
 CONTAINERS = (PHOTOS, QUARANTINE, DERIVED, RESULTS, MODELS)
 CLOCK_SKEW = timedelta(minutes=5)
 COPY_DEADLINE_S = 30.0
+# Copy Blob's source URL is at most 2 KiB (x-ms-copy-source, learn.microsoft.com/rest/api/storageservices/copy-blob;
+# Azurite takes longer ones). A name another tool wrote in `photos/` may be 1,024 characters, a non-ASCII one 6 or 9
+# in the URL, and the read SAS adds some 400: such a photo is copied through the app instead (`quarantine`).
+MAX_COPY_SOURCE_CHARS = 2048
+# What a copy through the app keeps of the photo's properties, as Copy Blob does (not the MD5 the device set).
+KEPT_SETTINGS = ("content_type", "content_encoding", "content_language", "content_disposition", "cache_control")
 ROUTING_TTL_S = 60.0
 # How long a process that has read no routes keeps an unusable routing.json's refusal: without it each photo,
 # each host retry and each reconciler re-drive downloaded the document again and logged an ERROR. Short, unlike
@@ -106,21 +112,37 @@ class BlobPhotoStore:
         metadata = {"reason": _metadata_text(reason, 64), "detail": _metadata_text(detail),
                     "photo_etag": _metadata_text(etag.strip('"'), 64)}  # fmt: skip
         link = self.read_link(PHOTOS, blob_name, timedelta(minutes=10))
+        through_app = len(link) > MAX_COPY_SOURCE_CHARS
         try:  # the copy gets our metadata, never the device's: x-ms-meta-* on a copy replaces the source's
-            call("quarantine copy", target.start_copy_from_url, link, metadata=metadata, source_etag=etag,
-                 source_match_condition=MatchConditions.IfNotModified)  # fmt: skip
+            if through_app:
+                self._copy_through_app(source, target, etag, metadata)
+            else:
+                call("quarantine copy", target.start_copy_from_url, link, metadata=metadata, source_etag=etag,
+                     source_match_condition=MatchConditions.IfNotModified)  # fmt: skip
         except Conflict as exc:
             if service_status(exc) != 412:
                 raise  # a 409 (a copy already pending, say) is not the source condition
             raise NotFound(f"photo {blob_name}: version {etag} was replaced before the copy") from exc
-        deadline = time.monotonic() + COPY_DEADLINE_S
-        while (status := call("quarantine copy", target.get_blob_properties).copy.status) == "pending":
-            if time.monotonic() > deadline:
-                raise TransientError(f"copy of {blob_name} to quarantine still pending")
-            time.sleep(0.2)  # the service finishes the copy on its own; we poll its status with a deadline
-        if status != "success":
-            raise TransientError(f"copy of {blob_name} to quarantine ended {status}")
+        if not through_app:  # the service finishes a copy on its own: its status is polled with a deadline
+            deadline = time.monotonic() + COPY_DEADLINE_S
+            while (status := call("quarantine copy", target.get_blob_properties).copy.status) == "pending":
+                if time.monotonic() > deadline:
+                    raise TransientError(f"copy of {blob_name} to quarantine still pending")
+                time.sleep(0.2)  # between two reads of the copy's status, until the deadline
+            if status != "success":
+                raise TransientError(f"copy of {blob_name} to quarantine ended {status}")
         self._delete_version(source, blob_name, etag)
+
+    def _copy_through_app(self, source: Any, target: Any, etag: str, metadata: dict[str, str]) -> None:
+        """Version `etag` of `source` streamed into `target` with the app's credential. An `invalid_name` photo is
+        refused before the size check (shared/validation/validator.py), so it may be of any size: the SDK reads
+        one up to its single-put size (64 MiB) whole, a larger one in blocks. A 412 when the version is gone."""
+        with translated("quarantine copy"):
+            download = source.download_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
+            settings = download.properties.content_settings
+            kept = ContentSettings(**{name: getattr(settings, name) for name in KEPT_SETTINGS})
+            target.upload_blob(download.chunks(), length=download.size, metadata=metadata, content_settings=kept,
+                               overwrite=True)  # fmt: skip
 
     def discard(self, blob_name: str, etag: str) -> None:
         """Delete version `etag` from `photos/` with its snapshots, keeping no copy: a photo refused for its size or

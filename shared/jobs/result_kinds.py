@@ -10,6 +10,12 @@ A document without a schema (a node of an older release) is OCR's. The summary i
 downloading the result: its `kind`, the image size, and a bounded preview of what was read (the first lines,
 the top labels, the box count and the best boxes). A summary stored before summaries had a kind is OCR's.
 
+Each string the summary shows (a line's text, a label, an unknown schema) is cut to MAX_SHOWN_CHARS: it comes from
+the node, and labels from a model's manifest, with no length of their own. The job's summary and the webhook event
+that carries it are each one Table string property (at most 32K UTF-16 code units); JSON writes a character outside
+ASCII as `\\uXXXX`, 6 characters for each code unit, so the bound is counted in UTF-16 code units: every preview slot
+full of them stays well inside the property (tests/unit/jobs/test_summary_bounds.py works the worst case out).
+
 A node may be a release ahead of the app (a deploy uploads the node package first; rolling the app back leaves
 the nodes as they are), so a schema this release does not list is not an error: a later version of a known
 kind (`sitelens.ocr.result/2`) is read with that kind's reader, for the members this release knows; one it
@@ -35,7 +41,7 @@ KNOWN_VERSION = {kind: int(schema.rsplit("/", 1)[1]) for schema, kind in SCHEMAS
 PREVIEW_LINES = 20
 PREVIEW_LABELS = 5
 PREVIEW_BOXES = 10
-MAX_SCHEMA_CHARS = 200  # an unknown schema is kept in the summary: bounded, it is a node's text
+MAX_SHOWN_CHARS = 200  # UTF-16 code units of each string shown; as many as a feedback label (feedback.MAX_BOX_LABEL)
 # What reading a malformed document raises: a member missing or of the wrong type, a number past what a float or
 # an int holds (OverflowError: a 400-digit score, a `class_id` of Infinity) or nesting past Python's recursion limit
 # (RecursionError, from json.loads or str()). Each is the document's fault, never the reader's.
@@ -97,7 +103,18 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 def unknown(result: dict[str, Any]) -> dict[str, Any]:
     """The summary of a result this release cannot read: which schema it is, nothing of what it says."""
-    return {"kind": UNKNOWN, "schema": str(result.get("schema"))[:MAX_SCHEMA_CHARS]}
+    return {"kind": UNKNOWN, "schema": shown(result.get("schema"))}
+
+
+def shown(value: Any) -> str:
+    """`value` as text, cut to its first MAX_SHOWN_CHARS UTF-16 code units (a character past U+FFFF is two, as
+    JavaScript and Table storage count them), never inside a character."""
+    text, units = str(value), 0
+    for at, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > MAX_SHOWN_CHARS:
+            return text[:at]
+    return text
 
 
 def _read(kind: str, result: dict[str, Any], *, required: bool) -> dict[str, Any]:
@@ -106,14 +123,14 @@ def _read(kind: str, result: dict[str, Any], *, required: bool) -> dict[str, Any
     size = {"width": inner.get("width"), "height": inner.get("height")}
     if kind == CLASSIFY:
         labels = _list(inner, "labels", required=required)
-        top = [{"label": str(item["label"]), "score": float(item["score"])} for item in labels[:PREVIEW_LABELS]]
+        top = [{"label": shown(item["label"]), "score": float(item["score"])} for item in labels[:PREVIEW_LABELS]]
         return {"kind": kind, **size, "labels": top}
     if kind == DETECT:
         boxes = _list(inner, "boxes", required=required)
         best = [_box(item) for item in boxes[:PREVIEW_BOXES]]
         return {"kind": kind, **size, "boxes": len(boxes), "best": best}
     lines = _list(inner, "lines", required=required)
-    return {"kind": kind, "lines": len(lines), "text": [str(line.get("text", "")) for line in lines[:PREVIEW_LINES]],
+    return {"kind": kind, "lines": len(lines), "text": [shown(line.get("text", "")) for line in lines[:PREVIEW_LINES]],
             **size}  # fmt: skip
 
 
@@ -135,5 +152,5 @@ def _box(item: dict[str, Any]) -> dict[str, Any]:
     box = [float(v) for v in item["box"]]
     if len(box) != 4:
         raise ValueError(f"a box has {len(box)} coordinates, not 4")
-    return {"label": str(item["label"]), "class_id": int(item["class_id"]), "score": float(item["score"]),
+    return {"label": shown(item["label"]), "class_id": int(item["class_id"]), "score": float(item["score"]),
             "box": box}  # fmt: skip
