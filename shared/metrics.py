@@ -50,14 +50,15 @@ def photo_received(site: str) -> None:
 
 
 def photo_finished(site: str, state: str, reason: str | None, model: str | None, seconds: float | None) -> None:
-    """A job reached `state` (SUCCEEDED, FAILED, REJECTED); time to result for the first two."""
-    site = _sites.reported(site)
-    attrs = {"site": site} | ({"reason": reason} if reason and state != "SUCCEEDED" else {})
+    """A job reached `state` (SUCCEEDED, FAILED, REJECTED); time to result for the first two. Each by `model`, so
+    a rollout's versions compare; `none` for a job that ended before routing chose one (every REJECTED one)."""
+    site, model = _sites.reported(site), model or "none"
+    attrs = {"site": site, "model": model} | ({"reason": reason} if reason and state != "SUCCEEDED" else {})
     name = {"SUCCEEDED": "succeeded", "FAILED": "failed", "REJECTED": "rejected"}[state]
     telemetry.counter(f"sitelens.photos.{name}", "{photo}", f"Jobs that ended {state}").add(1, attrs)
     if seconds is not None and state != "REJECTED":
         telemetry.histogram("sitelens.photo.time_to_result", "s", "Receipt to terminal state").record(
-            seconds, {"site": site, "model": model or "none", "state": state}
+            seconds, {"site": site, "model": model, "state": state}
         )
 
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind
 
@@ -119,7 +120,8 @@ class WebhookService(SubscriptionCases):
 
     # --- one attempt ---------------------------------------------------------------------------
     def deliver(self, event_id: str, subscription_id: str) -> DeliveryState:
-        """Run the attempt a `notifications` message asks for, if it is still due."""
+        """Run the attempt a `notifications` message asks for, if it is still due. The attempt's span opens before
+        the URL's check, so one the check refuses or DNS fails is in its photo's trace too (docs/telemetry.md)."""
         delivery = self._due(event_id, subscription_id)
         if not isinstance(delivery, Delivery):
             return delivery
@@ -133,31 +135,36 @@ class WebhookService(SubscriptionCases):
             return DeliveryState.CANCELLED
         number, event = delivery.attempt_count + 1, self.store.get_event(event_id)
         lag_s = (now - event.created_at).total_seconds()  # every attempt's, refused or not (docs/telemetry.md)
-        try:
-            target = endpoint.check(sub.url, self.policy, self.resolve)
-        except endpoint.UnsafeWebhookUrl as exc:
-            failed = delivery.with_attempt(Attempt(number, now, now, None, f"refused: {exc}"))
-            self._finish(failed, DeliveryState.FAILED, exc.reason)
-            metrics.webhook_delivery("refused", lag_s)
-            return DeliveryState.FAILED
-        except OSError as exc:  # DNS may be briefly broken, NXDOMAIN included: an attempt that failed, retried
-            state = self._record(delivery, sub, Attempt(number, now, now, None, f"DNS: {exc}"), {})
-            metrics.webhook_delivery(_outcome(state), lag_s)
-            return state
-        try:
-            delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)), was=delivery)
-        except Conflict:
-            return DeliveryState.PENDING  # another worker took this attempt
         attributes = {"sitelens.subscription": sub.id, "sitelens.event_type": event.type, "sitelens.attempt": number}
         with telemetry.job_span("webhook.deliver", event.job_id, parent=self.trace_of(event.job_id),
                                 kind=SpanKind.CLIENT, attributes=attributes) as span:  # fmt: skip
-            headers = sign_headers(sub.signing_secrets(now), event.id, int(now.timestamp()), event.body)
-            traceparent = telemetry.current_traceparent()
-            if traceparent:  # W3C Trace Context: the receiver may continue the photo's trace
-                headers["traceparent"] = traceparent
-            response = self.send(target, event.body, headers)
-            state = self._record(delivery, sub, Attempt(number, now, self.clock(), response.status, response.error),
-                                 dict(response.headers))  # fmt: skip
+            try:
+                target = endpoint.check(sub.url, self.policy, self.resolve)
+            except endpoint.UnsafeWebhookUrl as exc:
+                failed = delivery.with_attempt(Attempt(number, now, now, None, f"refused: {exc}"))
+                self._finish(failed, DeliveryState.FAILED, exc.reason)
+                log.warning("webhook %s → %s attempt %d: refused, delivery failed (%s; host %s)",
+                            event_id, sub.id, number, exc, _host(sub.url))  # fmt: skip
+                span.set_attributes({"sitelens.outcome": "refused", "http.response.status_code": 0})  # as counted
+                telemetry.fail(span, exc.reason, f"refused: {exc}")
+                metrics.webhook_delivery("refused", lag_s)
+                return DeliveryState.FAILED
+            except OSError as exc:  # DNS may be briefly broken, NXDOMAIN included: an attempt that failed, retried
+                response = endpoint.Response(None, error=f"DNS: {exc}")  # no connection made: `connection_error`
+                state = self._record(delivery, sub, Attempt(number, now, now, None, response.error), {})
+            else:
+                try:
+                    delivery = self.store.update_delivery(delivery.with_attempt(Attempt(number, now)), was=delivery)
+                except Conflict:  # another worker took this attempt; its own span records what became of it
+                    span.set_attribute("sitelens.outcome", "taken")
+                    return DeliveryState.PENDING
+                headers = sign_headers(sub.signing_secrets(now), event.id, int(now.timestamp()), event.body)
+                traceparent = telemetry.current_traceparent()
+                if traceparent:  # W3C Trace Context: the receiver may continue the photo's trace
+                    headers["traceparent"] = traceparent
+                response = self.send(target, event.body, headers)
+                attempt = Attempt(number, now, self.clock(), response.status, response.error)
+                state = self._record(delivery, sub, attempt, dict(response.headers))
             outcome = _outcome(state)
             span.set_attributes({"sitelens.outcome": outcome, "http.response.status_code": response.status or 0})
             if outcome != "delivered":
@@ -264,6 +271,14 @@ class WebhookService(SubscriptionCases):
             self.queue.send(event_id, subscription_id, timedelta(0))
             return
         raise TransientError(f"delivery {event_id} kept changing while being replayed; try again")
+
+
+def _host(url: str) -> str:
+    """A URL's host, for a log line: never its path or query, which may carry a receiver's token."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 def _slack(delivery: Delivery) -> timedelta:
