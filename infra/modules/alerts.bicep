@@ -2,6 +2,11 @@
 // function errors, GPU nodes left idle, records kept past their retention, and photos' BlobCreated events that
 // Event Grid dead-lettered or dropped. Log alerts query the Log Analytics workspace that Application Insights,
 // the queue logs and the Batch logs all write to; metric alerts read Azure Monitor's metrics.
+// What the app itself reports, log alerts read from its metrics (shared/metrics.py), never from its log lines: a
+// line written inside a trace goes with that trace, so at a sampling ratio of 0.1 (docs/telemetry.md#sampling)
+// a rule counting lines would see about a tenth of them, while metrics are never sampled. Application Insights
+// writes them to the workspace's AppMetrics table: Name the instrument's name, Sum a counter's increase over one
+// export (a minute), Properties its attributes, TimeGenerated the export's time. A window's count is sum(Sum).
 
 param location string
 param namePrefix string
@@ -58,41 +63,45 @@ StorageQueueLogs
 | summarize Messages = count() by Queue
 '''
 
-// shared/jobs/finisher.py logs "job <id> -> <STATE> (<reason>)" once per terminal transition.
+// shared/jobs/finisher.py counts each terminal transition once, in sitelens.photos.succeeded, .failed or
+// .rejected by the state the job ended in (shared/metrics.py photo_finished). Their attributes are not read.
 var failureQuery = format('''
-AppTraces
-| where Message startswith "job " and Message has " -> "
-| summarize Finished = count(), Failed = countif(Message has " -> FAILED")
+AppMetrics
+| where Name in ("sitelens.photos.succeeded", "sitelens.photos.failed", "sitelens.photos.rejected")
+| summarize Finished = sum(Sum), Failed = sumif(Sum, Name == "sitelens.photos.failed")
 | where Finished >= {0} and Failed * 100.0 / Finished > {1}
 ''', jobFailureMinJobs, jobFailurePercent)
 
-// Tasks were submitted (shared/adapters/azure_batch_submitter.py logs "submitted task ...") at least
-// the bound ago, and no task has started on the pool since before then: the pool has pending tasks and
-// no node to run them (quota, allocation failure, start task failing). Task starts are the Batch account's
-// documented TaskStartEvent metric (a count per minute, exportable), which the account's diagnostic
-// setting sends to the workspace's AzureMetrics table (modules/batch.bicep).
+// Tasks were submitted (sitelens.tasks.submitted, counted by shared/jobs/ingestion.py after each task Batch
+// took) at least the bound ago, and no task has started on the pool since before then: the pool has pending
+// tasks and no node to run them (quota, allocation failure, start task failing). A submission's row is dated
+// at the export after it, within a minute, which the bound of 15 minutes and more absorbs. Task starts are
+// the Batch account's documented TaskStartEvent metric (a count per minute, exportable), which the account's
+// diagnostic setting sends to the workspace's AzureMetrics table (modules/batch.bicep).
 var stuckPoolQuery = format('''
 let bound = {0}m;
-let submitted = toscalar(AppTraces
+let submitted = toscalar(AppMetrics
     | where TimeGenerated between (ago(2 * bound) .. ago(bound))
-    | where Message startswith "submitted task "
-    | count);
+    | where Name == "sitelens.tasks.submitted"
+    | summarize sum(Sum));
 let started = toscalar(AzureMetrics
     | where TimeGenerated > ago(2 * bound)
     | where ResourceProvider == "MICROSOFT.BATCH" and MetricName == "TaskStartEvent"
     | summarize sum(Total));
 print Submitted = submitted, Started = started
-| where Submitted > 0 and coalesce(Started, 0.0) == 0
+| where coalesce(Submitted, 0.0) > 0 and coalesce(Started, 0.0) == 0
 ''', stuckPoolMinutes)
 
-// shared/jobs/record_expiry.py logs "record expiry (received before <time>): Expiry(expired=N, unsettled=N,
-// gone=N, errors=N, ...)" after each run that met a job. Runs that met storage errors and deleted nothing for 6
-// hours: records past their retention are being kept, which nothing else would show (each error is caught).
+// shared/jobs/record_expiry.py counts each job a run looks at in sitelens.records.expired by its outcome
+// (`expired`: deleted, `error`: a storage error kept it for the next run), the same counts its summary line
+// after each run gives, which in Azure is written inside the timer invocation's trace (the Python worker makes
+// the host's invocation context current) and so can be sampled out with it. Storage errors and nothing deleted
+// for 6 hours: records past their retention are being kept, which nothing else would show (each error is caught).
 var recordsQuery = '''
-AppTraces
-| where Message startswith "record expiry (received before "
-| extend Expired = toint(extract(@"expired=(\d+)", 1, Message)), Errors = toint(extract(@"errors=(\d+)", 1, Message))
-| summarize Expired = sum(Expired), Errors = sum(Errors)
+AppMetrics
+| where Name == "sitelens.records.expired"
+| extend Outcome = tostring(Properties.outcome)
+| summarize Expired = sumif(Sum, Outcome == "expired"), Errors = sumif(Sum, Outcome == "error")
 | where Errors > 0 and Expired == 0
 '''
 
@@ -143,7 +152,7 @@ resource failureRateAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = 
   tags: tags
   properties: {
     displayName: 'sitelens: job failure rate above ${jobFailurePercent} %'
-    description: 'More than ${jobFailurePercent} % of the jobs that finished in the last hour failed. Their failure reason codes are in the status API and in the traces.'
+    description: 'More than ${jobFailurePercent} % of the jobs that finished in the last hour failed. Their failure reason codes are in the status API, in the traces and in the metric sitelens.photos.failed by reason.'
     severity: 2
     enabled: true
     scopes: [workspaceId]
@@ -243,7 +252,8 @@ resource stuckPoolAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
 // consumer spans (ingest, complete) are requests, failed only when the handler raised (a FAILED job is a message
 // handled). Other roles stay out: the node server's (sitelens-node: node.job fails with each failed inference)
 // and the Functions host's own (the app's site name), whose HTTP answers of 400 and up count as failed, and a
-// client's 404 is no error of the app.
+// client's 404 is no error of the app. The requests are spans, so trace sampling thins them: the standard
+// samplers stamp no sample rate for Application Insights to scale the count by (docs/telemetry.md#sampling).
 var appRoleName = 'sitelens-app'
 
 resource functionErrorsAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {

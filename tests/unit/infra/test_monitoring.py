@@ -1,13 +1,14 @@
-"""Monitoring: Entra-only Application Insights over Log Analytics, and the alerts, whose log queries match
-the messages the code really logs and whose metric criteria name metrics Azure Monitor has for the resource
-they watch (the idle-GPU alert: test_cost_guard.py)."""
+"""Monitoring: Entra-only Application Insights over Log Analytics, and the alerts, whose log queries count what the
+app reports through the metrics it really records (never sampled, unlike its log lines) and whose metric criteria
+name metrics Azure Monitor has for the resource they watch (the idle-GPU alert: test_cost_guard.py)."""
 
 from __future__ import annotations
 
 import re
 
-from shared.jobs.record_expiry import Expiry
-from tests.unit.infra import bicep
+from shared.jobs import record_expiry
+from shared.jobs.models import TERMINAL
+from tests.unit.infra import app_metrics, bicep
 
 MAIN = bicep.main()
 MONITORING = bicep.module("monitoring")
@@ -15,6 +16,7 @@ ALERTS = bicep.module("alerts")
 DEPLOY_DOC = (bicep.REPO / "docs" / "deploy.md").read_text()
 QUERY_RULES = bicep.resources_of_type(ALERTS, "Microsoft.Insights/scheduledQueryRules")
 METRIC_RULES = bicep.resources_of_type(ALERTS, "Microsoft.Insights/metricAlerts")
+APP_METRICS = app_metrics.instruments()
 
 
 def query(variable: str) -> str:
@@ -157,20 +159,51 @@ def test_poison_alert_counts_moves_to_any_poison_queue() -> None:
     assert queue_logs["properties"]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
 
 
-def test_failure_rate_query_matches_the_finisher_log_line() -> None:
+# The log alerts on what the app itself reports, and the query each evaluates.
+APP_RULES = {"failureRateAlert": "failureQuery", "stuckPoolAlert": "stuckPoolQuery", "recordsAlert": "recordsQuery"}
+
+
+def test_alerts_on_what_the_app_reports_read_its_metrics_which_are_never_sampled() -> None:
+    """A log line written inside a trace is dropped with it: at a sampling ratio of 0.1 the failure-rate rule, which
+    counted the finisher's lines, saw about a tenth of the finished jobs, and the stuck-pool rule, which counted the
+    submitter's, missed most outages of a quiet night. The app's metrics are exported whatever the sampler keeps."""
+    for symbol, variable in APP_RULES.items():
+        [criterion] = bicep.resource(ALERTS, symbol)["properties"]["criteria"]["allOf"]
+        assert criterion["query"] == variable, symbol
+        text = query(variable)
+        assert "AppMetrics" in text and "AppTraces" not in text and "Message" not in text, symbol
+        named = app_metrics.named_metrics(text)
+        assert named and named <= set(APP_METRICS), (symbol, named - set(APP_METRICS))
+        assert all(APP_METRICS[name].kind == "counter" for name in named), symbol
+        # a row is one export's increase for one set of attributes: the window's count is their sum
+        assert "sum(Sum)" in text or "sumif(Sum, " in text, symbol
+        assert "count()" not in text and "| count" not in text, symbol
+    for symbol in QUERY_RULES:  # no alert counts log lines, which sampling thins
+        [criterion] = bicep.resource(ALERTS, symbol)["properties"]["criteria"]["allOf"]
+        assert "AppTraces" not in query(criterion["query"]), symbol
+
+
+def test_failure_rate_counts_every_terminal_state_the_finisher_counts() -> None:
+    by_state = {i.key: i.name for i in APP_METRICS.values() if i.recorder == "photo_finished" and i.kind == "counter"}
+    assert set(by_state) == {state.value for state in TERMINAL}
     finisher = (bicep.REPO / "shared" / "jobs" / "finisher.py").read_text()
-    assert re.search(r'log\.info\("job %s -> %s \(%s\)"', finisher), "the log line the query reads changed"
+    assert "metrics.photo_finished(current.site, current.state.value," in finisher, "what the query counts changed"
     text = query("failureQuery")
-    assert 'Message startswith "job " and Message has " -> "' in text
-    assert 'countif(Message has " -> FAILED")' in text
+    assert app_metrics.named_metrics(text) == set(by_state.values())
+    assert "Finished = sum(Sum)" in text
+    assert f'Failed = sumif(Sum, Name == "{by_state["FAILED"]}")' in text
     assert "{0}" in text and "{1}" in text  # minimum jobs and percentage, from parameters
+    assert "Finished >= {0} and Failed * 100.0 / Finished > {1}" in text
 
 
-def test_stuck_pool_query_matches_the_submitter_log_line() -> None:
-    submitter = (bicep.REPO / "shared" / "adapters" / "azure_batch_submitter.py").read_text()
-    assert 'log.info("submitted task %s to %s"' in submitter, "the log line the query reads changed"
+def test_stuck_pool_reads_the_task_submissions_and_the_batch_task_starts() -> None:
+    [submitted] = [i.name for i in APP_METRICS.values() if i.recorder == "task_submitted"]
+    ingestion = (bicep.REPO / "shared" / "jobs" / "ingestion.py").read_text()
+    after_submit = r"self\.submitter\.submit\(request\)(?:(?!\n    def )[\s\S])*?metrics\.task_submitted\("
+    assert re.search(after_submit, ingestion), "a submission is no longer counted in the method that submits it"
     text = query("stuckPoolQuery")
-    assert 'Message startswith "submitted task "' in text
+    assert app_metrics.named_metrics(text) == {submitted}
+    assert "between (ago(2 * bound) .. ago(bound))" in text and "summarize sum(Sum)" in text
     # Task starts: the Batch account's documented TaskStartEvent metric (Count, dimensions poolId and
     # jobId, exportable through diagnostic settings), which lands in AzureMetrics.
     assert "AzureMetrics" in text and 'MetricName == "TaskStartEvent"' in text and "sum(Total)" in text
@@ -181,18 +214,19 @@ def test_stuck_pool_query_matches_the_submitter_log_line() -> None:
     assert batch_logs["properties"]["workspaceId"] == "workspaceId"
 
 
-def test_records_alert_reads_the_record_expiry_log_line() -> None:
-    """The query extracts `expired=` and `errors=` from the line record expiry logs after a run; the line is the
-    Expiry dataclass's repr, so a renamed field would silently break it."""
+def test_records_alert_reads_the_record_expiry_outcomes() -> None:
+    """Deleted and storage-error jobs, by the outcome record expiry counts each job under: a renamed outcome or
+    attribute would silently never match."""
+    [counted] = [i for i in APP_METRICS.values() if i.recorder == "record_expired"]
+    assert counted.attributes == frozenset({"outcome"})
     source = (bicep.REPO / "shared" / "jobs" / "record_expiry.py").read_text()
-    assert 'log.info("record expiry (received before %s): %s", cutoff.isoformat(), expiry)' in source
-    line = f"record expiry (received before 2026-01-01T00:00:00+00:00): {Expiry(errors=3)}"
+    assert "metrics.record_expired(outcome)" in source
     text = query("recordsQuery")
-    assert 'Message startswith "record expiry (received before "' in text
-    for field, value in (("expired", 0), ("errors", 3)):
-        assert f'extract(@"{field}=(\\d+)", 1, Message)' in text
-        found = re.search(rf"{field}=(\d+)", line)
-        assert found is not None and int(found[1]) == value
+    assert app_metrics.named_metrics(text) == {counted.name}
+    assert "extend Outcome = tostring(Properties.outcome)" in text
+    assert f'Expired = sumif(Sum, Outcome == "{record_expiry.EXPIRED}")' in text
+    assert f'Errors = sumif(Sum, Outcome == "{record_expiry.ERROR}")' in text
+    assert "where Errors > 0 and Expired == 0" in text
 
 
 # The window sizes a log search alert accepts (its aggregation granularities). A computed PT{n}M is
