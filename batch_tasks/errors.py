@@ -2,7 +2,8 @@
 the task client imports it.
 
     NodeError(code)          one request failed; `code` is the reply's error code on the socket
-    ├── UnknownModel         unknown_model: a malformed id, or no such version locally or in the registry
+    ├── UnknownModel         unknown_model: a malformed id, or no such version locally or in the registry (its
+    │                        listing has no manifest; a registry that refuses the node is storage_permanent)
     ├── ModelUnavailable     model_unavailable: the version exists but did not download, verify or load
     ├── ModelNotServed       model_not_served: this node's package does not serve the model's kind or output format
     ├── ModelOutputInvalid   model_output_invalid: the graph's output does not match its manifest
@@ -53,8 +54,11 @@ CODES: dict[str, Code] = {
 # Failures of the photo itself: no retry can help.
 INPUT_ERRORS = frozenset({"bad_input", "too_large"})
 # Failures final for the job: the server posts a `failed` completion at once rather than let Batch spend the
-# task's retries on them (a broken model gives the same output on every attempt).
-FINAL_ERRORS = INPUT_ERRORS | {"model_output_invalid"}
+# task's retries on them, and the node's code becomes the job's reason. A broken model gives the same output on
+# every attempt; a version the registry does not have (its manifest, the commit point of a publish, is absent,
+# and a model is routed to only once published) or a kind this package does not serve fails alike on every node
+# of this release. Their exit codes stay what Batch has seen: its retries then meet a job already ended.
+FINAL_ERRORS = INPUT_ERRORS | {"model_output_invalid", "unknown_model", "model_not_served"}
 
 
 class NodeError(Exception):

@@ -10,13 +10,17 @@ to the `completions` queue. The task's exit code says how it went:
 | code | meaning | completion message | Batch retries |
 |---|---|---|---|
 | 0 | result written, completion posted | succeeded | - |
-| 2 | usage or configuration (arguments, environment, unknown or unserved model, storage refused) | none | yes (a) |
-| 3 | bad input: the photo cannot be read (`bad_input`, `too_large`) | failed, posted at once | yes, harmlessly |
-| 4 | transient storage error | none | yes |
-| 5 | the node server is unavailable (not running, not answering, crashed mid-request) | none | yes |
-| 6 | inference failed inside the server | none | yes |
+| 2 | usage or configuration (arguments, environment, input missing, storage refused) | none | yes (a) |
+| 2 | the model is not in the registry, or of a kind this package does not serve (b) | failed, at once | yes, harmless |
+| 3 | bad input: the photo cannot be read (`bad_input`, `too_large`) | failed, at once | yes, harmless |
+| 4 | transient storage error | none | yes (a) |
+| 5 | the node server is unavailable (not running, not answering, crashed mid-request) | none | yes (a) |
+| 6 | inference failed inside the server | none, but for `model_output_invalid`: failed, at once | yes (a) |
 
-(a) and when the retries are spent, the reconciler fails the job with Batch's failure information.
+(a) and when the retries are spent, the reconciler fails the job `task_failed` with Batch's failure information.
+(b) `unknown_model`, `model_not_served`: final for the job, as `batch_tasks.errors.FINAL_ERRORS` says.
+"harmless": the job already ended with the node's code as its reason; a retry meets the same failure, posts it
+again, and the app ignores a message for an ended job. A failed post (storage) exits with storage's code instead.
 
 On exit 0 the task deletes its input (`input.jpg`, about 2 MB for a 12 MP photo): Batch keeps a task's folder
 on the node's temporary disk for the task's retention time (a day) after it ends, and at a node's pace the

@@ -57,7 +57,7 @@ class Loaded:
 
 
 Loader = Callable[[Path], ServedModel]
-Downloader = Callable[[str, str, Path], None]  # raises UnknownModel or ModelUnavailable
+Downloader = Callable[[str, str, Path], None]  # raises UnknownModel, ModelUnavailable or storage_permanent
 
 
 def _one_photo_can_cause(exc: Exception) -> bool:
@@ -250,7 +250,7 @@ class Registry:
         except OSError as exc:  # the node's own disk (full, read-only): this model's failure, not the server's
             error = ModelUnavailable(f"model {model_id} could not be written to {folder}: {exc}")
             raise self._failing(model_id, error) from exc
-        return folder  # a download that failed raised UnknownModel or ModelUnavailable itself
+        return folder  # a download that failed raised its own code (see `Downloader`)
 
     def _failing(self, model_id: str, error: NodeError) -> NodeError:
         """`error`, recorded as the model's failed load: `_warm` raises it again until the retry wait is over."""

@@ -34,7 +34,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from batch_tasks import protocol, telemetry
-from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError, UnknownModel
+from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError
 from batch_tasks.models import serving
 from batch_tasks.models.serving import KindResult
 from batch_tasks.node import gauges, inputs, jobs
@@ -78,8 +78,12 @@ class NodeServer:
     def _download(self, name: str, version: str, dest: Path) -> None:
         try:
             AzureResultStore.from_settings(self.settings.storage).download_model(name, version, dest)
-        except NodeError as exc:  # storage's codes, as the registry's: a refusal means no such model
-            raise (ModelUnavailable(exc.message) if exc.transient else UnknownModel(exc.message)) from exc
+        except NodeError as exc:
+            if exc.transient:  # storage did not answer: the version may download on the next attempt
+                raise ModelUnavailable(exc.message) from exc
+            # UnknownModel (no such version: final for the job), or storage_permanent: storage refused this node
+            # (a role not yet assigned, no `models` container), which says nothing of the model and is not final.
+            raise
 
     async def warm(self) -> None:
         await asyncio.to_thread(self.pool.prime)

@@ -24,7 +24,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from batch_tasks.artifacts import RESULTS, overlay_path, result_path
 from batch_tasks.azure_retry import code_of, may_succeed_later, status_of, translating
-from batch_tasks.errors import NodeError, storage_error
+from batch_tasks.errors import NodeError, UnknownModel, storage_error
 from batch_tasks.models.manifest import parse
 from batch_tasks.node.settings import StorageSettings
 
@@ -113,13 +113,18 @@ class AzureResultStore:
     def download_model(self, name: str, version: str, dest: Path) -> None:
         """Copy the files `models/{name}/{version}/manifest.json` lists to `dest`, the manifest last (it is the
         folder's commit point). Other blobs under the version are left behind: only listed files are checked
-        against their SHA-256, and a graph would load an unlisted file beside it (external weights) unchecked."""
+        against their SHA-256, and a graph would load an unlisted file beside it (external weights) unchecked.
+
+        Raises:
+            UnknownModel when the registry's listing has no manifest for the version; a storage code when storage
+            refused or did not answer (a missing role or container is not an unknown model).
+        """
         container = self.blobs.get_container_client(MODELS)
         prefix = f"{name}/{version}/"
         with translated(f"downloading model {name}/{version}"):
             names = {b.name for b in container.list_blobs(name_starts_with=prefix)}
-            if prefix + "manifest.json" not in names:
-                raise storage_error(f"model {name}/{version} is not in the registry", transient=False)
+            if prefix + "manifest.json" not in names:  # the listing answered: no such version, on any node
+                raise UnknownModel(f"model {name}/{version} is not in the registry")
             manifest = container.download_blob(prefix + "manifest.json", timeout=_TIMEOUT_S).readall()
             dest.mkdir(parents=True, exist_ok=True)
             for relative in _listed(manifest):

@@ -25,9 +25,11 @@ MAX_BODY = 8 * 1024 * 1024
 
 
 class Service:
-    def __init__(self, store: Store, account: str, key: str, url: str, engine: Engine) -> None:
+    def __init__(
+        self, store: Store, account: str, key: str, url: str, engine: Engine, *, active_job_quota: int
+    ) -> None:
         self.store, self.account, self.key, self.url = store, account, key, url
-        self.engine = engine
+        self.engine, self.active_job_quota = engine, active_job_quota
 
     def changed(self) -> None:
         """Persist a change before it is acknowledged, and let the engine act on it at once."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Self
 
 from emulators.batch_service.identity import STORAGE_SETTING
-from emulators.batch_service.server import DEFAULT_ACCOUNT, account_key
+from emulators.batch_service.server import DEFAULT_ACCOUNT, DEFAULT_ACTIVE_JOB_QUOTA, account_key
 from emulators.child_process import READY_TIMEOUT_S, ChildProcess
 
 NAME = "the Batch service"
@@ -40,13 +40,15 @@ class BatchServiceProcess(ChildProcess):
         account_key: str | None = None,
         repo_root: Path | None = None,
         identity_storage: str | None = None,
+        active_job_quota: int = DEFAULT_ACTIVE_JOB_QUOTA,
     ) -> None:
         self.data_dir, self.port = data_dir, port
         self.time_scale, self.boot_delay_s, self.account = time_scale, boot_delay_s, account
         self._given_key, self.repo_root = account_key, repo_root
         self.identity_storage = identity_storage
         args = [sys.executable, "-m", "sitelens", "batch", "serve", "--port", str(port), "--data", str(data_dir),
-                "--account", account, "--time-scale", str(time_scale), "--boot-delay", str(boot_delay_s)]  # fmt: skip
+                "--account", account, "--time-scale", str(time_scale), "--boot-delay", str(boot_delay_s),
+                "--active-job-quota", str(active_job_quota)]  # fmt: skip
         env = {**os.environ, STORAGE_SETTING: identity_storage} if identity_storage else None
         super().__init__(NAME, args, log_file=log_file, cwd=repo_root, env=env, stop_timeout_s=STOP_TIMEOUT_S,
                          poll_s=0.05)  # fmt: skip
@@ -65,11 +67,12 @@ class BatchServiceProcess(ChildProcess):
         boot_delay_s: float = 30.0,
         timeout_s: float = READY_TIMEOUT_S,
         identity_storage: str | None = None,
+        active_job_quota: int = DEFAULT_ACTIVE_JOB_QUOTA,
     ) -> BatchServiceProcess:
         """Construct and start in one call; raises `ChildFailed` (with its log's tail) if it does not come up."""
         service = cls(data_dir, port, log_file, time_scale=time_scale, boot_delay_s=boot_delay_s,
                       account=account_name, account_key=account_key, repo_root=repo_root,
-                      identity_storage=identity_storage)  # fmt: skip
+                      identity_storage=identity_storage, active_job_quota=active_job_quota)  # fmt: skip
         return service.start(timeout_s)
 
     @property

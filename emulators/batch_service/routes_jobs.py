@@ -1,4 +1,9 @@
-"""Jobs: create, get, list, update (PATCH) and replace (PUT), terminate, delete, task counts."""
+"""Jobs: create, get, list, update (PATCH) and replace (PUT), terminate, delete, task counts.
+
+The account's quota of active jobs is Azure's: a job counts until it is completed (terminated, or ended by
+its own rules) or deleted, and a create past the quota is refused with 409 `ActiveJobAndScheduleQuotaReached`
+(this service has no job schedules, which Azure counts too).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ async def create_job(request: web.Request) -> web.StreamResponse:
     body = await body_of(request)
     if str(body.get("id", "")).lower() in s.store.jobs:
         raise BatchError("JobExists")
+    if sum(1 for job in s.store.jobs.values() if job["state"] != "completed") >= s.active_job_quota:
+        raise BatchError("ActiveJobAndScheduleQuotaReached")
     job = documents.new_job(body, s.url)
     s.store.jobs[job["id"].lower()] = job
     s.store.tasks[job["id"].lower()] = {}

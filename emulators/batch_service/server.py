@@ -21,6 +21,9 @@ from emulators.batch_service.store import Store
 log = logging.getLogger(__name__)
 DEFAULT_ACCOUNT = "sitelenslocal"
 DEFAULT_PORT = 8765
+# Azure's default quota of active jobs and job schedules per Batch account (100 to 300 by region, up to 1,000
+# on request): a client that keeps too many jobs active meets `ActiveJobAndScheduleQuotaReached` here too.
+DEFAULT_ACTIVE_JOB_QUOTA = 100
 KEY_FILE = "account.key"
 
 
@@ -32,6 +35,7 @@ class ServiceOptions:
     key: str | None = None
     time_scale: float = 1.0
     boot_delay: timedelta = timedelta(seconds=30)
+    active_job_quota: int = DEFAULT_ACTIVE_JOB_QUOTA
 
 
 def account_key(data_dir: Path, given: str | None = None) -> str:
@@ -69,7 +73,7 @@ async def serve(options: ServiceOptions, stop: asyncio.Event) -> None:
         store, options.data_dir, account=options.account, account_url=url, clock=clock, boot_delay=options.boot_delay
     )
     engine.recover()  # before the port opens: a client never sees the previous run's leftovers
-    service = Service(store, options.account, key, url, engine)
+    service = Service(store, options.account, key, url, engine, active_job_quota=options.active_job_quota)
     runner = web.AppRunner(service.application(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", options.port).start()

@@ -30,7 +30,7 @@ STATUS = {
     "ResourceNotFound": 404, "PoolNotFound": 404, "JobNotFound": 404, "TaskNotFound": 404, "NodeNotFound": 404,
     "TaskExists": 409, "JobExists": 409, "PoolExists": 409, "JobCompleted": 409, "JobNotActive": 409,
     "JobBeingDeleted": 409, "JobBeingTerminated": 409, "TaskCompleted": 409, "PoolBeingDeleted": 409,
-    "PoolBeingResized": 409, "OperationInvalidForCurrentState": 409,
+    "PoolBeingResized": 409, "OperationInvalidForCurrentState": 409, "ActiveJobAndScheduleQuotaReached": 409,
     "RequestBodyTooLarge": 413,
     "InternalError": 500,
     "TooManyEnableAutoScaleRequests": 503,
@@ -59,6 +59,8 @@ MESSAGES = {
     "TaskCompleted": "The specified task is already in a completed state.",
     "PoolBeingDeleted": "The specified pool has been marked for deletion and is being reclaimed.",
     "PoolBeingResized": "The specified pool is currently being resized.",
+    "ActiveJobAndScheduleQuotaReached": "The specified account has reached the maximum number of active jobs and "
+    "job schedules.",
     "RequestBodyTooLarge": "The request body is too large and exceeds the maximum permissible limit.",
     "TooManyEnableAutoScaleRequests": "The number of requests to enable autoscale on the pool exceeded the limit; "
     "requests must be at least 30 seconds apart.",

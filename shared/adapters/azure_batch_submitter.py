@@ -1,14 +1,15 @@
 """TaskSubmitter on Azure Batch (azure-batch 15.x `BatchClient`): one task per job, task id = job id.
 
-Batch jobs are one per model version and UTC day, created on demand (`JobExists` from a racing instance is
-fine), and terminated, then deleted, by the reconciler's first step once their day is old; a task that
-already exists counts as submitted, so a redelivered photo never runs twice. Batch answers 409 for more than
-those two races, and the rest are read by their code (`_refused`): a Batch job that takes no more tasks
-(completed, or being terminated) is PermanentError `batch_refused`, since no retry reopens it; a job being
-deleted, or the account's quota of active jobs spent, is a TransientError, since a later try creates the job
-afresh or finds the quota freed as older jobs are terminated. Tasks run as the pool-scope auto user (the
-same uid as the node server, so they can reach its socket) without elevation, with a wall-clock bound and a
-retry count; the input is a resource file.
+Batch jobs are one per UTC day for every model (`shared.jobs.ids.batch_job_id`; the task's environment names
+its model), created on demand (`JobExists` from a racing instance is fine), and terminated, then deleted, by
+the reconciler's first step once their day is old, the per-model days an earlier release made included; a
+task that already exists counts as submitted, so a redelivered photo never runs twice. Batch answers 409 for
+more than those two races, and the rest are read by their code (`_refused`): a Batch job that takes no more
+tasks (completed, or being terminated) is PermanentError `batch_refused`, since no retry reopens it; a job
+being deleted, or the account's quota of active jobs spent, is a TransientError, since a later try creates
+the job afresh or finds the quota freed as older jobs are terminated. Tasks run as the pool-scope auto user
+(the same uid as the node server, so they can reach its socket) without elevation, with a wall-clock bound
+and a retry count; the input is a resource file.
 
 Each task's environment carries its job's secret (`SITELENS_TASK_TOKEN`), which its completion message
 echoes: the app believes only messages that carry it (`shared.jobs.completion`). It is never logged here.
@@ -41,7 +42,10 @@ from shared.pipeline_settings import INPUT_FILE, TASK_TIMEOUT
 
 log = logging.getLogger(__name__)
 TASK_TOKEN = "SITELENS_TASK_TOKEN"  # noqa: S105 (a variable's name): the job's secret, which batch_tasks/task.py sends
-_DAY = re.compile(r"^sitelens-.+-(\d{8})$")
+TASK_MODEL = "SITELENS_MODEL"  # the model the task runs, which batch_tasks/task.py reads
+# A day's Batch job: `sitelens-20261122`, or an earlier release's `sitelens-ocr-ppocrv4-20261122` (one per model
+# version), still in the account after an upgrade and closed by the same rule.
+_DAY = re.compile(r"^sitelens-(?:.+-)?(\d{8})$")
 _STATES = {
     "active": TaskState.ACTIVE,
     "preparing": TaskState.RUNNING,
@@ -54,8 +58,9 @@ _LATER = frozenset({"JobBeingDeleted", "ActiveJobAndScheduleQuotaReached"})  # a
 # What `cancel` finds done already: the task ended, or its Batch job is ending or going, which takes it
 # out of scheduling (a terminated job's waiting tasks are never scheduled).
 _ENDED = frozenset({"TaskCompleted", "JobCompleted", "JobBeingTerminated", "JobBeingDeleted"})
-# Old completed days deleted by one call: a deployment's first run after an upgrade may find a day per model
-# since it began, and a call a few seconds long leaves the reconciler's run its budget; the rest go next run.
+# Old completed days deleted by one call: a deployment's first run after an upgrade may find a day (a day per
+# model, from an earlier release) since it began, and a call a few seconds long leaves the reconciler's run its
+# budget; the rest go next run.
 JOB_DELETES_PER_CALL = 50
 
 
@@ -110,21 +115,30 @@ class BatchTaskSubmitter:
         """Whether the task under this id was an earlier job's, now deleted so the job's own can be created. An id
         comes back only after its job was erased (`sitelens erase`) and the photo sent again the same day: the
         old task, finished, would count as this job's and the reconciler would fail it `result_missing`. Told
-        apart by the job's secret; a task without one (an earlier release's) counts as this job's."""
+        apart by the job's secret; a task without one (an earlier release's) counts as this job's.
+
+        The job's own task running another model is a Conflict: a day's Batch job holds every model's tasks, so
+        the id cannot stand for this request as well, and a job's model is recorded before its task is
+        submitted, so a pass asking for another one read the job before that record (a Conflict has ingestion
+        read it again)."""
         if not request.task_token:
             return False
         try:
             existing = call(f"task {request.job_id}", self.client.get_task, request.batch_job_id, request.job_id)
         except NotFound:
             return True  # deleted meanwhile: create it
-        token = next((e.value for e in existing.environment_settings or [] if e.name == TASK_TOKEN), None)
-        if token is None or hmac.compare_digest(token, request.task_token):
-            return False
-        log.warning("task %s in %s belongs to an erased job of the same id: replacing it", request.job_id,
-                    request.batch_job_id)  # fmt: skip
-        with contextlib.suppress(NotFound):
-            call(f"task {request.job_id}", self.client.delete_task, request.batch_job_id, request.job_id)
-        return True
+        env = {e.name: e.value for e in existing.environment_settings or []}
+        token = env.get(TASK_TOKEN)
+        if token is not None and not hmac.compare_digest(token, request.task_token):
+            log.warning("task %s in %s belongs to an erased job of the same id: replacing it", request.job_id,
+                        request.batch_job_id)  # fmt: skip
+            with contextlib.suppress(NotFound):
+                call(f"task {request.job_id}", self.client.delete_task, request.batch_job_id, request.job_id)
+            return True
+        if env.get(TASK_MODEL, request.model) != request.model:
+            raise Conflict(f"task {request.job_id} in Batch job {request.batch_job_id} runs model "
+                           f"{env[TASK_MODEL]}, not {request.model}")  # fmt: skip
+        return False
 
     def _task(self, request: TaskRequest) -> models.BatchTaskCreateOptions:
         identity, url = None, request.input_url
@@ -134,7 +148,7 @@ class BatchTaskSubmitter:
         env = {
             TASK_TIMEOUT: str(task_timeout_s(self.spec.max_wall_clock)),
             **self.spec.environment,
-            "SITELENS_MODEL": request.model,
+            TASK_MODEL: request.model,
             "SITELENS_JOB_ID": request.job_id,
         }
         if request.traceparent:  # the task joins the photo's trace (docs/telemetry.md)
@@ -218,8 +232,8 @@ class BatchTaskSubmitter:
     def delete_jobs_before(self, day: date) -> int:
         """Delete sitelens' completed Batch jobs of days before `day`, oldest first, at most `JOB_DELETES_PER_CALL`
         (the rest next time); returns how many. Batch keeps a completed job and every task record in it (each
-        task's environment and input URL) until the job is deleted, and its listings grow by a job a day per
-        model. Not waited for: the service deletes the tasks on its own; one already gone or going is done."""
+        task's environment and input URL) until the job is deleted, and its listings grow by a job a day. Not
+        waited for: the service deletes the tasks on its own; one already gone or going is done."""
         done = 0
         for job_id in self._day_jobs("completed", day)[:JOB_DELETES_PER_CALL]:
             try:

@@ -1,10 +1,10 @@
 """The Batch pool as `GET /pool` shows it: nodes wanted and present, tasks waiting, and what went wrong.
 
 Reads only, all bounded: the pool (one call), its node counts by state (one call), and the task counts of
-the active Batch jobs on the pool (one call each; sitelens keeps one Batch job per model and day and the
-reconciler terminates past days', so a few; at most `MAX_JOBS` are read and `jobs_truncated` says when
-more were active). Pending tasks are the ones the autoscale formula's `$PendingTasks` counts: active plus
-running.
+the active Batch jobs on the pool (one call each; sitelens keeps one Batch job a day and the reconciler
+terminates past days', so three, with an earlier release's per-model days for a while after an upgrade; at
+most `MAX_JOBS` are read and `jobs_truncated` says when more were active). Pending tasks are the ones the
+autoscale formula's `$PendingTasks` counts: active plus running.
 """
 
 from __future__ import annotations

@@ -45,7 +45,16 @@ from shared.jobs.ports import JobStore, PhotoStore
 from shared.jobs.result_kinds import READ_ERRORS, UNKNOWN, summarise
 
 log = logging.getLogger(__name__)
-NODE_ERRORS = {"bad_input": "bad_input", "too_large": "bad_input", "model_output_invalid": "model_output_invalid"}
+# A failed completion's node code → the job's reason. A node posts one only for a code final for the job
+# (`batch_tasks.errors.FINAL_ERRORS`); any other code comes from a node a release ahead of the app, and fails the
+# job `inference_failed` (the catch-all) with the node's code leading the detail, never under another code's name.
+NODE_ERRORS = {
+    "bad_input": "bad_input",
+    "too_large": "bad_input",
+    "model_output_invalid": "model_output_invalid",
+    "unknown_model": "unknown_model",
+    "model_not_served": "model_not_served",
+}
 
 
 @dataclass(frozen=True)
@@ -141,8 +150,11 @@ class Completion:
             return self.finisher.publish(job)
         started = {"started_at": message.started_at} if message.started_at and not job.started_at else {}
         if message.outcome == "failed":
-            reason = NODE_ERRORS.get(message.error_code or "", "inference_failed")
-            done = self.finisher.finish(job, JobState.FAILED, reason=reason, detail=message.error_message,
+            code = message.error_code or ""
+            reason, detail = NODE_ERRORS.get(code), message.error_message
+            if reason is None:
+                reason, detail = "inference_failed", f"{code or 'no code'}: {detail or ''}".strip()
+            done = self.finisher.finish(job, JobState.FAILED, reason=reason, detail=detail,
                                         **_known(message.attempt, job), **started)  # fmt: skip
             self.complete_followers(done)
             return done

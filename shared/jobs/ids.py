@@ -4,7 +4,8 @@
   service, so the id is known before the upload (the upload reply's `job_hint`) and one name is one job:
   a later write under the name is recorded on that job, never a second one. A retry of a FAILED job gets
   an id of its own, from the name and the id it retries;
-- Batch task id = job id; Batch job id: one per model version and UTC day;
+- Batch task id = job id; Batch job id: one per UTC day, whatever the model (the task's environment names
+  its model), so the account's quota of active jobs holds a few days whatever the number of versions routed;
 - result, overlay and derived paths: from the job id, built by `batch_tasks.artifacts` (the node writes
   where the app reads; re-exported here); webhook event id: from the job id and its terminal state.
 """
@@ -23,7 +24,6 @@ __all__ = [
     "overlay_path", "result_path", "same_version",
 ]  # fmt: skip
 
-_BATCH_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 JOB_ID = re.compile(r"j_[a-z2-7]{26}")  # used with fullmatch: `$` would let a trailing newline pass
 
 
@@ -49,16 +49,14 @@ def content_key(sha256: str, model: str) -> str:
     return f"{sha256}~{model.replace('/', '~')}"  # table keys take no '/'; model names have no '~'
 
 
-def batch_job_id(model: str, day: date) -> str:
-    """`sitelens-ocr-ppocrv4-20261122`: Batch ids allow letters, digits, '-' and '_' up to 64 characters.
+def batch_job_id(day: date) -> str:
+    """`sitelens-20261122`: the Batch job of every task submitted for photos received that UTC day.
 
-    The day always ends it (the submitter closes a day's jobs by it): a model id too long for the rest is cut
-    and tagged with a hash of the whole id, so two long ids that share a beginning stay apart."""
-    safe = _BATCH_UNSAFE.sub("-", model)
-    room = 64 - len("sitelens--YYYYMMDD")
-    if len(safe) > room:
-        safe = f"{safe[: room - 9]}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
-    return f"sitelens-{safe}-{day:%Y%m%d}"
+    One Batch job per day, not per model and day: Batch counts active jobs against the account's quota (100
+    to 300 by default) and a day's job stays active until the reconciler closes it, so a job per model version
+    filled the quota once a few dozen versions were routed, and then every new model-day was refused. The day
+    ends the id, as it ended the per-model ids an earlier release made, which the submitter still closes."""
+    return f"sitelens-{day:%Y%m%d}"
 
 
 def event_id(job_id: str, state: str) -> str:

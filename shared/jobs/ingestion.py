@@ -9,13 +9,13 @@ recorded on the job (`later_writes`, a warning in the log) and never processed. 
 gone before validation has read it, the job ends FAILED `overwritten` (deleted: `photo_missing`).
 
 Every step is safe to repeat: the record is created only if absent, the derived input and the Batch task
-have deterministic names (the Batch job from the job's own receipt day, so a redelivery after midnight finds
-the same task, and from its model, recorded on the job with its bytes before the content claim and the task
-name it, so a pass on an instance whose routing differs, or after routing changed, finds it too), and
-`TaskExists` counts as success. A transient failure (storage, Batch) raises, so the host retries the
-delivery; the job stays RECEIVED until submission succeeds, and the reconciler re-drives it if every delivery
-is lost. A Batch job that takes no more tasks (its day closed while the photo waited) fails the job
-`batch_refused` at once: no delivery could change that.
+have deterministic names (the Batch job from the job's own receipt day alone, whatever the model, so a
+redelivery after midnight finds the same task; the model goes in the task's environment, and is recorded on
+the job with its bytes before the content claim and the task, so a pass on an instance whose routing differs,
+or after routing changed, submits the same one), and `TaskExists` counts as success. A transient failure
+(storage, Batch) raises, so the host retries the delivery; the job stays RECEIVED until submission succeeds,
+and the reconciler re-drives it if every delivery is lost. A Batch job that takes no more tasks (its day
+closed while the photo waited) fails the job `batch_refused` at once: no delivery could change that.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ class Ingestion:
         """Submit the Batch task (an existing task counts), and record QUEUED with where it went; or FAILED
         `batch_refused` when the job's Batch job takes no more tasks, which no later delivery could change."""
         model = model or self.model_for(job)
-        batch_job = ids.batch_job_id(model, job.received_at.date())
+        batch_job = ids.batch_job_id(job.received_at.date())
         if job.task_token is None:  # recorded without one (an earlier release): on the job before any task has it
             job = self.store.update(replace(job, task_token=new_task_token()))
         # Inside a job's span (ingest, the reconciler's re-drive) under it; else in the photo's trace.

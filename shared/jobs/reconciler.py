@@ -49,6 +49,7 @@ from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, Task
 
 log = logging.getLogger(__name__)
 BATCH_JOB_RETENTION_DAYS = 2  # a day's Batch job is terminated 2 days on, past the 24 h bound of its photos
+# (so sitelens holds 3 active Batch jobs, one a day for every model, against the account's quota of 100+)
 # ...and deleted 7 days on, with its task records (their environment and input URL), which Batch keeps until then:
 # long past any photo's bound and the termination, and a week for an operator to look at a day's tasks.
 BATCH_JOB_DELETE_DAYS = 7

@@ -108,10 +108,10 @@ class Pipeline:
         client = self.stack.pool().client()
         return [t for j in client.list_jobs() for t in client.list_tasks(j.id) if t.id == job_id]
 
-    def ensure_batch_job(self, model: str = "ocr/ppocrv4") -> None:
-        """Today's Batch job for `model`, which the app creates on its first submission of the day."""
+    def ensure_batch_job(self) -> None:
+        """Today's Batch job, which the app creates on its first submission of the day."""
         client = self.stack.pool().client()
-        job = models.BatchJobCreateOptions(id=batch_job_id(model, datetime.now(UTC).date()),
+        job = models.BatchJobCreateOptions(id=batch_job_id(datetime.now(UTC).date()),
                                            pool_info=models.BatchPoolInfo(pool_id=POOL_ID))  # fmt: skip
         with contextlib.suppress(ResourceExistsError):
             client.create_job(job)

@@ -13,6 +13,7 @@ from azure.batch import BatchClient, models
 
 from emulators.azurite import free_port
 from emulators.batch_service.launcher import BatchServiceProcess
+from emulators.batch_service.server import DEFAULT_ACTIVE_JOB_QUOTA
 from tests.integration.batch_service.helpers import client_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -20,9 +21,13 @@ TIME_SCALE = 120.0  # 30 s samples every 0.25 s, a 5-minute evaluation interval 
 BOOT_S = 30.0  # emulated: 0.25 s real
 
 
-def launch(folder: Path, time_scale: float = TIME_SCALE, boot_delay_s: float = BOOT_S) -> BatchServiceProcess:
+def launch(
+    folder: Path, time_scale: float = TIME_SCALE, boot_delay_s: float = BOOT_S,
+    active_job_quota: int = DEFAULT_ACTIVE_JOB_QUOTA,
+) -> BatchServiceProcess:  # fmt: skip
     return BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log",
-                                      time_scale=time_scale, boot_delay_s=boot_delay_s)  # fmt: skip
+                                      time_scale=time_scale, boot_delay_s=boot_delay_s,
+                                      active_job_quota=active_job_quota)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,10 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., BatchServiceProcess]
     """Start a service of the test's own (stopped after the test)."""
     started: list[BatchServiceProcess] = []
 
-    def start(time_scale: float = TIME_SCALE, boot_delay_s: float = BOOT_S) -> BatchServiceProcess:
-        started.append(launch(tmp_path / f"batch{len(started)}", time_scale, boot_delay_s))
+    def start(
+        time_scale: float = TIME_SCALE, boot_delay_s: float = BOOT_S, active_job_quota: int = DEFAULT_ACTIVE_JOB_QUOTA
+    ) -> BatchServiceProcess:
+        started.append(launch(tmp_path / f"batch{len(started)}", time_scale, boot_delay_s, active_job_quota))
         return started[-1]
 
     yield start

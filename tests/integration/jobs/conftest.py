@@ -1,5 +1,9 @@
-"""The local Batch service for the job tests that submit to it: one per module, and a client for it; and a job
-store of either kind, the real one on Azurite and the in-memory fake, for tests that hold the two to one contract."""
+"""The local Batch service for the job tests that submit to it: one per test, and a client for it; and a job
+store of either kind, the real one on Azurite and the in-memory fake, for tests that hold the two to one contract.
+
+One service per test, not per module: a day's Batch job (`sitelens-{day}`) serves every model, so tests sharing a
+service would share it whatever their models and pools, and one test's termination of it (or its reconciler's,
+days on) would refuse the next test's tasks. A service starts in well under a second."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from tests.unit.jobs.fakes import MemoryJobStore
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def batch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
     folder = tmp_path_factory.mktemp("batch")
     with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log") as svc:

@@ -2,8 +2,9 @@
 TableJobStore and BlobPhotoStore on Azurite, the webhook outbox on Azurite's tables and queues, the real
 azure-batch client against the local Batch service. Only the clock is the test's, so a test can move time on.
 
-Each world has a table prefix, a site, a pool and a default model of its own, so tests sharing one Azurite
-and one Batch service never see each other's jobs, photos or Batch jobs. The pool has no nodes: a submitted
+Each world has a table prefix, a site, a pool and a default model of its own, so tests sharing one Azurite never
+see each other's jobs or photos, and the test's own Batch service (conftest.py): a day's Batch job serves every
+model, so only a service of its own keeps a test's Batch jobs its own. The pool has no nodes: a submitted
 task waits in the queue, as it does through an outage. Routing stays out of it (NoRoutes): `models/routing.json`
 is one blob for the whole Azurite, which another test may write.
 """

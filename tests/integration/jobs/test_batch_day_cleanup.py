@@ -1,6 +1,7 @@
 """A reconcile run ends and deletes old Batch days on the local Batch service, through the real azure-batch
-client: a day's job is terminated two days on and, once completed, deleted seven days on with its tasks; recent
-days, and jobs that are not sitelens' days, are left as they are."""
+client: a day's job is terminated two days on and, once completed, deleted seven days on with its tasks, and so
+is a day of one model an earlier release made (`sitelens-{model}-{day}`), still in the account after an upgrade;
+recent days, and jobs that are not sitelens' days, are left as they are."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ from tests.integration.jobs.real_world import RealWorld
 pytestmark = pytest.mark.integration
 
 
-def day_job(world: RealWorld, client: BatchClient, model: str, day: date, *, completed: bool) -> str:
-    """The Batch job sitelens makes for `model` on `day`, holding one task; terminated (completed) if asked."""
-    job_id = ids.batch_job_id(model, day)
+def day_job(world: RealWorld, client: BatchClient, job_id: str, day: date, *, completed: bool) -> str:
+    """A Batch job of `day` named `job_id`, holding one task; terminated (completed) if asked."""
     pool = models.BatchPoolInfo(pool_id=world.submitter.spec.pool_id)
     client.create_job(models.BatchJobCreateOptions(id=job_id, pool_info=pool))
     client.create_task(job_id, models.BatchTaskCreateOptions(id=f"j_{day:%Y%m%d}", command_line="true"))
@@ -47,8 +47,11 @@ def state_of(client: BatchClient, job_id: str) -> str:
 def test_a_run_terminates_old_days_deletes_older_completed_ones_and_keeps_the_rest(real_world, batch_client, unique):
     today = real_world.clock().date()
 
-    def day(days_ago: int, *, completed: bool) -> str:
-        return day_job(real_world, batch_client, f"ocr/{unique}", today - timedelta(days=days_ago), completed=completed)
+    def day(days_ago: int, *, completed: bool, model: str | None = None) -> str:
+        """The day's Batch job, or the per-model one of an earlier release for `model`."""
+        when = today - timedelta(days=days_ago)
+        job_id = ids.batch_job_id(when) if model is None else f"sitelens-{model}-{when:%Y%m%d}"
+        return day_job(real_world, batch_client, job_id, when, completed=completed)
 
     jobs = {
         "completed, past the deletion bound": day(BATCH_JOB_DELETE_DAYS + 1, completed=True),
@@ -59,7 +62,12 @@ def test_a_run_terminates_old_days_deletes_older_completed_ones_and_keeps_the_re
         "active, past the termination bound": day(BATCH_JOB_RETENTION_DAYS + 1, completed=False),
         "active, on the termination bound": day(BATCH_JOB_RETENTION_DAYS, completed=False),
         "active, today": day(0, completed=False),
-    }
+        "one model's, completed, past the deletion bound": day(BATCH_JOB_DELETE_DAYS + 2, completed=True,
+                                                               model=f"ocr-{unique}"),
+        "one model's, active, past the termination bound": day(BATCH_JOB_RETENTION_DAYS + 2, completed=False,
+                                                               model=f"ocr-{unique}"),
+        "one model's, active, today": day(0, completed=False, model=f"ocr-{unique}"),
+    }  # fmt: skip
     foreign = f"nightly-export-{unique}-20261001"  # another system's job in the same account, as old
     pool = models.BatchPoolInfo(pool_id=real_world.submitter.spec.pool_id)
     batch_client.create_job(models.BatchJobCreateOptions(id=foreign, pool_info=pool))
@@ -78,6 +86,9 @@ def test_a_run_terminates_old_days_deletes_older_completed_ones_and_keeps_the_re
         "active, past the termination bound": "completed",  # terminated, kept until its own week is out
         "active, on the termination bound": "active",
         "active, today": "active",
+        "one model's, completed, past the deletion bound": "deleted",
+        "one model's, active, past the termination bound": "completed",
+        "one model's, active, today": "active",
     }
     assert state_of(batch_client, foreign) == "completed"
     long_past = jobs["completed, long past it"]

@@ -3,7 +3,7 @@
 Ingestion and the reconciler run on the real parts (tests/integration/jobs/real_world.py): the job store,
 photos and webhook outbox on Azurite, the BatchTaskSubmitter on the local Batch service; only the clock is the
 test's. Pools have no nodes, so a submitted task waits in the queue, as it does through an outage; each test
-routes photos to a model of its own, so its Batch jobs are its own.
+has a Batch service of its own, so its Batch jobs are its own.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from emulators.batch_service.identity import NODE_IDENTITY_ID
 from emulators.batch_service.launcher import BatchServiceProcess
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
 from shared.adapters.azure_photo_store import BlobPhotoStore
-from shared.errors import TransientError
+from shared.errors import Conflict, TransientError
 from shared.jobs import ids
 from shared.jobs.ports import TaskRequest, TaskState, TaskView
 from tests.support.waiting import wait_for
@@ -59,11 +59,17 @@ def photos(storage_connection: str) -> BlobPhotoStore:
     return store
 
 
+def batch_job(unique: str, day: date = DAY) -> str:
+    """A Batch job of the test's own for `day`, in the per-model shape an earlier release used: the day's own
+    (`ids.batch_job_id`) is one for the whole account, which this module's tests share."""
+    return f"sitelens-ocr-{unique}-{day:%Y%m%d}"
+
+
 def request(unique: str, n: int, photos: BlobPhotoStore) -> TaskRequest:
     """A request whose input is a real derived blob on Azurite, downloaded by Batch as the pool's identity."""
     job_id = ids.job_id_for(f"{unique}/{n}")
     photos.put_derived(job_id, b"\xff\xd8\xff jpeg")
-    return TaskRequest(job_id, ids.batch_job_id(f"ocr/{unique}", DAY), "ocr/ppocrv4", photos.derived_url(job_id))
+    return TaskRequest(job_id, batch_job(unique), "ocr/ppocrv4", photos.derived_url(job_id))
 
 
 def completed(submitter: BatchTaskSubmitter, req: TaskRequest) -> TaskView:
@@ -108,6 +114,21 @@ def test_a_finished_task_of_an_erased_job_with_the_same_id_is_replaced_not_count
     assert [t.id for t in client.list_tasks(new.batch_job_id)] == [new.job_id]
 
 
+def test_the_same_job_again_is_its_task_and_the_same_job_with_another_model_is_a_conflict(client, unique, photos):
+    """A day's Batch job holds every model's tasks, so a task id is unique across models for the day: the job's
+    task is the one submitted before only when it runs the same model."""
+    submitter = submitter_for(client, unique, "true")
+    req = replace(request(unique, 5, photos), task_token="the-jobs-secret")
+    for _ in range(3):
+        submitter.submit(req)  # redeliveries: the job's own task, counted as submitted
+    with pytest.raises(Conflict) as caught:
+        submitter.submit(replace(req, model="ocr/other"))
+    assert "ocr/ppocrv4" in str(caught.value) and "ocr/other" in str(caught.value)
+    (task,) = client.list_tasks(req.batch_job_id)
+    env = {e.name: e.value for e in task.environment_settings or []}
+    assert (task.id, env["SITELENS_MODEL"], env["SITELENS_TASK_TOKEN"]) == (req.job_id, req.model, req.task_token)
+
+
 def test_the_input_is_read_as_the_pools_identity_with_no_sas(client, unique, photos):
     check = "import sys; sys.exit(0 if open('input.jpg', 'rb').read() == b'\\xff\\xd8\\xff jpeg' else 1)"
     command = f'{sys.executable} -c "{check}"'
@@ -149,13 +170,18 @@ def test_a_failing_task_shows_batchs_failure_after_its_retries(client, unique, p
 
 def test_a_missing_task_and_old_batch_jobs(client, unique):
     submitter = submitter_for(client, unique, "true")
-    assert submitter.view(ids.batch_job_id(f"ocr/{unique}", DAY), "j_nothing").state is TaskState.MISSING
-    old = ids.batch_job_id(f"ocr/{unique}", date(2026, 11, 1))
-    client.create_job(
-        models.BatchJobCreateOptions(id=old, pool_info=models.BatchPoolInfo(pool_id=submitter.spec.pool_id))
-    )
-    assert submitter.finish_jobs_before(DAY) >= 1
-    wait_for(lambda: client.get_job(old).state in ("terminating", "completed"), 30, "old job terminated")
+    assert submitter.view(batch_job(unique), "j_nothing").state is TaskState.MISSING
+    old_day = date(2026, 11, 1)
+    old = [ids.batch_job_id(old_day), batch_job(unique, old_day)]  # today's shape, and an earlier release's
+    for job_id in old:
+        pool = models.BatchPoolInfo(pool_id=submitter.spec.pool_id)
+        client.create_job(models.BatchJobCreateOptions(id=job_id, pool_info=pool))
+    assert submitter.finish_jobs_before(DAY) >= 2
+
+    def ending() -> bool:
+        return all(client.get_job(job_id).state in ("terminating", "completed") for job_id in old)
+
+    wait_for(ending, 30, "old days terminated")
 
 
 def test_an_unreachable_batch_service_is_transient(unique):

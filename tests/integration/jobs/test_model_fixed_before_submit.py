@@ -1,7 +1,7 @@
 """A delivery whose process dies after Batch took the task and before the job says so, on the real parts
 (tests/integration/jobs/real_world.py): the job's model is in the jobs table already, so the redelivery, routed
-elsewhere by then, finds the task in the recorded model's Batch job on the local Batch service and starts no
-second one in another Batch job (task ids are unique only within a Batch job)."""
+elsewhere by then, submits the recorded model again and finds its task in the day's Batch job on the local Batch
+service (which the submitter would answer with a Conflict for another model), and starts no second one."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ from tests.unit.jobs.test_model_fixed_before_submit import dies_recording_the_su
 pytestmark = pytest.mark.integration
 
 
-def tasks_in(batch: BatchClient, batch_job: str) -> list[str]:
-    """The task ids of one Batch job; none where the Batch job was never created."""
+def tasks_in(batch: BatchClient, batch_job: str) -> list[tuple[str, str | None]]:
+    """The (task id, model) pairs of one Batch job; none where the Batch job was never created."""
     try:
-        return sorted(task.id for task in batch.list_tasks(batch_job))
+        tasks = list(batch.list_tasks(batch_job))
     except ResourceNotFoundError:
         return []
+    env = [{e.name: e.value for e in task.environment_settings or []} for task in tasks]
+    return sorted((task.id, settings.get("SITELENS_MODEL")) for task, settings in zip(tasks, env, strict=True))
 
 
 def test_a_redelivery_after_routing_changed_finds_the_task_in_the_recorded_models_batch_job(
@@ -41,7 +43,7 @@ def test_a_redelivery_after_routing_changed_finds_the_task_in_the_recorded_model
     queued = world.ingestion.ingest(name)
     assert queued is not None
     day = queued.received_at.date()
-    assert tasks_in(batch_client, ids.batch_job_id(later, day)) == []
-    assert tasks_in(batch_client, ids.batch_job_id(first, day)) == [queued.id]
+    assert [job.id for job in batch_client.list_jobs()] == [ids.batch_job_id(day)]
+    assert tasks_in(batch_client, ids.batch_job_id(day)) == [(queued.id, first)]
     assert queued.state is JobState.QUEUED and queued.model == first
-    assert queued.batch_job_id == ids.batch_job_id(first, day)
+    assert queued.batch_job_id == ids.batch_job_id(day)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
 from tests.integration.node.conftest import Node, completion_messages
@@ -99,12 +101,20 @@ def test_usage_errors_exit_2_without_a_message(node: Node, storage: str, tmp_pat
     missing = node.task(job, str(tmp_path / "absent.jpg"))
     assert missing.returncode == 2
     assert "input_missing" in missing.stderr
-    unknown = node.task(job, str(_photo(tmp_path, "FAN")), env={"SITELENS_MODEL": "ocr/v0"})
-    assert unknown.returncode == 2
-    assert "unknown_model" in unknown.stderr
     no_id = node.task(env={"SITELENS_JOB_ID": ""})
     assert no_id.returncode == 2
     assert completion_messages(storage, job) == []
+
+
+def test_an_unknown_model_exits_2_and_posts_a_failed_completion(node: Node, storage: str, tmp_path: Path) -> None:
+    with contextlib.suppress(ResourceExistsError):  # the registry, as deployed; without it storage refuses the node
+        BlobServiceClient.from_connection_string(storage).create_container("models")
+    job = _job_id()
+    unknown = node.task(job, str(_photo(tmp_path, "FAN")), env={"SITELENS_MODEL": "ocr/v0"})
+    assert unknown.returncode == 2
+    assert "unknown_model" in unknown.stderr
+    [message] = completion_messages(storage, job)  # final for the job: told now, not after Batch's retries
+    assert (message["outcome"], message["error"]["code"]) == ("failed", "unknown_model")
 
 
 def test_the_naive_in_process_task_gives_the_same_text(node: Node, storage: str, tmp_path: Path) -> None:

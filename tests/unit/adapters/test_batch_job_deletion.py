@@ -1,7 +1,7 @@
 """BatchTaskSubmitter.delete_jobs_before over a stand-in for the azure-batch client: which listed jobs it deletes,
-in what order and how many a call, and which of Batch's refusals mean the job is already gone or going. The
-local Batch service deletes a job at once and never refuses, so these answers are scripted here; the whole
-cycle against it is tests/integration/jobs/test_batch_day_cleanup.py."""
+in what order and how many a call, and which of Batch's refusals mean the job is already gone or going; and which
+jobs finish_jobs_before terminates. The local Batch service deletes a job at once and never refuses, so these
+answers are scripted here; the whole cycle against it is tests/integration/jobs/test_batch_day_cleanup.py."""
 
 from __future__ import annotations
 
@@ -51,16 +51,39 @@ def submitter(batch: StandInBatch) -> BatchTaskSubmitter:
 
 def test_only_sitelens_days_before_the_day_are_deleted_oldest_first():
     batch = StandInBatch([
-        "sitelens-ocr-ppocrv4-20261110",
+        "sitelens-20261112",  # a day's job for every model
+        "sitelens-ocr-ppocrv4-20261110",  # an earlier release's day of one model, still there after an upgrade
         "sitelens-ocr-ppocrv4-20261115",  # the day itself: kept
+        "sitelens-20261115",
         "sitelens-cls-a-20261101",
         "sitelens-ocr-manual",  # not a day's job
         "nightly-export-20261101",  # another system's job in the same account
         "sitelens-ocr-ppocrv4-2026110",  # seven digits: no day
+        "sitelens-2026110",
     ])  # fmt: skip
-    assert submitter(batch).delete_jobs_before(DAY) == 2
-    assert batch.asked == ["sitelens-cls-a-20261101", "sitelens-ocr-ppocrv4-20261110"]
+    assert submitter(batch).delete_jobs_before(DAY) == 3
+    assert batch.asked == ["sitelens-cls-a-20261101", "sitelens-ocr-ppocrv4-20261110", "sitelens-20261112"]
     assert batch.filters == ["state eq 'completed'"]  # active or terminating days are never deleted
+
+
+class StandInActiveBatch(StandInBatch):
+    """The calls termination makes: a listing of active jobs, and a terminate per job."""
+
+    def begin_terminate_job(self, job_id: str, options: object) -> None:
+        self.asked.append(job_id)
+
+
+def test_old_days_are_terminated_in_both_shapes_of_id_and_the_rest_left_active():
+    """A day's Batch job serves every model; the per-model days an earlier release made are still in the account
+    after an upgrade and must leave the quota of active jobs by the same rule."""
+    batch = StandInActiveBatch([
+        "sitelens-20261113", "sitelens-ocr-ppocrv4-20261113",  # before the day: terminated
+        "sitelens-20261115", "sitelens-cls-a-20261115",  # the day itself: kept
+        "sitelens-ocr-manual", "nightly-export-20261101",  # no day of sitelens'
+    ])  # fmt: skip
+    assert submitter(batch).finish_jobs_before(DAY) == 2
+    assert sorted(batch.asked) == ["sitelens-20261113", "sitelens-ocr-ppocrv4-20261113"]
+    assert batch.filters == ["state eq 'active'"]
 
 
 def test_a_call_deletes_at_most_its_bound_the_oldest_and_leaves_the_rest_for_the_next():

@@ -17,7 +17,7 @@ from shared.errors import Conflict, PermanentError, TransientError
 from shared.jobs.ports import TaskRequest
 from tests.support.scripted_http import Answer, ScriptedServer
 
-BATCH_JOB = "sitelens-ocr-ppocrv4-20261122"
+BATCH_JOB = "sitelens-20261122"
 TASKS = f"/jobs/{BATCH_JOB}/tasks"
 TERMINATE = f"/jobs/{BATCH_JOB}/tasks/j_a/terminate"
 REQUEST = TaskRequest("j_a", BATCH_JOB, "ocr/ppocrv4", "http://127.0.0.1:1/derived/j_a/input.jpg")

@@ -12,7 +12,7 @@ from shared.jobs.ports import TaskRequest
 
 
 def environment(spec: TaskSpec) -> dict[str, str]:
-    request = TaskRequest("j_x", "sitelens-ocr-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x")
+    request = TaskRequest("j_x", "sitelens-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x")
     built = BatchTaskSubmitter(client=None, spec=spec)._task(request)  # type: ignore[arg-type]  # builds only
     return {e.name: e.value or "" for e in built.environment_settings or []}
 

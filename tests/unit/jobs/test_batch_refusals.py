@@ -38,7 +38,7 @@ def test_a_batch_job_that_takes_no_more_tasks_fails_the_job_at_once_without_retr
 
 
 def test_a_spent_quota_of_active_batch_jobs_is_retried_by_the_next_delivery(world):
-    world.batch.refusal = TransientError("Batch job sitelens-ocr-ppocrv4-20261122: ActiveJobAndScheduleQuotaReached")
+    world.batch.refusal = TransientError("Batch job sitelens-20261122: ActiveJobAndScheduleQuotaReached")
     name = world.upload(1)
     with pytest.raises(TransientError):
         world.ingestion.ingest(name)

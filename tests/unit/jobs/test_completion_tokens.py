@@ -136,7 +136,7 @@ def test_the_token_is_in_no_public_document_and_no_repr(world: World) -> None:
 
 
 def test_the_batch_task_carries_the_token_in_its_environment_and_the_task_sends_it(monkeypatch) -> None:
-    request = TaskRequest("j_x", "sitelens-ocr-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x",
+    request = TaskRequest("j_x", "sitelens-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x",
                           task_token="secret-of-j_x")  # fmt: skip
     spec = TaskSpec(pool_id="p", command="run", environment={TASK_TOKEN: "a setting cannot replace it"},
                     max_wall_clock=timedelta(minutes=10))  # fmt: skip

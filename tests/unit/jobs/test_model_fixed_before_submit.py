@@ -1,10 +1,11 @@
-"""A job's model is recorded before its task exists, so every later pass submits to the same Batch job.
+"""A job's model is recorded before its task exists, so every later pass submits the same model.
 
-Batch task ids are unique only within a Batch job (`sitelens-{model}-{day}`), so a pass that routed the job to
-another model would not meet `TaskExists`: it would start a second GPU task for the same photo. These tests
+A day's Batch job (`sitelens-{day}`) holds every model's tasks and the task id is the job id, so a pass that
+routed the job to another model would meet the job's task running the first one, which the Batch submitter
+answers with a Conflict rather than count it as the other model's. These tests
 kill the write that records a submission (the process gone right after Batch took the task), change routing
-(an edit, or another instance whose cached copy of routing.json differs), and count the (Batch job, task id)
-pairs Batch was given.
+(an edit, or another instance whose cached copy of routing.json differs), and check the (Batch job, task id)
+pairs Batch was given, the model of the task, and the model recorded on the job.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def tasks_of(world: World, job_id: str) -> set[tuple[str, str]]:
 
 
 def submitted_once_to(world: World, job_id: str, model: str) -> bool:
+    """One task for the job, in the Batch job of its day of receipt, running `model`."""
     day = world.store.get(job_id).received_at.date()
-    return tasks_of(world, job_id) == {(ids.batch_job_id(model, day), job_id)}
+    return tasks_of(world, job_id) == {(ids.batch_job_id(day), job_id)} and world.batch.tasks[job_id].model == model
 
 
 def test_a_redelivery_after_routing_changed_submits_to_the_model_recorded_before_the_task(world, monkeypatch):

@@ -36,7 +36,7 @@ def queued_backlog(world: World, count: int) -> list[str]:
     """`count` jobs queued in Batch, their tasks waiting (a pool that cannot grow); ids in the index's order."""
     for n in range(count):
         name = f"north-yard/cam-1/2026/11/22/p{n}.jpg"
-        job_id, batch_job = ids.job_id_for(name), ids.batch_job_id(MODEL, world.clock().date())
+        job_id, batch_job = ids.job_id_for(name), ids.batch_job_id(world.clock().date())
         at = world.clock()
         world.store.create(Job(job_id, "north-yard", "cam-1", f"p{n}", name, '"0x1"', at, state=JobState.QUEUED,
                                model=MODEL, batch_job_id=batch_job, queued_at=at))  # fmt: skip

@@ -19,7 +19,7 @@ from shared.jobs.ports import TaskRequest
 from shared.uploads.azure_table_reservations import TableReservationStore
 
 BASE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
-REQUEST = TaskRequest("j_x", "sitelens-ocr-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x")
+REQUEST = TaskRequest("j_x", "sitelens-20261206", "ocr/ppocrv4", "http://127.0.0.1:10000/derived/j_x")
 # Azure's rule for a table name.
 AZURE_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 # function_app.py's timers
