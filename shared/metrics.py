@@ -76,7 +76,8 @@ def completion_refused(site: str, refusal: str) -> None:
 
 
 def task_submitted(model: str) -> None:
-    telemetry.counter("sitelens.tasks.submitted", "{task}", "Batch tasks submitted").add(1, {"model": model})
+    """Batch created a task (`Ingestion.send`, every submission's one path); one already there is not counted."""
+    telemetry.counter("sitelens.tasks.submitted", "{task}", "Batch tasks created").add(1, {"model": model})
 
 
 def webhook_delivery(outcome: str, lag_s: float) -> None:

@@ -92,19 +92,19 @@ class BatchTaskSubmitter:
     def __init__(self, client: BatchClient, spec: TaskSpec) -> None:
         self.client, self.spec = client, spec
 
-    def submit(self, request: TaskRequest) -> None:
+    def submit(self, request: TaskRequest) -> bool:
         task = self._task(request)
         for attempt in range(3):
             try:
                 call(f"task {request.job_id}", self.client.create_task, request.batch_job_id, task)
                 log.info("submitted task %s to %s", request.job_id, request.batch_job_id)
-                return
+                return True
             except Conflict as exc:
                 if service_code(exc) != "TaskExists":
                     _refused(exc, f"task {request.job_id} in Batch job {request.batch_job_id}")
                 if attempt == 2 or not self._replaced_stale(request):
                     log.info("task %s already exists: counts as submitted", request.job_id)
-                    return
+                    return False
             except NotFound as exc:
                 if service_code(exc) != "JobNotFound":
                     raise
@@ -221,8 +221,13 @@ class BatchTaskSubmitter:
         done = 0
         for job_id in self._day_jobs("active", day):
             try:
-                # Not waited for: the service finishes terminating on its own.
-                call(f"Batch job {job_id}", self.client.begin_terminate_job, job_id,
+                # Not waited for: the service finishes terminating on its own. Sent as the one request it is, not
+                # through 15.x's `begin_terminate_job` (or `begin_delete_job`, below): the poller those return has
+                # already started a thread that reads the job every 5 s until the operation ends, whatever the caller
+                # does with it, outside the run's budget and function timeout, and no option of theirs turns it off
+                # (`polling=False` reaches the HTTP transport, which refuses it). So the SDK's own operation behind
+                # each: the same request and errors, no thread.
+                call(f"Batch job {job_id}", self.client._terminate_job_internal, job_id,
                       BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
                 done += 1
             except Conflict:
@@ -237,7 +242,7 @@ class BatchTaskSubmitter:
         done = 0
         for job_id in self._day_jobs("completed", day)[:JOB_DELETES_PER_CALL]:
             try:
-                call(f"Batch job {job_id}", self.client.begin_delete_job, job_id)
+                call(f"Batch job {job_id}", self.client._delete_job_internal, job_id)  # no poller: as above
                 done += 1
             except NotFound:
                 pass  # deleted meanwhile

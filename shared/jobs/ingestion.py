@@ -242,18 +242,22 @@ class Ingestion:
                                     attributes={"sitelens.model": model, "sitelens.batch_job": batch_job}):  # fmt: skip
                 request = TaskRequest(job.id, batch_job, model, self.photos.derived_url(job.id),
                                       telemetry.current_traceparent(), job.task_token)  # fmt: skip
-                self.submitter.submit(request)
+                self.send(request)
         except PermanentError as exc:
             if exc.reason != "batch_refused":
                 raise
             log.warning("job %s: %s (%s)", job.id, exc, exc.reason)
             return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc))
-        metrics.task_submitted(model)
         self._wake_pool()
         fields: dict[str, Any] = {"model": model, "batch_job_id": batch_job, "cached_from": None}
         if job.state is JobState.RECEIVED:
             return self.store.update(job.advance(JobState.QUEUED, self.clock(), **fields))
         return self.store.update(replace(job, **fields))
+
+    def send(self, request: TaskRequest) -> None:
+        """Every task goes to Batch here, the reconciler's too: one Batch created is counted, one already there not."""
+        if self.submitter.submit(request):
+            metrics.task_submitted(request.model)
 
     def follow(self, job: Job, owner_id: str, content: str) -> Job | None:
         """Reuse the owner's result (same bytes, site and model), or None when this job must run (`reuse`)."""

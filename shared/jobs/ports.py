@@ -127,9 +127,10 @@ class TaskRequest:
 
 
 class TaskSubmitter(Protocol):
-    # An existing task with this id counts as submitted. A Batch job that takes no more tasks (completed or
-    # being terminated) raises PermanentError `batch_refused`: no retry of the submission can succeed.
-    def submit(self, request: TaskRequest) -> None: ...
+    # An existing task with this id counts as submitted; True only when this call created the task. A Batch job that
+    # takes no more tasks (completed or being terminated) raises PermanentError `batch_refused`: no retry of the
+    # submission can succeed.
+    def submit(self, request: TaskRequest) -> bool: ...
     def view(self, batch_job_id: str, task_id: str) -> TaskView: ...
     # Ends the task if it still waits or runs, so it no longer counts as pending work or runs for a job that
     # has ended; a task already ended or gone is nothing to do.

@@ -257,7 +257,7 @@ class Reconciler:
             request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent(),
                                   job.task_token)  # fmt: skip
             try:
-                self.submitter.submit(request)
+                self.ingestion.send(request)
             except PermanentError as exc:  # its Batch job takes no more tasks: no later sweep can submit it
                 if exc.reason != "batch_refused":
                     raise

@@ -1,10 +1,13 @@
 """A reconcile run ends and deletes old Batch days on the local Batch service, through the real azure-batch
 client: a day's job is terminated two days on and, once completed, deleted seven days on with its tasks, and so
 is a day of one model an earlier release made (`sitelens-{model}-{day}`), still in the account after an upgrade;
-recent days, and jobs that are not sitelens' days, are left as they are."""
+recent days, and jobs that are not sitelens' days, are left as they are. And the calls leave nothing running behind
+them: azure-batch's `begin_terminate_job` / `begin_delete_job` start a thread per job that reads it every 5 s until
+the operation ends, past the reconciler's run and outside its budget."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -94,3 +97,31 @@ def test_a_run_terminates_old_days_deletes_older_completed_ones_and_keeps_the_re
     long_past = jobs["completed, long past it"]
     with pytest.raises(NotFound):  # the deleted days' task records went with them
         call("task", batch_client.get_task, long_past, f"j_{today - timedelta(days=30):%Y%m%d}")
+
+
+def test_ending_and_deleting_old_days_starts_no_thread_and_the_service_still_completes_each(
+    real_world, batch_client, unique, monkeypatch
+):
+    today = real_world.clock().date()
+    active_day, completed_day = today - timedelta(days=10), today - timedelta(days=12)
+    active = day_job(real_world, batch_client, ids.batch_job_id(active_day), active_day, completed=False)
+    completed = day_job(real_world, batch_client, f"sitelens-ocr-{unique}-{completed_day:%Y%m%d}", completed_day,
+                        completed=True)  # fmt: skip
+    recent = day_job(real_world, batch_client, ids.batch_job_id(today), today, completed=False)
+    before = set(threading.enumerate())  # the test's own terminate() waited for its poller's thread to end
+    started: list[threading.Thread] = []
+    start = threading.Thread.start
+
+    def recorded(thread: threading.Thread) -> None:
+        started.append(thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recorded)  # every thread the two calls start, ended or not
+    assert real_world.submitter.finish_jobs_before(today - timedelta(days=5)) == 1
+    assert real_world.submitter.delete_jobs_before(today - timedelta(days=11)) == 1
+    monkeypatch.undo()
+
+    assert [thread.name for thread in started] == []  # each was an LROPoller(...) thread reading its job
+    assert set(threading.enumerate()) <= before
+    assert [state_of(batch_client, job_id) for job_id in (active, completed, recent)] == ["completed", "deleted",
+                                                                                          "active"]  # fmt: skip

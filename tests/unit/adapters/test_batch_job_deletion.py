@@ -39,7 +39,7 @@ class StandInBatch:
         self.filters.append(filter)
         return iter([SimpleNamespace(id=job_id) for job_id in self.job_ids])
 
-    def begin_delete_job(self, job_id: str) -> None:
+    def _delete_job_internal(self, job_id: str) -> None:
         self.asked.append(job_id)
         if job_id in self.refusals:
             raise self.refusals[job_id]
@@ -69,7 +69,7 @@ def test_only_sitelens_days_before_the_day_are_deleted_oldest_first():
 class StandInActiveBatch(StandInBatch):
     """The calls termination makes: a listing of active jobs, and a terminate per job."""
 
-    def begin_terminate_job(self, job_id: str, options: object) -> None:
+    def _terminate_job_internal(self, job_id: str, options: object) -> None:
         self.asked.append(job_id)
 
 

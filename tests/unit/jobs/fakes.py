@@ -221,15 +221,30 @@ class MemoryBatch:
     attempts: int = 0  # submissions asked for, refused ones included
     cancelled: list[tuple[str, str]] = field(default_factory=list)  # (Batch job, task id) of each cancel
 
-    def submit(self, request: TaskRequest) -> None:
+    def submit(self, request: TaskRequest) -> bool:
+        """BatchTaskSubmitter's answers: True when the task is created, False when one under its id in the same
+        Batch job stands for it (TaskExists counts as submitted). A task of an erased job (another secret) is
+        replaced; the job's own task running another model is a Conflict, since one Batch job a day holds every
+        model's tasks."""
         self.attempts += 1
         if self.down:
             raise TransientError("Batch unreachable")
         if self.refusal is not None:
             raise self.refusal
+        existing = self.tasks.get(request.job_id)
+        if existing is not None and existing.batch_job_id == request.batch_job_id:
+            stale = bool(request.task_token and existing.task_token and existing.task_token != request.task_token)
+            if not stale:
+                if request.task_token and existing.model != request.model:
+                    raise Conflict(f"task {request.job_id} in Batch job {request.batch_job_id} runs model "
+                                   f"{existing.model}, not {request.model}")  # fmt: skip
+                self.submissions += 1
+                return False
+            self.views.pop(request.job_id, None)  # the erased job's task goes, and its state with it
         self.submissions += 1
         self.created.add((request.batch_job_id, request.job_id))
-        self.tasks.setdefault(request.job_id, request)  # TaskExists counts as submitted
+        self.tasks[request.job_id] = request
+        return True
 
     def view(self, batch_job_id: str, task_id: str) -> TaskView:
         self.asked += 1
