@@ -2,14 +2,14 @@
 
 Batch jobs are one per UTC day for every model (`shared.jobs.ids.batch_job_id`; the task's environment names
 its model), created on demand (`JobExists` from a racing instance is fine), and terminated, then deleted, by
-the reconciler's first step once their day is old, the per-model days an earlier release made included; a
-task that already exists counts as submitted, so a redelivered photo never runs twice. Batch answers 409 for
-more than those two races, and the rest are read by their code (`_refused`): a Batch job that takes no more
-tasks (completed, or being terminated) is PermanentError `batch_refused`, since no retry reopens it; a job
-being deleted, or the account's quota of active jobs spent, is a TransientError, since a later try creates
-the job afresh or finds the quota freed as older jobs are terminated. Tasks run as the pool-scope auto user
-(the same uid as the node server, so they can reach its socket) without elevation, with a wall-clock bound
-and a retry count; the input is a resource file.
+the reconciler's first step once their day is old; an earlier release's per-model jobs are terminated sooner,
+once idle (`finish_jobs_before`). A task that already exists counts as submitted, so a redelivered photo never
+runs twice. Batch answers 409 for more than those two races, and the rest are read by their code (`_refused`):
+a Batch job that takes no more tasks (completed, or being terminated) is PermanentError `batch_refused`, since
+no retry reopens it; a job being deleted, or the account's quota of active jobs spent, is a TransientError,
+since a later try creates the job afresh or finds the quota freed as older jobs are terminated. Tasks run as
+the pool-scope auto user (the same uid as the node server, so they can reach its socket) without elevation,
+with a wall-clock bound and a retry count; the input is a resource file.
 
 Each task's environment carries its job's secret (`SITELENS_TASK_TOKEN`), which its completion message
 echoes: the app believes only messages that carry it (`shared.jobs.completion`). It is never logged here.
@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 TASK_TOKEN = "SITELENS_TASK_TOKEN"  # noqa: S105 (a variable's name): the job's secret, which batch_tasks/task.py sends
 TASK_MODEL = "SITELENS_MODEL"  # the model the task runs, which batch_tasks/task.py reads
 # A day's Batch job: `sitelens-20261122`, or an earlier release's `sitelens-ocr-ppocrv4-20261122` (one per model
-# version), still in the account after an upgrade and closed by the same rule.
-_DAY = re.compile(r"^sitelens-(?:.+-)?(\d{8})$")
+# version, its model the first group), still in the account after an upgrade and closed by the same rule.
+_DAY = re.compile(r"^sitelens-(?:(.+)-)?(\d{8})$")
 _STATES = {
     "active": TaskState.ACTIVE,
     "preparing": TaskState.RUNNING,
@@ -213,34 +213,61 @@ class BatchTaskSubmitter:
         pool = call(f"pool {self.spec.pool_id}", self.client.get_pool, self.spec.pool_id)
         return {"pool": pool.id, "nodes": pool.current_dedicated_nodes, "target": pool.target_dedicated_nodes}
 
-    def finish_jobs_before(self, day: date) -> int:
+    def finish_jobs_before(self, day: date, idle_before: date | None = None) -> int:
         """Terminate sitelens' active Batch jobs of days before `day`, so the account's quota of active jobs
-        holds only recent days. Their photos' jobs have normally ended by then (the reconciler fails a job still
-        open at its bound, 24 h by default, and cancels its task), but terminating a Batch job does not end a
-        task still waiting in it: Batch leaves it active and never schedules it."""
-        done = 0
-        for job_id in self._day_jobs("active", day):
-            try:
-                # Not waited for: the service finishes terminating on its own. Sent as the one request it is, not
-                # through 15.x's `begin_terminate_job` (or `begin_delete_job`, below): the poller those return has
-                # already started a thread that reads the job every 5 s until the operation ends, whatever the caller
-                # does with it, outside the run's budget and function timeout, and no option of theirs turns it off
-                # (`polling=False` reaches the HTTP transport, which refuses it). So the SDK's own operation behind
-                # each: the same request and errors, no thread.
-                call(f"Batch job {job_id}", self.client._terminate_job_internal, job_id,
-                      BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
-                done += 1
-            except Conflict:
-                pass  # already terminating or completed
+        holds only recent days, and an earlier release's per-model jobs of days before `idle_before` (today) once
+        idle (`_idle`); returns how many. Their photos' jobs have normally ended by then (the reconciler fails a job
+        still open at its bound, 24 h by default, and cancels its task), but terminating a Batch job does not end
+        a task still waiting in it: Batch leaves it active and never schedules it.
+
+        The per-model jobs would otherwise hold three days of quota per model routed until their day is old:
+        an account that release filled would refuse this release's day job, so every photo, until then. This
+        release never submits into them (the reconciler submits a missing task again into its day's job), and a
+        completed task stays readable in a terminated job until the job is deleted, so ending them idle loses
+        nothing. Today's stay until their day is old, as before: an instance of the earlier release may still
+        submit into today's during the deployment, and would find it closed (`batch_refused`)."""
+        cutoff, done = f"{day:%Y%m%d}", 0
+        idle_cutoff = f"{idle_before:%Y%m%d}" if idle_before else cutoff
+        for job_day, job_id, per_model in self._day_jobs("active"):
+            if job_day < cutoff or (per_model and job_day < idle_cutoff and self._idle(job_id)):
+                done += self._terminate(job_id)
         return done
+
+    def _terminate(self, job_id: str) -> bool:
+        """Ask Batch to terminate the job; False when it is already terminating or completed.
+
+        Not waited for: the service finishes terminating on its own. Sent as the one request it is, not through
+        15.x's `begin_terminate_job` (or `begin_delete_job`, below): the poller those return has already started
+        a thread that reads the job every 5 s until the operation ends, whatever the caller does with it, outside
+        the run's budget and function timeout, and no option of theirs turns it off (`polling=False` reaches the
+        HTTP transport, which refuses it). So the SDK's own operation behind each: the same request and errors,
+        no thread."""
+        try:
+            call(f"Batch job {job_id}", self.client._terminate_job_internal, job_id,
+                  BatchJobTerminateOptions(termination_reason="sitelens: the day is closed"))  # fmt: skip
+        except Conflict:
+            return False  # already terminating or completed
+        return True
+
+    def _idle(self, job_id: str) -> bool:
+        """Whether the Batch job holds no task waiting or running, by its task counts (`preparing` counts as
+        running). One call per per-model job per run, only while an earlier release's are active: the idle ones go
+        at the first run after the upgrade, the rest once their tasks end or their day is old. The counts may lag
+        the tasks' states; a task they miss could only be one an earlier-release instance just added."""
+        try:
+            counts = call(f"Batch job {job_id}", self.client.get_job_task_counts, job_id).task_counts
+        except NotFound:
+            return False  # deleted meanwhile: nothing to terminate
+        return counts.active + counts.running == 0
 
     def delete_jobs_before(self, day: date) -> int:
         """Delete sitelens' completed Batch jobs of days before `day`, oldest first, at most `JOB_DELETES_PER_CALL`
         (the rest next time); returns how many. Batch keeps a completed job and every task record in it (each
         task's environment and input URL) until the job is deleted, and its listings grow by a job a day. Not
         waited for: the service deletes the tasks on its own; one already gone or going is done."""
-        done = 0
-        for job_id in self._day_jobs("completed", day)[:JOB_DELETES_PER_CALL]:
+        cutoff, done = f"{day:%Y%m%d}", 0
+        old = [job_id for job_day, job_id, _ in self._day_jobs("completed") if job_day < cutoff]
+        for job_id in old[:JOB_DELETES_PER_CALL]:
             try:
                 call(f"Batch job {job_id}", self.client._delete_job_internal, job_id)  # no poller: as above
                 done += 1
@@ -251,12 +278,14 @@ class BatchTaskSubmitter:
                     log.warning("Batch job %s not deleted this time: %s", job_id, exc)
         return done
 
-    def _day_jobs(self, state: str, before: date) -> list[str]:
-        """Ids of sitelens' Batch jobs in `state` (one listing, filtered by the service) whose day, the date that
-        ends the id, is before `before`; oldest day first. Other jobs in the account are never touched."""
+    def _day_jobs(self, state: str) -> list[tuple[str, str, bool]]:
+        """Sitelens' Batch jobs in `state` (one listing, filtered by the service), oldest day first: each one's day,
+        the date that ends its id, its id, and whether it is an earlier release's per-model job. Other jobs in the
+        account are never touched."""
         listed = call("Batch jobs", lambda: list(self.client.list_jobs(filter=f"state eq '{state}'", select=["id"])))
-        days = sorted((match.group(1), job.id) for job in listed if job.id and (match := _DAY.match(job.id)))
-        return [job_id for day, job_id in days if day < f"{before:%Y%m%d}"]
+        found = [(match.group(2), job.id, match.group(1) is not None)
+                 for job in listed if job.id and (match := _DAY.match(job.id))]  # fmt: skip
+        return sorted(found)
 
 
 def _refused(conflict: Conflict, what: str) -> NoReturn:

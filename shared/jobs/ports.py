@@ -135,7 +135,9 @@ class TaskSubmitter(Protocol):
     # Ends the task if it still waits or runs, so it no longer counts as pending work or runs for a job that
     # has ended; a task already ended or gone is nothing to do.
     def cancel(self, batch_job_id: str, task_id: str) -> None: ...
-    def finish_jobs_before(self, day: date) -> int: ...  # terminates old Batch jobs; returns how many
+    # Terminates Batch jobs of days before `day`, and an earlier release's idle per-model jobs of days before
+    # `idle_before`; returns how many.
+    def finish_jobs_before(self, day: date, idle_before: date | None = None) -> int: ...
     # Deletes completed Batch jobs of days before `day`, with every task record they hold; returns how many.
     # Not waited for; one already gone or being deleted is nothing to do. May leave some for the next call.
     def delete_jobs_before(self, day: date) -> int: ...

@@ -3,12 +3,12 @@
 The open index holds every job from its creation until it is terminal and its event published, so a sweep
 reads only live work, never the whole table. For a job stuck past the bound, Batch's view of its task
 decides: completed with a failure → FAILED with Batch's failure info; completed cleanly but no message
-arrived → the result is processed as if the message had; missing → resubmitted; running → RUNNING. That
-path reads no message: Batch's own view says the job's task ran, so it settles jobs whose completions were
-dropped for want of the task's secret (a node of an earlier release, `shared.jobs.completion`). A job
-still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is retried forever, and its Batch
-task, if it still waits or runs, is cancelled: left queued (after an outage, say) it would keep a GPU node
-up through the autoscale formula's pending tasks, then run work nobody waits for.
+arrived → the result is processed as if the message had; missing → resubmitted, into its day's Batch job;
+running → RUNNING. That path reads no message: Batch's own view says the job's task ran, so it settles jobs
+whose completions were dropped for want of the task's secret (a node of an earlier release,
+`shared.jobs.completion`). A job still open after `give_up_after` (24 h) is FAILED `timed_out`, so nothing is
+retried forever, and its Batch task, if it still waits or runs, is cancelled: left queued (after an outage,
+say) it would keep a GPU node up through the autoscale formula's pending tasks, then run work nobody waits for.
 
 A job found waiting (too young to be stuck, or its task queued or running in Batch) is not looked at again
 for `stuck_after`: under a backlog every open job is past the bound, and reading each one and asking
@@ -38,14 +38,14 @@ from datetime import datetime, timedelta
 
 from batch_tasks import telemetry
 from shared import metrics
-from shared.errors import NotFound, PermanentError, SitelensError
+from shared.errors import NotFound, SitelensError
 from shared.jobs import ids
 from shared.jobs.completion import Completion
 from shared.jobs.finisher import Finisher
 from shared.jobs.index_repair import IndexRepair
 from shared.jobs.ingestion import Ingestion
 from shared.jobs.models import Job, JobState
-from shared.jobs.ports import JobStore, PhotoStore, TaskRequest, TaskState, TaskSubmitter
+from shared.jobs.ports import JobStore, PhotoStore, TaskState, TaskSubmitter
 
 log = logging.getLogger(__name__)
 BATCH_JOB_RETENTION_DAYS = 2  # a day's Batch job is terminated 2 days on, past the 24 h bound of its photos
@@ -106,7 +106,7 @@ class Reconciler:
         # First: cheap, and no backlog of open jobs may keep old Batch days from ending, nor from going.
         today = self.clock().date()
         try:
-            self.submitter.finish_jobs_before(today - timedelta(days=BATCH_JOB_RETENTION_DAYS))
+            self.submitter.finish_jobs_before(today - timedelta(days=BATCH_JOB_RETENTION_DAYS), idle_before=today)
         except SitelensError as exc:
             log.warning("old Batch jobs not terminated this time: %s (%s)", exc, exc.reason)
         try:
@@ -252,17 +252,12 @@ class Reconciler:
         view = self.submitter.view(job.batch_job_id, job.id)
         if view.state is TaskState.MISSING:
             log.warning("job %s: its task is missing from Batch; submitting it again", job.id)
-            url = self.photos.derived_url(job.id)
-            # The task again with the secret recorded on the job, so the new task's completion is believed.
-            request = TaskRequest(job.id, job.batch_job_id, job.model, url, telemetry.current_traceparent(),
-                                  job.task_token)  # fmt: skip
-            try:
-                self.ingestion.send(request)
-            except PermanentError as exc:  # its Batch job takes no more tasks: no later sweep can submit it
-                if exc.reason != "batch_refused":
-                    raise
-                return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc)), False
-            return job, True
+            # As ingestion submits: with the secret recorded on the job, so the new task's completion is believed,
+            # into the Batch job of its day (recorded on it), which is the recorded one except for a job of an
+            # earlier release: its per-model Batch job is terminated once idle (`finish_jobs_before`) and would
+            # refuse the task. FAILED `batch_refused` if the day's Batch job takes no more tasks.
+            submitted = self.ingestion.submit(job, job.model)
+            return submitted, not submitted.terminal
         if view.state is TaskState.RUNNING and job.state is JobState.QUEUED:
             return self.store.update(job.advance(JobState.RUNNING, view.started_at or self.clock())), False
         if view.state is not TaskState.COMPLETED:

@@ -67,7 +67,17 @@ def test_only_sitelens_days_before_the_day_are_deleted_oldest_first():
 
 
 class StandInActiveBatch(StandInBatch):
-    """The calls termination makes: a listing of active jobs, and a terminate per job."""
+    """The calls termination makes: a listing of active jobs, task counts of a job, and a terminate per job."""
+
+    def __init__(self, job_ids: list[str], tasks: dict[str, dict[str, int]] | None = None) -> None:
+        super().__init__(job_ids)
+        self.tasks = tasks or {}  # job id -> its task counts by state; none: no task
+        self.counted: list[str] = []  # job ids whose task counts were asked for
+
+    def get_job_task_counts(self, job_id: str) -> SimpleNamespace:
+        self.counted.append(job_id)
+        counts = {"active": 0, "running": 0, "completed": 0, **self.tasks.get(job_id, {})}
+        return SimpleNamespace(task_counts=SimpleNamespace(**counts))
 
     def _terminate_job_internal(self, job_id: str, options: object) -> None:
         self.asked.append(job_id)
@@ -78,12 +88,30 @@ def test_old_days_are_terminated_in_both_shapes_of_id_and_the_rest_left_active()
     after an upgrade and must leave the quota of active jobs by the same rule."""
     batch = StandInActiveBatch([
         "sitelens-20261113", "sitelens-ocr-ppocrv4-20261113",  # before the day: terminated
-        "sitelens-20261115", "sitelens-cls-a-20261115",  # the day itself: kept
+        "sitelens-20261115", "sitelens-cls-a-20261115",  # the day itself: kept (the per-model one is busy)
         "sitelens-ocr-manual", "nightly-export-20261101",  # no day of sitelens'
-    ])  # fmt: skip
+    ], tasks={"sitelens-cls-a-20261115": {"active": 1}, "sitelens-ocr-ppocrv4-20261113": {"active": 1}})  # fmt: skip
     assert submitter(batch).finish_jobs_before(DAY) == 2
     assert sorted(batch.asked) == ["sitelens-20261113", "sitelens-ocr-ppocrv4-20261113"]
     assert batch.filters == ["state eq 'active'"]
+
+
+def test_an_earlier_releases_per_model_jobs_before_today_are_terminated_once_nothing_waits_or_runs_in_them():
+    """An account the per-model jobs filled to its quota of active jobs would refuse this release's day job, so
+    every photo, until their day is old: an idle one of a day before today goes at once; one with a task waiting
+    or running stays, since terminating it would end the running task and strand the waiting one; today's stay
+    (an instance of the earlier release may still submit into them while the deployment rolls). Only those before
+    today are counted: one call each, and none for this release's day jobs."""
+    idle_today, done_yesterday = "sitelens-ocr-ppocrv4-20261117", "sitelens-cls-a-20261116"
+    waiting, running = "sitelens-ocr-ppocrv4-20261116", "sitelens-det-v2-20261116"
+    idle_yesterday = "sitelens-det-v2-20261115"
+    batch = StandInActiveBatch(
+        [idle_today, done_yesterday, waiting, running, idle_yesterday, "sitelens-20261116", "sitelens-20261117"],
+        tasks={done_yesterday: {"completed": 40}, waiting: {"active": 1, "completed": 3}, running: {"running": 2}},
+    )
+    assert submitter(batch).finish_jobs_before(DAY, idle_before=date(2026, 11, 17)) == 2
+    assert sorted(batch.asked) == [done_yesterday, idle_yesterday]
+    assert sorted(batch.counted) == sorted([done_yesterday, waiting, running, idle_yesterday])
 
 
 def test_a_call_deletes_at_most_its_bound_the_oldest_and_leaves_the_rest_for_the_next():

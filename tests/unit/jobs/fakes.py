@@ -260,7 +260,7 @@ class MemoryBatch:
         if task_id in self.tasks and waiting:  # ended as Batch ends a terminated task
             self.views[task_id] = TaskView(TaskState.COMPLETED, failure_code="TaskEnded")
 
-    def finish_jobs_before(self, day: date) -> int:
+    def finish_jobs_before(self, day: date, idle_before: date | None = None) -> int:
         self.finished_before.append(day)
         return 0
 

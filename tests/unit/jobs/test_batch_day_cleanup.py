@@ -66,7 +66,7 @@ def test_a_failed_delete_is_logged_and_the_run_goes_on_to_its_open_jobs(world, m
 
 
 def test_a_failed_termination_does_not_keep_old_days_from_being_deleted(world, monkeypatch, caplog):
-    def unreachable(day):
+    def unreachable(day, idle_before=None):
         raise TransientError("Batch jobs: service unreachable")
 
     monkeypatch.setattr(world.batch, "finish_jobs_before", unreachable)

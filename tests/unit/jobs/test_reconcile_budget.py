@@ -125,9 +125,9 @@ def test_old_batch_days_end_even_when_the_budget_is_spent(world, reads):
     reconciler = new_worker(world, ticks)
     real = world.batch.finish_jobs_before
 
-    def slow_finish(day):  # terminating old days took the whole budget
+    def slow_finish(day, idle_before=None):  # terminating old days took the whole budget
         ticks.now += BUDGET.total_seconds()
-        return real(day)
+        return real(day, idle_before)
 
     world.batch.finish_jobs_before = slow_finish
     sweep = reconciler.run()
