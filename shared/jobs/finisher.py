@@ -12,10 +12,13 @@ deliveries are written again for a job that no longer exists, and would be kept 
 without the job). Its mark then finds the job gone, so it erases the event again (`events`), queues nothing and
 raises NotFound: no dispatcher is ever told of that event, so the erased job's document is not sent.
 
-A process that dies after recording but before queueing (before the mark, or after it) leaves pending deliveries
-with no message, and the reconciler's publish queues none (it finds them written): the webhook sweep
-(`WebhookService.sweep`, the `reconcile_webhooks` timer) re-drives each once it is `SITELENS_WEBHOOK_LOST_MESSAGE_S`
-past due (2 minutes), so it goes out that much later, plus up to a timer period (2 minutes in Azure).
+A publish whose mark fails (a storage error, or the process dying before it) leaves pending deliveries with no
+message and the job unpublished: the next publish (the host's retry of the message, or the reconciler's) records
+again, which returns the deliveries already written that have no attempt yet, and queues them once its own mark
+returned, at once. A process that dies after its mark but before queueing leaves the job published, so the
+reconciler's publish records nothing and queues none: the webhook sweep (`WebhookService.sweep`, the
+`reconcile_webhooks` timer) re-drives each delivery once it is `SITELENS_WEBHOOK_LOST_MESSAGE_S` past due
+(2 minutes), so it goes out that much later, plus up to a timer period (2 minutes in Azure).
 
 What is left: a publish recorded after an erasure took the job's events and marked before it took the job's row
 finds the job still there, so its event is kept and its messages queued (the erased job's document sent once);
@@ -81,13 +84,13 @@ class Finisher:
             return job
         if not job.event_published:
             event_id = job.event_id or ids.event_id(job.id, job.state)
-            created = self.outbox.record(event_id, job, document.public(job, self.links(job)))
+            unsent = self.outbox.record(event_id, job, document.public(job, self.links(job)))
             try:
                 job = self._mark_published(job, event_id)
             except NotFound:
                 self._withdraw(job, event_id)
                 raise
-            self.outbox.notify(created)  # only now, the job known to stand (see the module's doc)
+            self.outbox.notify(unsent)  # only now, the job known to stand (see the module's doc)
             if not job.event_published:
                 return job  # the other writer will mark it, or the reconciler will
         self.store.close(job.id)

@@ -18,8 +18,9 @@ class WebhookOutbox:
         self.webhooks, self.clock = webhooks, clock
 
     def record(self, event_id: str, job: Job, status: dict[str, Any]) -> list[tuple[str, str]]:
-        """Record the event (idempotent per id) and a delivery for each matching subscription; the deliveries this
-        call created, which `notify` queues (`WebhookService.record`)."""
+        """Record the event (idempotent per id) and a delivery for each matching subscription; the deliveries whose
+        first attempt is still to be made, this call's and an earlier one's, which `notify` queues
+        (`WebhookService.record`)."""
         kind = document.event_type(job)
         body = json.dumps(
             {"type": kind, "id": event_id, "timestamp": self.clock().isoformat(), "data": status},
@@ -27,6 +28,6 @@ class WebhookOutbox:
         ).encode()  # fmt: skip
         return self.webhooks.record(Event(event_id, job.id, job.site, kind, body, self.clock()))
 
-    def notify(self, created: list[tuple[str, str]]) -> None:
-        """Queue the deliveries `record` created."""
-        self.webhooks.notify(created)
+    def notify(self, unsent: list[tuple[str, str]]) -> None:
+        """Queue the deliveries `record` returned."""
+        self.webhooks.notify(unsent)

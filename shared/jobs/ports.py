@@ -156,7 +156,8 @@ class Routing(Protocol):
 
 class Outbox(Protocol):
     # Records a terminal job's event and its deliveries, idempotent per event id, and queues nothing; returns the
-    # (event id, subscription id) of each delivery this call created, for `notify` to queue once the job is
-    # known to stand (shared/jobs/finisher.py says why).
+    # (event id, subscription id) of each delivery whose first attempt is still to be made (this call's, and an
+    # earlier call's never attempted), for `notify` to queue once the job is known to stand (shared/jobs/finisher.py
+    # says why).
     def record(self, event_id: str, job: Job, document: dict[str, Any]) -> list[tuple[str, str]]: ...
-    def notify(self, created: list[tuple[str, str]]) -> None: ...
+    def notify(self, unsent: list[tuple[str, str]]) -> None: ...

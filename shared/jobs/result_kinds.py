@@ -15,6 +15,8 @@ the node, and labels from a model's manifest, with no length of their own. The j
 that carries it are each one Table string property (at most 32K UTF-16 code units); JSON writes a character outside
 ASCII as `\\uXXXX`, 6 characters for each code unit, so the bound is counted in UTF-16 code units: every preview slot
 full of them stays well inside the property (tests/unit/jobs/test_summary_bounds.py works the worst case out).
+A summary stored by an earlier release, whose strings were not cut, is cut where it is shown (`with_kind`, which
+every status document and webhook event goes through), a reused one copied from it included.
 
 A node may be a release ahead of the app (a deploy uploads the node package first; rolling the app back leaves
 the nodes as they are), so a schema this release does not list is not an error: a later version of a known
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 OCR, CLASSIFY, DETECT = "ocr", "classify", "detect"
@@ -135,8 +138,43 @@ def _read(kind: str, result: dict[str, Any], *, required: bool) -> dict[str, Any
 
 
 def with_kind(summary: dict[str, Any]) -> dict[str, Any]:
-    """`summary` with its `kind` spelled out (a stored OCR summary may predate the member)."""
-    return summary if "kind" in summary else {"kind": OCR, **summary}
+    """A stored summary as the status document and a webhook event show it: its `kind` spelled out (a stored OCR
+    summary may predate the member), and each string it shows cut as `summarise` cuts it. A summary stored by a
+    release before the cut may hold longer ones, and is served (a job reusing its result copies it) for as long as
+    results are kept. Cutting again changes nothing; a member missing or of another type is left as it is."""
+    shown_summary = dict(summary) if "kind" in summary else {"kind": OCR, **summary}
+    kind = shown_summary["kind"]
+    member, cut = _SHOWN_MEMBER.get(kind, ("", None)) if isinstance(kind, str) else ("", None)
+    if cut is not None and member in shown_summary:
+        shown_summary[member] = cut(shown_summary[member])
+    return shown_summary
+
+
+def _cut_text(value: Any) -> Any:
+    """A stored string cut; anything else as it is."""
+    return shown(value) if isinstance(value, str) else value
+
+
+def _cut_texts(values: Any) -> Any:
+    """Each string of a stored list cut; anything else as it is."""
+    return [_cut_text(value) for value in values] if isinstance(values, list) else values
+
+
+def _cut_labels(items: Any) -> Any:
+    """Each `label` of a stored list of labelled items cut; anything else as it is."""
+    if not isinstance(items, list):
+        return items
+    return [{**item, "label": _cut_text(item["label"])} if isinstance(item, dict) and "label" in item else item
+            for item in items]  # fmt: skip
+
+
+# The member of each kind's summary that holds the strings it shows, and how each is cut.
+_SHOWN_MEMBER: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    OCR: ("text", _cut_texts),
+    CLASSIFY: ("labels", _cut_labels),
+    DETECT: ("best", _cut_labels),
+    UNKNOWN: ("schema", _cut_text),
+}
 
 
 def _list(inner: dict[str, Any], name: str, *, required: bool) -> list[dict[str, Any]]:

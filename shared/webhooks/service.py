@@ -91,31 +91,41 @@ class WebhookService(SubscriptionCases):
 
     # --- outbox --------------------------------------------------------------------------------
     def publish(self, event: Event) -> int:
-        """Fan one terminal event out to matching subscriptions and queue each new delivery at once: `record`, then
-        `notify`; idempotent. Returns deliveries queued."""
-        created = self.record(event)
-        self.notify(created)
-        return len(created)
+        """Fan one terminal event out to matching subscriptions and queue each delivery's first attempt: `record`,
+        then `notify`; idempotent (never a second delivery). Returns deliveries queued."""
+        unsent = self.record(event)
+        self.notify(unsent)
+        return len(unsent)
 
     def record(self, event: Event) -> list[tuple[str, str]]:
         """Store the event and a pending delivery for each matching subscription, queueing nothing; idempotent.
-        Returns the (event id, subscription id) of each delivery this call created, for `notify`: a caller that
-        must first know the event still stands (shared/jobs/finisher.py) queues them after. A delivery never
-        queued is re-driven by `sweep` once it is `lost_message` past due."""
+        Returns the (event id, subscription id) of each delivery whose first attempt is still to be made, this
+        call's or an earlier call's, for `notify`: a caller that must first know the event still stands
+        (shared/jobs/finisher.py) queues them after, and its retry after a failed try queues them at once. A second
+        message is harmless (`deliver` takes an attempt with a conditional write: the later one finds it taken or
+        not due). A delivery never queued is re-driven by `sweep` once it is `lost_message` past due."""
         self.store.add_event(event)
-        created: list[tuple[str, str]] = []
+        unsent: list[tuple[str, str]] = []
         for sub in self.store.subscriptions_for(event.site):  # not every subscription: docs/scale.md
             if not sub.wants(event):
                 continue
             now = self.clock()
             delivery = Delivery(event.id, sub.id, DeliveryState.PENDING, next_attempt_at=now, created_at=now)
-            if self.store.add_delivery(delivery):
-                created.append((event.id, sub.id))
-        return created
+            if self.store.add_delivery(delivery) or self._never_attempted(event.id, sub.id):
+                unsent.append((event.id, sub.id))
+        return unsent
 
-    def notify(self, created: list[tuple[str, str]]) -> None:
-        """Queue the first attempt of each delivery `record` created, due now."""
-        for event_id, subscription_id in created:
+    def _never_attempted(self, event_id: str, subscription_id: str) -> bool:
+        """Whether the delivery an earlier `record` wrote is pending with no attempt (read only on that path)."""
+        try:
+            delivery = self.store.get_delivery(event_id, subscription_id)
+        except NotFound:  # erased since, with its event: nothing to send
+            return False
+        return delivery.state is DeliveryState.PENDING and not delivery.attempts
+
+    def notify(self, unsent: list[tuple[str, str]]) -> None:
+        """Queue the first attempt of each delivery `record` returned, due now."""
+        for event_id, subscription_id in unsent:
             self.queue.send(event_id, subscription_id, timedelta(0))
 
     # --- one attempt ---------------------------------------------------------------------------

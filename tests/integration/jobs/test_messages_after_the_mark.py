@@ -2,7 +2,8 @@
 (shared/jobs/finisher.py), on Azurite with the real webhook service: a publisher that read the job before
 `sitelens erase` and publishes after it finds the job gone at its mark and queues nothing, so no dispatcher ever
 sends the erased job's document; a publisher that dies between its mark and the queueing leaves its delivery
-pending, and the webhook sweep sends it once it is past the lost-message grace."""
+pending, and the webhook sweep sends it once it is past the lost-message grace; a publisher whose mark failed
+leaves the job unpublished, and the publish that retries it queues the delivery already written at once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from shared.adapters.azure_erasure import TableEventErasure
 from shared.adapters.azure_job_store import TableJobStore
 from shared.adapters.azure_photo_store import BlobPhotoStore
 from shared.adapters.azure_webhook_store import TableWebhookStore
-from shared.errors import NotFound
+from shared.errors import NotFound, TransientError
 from shared.jobs import ids
 from shared.jobs.erasure import Erasure
 from shared.jobs.finisher import Finisher
@@ -58,11 +59,23 @@ class DispatchedAtOnce:
         self.service.deliver(event_id, subscription_id)
 
 
+class MarkFails(TableJobStore):
+    """The real job store, whose next `failing_marks` writes marking a job published time out before being made."""
+
+    failing_marks = 0
+
+    def update(self, job: Job) -> Job:
+        if job.event_published and self.failing_marks:
+            self.failing_marks -= 1
+            raise TransientError(f"job {job.id}: the table update timed out")
+        return super().update(job)
+
+
 @dataclass
 class Publishing:
     """A job store, the webhook service and `sitelens erase` on Azurite tables of their own, with the test's clock."""
 
-    store: TableJobStore
+    store: MarkFails
     webhooks: WebhookService
     queue: DispatchedAtOnce
     finisher: Finisher
@@ -91,7 +104,7 @@ def publishing(storage_connection: str, unique: str) -> Iterator[Publishing]:
     blobs = BlobServiceClient.from_connection_string(storage_connection)
     photos = BlobPhotoStore(blobs, account_key=blobs.credential.account_key, https_only=False)
     photos.ensure_containers()
-    store, events = TableJobStore(tables, prefix=prefix), TableEventErasure(tables, prefix=prefix)
+    store, events = MarkFails(tables, prefix=prefix), TableEventErasure(tables, prefix=prefix)
     webhooks = WebhookService(TableWebhookStore(tables, prefix=prefix), queue, EndpointPolicy(allow_loopback=True),
                               clock=clock)  # fmt: skip
     queue.service = webhooks
@@ -138,3 +151,39 @@ def test_a_publisher_dying_between_its_mark_and_the_queueing_leaves_the_delivery
     [(event_id, subscription_id)] = world.queue.queued
     assert event_id == ids.event_id(job.id, JobState.FAILED)
     assert world.webhooks.store.get_delivery(event_id, subscription_id).state is DeliveryState.DELIVERED
+
+
+def test_a_publish_retried_after_its_mark_failed_queues_the_delivery_at_once(publishing: Publishing) -> None:
+    world = publishing
+    job = world.terminal_job(3)
+    world.store.failing_marks = 1
+    with pytest.raises(TransientError):
+        world.finisher.publish(job)  # the delivery is written, the mark fails: the handler's message is retried
+    stored = world.store.get(job.id)
+    assert not stored.event_published and world.queue.queued == []
+
+    # The host's retry (or the reconciler's publish of the job still open) finds the delivery written and queues it
+    # once its mark returned, at once: the clock never moves, the sweep never runs.
+    assert world.finisher.publish(stored).event_published
+
+    [(event_id, subscription_id)] = world.queue.queued
+    assert event_id == ids.event_id(job.id, JobState.FAILED)
+    assert world.sent_jobs() == [job.id]
+    assert world.webhooks.store.get_delivery(event_id, subscription_id).state is DeliveryState.DELIVERED
+    assert world.store.open_ids() == []
+
+
+def test_a_publish_retried_after_the_sweep_sent_the_delivery_queues_it_no_more(publishing: Publishing) -> None:
+    world = publishing
+    job = world.terminal_job(4)
+    world.store.failing_marks = 1
+    with pytest.raises(TransientError):
+        world.finisher.publish(job)
+    world.clock.advance((LOST_MESSAGE_GRACE + timedelta(seconds=1)).total_seconds())
+    assert world.webhooks.sweep() == 1  # the retry came late: the sweep sent the delivery first
+    assert world.sent_jobs() == [job.id]
+
+    assert world.finisher.publish(world.store.get(job.id)).event_published
+
+    assert len(world.queue.queued) == 1  # the sweep's message only: an attempted delivery is not queued again
+    assert world.sent_jobs() == [job.id]

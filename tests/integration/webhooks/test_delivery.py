@@ -39,9 +39,14 @@ def test_publish_is_idempotent_and_only_matching_subscriptions_get_it(harness, r
     harness.service.subscribe(receiver.url, None, ["job.succeeded"])
     event = harness.event("job2", "job.failed")
     assert harness.service.publish(event) == 1
-    assert harness.service.publish(event) == 0
+    # Published again before its first attempt: no second delivery, its first attempt queued again (a duplicate
+    # message finds the attempt taken or no longer due).
+    assert harness.service.publish(event) == 1
+    assert [d.event_id for d in harness.service.store.recent_deliveries(wanted.id, 5)] == [event.id]
     messages = harness.messages()
-    assert messages == [{"event_id": event.id, "subscription_id": wanted.id}]  # the ids on_notification reads
+    assert messages == [{"event_id": event.id, "subscription_id": wanted.id}] * 2  # the ids on_notification reads
+    harness.service.deliver(event.id, wanted.id)
+    assert harness.service.publish(event) == 0  # once attempted, publishing again queues nothing
 
 
 def test_410_disables_the_subscription(harness, receiver):

@@ -273,7 +273,8 @@ class MemoryBatch:
 
 @dataclass
 class MemoryOutbox:
-    """One subscription, `all`: each event recorded for the first time has one delivery, queued by `notify`."""
+    """One subscription, `all`: each event recorded has one delivery, queued by `notify`; `record` returns it until
+    it was queued (standing in for its first attempt, which the real one waits for)."""
 
     events: dict[str, tuple[Job, dict[str, Any]]] = field(default_factory=dict)
     calls: int = 0
@@ -281,10 +282,8 @@ class MemoryOutbox:
 
     def record(self, event_id: str, job: Job, document: dict[str, Any]) -> list[tuple[str, str]]:
         self.calls += 1
-        if event_id in self.events:
-            return []
-        self.events[event_id] = (job, document)
-        return [(event_id, "all")]
+        self.events.setdefault(event_id, (job, document))
+        return [] if (event_id, "all") in self.queued else [(event_id, "all")]
 
     def notify(self, created: list[tuple[str, str]]) -> None:
         self.queued.extend(created)
