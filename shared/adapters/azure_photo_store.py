@@ -96,6 +96,10 @@ class BlobPhotoStore:
         call("derived input", blob.upload_blob, jpeg, overwrite=True,
               content_settings=ContentSettings(content_type="image/jpeg"))  # fmt: skip
 
+    def derived_exists(self, job_id: str) -> bool:
+        """One properties request (HEAD): a redelivery asks it instead of downloading the photo again."""
+        return bool(call("derived input", self._blob(DERIVED, ids.derived_path(job_id)).exists))
+
     def derived_url(self, job_id: str) -> str:
         """The task input's plain URL, no SAS: the pool's identity reads it (the local Batch service too)."""
         return str(self._blob(DERIVED, ids.derived_path(job_id)).url)

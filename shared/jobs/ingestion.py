@@ -14,8 +14,10 @@ redelivery after midnight finds the same task; the model goes in the task's envi
 the job with its bytes before the content claim and the task, so a pass on an instance whose routing differs,
 or after routing changed, submits the same one), and `TaskExists` counts as success. A transient failure
 (storage, Batch) raises, so the host retries the delivery; the job stays RECEIVED until submission succeeds,
-and the reconciler re-drives it if every delivery is lost. A Batch job that takes no more tasks (its day
-closed while the photo waited) fails the job `batch_refused` at once: no delivery could change that.
+and the reconciler re-drives it if every delivery is lost. Such a pass that finds the bytes recorded and the
+derived input stored downloads and validates nothing again: it claims and submits as recorded. A Batch job that
+takes no more tasks (its day closed while the photo waited) fails the job `batch_refused` at once: no delivery
+could change that.
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ class Ingestion:
         try:
             if not ids.same_version(info.etag, job.blob_etag):
                 raise PhotoUnreadable(_replaced(job), reason="overwritten")
+            if (accepted := self._accepted_before(job)) is not None:
+                return self._claim_and_submit(job, *accepted)
             verdict = self._validate(job, info)
         except PhotoUnreadable as exc:
             log.warning("job %s: %s (%s)", job.id, exc, exc.reason)
@@ -206,7 +210,19 @@ class Ingestion:
             if (job.content_sha256, job.quality, job.model) != recorded:
                 job = self.store.update(replace(job, content_sha256=recorded[0], quality=recorded[1], model=model))
         self.photos.put_derived(job.id, derived.jpeg)  # before the dedupe: a follower may yet have to run alone
-        content = ids.content_key(derived.sha256_of_original, model)
+        return self._claim_and_submit(job, derived.sha256_of_original, model)
+
+    def _accepted_before(self, job: Job) -> tuple[str, str] | None:
+        """The recorded (sha, model) once an earlier pass recorded this version's bytes (validation accepted them)
+        and stored the derived input: a delivery after a failed submit (Batch or a partition throttling) downloads
+        and validates nothing again, which only adds load. No derived input (a crash before its upload, the
+        lifecycle rule): None, the full path."""
+        if job.content_sha256 and job.quality and job.model and self.photos.derived_exists(job.id):
+            return job.content_sha256, job.model
+        return None
+
+    def _claim_and_submit(self, job: Job, sha256: str, model: str) -> Job:
+        content = ids.content_key(sha256, model)
         owner = self.store.claim_content(job.site, content, job.id)
         if owner != job.id and (cached := self.follow(job, owner, content)) is not None:
             return cached

@@ -173,6 +173,9 @@ class MemoryPhotos:
     def put_derived(self, job_id: str, jpeg: bytes) -> None:
         self.derived[job_id] = jpeg
 
+    def derived_exists(self, job_id: str) -> bool:
+        return job_id in self.derived
+
     def derived_url(self, job_id: str) -> str:
         return f"memory://derived/{job_id}/input.jpg"
 
