@@ -14,7 +14,7 @@
         ├── ConfigError                configuration_error  shared/config.py: a setting is missing or invalid
         ├── UnknownJobState            unknown_job_state  a stored job's state is not one this release knows
         │                                                  (written by a newer release): reported per job
-        └── PhotoUnreadable            photo_missing, overwritten, photo_unreadable  shared/jobs/ingestion.py
+        └── PhotoUnreadable            photo_missing, overwritten, photo_unreadable  shared/jobs/photo_verdict.py
 
 Whether anything retries depends on `isinstance(e, TransientError)` and nothing else: ingestion lets a
 transient error escape, so the host delivers the blob event again, and records a permanent one on the job;

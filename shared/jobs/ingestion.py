@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -35,21 +34,18 @@ from opentelemetry.trace import SpanKind
 
 from batch_tasks import telemetry
 from shared import metrics
-from shared.errors import Conflict, NotFound, PermanentError, SitelensError, TransientError
-from shared.jobs import ids, not_kept, reuse, routing
+from shared.errors import Conflict, NotFound, PermanentError, SitelensError
+from shared.jobs import ids, not_kept, photo_verdict, reuse, routing
 from shared.jobs.finisher import Finisher
 from shared.jobs.models import Job, JobState, new_task_token
+from shared.jobs.photo_verdict import PhotoUnreadable
 from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing, TaskRequest, TaskSubmitter
-from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_name, validate
+from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_name
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
 NOT_KEPT_NOTE = not_kept.NOTES[Reason.TOO_LARGE.value]  # how a `too_large` job's detail ends
-
-
-class PhotoUnreadable(PermanentError):
-    """The job's version of the photo cannot be read; the job ends FAILED with this reason."""
 
 
 class Ingestion:
@@ -179,16 +175,16 @@ class Ingestion:
     def _process(self, job: Job, info: BlobInfo) -> Job:
         if job.terminal:
             if job.state is JobState.REJECTED:
-                self._quarantine(job)  # a crash may have come between the verdict and the move
+                photo_verdict.put_aside(job, self.photos)  # a crash may have come between the verdict and the move
             return self.finisher.publish(job)
         if job.state is not JobState.RECEIVED:
             return job  # already submitted: a duplicate delivery
         try:
             if not ids.same_version(info.etag, job.blob_etag):
-                raise PhotoUnreadable(_replaced(job), reason="overwritten")
+                raise PhotoUnreadable(photo_verdict.replaced(job), reason="overwritten")
             if (accepted := self._accepted_before(job)) is not None:
                 return self._claim_and_submit(job, *accepted)
-            verdict = self._validate(job, info)
+            verdict = photo_verdict.judge(job, info, self.photos, self.limits, self.policies)
         except PhotoUnreadable as exc:
             log.warning("job %s: %s (%s)", job.id, exc, exc.reason)
             return self.finisher.finish(job, JobState.FAILED, reason=exc.reason, detail=str(exc))
@@ -198,7 +194,7 @@ class Ingestion:
                 telemetry.fail(span, reason)
                 note = not_kept.NOTES.get(reason, "")  # on the job before the delete: a crash between leaves it true
                 job = self.finisher.finish(job, JobState.REJECTED, reason=reason, detail=verdict.detail + note)
-                self._quarantine(job)
+                photo_verdict.put_aside(job, self.photos)
             return job
         derived, model = verdict.derived, None
         try:
@@ -227,17 +223,6 @@ class Ingestion:
         if owner != job.id and (cached := self.follow(job, owner, content)) is not None:
             return cached
         return self.submit(job, model)
-
-    def _validate(self, job: Job, info: BlobInfo) -> Any:
-        started = time.perf_counter()
-        with telemetry.job_span("validate", job.id, attributes={"sitelens.site": job.site}) as span:
-            # The blob's type first, from its properties: what it refuses is never read (shared/jobs/not_kept.py).
-            verdict = not_kept.refusal(info) or validate(job.blob_name, info.size, lambda: self._read(job),
-                                                         self.limits, self.policies(job.site))  # fmt: skip
-            outcome = "accepted" if isinstance(verdict, Accepted) else str(verdict.reason)
-            span.set_attribute("sitelens.verdict", outcome)
-        metrics.validation_time(job.site, time.perf_counter() - started, outcome)
-        return verdict
 
     def model_for(self, job: Job) -> str:
         """The recorded model (a follower's is its owner's: the claim is per model); else (new, routing could not
@@ -287,34 +272,3 @@ class Ingestion:
                 self.waker.wake()
         except SitelensError as exc:
             log.warning("could not bring the pool's evaluation forward (%s); its schedule will scale it", exc)
-
-    def _read(self, job: Job) -> bytes:
-        """The job's own version, bounded; what storage refuses for good ends the job instead of the delivery."""
-        try:
-            return self.photos.read_photo(job.blob_name, job.blob_etag, self.limits.max_bytes)
-        except TransientError:
-            raise
-        except NotFound as exc:
-            raise PhotoUnreadable("the photo was deleted before validation read it", reason="photo_missing") from exc
-        except PermanentError as exc:
-            if exc.reason == "overwritten":
-                raise PhotoUnreadable(_replaced(job), reason="overwritten") from exc
-            if exc.reason == "not_authorised":
-                # The app's identity, not the photo (a role assignment still propagating after a deployment):
-                # the job stays RECEIVED for a later delivery or the reconciler, never FAILED for it.
-                raise
-            raise PhotoUnreadable(f"storage refused to read the photo: {exc}", reason="photo_unreadable") from exc
-
-    def _quarantine(self, job: Job) -> None:
-        """The rejected version off `photos/`: to `quarantine/`, or deleted when its reason is `not_kept.NOT_KEPT`.
-        By the job's reason alone, so a redelivery after a crash finishes what the verdict began."""
-        if job.reason in not_kept.NOT_KEPT:
-            not_kept.discard(self.photos, job)
-            return
-        with contextlib.suppress(NotFound):  # already moved, or that version is gone (a later write stays)
-            self.photos.quarantine(job.blob_name, job.blob_etag, job.reason or "rejected", job.detail or "")
-
-
-def _replaced(job: Job) -> str:
-    return (f"version {job.blob_etag.strip(chr(34))} of the photo was replaced before validation read it; "
-            "the later version is not processed (POST /api/jobs/{id}/retry runs it as a new job)")  # fmt: skip
