@@ -23,6 +23,7 @@ import itertools
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -183,10 +184,18 @@ class TableJobStore:
                                                                       select=["RowKey"])), None))  # fmt: skip
 
     def open_ids(self, after: str | None = None) -> list[str]:
-        query = "PartitionKey eq 'open' and RowKey gt @after"  # every RowKey sorts after ''
-        with translated("open index"):  # the pages are fetched while listing
-            entries = self._jobs.query_entities(query, parameters={"after": after or ""}, select=["RowKey"])
-            return [e["RowKey"] for e in entries]
+        return list(self.iter_open_ids(after))
+
+    def iter_open_ids(self, after: str | None = None, *, through: str | None = None) -> Iterator[str]:
+        """The open index's ids after `after` and up to `through` (included), fetched a page (1,000 ids) at a time
+        as the caller goes on: a reconcile run that stops at its budget has read only the pages it reached, and its
+        wrap to the start reads no further than its cursor."""
+        query, bounds = "PartitionKey eq 'open' and RowKey gt @after", {"after": after or ""}  # all sort after ''
+        if through is not None:
+            query, bounds = f"{query} and RowKey le @through", {**bounds, "through": through}
+        with translated("open index"):  # the pages are fetched while iterating
+            for entry in self._jobs.query_entities(query, parameters=bounds, select=["RowKey"]):
+                yield str(entry["RowKey"])
 
     def reconcile_cursor(self) -> str | None:
         try:

@@ -29,7 +29,6 @@ part-way (its worker restarted by another invocation's timeout) loses at most th
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -147,10 +146,12 @@ class Reconciler:
         return sweep
 
     def _ring(self, cursor: str | None) -> Iterator[str]:
-        """Open job ids after the cursor, then from the start up to it: the start is listed only if reached."""
-        yield from self.store.open_ids(after=cursor)
+        """Open job ids after the cursor, then from the start up to it (the cursor's own id included). Both are
+        listed a page at a time as the walk reaches them, and the wrap ends at the cursor: a run reads each open
+        id at most once, and one stopped at its budget only the pages it reached."""
+        yield from self.store.iter_open_ids(after=cursor)
         if cursor is not None:
-            yield from itertools.takewhile(lambda job_id: job_id <= cursor, self.store.open_ids())
+            yield from self.store.iter_open_ids(through=cursor)
 
     def _keep_cursor(self, before: str | None, after: str | None) -> str | None:
         """The cursor the store holds now: `after`, written only when it differs from `before`."""

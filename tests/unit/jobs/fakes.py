@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -80,7 +81,12 @@ class MemoryJobStore:
         return [job_id for _, job_id in found[:limit]], len(found) > limit
 
     def open_ids(self, after: str | None = None) -> list[str]:
-        return sorted(job_id for job_id in self.open if after is None or job_id > after)  # the RowKey order
+        return list(self.iter_open_ids(after))
+
+    def iter_open_ids(self, after: str | None = None, *, through: str | None = None) -> Iterator[str]:
+        for job_id in sorted(self.open):  # the RowKey order; a copy, so a walk may close jobs as it goes
+            if (after is None or job_id > after) and (through is None or job_id <= through):
+                yield job_id
 
     def reconcile_cursor(self) -> str | None:
         return self.cursor
