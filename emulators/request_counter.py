@@ -32,10 +32,11 @@ _EXECUTED = re.compile(r"Executed 'Functions\.([^']+)' \((Succeeded|Failed), Id=
 
 # The local Functions host finds new blobs by scanning (Azurite sends no Event Grid events) and keeps blob
 # receipts and trigger messages as the polling blob trigger does; in Azure the app's blob trigger takes
-# Event Grid events instead, so this traffic is counted apart from the app's. Queue triggers poll with Get
-# Messages whether or not a message waits (in Azure too, backing off to one poll a minute when idle): a cost
-# per second, not per photo, so Get Messages is counted apart as well; the messages a trigger takes are its
-# queue-triggered executions.
+# Event Grid events instead (each still passes through the trigger's own queue: docs/scale.md counts those 3
+# requests a photo), so this traffic is counted apart from the app's. Queue triggers poll with Get Messages
+# whether or not a message waits (in Azure too: host.json's maxPollingInterval, 2 s, bounds the back-off when
+# idle): a cost per second, not per photo, so Get Messages is counted apart as well; the messages a trigger
+# takes are its queue-triggered executions.
 HOST_RESOURCES = re.compile(r"^(azure-webjobs-|\$logs)")
 HOST_OPERATIONS = frozenset({"Container_ListBlobFlatSegment", "Messages_Dequeue"})
 
