@@ -96,8 +96,7 @@ class BlobPhotoStore:
         call("derived input", blob.upload_blob, jpeg, overwrite=True,
               content_settings=ContentSettings(content_type="image/jpeg"))  # fmt: skip
 
-    def derived_exists(self, job_id: str) -> bool:
-        """One properties request (HEAD): a redelivery asks it instead of downloading the photo again."""
+    def derived_exists(self, job_id: str) -> bool:  # one HEAD: a redelivery asks it instead of a download
         return bool(call("derived input", self._blob(DERIVED, ids.derived_path(job_id)).exists))
 
     def derived_url(self, job_id: str) -> str:
@@ -151,8 +150,7 @@ class BlobPhotoStore:
     def discard(self, blob_name: str, etag: str) -> None:
         """Delete version `etag` from `photos/` with its snapshots, keeping no copy: a photo refused for its size or
         its blob type (shared/jobs/not_kept.py), which a copy to `quarantine/` would keep. Safe to repeat, and pinned
-        to `etag` as `quarantine` is: a lease the device took is broken first, a later write under the name
-        stays, and NotFound when the version is already gone."""
+        to `etag` as `quarantine` is (a device's lease broken first; NotFound when the version is gone)."""
         self._delete_version(self._unleased_version(blob_name, etag, "discard"), blob_name, etag)
 
     def _unleased_version(self, blob_name: str, etag: str, purpose: str) -> Any:
@@ -163,9 +161,7 @@ class BlobPhotoStore:
         if not ids.same_version(str(props.etag), etag):
             raise NotFound(f"photo {blob_name}: version {etag} is gone (now {props.etag})")
         if props.lease.state in ("leased", "breaking"):
-            log.warning(
-                "photo %s carries a lease sitelens never takes; breaking it to %s the photo", blob_name, purpose
-            )
+            log.warning("photo %s carries a lease sitelens never takes; breaking it to %s it", blob_name, purpose)
             call(f"{purpose} lease", BlobLeaseClient(source).break_lease, lease_break_period=0)
         return source
 
