@@ -250,15 +250,15 @@ class BatchTaskSubmitter:
         return True
 
     def _idle(self, job_id: str) -> bool:
-        """Whether the Batch job holds no task waiting or running, by its task counts (`preparing` counts as
-        running). One call per per-model job per run, only while an earlier release's are active: the idle ones go
-        at the first run after the upgrade, the rest once their tasks end or their day is old. The counts may lag
-        the tasks' states; a task they miss could only be one an earlier-release instance just added."""
+        """Whether the Batch job holds no task that is not completed, by a listing of at most one such task: not the
+        job's task counts, which Batch may serve stale, so a task an earlier-release instance just added would be
+        missed and stranded. One call per per-model job per run, only while an earlier release's are active: the
+        idle ones go at the first run after the upgrade, the rest once their tasks end or their day is old."""
+        pending = self.client.list_tasks(job_id, filter="state ne 'completed'", select=["id"], max_results=1)
         try:
-            counts = call(f"Batch job {job_id}", self.client.get_job_task_counts, job_id).task_counts
+            return call(f"Batch job {job_id}", lambda: next(iter(pending), None)) is None
         except NotFound:
             return False  # deleted meanwhile: nothing to terminate
-        return counts.active + counts.running == 0
 
     def delete_jobs_before(self, day: date) -> int:
         """Delete sitelens' completed Batch jobs of days before `day`, oldest first, at most `JOB_DELETES_PER_CALL`

@@ -67,17 +67,20 @@ def test_only_sitelens_days_before_the_day_are_deleted_oldest_first():
 
 
 class StandInActiveBatch(StandInBatch):
-    """The calls termination makes: a listing of active jobs, task counts of a job, and a terminate per job."""
+    """The calls termination makes: a listing of active jobs, one of a job's tasks not completed, and a terminate
+    per job."""
 
     def __init__(self, job_ids: list[str], tasks: dict[str, dict[str, int]] | None = None) -> None:
         super().__init__(job_ids)
         self.tasks = tasks or {}  # job id -> its task counts by state; none: no task
         self.counted: list[str] = []  # job ids whose task counts were asked for
 
-    def get_job_task_counts(self, job_id: str) -> SimpleNamespace:
+    def list_tasks(self, job_id: str, *, filter: str, select: list[str], max_results: int) -> Iterator[SimpleNamespace]:
+        assert (filter, select, max_results) == ("state ne 'completed'", ["id"], 1)  # exact, not the stale counts
         self.counted.append(job_id)
-        counts = {"active": 0, "running": 0, "completed": 0, **self.tasks.get(job_id, {})}
-        return SimpleNamespace(task_counts=SimpleNamespace(**counts))
+        counts = self.tasks.get(job_id, {})
+        pending = sum(n for state, n in counts.items() if state != "completed")
+        yield from [SimpleNamespace(id=f"t{i}") for i in range(pending)][:max_results]
 
     def _terminate_job_internal(self, job_id: str, options: object) -> None:
         self.asked.append(job_id)
