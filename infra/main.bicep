@@ -150,8 +150,8 @@ param webhookSweepSchedule string = '0 */2 * * * *'
 param recordsExpirySchedule string = '0 2-59/5 * * * *'
 @description('Comma-separated ports webhook receivers may use.')
 param webhookAllowedPorts string = '443'
-@description('An attempt still open this long is re-driven: longer than an attempt (15 s) can take.')
-@minValue(16)
+@description('An attempt still open this long is re-driven: longer than a live attempt can take (the send, up to 15 s, and the storage calls around it, one of which may get no answer for 25 s before its retry). The app refuses less than 60.')
+@minValue(60)
 @maxValue(2592000)
 param webhookStaleAttemptSeconds int = 75
 @minValue(1)

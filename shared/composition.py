@@ -1,6 +1,7 @@
 """The composition root: builds each service once from Settings, with real SDK clients.
 
-Locally the clients use the storage connection string; in Azure they use the managed identity. Refused
+Locally the clients use the storage connection string; in Azure they use the managed identity. Every client is
+built with explicit time bounds (shared/adapters/azure_call_bounds.py), so no call can outlast the budgets. Refused
 settings are logged as one clear error; HTTP functions answer `unavailable()`'s problem document instead.
 """
 
@@ -21,6 +22,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
+from shared.adapters.azure_call_bounds import APP_CALLS, HEALTH_CHECK_CALLS, CallBounds
 from shared.adapters.azure_erasure import TableEventErasure
 from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
@@ -76,20 +78,19 @@ def _credential(client_id: str | None) -> ManagedIdentityCredential:
     return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
 
 
-def table_service(s: Settings) -> TableServiceClient:
+def table_service(s: Settings, bounds: CallBounds = APP_CALLS) -> TableServiceClient:
     if s.storage.connection_string:
-        return TableServiceClient.from_connection_string(s.storage.connection_string)
+        return TableServiceClient.from_connection_string(s.storage.connection_string, **bounds.options())
     assert s.storage.table_uri
-    return TableServiceClient(s.storage.table_uri, credential=_credential(s.storage.client_id))
+    return TableServiceClient(s.storage.table_uri, credential=_credential(s.storage.client_id), **bounds.options())
 
 
-def queue_client(s: Settings, name: str) -> QueueClient:
-    policy = TextBase64EncodePolicy()  # the Functions queue trigger expects base64
+def queue_client(s: Settings, name: str, bounds: CallBounds = APP_CALLS) -> QueueClient:
+    options = bounds.options() | {"message_encode_policy": TextBase64EncodePolicy()}  # the trigger expects base64
     if s.storage.connection_string:
-        return QueueClient.from_connection_string(s.storage.connection_string, name, message_encode_policy=policy)
+        return QueueClient.from_connection_string(s.storage.connection_string, name, **options)
     assert s.storage.queue_uri
-    return QueueClient(s.storage.queue_uri, name, credential=_credential(s.storage.client_id),
-                       message_encode_policy=policy)  # fmt: skip
+    return QueueClient(s.storage.queue_uri, name, credential=_credential(s.storage.client_id), **options)
 
 
 @functools.cache
@@ -123,11 +124,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def blob_service(s: Settings) -> BlobServiceClient:
+def blob_service(s: Settings, bounds: CallBounds = APP_CALLS) -> BlobServiceClient:
     if s.storage.connection_string:
-        return BlobServiceClient.from_connection_string(s.storage.connection_string)
+        return BlobServiceClient.from_connection_string(s.storage.connection_string, **bounds.options())
     assert s.storage.blob_uri
-    return BlobServiceClient(s.storage.blob_uri, credential=_credential(s.storage.client_id))
+    return BlobServiceClient(s.storage.blob_uri, credential=_credential(s.storage.client_id), **bounds.options())
 
 
 @functools.cache
@@ -147,24 +148,24 @@ def jobs() -> TableJobStore:
     return TableJobStore(table_service(s), prefix=s.table_prefix)
 
 
-@functools.cache
-def submitter() -> BatchTaskSubmitter:
-    p = settings().pipeline
+def batch_client(s: Settings, bounds: CallBounds = APP_CALLS) -> BatchClient:
+    p = s.pipeline
     if not p.batch_url:
         raise ConfigError("SITELENS_BATCH_URL is not set: photos cannot be submitted")
     if p.batch_account and p.batch_key:
         credential: object = AzureNamedKeyCredential(p.batch_account, p.batch_key)
     else:
-        credential = _credential(settings().storage.client_id)
-    spec = TaskSpec(
-        pool_id=p.pool_id,
-        command=p.task_command,
-        environment=p.task_env,
-        max_wall_clock=timedelta(seconds=p.task_max_wall_clock_s),
-        max_retries=p.task_max_retries,
-        identity_resource_id=p.node_identity_id,
-    )
-    return BatchTaskSubmitter(BatchClient(p.batch_url, credential), spec)  # type: ignore[arg-type]
+        credential = _credential(s.storage.client_id)
+    return BatchClient(p.batch_url, credential, **bounds.options())  # type: ignore[arg-type]
+
+
+@functools.cache
+def submitter() -> BatchTaskSubmitter:
+    p, client = settings().pipeline, batch_client(settings())
+    spec = TaskSpec(pool_id=p.pool_id, command=p.task_command, environment=p.task_env,
+                    max_wall_clock=timedelta(seconds=p.task_max_wall_clock_s), max_retries=p.task_max_retries,
+                    identity_resource_id=p.node_identity_id)  # fmt: skip
+    return BatchTaskSubmitter(client, spec)
 
 
 @functools.cache
@@ -260,20 +261,26 @@ def pool_status() -> BatchPoolStatus:
 
 
 def health_checks() -> dict[str, Callable[[], object]]:
-    """Storage (the jobs table), Batch (the pool), the model registry (the default model's manifest)."""
+    """Storage (the jobs table), Batch (the pool), the model registry (the default model's manifest), each through
+    clients of its own that try once, briefly (`HEALTH_CHECK_CALLS`): a stalled one is `degraded` in seconds."""
     s = settings()
+    return {"storage": lambda: _checked_jobs().ping(), "batch": lambda: _checked_pool().pool_state(),
+            "model_registry": lambda: _checked_models().model_registered(s.pipeline.default_model)}  # fmt: skip
 
-    def storage() -> object:
-        jobs().ping()
-        return None
 
-    def batch() -> object:
-        return submitter().pool_state()
+@functools.cache
+def _checked_jobs() -> TableJobStore:
+    return TableJobStore(table_service(settings(), HEALTH_CHECK_CALLS), prefix=settings().table_prefix)
 
-    def models() -> object:
-        return photos().model_registered(s.pipeline.default_model)
 
-    return {"storage": storage, "batch": batch, "model_registry": models}
+@functools.cache
+def _checked_pool() -> BatchTaskSubmitter:
+    return BatchTaskSubmitter(batch_client(settings(), HEALTH_CHECK_CALLS), submitter().spec)
+
+
+@functools.cache
+def _checked_models() -> BlobPhotoStore:
+    return BlobPhotoStore(blob_service(settings(), HEALTH_CHECK_CALLS), account_key=None, https_only=True)
 
 
 @functools.cache

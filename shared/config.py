@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from shared.adapters.azure_call_bounds import APP_CALLS
 from shared.errors import PermanentError
 from shared.pipeline_settings import DURATION, POSITIVE, PipelineSettings, flag, number, web_url
 from shared.uploads.service import MAX_TTL, MIN_TTL, TTL_SETTING
 from shared.webhooks.address_policy import is_loopback
+from shared.webhooks.endpoint import TIMEOUT_S
 from shared.webhooks.retry import SCHEDULE
 from shared.webhooks.service import LOST_MESSAGE_GRACE, STALE_ATTEMPT
 
@@ -36,6 +38,12 @@ RECORDS_RETENTION_DAYS = "SITELENS_RECORDS_RETENTION_DAYS"
 # The host reads these (`%NAME%` in function_app.py); the app only checks them.
 SCHEDULES = ("SITELENS_RECONCILE_SCHEDULE", "SITELENS_WEBHOOK_SWEEP_SCHEDULE", "SITELENS_RECORDS_EXPIRY_SCHEDULE")
 DEFAULT_ALLOWED_PORTS = "443"
+# An attempt runs from its start, through Table reads, the write that opens it and the send (up to
+# endpoint.TIMEOUT_S), to the write of its outcome. The sweep takes an attempt open longer than the stale bound for
+# one whose process died, and sends again: so the bound must outlast a live attempt, with room for one storage try
+# that gets no answer (APP_CALLS' connect and read timeouts) before its retry, and 20 s for the rest. Shorter, a slow
+# attempt reaches its receiver twice and its own outcome (a 410, a Retry-After) is lost to the sweep's write.
+MIN_STALE_ATTEMPT_S = TIMEOUT_S + APP_CALLS.connect_s + APP_CALLS.read_s + 20
 MAX_PORT = 65_535
 # Above 0 (the chaos run takes 0.05); at most 10, where the schedule's last wait is already ten days.
 RETRY_SCALES = (0.0, 10.0)
@@ -165,6 +173,10 @@ class Settings:
             problems.append(f"{ALLOW_LOOPBACK} is allowed only when every storage endpoint is a loopback address")
         ports = _ports(env.get(ALLOWED_PORTS, DEFAULT_ALLOWED_PORTS), problems)
         stale = number(env, STALE_ATTEMPT_S, cls.webhook_stale_attempt_s, problems, DURATION)
+        if stale < MIN_STALE_ATTEMPT_S:
+            problems.append(f"{STALE_ATTEMPT_S} must be at least {MIN_STALE_ATTEMPT_S:g}, not {stale:g}: a webhook "
+                            f"attempt (a send of up to {TIMEOUT_S:g} s and the storage calls around it) still in "
+                            "flight past it is sent again, and its receiver gets the event twice")  # fmt: skip
         lost = number(env, LOST_MESSAGE_S, cls.webhook_lost_message_s, problems, DURATION)
         retry_scale = number(env, RETRY_SCALE, cls.webhook_retry_scale, problems, RETRY_SCALES)
         # A positive lifetime outside 60-900 s is clamped, not refused: the maximum is the security bound.

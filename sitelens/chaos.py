@@ -54,7 +54,7 @@ SETTINGS = {
     "SITELENS_STUCK_AFTER_S": "120",
     "SITELENS_RECONCILE_SCHEDULE": "*/10 * * * * *",
     "SITELENS_WEBHOOK_SWEEP_SCHEDULE": "*/10 * * * * *",
-    "SITELENS_WEBHOOK_STALE_ATTEMPT_S": "30",
+    "SITELENS_WEBHOOK_STALE_ATTEMPT_S": "60",  # the least the app accepts: a live attempt may take that long
     "SITELENS_WEBHOOK_LOST_MESSAGE_S": "30",
     # The retry schedule a twentieth as long (0.25 s, 15 s, 90 s, 6 min, ...): a delivery whose first
     # attempts met a killed host and a receiver that was down is retried within the run, not 30 minutes later.

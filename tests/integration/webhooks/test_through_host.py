@@ -15,6 +15,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from shared.adapters.azure_notification_queue import StorageNotificationQueue
 from shared.adapters.azure_webhook_store import TableWebhookStore
+from shared.config import MIN_STALE_ATTEMPT_S
 from shared.webhooks.endpoint import EndpointPolicy
 from shared.webhooks.models import DeliveryState
 from shared.webhooks.service import WebhookService
@@ -98,8 +99,10 @@ def test_subscribe_through_the_api_and_receive_a_signed_webhook(storage_connecti
 
 
 def test_host_killed_mid_attempt_still_delivers_with_the_same_id(storage_connection, unique, tmp_path, hosts):
+    # The shortest stale bound the app accepts: the dead attempt is re-driven once it is that old.
+    stale = f"{MIN_STALE_ATTEMPT_S:g}"
     values = app_values(
-        storage_connection, unique, SITELENS_WEBHOOK_STALE_ATTEMPT_S="1", SITELENS_WEBHOOK_LOST_MESSAGE_S="1"
+        storage_connection, unique, SITELENS_WEBHOOK_STALE_ATTEMPT_S=stale, SITELENS_WEBHOOK_LOST_MESSAGE_S="1"
     )
     first = HostProcess.prepare_repo_app(tmp_path / "a", values, keys=KEYS).start()
     hosts.append(first)
@@ -114,7 +117,7 @@ def test_host_killed_mid_attempt_still_delivers_with_the_same_id(storage_connect
         hung.set()
         second = HostProcess.prepare_repo_app(tmp_path / "b", values, keys=KEYS).start()
         hosts.append(second)
-        got = receiver.wait_for(2, timeout=60)
+        got = receiver.wait_for(2, timeout=MIN_STALE_ATTEMPT_S + 60)
         assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"] == event.id
 
         def delivered() -> bool:
