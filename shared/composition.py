@@ -22,7 +22,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
-from shared.adapters.azure_call_bounds import APP_CALLS, HEALTH_CHECK_CALLS, CallBounds
+from shared.adapters.azure_call_bounds import APP_CALLS, HEALTH_CHECK_CALLS, CallBounds, CappedTableService
 from shared.adapters.azure_erasure import TableEventErasure
 from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
@@ -80,9 +80,9 @@ def _credential(client_id: str | None) -> ManagedIdentityCredential:
 
 def table_service(s: Settings, bounds: CallBounds = APP_CALLS) -> TableServiceClient:
     if s.storage.connection_string:
-        return TableServiceClient.from_connection_string(s.storage.connection_string, **bounds.options())
+        return CappedTableService.from_connection_string(s.storage.connection_string, **bounds.options())
     assert s.storage.table_uri
-    return TableServiceClient(s.storage.table_uri, credential=_credential(s.storage.client_id), **bounds.options())
+    return CappedTableService(s.storage.table_uri, credential=_credential(s.storage.client_id), **bounds.options())
 
 
 def queue_client(s: Settings, name: str, bounds: CallBounds = APP_CALLS) -> QueueClient:
@@ -156,7 +156,7 @@ def batch_client(s: Settings, bounds: CallBounds = APP_CALLS) -> BatchClient:
         credential: object = AzureNamedKeyCredential(p.batch_account, p.batch_key)
     else:
         credential = _credential(s.storage.client_id)
-    return BatchClient(p.batch_url, credential, **bounds.options())  # type: ignore[arg-type]
+    return BatchClient(p.batch_url, credential, **bounds.batch_options())  # type: ignore[arg-type]
 
 
 @functools.cache

@@ -14,11 +14,13 @@ whose job row is gone (deleted by other means than these, which take the entry f
 claim rows are only its own: another job's claim on the same bytes stays. Its retries and duplicates expire on
 their own dates.
 
-A run is bounded by `RUN_BUDGET`, as the reconciler's is. It makes passes over the sites, `PER_SITE` jobs of
-each at most (jobs an earlier pass kept take no place), until a pass meets no job, so every site is reached
-whatever another's backlog; what a run leaves is the oldest, and the next run starts there (expired entries are
-deleted as they go, so no cursor is kept). Jobs are expired by `WORKERS` threads at a time: each is about twenty
-table requests, so one thread keeps pace with a few photos a second, fewer than a busy deployment receives.
+A run is bounded by `RUN_BUDGET`, as the reconciler's is: each worker looks at it before each job it starts (a job
+not started is left for the next run), so a job started just before it, ended by its first call that gets no
+answer, is all a run can add. It makes passes over the sites, `PER_SITE` jobs of each at most (jobs an earlier pass
+kept take no place), until a pass meets no job, so every site is reached whatever another's backlog; what a run
+leaves is the oldest, and the next run starts there (expired entries are deleted as they go, so no cursor is kept).
+Jobs are expired by `WORKERS` threads at a time: each is about twenty table requests, so one thread keeps pace with
+a few photos a second, fewer than a busy deployment receives.
 """
 
 from __future__ import annotations
@@ -93,18 +95,26 @@ class RecordExpiry:
               kept: set[str]) -> bool:  # fmt: skip
         """One pass over the sites; whether another should follow: this one met a job, and the budget is not spent.
         Each job a run meets is met once: deleted, its entry dropped, or kept (and skipped by the passes after), so
-        the passes end when one meets none."""
+        the passes end when one meets none; or not started, when the budget was spent, and the run ends."""
         met = False
         while chunk := list(itertools.islice(entries, self.workers * 4)):
             met = True
-            for entry, outcome in zip(chunk, pool.map(self._expire, chunk), strict=True):
+            outcomes = list(pool.map(self._expire_in_time, chunk, itertools.repeat(deadline)))
+            for entry, outcome in zip(chunk, outcomes, strict=True):
+                if outcome is None:  # not started: left, uncounted, for the next run
+                    continue
                 setattr(expiry, _FIELD[outcome], getattr(expiry, _FIELD[outcome]) + 1)
                 metrics.record_expired(outcome)
                 kept |= {entry.job_id} if outcome in (UNSETTLED, ERROR) else set()
-            if self.elapsed() >= deadline:
+            if None in outcomes or self.elapsed() >= deadline:
                 expiry.stopped_at_budget = True
                 return False
         return met
+
+    def _expire_in_time(self, entry: IndexEntry, deadline: float) -> str | None:
+        """The job's outcome, or None when the budget was spent before the worker came to it: a chunk's jobs each
+        wait for a worker, and each may take a call that gets no answer (shared/adapters/azure_call_bounds.py)."""
+        return None if self.elapsed() >= deadline else self._expire(entry)
 
     def _expire(self, entry: IndexEntry) -> str:
         try:

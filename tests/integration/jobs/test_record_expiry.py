@@ -98,15 +98,17 @@ def test_an_entry_whose_job_is_gone_is_dropped(real_world):
 
 
 def test_a_run_that_spends_its_budget_leaves_the_rest_to_the_next(real_world):
+    """The run's clock moves a second at each look: at the start, before each job a worker starts."""
     world = real_world
     jobs = [succeed(world, upload(world, n, photo(20 + n))) for n in range(1, 6)]
     world.clock.advance((KEEP + timedelta(days=1)).total_seconds())
     ticks = itertools.count()
 
-    first = expiry(world, workers=1, budget=timedelta(seconds=1), elapsed=lambda: float(next(ticks))).run()
+    first = expiry(world, workers=1, budget=timedelta(seconds=3), elapsed=lambda: float(next(ticks))).run()
 
-    assert first == Expiry(expired=4, stopped_at_budget=True)  # one chunk of four jobs, then the budget was spent
-    assert expiry(world).run() == Expiry(expired=1)
+    assert first == Expiry(expired=2, stopped_at_budget=True)  # the chunk's third job found the budget spent
+    assert sum(kept_by(world, job)["jobs"] == [] for job in jobs) == 2
+    assert expiry(world).run() == Expiry(expired=3)
     assert all(kept_by(world, job)["jobs"] == [] for job in jobs)
 
 
@@ -139,7 +141,8 @@ def test_a_site_with_a_backlog_does_not_keep_the_next_sites_jobs(real_world):
     world.clock.advance((KEEP + timedelta(days=1)).total_seconds())
     ticks = itertools.count()
 
-    cut = expiry(world, workers=1, per_site=2, budget=timedelta(seconds=1), elapsed=lambda: float(next(ticks)))
+    # The run's clock moves a second at each look: at the start, before each of the chunk's four jobs, then after it.
+    cut = expiry(world, workers=1, per_site=2, budget=timedelta(seconds=5), elapsed=lambda: float(next(ticks)))
 
     assert cut.run() == Expiry(expired=4, stopped_at_budget=True)  # one chunk: two of each site
     assert all(kept_by(world, job)["jobs"] == [] for job in later)

@@ -1,6 +1,7 @@
 """Record expiry (shared/jobs/record_expiry.py) over the in-memory ports: one job's storage error is counted and
-leaves the others to expire, a job not finished with its event published is kept, and the setting that says how
-long records are kept is refused when it would not outlive the results."""
+leaves the others to expire, a job not finished with its event published is kept, a run whose calls stall starts no
+job once its budget is spent, and the setting that says how long records are kept is refused when it would not
+outlive the results."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from shared.config import ConfigError, Settings
 from shared.errors import NotFound, TransientError
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import IndexEntry
-from shared.jobs.record_expiry import Expiry, RecordExpiry
+from shared.jobs.record_expiry import RUN_BUDGET, Expiry, RecordExpiry
 from tests.unit.jobs.fakes import MemoryJobStore
 from tests.unit.jobs.test_erasure import T0, Parts
 
@@ -51,9 +52,9 @@ def feedback_of(parts: Parts, job_id: str) -> list[str]:
     return [job for job, _ in parts.store.feedback if job == job_id]
 
 
-def expiry(parts: Parts, index: ListedIndex) -> RecordExpiry:
+def expiry(parts: Parts, index: ListedIndex, **options: object) -> RecordExpiry:
     return RecordExpiry(store=parts.store, index=index, events=parts.hooks, reservations=parts.reservations,
-                        clock=lambda: T0 + KEEP + timedelta(days=1), keep=KEEP)  # fmt: skip
+                        clock=lambda: T0 + KEEP + timedelta(days=1), keep=KEEP, **options)  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_a_storage_error_on_one_job_is_counted_and_the_others_still_expire(monkeypatch):
@@ -74,6 +75,29 @@ def test_a_storage_error_on_one_job_is_counted_and_the_others_still_expire(monke
     for job in (jobs[0], jobs[2]):
         assert job.id not in parts.store.jobs and not feedback_of(parts, job.id)
     assert [released[2] for released in index.released] == [jobs[0].id, jobs[2].id]
+
+
+def test_a_run_whose_calls_stall_starts_no_job_once_its_budget_is_spent(monkeypatch):
+    """Each job's first read takes 100 s of the run's clock (a call that waited out its bounds): one worker starts
+    the chunk's first three jobs inside the 4-minute budget, and the fourth, in the same chunk, not at all."""
+    parts = Parts()
+    jobs = [parts.job(f"IMG_{n}") for n in range(6)]
+    index = ListedIndex(jobs, parts.store)
+    now = [0.0]
+    real_get = parts.store.get
+
+    def slow_get(job_id: str) -> Job:
+        now[0] += 100.0
+        return real_get(job_id)
+
+    monkeypatch.setattr(parts.store, "get", slow_get)
+    assert expiry(parts, index, workers=1, elapsed=lambda: now[0]).run() == Expiry(expired=3, stopped_at_budget=True)
+    assert now[0] == 300.0 and RUN_BUDGET.total_seconds() < now[0]  # the last job started at 200 s
+    assert [job.id in parts.store.jobs for job in jobs] == [False] * 3 + [True] * 3
+    assert all(feedback_of(parts, job.id) for job in jobs[3:])  # not started: every row left for the next run
+
+    assert expiry(parts, index).run() == Expiry(expired=3)  # the next run, on the real clock
+    assert not any(job.id in parts.store.jobs for job in jobs)
 
 
 def test_a_job_not_finished_with_its_event_published_keeps_everything():
