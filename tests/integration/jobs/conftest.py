@@ -17,6 +17,7 @@ from azure.data.tables import TableServiceClient
 
 from emulators.azurite import free_port
 from emulators.batch_service.launcher import BatchServiceProcess
+from emulators.batch_service.server import DEFAULT_ACTIVE_JOB_QUOTA
 from shared.adapters.azure_job_store import TableJobStore
 from shared.jobs.ports import JobStore
 from tests.integration.jobs.real_world import RealWorld
@@ -26,9 +27,16 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def batch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
+def active_job_quota() -> int:
+    """The local Batch service's quota of active jobs: Azure's default, unless a module overrides this fixture."""
+    return DEFAULT_ACTIVE_JOB_QUOTA
+
+
+@pytest.fixture
+def batch_service(tmp_path_factory: pytest.TempPathFactory, active_job_quota: int) -> Iterator[BatchServiceProcess]:
     folder = tmp_path_factory.mktemp("batch")
-    with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log") as svc:
+    with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log",
+                                    active_job_quota=active_job_quota) as svc:  # fmt: skip
         yield svc
 
 

@@ -9,15 +9,12 @@ RECEIVED until they timed out. One Batch job a day for every model keeps three a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from azure.batch import BatchClient
 
-from emulators.azurite import free_port
-from emulators.batch_service.launcher import BatchServiceProcess
 from shared.errors import TransientError
 from shared.jobs import ids
 from shared.jobs.models import JobState
@@ -30,12 +27,8 @@ QUOTA, MODELS, DAYS = 5, 8, 3  # more versions than the quota, over the days a d
 
 
 @pytest.fixture
-def batch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
-    """conftest.py's service, with a quota of active jobs below the number of models routed."""
-    folder = tmp_path_factory.mktemp("batch")
-    with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log",
-                                    active_job_quota=QUOTA) as svc:  # fmt: skip
-        yield svc
+def active_job_quota() -> int:
+    return QUOTA  # for conftest.py's batch_service
 
 
 def active_batch_jobs(batch: BatchClient) -> list[str]:

@@ -11,7 +11,6 @@ task the reconciler submits again goes to its day's job, not to the per-model on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,8 +18,6 @@ from pathlib import Path
 import pytest
 from azure.batch import BatchClient, models
 
-from emulators.azurite import free_port
-from emulators.batch_service.launcher import BatchServiceProcess
 from shared.jobs import ids
 from shared.jobs.models import JobState
 from shared.jobs.ports import TaskState
@@ -32,12 +29,8 @@ QUOTA = 5
 
 
 @pytest.fixture
-def batch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServiceProcess]:
-    """conftest.py's service, with a quota of active jobs the earlier release's jobs fill."""
-    folder = tmp_path_factory.mktemp("batch")
-    with BatchServiceProcess.launch(REPO, folder / "data", free_port(), log_file=folder / "batch.log",
-                                    active_job_quota=QUOTA) as svc:  # fmt: skip
-        yield svc
+def active_job_quota() -> int:
+    return QUOTA  # for conftest.py's batch_service
 
 
 def per_model_job(world: RealWorld, batch: BatchClient, model: str, day: date, *, task: str | None) -> str:
