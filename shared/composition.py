@@ -1,8 +1,7 @@
 """The composition root: builds each service once from Settings, with real SDK clients.
 
-Locally the clients use the storage connection string; in Azure they use the managed identity. Every client is
-built with explicit time bounds (shared/adapters/azure_call_bounds.py), so no call can outlast the budgets. Refused
-settings are logged as one clear error; HTTP functions answer `unavailable()`'s problem document instead.
+Locally the clients use the storage connection string, in Azure the managed identity; each has time bounds
+(shared/adapters/azure_call_bounds.py). Refused settings are logged as one error; HTTP functions answer `unavailable()`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from shared.adapters.azure_batch_submitter import BatchTaskSubmitter, TaskSpec
-from shared.adapters.azure_call_bounds import APP_CALLS, HEALTH_CHECK_CALLS, CallBounds, CappedTableService
+from shared.adapters.azure_call_bounds import APP_CALLS, HEALTH_CHECK_CALLS, CallBounds
 from shared.adapters.azure_erasure import TableEventErasure
 from shared.adapters.azure_job_store import JOBS, TableJobStore
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE, StorageNotificationQueue
@@ -30,6 +29,7 @@ from shared.adapters.azure_photo_store import BlobPhotoStore, BlobRouting
 from shared.adapters.azure_pool_status import BatchPoolStatus
 from shared.adapters.azure_pool_waker import BatchPoolWaker
 from shared.adapters.azure_record_index import TableRecordIndex
+from shared.adapters.azure_retry_caps import CappedTableService, batch_options
 from shared.adapters.azure_webhook_store import TableWebhookStore
 from shared.config import ConfigError, Settings
 from shared.errors import SitelensError
@@ -156,7 +156,7 @@ def batch_client(s: Settings, bounds: CallBounds = APP_CALLS) -> BatchClient:
         credential: object = AzureNamedKeyCredential(p.batch_account, p.batch_key)
     else:
         credential = _credential(s.storage.client_id)
-    return BatchClient(p.batch_url, credential, **bounds.batch_options())  # type: ignore[arg-type]
+    return BatchClient(p.batch_url, credential, **batch_options(bounds))  # type: ignore[arg-type]
 
 
 @functools.cache

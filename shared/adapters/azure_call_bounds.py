@@ -16,7 +16,8 @@ A throttled answer bounds nothing either: azure-core's RetryPolicy (Batch, Table
 asks before its retry, uncapped (its 120 s maximum is its own backoff's), and a `Retry-After` makes even a POST (a
 Batch task's creation) retryable. Batch throttles with 429 or 503 and a `Retry-After` of its choosing, Table storage
 answers 503 Server Busy to a partition under load: at 600 s, one call slept 20 minutes. So the app's Batch and Table
-clients sleep at most `RETRY_AFTER_CAP_S` for one, and still retry. The storage SDKs' own ExponentialRetry (Blob,
+clients sleep at most `RETRY_AFTER_CAP_S` for one, and still retry (shared/adapters/azure_retry_caps.py). This
+module imports no SDK: the settings read its bounds. The storage SDKs' own ExponentialRetry (Blob,
 Queue) never reads `Retry-After`: it sleeps its own backoff, which is counted below.
 """
 
@@ -25,11 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from azure.core.pipeline import PipelineResponse
-from azure.core.pipeline.policies import RetryPolicy
-from azure.data.tables import TableServiceClient
-from azure.data.tables._policies import TablesRetryPolicy  # 12.x does not export it publicly
 
 HTTP_LIMIT_S = 230  # Azure's front end answers an HTTP trigger still running this long with a gateway error
 # The longest the app's Batch and Table clients sleep for a `Retry-After` before their retry, whatever it asks: a
@@ -65,39 +61,11 @@ class CallBounds:
         (ConnectionConfiguration), and each SDK's retry policy reads `retry_total`."""
         return {"connection_timeout": self.connect_s, "read_timeout": self.read_s, "retry_total": self.retries}
 
-    def batch_options(self) -> dict[str, Any]:
-        """`options()`, and the retry policy that caps `Retry-After`, with the same total (Tables: CappedTableService).
-        Only for azure-core's RetryPolicy: given to a storage client, it would replace the storage SDK's own."""
-        return self.options() | {"retry_policy": RetryAfterCappedPolicy(retry_total=self.retries)}
-
     def worst_case_s(self, wait_s: Callable[[int], float]) -> float:
         """A call that gets no answer, or a throttled one: each try waits out both timeouts (a throttled answer may
         come just before the read timeout), and each retry first waits what `wait_s` says, SDK by SDK."""
         tries = self.retries + 1
         return tries * (self.connect_s + self.read_s) + sum(wait_s(n) for n in range(1, tries))
-
-
-class RetryAfterCappedPolicy(RetryPolicy[Any, Any]):
-    """azure-core's RetryPolicy (the Batch client's), sleeping at most `RETRY_AFTER_CAP_S` for a `Retry-After`."""
-
-    def get_retry_after(self, response: PipelineResponse[Any, Any]) -> float | None:
-        asked = super().get_retry_after(response)
-        return None if asked is None else min(asked, RETRY_AFTER_CAP_S)
-
-
-class TablesRetryAfterCappedPolicy(TablesRetryPolicy, RetryAfterCappedPolicy):
-    """The Tables SDK's own policy (its secondary host handling kept), reading `Retry-After` through the one above."""
-
-
-class CappedTableService(TableServiceClient):
-    """A TableServiceClient whose pipeline, shared by the table clients it hands out, caps `Retry-After`. The Tables
-    SDK builds its retry policy itself, from the same keywords, and takes no `retry_policy`: the one it builds is
-    swapped for the capped one, given those keywords, so `retry_total` stays the bounds'."""
-
-    def _configure_policies(self, **kwargs: Any) -> list[Any]:
-        built = super()._configure_policies(**kwargs)
-        capped = TablesRetryAfterCappedPolicy(**kwargs)  # type: ignore[no-untyped-call]
-        return [capped if type(policy) is TablesRetryPolicy else policy for policy in built]
 
 
 # Every client of the app. In the region a connection opens, and a healthy answer starts, in milliseconds: 5 s to

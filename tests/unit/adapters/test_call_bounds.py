@@ -23,12 +23,11 @@ from shared.adapters.azure_call_bounds import (
     HTTP_LIMIT_S,
     RETRY_AFTER_CAP_S,
     CallBounds,
-    RetryAfterCappedPolicy,
-    TablesRetryAfterCappedPolicy,
     core_backoff_s,
     core_wait_s,
     storage_backoff_s,
 )
+from shared.adapters.azure_retry_caps import RetryAfterCappedPolicy, TablesRetryAfterCappedPolicy
 from shared.config import Settings
 from shared.jobs import reconciler, record_expiry
 
