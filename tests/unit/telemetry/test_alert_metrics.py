@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,14 +60,6 @@ for rounds in (1, 2):  # two exports: the second carries only its own round
 get_logger_provider().force_flush()
 os._exit(0)
 """
-
-
-@pytest.fixture
-def ingestion() -> Iterator[Ingestion]:
-    stand_in = Ingestion()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
 
 
 def run(ingestion: Ingestion, sampler: str, ratio: str) -> None:

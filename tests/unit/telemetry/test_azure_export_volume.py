@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -101,14 +100,6 @@ class Ingestion:
     def of(self, kind: str) -> list[dict[str, Any]]:
         """The base data of every item of this type (`Message`, `RemoteDependency`, `Request`, `Metric`)."""
         return [i["data"]["baseData"] for i in self.items if i["name"] == f"Microsoft.ApplicationInsights.{kind}"]
-
-
-@pytest.fixture
-def ingestion() -> Iterator[Ingestion]:
-    stand_in = Ingestion()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
 
 
 def export(ingestion: Ingestion, **env: str) -> dict[str, Any]:
