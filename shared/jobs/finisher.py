@@ -5,8 +5,10 @@ never change). The event is recorded after the write and the job marked publishe
 in between leaves a terminal, unpublished job that the reconciler finds in the open index and publishes:
 the event id is derived from the job, so a second publish is a no-op.
 
-The deliveries' `notifications` messages are queued only after the mark returned (whether this writer or another
-marked the job), never as the deliveries are written. A publisher that read the job before another marked it
+The deliveries' `notifications` messages are queued only after the mark returned, never as the deliveries are
+written, and only by the publisher whose mark wrote it: two concurrent publishers (the completion and the
+reconciler) record the same deliveries, and the one whose mark lost leaves the queueing to the other, so a
+delivery gets one message, not two racing for its first attempt. A publisher that read the job before another marked it
 published can publish after the job was erased (`sitelens erase`) or its records expired: the event and its
 deliveries are written again for a job that no longer exists, and would be kept for good (nothing finds them
 without the job). Its mark then finds the job gone, so it erases the event again (`events`), queues nothing and
@@ -16,7 +18,8 @@ A publish whose mark fails (a storage error, or the process dying before it) lea
 message and the job unpublished: the next publish (the host's retry of the message, or the reconciler's) records
 again, which returns the deliveries already written that have no attempt yet, and queues them once its own mark
 returned, at once. A process that dies after its mark but before queueing leaves the job published, so the
-reconciler's publish records nothing and queues none: the webhook sweep (`WebhookService.sweep`, the
+reconciler's publish records nothing and queues none (nor does a concurrent publisher whose mark lost): the webhook
+sweep (`WebhookService.sweep`, the
 `reconcile_webhooks` timer) re-drives each delivery once it is `SITELENS_WEBHOOK_LOST_MESSAGE_S` past due
 (2 minutes), so it goes out that much later, plus up to a timer period (2 minutes in Azure).
 
@@ -86,22 +89,23 @@ class Finisher:
             event_id = job.event_id or ids.event_id(job.id, job.state)
             unsent = self.outbox.record(event_id, job, document.public(job, self.links(job)))
             try:
-                job = self._mark_published(job, event_id)
+                job, ours = self._mark_published(job, event_id)
             except NotFound:
                 self._withdraw(job, event_id)
                 raise
-            self.outbox.notify(unsent)  # only now, the job known to stand (see the module's doc)
-            if not job.event_published:
+            if ours:
+                self.outbox.notify(unsent)  # only now, the job known to stand (see the module's doc)
+            elif not job.event_published:
                 return job  # the other writer will mark it, or the reconciler will
         self.store.close(job.id)
         return job
 
-    def _mark_published(self, job: Job, event_id: str) -> Job:
-        """The job marked published; as stored when another writer changed it first."""
+    def _mark_published(self, job: Job, event_id: str) -> tuple[Job, bool]:
+        """The job marked published and True; the job as stored and False when another writer changed it first."""
         try:
-            return self.store.update(replace(job, event_id=event_id, event_published=True))
+            return self.store.update(replace(job, event_id=event_id, event_published=True)), True
         except Conflict:
-            return self.store.get(job.id)
+            return self.store.get(job.id), False
 
     def _withdraw(self, job: Job, event_id: str) -> None:
         """The event just recorded for a job gone since it was read (see the module's doc) erased again."""

@@ -3,12 +3,13 @@
 `sitelens erase` and publishes after it finds the job gone at its mark and queues nothing, so no dispatcher ever
 sends the erased job's document; a publisher that dies between its mark and the queueing leaves its delivery
 pending, and the webhook sweep sends it once it is past the lost-message grace; a publisher whose mark failed
-leaves the job unpublished, and the publish that retries it queues the delivery already written at once."""
+leaves the job unpublished, and the publish that retries it queues the delivery already written at once; of two
+publishers racing, only the one whose mark wrote it queues the delivery."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,8 +64,12 @@ class MarkFails(TableJobStore):
     """The real job store, whose next `failing_marks` writes marking a job published time out before being made."""
 
     failing_marks = 0
+    before_mark: Callable[[], object] | None = None  # run once, just before the next mark: another publisher's turn
 
     def update(self, job: Job) -> Job:
+        if job.event_published and self.before_mark is not None:
+            other, self.before_mark = self.before_mark, None
+            other()
         if job.event_published and self.failing_marks:
             self.failing_marks -= 1
             raise TransientError(f"job {job.id}: the table update timed out")
@@ -187,3 +192,15 @@ def test_a_publish_retried_after_the_sweep_sent_the_delivery_queues_it_no_more(p
 
     assert len(world.queue.queued) == 1  # the sweep's message only: an attempted delivery is not queued again
     assert world.sent_jobs() == [job.id]
+
+
+def test_of_two_racing_publishers_only_the_one_whose_mark_wrote_it_queues_the_delivery(publishing: Publishing) -> None:
+    world = publishing
+    job = world.terminal_job(5)  # read by both (the completion and the reconciler) before either marked it
+    world.store.before_mark = lambda: world.finisher.publish(job)  # the other records, marks and queues first
+
+    assert world.finisher.publish(job).event_published  # this one's mark lost: the job as the other stored it
+
+    assert len(world.queue.queued) == 1  # one message for the delivery, not a second racing for its attempt
+    assert world.sent_jobs() == [job.id]
+    assert world.store.open_ids() == []
