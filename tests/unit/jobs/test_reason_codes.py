@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from emulators.functions_host.http_server import HOST_REASONS
+from shared.jobs.completion import NODE_ERRORS
 from shared.validation import Reason
 
 REPO = Path(__file__).resolve().parents[3]
@@ -21,6 +22,7 @@ def produced() -> set[str]:
         codes |= set(CLIENT.findall(path.read_text()))
     codes |= {f"invalid_{f}" for f in ("site_id", "device_id", "photo_id")}  # built as invalid_{field}
     codes |= set(HOST_REASONS.values())  # the local Functions host's own problem documents
+    codes |= set(NODE_ERRORS.values())  # a node's final error, as the job's reason (a mapping, not a literal)
     return codes
 
 
