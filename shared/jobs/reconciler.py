@@ -10,11 +10,9 @@ whose completions were dropped for want of the task's secret (a node of an earli
 retried forever, and its Batch task, if it still waits or runs, is cancelled: left queued (after an outage,
 say) it would keep a GPU node up through the autoscale formula's pending tasks, then run work nobody waits for.
 
-A job found waiting (too young to be stuck, or its task queued or running in Batch) is not looked at again
-for `stuck_after`: under a backlog every open job is past the bound, and reading each one and asking
-Batch about it on every sweep made the sweep a steady load of its own, proportional to the backlog. The
-note is this process's memory only; a new instance starts without it and looks at everything once (over
-several runs under a large backlog, below).
+A job found waiting (too young to be stuck, or its task queued or running) is not looked at again for
+`stuck_after`, so a backlog does not make each sweep a load proportional to it; the note is this process's
+memory only (a new instance looks at everything once, over several runs under a large backlog).
 
 A run is bounded by `RUN_BUDGET` of elapsed time, so a backlog (a pool waiting on GPU quota, a Batch outage)
 can never keep one run going past the host's function timeout, which kills the worker and everything on it.
@@ -30,6 +28,7 @@ part-way (its worker restarted by another invocation's timeout) loses at most th
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,20 +46,26 @@ from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore, TaskState, TaskSubmitter
 
 log = logging.getLogger(__name__)
-BATCH_JOB_RETENTION_DAYS = 2  # a day's Batch job is terminated 2 days on, past the 24 h bound of its photos
-# (so sitelens holds 3 active Batch jobs, one a day for every model, against the account's quota of 100+)
-# ...and deleted 7 days on, with its task records (their environment and input URL), which Batch keeps until then:
-# long past any photo's bound and the termination, and a week for an operator to look at a day's tasks.
-BATCH_JOB_DELETE_DAYS = 7
+# A day's Batch job is terminated 2 days on, past the 24 h bound of its photos (so sitelens holds 3 active Batch
+# jobs against the account's quota of 100+), and deleted 7 days on with its task records (environment, input URL):
+# a week for an operator to look at a day's tasks. A longer bound keeps the days longer (`batch_job_days`).
+BATCH_JOB_RETENTION_DAYS, BATCH_JOB_DELETE_DAYS = 2, 7
+
+
+def batch_job_days(give_up_after: timedelta) -> tuple[int, int]:
+    """Days after its day to terminate a Batch job and to delete it. A terminated job never schedules its queued
+    tasks, so day D's ends at the first run of D + 1 + terminate days (`finish_jobs_before` ends the days before
+    the one given): past the bound of a photo received just before D + 1, however long the bound."""
+    terminate = max(BATCH_JOB_RETENTION_DAYS, math.ceil(give_up_after / timedelta(days=1)))
+    return terminate, terminate + BATCH_JOB_DELETE_DAYS - BATCH_JOB_RETENTION_DAYS
+
+
 GIVE_UP_AFTER = timedelta(hours=24)  # the stated bound: every accepted photo is terminal within it
-# Elapsed time one run may spend on open jobs: well inside the 5-minute schedule in Azure, so runs do not pile
-# up, and far inside host.json's 10-minute functionTimeout. A constant, not a setting: it follows the
-# schedule's order of magnitude, and a longer one would only bring the timeout back.
+# Elapsed time one run may spend on open jobs: inside the 5-minute schedule in Azure, so runs do not pile up,
+# and host.json's 10-minute functionTimeout. A constant: a longer one would only bring the timeout back.
 RUN_BUDGET = timedelta(minutes=4)
-# How often a run keeps its cursor before it ends, whichever comes first: a run killed without warning (the
-# worker restarted) leaves the last one kept, so the next run repeats at most this much of its walk. One table
-# write per 200 jobs (each a table read and a Batch call) is under 1 % more requests; 30 s bounds what is lost
-# when those calls are slow.
+# How often a run keeps its cursor, whichever comes first: a run killed without warning repeats at most this
+# much of its walk next time. A write per 200 jobs is under 1 % more requests; 30 s bounds it when calls are slow.
 CURSOR_EVERY_JOBS = 200
 CURSOR_EVERY = timedelta(seconds=30)
 
@@ -99,17 +104,18 @@ class Reconciler:
         self.budget, self.monotonic = budget, monotonic
         self._quiet_until: dict[str, datetime] = {}  # job id -> when to look at it again
         self._index_repair = IndexRepair(store, keep=2 * give_up_after)  # past the give-up, and its tries again
+        self._terminate_days, self._delete_days = batch_job_days(give_up_after)
 
     def run(self) -> Sweep:
         started, sweep = self.monotonic(), Sweep()
         # First: cheap, and no backlog of open jobs may keep old Batch days from ending, nor from going.
         today = self.clock().date()
         try:
-            self.submitter.finish_jobs_before(today - timedelta(days=BATCH_JOB_RETENTION_DAYS), idle_before=today)
+            self.submitter.finish_jobs_before(today - timedelta(days=self._terminate_days), idle_before=today)
         except SitelensError as exc:
             log.warning("old Batch jobs not terminated this time: %s (%s)", exc, exc.reason)
         try:
-            self.submitter.delete_jobs_before(today - timedelta(days=BATCH_JOB_DELETE_DAYS))
+            self.submitter.delete_jobs_before(today - timedelta(days=self._delete_days))
         except SitelensError as exc:
             log.warning("old Batch jobs not deleted this time: %s (%s)", exc, exc.reason)
         now = self.clock()
@@ -216,7 +222,7 @@ class Reconciler:
 
         The job is failed either way: the bound is the promise, and Batch unreachable now is no reason to
         keep the job open past it (nor to retry the cancel at every sweep). A task left behind is never
-        scheduled once its day's Batch job is terminated, `BATCH_JOB_RETENTION_DAYS` after its day."""
+        scheduled once its day's Batch job is terminated, `batch_job_days` after its day."""
         if not job.batch_job_id or job.cached_from:
             return True
         try:

@@ -10,6 +10,7 @@ import pytest
 
 from shared.errors import TransientError
 from shared.jobs.models import JobState
+from shared.jobs.reconciler import Reconciler
 from tests.unit.jobs.test_pipeline import World
 
 
@@ -74,3 +75,28 @@ def test_a_failed_termination_does_not_keep_old_days_from_being_deleted(world, m
         world.reconciler.run()
     assert "old Batch jobs not terminated this time" in caplog.text
     assert world.batch.deleted_before == [world.clock().date() - timedelta(days=7)]
+
+
+def reconciler_with(world: World, give_up_after: timedelta) -> Reconciler:
+    return Reconciler(store=world.store, photos=world.photos, submitter=world.batch, ingestion=world.ingestion,
+                      completion=world.completion, finisher=world.finisher, clock=world.clock,
+                      stuck_after=timedelta(minutes=15), give_up_after=give_up_after)  # fmt: skip
+
+
+@pytest.mark.parametrize("give_up_hours", [1, 24, 25, 96, 720])
+def test_a_photos_day_stays_active_until_its_bound_has_passed_however_long_the_bound(world, give_up_hours):
+    """A terminated Batch job never schedules its queued tasks: a photo waiting out an outage under a longer bound
+    keeps its day's job active as long as it waits; the day ends once the bound has passed, and goes days later."""
+    give_up_after = timedelta(hours=give_up_hours)
+    reconciler = reconciler_with(world, give_up_after)
+    world.clock.now = world.clock.now.replace(hour=23, minute=54)  # the day's last photo, just before midnight
+    received = world.clock()
+    world.ingestion.ingest(world.upload(1))
+    while world.clock() < received + give_up_after:
+        reconciler.run()
+        world.clock.advance(3600)
+    assert all(day <= received.date() for day in world.batch.finished_before)  # `finish_jobs_before`: days before
+    world.clock.advance(48 * 3600)
+    reconciler.run()
+    assert world.batch.finished_before[-1] > received.date()  # ended at a midnight within two days of the bound
+    assert world.batch.deleted_before[-1] == world.batch.finished_before[-1] - timedelta(days=5)
