@@ -11,6 +11,10 @@ alone bounds each read, which a receiver trickling its answer a byte at a time n
 A resolver failure is left to the caller as the OSError it is: registration refuses the URL, while an
 attempt counts it as failed and retries, since DNS for a registered host may be briefly broken.
 
+A host name is converted as browsers and the WHATWG URL standard convert it: UTS #46 mapping, non-transitional
+(IDNA 2008), so `ß` and the joiners stay in the name and its A-label is what DNS, TLS and the Host header get.
+Python's own "idna" codec (IDNA 2003) would map `straße.de` to `strasse.de`, a name someone else may hold.
+
 Local development may allow loopback receivers (`http` or `https`, any port) through an explicit
 setting; it is off by default and refused in Azure by the settings loader.
 """
@@ -27,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
+
+import idna
 
 from shared.errors import InvalidInput
 from shared.webhooks.address_policy import IPAddress, is_loopback, refusal
@@ -105,11 +111,40 @@ def _shape(url: str) -> tuple[SplitResult, str, int]:
         # http.client would refuse a space only when sending, and fail on non-ASCII with a UnicodeError rather
         # than an I/O error: refused here instead, with the reason, at registration and before every attempt.
         raise UnsafeWebhookUrl("webhook URL path and query must be printable ASCII without spaces (percent-encode)")
+    return parts, ascii_host(parts), port or (443 if parts.scheme == "https" else 80)
+
+
+_ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")  # lower-cased by urlsplit; 63 at most
+
+
+def ascii_host(parts: SplitResult) -> str:
+    """The host that DNS, TLS and the Host header get: an IP literal or an ASCII name as written (lower-cased), any
+    other name as its A-labels (UTS #46 mapping, non-transitional); UnsafeWebhookUrl for a name IDNA 2008 refuses."""
+    hostname = parts.hostname or ""
     try:
-        host = parts.hostname.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise UnsafeWebhookUrl("webhook host name is not a valid IDNA name") from exc
-    return parts, host, port or (443 if parts.scheme == "https" else 80)
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        pass
+    else:
+        return hostname
+    if hostname.isascii():  # used as written: names in use with `_` are not IDNA 2008, and DNS resolves them
+        labels = hostname.removesuffix(".").split(".")
+        if len(hostname) > 253 or not all(_ASCII_LABEL.fullmatch(label) for label in labels):
+            raise UnsafeWebhookUrl(f"webhook host name is not a valid DNS name: {hostname!r}")
+        for label in labels:
+            if label.startswith("xn--"):  # an A-label must decode, as a browser would show it
+                try:
+                    idna.decode(label)
+                except idna.IDNAError as exc:
+                    raise UnsafeWebhookUrl(f"webhook host name is not a valid IDNA 2008 name: {exc}") from exc
+        return hostname
+    # The host as written, not `hostname`: str.lower is not UTS #46's mapping (a capital sigma before a hyphen
+    # lowers to the final sigma, which UTS #46 keeps), so the lowered name could give another A-label than a browser.
+    written = parts.netloc.rpartition("@")[2].partition(":")[0]
+    try:
+        return idna.encode(written, uts46=True, transitional=False).decode("ascii")
+    except UnicodeError as exc:  # idna.IDNAError is one
+        raise UnsafeWebhookUrl(f"webhook host name is not a valid IDNA 2008 name: {exc}") from exc
 
 
 TIMED_OUT = "timed out"
