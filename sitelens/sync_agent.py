@@ -8,7 +8,7 @@ asks the status API after the jobs it sent. What was seen, uploaded and confirme
 storage does not answer, the agent backs off (doubling, capped, with jitter) and tries again, never sooner than
 the API's `Retry-After` asked; the service then lists the blocks staged before the link dropped. A file it
 cannot read (permissions, a bad sector) is the file's own fault: the others go on, and it is tried again a
-minute later, without a back-off.
+minute later, without a back-off; so is a photo `--move-done` cannot move (its folder full, read-only): it stays.
 
 The photo id is `upload.default_photo_id`: the file's name and a hash of its bytes. The same file always
 gets the same reservation, whatever the journal remembers; a renamed file, or a copy under another name,
@@ -43,6 +43,7 @@ JOB_POLL_S = 5.0  # the status API's Retry-After for a job still running
 # The API asks for an hour at most (the reservation cap's next hour); a proxy's longer Retry-After counts as that.
 LONGEST_ASKED_S = 3600.0
 UNREADABLE_RETRY_S = 60.0  # a permission fixed, a card re-seated: soon enough, without a log line every pass
+MOVE_FAILED = "move_failed"  # last_error's reason when --move-done could not move a photo (tried again as above)
 # A job is recorded seconds after its commit, some 40 minutes via the poison queue (docs/reliability.md), or days later
 # when an operator requeues its message from webjobs-blobtrigger-poison-poison, kept 7 days (docs/deploy.md). So only
 # the API's not_found 8 days after the row's last change is for good: the job was erased, its records expired, or the
@@ -90,7 +91,7 @@ class Agent:
         self.failures = 0  # consecutive link failures, for the back-off
         self.backoff_until = 0.0
         self.next_job_check: dict[str, float] = {}  # JOB_POLL_S between looks; a not_found's longer wait: the journal
-        self.retry_at: dict[tuple[str, int, int], float] = {}  # unreadable versions → when to read them again
+        self.retry_at: dict[tuple[str, int, int], float] = {}  # a version unreadable, or its move refused → next try
         self.settling: list[dict[str, Any]] = []
 
     # --- one pass ---------------------------------------------------------------------------------
@@ -262,9 +263,19 @@ class Agent:
         log.warning("%s: %s (erased or expired); no longer asked after", Path(entry.path).name, detail)
 
     def _move_done(self, entry: j.Entry) -> None:
-        """`--move-done`: the service has the photo and its job; clear it out of the drop folder."""
-        if self.settings.move_done is not None and not self._changed(entry):  # still the version the job is of
+        """`--move-done`: the service has the photo and its job; clear it out of the drop folder. A move refused leaves
+        it there, `confirmed` or `finished` (never sent again), for a later pass, the first after a restart too."""
+        now, version = self.clock(), (entry.path, entry.size, entry.mtime_ns)
+        if self.settings.move_done is None or self._changed(entry) or not self._due(entry, now):
+            return  # not moving, or not the version the job is of, or its move failed a moment ago
+        try:
             move_into(self.settings.move_done, Path(entry.path), entry.mtime_ns)
+            self.retry_at.pop(version, None)
+        except OSError as exc:  # the done folder's fault, not the photo's: the other photos go on
+            self.retry_at[version] = now + UNREADABLE_RETRY_S
+            self.status.last_error = LastError(MOVE_FAILED, f"{MOVE_FAILED}: {exc}"[:300], utc_now(), entry.path)
+            log.warning("%s was sent but could not be moved to %s (%s); it stays, next try in %.0f s",
+                        Path(entry.path).name, self.settings.move_done, exc, UNREADABLE_RETRY_S)  # fmt: skip
 
     # --- the status file --------------------------------------------------------------------------
     def write_status(self, state: str) -> None:

@@ -2,8 +2,8 @@
 
 The endpoint is found as `sitelens upload` finds it (`SITELENS_API`/`SITELENS_API_KEY`, or `--api`/`--key`,
 or the local stack). The journal and the status file live in `--state-dir` (default `DIR/.sitelens-sync`).
-Exit codes (docs/field.md): 0 everything sent, 1 a photo refused for good, 2 usage, 3 (`--once`) photos
-left for a later run because the API or storage did not answer.
+Exit codes (docs/field.md): 0 everything sent, 1 a photo refused for good, 2 usage (a `--site` or `--device`
+the API would refuse, too), 3 (`--once`) photos left for a later run because the API or storage did not answer.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
+from shared.uploads.naming import check_id
 from sitelens.api_client import ApiClient, ApiError
 from sitelens.sync_agent import EXIT_OK, EXIT_USAGE, Agent, JobLookup, LookupRefused, SyncSettings
 from sitelens.sync_journal import Journal
@@ -33,8 +35,8 @@ log = logging.getLogger("sitelens.sync")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("sync", help="watch a drop folder and upload every new photo once")
     p.add_argument("folder", type=Path, metavar="DIR", help="the folder a camera drops photos into")
-    p.add_argument("--site", required=True, help="site id")
-    p.add_argument("--device", required=True, help="device id")
+    p.add_argument("--site", required=True, type=partial(id_arg, field="site_id"), help="site id")
+    p.add_argument("--device", required=True, type=partial(id_arg, field="device_id"), help="device id")
     p.add_argument("--api", help="API base URL ending in /api (default: $SITELENS_API, else the local stack)")
     p.add_argument("--key", help="function key (default: $SITELENS_API_KEY, else the local stack's host key)")
     p.add_argument("--once", action="store_true", help="upload what is there (once settled), then exit")
@@ -59,6 +61,15 @@ def parse_rate(text: str) -> int:
         return parse_size(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"not a rate: {text!r} (try 512KiB or 2MiB, per second)") from None
+
+
+def id_arg(text: str, field: str) -> str:
+    """--site and --device, checked by the API's own rule: the API refuses any other id for good (400
+    `invalid_site_id`), which the agent, taking any refusal not about a photo for the link's, would retry forever."""
+    try:
+        return check_id(text, field)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
 def job_lookup(client: ApiClient) -> JobLookup:
