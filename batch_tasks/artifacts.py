@@ -17,9 +17,12 @@ from __future__ import annotations
 import re
 
 RESULTS = "results"  # the container the node writes to and the app reads from
-# A name or a version: one plain path segment (it becomes a blob folder and a local folder). A job's content
-# key, a Table key of at most 1 KiB, holds an id of 257 characters with room to spare.
-MODEL_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# A name, a version or a model's file name: one plain path segment (it becomes a blob folder and a local
+# folder) of 1-128 characters. It ends in a letter, digit, `_` or `-`, never `.`: Azure Blob storage drops a
+# segment's trailing dot (`ocr/1.0./x` is stored as `ocr/1.0/x`), so such an id would name blobs that are never
+# found under it, while Azurite keeps them apart and hides the fault locally. A job's content key, a Table key
+# of at most 1 KiB, holds an id of 257 characters with room to spare.
+MODEL_SEGMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?")
 MODEL_ID = re.compile(rf"{MODEL_SEGMENT.pattern}/{MODEL_SEGMENT.pattern}")
 
 

@@ -73,7 +73,10 @@ def parse(doc: object) -> Manifest:
         raise ManifestError(f"manifest lacks {', '.join(missing)}")
     for key in ("name", "version"):
         if not isinstance(doc[key], str) or not SEGMENT.fullmatch(doc[key]):
-            raise ManifestError(f"'{key}' must be one path segment of letters, digits, '.', '_' or '-'")
+            raise ManifestError(
+                f"'{key}' must be one path segment of letters, digits, '.', '_' or '-', starting with "
+                "a letter or digit and not ending in '.' (Azure Blob storage drops a trailing dot)"
+            )
     kinds = ", ".join(sorted(TASK_KINDS))
     if not isinstance(doc["task"], str):  # a list or an object: unhashable, so no set lookup could refuse it
         raise ManifestError(f"'task' must be a string, one of {kinds}")
@@ -102,7 +105,7 @@ def _file_entry(role: str, spec: Any) -> ModelFile:
     except (KeyError, TypeError, ValueError) as exc:
         raise ManifestError(f"file entry '{role}' needs file, sha256 and bytes") from exc
     if not SEGMENT.fullmatch(entry.file) or entry.file == "manifest.json":
-        raise ManifestError(f"file entry '{role}' must name a plain file beside the manifest")
+        raise ManifestError(f"file entry '{role}' must name a plain file beside the manifest, not ending in '.'")
     if not SHA256.fullmatch(entry.sha256) or entry.bytes < 0:
         raise ManifestError(f"file entry '{role}' needs a lower-case hex SHA-256 and a size")
     return entry
