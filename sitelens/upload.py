@@ -4,14 +4,13 @@ For each photo: ask `POST /api/uploads` for its blob name and a create-only SAS,
 (each retried on its own, on top of the SDK's retry policy; a refused SAS is renewed), commit with
 `If-None-Match: *` and print the job id, which the pipeline derives from the blob's name alone
 (shared.jobs.ids) and the API names in its reply (`job_hint`). The commit's ETag is reported too: the job's
-status document shows the ETag of the version the pipeline processed (`photo_etag`), to compare. An
-interrupted upload resumes: the API lists the blocks already staged and only the
-others are sent (see upload_progress.py).
+status document shows the ETag of the version the pipeline processed (`photo_etag`), to compare. An interrupted
+upload resumes: the API lists the blocks already staged and only the others are sent (upload_progress.py).
 
-The photo id defaults to the file's name and a hash of its content, so uploading a file twice
-is one upload, while a copy under another name is a photo of its own (which the pipeline's per-site
-content dedupe then completes from the first one's result). The hash is computed in chunks and a file is loaded
-only within the API's `max_bytes` (a misnamed video must not exhaust a small device's memory).
+The photo id defaults to the file's name (Unicode-normalised) and a hash of its content, so uploading a file
+twice is one upload, while a copy under another name is a photo of its own (the per-site content dedupe then
+completes it from the first one's result). The hash is computed in chunks and a file is loaded only within the
+API's `max_bytes` (a misnamed video must not exhaust a small device's memory).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import hashlib
 import re
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,7 +87,9 @@ def default_photo_id(path: Path, data: bytes) -> str:
 
 
 def _photo_id(path: Path, sha256_hex: str) -> str:
-    stem = UNSAFE_ID.sub("-", path.stem).strip("-_")[:47]  # a name that is not ASCII (or not UTF-8) keeps its ASCII
+    # NFKD less combining marks: `Süd` is `Sud` whether `ü` is one code point (NFC: Linux) or two (NFD: macOS).
+    plain = "".join(c for c in unicodedata.normalize("NFKD", path.stem) if not unicodedata.combining(c))
+    stem = UNSAFE_ID.sub("-", plain).strip("-_")[:47]  # what is still not ASCII (or not UTF-8) becomes `-`
     return f"{stem}-{sha256_hex[:16]}" if stem else sha256_hex[:16]
 
 

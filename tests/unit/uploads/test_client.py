@@ -92,7 +92,7 @@ def test_default_photo_id_is_name_and_content_hash_and_ext_comes_from_the_bytes(
 
 @pytest.mark.parametrize(
     ("name", "prefix"),
-    [("IMG_0001.jpg", "IMG_0001-"), ("my photo (1).JPG", "my-photo-1-"), ("...jpg", ""), ("ü.png", ""),
+    [("IMG_0001.jpg", "IMG_0001-"), ("my photo (1).JPG", "my-photo-1-"), ("...jpg", ""), ("写真.png", ""),
      ("_x.jpg", "x-"), ("a" * 90 + ".jpg", "a" * 47 + "-")],
 )  # fmt: skip
 def test_default_photo_ids_follow_the_api_id_rule(name, prefix, tmp_path):
