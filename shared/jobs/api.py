@@ -20,7 +20,7 @@ from typing import Any
 from shared import paging, problems, request_body
 from shared.errors import InvalidInput, SitelensError, TransientError
 from shared.http_reply import Reply
-from shared.jobs import document, feedback, ids
+from shared.jobs import document, feedback, ids, ingestion
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore, PhotoStore
 from shared.jobs.reuse import REUSE_MARGIN
@@ -109,8 +109,14 @@ class JobsApi:
         site = query.get("site")
         if not site:
             raise InvalidInput("'site' is required", reason="missing_site")
-        if not ID.fullmatch(site):
-            raise InvalidInput("'site' must be 1-64 ASCII letters, digits, '_' or '-'", reason="invalid_site")
+        # Besides the ids, exactly the site that jobs of blobs the upload API never issued are filed under: an
+        # operator lists those there, and no id can be it.
+        if not ID.fullmatch(site) and site != ingestion.UNKNOWN:
+            raise InvalidInput(
+                f"'site' must be 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit, or "
+                f"'{ingestion.UNKNOWN}'",
+                reason="invalid_site",
+            )
         jobs, next_token = self.store.list_site(
             site,
             state=_state(query),

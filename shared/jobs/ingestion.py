@@ -43,7 +43,11 @@ from shared.jobs.ports import BlobInfo, JobStore, PhotoStore, PoolWaker, Routing
 from shared.validation import Accepted, Limits, QualityPolicy, Reason, parse_name
 
 log = logging.getLogger(__name__)
-UNKNOWN = "unknown"
+# The site and device of a job whose blob name the upload API never issued (a blob written with the account key):
+# it ends REJECTED `invalid_name`. An id starts with a letter or digit (shared/uploads/naming.py), so no real
+# site can be `_unknown` and receive these jobs in its listing, summary or site webhooks; `unknown` could be.
+# The status API lists it by this exact value (shared/jobs/api.py).
+UNKNOWN = "_unknown"
 MAX_RACES = 3  # concurrent deliveries of one blob: the loser re-reads the job and carries on from there
 NOT_KEPT_NOTE = not_kept.NOTES[Reason.TOO_LARGE.value]  # how a `too_large` job's detail ends
 
