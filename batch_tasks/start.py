@@ -14,6 +14,9 @@ nodes that can serve.
   `batch_tasks.supervisor` (restart on exit, as the unit's `Restart=always`) in a session of its own, its
   log and pid file in `AZ_BATCH_NODE_SHARED_DIR`. A healthy server that is already running is left alone.
 
+Either way a server found ready without a warm model (it failed past the server's own retries: storage not
+answering at boot, say) is restarted once before the wait, so that Batch's re-run of the start task loads it anew.
+
 Exit 0 once ready; 1 if the NVIDIA driver is too old for this package's CUDA runtime, if the server died or
 kept restarting, did not become ready within `--timeout` seconds, or became ready without a warm model (the
 server's log or journal tail is printed, and Batch marks the node `starttaskfailed`, which is right for a
@@ -23,10 +26,10 @@ node that cannot serve).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -34,7 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from batch_tasks import protocol
+from batch_tasks.node import nvidia
 from batch_tasks.node.settings import NodeSettings, NodeSettingsError
+from batch_tasks.node.shutdown import DRAIN_S
 from batch_tasks.supervisor import GIVE_UP_AFTER, QUICK_EXIT_S, RESTART_S
 
 UNIT_NAME = "sitelens-node.service"
@@ -43,8 +48,9 @@ UNIT_DIR = Path("/etc/systemd/system")
 # systemd's default (5 starts in 10 s) can never trip with a 2 s restart delay and a server that takes seconds
 # to crash, so a broken server would restart forever.
 START_LIMIT_INTERVAL_S = GIVE_UP_AFTER * (QUICK_EXIT_S + RESTART_S)
-# onnxruntime-gpu 1.31 loads the CUDA 13 runtime (batch_tasks/requirements.txt), which needs driver r580+.
-MIN_DRIVER_MAJOR = 580
+# How long a stopped server may take (its requests in flight, then unloading) before systemd kills it: written, not
+# left to systemd's default (90 s), which a node image may change.
+STOP_TIMEOUT_S = DRAIN_S + 30
 _PASSED = (
     "AZ_BATCH_NODE_SHARED_DIR",
     "AZ_BATCH_NODE_ROOT_DIR",
@@ -93,39 +99,6 @@ def missing_warm_models(report: dict[str, object], settings: NodeSettings) -> li
     models = report.get("models")
     served = {m.get("id") for m in models if isinstance(m, dict)} if isinstance(models, list) else set()
     return [m for m in reversed(expected) if m not in served]
-
-
-def driver_problem(provider: str, nvidia_smi: str | None, cuda_build: bool) -> str | None:
-    """Why this node's NVIDIA driver cannot run the package's CUDA runtime, or None. Checked only where ONNX
-    Runtime's CUDA build is installed and CUDA may be used: with `auto` a node without a working driver runs
-    on the CPU, with `cuda` it is refused."""
-    if provider == "cpu" or not cuda_build:
-        return None
-    if nvidia_smi is None:
-        return None if provider == "auto" else "SITELENS_PROVIDER=cuda, but nvidia-smi is not on PATH: no NVIDIA driver"
-    query = [nvidia_smi, "--query-gpu=driver_version", "--format=csv,noheader"]
-    try:
-        found = subprocess.run(query, capture_output=True, text=True, timeout=60, check=False)
-        versions = [line.strip() for line in found.stdout.splitlines() if line.strip()]
-        majors = [int(v.split(".")[0]) for v in versions]
-    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-        return None if provider == "auto" else f"SITELENS_PROVIDER=cuda, but nvidia-smi failed: {exc}"
-    if found.returncode != 0 or not majors:
-        why = (found.stderr or found.stdout).strip() or f"exit {found.returncode}"
-        return None if provider == "auto" else f"SITELENS_PROVIDER=cuda, but nvidia-smi found no GPU: {why}"
-    if min(majors) < MIN_DRIVER_MAJOR:
-        return (f"the NVIDIA driver is {versions[majors.index(min(majors))]}; this package's CUDA 13 runtime needs "
-                f"driver {MIN_DRIVER_MAJOR} or newer: boot the pool from an image that carries it (docs/deploy.md, "
-                "Node image)")  # fmt: skip
-    return None
-
-
-def _cuda_build() -> bool:
-    try:
-        importlib.metadata.distribution("onnxruntime-gpu")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def alive(pid: int) -> bool:
@@ -177,6 +150,7 @@ def unit_text(env: dict[str, str]) -> str:
         *(f'Environment="{k}={v}"' for k, v in sorted(server_environment(env).items())),
         "Restart=always",
         f"RestartSec={RESTART_S:g}",
+        f"TimeoutStopSec={STOP_TIMEOUT_S:g}",
         "LimitNOFILE=65536",
         "",
         "[Install]",
@@ -219,6 +193,25 @@ class UnitWatch:
         if restarts - self._restarts_before >= GIVE_UP_AFTER:
             return f"{UNIT_NAME} restarted {restarts - self._restarts_before} times while starting"
         return None
+
+
+def to_restart(report: dict[str, object] | None, settings: NodeSettings) -> bool:
+    """Whether the server that answered is ready without a warm model, and so is restarted (said on stdout)."""
+    missing = missing_warm_models(report, settings) if report is not None and report.get("ready") else []
+    if missing and report is not None:
+        print(f"start: the node server (pid {report.get('pid')}) is ready without {', '.join(missing)}; restarting it")
+    return bool(missing)
+
+
+def stop_detached(settings: NodeSettings, report: dict[str, object]) -> None:
+    """Stop the detached server that answered `report`, if the pid file names it (its supervisor then exits too: a
+    stop, not a crash), waiting for its requests in flight as systemd would."""
+    pid = _running_pid(settings)
+    if pid is not None and report.get("pid") == pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)  # poll period while it stops
 
 
 def watch_pid(pid: int) -> Watch:
@@ -269,19 +262,23 @@ def main(argv: list[str] | None = None) -> int:
     except NodeSettingsError as exc:
         print(f"start: {exc}", file=sys.stderr)
         return 2
-    driver = driver_problem(settings.provider, shutil.which("nvidia-smi"), _cuda_build())
+    driver = nvidia.driver_problem(settings.provider, shutil.which("nvidia-smi"), nvidia.cuda_build())
     if driver is not None:
         print(f"start: {driver}", file=sys.stderr)
         return 1
     watch: Watch
     if args.supervisor == "systemd":
         install_systemd(dict(os.environ))  # first: a server systemd restored at boot may be an older package's
+        if to_restart(health(settings), settings):
+            subprocess.run(["systemctl", "restart", UNIT_NAME], check=True)
         watch = UnitWatch()
     else:
         report = health(settings)
         if report and report.get("ready") and not missing_warm_models(report, settings):
             print(f"start: the node server is already running and ready (pid {report.get('pid')})")
             return 0
+        if report is not None and to_restart(report, settings):
+            stop_detached(settings, report)  # then launched again below
         pid = _running_pid(settings)  # alive but not answering yet: a server still warming up
         if pid is None:
             pid = launch_detached(settings)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from batch_tasks.node.shutdown import DRAIN_S
+
 RESTART_S = 2.0
 QUICK_EXIT_S = 10.0
 GIVE_UP_AFTER = 5
@@ -53,7 +55,11 @@ def supervise(command: Sequence[str], *, restart_s: float = RESTART_S, quick_exi
     except _Stop:
         if child is not None and child.poll() is None:
             child.terminate()
-            child.wait(30)
+            try:
+                child.wait(DRAIN_S + 15)  # it lets the jobs in flight finish first
+            except subprocess.TimeoutExpired:
+                child.kill()  # as systemd does past TimeoutStopSec
+                child.wait()
         return 0
     print(f"supervisor: the server failed {give_up_after} times within {quick_exit_s:g} s; giving up",
           file=sys.stderr, flush=True)  # fmt: skip

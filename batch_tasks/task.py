@@ -54,6 +54,7 @@ from batch_tasks.errors import OK, UNAVAILABLE, USAGE
 
 HEALTH_TIMEOUT_S = 5.0  # the server answers health from its event loop, even while models run
 READY_WAIT_S = 30.0  # tasks start after the start task saw `ready`; a restarting server gets this long
+BACKLOG_RETRY_S = 0.1  # a server whose backlog is full accepts again as its event loop takes connections
 # The submitter sets it below the task's wall clock (SITELENS_TASK_ENV may set it instead); 540 s of 600 by default.
 TIMEOUT_VARIABLE = "SITELENS_TASK_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = "540"
@@ -114,12 +115,13 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
 def _wait_ready(socket: Path, wait_s: float = READY_WAIT_S) -> None:
     """Until the server says ready. A server that is down (no socket, connection refused) is waited for too:
     its supervisor restarts it within seconds, and a task that failed at once would spend a Batch retry on
-    every restart (a burst of tasks can spend them all)."""
+    every restart (a burst of tasks can spend them all). So is one whose backlog of connections is full
+    (`BlockingIOError`, EAGAIN: a burst of tasks connecting while its event loop is busy)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             health = protocol.call(socket, {"op": "health"}, HEALTH_TIMEOUT_S)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
+        except (FileNotFoundError, ConnectionRefusedError, BlockingIOError) as exc:
             if time.monotonic() > deadline:
                 raise Unavailable(f"the node server at {socket} is not answering: {exc}") from exc
             health = {}
@@ -141,10 +143,16 @@ def _via_server(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     left = deadline - time.monotonic()
     if left <= 0:
         raise Unavailable(f"the node server at {socket} became ready only after the task's {timeout:.0f} s")
-    try:
-        return protocol.call(socket, request, left)
-    except (OSError, protocol.ProtocolError) as exc:
-        raise Unavailable(f"the node server at {socket} failed during the request: {exc}") from exc
+    while True:
+        try:
+            return protocol.call(socket, request, left)
+        except BlockingIOError as exc:  # its backlog is full: refused before the request was sent, so sent again
+            left = deadline - time.monotonic() - BACKLOG_RETRY_S
+            if left <= 0:
+                raise Unavailable(f"the node server at {socket} took no connection: {exc}") from exc
+            time.sleep(BACKLOG_RETRY_S)
+        except (OSError, protocol.ProtocolError) as exc:
+            raise Unavailable(f"the node server at {socket} failed during the request: {exc}") from exc
 
 
 def _discard_input(job_id: str, input_path: str) -> None:

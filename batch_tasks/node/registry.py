@@ -252,6 +252,13 @@ class Registry:
             raise self._failing(model_id, error) from exc
         return folder  # a download that failed raised its own code (see `Downloader`)
 
+    def failed_to_load(self, model_id: str) -> bool:
+        """Whether the model's files were in place but did not load, within the retry wait (asking again now
+        meets the same failure)."""
+        with self._lock:
+            when, _ = self._failed.get(model_id, (float("-inf"), None))
+        return time.monotonic() - when < RETRY_FAILED_LOAD_S
+
     def _failing(self, model_id: str, error: NodeError) -> NodeError:
         """`error`, recorded as the model's failed load: `_warm` raises it again until the retry wait is over."""
         with self._lock:

@@ -9,21 +9,22 @@ for once per node instead of once per task. It listens on a Unix socket in `AZ_B
   model's result (text lines, labels or boxes) and, asked, the overlay JPEG in the reply (never a file), for tools;
 - `job`: a task's whole job: read the photo, write `results/{job_id}/…`, post the completion message.
 
+It stops as `batch_tasks.node.shutdown` says (the requests in flight finish first), on SIGTERM or when its
+watchdog (`batch_tasks.node.watchdog`) finds a model's runs failing again and again on a poisoned device.
+
 A request's photo is decoded in a worker process, then joins its model's dynamic batch. The server
-reports ready only after every model in `SITELENS_WARM_MODELS` is loaded and warmed (or has failed to:
-a broken model fails its own photos, never the server), so the start task, and with it Batch, never sends
-a task to a cold node. Every kind of model (`batch_tasks.models.serving`) is served the same way.
+reports ready only after every model in `SITELENS_WARM_MODELS` is loaded and warmed (or has failed to, after
+`batch_tasks.node.warmup`'s retries: a broken model fails its own photos, never the server), so the start task,
+and with it Batch, never sends a task to a cold node. Every kind of model (`batch_tasks.models.serving`) is served
+the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import os
-import signal
-import socket as sockets
 import sys
 import time
 from collections import Counter
@@ -34,14 +35,16 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from batch_tasks import protocol, telemetry
-from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError
+from batch_tasks.errors import FINAL_ERRORS, ModelUnavailable, NodeError, Stopped
 from batch_tasks.models import serving
 from batch_tasks.models.serving import KindResult
-from batch_tasks.node import gauges, inputs, jobs
+from batch_tasks.node import gauges, inputs, jobs, listener, warmup
 from batch_tasks.node.decoding import DecodePool, Mapped, discard
 from batch_tasks.node.registry import Loaded, Registry
 from batch_tasks.node.settings import NodeSettings
+from batch_tasks.node.shutdown import EXIT_FAILING, Shutdown
 from batch_tasks.node.storage import AzureResultStore, ResultStore
+from batch_tasks.node.watchdog import Watchdog
 from batch_tasks.ocr import sessions
 
 log = logging.getLogger("batch_tasks.server")
@@ -59,6 +62,8 @@ class NodeServer:
         self.started = time.monotonic()
         self.ready = asyncio.Event()
         self.requests: Counter[str] = Counter()
+        self.shutdown = Shutdown()
+        self.watchdog = Watchdog(lambda why: self.shutdown.request(why, EXIT_FAILING))
         self.pool = DecodePool(settings.decode_workers)  # before any session: workers never inherit CUDA state
         self._store = store
         threads = settings.intra_op_threads
@@ -87,11 +92,7 @@ class NodeServer:
 
     async def warm(self) -> None:
         await asyncio.to_thread(self.pool.prime)
-        for model_id in self.settings.warm_models:
-            try:
-                self.registry.release(await self.registry.held(model_id))
-            except NodeError as exc:  # its photos fail with the code when they come; the other models serve
-                log.error("model %s is not served: %s (%s)", model_id, exc.message, exc.code)
+        await warmup.warm_up(self.registry, self.settings.warm_models)
         if self.settings.storage.configured:
             await asyncio.to_thread(lambda: self.store)  # create the SDK clients before the first task
         self.ready.set()
@@ -110,9 +111,10 @@ class NodeServer:
                 except protocol.ProtocolError as exc:
                     writer.write(protocol.encode(NodeError(str(exc), code="bad_request").reply()))
                     return
-                reply = await self.dispatch(request)
-                writer.write(protocol.encode(reply))
-                await writer.drain()
+                with self.shutdown.in_flight():  # a stop lets it finish, reply written
+                    reply = await self.dispatch(request)
+                    writer.write(protocol.encode(reply))
+                    await writer.drain()
         except (ConnectionError, BrokenPipeError):
             return  # the task went away (killed by Batch on its wall clock, say); its work is not lost
         finally:
@@ -126,6 +128,8 @@ class NodeServer:
                 return self.health()
             if op not in ("read", "job"):
                 raise NodeError(f"unknown op {op!r}", code="bad_request")
+            if self.shutdown.requested.is_set():  # on a connection opened before the stop: the stop is not delayed
+                raise Stopped(f"the server is stopping ({self.shutdown.reason})")
             await self.ready.wait()
             return await (self._read(request) if op == "read" else self._job(request))
         except NodeError as exc:
@@ -172,7 +176,10 @@ class NodeServer:
                 error = serving.failure(exc)  # Overloaded, Stopped, model_output_invalid, model_out_of_memory, ...
                 if error is not exc:
                     log.exception("%s failed on %s", model_id, path)
+                if error.code == "inference_failed":  # the run raised: the model's, or the device's, not the photo's
+                    self.watchdog.run_failed(model_id, exc)
                 raise error from exc
+            self.watchdog.read(model_id)
             t2 = time.perf_counter()
             marks = serving.marks(result).to_decoded(mapped.image)
             with telemetry.tracer().start_as_current_span("overlay"):
@@ -238,7 +245,8 @@ class NodeServer:
         ]  # fmt: skip
         return {
             "ok": True,
-            "ready": self.ready.is_set(),
+            "ready": self.ready.is_set() and not self.shutdown.requested.is_set(),
+            "stopping": self.shutdown.reason,  # why, once the server is stopping (it then takes no new requests)
             "pid": os.getpid(),
             "gpu": any(m["provider"] == sessions.CUDA for m in models),
             "models": models,
@@ -251,38 +259,11 @@ class NodeServer:
         }
 
 
-async def serve(settings: NodeSettings) -> None:
+async def serve(settings: NodeSettings) -> int:
+    """Serve until stopped; returns the process's exit code."""
     server = NodeServer(settings, inputs_in=inputs.input_root(os.environ))
     gauges.register(lambda: sum(m.batcher.waiting for m in server.registry.peek()))
-    settings.socket.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        settings.socket.unlink()  # a stale socket of a dead server; the start task checked none is alive
-    listener = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
-    protocol.bind_path(listener, settings.socket)
-    settings.socket.chmod(0o666)
-    unix = await asyncio.start_unix_server(server.handle, sock=listener, limit=protocol.MAX_FRAME)
-    settings.pid_file.write_text(str(os.getpid()))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("listening on %s (pid %d)", settings.socket, os.getpid())
-    warming = asyncio.create_task(server.warm())
-    try:
-        done, _ = await asyncio.wait([warming, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        if warming in done and warming.exception() is not None:
-            raise warming.exception()  # type: ignore[misc]
-        await stop.wait()
-    finally:
-        log.info("stopping")
-        unix.close()
-        with contextlib.suppress(FileNotFoundError):
-            settings.socket.unlink()
-        for loaded in server.registry.peek():
-            loaded.batcher.stop()
-        server.pool.shutdown()
-        with contextlib.suppress(FileNotFoundError):
-            settings.pid_file.unlink()
+    return await listener.listen(server, settings)
 
 
 def main() -> int:
@@ -290,13 +271,12 @@ def main() -> int:
     try:
         settings = NodeSettings.from_env()
         telemetry.setup("sitelens-node")
-        asyncio.run(serve(settings))
+        return asyncio.run(serve(settings))
     except Exception:
         log.exception("the node server failed")
         return 1
     finally:
         telemetry.flush()
-    return 0
 
 
 if __name__ == "__main__":

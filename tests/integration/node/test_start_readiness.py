@@ -28,7 +28,10 @@ def test_a_warm_model_that_does_not_load_fails_the_start_with_the_servers_log(tm
         health = node.health()  # the server stays up: a later fix of the model, then a reboot, needs no clean-up
         assert health["ready"] is True and [m["id"] for m in health["models"]] == [GOOD]
 
-        again = node.start(timeout=30)  # a re-run does not take the same server for a healthy one
+        # A re-run does not take the same server for a healthy one: it restarts it, and the model fails again.
+        again = node.start(timeout=120)
         assert again.returncode == 1 and "already running" not in again.stdout, again
+        assert f"ready without {UNLOADABLE}; restarting it" in again.stdout
+        assert f"warm models not served: {UNLOADABLE}" in again.stderr
     finally:
         node.stop()

@@ -6,6 +6,7 @@ import pytest
 
 from batch_tasks import start
 from batch_tasks.node.settings import NodeSettings, NodeSettingsError
+from batch_tasks.node.shutdown import DRAIN_S
 
 
 def test_the_unit_restarts_the_server_and_passes_only_its_settings() -> None:
@@ -63,6 +64,12 @@ def test_the_unit_gives_up_on_a_server_that_keeps_crashing() -> None:
     assert burst == 5 and interval == 60 and restart_s == 2
     assert burst * restart_s < interval  # the burst's restart delays alone fit in the interval: it can trip
     assert "StartLimitBurst" not in unit["Service"]  # systemd reads the limit in [Unit] only
+
+
+def test_the_unit_gives_a_stopped_server_longer_than_its_wait_for_the_requests_in_flight() -> None:
+    """Stopped before its wait is over, the server's requests in flight would be killed with it."""
+    unit = _sections(start.unit_text({"AZ_BATCH_NODE_SHARED_DIR": "/n"}))
+    assert float(unit["Service"]["TimeoutStopSec"]) > DRAIN_S
 
 
 def _settings(warm: str, cache: int) -> NodeSettings:

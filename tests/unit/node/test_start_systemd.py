@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -15,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from batch_tasks import start
+from batch_tasks.node import nvidia
 
 WARM = "ocr/ppocrv4"
+SLEEP = time.sleep  # the real one, before a test's fake clock replaces it
 Report = dict[str, object] | None
 
 
@@ -145,7 +149,7 @@ def test_a_driver_too_old_fails_before_the_server_is_touched(
 ) -> None:
     _script(node.root / "bin" / "nvidia-smi", "echo 560.35.03\n")
     monkeypatch.setenv("SITELENS_PROVIDER", "auto")
-    monkeypatch.setattr(start, "_cuda_build", lambda: True)  # onnxruntime-gpu, as on a node
+    monkeypatch.setattr(nvidia, "cuda_build", lambda: True)  # onnxruntime-gpu, as on a node
     _health(monkeypatch, lambda: _ready(1, WARM))
     assert start.main(["--supervisor", "systemd", "--timeout", "60"]) == 1
     assert "the NVIDIA driver is 560.35.03" in capsys.readouterr().err
@@ -153,3 +157,59 @@ def test_a_driver_too_old_fails_before_the_server_is_touched(
 
     _script(node.root / "bin" / "nvidia-smi", "echo 580.95.05\n")
     assert start.main(["--supervisor", "systemd", "--timeout", "60"]) == 0
+
+
+def test_a_server_ready_without_its_warm_model_is_restarted_once_under_systemd(
+    node: Node, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warm model that failed past the server's retries (storage not answering at boot): Batch re-runs the start
+    task, whose unit is unchanged, so the server was left as it was and every attempt failed at once."""
+    start.install_systemd(dict(os.environ))  # as the failed attempt before
+    before = len(node.calls)
+
+    def restarted() -> bool:
+        return "restart " + start.UNIT_NAME in node.calls[before:]
+
+    _health(monkeypatch, lambda: _ready(2, WARM) if restarted() else _ready(1))
+    assert start.main(["--supervisor", "systemd", "--timeout", "60"]) == 0
+    assert node.calls[before:].count("restart " + start.UNIT_NAME) == 1
+    assert f"ready without {WARM}; restarting it" in capsys.readouterr().out
+
+
+def test_the_restart_is_once_per_start_and_a_server_still_without_its_model_fails_it(
+    node: Node, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start.install_systemd(dict(os.environ))
+    before = len(node.calls)
+    _health(monkeypatch, lambda: _ready(1))  # the model does not load in the new server either
+    assert start.main(["--supervisor", "systemd", "--timeout", "60"]) == 1
+    assert node.calls[before:].count("restart " + start.UNIT_NAME) == 1
+    assert f"warm models not served: {WARM}" in capsys.readouterr().err
+
+
+def test_a_detached_server_ready_without_its_warm_model_is_stopped_and_launched_again(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = node.root / "shared"
+    shared.mkdir()
+    old = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # the server that runs
+    try:
+        (shared / "sitelens-server.pid").write_text(str(old.pid))
+        launches: list[object] = []
+
+        def launch(settings: object) -> int:
+            launches.append(settings)
+            return os.getpid()  # the new supervisor: alive while the start waits
+
+        def tick(seconds: float) -> None:  # the fake clock, and a moment for the real process to exit
+            node.clock[0] += seconds
+            SLEEP(0.01)
+
+        monkeypatch.setattr(start, "launch_detached", launch)
+        monkeypatch.setattr(time, "sleep", tick)
+        _health(monkeypatch, lambda: _ready(old.pid + 1, WARM) if launches else _ready(old.pid))
+        assert start.main(["--supervisor", "detached", "--timeout", "60"]) == 0
+        assert old.wait(5) == -signal.SIGTERM and len(launches) == 1
+    finally:
+        old.kill()
+        old.wait()

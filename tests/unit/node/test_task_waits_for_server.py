@@ -7,6 +7,7 @@ retries met the same dead socket, so a burst of tasks spent all their retries an
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -55,3 +56,40 @@ def test_the_tasks_timeout_bounds_the_wait_for_a_server_that_stays_down(tmp_path
     with pytest.raises(task.Unavailable):
         task._via_server({"op": "job"}, timeout=5.0)
     assert clock[0] <= 5.0 + 0.5  # gave up within the task's timeout (one poll period of slack), not after 30 s
+
+
+def _busy_then(monkeypatch: pytest.MonkeyPatch, answer: dict[str, object], **refusals: int) -> list[str]:
+    """`protocol.call` refuses each op `refusals[op]` times as Linux refuses a connect to a Unix socket whose backlog
+    is full (EAGAIN, on a socket with a timeout), then answers; returns the ops of the calls made."""
+    ops: list[str] = []
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+
+    def call(path: Path, request: dict[str, object], timeout: float) -> dict[str, object]:
+        op = str(request["op"])
+        ops.append(op)
+        if ops.count(op) <= refusals.get(op, 0):
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return answer
+
+    monkeypatch.setattr(protocol, "call", call)
+    return ops
+
+
+def test_a_server_whose_backlog_is_full_is_waited_for_not_taken_for_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of tasks past the listen backlog: the ones refused exited 5 at once, each spending a Batch retry."""
+    ops = _busy_then(monkeypatch, {"ok": True, "ready": True}, health=2)
+    task._wait_ready(tmp_path / "busy.sock", wait_s=20)
+    assert ops == ["health"] * 3
+
+
+def test_a_job_refused_by_a_full_backlog_is_sent_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused at connect: nothing was sent, so the same request goes again, within the task's timeout."""
+    ops = _busy_then(monkeypatch, {"ok": True, "ready": True, "outcome": "succeeded"}, job=2)
+    monkeypatch.setattr(protocol, "socket_path", lambda: tmp_path / "busy.sock")
+    reply = task._via_server({"op": "job"}, timeout=60)
+    assert reply["outcome"] == "succeeded"
+    assert ops == ["health", "job", "job", "job"]
