@@ -5,6 +5,7 @@
 #
 # 1. the resource group and the Bicep deployment (infra/main.bicep with infra/main.ENV.bicepparam), once the
 #    default model verifies and, on an update, matches the manifest the existing deployment stores for its version
+#    (then a check of the Batch account's GPU quota: a warning if the pool cannot start a node, never a stop)
 # 2. the node package (start task, batch_tasks, its requirements) and the default model, once its version's stored
 #    manifest (if any) is the folder's: a different one stops the deployment before anything is uploaded
 # 3. the Functions app code (one deploy, built remotely)
@@ -34,15 +35,17 @@ RBAC_WAIT_S=${SITELENS_RBAC_WAIT_S:-600}
 RETRY_PAUSE_S=${SITELENS_RETRY_PAUSE_S:-15}
 # The "Microsoft Azure Batch" application, the same in every tenant (its object id is not).
 BATCH_APP_ID=ddbf3205-c6bd-46ae-8127-60eb93363864
-# What a template deployment uses; ARM registers them itself where the deployer may register providers.
-PROVIDERS=(Microsoft.Batch Microsoft.Consumption Microsoft.EventGrid Microsoft.Insights Microsoft.KeyVault
-  Microsoft.ManagedIdentity Microsoft.OperationalInsights Microsoft.Storage Microsoft.Web)
+# What a template deployment uses; ARM registers them itself where the deployer may register providers, but only
+# the namespaces of the template's own resource types. Flex Consumption apps (Microsoft.Web) also need Microsoft.App,
+# which no resource here names, so it must be registered beforehand.
+PROVIDERS=(Microsoft.App Microsoft.Batch Microsoft.Consumption Microsoft.EventGrid Microsoft.Insights
+  Microsoft.KeyVault Microsoft.ManagedIdentity Microsoft.OperationalInsights Microsoft.Storage Microsoft.Web)
 
 log() { printf '%s deploy: %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -178,8 +181,22 @@ ensure_resource_group() {
   esac
 }
 
-# deploy_templates PARAMS: the Bicep deployment, its errors shown as they come and kept to explain the one that needs
-# a manual step: a pool property that cannot change on an existing pool (vmSize, the image, taskSlotsPerNode ...).
+# batch_account_name: the Batch account in the resource group, for the hints; ACCOUNT if it cannot be listed.
+batch_account_name() {
+  local account
+  account=$(az batch account list -g "$RESOURCE_GROUP" --query "[0].name" -o tsv 2>/dev/null) || true
+  printf '%s' "${account:-ACCOUNT}"
+}
+
+# How to read the Batch account's quotas, for the hints and the quota check.
+quota_query() {
+  printf 'az batch account show -g %s -n %s --query "%s"' "$RESOURCE_GROUP" "$1" \
+    '{pools: poolQuota, cores: dedicatedCoreQuota, perFamily: dedicatedCoreQuotaPerVmFamily}'
+}
+
+# deploy_templates PARAMS: the Bicep deployment, its errors shown as they come and kept to explain the ones that need
+# a manual step: a pool property that cannot change on an existing pool (vmSize, the image, taskSlotsPerNode ...),
+# and a quota, such as the pools quota of a new Batch account, which can be 0 so that the pool cannot be created.
 deploy_templates() {
   local errors="$BUILD/deployment-errors.log"
   mkdir -p "$BUILD"
@@ -188,15 +205,23 @@ deploy_templates() {
     tee "$errors" >&2; } 3>&1; then
     return 0
   fi
+  local account
   if grep -q PropertyCannotBeUpdated "$errors"; then
-    local account
-    account=$(az batch account list -g "$RESOURCE_GROUP" --query "[0].name" -o tsv 2>/dev/null) || true
+    account=$(batch_account_name)
     log "a property that cannot change on an existing resource was changed. For the pool (vmSize, the image,"
     log "taskSlotsPerNode ...): delete it, wait until it is gone (its nodes drain first: minutes), then run deploy.sh again:"
-    log "  az batch account login -g $RESOURCE_GROUP -n ${account:-ACCOUNT}"
+    log "  az batch account login -g $RESOURCE_GROUP -n $account"
     log "  az batch pool delete --pool-id $POOL_ID --yes"
     log "  az batch pool show --pool-id $POOL_ID   # until it answers that the pool is not found"
     log "(docs/deploy.md, Updating)"
+  fi
+  if grep -qi quota "$errors"; then
+    account=$(batch_account_name)
+    log "a quota stopped the deployment. A new Batch account's quotas can be 0, its pools quota included, so that the"
+    log "pool cannot be created. See them with"
+    log "  $(quota_query "$account")"
+    log "and ask for pools of at least 1 in the same quota request as the GPU cores (docs/deploy.md, GPU quota); once"
+    log "granted, run deploy.sh again."
   fi
   die "deployment $DEPLOYMENT failed (above)"
 }
@@ -226,6 +251,58 @@ provision() {
     read -r EVENT_GRID_TOPIC
     read -r EVENT_GRID_DEAD_LETTER_CONTAINER_ID
   } <<<"$values"
+}
+
+# bicep_param PARAMS NAME: NAME's literal value in the parameter file, else its default in main.bicep; fails if neither
+# gives one (an expression, say).
+bicep_param() {
+  local file value pattern="^param $2( [a-zA-Z]+)? *= *'?([^' ]+)'? *$"
+  for file in "$1" "$REPO/infra/main.bicep"; do
+    [[ -f $file ]] || continue
+    value=$(sed -nE "/$pattern/{s//\2/p;q;}" "$file")
+    if [[ -n $value ]]; then
+      printf '%s\n' "$value"
+      return 0
+    fi
+  done
+  return 1
+}
+
+
+# check_gpu_quota PARAMS: after the pool is provisioned, warn (and never fail) when the Batch account's core quota
+# cannot start one node of the pool's VM size, as a new account's often cannot (0 N-series cores): the deployment
+# succeeds, the pool stays at 0 nodes and every photo waits until it times out. Management-plane reads only, which
+# the deployer may do; whatever cannot be read is logged and the check skipped.
+check_gpu_quota() {
+  local params=$1 size max_nodes account skus quotas verdict line
+  if user_subscription_mode "$params"; then
+    log "quota: UserSubscription mode uses the subscription's vCPU quotas, not checked here:"
+    log "  az vm list-usage --location $LOCATION   # docs/deploy.md, GPU quota"
+    return 0
+  fi
+  if ! size=$(bicep_param "$params" vmSize) || ! max_nodes=$(bicep_param "$params" maxNodes) ||
+    ! account=$(deployment_outputs BATCH_ACCOUNT 2>/dev/null); then
+    log "quota check skipped: the pool's vmSize and maxNodes or the Batch account's name could not be read"
+    return 0
+  fi
+  if ! skus=$(az batch location list-skus -l "$LOCATION" --query "[?name=='$size']" -o json 2>/dev/null); then
+    log "quota check skipped: az batch location list-skus -l $LOCATION failed. The quotas: $(quota_query "$account")"
+    return 0
+  fi
+  local query='{pools: poolQuota, cores: dedicatedCoreQuota, perFamily: dedicatedCoreQuotaPerVmFamily,
+    enforced: dedicatedCoreQuotaPerVmFamilyEnforced}'
+  if ! quotas=$(az batch account show -g "$RESOURCE_GROUP" -n "$account" --query "$query" -o json 2>/dev/null); then
+    log "quota check skipped: could not read Batch account $account; see its quotas with $(quota_query "$account")"
+    return 0
+  fi
+  if ! verdict=$(python3 "$REPO/infra/gpu_quota.py" "$size" "$max_nodes" "$account" "$(quota_query "$account")" "$skus" \
+    "$quotas" 2>/dev/null); then
+    log "quota check skipped: unexpected answers from az; see the quotas with $(quota_query "$account")"
+    return 0
+  fi
+  while IFS= read -r line; do
+    log "$line"
+  done <<<"$verdict"
 }
 
 upload() {
@@ -347,7 +424,8 @@ publish_model() {
 deploy_code() {
   "$PYTHON" "$REPO/infra/package.py" app "$BUILD/app.zip" >/dev/null
   log "deploying the Functions app code to $FUNCTION_APP_NAME (remote build)"
-  retry 300 "code deployment" az functionapp deployment source config-zip -g "$RESOURCE_GROUP" \
+  # The app reads its package with its own identity, whose role on the container was assigned minutes ago.
+  retry "$RBAC_WAIT_S" "code deployment" az functionapp deployment source config-zip -g "$RESOURCE_GROUP" \
     -n "$FUNCTION_APP_NAME" --src "$BUILD/app.zip" --build-remote true --output none
 }
 
@@ -433,6 +511,7 @@ main() {
       plan_model
       check_model_version_before_provisioning
       provision
+      check_gpu_quota "$REPO/infra/main.$ENVIRONMENT.bicepparam"
       check_model_version
       publish_node_package
       publish_model

@@ -105,6 +105,12 @@ AppMetrics
 | where Errors > 0 and Expired == 0
 '''
 
+// Azure Monitor validates a log alert's query when the rule is created and refuses one that names a table the
+// workspace has never received rows in (SEM0100, "Failed to resolve table or column expression"). A new workspace
+// has no AppMetrics until the app code runs (deployed after these templates), no StorageQueueLogs until a queue is
+// used and no AzureMetrics until a task starts on the pool, so every rule below skips that validation:
+// without that, a first deployment fails at the alerts, before the app that fills AppMetrics is deployed, and so
+// does every re-run. Until its tables have rows, a rule's evaluations fail and it fires nothing.
 resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
   name: '${namePrefix}-poison-messages'
   location: location
@@ -115,6 +121,7 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
     severity: 2
     enabled: true
     scopes: [workspaceId]
+    skipQueryValidation: true // its tables may not exist yet (above)
     evaluationFrequency: 'PT5M'
     windowSize: 'PT15M'
     criteria: {
@@ -156,6 +163,7 @@ resource failureRateAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = 
     severity: 2
     enabled: true
     scopes: [workspaceId]
+    skipQueryValidation: true // its tables may not exist yet (above)
     evaluationFrequency: 'PT15M'
     windowSize: 'PT1H'
     criteria: {
@@ -189,6 +197,7 @@ resource recordsAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
     severity: 3
     enabled: true
     scopes: [workspaceId]
+    skipQueryValidation: true // its tables may not exist yet (above)
     evaluationFrequency: 'PT1H'
     windowSize: 'PT6H'
     criteria: {
@@ -222,6 +231,7 @@ resource stuckPoolAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
     severity: 1
     enabled: true
     scopes: [workspaceId]
+    skipQueryValidation: true // its tables may not exist yet (above)
     evaluationFrequency: 'PT15M'
     // A literal from the sizes log alerts accept (checked by CKV_SITELENS_11), covering the query's
     // look-back of twice the bound for every allowed bound.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,11 @@ def test_providers_are_registered_only_when_asked(tmp_path: Path) -> None:
     # Every namespace the templates deploy a resource of.
     used = {r["type"].split("/")[0] for p in bicep.bicep_files() for r in bicep.parse(p).get("resources", {}).values()}
     assert used - {"Microsoft.Authorization"} <= registered
+    # Flex Consumption apps need Microsoft.App too, which no resource names, so ARM never registers it itself.
+    assert "Microsoft.App" in registered
+    # The list a subscription owner registers by hand (docs/deploy.md) is the same.
+    documented = re.search(r"`for ns in ([^;]+); do\s+az\s+provider", (bicep.REPO / "docs" / "deploy.md").read_text())
+    assert documented and set(documented.group(1).split()) == registered
     first_register = next(i for i, c in enumerate(made) if c[:2] == ["provider", "register"])
     assert first_register < next(i for i, c in enumerate(made) if c[:3] == ["deployment", "group", "create"])
 

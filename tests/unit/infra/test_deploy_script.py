@@ -30,7 +30,15 @@ OUTPUTS = {
     "EVENT_GRID_TOPIC": "evgt-sitelens-dev-abc",
     "EVENT_GRID_DEAD_LETTER_CONTAINER_ID": "/subscriptions/s/resourceGroups/rg-sitelens-dev/providers/"
     "Microsoft.Storage/storageAccounts/stdevabc/blobServices/default/containers/eventgrid-deadletter",
+    "BATCH_ACCOUNT": "batsitelensdevabc",
 }
+# What the stand-in answers to the quota check's queries, unless the test says otherwise (FAKE_BATCH_SKUS,
+# FAKE_BATCH_QUOTAS): the pool's size as `az batch location list-skus` lists it, and a quota that covers maxNodes.
+BATCH_SKUS = [{"name": "Standard_NC4as_T4_v3", "familyName": "standardNCASv3_T4Family",
+               "capabilities": [{"name": "MaxResourceVolumeMB", "value": "180224"},
+                                {"name": "vCPUs", "value": "4"}]}]  # fmt: skip
+BATCH_QUOTAS = {"pools": 100, "cores": 500, "perFamily": [{"name": "standardNCASv3_T4Family", "coreQuota": 16}],
+                "enforced": True}  # fmt: skip
 DEPLOYER_ID = "11111111-2222-3333-4444-555555555555"
 # The stand-in: records each call (and the SITELENS_* environment of the deployment), answers the queries
 # deploy.sh makes, fails where the test says. Its access token is a real JWT shape: header.payload.signature,
@@ -82,8 +90,18 @@ elif line.startswith("storage blob exists") and "FAKE_STORED_MANIFEST" in os.env
     print("true")
 elif line.startswith("storage blob download"):
     Path(args[args.index("--file") + 1]).write_text(os.environ["FAKE_STORED_MANIFEST"])
-elif line.startswith("storage blob upload") and n == 1:
+elif line.startswith("storage blob upload") and n == 1 and "FAKE_ROLES_READY" not in os.environ:
     print("AuthorizationPermissionMismatch", file=sys.stderr)  # the role assignment has not arrived yet
+    sys.exit(1)
+elif line.startswith("batch location list-skus"):
+    if "FAKE_SKUS_FAIL" in os.environ:
+        print("ERROR: (AuthorizationFailed) no read access to Microsoft.Batch/locations", file=sys.stderr)
+        sys.exit(1)
+    print(os.environ.get("FAKE_BATCH_SKUS", {skus!r}))
+elif line.startswith("batch account show"):
+    print(os.environ.get("FAKE_BATCH_QUOTAS", {quotas!r}))
+elif line.startswith("functionapp deployment source") and n <= int(os.environ.get("FAKE_CODE_DEPLOY_FAILURES", "0")):
+    print("ERROR: Status Code: 403, the app's identity may not read its package yet", file=sys.stderr)
     sys.exit(1)
 elif line.startswith("functionapp keys list"):
     print("" if n == 1 else "{key}")  # the host has not started on the first ask
@@ -98,7 +116,8 @@ echo '{{"status": "healthy"}}'
 def run(script: Path, args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir(exist_ok=True)
-    az = FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY, deployer=DEPLOYER_ID)
+    az = FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY, deployer=DEPLOYER_ID,
+                        skus=json.dumps(BATCH_SKUS), quotas=json.dumps(BATCH_QUOTAS))  # fmt: skip
     (fake_bin / "az").write_text(az)
     (fake_bin / "curl").write_text(FAKE_CURL.format())
     for tool in ("az", "curl"):
