@@ -7,8 +7,9 @@ the event id is derived from the job, so a second publish is a no-op.
 
 The deliveries' `notifications` messages are queued only after the mark returned, never as the deliveries are
 written, and only by the publisher whose mark wrote it: two concurrent publishers (the completion and the
-reconciler) record the same deliveries, and the one whose mark lost leaves the queueing to the other, so a
-delivery gets one message, not two racing for its first attempt. A publisher that read the job before another marked it
+reconciler) record the same deliveries, and the one whose mark lost to the other's leaves the queueing to it (a
+write that won but marked nothing, a later version noted, is read and the mark tried again), so a delivery gets
+one message, not two racing for its first attempt. A publisher that read the job before another marked it
 published can publish after the job was erased (`sitelens erase`) or its records expired: the event and its
 deliveries are written again for a job that no longer exists, and would be kept for good (nothing finds them
 without the job). Its mark then finds the job gone, so it erases the event again (`events`), queues nothing and
@@ -96,16 +97,22 @@ class Finisher:
             if ours:
                 self.outbox.notify(unsent)  # only now, the job known to stand (see the module's doc)
             elif not job.event_published:
-                return job  # the other writer will mark it, or the reconciler will
+                return job  # it kept changing: the reconciler marks it
         self.store.close(job.id)
         return job
 
     def _mark_published(self, job: Job, event_id: str) -> tuple[Job, bool]:
-        """The job marked published and True; the job as stored and False when another writer changed it first."""
-        try:
-            return self.store.update(replace(job, event_id=event_id, event_published=True)), True
-        except Conflict:
-            return self.store.get(job.id), False
+        """The job marked published and True; the job as stored and False when another publisher marked it first.
+        A write that won but marked nothing (a later photo version noted on it, a retry's pointer) is read and the
+        mark tried again: no one else would queue the deliveries."""
+        for _ in range(MAX_RACES):
+            try:
+                return self.store.update(replace(job, event_id=event_id, event_published=True)), True
+            except Conflict:
+                job = self.store.get(job.id)
+                if job.event_published:
+                    return job, False
+        return job, False
 
     def _withdraw(self, job: Job, event_id: str) -> None:
         """The event just recorded for a job gone since it was read (see the module's doc) erased again."""

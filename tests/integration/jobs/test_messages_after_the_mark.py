@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -203,4 +203,24 @@ def test_of_two_racing_publishers_only_the_one_whose_mark_wrote_it_queues_the_de
 
     assert len(world.queue.queued) == 1  # one message for the delivery, not a second racing for its attempt
     assert world.sent_jobs() == [job.id]
+    assert world.store.open_ids() == []
+
+
+def test_a_publisher_whose_mark_lost_to_a_write_that_marked_nothing_marks_again_and_queues(
+    publishing: Publishing,
+) -> None:
+    world = publishing
+    job = world.terminal_job(6)
+
+    def later_version_noted() -> None:  # ingestion notes a later version written under the photo's name
+        stored = world.store.get(job.id)
+        world.store.update(replace(stored, later_writes=1, later_etag='"0x2"'))
+
+    world.store.before_mark = later_version_noted
+
+    assert world.finisher.publish(job).event_published
+
+    assert len(world.queue.queued) == 1  # at once: no one else would have queued it
+    assert world.sent_jobs() == [job.id]
+    assert world.store.get(job.id).later_writes == 1  # the other write stands
     assert world.store.open_ids() == []
