@@ -285,7 +285,8 @@ check_gpu_quota() {
     log "quota check skipped: the pool's vmSize and maxNodes or the Batch account's name could not be read"
     return 0
   fi
-  if ! skus=$(az batch location list-skus -l "$LOCATION" --query "[?name=='$size']" -o json 2>/dev/null); then
+  # The whole list: Batch takes vmSize in any case, and a JMESPath filter compares case and all.
+  if ! skus=$(az batch location list-skus -l "$LOCATION" -o json 2>/dev/null); then
     log "quota check skipped: az batch location list-skus -l $LOCATION failed. The quotas: $(quota_query "$account")"
     return 0
   fi
