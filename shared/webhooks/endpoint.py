@@ -11,9 +11,9 @@ alone bounds each read, which a receiver trickling its answer a byte at a time n
 A resolver failure is left to the caller as the OSError it is: registration refuses the URL, while an
 attempt counts it as failed and retries, since DNS for a registered host may be briefly broken.
 
-A host name is converted as browsers and the WHATWG URL standard convert it: UTS #46 mapping, non-transitional
-(IDNA 2008), so `ß` and the joiners stay in the name and its A-label is what DNS, TLS and the Host header get.
-Python's own "idna" codec (IDNA 2003) would map `straße.de` to `strasse.de`, a name someone else may hold.
+A host name is converted as browsers and the WHATWG URL standard convert it: UTS #46 mapping, non-transitional,
+so `ß` and the joiners stay in the name and its A-label is what DNS, TLS and the Host header get. Python's own
+"idna" codec (IDNA 2003) would map `straße.de` to `strasse.de`, a name someone else may hold.
 
 Local development may allow loopback receivers (`http` or `https`, any port) through an explicit
 setting; it is off by default and refused in Azure by the settings loader.
@@ -114,12 +114,16 @@ def _shape(url: str) -> tuple[SplitResult, str, int]:
     return parts, ascii_host(parts), port or (443 if parts.scheme == "https" else 80)
 
 
-_ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")  # lower-cased by urlsplit; 63 at most
+# A label as DNS carries it, lower-cased: `_` and hyphens anywhere included, as in names in use (and as browsers
+# take them: the WHATWG URL standard checks no hyphens and no STD3 rules); 63 characters at most.
+_ASCII_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
+_JOINERS = "\u200c\u200d"
 
 
 def ascii_host(parts: SplitResult) -> str:
-    """The host that DNS, TLS and the Host header get: an IP literal or an ASCII name as written (lower-cased), any
-    other name as its A-labels (UTS #46 mapping, non-transitional); UnsafeWebhookUrl for a name IDNA 2008 refuses."""
+    """The host that DNS, TLS and the Host header get: an IP literal as written; a name as the WHATWG URL standard
+    converts it (UTS #46 mapping, non-transitional; each label not ASCII as its A-label). UnsafeWebhookUrl for a
+    name no browser would convert."""
     hostname = parts.hostname or ""
     try:
         ipaddress.ip_address(hostname)
@@ -127,24 +131,36 @@ def ascii_host(parts: SplitResult) -> str:
         pass
     else:
         return hostname
-    if hostname.isascii():  # used as written: names in use with `_` are not IDNA 2008, and DNS resolves them
-        labels = hostname.removesuffix(".").split(".")
-        if len(hostname) > 253 or not all(_ASCII_LABEL.fullmatch(label) for label in labels):
-            raise UnsafeWebhookUrl(f"webhook host name is not a valid DNS name: {hostname!r}")
-        for label in labels:
-            if label.startswith("xn--"):  # an A-label must decode, as a browser would show it
-                try:
-                    idna.decode(label)
-                except idna.IDNAError as exc:
-                    raise UnsafeWebhookUrl(f"webhook host name is not a valid IDNA 2008 name: {exc}") from exc
-        return hostname
-    # The host as written, not `hostname`: str.lower is not UTS #46's mapping (a capital sigma before a hyphen
-    # lowers to the final sigma, which UTS #46 keeps), so the lowered name could give another A-label than a browser.
-    written = parts.netloc.rpartition("@")[2].partition(":")[0]
+    if not hostname.isascii():
+        # The host as written, not `hostname`: str.lower is not UTS #46's mapping (a capital sigma before a hyphen
+        # lowers to the final sigma, which UTS #46 maps to the plain one), so it could give another A-label.
+        hostname = _a_labels(parts.netloc.rpartition("@")[2].partition(":")[0])
+    labels = hostname.removesuffix(".").split(".")
+    if len(hostname) > 253 or not all(_ASCII_LABEL.fullmatch(label) for label in labels):
+        raise UnsafeWebhookUrl(f"webhook host name is not a valid DNS name: {hostname!r}")
+    for label in labels:
+        if label.startswith("xn--"):  # an A-label must decode, as a browser would show it
+            try:
+                label[4:].encode("ascii").decode("punycode")
+            except UnicodeError as exc:
+                raise UnsafeWebhookUrl(f"webhook host name has a label that is no A-label: {label!r}") from exc
+    return hostname
+
+
+def _a_labels(written: str) -> str:
+    """`written` mapped by UTS #46 (non-transitional: `ß` and the joiners stay, so `straße.de` is never
+    `strasse.de`, a name someone else may hold), each label that is not ASCII as `xn--` and its Punycode."""
     try:
-        return idna.encode(written, uts46=True, transitional=False).decode("ascii")
-    except UnicodeError as exc:  # idna.IDNAError is one
-        raise UnsafeWebhookUrl(f"webhook host name is not a valid IDNA 2008 name: {exc}") from exc
+        mapped = idna.uts46_remap(written, std3_rules=False, transitional=False)
+    except idna.IDNAError as exc:  # a code point UTS #46 disallows
+        raise UnsafeWebhookUrl(f"webhook host name cannot be converted (UTS #46): {exc}") from exc
+    labels = mapped.split(".")
+    for n, label in enumerate(labels):
+        if not label.isascii():
+            if any(c in _JOINERS and not idna.valid_contextj(label, i) for i, c in enumerate(label)):
+                raise UnsafeWebhookUrl(f"webhook host name has a joiner its context rule forbids: {label!r}")
+            labels[n] = "xn--" + label.encode("punycode").decode("ascii")
+    return ".".join(labels)
 
 
 TIMED_OUT = "timed out"
