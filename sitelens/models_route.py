@@ -9,11 +9,14 @@ without a redeploy. An edit that leaves more models in rotation than a node keep
 (`SITELENS_MODEL_CACHE`, which only the nodes read) is written, with a warning saying how to raise it; the
 default model counts where photos reach it, named by `--default-model`, else the environment's
 `SITELENS_DEFAULT_MODEL`, else not known (the app's setting may differ from the template's `ocr/ppocrv4`).
+A stored route to an id an earlier release took but that is no model id now (ending in '.') is listed, can
+be removed, and is dropped by every edit, which says so; a new route must name a model id.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -39,11 +42,19 @@ class RouteRefused(ValueError):
     """The edit is refused (an unpublished model, a route that is not there); nothing was written."""
 
 
+def model_reference(text: str) -> str:
+    """`NAME:VERSION` (or `NAME/VERSION`) → `NAME/VERSION`, not checked against the id rule: `--remove` must
+    reach a stored route whose model breaks it. A new route is checked by `set_route`."""
+    name, sep, version = text.replace(":", "/", 1).partition("/")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME:VERSION (e.g. pipe-defects:1.1.0)")
+    return f"{name}/{version}"
+
+
 def model_id(text: str) -> str:
     """`NAME:VERSION` (or `NAME/VERSION`) → the id `NAME/VERSION`."""
-    name, sep, version = text.replace(":", "/", 1).partition("/")
-    model = f"{name}/{version}"
-    if not sep or not is_model_id(model):
+    model = model_reference(text)
+    if not is_model_id(model):
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME:VERSION (e.g. pipe-defects:1.1.0)")
     return model
 
@@ -57,7 +68,7 @@ def read_table(container: ContainerClient) -> tuple[routing.RoutingTable, str | 
             data = download.readall()
     except NotFound:
         return routing.RoutingTable(), None
-    return routing.parse_table(data), str(download.properties.etag)
+    return routing.parse_table(data, log_skipped=False), str(download.properties.etag)  # `describe` lists them
 
 
 def write_table(container: ContainerClient, table: routing.RoutingTable, etag: str | None) -> None:
@@ -95,6 +106,9 @@ def published(container: ContainerClient, model: str) -> bool:
 
 
 def set_route(container: ContainerClient, site: str | None, model: str, weight: int) -> routing.RoutingTable:
+    if not is_model_id(model):
+        raise RouteRefused(f"{model!r} is not a model id: NAME and VERSION are 1-128 letters, digits, '.', '_' or "
+                           "'-', starting with a letter or digit and not ending in '.'")  # fmt: skip
     if not published(container, model):
         raise RouteRefused(f"{model} is not published (no {CONTAINER}/{model}/{MANIFEST}): "
                            "run `sitelens models publish` first")  # fmt: skip
@@ -117,9 +131,10 @@ def describe(table: routing.RoutingTable) -> list[str]:
         shown = ", ".join(f"{m} {w} ({100 * w / total:.0f} %)" for m, w in routes) or "(the default model)"
         return f"{where}: {shown}"
 
-    return [line("every site", list(table.routes))] + [
-        line(f"site {site}", list(routes)) for site, routes in sorted(table.sites.items())
-    ]
+    ignored = [f"ignored, its model name or version ends in '.' (never served; --remove or any edit drops it): "
+               f"{routing.describe_skipped([entry])}" for entry in table.skipped]  # fmt: skip
+    own = [line(f"site {site}", list(routes)) for site, routes in sorted(table.sites.items())]
+    return [line("every site", list(table.routes)), *own, *ignored]
 
 
 def models_in_rotation(table: routing.RoutingTable, default_model: str | None) -> list[str]:
@@ -163,7 +178,7 @@ def cache_warning(table: routing.RoutingTable, default_model: str | None = None,
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("route", help="route a site's (or every site's) new photos to a published model, by weight")
-    r.add_argument("--model", type=model_id, required=True, help="NAME:VERSION, published")
+    r.add_argument("--model", type=model_reference, required=True, help="NAME:VERSION, published")
     r.add_argument("--site", help="the site whose photos this routes (default: every site without its own routes)")
     r.add_argument("--weight", type=int, default=100, help="share against the site's other routes (default 100)")
     r.add_argument("--remove", action="store_true", help="remove this model's route instead")
@@ -200,7 +215,12 @@ def run_route(args: argparse.Namespace) -> int:
     except (RouteRefused, InvalidInput, SitelensError) as exc:
         print(f"models route: refused: {exc}")
         return 1
-    print("\n".join(describe(table)))
+    if table.skipped:  # left out of what was written: a route to such an id can never be served
+        print(
+            f"models route: dropped routes whose model name or version ends in '.': "
+            f"{routing.describe_skipped(table.skipped)}"
+        )
+    print("\n".join(describe(dataclasses.replace(table, skipped=()))))
     print("new photos follow this within a minute (ingestion re-reads routing.json at most once a minute)")
     if warning := cache_warning(table, args.default_model):
         print(f"models route: {warning}")
