@@ -10,7 +10,7 @@ for once per node instead of once per task. It listens on a Unix socket in `AZ_B
 - `job`: a task's whole job: read the photo, write `results/{job_id}/…`, post the completion message.
 
 It stops as `batch_tasks.node.shutdown` says (the requests in flight finish first), on SIGTERM or when its
-watchdog (`batch_tasks.node.watchdog`) finds a model's runs failing again and again on a poisoned device.
+watchdog (`batch_tasks.node.watchdog`) finds every run failing on a poisoned device.
 
 A request's photo is decoded in a worker process, then joins its model's dynamic batch. The server
 reports ready only after every model in `SITELENS_WARM_MODELS` is loaded and warmed (or has failed to, after
@@ -177,7 +177,7 @@ class NodeServer:
                 if error is not exc:
                     log.exception("%s failed on %s", model_id, path)
                 if error.code == "inference_failed":  # the run raised: the model's, or the device's, not the photo's
-                    self.watchdog.run_failed(model_id, exc)
+                    self.watchdog.run_failed(model_id, exc, on_gpu=loaded.engine.on_gpu)
                 raise error from exc
             self.watchdog.read(model_id)
             t2 = time.perf_counter()

@@ -1,5 +1,6 @@
 """How a real node server stops, and what it takes before it does: a device that fails every run gets the server
-started again; a stop lets the requests in flight finish; a burst of connections waits in the listen backlog.
+started again, a model's own failing runs never do; a stop lets the requests in flight finish; a burst of
+connections waits in the listen backlog.
 
 The server runs with its models' runs rigged through control files (`rigged_server`), on the CPU, no storage:
 `read` requests need none."""
@@ -25,10 +26,13 @@ from batch_tasks.node.watchdog import FAILED_RUNS_TO_RESTART
 from batch_tasks.ocr.opencv import cv2
 from batch_tasks.start import alive
 from tests.integration.node.conftest import REPO, node_env
-from tests.support.onnx_models import write_classify_model
+from tests.support.onnx_models import classify_graph, classify_manifest, write_classify_model, write_folder
 from tests.support.waiting import wait_for
 
 MODEL = "colours/1.0.0"
+# A bring-your-own classifier whose graph reads one image at a time (`x.view(1, -1)`): alone a photo reads, photos
+# that arrive together and run as one batch fail with the graph's own Reshape error.
+ONE_AT_A_TIME = "single/1.0.0"
 RIGGED = [sys.executable, "-m", "tests.integration.node.rigged_server"]
 
 
@@ -39,7 +43,9 @@ class Rigged:
         self.control, self.shared, models = root / "control", root / "shared", root / "models"
         self.control.mkdir()
         write_classify_model(models / "colours" / "1.0.0")
-        self.env = node_env(self.shared, SITELENS_MODELS_DIR=str(models), SITELENS_WARM_MODELS=MODEL)
+        write_folder(models / "single" / "1.0.0", classify_graph(3, one_at_a_time=True), classify_manifest("single"))
+        warm = f"{MODEL},{ONE_AT_A_TIME}"
+        self.env = node_env(self.shared, SITELENS_MODELS_DIR=str(models), SITELENS_WARM_MODELS=warm)
         self.photo = root / "green.jpg"
         assert cv2.imwrite(str(self.photo), np.full((32, 32, 3), (0, 255, 0), np.uint8))
         self.log = root / "server.log"
@@ -59,8 +65,8 @@ class Rigged:
     def ready(self) -> dict[str, Any]:
         return wait_for(lambda: (h := self.health()) and h["ready"] and h, 120, f"the server to be ready ({self.log})")
 
-    def read(self, timeout: float = 60) -> dict[str, Any]:
-        request = {"op": "read", "model": MODEL, "path": str(self.photo)}
+    def read(self, model: str = MODEL, timeout: float = 60) -> dict[str, Any]:
+        request = {"op": "read", "model": model, "path": str(self.photo)}
         return protocol.call(self.shared / protocol.SOCKET_NAME, request, timeout)
 
 
@@ -98,6 +104,25 @@ def test_a_device_failing_every_run_gets_the_server_started_again(rigged: Rigged
     again = wait_for(lambda: (h := rigged.health()) and h["ready"] and h["pid"] != first and h, 120, "a new server")
     assert rigged.read()["ok"] is True and again["pid"] != first
     assert f"the server exited ({EXIT_FAILING}); restarting" in rigged.log.read_text()
+
+
+def test_a_models_own_failing_runs_never_restart_the_server(rigged: Rigged) -> None:
+    """A model that fails every batch with its own error, after it had read a photo, used to restart the server
+    after three runs: the node's healthy models went down with it, and a supervisor's restarts ran into systemd's
+    start limit. Its photos fail; the server, and its other models, go on."""
+    server = rigged.run([*RIGGED, str(rigged.control)])
+    first = rigged.ready()["pid"]
+    assert rigged.read(ONE_AT_A_TIME)["ok"] is True  # alone, its photo reads: the model has served
+
+    (rigged.control / "together").touch()  # from now on photos arrive in bursts, read as batches
+    for _ in range(FAILED_RUNS_TO_RESTART * 2):
+        failed = rigged.read(ONE_AT_A_TIME)
+        assert (failed["ok"], failed["error"]["code"]) == (False, "inference_failed"), failed
+        assert "Reshape" in failed["error"]["message"], failed
+    assert rigged.read()["ok"] is True  # the healthy model reads its burst, on the same server
+    health = rigged.health()
+    assert health is not None and (health["ready"], health["stopping"], health["pid"]) == (True, None, first)
+    assert server.poll() is None
 
 
 def test_a_stop_lets_the_request_in_flight_finish_and_takes_no_new_one(rigged: Rigged) -> None:
