@@ -296,8 +296,9 @@ check_gpu_quota() {
     log "quota check skipped: could not read Batch account $account; see its quotas with $(quota_query "$account")"
     return 0
   fi
-  if ! verdict=$(python3 "$REPO/infra/gpu_quota.py" "$size" "$max_nodes" "$account" "$(quota_query "$account")" "$skus" \
-    "$quotas" 2>/dev/null); then
+  # The size list on stdin: a region's whole list is larger than one argument may be (128 KiB on Linux).
+  if ! verdict=$(python3 "$REPO/infra/gpu_quota.py" "$size" "$max_nodes" "$account" "$(quota_query "$account")" \
+    "$quotas" <<<"$skus" 2>/dev/null); then
     log "quota check skipped: unexpected answers from az; see the quotas with $(quota_query "$account")"
     return 0
   fi

@@ -1,8 +1,8 @@
 """The GPU quota check of `infra/deploy.sh` (`check_gpu_quota`): whether a Batch account's dedicated core quota can
 start the pool's nodes, and the support request that would.
 
-`python3 infra/gpu_quota.py SIZE MAX_NODES ACCOUNT QUERY SKUS QUOTAS`: the region's Batch SKU (`az batch location
-list-skus`, filtered to the size) and the account's quotas (`az batch account show`) as JSON; prints what to log.
+`python3 infra/gpu_quota.py SIZE MAX_NODES ACCOUNT QUERY QUOTAS < SKUS`: the account's quotas (`az batch account
+show`) and, on stdin, the region's Batch sizes (`az batch location list-skus`), as JSON; prints what to log.
 Standard library only: deploy.sh runs it with the machine's python3.
 """
 
@@ -55,7 +55,8 @@ def verdict(
 
 
 if __name__ == "__main__":
-    size, max_nodes, account, query, skus, quotas = sys.argv[1:]
+    size, max_nodes, account, query, quotas = sys.argv[1:]
+    skus = sys.stdin.read()  # a region's whole list: larger than one argument may be
     lines = verdict(
         size, int(max_nodes), account, query=query, skus=json.loads(skus or "[]"), quotas=json.loads(quotas)
     )

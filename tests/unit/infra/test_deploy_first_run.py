@@ -92,6 +92,13 @@ def test_an_account_whose_quota_starts_a_node_is_not_warned_about(tmp_path: Path
     assert f"deploy: quota: {ACCOUNT} " in result.stderr and logged in result.stderr
 
 
+def test_a_regions_whole_size_list_is_read_however_long(tmp_path: Path) -> None:
+    """Larger than one command-line argument may be (128 KiB on Linux): it goes to the check on stdin."""
+    result = run(DEPLOY, ARGS, tmp_path, FAKE_BATCH_QUOTAS=_quotas(per_family=16), FAKE_OTHER_SKUS="4000")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "quota check skipped" not in result.stderr and f"deploy: quota: {ACCOUNT} has 16 dedicated" in result.stderr
+
+
 def test_total_cores_below_one_node_are_asked_for_too(tmp_path: Path) -> None:
     result = run(DEPLOY, ARGS, tmp_path, FAKE_BATCH_QUOTAS=_quotas(per_family=16, cores=0))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -153,7 +160,7 @@ def test_the_pools_size_is_found_in_batchs_list_whatever_its_case() -> None:
              "capabilities": [{"name": "vCPUs", "value": "4"}]}]  # fmt: skip
     quotas = {"pools": 1, "cores": 100, "perFamily": [{"name": "StandardNCASv3_T4Family", "coreQuota": 8}]}
     verdict = subprocess.run(
-        [sys.executable, str(bicep.INFRA / "gpu_quota.py"), "standard_nc4as_t4_v3", "2", "acct", "q", json.dumps(skus),
-         json.dumps(quotas)], capture_output=True, text=True, check=True, timeout=60,
+        [sys.executable, str(bicep.INFRA / "gpu_quota.py"), "standard_nc4as_t4_v3", "2", "acct", "q",
+         json.dumps(quotas)], input=json.dumps(skus), capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert verdict.stdout.startswith("quota: acct has 8 dedicated cores for standardNCASv3_T4Family")

@@ -97,7 +97,10 @@ elif line.startswith("batch location list-skus"):
     if "FAKE_SKUS_FAIL" in os.environ:
         print("ERROR: (AuthorizationFailed) no read access to Microsoft.Batch/locations", file=sys.stderr)
         sys.exit(1)
-    print(os.environ.get("FAKE_BATCH_SKUS", {skus!r}))
+    listed = json.loads(os.environ.get("FAKE_BATCH_SKUS", {skus!r}))
+    others = int(os.environ.get("FAKE_OTHER_SKUS", "0"))  # a region's whole list: hundreds of sizes
+    print(json.dumps([{{"name": f"Standard_X{{n}}", "familyName": "x", "capabilities": []}} for n in range(others)]
+                     + listed))
 elif line.startswith("batch account show"):
     print(os.environ.get("FAKE_BATCH_QUOTAS", {quotas!r}))
 elif line.startswith("functionapp deployment source") and n <= int(os.environ.get("FAKE_CODE_DEPLOY_FAILURES", "0")):
