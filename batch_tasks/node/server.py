@@ -179,7 +179,7 @@ class NodeServer:
                 if error.code == "inference_failed":  # the run raised: the model's, or the device's, not the photo's
                     self.watchdog.run_failed(model_id, exc, on_gpu=loaded.engine.on_gpu)
                 raise error from exc
-            self.watchdog.read(model_id)
+            self.watchdog.read(model_id, on_gpu=loaded.engine.on_gpu)
             t2 = time.perf_counter()
             marks = serving.marks(result).to_decoded(mapped.image)
             with telemetry.tracer().start_as_current_span("overlay"):

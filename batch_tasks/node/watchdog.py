@@ -10,7 +10,8 @@ A restart takes every model on the node down with it, so it is kept for the devi
 Counted: a run that failed whole with `inference_failed` on the GPU, with an error that names a sticky device fault
 (`device_fault`), of a model that has read a photo since the server started (one that fails from its first photo on
 is broken rather than its device, and restarting for it would take the node's other models down again and again).
-The count is the node's, not a model's: any model's successful run proves the device works and starts it again.
+The count is the node's, not a model's: any model's successful run on the GPU proves the device works and starts
+it again (a model the CUDA provider did not take runs on the CPU, and proves nothing of the device).
 Never counted: a run's other failures, such as a graph that takes one image but not a batch of four, or anything
 on the CPU (its faults are the model's, and a restart mends none of them); a photo's own failure (`bad_input`,
 `too_large`, decided before any run); the failures a batch is split for (`model_out_of_memory`,
@@ -45,8 +46,13 @@ DEVICE_FAULT = re.compile(
             r"misaligned address",  # cudaErrorMisalignedAddress (716)
             r"illegal instruction",  # cudaErrorIllegalInstruction (715): "an illegal instruction was encountered"
             r"uncorrectable ECC error",  # cudaErrorECCUncorrectable (214): the GPU's memory itself failed
+            r"launch timed out and was terminated",  # cudaErrorLaunchTimeout (702)
+            r"hardware stack error",  # cudaErrorHardwareStackError (714)
+            r"operation not supported on global/shared address space",  # cudaErrorInvalidAddressSpace (717)
+            r"invalid program counter",  # cudaErrorInvalidPc (718)
             # the same faults by their CUDA runtime names, as cudaGetErrorName reports them
-            r"cudaError(?:IllegalAddress|Assert|LaunchFailure|MisalignedAddress|IllegalInstruction|ECCUncorrectable)",
+            r"cudaError(?:IllegalAddress|Assert|LaunchFailure|MisalignedAddress|IllegalInstruction|ECCUncorrectable"
+            r"|LaunchTimeout|HardwareStackError|InvalidAddressSpace|InvalidPc)",
             # cuBLAS's and cuDNN's word for a kernel that could not run on the device: how a poisoned context shows
             # in a MatMul or Conv whose own CUDA call did not fail first
             r"CUBLAS_STATUS_EXECUTION_FAILED",
@@ -72,10 +78,12 @@ class Watchdog:
         # while another model's batch fails between them.
         self._faults: list[BaseException] = []
 
-    def read(self, model_id: str) -> None:
-        """A photo of `model_id` was read: the device works, whatever failed before, for every model."""
+    def read(self, model_id: str, *, on_gpu: bool) -> None:
+        """A photo of `model_id` was read; on the GPU, that proves the device works for every model (a model on the
+        CPU, where `auto` put one the CUDA provider did not take, says nothing of it)."""
         self._served.add(model_id)
-        self._faults.clear()
+        if on_gpu:
+            self._faults.clear()
 
     def run_failed(self, model_id: str, error: BaseException, *, on_gpu: bool) -> None:
         """A photo of `model_id` failed because its run raised `error` (`inference_failed`); `on_gpu`: the model

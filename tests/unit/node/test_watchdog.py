@@ -82,7 +82,7 @@ def test_a_graph_that_cannot_take_a_batch_is_not_the_devices_fault(misshapen_bat
 
 def test_three_device_faults_in_a_row_after_reading_stop_the_server_once() -> None:
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
+    watchdog.read(MODEL, on_gpu=True)
     for _ in range(FAILED_RUNS_TO_RESTART + 2):
         watchdog.run_failed(MODEL, RuntimeError(POISONED), on_gpu=True)
     assert len(stops) == 1 and MODEL in stops[0] and "CUDA failure 700" in stops[0]
@@ -91,8 +91,8 @@ def test_three_device_faults_in_a_row_after_reading_stop_the_server_once() -> No
 def test_device_faults_count_across_the_nodes_models() -> None:
     """A poisoned context fails every model's runs: the count is the node's."""
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
-    watchdog.read(OTHER)
+    watchdog.read(MODEL, on_gpu=True)
+    watchdog.read(OTHER, on_gpu=True)
     for run in range(FAILED_RUNS_TO_RESTART):
         watchdog.run_failed((MODEL, OTHER)[run % 2], RuntimeError(POISONED), on_gpu=True)
     assert len(stops) == 1
@@ -101,20 +101,40 @@ def test_device_faults_count_across_the_nodes_models() -> None:
 def test_any_models_read_between_device_faults_starts_the_count_again() -> None:
     """Another model's photo read proves the device works: the failing model's faults are its own."""
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
-    watchdog.read(OTHER)
+    watchdog.read(MODEL, on_gpu=True)
+    watchdog.read(OTHER, on_gpu=True)
     for _ in range(FAILED_RUNS_TO_RESTART * 3):
         for _ in range(FAILED_RUNS_TO_RESTART - 1):
             watchdog.run_failed(MODEL, RuntimeError(POISONED), on_gpu=True)
-        watchdog.read(OTHER)
+        watchdog.read(OTHER, on_gpu=True)
     assert stops == []
+
+
+def test_a_read_on_the_cpu_does_not_start_the_count_again() -> None:
+    """Under `auto` a model the CUDA provider did not take runs on the CPU: its reads say nothing of the device."""
+    watchdog, stops = _watchdog()
+    watchdog.read(MODEL, on_gpu=True)
+    for _ in range(FAILED_RUNS_TO_RESTART):
+        watchdog.run_failed(MODEL, RuntimeError(POISONED), on_gpu=True)
+        watchdog.read(OTHER, on_gpu=False)
+    assert len(stops) == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["CUDA failure 702: the launch timed out and was terminated", "CUDA failure 714: hardware stack error",
+     "CUDA failure 717: operation not supported on global/shared address space",
+     "CUDA failure 718: invalid program counter", "cudaErrorLaunchTimeout", "cudaErrorInvalidPc"],
+)  # fmt: skip
+def test_every_fault_cuda_says_needs_a_new_process_is_a_device_fault(message: str) -> None:
+    assert device_fault(RuntimeError(message))
 
 
 def test_a_models_own_failing_runs_never_count_however_many(misshapen_batch_error: Exception) -> None:
     """A bring-your-own graph that reads one photo alone and fails every batch of them used to restart the server
     after three batches, and the node's healthy models went down with it."""
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
+    watchdog.read(MODEL, on_gpu=True)
     for _ in range(FAILED_RUNS_TO_RESTART * 3):
         watchdog.run_failed(MODEL, misshapen_batch_error, on_gpu=True)
         for message in MODEL_FAULTS:
@@ -127,7 +147,7 @@ def test_another_failure_between_device_faults_neither_counts_nor_starts_the_cou
 ) -> None:
     """Only a read proves the device works: a model's own error between the device's faults says nothing of it."""
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
+    watchdog.read(MODEL, on_gpu=True)
     for _ in range(FAILED_RUNS_TO_RESTART):
         watchdog.run_failed(MODEL, RuntimeError(POISONED), on_gpu=True)
         watchdog.run_failed(OTHER, misshapen_batch_error, on_gpu=True)
@@ -137,7 +157,7 @@ def test_another_failure_between_device_faults_neither_counts_nor_starts_the_cou
 def test_nothing_on_the_cpu_counts() -> None:
     """The CPU has no context to poison: whatever its runs raise, restarting the server mends nothing."""
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
+    watchdog.read(MODEL, on_gpu=True)
     for message in DEVICE_FAULTS * FAILED_RUNS_TO_RESTART:
         watchdog.run_failed(MODEL, RuntimeError(message), on_gpu=False)
     assert stops == []
@@ -147,8 +167,8 @@ def test_a_failed_batch_counts_once_whatever_its_photos() -> None:
     """Every photo of a failed batch gets the same exception: a full batch is one failed run, not eight, even while
     another model's batch fails between its photos."""
     watchdog, stops = _watchdog()
-    watchdog.read(MODEL)
-    watchdog.read(OTHER)
+    watchdog.read(MODEL, on_gpu=True)
+    watchdog.read(OTHER, on_gpu=True)
     first, second = RuntimeError(POISONED), RuntimeError(POISONED)
     for _photo in range(8):
         watchdog.run_failed(MODEL, first, on_gpu=True)
@@ -160,7 +180,7 @@ def test_a_model_that_never_read_a_photo_is_not_counted() -> None:
     """A version that fails from its first photo on is broken: restarting would not mend it, and would take the
     node's other models down with it again and again."""
     watchdog, stops = _watchdog()
-    watchdog.read(OTHER)
+    watchdog.read(OTHER, on_gpu=True)
     for _ in range(FAILED_RUNS_TO_RESTART * 3):
         watchdog.run_failed(MODEL, RuntimeError(POISONED), on_gpu=True)
     assert stops == []
