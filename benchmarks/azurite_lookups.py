@@ -29,7 +29,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from benchmarks.pipeline_burst import machine
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".local" / "benchmarks" / "azurite_lookups.json"
@@ -78,7 +78,8 @@ def requests_at(pid: int, blobs: ContainerClient, table: TableClient, filled: in
 
 def measure(steps: list[int], reads: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        azurite = Azurite.start(REPO, Path(folder), (free_port(), free_port(), free_port()), in_memory=True)
+        blob_port, queue_port, table_port = free_ports(3)
+        azurite = Azurite.start(REPO, Path(folder), (blob_port, queue_port, table_port), in_memory=True)
         try:
             pid = azurite.child.pid
             assert pid is not None

@@ -27,7 +27,7 @@ from typing import Any
 from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from benchmarks.pipeline_burst import machine
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_port, free_ports
 from emulators.functions_host.launcher import FunctionsHostProcess
 from sitelens.api_client import ApiClient
 
@@ -139,9 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="sitelens-hostmem-"))
     try:
-        ports = (free_port(), free_port(), free_port())
+        blob_port, queue_port, table_port = free_ports(3)
         (folder / "azurite").mkdir()
-        with Azurite.start(REPO, folder / "azurite", ports, log_file=folder / "azurite.log") as azurite:
+        with Azurite.start(
+            REPO, folder / "azurite", (blob_port, queue_port, table_port), log_file=folder / "azurite.log"
+        ) as azurite:
             run = measure(azurite.connection_string, folder / "run", args.mib * MIB, "bench")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

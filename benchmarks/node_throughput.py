@@ -42,7 +42,7 @@ from batch_tasks import protocol
 from batch_tasks.ocr import det_pre, imaging
 from batch_tasks.ocr.engine import OcrEngine
 from batch_tasks.ocr.opencv import cv2
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_ports
 from sitelens import field_photos
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                               "sizes": []}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sitelens-bench-") as tmp:
         work = Path(tmp)
-        ports = (free_port(), free_port(), free_port())
-        with Azurite.start(REPO, work / "azurite", ports, log_file=work / "azurite.log") as azurite:
+        blob_port, queue_port, table_port = free_ports(3)
+        with Azurite.start(
+            REPO, work / "azurite", (blob_port, queue_port, table_port), log_file=work / "azurite.log"
+        ) as azurite:
             storage = azurite.connection_string
             with contextlib.suppress(ResourceExistsError):
                 BlobServiceClient.from_connection_string(storage).create_container("results")

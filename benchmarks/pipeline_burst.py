@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emulators.azurite import free_port
+from emulators.azurite import free_ports
 from sitelens import field_photos
 from sitelens.api_client import ApiClient
 from sitelens.local_pool import POOL_ID, TASK_SLOTS_PER_NODE
@@ -95,8 +95,9 @@ def verdict(run: dict[str, Any], photos: int, pure_s: float) -> dict[str, Any]:
 
 # --- the pipeline run --------------------------------------------------------------------------------
 def burst(folder: Path, paths: list[Path], uploaders: int, deadline_s: float) -> dict[str, Any]:
-    stack = Stack(repo=REPO, state_dir=folder / "stack", azurite_ports=(free_port(), free_port(), free_port()),
-                  functions_port=free_port(), batch_port=free_port())  # fmt: skip
+    blob_port, queue_port, table_port, functions_port, batch_port = free_ports(5)
+    stack = Stack(repo=REPO, state_dir=folder / "stack", azurite_ports=(blob_port, queue_port, table_port),
+                  functions_port=functions_port, batch_port=batch_port)  # fmt: skip
     stack.start()
     try:
         api = ApiClient.of_stack(stack.state_dir)

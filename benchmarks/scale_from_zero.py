@@ -31,7 +31,7 @@ from azure.batch import BatchClient, models
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.data.tables import TableServiceClient
 
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_port, free_ports
 from emulators.batch_service.launcher import BatchServiceProcess
 from shared.adapters.azure_pool_waker import BatchPoolWaker
 from tests.support.waiting import wait_for
@@ -72,8 +72,9 @@ def _wait(condition: Callable[[], datetime | None], timeout: float, what: str) -
 
 
 def one_round(folder: Path, time_scale: float, boot: float) -> dict[str, float]:
+    blob_port, queue_port, table_port = free_ports(3)
     with (
-        Azurite.start(REPO, folder / "azurite", (free_port(), free_port(), free_port()),
+        Azurite.start(REPO, folder / "azurite", (blob_port, queue_port, table_port),
                       log_file=folder / "azurite.log") as azurite,
         BatchServiceProcess.launch(REPO, folder / "batch", free_port(), log_file=folder / "batch.log",
                                    time_scale=time_scale, boot_delay_s=boot) as service,

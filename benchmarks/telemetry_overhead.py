@@ -31,7 +31,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
 from benchmarks.node_throughput import REPO, _run_tasks, machine, node_server
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_ports
 from sitelens import field_photos
 
 BAR = 0.97
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         for photo in field_photos.photo_set(args.photos, seed=13, size=args.size):
             paths.append(work / f"{photo.name}.jpg")
             paths[-1].write_bytes(photo.jpeg)
-        with Azurite.start(REPO, work / "azurite", (free_port(), free_port(), free_port()),
+        blob_port, queue_port, table_port = free_ports(3)
+        with Azurite.start(REPO, work / "azurite", (blob_port, queue_port, table_port),
                            log_file=work / "azurite.log") as azurite:  # fmt: skip
             storage = azurite.connection_string
             with contextlib.suppress(ResourceExistsError):

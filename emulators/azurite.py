@@ -7,6 +7,7 @@ Start, readiness and stop are `emulators.child_process`'s; a failure is its `Chi
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import socket
@@ -21,11 +22,21 @@ log = logging.getLogger(__name__)
 NAME = "Azurite"
 
 
+def free_ports(n: int) -> tuple[int, ...]:
+    """`n` distinct loopback ports that nothing listens on now. Every socket stays bound until all `n` are read:
+    a port is free again once its socket closes, and the next bind may be handed it, so ports taken one at a time
+    can repeat (a stack given the same port twice cannot start)."""
+    with contextlib.ExitStack() as bound:
+        sockets = [bound.enter_context(socket.socket()) for _ in range(n)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return tuple(s.getsockname()[1] for s in sockets)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """One free loopback port; for several used together, `free_ports`."""
+    [port] = free_ports(1)
+    return port
 
 
 def probe(host: str, port: int) -> str | None:

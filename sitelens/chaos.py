@@ -32,7 +32,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
-from emulators.azurite import free_port
+from emulators.azurite import free_ports
 from emulators.fault_proxy import Faults
 from sitelens import field_photos
 from sitelens.api_client import ApiClient
@@ -106,8 +106,9 @@ def chaos(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="sitelens-chaos-"))
     faults = Faults(reset=args.storage_faults, drop=args.storage_faults, delay=2 * args.storage_faults, delay_s=0.5,
                     refuse_share=0.02, refuse_first=1, refuse_paths=RESULT_WRITES)  # fmt: skip
-    stack = ChaosStack(repo=REPO, state_dir=folder / "stack", azurite_ports=(free_port(), free_port(), free_port()),
-                       functions_port=free_port(), batch_port=free_port(), functions_env=dict(SETTINGS),
+    blob_port, queue_port, table_port, functions_port, batch_port = free_ports(5)
+    stack = ChaosStack(repo=REPO, state_dir=folder / "stack", azurite_ports=(blob_port, queue_port, table_port),
+                       functions_port=functions_port, batch_port=batch_port, functions_env=dict(SETTINGS),
                        pool_knobs={"maxNodes": float(args.nodes)}, node_env=dict(NODE_SETTINGS), faults=faults,
                        seed=args.seed)  # fmt: skip
     receiver = ChaosReceiver(seed=args.seed, error_share=0.03, timeout_share=0.015).start()

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulators.azurite import free_port
+from emulators.azurite import free_ports
 from emulators.child_process import ChildFailed
 from emulators.signals import STOP_SIGNALS
 from sitelens import demo_models, field_photos
@@ -68,12 +68,13 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):  # `kill` and a closed terminal stop it as cleanly as Ctrl-C
         signal.signal(sig, _interrupt)
     state = Path(tempfile.mkdtemp(prefix="sitelens-demo-"))
+    blob_port, queue_port, table_port, functions_port, batch_port = free_ports(5)
     stack = Stack(
         repo=REPO,
         state_dir=state,
-        azurite_ports=(free_port(), free_port(), free_port()),
-        functions_port=free_port(),
-        batch_port=free_port(),
+        azurite_ports=(blob_port, queue_port, table_port),
+        functions_port=functions_port,
+        batch_port=batch_port,
     )
     code = 1  # until the demo says otherwise: an unexpected error keeps the folder too
     try:

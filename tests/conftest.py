@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     data = tmp_path_factory.mktemp("azurite")
-    with Azurite.start(REPO, data, (free_port(), free_port(), free_port()), log_file=data / "azurite.log") as az:
+    blob_port, queue_port, table_port = free_ports(3)
+    with Azurite.start(REPO, data, (blob_port, queue_port, table_port), log_file=data / "azurite.log") as az:
         yield az
 
 

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
-from emulators.azurite import free_port
+from emulators.azurite import free_ports
 from shared.jobs.ids import batch_job_id, content_key, job_id_for
 from shared.pipeline_settings import PipelineSettings
 from sitelens.local_pool import POOL_ID
@@ -109,12 +109,15 @@ class Pipeline:
         return [t for j in client.list_jobs() for t in client.list_tasks(j.id) if t.id == job_id]
 
     def ensure_batch_job(self) -> None:
-        """Today's Batch job, which the app creates on its first submission of the day."""
+        """Today's and tomorrow's Batch jobs, which the app creates on its first submission of the day. Tomorrow's
+        too: the app submits into the UTC day of the job's received_at, recorded seconds later, across midnight
+        tomorrow's."""
         client = self.stack.pool().client()
-        job = models.BatchJobCreateOptions(id=batch_job_id(datetime.now(UTC).date()),
-                                           pool_info=models.BatchPoolInfo(pool_id=POOL_ID))  # fmt: skip
-        with contextlib.suppress(ResourceExistsError):
-            client.create_job(job)
+        today = datetime.now(UTC).date()
+        for day in (today, today + timedelta(days=1)):
+            job = models.BatchJobCreateOptions(id=batch_job_id(day), pool_info=models.BatchPoolInfo(pool_id=POOL_ID))
+            with contextlib.suppress(ResourceExistsError):
+                client.create_job(job)
 
     def results(self, job_id: str) -> list[str]:
         return sorted(b.name for b in self.blobs.get_container_client("results").list_blobs(name_starts_with=job_id))
@@ -163,12 +166,13 @@ def unread_request(port: int) -> bool:
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     state = tmp_path_factory.mktemp("stack")
+    blob_port, queue_port, table_port, functions_port, batch_port = free_ports(5)
     stack = Stack(
         repo=REPO,
         state_dir=state,
-        azurite_ports=(free_port(), free_port(), free_port()),
-        functions_port=free_port(),
-        batch_port=free_port(),
+        azurite_ports=(blob_port, queue_port, table_port),
+        functions_port=functions_port,
+        batch_port=batch_port,
         functions_env=dict(SETTINGS),
     )
     stack.start()

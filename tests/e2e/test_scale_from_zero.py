@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from emulators.azurite import free_port
+from emulators.azurite import free_ports
 from sitelens.field_photos import render
 from sitelens.local_pool import EVALUATION_INTERVAL, POOL_ID
 from sitelens.stack import Stack
@@ -27,12 +27,13 @@ TIME_SCALE = 10.0
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    blob_port, queue_port, table_port, functions_port, batch_port = free_ports(5)
     stack = Stack(
         repo=REPO,
         state_dir=tmp_path_factory.mktemp("slow-stack"),
-        azurite_ports=(free_port(), free_port(), free_port()),
-        functions_port=free_port(),
-        batch_port=free_port(),
+        azurite_ports=(blob_port, queue_port, table_port),
+        functions_port=functions_port,
+        batch_port=batch_port,
         functions_env={**SETTINGS, "SITELENS_RECONCILE_SCHEDULE": "0 0 0 1 1 *"},  # no re-drives here
         batch_time_scale=TIME_SCALE,
     )

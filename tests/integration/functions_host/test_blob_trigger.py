@@ -7,10 +7,9 @@ import json
 import urllib.request
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueClient
 
+from tests.support.queues import emptied
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -50,11 +49,11 @@ def test_blob_is_delivered_once_across_a_host_restart(make_host, storage_connect
 
 
 def test_failing_blob_function_ends_in_the_blob_poison_queue(make_host, storage_connection, names, log_queue):
+    poison = emptied(storage_connection, "webjobs-blobtrigger-poison")  # earlier tests' would hide this one's
     make_host("blobs", names).start()
     etag = upload(storage_connection, names["SCAN_CONTAINER"], "site1/bad.jpg", b"x")
     # host.json: poisonBlobThreshold 2 → two tries, then the trigger message is poisoned
     assert len(log_queue.wait_count(2, fn="on_blob")) == 2
-    poison = QueueClient.from_connection_string(storage_connection, "webjobs-blobtrigger-poison")
 
     def poisoned() -> dict[str, str] | None:
         for m in poison.peek_messages(max_messages=32):
@@ -163,16 +162,13 @@ def test_blob_trigger_retries_come_back_at_once_whatever_the_queues_visibility_t
             "blobs": {"maxDegreeOfParallelism": 4, "poisonBlobThreshold": 2},
         },
     }
+    poison = emptied(storage_connection, "webjobs-blobtrigger-poison")  # earlier tests' would hide this one's
     make_host("blobs", names, host_json=host_json).start()
     upload(storage_connection, names["SCAN_CONTAINER"], "site1/bad.jpg", b"x")
     # THEN both tries ran and the message was poisoned long before ten minutes could pass
-    poison = QueueClient.from_connection_string(storage_connection, "webjobs-blobtrigger-poison")
 
     def poisoned() -> bool:
-        try:
-            bodies = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]
-        except ResourceNotFoundError:  # the host creates the queue with the first message it moves there
-            return False
+        bodies = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(max_messages=32)]
         return any(b["ContainerName"] == names["SCAN_CONTAINER"] for b in bodies)
 
     wait_for(poisoned, 60, "the second try at once, then the poison message")

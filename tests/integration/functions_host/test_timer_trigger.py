@@ -23,7 +23,7 @@ def test_schedule_fires_repeatedly_and_run_on_startup_fires_once(make_host, log_
     assert times[2] - times[0] > 1.0
     [startup] = log_queue.wait_count(1, fn="yearly_on_startup")
     assert startup["past_due"] is False
-    assert not [r for r in log_queue.read() if r["fn"] == "hourly_monitored"]
+    assert not [r for r in log_queue.read() if r["fn"] == "yearly_monitored"]
 
 
 def test_missed_occurrence_runs_at_start_with_past_due(make_host, storage_connection, log_queue, unique):
@@ -34,12 +34,12 @@ def test_missed_occurrence_runs_at_start_with_past_due(make_host, storage_connec
     hosts = BlobServiceClient.from_connection_string(storage_connection).get_container_client("azure-webjobs-hosts")
     if not hosts.exists():
         hosts.create_container()
-    blob = f"timers/{host_id}/Host.Functions.hourly_monitored/status"
+    blob = f"timers/{host_id}/Host.Functions.yearly_monitored/status"
     hosts.upload_blob(blob, json.dumps(status), overwrite=True)
     # WHEN the host starts
     host.start()
     # THEN the function runs once at once, past due, and the status now points to the future
-    [record] = log_queue.wait_count(1, fn="hourly_monitored")
+    [record] = log_queue.wait_count(1, fn="yearly_monitored")
     assert record["past_due"] is True
 
     def next_in_future() -> bool:

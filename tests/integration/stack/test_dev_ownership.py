@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from emulators.azurite import free_port
+from emulators.azurite import free_ports
 from emulators.batch_service.processes import alive
 from tests.support.waiting import wait_for
 
@@ -77,7 +77,7 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 def five_ports() -> list[int]:
-    return [free_port() for _ in range(5)]
+    return list(free_ports(5))
 
 
 def test_a_second_dev_on_the_same_state_dir_is_refused_and_the_first_keeps_its_stack_json(state_dir: Path) -> None:

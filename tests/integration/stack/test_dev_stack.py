@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from emulators.azurite import Azurite, free_port
+from emulators.azurite import Azurite, free_ports
 from emulators.child_process import ChildFailed
 from tests.support.waiting import wait_for
 
@@ -43,8 +43,8 @@ def _parsed(path: Path) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, stop_signal):
-    ports = [str(free_port()) for _ in range(3)]
-    port, batch_port = free_port(), free_port()
+    *azurite_ports, port, batch_port = free_ports(5)
+    ports = [str(p) for p in azurite_ports]
     cmd = [sys.executable, "-m", "sitelens", "dev", "--state-dir", str(tmp_path), "--azurite-ports", *ports]
     cmd += ["--port", str(port), "--batch-port", str(batch_port)]
     # its own process group, so a failing test can still stop every child it started
@@ -80,8 +80,9 @@ def test_dev_starts_the_stack_writes_endpoints_and_stops_every_child(tmp_path, s
 
 def test_taken_port_gets_a_clear_message_not_a_hang(tmp_path, azurite):
     busy = azurite.endpoints.blob_port
+    queue_port, table_port = free_ports(2)
     with pytest.raises(ChildFailed, match="already listening"):
-        Azurite.start(REPO, tmp_path, (busy, free_port(), free_port()))
+        Azurite.start(REPO, tmp_path, (busy, queue_port, table_port))
 
 
 def test_foreign_process_on_the_port_is_named(tmp_path):
@@ -91,8 +92,9 @@ def test_foreign_process_on_the_port_is_named(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
+        queue_port, table_port = free_ports(2)
         with pytest.raises(ChildFailed, match=f"port {port} is taken"):
-            Azurite.start(REPO, tmp_path, (port, free_port(), free_port()))
+            Azurite.start(REPO, tmp_path, (port, queue_port, table_port))
 
 
 def test_a_taken_batch_port_stops_what_started_with_the_one_error(tmp_path):
@@ -104,8 +106,10 @@ def test_a_taken_batch_port_stops_what_started_with_the_one_error(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        stack = Stack(REPO, tmp_path, (free_port(), free_port(), free_port()), functions_port=free_port(),
-                      batch_port=port)  # fmt: skip
+        blob_port, queue_port, table_port, functions_port = free_ports(4)
+        stack = Stack(
+            REPO, tmp_path, (blob_port, queue_port, table_port), functions_port=functions_port, batch_port=port
+        )
         with pytest.raises(ChildFailed, match=f"the Batch service: port {port} is taken") as failure:
             stack.start()
     assert failure.value.name == "the Batch service"
@@ -118,7 +122,8 @@ def test_azurite_in_memory_keeps_nothing_on_disk(tmp_path, in_memory):
     from azure.storage.blob import BlobServiceClient
 
     data = tmp_path / "azurite"
-    azurite = Azurite.start(REPO, data, (free_port(), free_port(), free_port()), in_memory=in_memory)
+    blob_port, queue_port, table_port = free_ports(3)
+    azurite = Azurite.start(REPO, data, (blob_port, queue_port, table_port), in_memory=in_memory)
     try:
         blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
         blobs.create_container("photos").upload_blob("a.jpg", b"x" * 1000)

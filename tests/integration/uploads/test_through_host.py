@@ -17,6 +17,7 @@ from azure.storage.queue import QueueClient
 
 from shared.jobs import ids
 from sitelens import cli
+from tests.support.queues import emptied
 from tests.support.stack import HostProcess
 from tests.support.waiting import wait_for
 
@@ -105,6 +106,7 @@ def pipeline_host(storage_connection, unique, tmp_path: Path) -> Iterator[HostPr
         "SITELENS_BATCH_ACCOUNT": "unused",
         "SITELENS_BATCH_KEY": base64.b64encode(b"unused").decode(),
     }
+    emptied(storage_connection, "webjobs-blobtrigger-poison")  # so that a peek sees this test's, if any
     started = HostProcess.prepare_repo_app(tmp_path / "app", values, keys=KEYS).start()
     try:
         yield started

@@ -59,10 +59,12 @@ class Harness:
         return make_event(job_id, type_, site, self.clock())
 
     def messages(self) -> list[dict[str, str]]:
-        """Every queued notification, visible or delayed (peek cannot see delayed ones, so count them)."""
+        """Every notification visible on the queue, taken off it: a message received and left there would be
+        visible again once its visibility timeout lapsed, and a later call would count it again."""
         found = []
-        for m in self.queue.receive_messages(messages_per_page=32, visibility_timeout=1):
+        for m in self.queue.receive_messages(messages_per_page=32, visibility_timeout=60):
             found.append(json.loads(base64.b64decode(m.content)))
+            self.queue.delete_message(m)
         return found
 
     def run_until_settled(self, event_id: str, sub_id: str, max_attempts: int = 12) -> str:
