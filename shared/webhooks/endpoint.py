@@ -139,11 +139,13 @@ def ascii_host(parts: SplitResult) -> str:
     if len(hostname) > 253 or not all(_ASCII_LABEL.fullmatch(label) for label in labels):
         raise UnsafeWebhookUrl(f"webhook host name is not a valid DNS name: {hostname!r}")
     for label in labels:
-        if label.startswith("xn--"):  # an A-label must decode, as a browser would show it
+        if label.startswith("xn--"):  # an A-label must decode to a label a browser would convert to it
             try:
-                label[4:].encode("ascii").decode("punycode")
+                decoded = label[4:].encode("ascii").decode("punycode")
             except UnicodeError as exc:
                 raise UnsafeWebhookUrl(f"webhook host name has a label that is no A-label: {label!r}") from exc
+            if not decoded or decoded.isascii() or _a_labels(decoded) != label:
+                raise UnsafeWebhookUrl(f"webhook host name has a label that is no A-label: {label!r}")
     return hostname
 
 
@@ -159,6 +161,11 @@ def _a_labels(written: str) -> str:
         if not label.isascii():
             if any(c in _JOINERS and not idna.valid_contextj(label, i) for i, c in enumerate(label)):
                 raise UnsafeWebhookUrl(f"webhook host name has a joiner its context rule forbids: {label!r}")
+            try:  # UTS #46's validity criteria a browser applies: no leading combining mark, the bidi rule
+                idna.check_initial_combiner(label)
+                idna.check_bidi(label)
+            except idna.IDNAError as exc:
+                raise UnsafeWebhookUrl(f"webhook host name has a label browsers refuse: {exc}") from exc
             labels[n] = "xn--" + label.encode("punycode").decode("ascii")
     return ".".join(labels)
 

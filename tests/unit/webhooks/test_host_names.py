@@ -65,6 +65,11 @@ def test_the_host_resolved_and_sent_to_is_the_uts46_nontransitional_a_label(url:
         ("a\ufffdb.example", "cannot be converted"),  # a code point UTS #46 disallows
         ("a\u2028b.example", "cannot be converted"),
         ("xn--zz.example", "no A-label"),  # Punycode that does not decode
+        ("xn--a.example", "cannot be converted"),  # decodes to a control character, which UTS #46 disallows
+        ("xn--a-ecp.example", "cannot be converted"),  # decodes to `a⒈`, which UTS #46 disallows
+        ("xn--.example", "no A-label"),  # decodes to nothing
+        ("\u05d0abc.example", "browsers refuse"),  # a right-to-left label with left-to-right letters: the bidi rule
+        ("\u0301a.example", "browsers refuse"),  # a label that begins with a combining mark
         ("a\u00a0b.example", "not a valid DNS name"),  # mapped to a space
     ],
 )
