@@ -51,11 +51,12 @@ def _create(service: WebhookService, _params: dict[str, str], raw: bytes) -> Rep
         status, problem = problems.from_error(already_registered(registered))
         return Reply(status, {**problem, "subscription_id": registered})
     sub, secret = registered
-    return Reply(201, {**sub.public(), "secret": secret})
+    return Reply(201, {**sub.public(service.clock()), "secret": secret})
 
 
 def _list(service: WebhookService, _params: dict[str, str], _raw: bytes) -> Reply:
-    return Reply(200, {"items": [s.public() for s in service.subscriptions()]})
+    now = service.clock()
+    return Reply(200, {"items": [s.public(now) for s in service.subscriptions()]})
 
 
 def _delete(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
@@ -65,8 +66,10 @@ def _delete(service: WebhookService, params: dict[str, str], _raw: bytes) -> Rep
 
 def _rotate(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:
     subscription_id = check_subscription_id(params["id"])
-    secret = service.rotate(subscription_id)
-    return Reply(200, {**service.subscription(subscription_id).public(), "secret": secret})
+    # The answer is what the rotation wrote: a read after it could fail, and a client answered 503 would rotate
+    # again, stopping the secret its receiver still uses, for a secret it was never shown.
+    sub, secret = service.rotate(subscription_id)
+    return Reply(200, {**sub.public(service.clock()), "secret": secret})
 
 
 def _failed(service: WebhookService, params: dict[str, str], _raw: bytes) -> Reply:

@@ -101,6 +101,10 @@ class Subscription:
         previous = tuple(SigningSecret(s.secret, s.expires_at or now + grace) for s in newest)
         return replace(self, secrets=(*previous, SigningSecret(secret)))
 
+    def holds(self, secret: str) -> bool:
+        """Whether `secret` is one of its secrets, expired or not."""
+        return any(s.secret == secret for s in self.secrets)
+
     @property
     def registration(self) -> str:
         """What two subscriptions that would send every event twice share: the url as given, the site and the
@@ -108,8 +112,9 @@ class Subscription:
         text = json.dumps([self.url, self.site, sorted(self.event_types)])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def public(self) -> dict[str, object]:
-        """What the API shows: never a secret."""
+    def public(self, now: datetime) -> dict[str, object]:
+        """What the API shows: never a secret, and of the secrets only the expiry of those still signing at `now`.
+        An expired one stays in the row until the next rotation drops it; nothing is written on a read."""
         return {
             "id": self.id,
             "url": self.url,
@@ -117,7 +122,11 @@ class Subscription:
             "event_types": sorted(self.event_types),
             "created_at": self.created_at.isoformat(),
             "disabled_reason": self.disabled_reason,
-            "secrets": [{"expires_at": s.expires_at.isoformat() if s.expires_at else None} for s in self.secrets],
+            "secrets": [
+                {"expires_at": s.expires_at.isoformat() if s.expires_at else None}
+                for s in self.secrets
+                if s.active(now)
+            ],
         }
 
 

@@ -107,15 +107,20 @@ class SubscriptionCases:
         except NotFound:
             return None
 
-    def rotate(self, subscription_id: str, grace: timedelta = ROTATION_GRACE) -> str:
+    def rotate(self, subscription_id: str, grace: timedelta = ROTATION_GRACE) -> tuple[Subscription, str]:
         """Add a new secret; the current one keeps signing for `grace`, any older one stops (`Subscription.rotated`).
-        A concurrent change (another rotation, a 410 disabling it) is read again and the rotation applied to it."""
+        Returns the subscription as written, with the new secret, which is shown only here. A concurrent change
+        (another rotation, a 410 disabling it) is read again and the rotation applied to it."""
         secret = new_secret()
         for _ in range(WRITE_TRIES):
             sub = self.store.get_subscription(subscription_id)
+            if sub.holds(secret):
+                # This rotation's write landed but its answer was lost, and the storage client's retry of it was
+                # refused (412) because of that very write. Applying it again would stop the secret it kept
+                # signing for `grace`, and store the new one twice.
+                return sub, secret
             try:
-                self.store.update_subscription(sub.rotated(secret, self.clock(), grace))
+                return self.store.update_subscription(sub.rotated(secret, self.clock(), grace)), secret
             except Conflict:
                 continue
-            return secret
         raise TransientError(f"subscription {subscription_id} kept changing while being rotated; try again")

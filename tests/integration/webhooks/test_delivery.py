@@ -119,7 +119,7 @@ def test_exhausted_delivery_is_kept_and_can_be_replayed(harness, receiver):
 
 def test_rotation_signs_with_both_secrets_during_the_grace_period(harness, receiver):
     sub, old = harness.service.subscribe(receiver.url, None, None)
-    new = harness.service.rotate(sub.id)
+    _, new = harness.service.rotate(sub.id)
     event = harness.event("job8")
     harness.service.publish(event)
     harness.service.deliver(event.id, sub.id)

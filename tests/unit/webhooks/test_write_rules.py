@@ -152,7 +152,7 @@ def test_a_rotation_that_loses_an_etag_race_is_applied_again_to_what_won():
     service = service_of(store)
     _, created = create(service)
     sub_id = created["id"]
-    other = service.rotate(sub_id)  # what the concurrent rotation wrote first
+    _, other = service.rotate(sub_id)  # what the concurrent rotation wrote first
     store.lose = [None]
     status, rotated = call(service, "rotate", {"id": sub_id})
     assert status == 200
