@@ -149,14 +149,14 @@ def jobs() -> TableJobStore:
 
 
 def batch_client(s: Settings, bounds: CallBounds = APP_CALLS) -> BatchClient:
-    p = s.pipeline
+    p, options = s.pipeline, batch_options(bounds)
     if not p.batch_url:
         raise ConfigError("SITELENS_BATCH_URL is not set: photos cannot be submitted")
     if p.batch_account and p.batch_key:
         credential: object = AzureNamedKeyCredential(p.batch_account, p.batch_key)
-    else:
-        credential = _credential(s.storage.client_id)
-    return BatchClient(p.batch_url, credential, **batch_options(bounds))  # type: ignore[arg-type]
+    else:  # a token for the account's own cloud: unasked, the SDK asks for the public cloud's in every cloud
+        credential, options["credential_scopes"] = _credential(s.storage.client_id), p.batch_token_scopes
+    return BatchClient(p.batch_url, credential, **options)  # type: ignore[arg-type]
 
 
 @functools.cache

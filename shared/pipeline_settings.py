@@ -49,6 +49,14 @@ RETRIES = (-1.0, 10.0)  # from 0: Batch reads -1 as "retry forever"
 # OpenCV refuses to decode more pixels than its cap (batch_tasks/ocr/opencv.py): a photo above it but within a
 # larger setting would pass the header check, then fail decoding as `corrupt_image`.
 PHOTO_PIXELS = (0.0, float(MAX_PIXELS))
+# The Microsoft Entra token scope of each Azure cloud's Batch service (its resource id and `/.default`), by
+# the host suffix of the cloud's Batch account endpoints, `NAME.REGION.<suffix>`: azure-batch asks for the
+# public cloud's unless told, and Batch in another cloud refuses that token on every call.
+BATCH_TOKEN_SCOPES = {
+    "batch.azure.com": "https://batch.core.windows.net//.default",
+    "batch.usgovcloudapi.net": "https://batch.core.usgovcloudapi.net//.default",
+    "batch.chinacloudapi.cn": "https://batch.chinacloudapi.cn//.default",
+}
 # The spellings of a yes or no setting, any case.
 TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no")
 Number = TypeVar("Number", int, float)
@@ -75,10 +83,19 @@ class PipelineSettings:
     def rejecting_flags(self, site: str) -> frozenset[str]:
         return self.quality_reject.get(site, self.quality_reject.get("*", frozenset()))
 
+    @property
+    def batch_token_scopes(self) -> list[str]:
+        """The Batch client's `credential_scopes` when the managed identity signs (`batch_token_scopes_for`)."""
+        return batch_token_scopes_for(self.batch_url or "")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> PipelineSettings:
         d = cls()
+        refused_before = len(problems)
         batch_url = web_url(env, "SITELENS_BATCH_URL", problems)
+        signs_with_key = bool(env.get("SITELENS_BATCH_ACCOUNT") and env.get("SITELENS_BATCH_KEY"))
+        if batch_url and len(problems) == refused_before and not signs_with_key:
+            _check_batch_cloud(batch_url, problems)
         wall_clock = number(env, WALL_CLOCK_S, d.task_max_wall_clock_s, problems, DURATION)
         retries = number(env, "SITELENS_TASK_MAX_RETRIES", d.task_max_retries, problems, RETRIES)
         stuck = number(env, "SITELENS_STUCK_AFTER_S", d.stuck_after_s, problems, DURATION)
@@ -181,6 +198,30 @@ def web_url(env: Mapping[str, str], name: str, problems: list[str]) -> str | Non
     if not valid:
         problems.append(f"{name} must be an http(s) URL with a host, its scheme included")
     return url
+
+
+def batch_token_scopes_for(url: str) -> list[str]:
+    """The token scope of the cloud whose Batch account endpoint `url` is, chosen by its host's suffix, as the
+    client's `credential_scopes`; none for a host in no known cloud (or a malformed URL), which the settings
+    refuse over https, and over plain http azure-core asks for no token at all."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".")  # a fully qualified name may end in a dot
+    except ValueError:
+        return []
+    return [scope for suffix, scope in BATCH_TOKEN_SCOPES.items() if host.endswith("." + suffix)]
+
+
+def _check_batch_cloud(url: str, problems: list[str]) -> None:
+    """An https Batch endpoint reached with the managed identity needs a token for its own cloud: a host in no
+    known cloud is refused here rather than failing every Batch call as unauthorised. Plain http is the local
+    stand-ins' (signed with Shared Key): azure-core never sends a token over it, so there is nothing to choose."""
+    if urlsplit(url).scheme == "https" and not batch_token_scopes_for(url):
+        suffixes = ", ".join(f"NAME.REGION.{suffix}" for suffix in BATCH_TOKEN_SCOPES)
+        problems.append(
+            f"SITELENS_BATCH_URL must be a Batch account endpoint of a known Azure cloud ({suffixes}) to be "
+            "reached with the managed identity; another host needs SITELENS_BATCH_ACCOUNT and SITELENS_BATCH_KEY, "
+            f"not {url[:80]!r}"
+        )
 
 
 def _json_object(env: Mapping[str, str], name: str, problems: list[str]) -> dict[str, object]:
