@@ -1,9 +1,10 @@
 """`sitelens sync DIR --site S --device D`: the field sync agent (sync_agent.py) as a command or a service.
 
 The endpoint is found as `sitelens upload` finds it (`SITELENS_API`/`SITELENS_API_KEY`, or `--api`/`--key`,
-or the local stack). The journal and the status file live in `--state-dir` (default `DIR/.sitelens-sync`).
+or the local stack). The journal and the status file live in `--sync-state` (default `DIR/.sitelens-sync`).
 Exit codes (docs/field.md): 0 everything sent, 1 a photo refused for good, 2 usage (a `--site` or `--device`
-the API would refuse, too), 3 (`--once`) photos left for a later run because the API or storage did not answer.
+the API would refuse, too, or a journal kept for another API or site), 3 (`--once`) photos left for a later run
+because the API or storage did not answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -24,12 +26,13 @@ from shared.errors import InvalidInput, NotFound
 from shared.uploads.naming import check_id
 from sitelens.api_client import ApiClient, ApiError
 from sitelens.sync_agent import EXIT_OK, EXIT_USAGE, Agent, JobLookup, LookupRefused, SyncSettings
-from sitelens.sync_journal import Journal
+from sitelens.sync_journal import OWNER, Journal
 from sitelens.upload import Uploader, UploadFailed
 from sitelens.upload_command import REPO, http_requester, parse_size, resolve_endpoint
 from sitelens.upload_progress import MIB, Progress
 
 log = logging.getLogger("sitelens.sync")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,6 +90,39 @@ def job_lookup(client: ApiClient) -> JobLookup:
     return lookup
 
 
+def api_identity(base: str) -> str:
+    """The deployment an API base URL names, as the journal records it: scheme, host, port (but the scheme's own) and
+    path without a trailing slash, in lower case where URLs ignore it; never a query or a user, which may be secret."""
+    address = urllib.parse.urlsplit(base.strip())
+    host = address.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    port = "" if address.port in (None, DEFAULT_PORTS.get(address.scheme)) else f":{address.port}"
+    return f"{address.scheme}://{host}{port}{address.path.rstrip('/')}"
+
+
+def owned(journal: Journal, path: Path, owner: dict[str, str]) -> bool:
+    """Whether the journal's rows are this run's API's and site's (sync_journal.OWNER): a row says a photo went to the
+    API and site it records, and which job to ask that API after. Under another, every photo it holds would count as
+    sent and never reach it, and each job in flight would be asked after there in vain, then end `unknown`. The device
+    is not recorded: a job is asked after by its id alone, and a photo sent under an earlier device id is the site's."""
+    recorded = journal.recorded_owner
+    if all(recorded.get(key, given) == given for key, given in owner.items()):
+        if len(recorded) < len(owner) and any(n for state, n in journal.counts().items() if state != "duplicates"):
+            log.warning("%s records no API or site (an earlier release wrote it): its photos are taken as sent to %s, "
+                        "site %s", path, owner["api"], owner["site"])  # fmt: skip
+        return True
+    values = "".join(
+        f"  {key}: recorded {recorded.get(key, '(none)')}, given {given}\n" for key, given in owner.items()
+    )
+    sys.stderr.write(
+        f"{path} was kept for another API or site:\n{values}The photos it counts as sent went there, and the jobs "
+        "it asks after are that API's: none of them would reach this one. To sync this folder to the API "
+        "and site given, name a new state folder (--sync-state DIR), or delete this journal (and its -wal and -shm "
+        "files, if any): either way, every photo in the folder is sent again.\n"
+    )
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         sys.stderr.write(f"{args.folder}: not a folder\n")
@@ -97,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{exc}\n")
         return EXIT_USAGE
     state = args.sync_state or args.folder / ".sitelens-sync"
-    journal = Journal(state / "journal.sqlite3")
+    owner = dict(zip(OWNER, (api_identity(base), args.site), strict=True))
+    journal = Journal(state / "journal.sqlite3", owner=owner)
+    if not owned(journal, state / "journal.sqlite3", owner):
+        journal.close()
+        return EXIT_USAGE
     # Any Retry-After fails the photo at once, and the agent waits it out between passes, where a stop ends the wait.
     uploader = Uploader(http_requester(base, key), site=args.site, device=args.device, block_size=args.block_size,
                         progress=Progress(sys.stderr), bytes_per_s=args.bandwidth, longest_wait_s=0.0)  # fmt: skip

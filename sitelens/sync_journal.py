@@ -10,9 +10,9 @@ content being different, a new photo id). Rows move forward only, but for one wa
        ├──► failed (the service refused the photo for good: wrong type, too large, a bad id)
        └──► gone (deleted before it was uploaded) ──► pending (the same version is back in the folder)
 
-Every change is committed before the agent acts on it (`synchronous=FULL`, WAL), so a kill -9 or a power
-cut loses at most the step in flight, and that step is safe to repeat: the photo id comes from the content,
-so the service hands back the same reservation and the blocks already staged.
+Every change is committed before the agent acts on it (`synchronous=FULL`, WAL), so a kill -9 or a power cut loses at
+most the step in flight, and that step is safe to repeat: the photo id comes from the content, so the service hands
+back the same reservation and the blocks already staged. Rows are true of one API and one site (`OWNER`).
 
 A path is stored as text, or, when its name is not valid UTF-8 (Python holds such bytes as surrogate escapes,
 which SQLite cannot store as text), as the file system's bytes in a BLOB: lossless either way, and a journal
@@ -82,6 +82,7 @@ META = "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEX
 # lists only part of what it holds for a while (a card swapped out and back, a share half mounted), and a
 # month of history an operator can still look up. At a photo every 30 s that is about 86,000 rows (~25 MB).
 KEEP_DAYS = 30
+OWNER = ("api", "site")  # journal_meta's keys for the API (sync_command.api_identity) and site of the first open
 PRUNE_EVERY = timedelta(days=1)
 PRUNE_BATCH = 500  # rows looked at per pass: one short transaction, so a pass (and its uploads) is not held up
 # Each sweep, under its key in journal_meta, and the states it walks one after the other (a sweep a journal saved
@@ -123,17 +124,14 @@ class Sweep:
         self.state, self.seen_at, self.rowid = (following[0] if following else None), "", 0
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _stamp(moment: datetime) -> str:
     """A time as the journal stores it: ISO 8601 in UTC, so that the text sorts as the times do."""
     return moment.astimezone(UTC).isoformat()
 
 
 class Journal:
-    def __init__(self, path: Path, *, now: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, path: Path, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 owner: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.now = now
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each statement is its own commit
@@ -148,6 +146,8 @@ class Journal:
             self.db.execute(STATE_INDEX)
             self.db.execute(PRUNED)
             self.db.execute(META)
+            self.recorded_owner = dict(self.db.execute("SELECT * FROM journal_meta WHERE key IN (?, ?)", OWNER))
+            self.db.executemany("INSERT OR IGNORE INTO journal_meta VALUES (?, ?)", (owner or {}).items())
             if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'state_counts'").fetchone():
                 self.db.execute(COUNTS)
                 self.db.execute("INSERT INTO state_counts SELECT state, COUNT(*), SUM(duplicate != 0) FROM files "
