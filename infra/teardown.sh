@@ -47,12 +47,15 @@ remove_storage_lock() {
   az lock delete --ids $ids --output none || { log "could not remove lock $LOCK_NAME: nothing deleted"; exit 1; }
 }
 
-# The kick's role definition is a subscription-level object that deleting the group leaves behind. Azure refuses
+# The kick's role definition is a subscription-level object that deleting the group leaves behind. az finds it only
+# at the group's scope (roles are listed at a scope and above, and this one is assignable in the group alone), so it
+# goes before the group. `az role definition delete` exits 0 when it matches nothing, so the definition is looked up
+# first: the log then tells a deleted role from one that was not there, and it is deleted by its id. Azure refuses
 # to delete a role that is still assigned, so the app's assignment on the Batch account goes first (it may be gone
-# already). A refusal (rights, a new assignment) is reported and the teardown goes on: a stale definition grants
-# nothing, and a re-deployment of the same group and environment updates it in place.
+# already). A refusal (rights, a new assignment) is reported with the role's id and the teardown goes on: a stale
+# definition grants nothing, and a re-deployment of the same group and environment updates it in place.
 remove_kick_roles() {
-  local group=$1 accounts name id role
+  local group=$1 accounts name id role role_ids role_id
   if ! accounts=$(az batch account list -g "$group" --query "[].[name, id]" -o tsv); then
     log "could not list the Batch accounts in $group: the pool kick's custom role, if any, is left behind"
     return 0
@@ -60,12 +63,22 @@ remove_kick_roles() {
   while read -r name id; do
     [[ -n $name ]] || continue
     role="$KICK_ROLE ($name)"
-    az role assignment delete --role "$role" --scope "$id" --output none 2>/dev/null || true
-    if az role definition delete --name "$role" --resource-group "$group" --output none; then
-      log "deleted the custom role '$role'"
-    else
-      log "could not delete the custom role '$role' (above): it stays behind, delete it by hand (docs/deploy.md, Removing it)"
+    if ! role_ids=$(az role definition list --name "$role" --resource-group "$group" --query "[].id" -o tsv); then
+      log "could not look up the custom role '$role' (above): if it exists it stays behind (docs/deploy.md, Removing it)"
+      continue
     fi
+    if [[ -z $role_ids ]]; then
+      log "no custom role '$role' in $group: nothing to delete"
+      continue
+    fi
+    az role assignment delete --role "$role" --scope "$id" --output none 2>/dev/null || true
+    while read -r role_id; do
+      if az role definition delete --name "${role_id##*/}" --resource-group "$group" --output none; then
+        log "deleted the custom role '$role' ($role_id)"
+      else
+        log "could not delete the custom role '$role' (above): it stays behind as $role_id (docs/deploy.md, Removing it)"
+      fi
+    done <<<"$role_ids"
   done <<<"$accounts"
 }
 

@@ -1,8 +1,9 @@
 """infra/teardown.sh run for real against a recording stand-in for `az`: after the typed confirmation, and only
 then, it removes the storage account's delete lock (which would make the group's deletion fail) and the pool
-kick's custom role (a role definition outlives its group), then deletes the group; a refused role deletion is
-reported and the teardown goes on, a lock it cannot remove, or one it did not place, stops it before anything
-is removed. And the lock in the templates: on the
+kick's custom role (a role definition outlives its group), looked up in the group and deleted by its id, then
+deletes the group; a refused role deletion is reported with the role's id and the teardown goes on, a role it
+does not find is not reported deleted, and a lock it cannot remove, or one it did not place, stops it before
+anything is removed. And the lock in the templates: on the
 storage account, behind a parameter that prod sets and dev does not."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ACCOUNT_ID = f"/subscriptions/s/resourceGroups/{GROUP}/providers/Microsoft.Batch
 LOCK_ID = f"/subscriptions/s/resourceGroups/{GROUP}/providers/Microsoft.Storage/storageAccounts/st/providers/Microsoft.Authorization/locks/x"  # noqa: E501
 STORAGE = bicep.module("storage")
 LOCK = bicep.resources_of_type(STORAGE, "Microsoft.Authorization/locks")
+ROLE_GUID = "0b0c52b5-4a1d-5e6f-8a9b-0c1d2e3f4a5b"
+ROLE_ID = f"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{ROLE_GUID}"
 # Records each call; answers the queries teardown.sh makes from FAKE_* variables; fails a command whose
 # first three words are in FAKE_REFUSE (comma-separated).
 FAKE_AZ = """\
@@ -48,6 +51,8 @@ elif args[:2] == ["lock", "list"]:
         print(os.environ.get("FAKE_LOCK_ID", "") if os.environ.get("FAKE_LOCK_NAME", "") in query else "")
 elif args[:3] == ["batch", "account", "list"]:
     print(os.environ.get("FAKE_ACCOUNTS", ""))
+elif args[:3] == ["role", "definition", "list"]:
+    print(os.environ.get("FAKE_ROLE_IDS", ""))
 """
 
 
@@ -58,7 +63,8 @@ def teardown(tmp_path: Path, *args: str, answer: str = "", **env: str) -> subpro
     (fake_bin / "az").chmod(0o755)
     lock_name = bicep.resource(STORAGE, next(iter(LOCK)))["name"]
     environ = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "FAKE_STATE": str(tmp_path), "FAKE_LOCK_NAME": lock_name,
-               "FAKE_LOCK_ID": LOCK_ID, "FAKE_ACCOUNTS": f"{ACCOUNT}\t{ACCOUNT_ID}", **env}  # fmt: skip
+               "FAKE_LOCK_ID": LOCK_ID, "FAKE_ACCOUNTS": f"{ACCOUNT}\t{ACCOUNT_ID}", "FAKE_ROLE_IDS": ROLE_ID,
+               **env}  # fmt: skip
     return subprocess.run(["bash", str(TEARDOWN), GROUP, *args], input=answer, capture_output=True, text=True,
                           env=environ, timeout=60, check=False)  # fmt: skip
 
@@ -81,12 +87,17 @@ def test_the_lock_and_the_custom_role_go_after_the_confirmation_and_before_the_g
     made = calls(tmp_path)
     steps = [" ".join(c[:3]) for c in made]
     assert steps == ["group exists -n", "lock list -g", "lock list -g", "lock delete --ids", "batch account list",
-                     "role assignment delete", "role definition delete", "group delete -n"]  # fmt: skip
+                     "role definition list", "role assignment delete", "role definition delete",
+                     "group delete -n"]  # fmt: skip
     assert made[3] == ["lock", "delete", "--ids", LOCK_ID, "--output", "none"]
+    # az finds a role assignable only in the group at the group's scope alone, and only while the group exists.
+    lookup, assignment, definition = made[5], made[6], made[7]
+    assert option(lookup, "--name") == kick_role() and option(lookup, "--resource-group") == GROUP
     # Azure refuses to delete a role still assigned: the app's assignment on the account goes first.
-    assignment, definition = made[5], made[6]
     assert option(assignment, "--role") == kick_role() and option(assignment, "--scope") == ACCOUNT_ID
-    assert option(definition, "--name") == kick_role() and option(definition, "--resource-group") == GROUP
+    # By its id (the definition's name), which names the role that was found and nothing else.
+    assert option(definition, "--name") == ROLE_GUID and option(definition, "--resource-group") == GROUP
+    assert f"deleted the custom role '{kick_role()}' ({ROLE_ID})" in result.stderr
     assert made[-1] == ["group", "delete", "-n", GROUP, "--yes"]
 
 
@@ -96,11 +107,33 @@ def test_nothing_is_removed_without_the_confirmation(tmp_path: Path) -> None:
     assert [c[:2] for c in calls(tmp_path)] == [["group", "exists"]]
 
 
-def test_a_refused_role_deletion_is_reported_and_the_group_still_goes(tmp_path: Path) -> None:
+def test_a_refused_role_deletion_is_reported_with_its_id_and_the_group_still_goes(tmp_path: Path) -> None:
     result = teardown(tmp_path, "--yes", FAKE_REFUSE="role assignment delete,role definition delete")
     assert result.returncode == 0, result.stderr
     assert f"could not delete the custom role '{kick_role()}'" in result.stderr
+    assert f"stays behind as {ROLE_ID}" in result.stderr, "the id to delete it by later"
+    assert "deleted the custom role" not in result.stderr
     assert calls(tmp_path)[-1][:2] == ["group", "delete"]
+
+
+def test_a_role_it_does_not_find_is_not_reported_deleted(tmp_path: Path) -> None:
+    """`az role definition delete` exits 0 when nothing matches, so only a lookup tells whether a role was there."""
+    result = teardown(tmp_path, "--yes", FAKE_ROLE_IDS="")
+    assert result.returncode == 0, result.stderr
+    assert "deleted the custom role" not in result.stderr
+    assert f"no custom role '{kick_role()}' in {GROUP}: nothing to delete" in result.stderr
+    assert [" ".join(c[:3]) for c in calls(tmp_path)][4:] == [
+        "batch account list", "role definition list", "group delete -n"]  # fmt: skip
+
+
+def test_a_role_it_cannot_look_up_is_reported_and_the_group_still_goes(tmp_path: Path) -> None:
+    result = teardown(tmp_path, "--yes", FAKE_REFUSE="role definition list")
+    assert result.returncode == 0, result.stderr
+    assert f"could not look up the custom role '{kick_role()}'" in result.stderr
+    assert "deleted the custom role" not in result.stderr
+    steps = [" ".join(c[:3]) for c in calls(tmp_path)]
+    assert "role assignment delete" not in steps and "role definition delete" not in steps
+    assert steps[-1] == "group delete -n"
 
 
 def test_a_lock_that_cannot_be_removed_stops_the_teardown(tmp_path: Path) -> None:
