@@ -77,7 +77,8 @@ class PipelineSettings:
     stuck_after_s: float = 900.0
     give_up_after_s: float = 86_400.0
     max_photo_bytes: int = 40 * 1024 * 1024  # above any phone JPEG; validation's Limits take these defaults
-    max_photo_pixels: int = MAX_PIXELS  # OpenCV's own cap: above any phone camera in the field, far below a bomb
+    # OpenCV's own cap: above a phone's default 12-50 MP, far below a bomb; its 108 and 200 MP modes are refused
+    max_photo_pixels: int = MAX_PIXELS
     quality_reject: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def rejecting_flags(self, site: str) -> frozenset[str]:

@@ -39,6 +39,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
 _FILL = re.compile(rb"\xff+")
+# Where stray bytes end: the next 0xFF that starts a marker (not fill, a stuffed zero or a restart marker).
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 # Marker segments read before the frame header at most, as ingestion's validation counts them
 # (shared/validation/formats.py): a file padded past that has no header here, not a Python step per byte.
 MAX_HEADER_SEGMENTS = 4096
@@ -119,14 +121,18 @@ def read_header(data: bytes) -> Header | None:
         return None
     i, steps = 2, 0
     while i + 4 <= len(data) and steps < MAX_HEADER_SEGMENTS:
-        if data[i] != 0xFF:
-            return None
+        if data[i] != 0xFF:  # stray bytes between segments: libjpeg skips them to the next marker, as ingestion does
+            found = _NEXT_MARKER.search(data, i)
+            if found is None:
+                return None
+            i = found.start()
+            continue
         steps += 1
         if data[i + 1] == 0xFF:  # fill bytes, however many: one step
             i = _FILL.match(data, i + 1).end() - 1  # type: ignore[union-attr]  # it matches at least one
             continue
         marker = data[i + 1]
-        if marker in _STANDALONE:
+        if marker in _STANDALONE or marker == 0x00:  # a stuffed zero is no marker: libjpeg discards it and searches on
             i += 2
             continue
         (length,) = struct.unpack(">H", data[i + 2 : i + 4])
@@ -186,7 +192,7 @@ def decode(data: bytes, min_long_side: int | None = None, max_pixels: int = MAX_
         raise DecodeError("image_too_large", f"OpenCV refused the image: {exc}") from exc
     if decoded is None:
         raise DecodeError("corrupt_image", f"the {header.format.upper()} does not decode (truncated or damaged)")
-    pixels = over_white(decoded) if with_alpha else np.asarray(decoded, dtype=np.uint8)
+    pixels = over_white(decoded, data) if with_alpha else np.asarray(decoded, dtype=np.uint8)
     height, width = pixels.shape[:2]
     if factor > 1:
         width, height = _upright_original(header, factor, width, height)

@@ -17,7 +17,8 @@ import logging
 import os
 import sys
 
-# 50 MP: above any phone camera in the field, far below a decompression bomb's size.
+# 50 MP: above what phone cameras write by default (12 to 50 MP), far below a decompression bomb's size. Phones'
+# 108 and 200 MP modes are over it: such a photo is refused (`image_too_large`), not decoded.
 MAX_PIXELS = 50_000_000
 MAX_SIDE = 65_535  # JPEG's own limit; OpenCV's default would let a PNG header claim more
 _LIMITS = {

@@ -1,16 +1,21 @@
 """What the bytes are, from their first bytes and headers only: no decoder runs here.
 
-`sniff` names the format from its magic number (trust the bytes, not the name or the Content-Type);
-`read_header` walks the JPEG segments (at most `MAX_SEGMENTS` of them) or PNG chunks up to the image data and
-returns the stored size and the EXIF orientation, so an oversized image is refused before anything allocates
-for its pixels.
+`sniff` names the format from its magic number (trust the bytes, not the name or the Content-Type), and a JPEG
+from its frame header when it is one the decoder cannot read; `read_header` walks the JPEG segments (at most
+`MAX_SEGMENTS` of them) or PNG chunks up to the image data and returns the stored size and the EXIF orientation,
+so an oversized image is refused before anything allocates for its pixels.
+
+The JPEG walk is the structure walk's (`jpeg_segments`), so both read the bytes between segments as libjpeg
+reads them.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
+
+from shared.validation import jpeg_segments
+from shared.validation.jpeg_segments import SOS, Damaged
 
 JPEG, PNG = "jpeg", "png"
 DECODABLE = frozenset({JPEG, PNG})
@@ -23,20 +28,25 @@ _MAGIC = (
 )  # fmt: skip
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic); C4, C8 and CC are not frames.
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
-_SOS, _APP1 = 0xDA, 0xE1
+_APP1 = 0xE1
+_EXIF = b"Exif\x00\x00"
+# Frames libjpeg never decodes: hierarchical (differential) ones, and lossless with arithmetic coding. Through
+# the 8-bit API OpenCV calls, it reads lossy frames of 8-bit samples only, and lossless Huffman ones (C3) of 2
+# to 8 bits (RGB ones: it converts no other colour space of a lossless image, so the decode refuses those).
+_HIERARCHICAL = frozenset({0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF})
+_LOSSLESS, _LOSSLESS_ARITHMETIC = 0xC3, 0xCB
 _ORIENTATION_TAG = 0x0112
 # JPEG marker segments walked. A real file has a dozen or two, plus an ICC profile in up to 255 APP2 segments
 # and XMP extensions of 64 KB each (about 640 of them fill the byte cap); tables are redefined at most once or
 # twice per scan. Past this count the file is padding, and the walk stops (here and in `jpeg_structure`).
 MAX_SEGMENTS = 4096
-_NOT_FILL = re.compile(rb"[^\xff]")
 
 
 def sniff(data: bytes) -> str:  # noqa: PLR0911 (one answer per format reads best)
-    """`jpeg`, `png`, or the name of what it is instead (`heic`, `webp`, `gif`, `text`, `unknown`, ...)."""
+    """`jpeg`, `png`, or the name of what it is instead (`heic`, `webp`, `gif`, `text`, `unknown`, `12-bit JPEG`,
+    ...)."""
     if data.startswith(b"\xff\xd8\xff"):
-        return JPEG
+        return _jpeg_kind(data)
     if data.startswith(_PNG_SIGNATURE):
         return PNG
     if data[4:8] == b"ftyp":
@@ -71,43 +81,55 @@ def read_header(data: bytes) -> Header | None:
     return None
 
 
-def skip_fill(data: bytes, i: int) -> int:
-    """Where the run of 0xFF fill bytes at `i` ends: its last byte, which starts the next marker. One search in
-    C however long the run: a Python step per fill byte made a file of nothing else cost seconds."""
-    found = _NOT_FILL.search(data, i)
-    return (found.start() if found else len(data)) - 1
+@dataclass(frozen=True)
+class _Frame:
+    marker: int  # which SOFn: the coding process
+    precision: int  # bits per sample
+    width: int
+    height: int
+    orientation: int
 
 
-def _jpeg(data: bytes) -> Header | None:  # noqa: PLR0911 (one per way a header can fail)
-    orientation = 1
-    i, segments = 2, 0
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill bytes: followed by a marker, which is counted, or by the end
-            i = skip_fill(data, i)
-            continue
-        if marker == 0x00:
-            return None  # a stuffed zero where a marker belongs: libjpeg would search past it, we do not guess
-        if segments == MAX_SEGMENTS and marker not in _SOF:
-            return None  # and still no frame header: padding, which the structure walk would refuse anyway
-        segments += 1
-        if marker in _STANDALONE:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-        if length < 2 or marker == _SOS:
-            return None  # a broken segment, or image data before any frame header
-        segment = data[i + 4 : i + 2 + length]
-        if marker == _APP1 and segment.startswith(b"Exif\x00\x00"):
-            orientation = exif_orientation(segment[6:])
-        if marker in _SOF:
-            if len(segment) < 5:
-                return None
-            height, width = struct.unpack(">HH", segment[1:5])
-            return Header(JPEG, width, height, orientation) if width and height else None
-        i += 2 + length
+def _jpeg(data: bytes) -> Header | None:
+    frame = _jpeg_frame(data)
+    return None if frame is None else Header(JPEG, frame.width, frame.height, frame.orientation)
+
+
+def _jpeg_kind(data: bytes) -> str:
+    """`jpeg`, or the name of a JPEG the decoder refuses whatever its data: OpenCV reads 8-bit samples only."""
+    frame = _jpeg_frame(data)
+    if frame is None:
+        return JPEG  # a damaged header, which read_header refuses
+    if frame.marker in _HIERARCHICAL:
+        return "hierarchical JPEG"
+    if frame.marker == _LOSSLESS_ARITHMETIC:
+        return "arithmetic-coded lossless JPEG"
+    if frame.marker == _LOSSLESS:
+        return JPEG if 2 <= frame.precision <= 8 else f"{frame.precision}-bit lossless JPEG"
+    return JPEG if frame.precision == 8 else f"{frame.precision}-bit JPEG"
+
+
+def _jpeg_frame(data: bytes) -> _Frame | None:
+    """The frame header, with the orientation of the first EXIF block before it (the one OpenCV and Pillow read);
+    None when the header is damaged, or not within the first `MAX_SEGMENTS` segments."""
+    orientation: int | None = None
+    segments = 0
+    try:
+        for marker, start, end in jpeg_segments.segments(data):
+            if marker == SOS:
+                return None  # image data before any frame header
+            segments += 1  # restart markers, TEM and stuffed zeros too: padding meets the cap
+            if segments > MAX_SEGMENTS and marker not in _SOF:
+                return None  # and still no frame header: padding, which the structure walk would refuse anyway
+            if marker == _APP1 and orientation is None and data.startswith(_EXIF, start, end):
+                orientation = exif_orientation(data[start + len(_EXIF) : end])
+            if marker in _SOF:
+                if end - start < 5:
+                    return None
+                precision, height, width = struct.unpack_from(">BHH", data, start)
+                return _Frame(marker, precision, width, height, orientation or 1) if width and height else None
+    except Damaged:
+        return None
     return None
 
 

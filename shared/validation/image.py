@@ -35,7 +35,7 @@ def decode(data: bytes, header: Header) -> Pixels:
         raise DecodeFailed(f"the decoder refused the image: {str(exc).strip().splitlines()[-1]}") from exc
     if decoded is None:
         raise DecodeFailed(f"the {header.format.upper()} does not decode (truncated or damaged)")
-    pixels = over_white(decoded) if with_alpha else np.asarray(decoded, dtype=np.uint8)
+    pixels = over_white(decoded, data) if with_alpha else np.asarray(decoded, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.shape[:2] != (header.height, header.width):
         raise DecodeFailed(f"decoded {pixels.shape} but the header says {header.width}x{header.height}")
     return pixels

@@ -13,11 +13,10 @@ segment, so a file of nothing else meets the segment cap.
 
 from __future__ import annotations
 
-import re
 import struct
-from collections.abc import Iterator
 
-from shared.validation import formats
+from shared.validation import formats, jpeg_segments
+from shared.validation.jpeg_segments import SOS, Damaged
 from shared.validation.reasons import Reason
 from shared.validation.structure import Refusal, Structure, abnormal, corrupt
 
@@ -27,11 +26,6 @@ MAX_COMPONENTS = 4
 MAX_SEGMENTS = formats.MAX_SEGMENTS
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers; C4 (DHT), C8, CC (DAC) are not
-_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn and TEM carry no length
-_SOS, _EOI = 0xDA, 0xD9
-# Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), a restart marker D0-D7 or another
-# 0xFF (fill); anything else is a marker, and ends the scan.
-_END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911 (one per outcome)
@@ -39,8 +33,8 @@ def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911
     frame: dict[int, int] | None = None  # component id -> samples (whole blocks) of that component
     scans = cost = segments = 0
     try:
-        for marker, start, end in _segments(data):
-            segments += marker != _SOS  # scans have their own cap, checked below
+        for marker, start, end in jpeg_segments.segments(data):
+            segments += marker != SOS  # scans have their own cap, checked below
             if segments > MAX_SEGMENTS:
                 return abnormal(f"more than {MAX_SEGMENTS:,} marker segments; a photo has a few dozen")
             if marker in _SOF:
@@ -49,7 +43,7 @@ def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911
                     return parsed
                 frame = parsed
                 cost += sum(frame.values())  # inverse DCT, upsampling and colour conversion: once per sample
-            elif marker == _SOS:
+            elif marker == SOS:
                 covered = _scan(data[start:end], frame)
                 if isinstance(covered, Refusal):
                     return covered
@@ -58,52 +52,11 @@ def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911
                     return Refusal(Reason.TOO_MANY_SCANS, f"more than {max_scans} scans (counting stopped "
                                    "there); cameras write 1, or about 10 when progressive")  # fmt: skip
                 cost += covered
-    except _Damaged as exc:
+    except Damaged as exc:
         return corrupt(str(exc))
     if frame is None or scans == 0:
         return corrupt("the JPEG has no frame header or no scan")
     return Structure(scans, cost)
-
-
-class _Damaged(ValueError):
-    pass
-
-
-def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
-    """(marker, body start, body end) of each marker segment up to the end of the image; a scan's body is its
-    header, and the walk goes on at the marker that ends its entropy-coded data. A restart marker, TEM or
-    stuffed zero between segments comes with an empty body."""
-    i = 2
-    while i + 2 <= len(data):
-        if data[i] != 0xFF:  # stray bytes between segments: libjpeg skips them to the next marker, and so do we
-            found = _END_OF_SCAN.search(data, i)
-            if found is None:
-                return
-            i = found.start()
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill bytes: followed by a marker, which is counted, or by the end
-            i = formats.skip_fill(data, i)
-            continue
-        if marker in _STANDALONE or marker == 0x00:  # a restart, TEM or stuffed zero: no segment follows
-            # (a stuffed zero is no marker: libjpeg discards it and searches on, and so do we, never reading it as a
-            # segment whose length would hide the scans after it); each counts as one toward the segment cap
-            yield marker, i + 2, i + 2
-            i += 2
-            continue
-        if marker == _EOI or i + 4 > len(data):
-            return  # the end, or cut short (the decoder says so)
-        (length,) = struct.unpack_from(">H", data, i + 2)
-        end = i + 2 + length
-        if length < 2 or end > len(data):
-            raise _Damaged(f"a JPEG segment at byte {i} runs past the end of the file")
-        yield marker, i + 4, end
-        if marker != _SOS:
-            i = end
-            continue
-        found = _END_OF_SCAN.search(data, end)
-        if found is None:
-            return  # the data runs to the end of the file: cut short, and the decoder says so
-        i = found.start()
 
 
 def _frame(body: bytes) -> dict[int, int] | Refusal:

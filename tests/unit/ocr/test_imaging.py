@@ -128,7 +128,7 @@ def test_arrays_are_wrapped_as_full_resolution_images():
         DecodedImage.from_array(np.zeros((20, 30, 3), np.float32))
 
 
-@pytest.mark.parametrize("kind", ["RGBA", "LA", "P", "RGBA16"])
+@pytest.mark.parametrize("kind", ["RGBA", "LA", "P", "RGBA16", "L+tRNS", "L16+tRNS"])
 def test_a_transparent_png_is_read_as_ink_on_white_as_ingestion_reads_it(kind):
     from batch_tasks.ocr.opencv import cv2
     from shared.validation import formats, image

@@ -114,7 +114,8 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def ink_on_transparent(kind: str) -> bytes:
     """A PNG of `sign()`'s ink (black) on a fully transparent black background: alpha 255 on the ink, 0 around
-    it. `kind`: RGBA, LA (grey + alpha), P (a palette with a tRNS entry) or RGBA16 (16 bits a sample)."""
+    it. `kind`: RGBA, LA (grey + alpha), P (a palette with a tRNS entry), RGBA16 (16 bits a sample), or L+tRNS
+    and L16+tRNS: grey, at 8 or 16 bits, whose background's grey (1, all but black) is the tRNS colour."""
     ink = cv2.cvtColor(sign(), cv2.COLOR_BGR2GRAY) < 128
     alpha = np.where(ink, 255, 0).astype(np.uint8)
     if kind == "RGBA16":
@@ -128,6 +129,9 @@ def ink_on_transparent(kind: str) -> bytes:
         image = Image.fromarray(ink.astype(np.uint8), "P")
         image.putpalette([0, 0, 0, 0, 0, 0])
         image.save(out, "PNG", transparency=0)
+    elif kind in ("L+tRNS", "L16+tRNS"):
+        grey = np.where(ink, 0, 1).astype(np.uint8 if kind == "L+tRNS" else np.uint16)
+        Image.fromarray(grey).save(out, "PNG", transparency=1)  # mode L or I;16
     else:
         rgba = np.zeros((*ink.shape, 4), np.uint8)
         rgba[..., 3] = alpha

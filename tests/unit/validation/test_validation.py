@@ -140,7 +140,7 @@ def test_png_is_accepted_and_becomes_a_jpeg():
     assert derived.format == "png" and derived.jpeg.startswith(b"\xff\xd8\xff")
 
 
-@pytest.mark.parametrize("kind", ["RGBA", "LA", "P", "RGBA16"])
+@pytest.mark.parametrize("kind", ["RGBA", "LA", "P", "RGBA16", "L+tRNS", "L16+tRNS"])
 def test_a_transparent_png_is_put_over_white_not_black(kind):
     ink = cv2.cvtColor(sign(), cv2.COLOR_BGR2GRAY) < 128
     small_ok = Limits(min_bytes=1)  # two colours of flat ink compress to under a kilobyte
