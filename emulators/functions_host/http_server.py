@@ -10,9 +10,14 @@
   `blobs_extension` system key or the master key.
   The blob name is the URL's path decoded (BlobUriBuilder); a Notification for a function name no
   function has is queued all the same and dropped by the queue listener, as the host does.
+- Routing is ASP.NET Core's: the route prefix is the first literal segment of every function's template,
+  literals match without regard to case (`/API/jobs/1` is routed), and a path with an empty segment
+  (`/api//jobs/1`) matches no route: nothing collapses slashes.
 - A function's `HttpRequest` gets what the host's gRPC message carries: each query parameter and header
   once, repeated values joined with "," (StringValues.ToString(), empty values skipped), query
-  parameters left without a value dropped, header names lower-case.
+  parameters left without a value dropped, header names lower-case. The body is the bytes as sent (never
+  decompressed), and only when `Content-Length` is above 0 (GrpcMessageConversionExtensions.ToRpcHttp):
+  a chunked body reaches the function empty, with its `transfer-encoding` header.
 - `/admin/host/ping`: readiness. `/{routePrefix}/openapi.json`: the app's `openapi.json`, if present.
 
 Every error the host itself answers is an RFC 9457 problem document with a reason code (`HOST_REASONS`),
@@ -49,6 +54,8 @@ MAX_HEADER_COUNT = 100  # Kestrel's MaxRequestHeaderCount
 # aiohttp's own parser answers plain text when a line or field passes its limits; raised well past Kestrel's
 # so that the checks above, which answer problem documents, are the ones that refuse.
 PARSER_LIMITS = {"max_line_size": 16 * 1024 * 1024, "max_field_size": 1024 * 1024, "max_headers": 1024}
+# Kestrel never decodes a Content-Encoding: the function gets the bytes as they came.
+HANDLER_ARGS: dict[str, object] = {**PARSER_LIMITS, "auto_decompress": False}
 HOST_REASONS = {
     400: "bad_request",
     401: "unauthorized",
@@ -76,17 +83,17 @@ class HttpFront:
         self.custom_headers = dict(custom_headers or {})
         self.invoker = invoker
         self.keys = keys
-        self.prefix = f"/{route_prefix}" if route_prefix else ""
         self.enforce_keys = enforce_keys
         self.blob_triggers = blob_triggers
         self.openapi_file = openapi_file if openapi_file and openapi_file.is_file() else None
+        self.openapi_route = RouteTemplate.parse(_prefixed(route_prefix, "openapi.json"))
         self.routes = sorted(
-            ((RouteTemplate.parse(str(s.trigger.get("route") or s.name)), s) for s in specs),
+            ((RouteTemplate.parse(_prefixed(route_prefix, str(s.trigger.get("route") or s.name))), s) for s in specs),
             key=lambda pair: pair[0].precedence,
         )
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY, handler_args=PARSER_LIMITS, middlewares=[_problem_documents])
+        app = web.Application(client_max_size=MAX_BODY, handler_args=HANDLER_ARGS, middlewares=[_problem_documents])
         app.on_response_prepare.append(self._add_custom_headers)
         app.router.add_get("/admin/host/ping", self._ping)
         app.router.add_post("/runtime/webhooks/blobs", self._blob_webhook)
@@ -116,12 +123,9 @@ class HttpFront:
         # The raw, still percent-encoded path: route matching decodes each value once, and an encoded
         # '/' inside a value must not split segments.
         path = request.rel_url.raw_path
-        if not path.startswith(self.prefix + "/") and self.prefix:
-            return problem(404, f"no function at {path[:200]}")
-        sub = path[len(self.prefix) :].strip("/")
-        if self.openapi_file and sub == "openapi.json" and request.method == "GET":
+        if self.openapi_file and request.method == "GET" and self.openapi_route.match(path) is not None:
             return web.Response(body=self.openapi_file.read_bytes(), content_type="application/json")
-        found = self._find(sub, request.method)
+        found = self._find(path, request.method)
         if found is None:
             return problem(404, f"no function answers {request.method} {path[:200]}")
         spec, params = found
@@ -129,7 +133,11 @@ class HttpFront:
         needs_key = self.enforce_keys and level != "ANONYMOUS"
         if needs_key and not self.keys.accepts(spec.name, self._key(request), admin=level == "ADMIN"):
             return problem(401, "a function key is required (x-functions-key header or code parameter)")
-        body = await request.read()
+        body = await request.read()  # read all the same: the 413 limit holds and the connection stays usable
+        if not request.content_length:
+            # The host hands the worker a body only when Content-Length is above 0 (ToRpcHttp, and the same
+            # test for binding data): a chunked body reaches a Python function empty.
+            body = b""
         query = joined_values(request.query.items())
         req = func.HttpRequest(
             method=request.method,
@@ -188,6 +196,11 @@ class HttpFront:
         first = parts.path.lstrip("/").split("/", 1)[0]
         # Azure's URLs name the account in the host; emulator URLs in the first path segment.
         return first if host in ("127.0.0.1", "localhost") or host.startswith("127.") else ""
+
+
+def _prefixed(route_prefix: str, route: str) -> str:
+    """The template the host registers: the prefix, then the function's route (WebJobsRouteBuilder)."""
+    return "/".join(part for part in (route_prefix.strip("/"), route.strip("/")) if part)
 
 
 def problem(status: int, detail: str) -> web.Response:

@@ -8,8 +8,8 @@ maxlength, regex, required); optional `{id?}`; default `{page=1}`; catch-all `{*
 segment only). Segments match by position: a path may stop early only where every remaining segment is
 optional, has a default, or is a catch-all.
 
-`match` takes the raw, still percent-encoded path under the route prefix. Values come back decoded, except
-`%2F`, which stays encoded as Kestrel leaves it, so a value never gains a `/` the path did not have.
+`match` takes the raw, still percent-encoded request path (the host's templates start with the route prefix).
+Values come back decoded, except `%2F`, which stays encoded as Kestrel leaves it, so a value never gains a `/`.
 
 `precedence` is ASP.NET Core's inbound precedence, a digit per segment: 1 literal, 2 constrained parameter or
 mixed segment, 3 parameter, 4 constrained catch-all, 5 catch-all. The Functions host orders routes by it,
@@ -124,6 +124,16 @@ class _Segment:
         only = self.parts[0]
         return only if len(self.parts) == 1 and isinstance(only, _Param) else None
 
+    def bind(self, value: str, values: dict[str, str]) -> bool:
+        """Match one decoded path segment, recording the parameters it captures."""
+        if self.param is not None:
+            return _bind(self.param, value, values)
+        if self.regex is not None:
+            found = self.regex.fullmatch(value)
+            params = [p for p in self.parts if isinstance(p, _Param)]
+            return found is not None and all(_bind(p, found[f"p{n}"], values) for n, p in enumerate(params))
+        return value.lower() == str(self.parts[0]).lower()
+
     @property
     def digit(self) -> int:
         if len(self.parts) > 1:
@@ -153,25 +163,23 @@ class RouteTemplate:
         return cls(template, segments, tuple(s.digit for s in segments))
 
     def match(self, path: str) -> dict[str, str] | None:
-        """Route values for a raw path (no query string, no route prefix), or None when it does not match."""
-        trimmed = path.strip("/")
-        pieces = trimmed.split("/") if trimmed else []
+        """Route values for a raw request path (no query string), or None when it does not match. Segments are
+        ASP.NET's (PathTokenizer): one trailing '/' ignored, an empty one ('//') kept and matched by nothing; a
+        catch-all takes the rest of the path as it is, a trailing '/' included."""
+        raw = (path[1:] if path.startswith("/") else path).split("/")
+        pieces = raw[:-1] if raw[-1] == "" else raw
         values: dict[str, str] = {}
         for i, segment in enumerate(self.segments):
             param = segment.param
-            if param is not None and param.catch_all:
-                rest = "/".join(_decode(p) for p in pieces[i:])
+            if i >= len(pieces):  # the path ended: only omissible parameters may remain
+                if param is None or not _bind(param, "", values):
+                    return None
+            elif pieces[i] == "":
+                return None
+            elif param is not None and param.catch_all:
+                rest = "/".join(_decode(p) for p in raw[i:])
                 return values if _bind(param, rest, values) else None
-            piece = _decode(pieces[i]) if i < len(pieces) else ""
-            if param is not None:
-                if not _bind(param, piece, values):
-                    return None
-            elif segment.regex is not None:
-                found = segment.regex.fullmatch(piece)
-                parts = [p for p in segment.parts if isinstance(p, _Param)]
-                if found is None or not all(_bind(p, found[f"p{n}"], values) for n, p in enumerate(parts)):
-                    return None
-            elif piece.lower() != str(segment.parts[0]).lower():
+            elif not segment.bind(_decode(pieces[i]), values):
                 return None
         return values if len(pieces) <= len(self.segments) else None
 

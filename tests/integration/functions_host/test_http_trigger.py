@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -125,3 +127,44 @@ def test_query_and_headers_reach_the_function_as_the_host_hands_them_over(host):
         "headers": {"x-echo-multi": "1,2", "x-echo-empty": ""},
     }
     connection.close()
+
+
+def post_echo(host: HostProcess, body: bytes | Iterator[bytes], headers: dict[str, str]) -> dict[str, str | None]:
+    """What the echo-body function got: the body (hex) and the framing headers it was handed."""
+    connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
+    try:
+        connection.request("POST", "/api/echo-body", body=body, headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200
+        got: dict[str, str | None] = json.loads(response.read())
+        return got
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_reaches_the_function_empty_as_in_azure(host):
+    # The Functions host fills the worker's body only when Content-Length is above 0 (ToRpcHttp), so a
+    # Python function gets no body from a chunked request; the header still tells it how the body came.
+    got = post_echo(host, iter([b'{"site": ', b'"s1"}']), {})  # http.client sends an iterator chunked
+    assert got == {"body": "", "content-length": None, "transfer-encoding": "chunked", "content-encoding": None}
+    sized = post_echo(host, b'{"site": "s1"}', {"Content-Type": "application/json"})
+    assert sized["body"] == b'{"site": "s1"}'.hex() and sized["content-length"] == "14"
+
+
+def test_a_compressed_body_reaches_the_function_as_sent(host):
+    compressed = gzip.compress(b'{"site": "s1"}')
+    got = post_echo(host, compressed, {"Content-Encoding": "gzip"})
+    assert got["body"] == compressed.hex() and got["content-encoding"] == "gzip"
+
+
+def test_route_prefix_and_literals_match_without_regard_to_case(host):
+    status, body, _ = call(host, "/API/Jobs/j-7", key="host-key")
+    assert status == 200 and json.loads(body)["job_id"] == "j-7"
+    assert call(host, "/Api/openapi.json")[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/api//jobs/j1", "//api/jobs/j1", "/api/jobs//j1", "/api/jobs/j1//"])
+def test_an_empty_path_segment_matches_no_route(host, path):
+    # ASP.NET routing never collapses slashes: an empty segment matches no template segment
+    assert call(host, path, key="host-key")[0] == 404
+    assert call(host, "/api/jobs/j1/", key="host-key")[0] == 200  # one trailing slash is ignored

@@ -19,6 +19,15 @@ GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
         ("jobs/{job_id}", "jobs/j-1/extra", None),
         ("jobs/{job_id}", "tasks/j-1", None),
         ("jobs/{job_id}/status", "jobs//status", None),  # an empty segment is no value
+        # segments as ASP.NET's PathTokenizer splits them: one trailing '/' ignored, nothing collapsed
+        ("api/jobs/{job_id}", "/API/Jobs/j-1", {"job_id": "j-1"}),
+        ("api/jobs/{job_id}", "/api//jobs/j-1", None),
+        ("api/jobs/{job_id}", "//api/jobs/j-1", None),
+        ("api/jobs/{job_id}", "/api/jobs/j-1//", None),
+        ("files/{name?}", "/files/", {}),
+        ("files/{name?}", "/files//", None),
+        ("", "/", {}),
+        ("", "//", None),
         ("", "", {}),
         ("", "x", None),
         # decoding: %XX decoded, '+' is not a space, %2F stays encoded so a value cannot gain a '/'
@@ -43,6 +52,8 @@ GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
         ("static/{*rest}", "static/a/b%20c/d.css", {"rest": "a/b c/d.css"}),
         ("static/{**rest}", "static/a%2Fb/c", {"rest": "a%2Fb/c"}),
         ("static/{*rest}", "static", {}),
+        ("static/{*rest}", "/static/a//b/", {"rest": "a//b/"}),  # the rest as it is, trailing '/' included
+        ("static/{*rest}", "/static//a", None),  # but its first segment may not be empty
         ("static/{*rest=index.html}", "static", {"rest": "index.html"}),
         ("static/{*rest:minlength(3)}", "static/ab", None),
         # mixed segments capture greedily, like ASP.NET's right-to-left match

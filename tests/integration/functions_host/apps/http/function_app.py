@@ -39,3 +39,9 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
 def echo(req: func.HttpRequest) -> func.HttpResponse:
     headers = {name: value for name, value in req.headers.items() if name.lower().startswith("x-echo")}
     return func.HttpResponse(json.dumps({"params": dict(req.params), "headers": headers}), mimetype="application/json")
+
+
+@app.route(route="echo-body", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def echo_body(req: func.HttpRequest) -> func.HttpResponse:
+    framing = {name: req.headers.get(name) for name in ("content-length", "transfer-encoding", "content-encoding")}
+    return func.HttpResponse(json.dumps({"body": req.get_body().hex(), **framing}), mimetype="application/json")
