@@ -22,12 +22,19 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD="$REPO/.local/deploy"
+# Build outputs (packages, the deployment's error log, a downloaded manifest), one folder per environment: two
+# deployments from one checkout must not write each other's files. Set by main (build_dir).
+BUILD=
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 MODEL_DIR="${SITELENS_MODEL_DIR:-$REPO/models/ocr/ppocrv4}"
 # The blob trigger's function name (function_app.py), as Event Grid must address it.
 BLOB_FUNCTION=on_photo_uploaded
 SUBSCRIPTION_NAME=photos-blob-created
+# The Event Grid REST API version the subscription is written with: generally available, with
+# deadLetterWithResourceIdentity, and the system topic's own (infra/modules/eventgrid.bicep).
+EVENT_GRID_API=2022-06-15
+# How long one subscription write may stay Creating or Updating (Event Grid validates the webhook meanwhile).
+SUBSCRIPTION_WAIT_S=120
 # The pool's id (infra/main.bicep, poolId), for the hint when a pool property that cannot change did.
 POOL_ID=sitelens-gpu
 # Role assignments take minutes to reach storage and Batch: steps that depend on them retry this long.
@@ -181,10 +188,17 @@ ensure_resource_group() {
   esac
 }
 
-# batch_account_name: the Batch account in the resource group, for the hints; ACCOUNT if it cannot be listed.
+# batch_account_name: this environment's Batch account (main.bicep tags every resource with its environmentName), for
+# the hints; ACCOUNT if it cannot be listed. A group may hold another environment's account too.
 batch_account_name() {
-  local account
-  account=$(az batch account list -g "$RESOURCE_GROUP" --query "[0].name" -o tsv 2>/dev/null) || true
+  local accounts account
+  accounts=$(az batch account list -g "$RESOURCE_GROUP" -o json 2>/dev/null) || accounts=
+  account=$(python3 -c '
+import json, sys
+env = sys.argv[1]
+found = [a.get("name") for a in json.loads(sys.stdin.read() or "[]") if (a.get("tags") or {}).get("environment") == env]
+print(found[0] if found and found[0] else "")
+' "$ENVIRONMENT" <<<"$accounts" 2>/dev/null) || account=
   printf '%s' "${account:-ACCOUNT}"
 }
 
@@ -227,8 +241,14 @@ deploy_templates() {
 }
 
 provision() {
-  local params="$REPO/infra/main.$ENVIRONMENT.bicepparam"
+  local params="$REPO/infra/main.$ENVIRONMENT.bicepparam" named
   [[ -f $params ]] || die "no parameter file $params"
+  # Resource names come from the file's environmentName, not from its file name: a copied file still naming
+  # another environment would deploy over that environment's resources.
+  named=$(bicep_param "$params" environmentName) ||
+    die "$params does not set environmentName to a literal value: set it to '$ENVIRONMENT'"
+  [[ $named == "$ENVIRONMENT" ]] ||
+    die "$params sets environmentName = '$named', not '$ENVIRONMENT': deploying it would change environment $named's resources. Set it to '$ENVIRONMENT'"
   if [[ ${SITELENS_REGISTER_PROVIDERS:-0} == 1 ]]; then
     log "registering the resource providers (needs subscription-level rights)"
     register_providers
@@ -438,23 +458,67 @@ blobs_extension_key() {
   [[ -n $key ]] && printf '%s' "$key"
 }
 
+# The subscription's body (Microsoft.EventGrid/systemTopics/eventSubscriptions): BlobCreated under photos/ to the blob
+# extension's webhook, whose key comes on stdin (never an argument, which any process may read); 30 attempts within
+# 24 hours, then the dead-letter container, written with the topic's own identity (its role comes from the
+# templates). Event Grid takes the container as its account's id and its name, as `az eventgrid` splits them.
+SUBSCRIPTION_BODY='
+import json, re, sys
+endpoint, container_id = sys.argv[1:]
+key = sys.stdin.read().strip()
+parts = re.split("/blobServices/default/containers/", container_id, flags=re.IGNORECASE)
+if not key or len(parts) != 2 or not all(parts):
+    sys.exit("no webhook key, or the dead-letter container id is not .../blobServices/default/containers/NAME")
+account_id, container = parts
+json.dump({"properties": {
+    "destination": {"endpointType": "WebHook", "properties": {"endpointUrl": f"{endpoint}&code={key}"}},
+    "filter": {"includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+               "subjectBeginsWith": "/blobServices/default/containers/photos/", "isSubjectCaseSensitive": False},
+    "eventDeliverySchema": "EventGridSchema",
+    "retryPolicy": {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440},
+    "deadLetterWithResourceIdentity": {
+        "identity": {"type": "SystemAssigned"},
+        "deadLetterDestination": {"endpointType": "StorageBlob",
+                                  "properties": {"resourceId": account_id, "blobContainerName": container}},
+    },
+}}, sys.stdout)
+'
+
+# put_subscription URL FILE: create or update the subscription, then wait for Event Grid's verdict: it validates the
+# webhook (the blob extension answers the handshake) before the subscription is Succeeded; a failed one is retried.
+put_subscription() {
+  local url=$1 file=$2 state deadline=$((SECONDS + SUBSCRIPTION_WAIT_S))
+  az rest --method put --url "$url" --body "@$file" --output none || return 1
+  while :; do
+    state=$(az rest --method get --url "$url" --query properties.provisioningState -o tsv) || return 1
+    case $state in
+      Succeeded) return 0 ;;
+      Creating | Updating) ((SECONDS < deadline)) || { log "event subscription: still $state"; return 1; } ;;
+      *) log "event subscription: ${state:-no provisioning state}"; return 1 ;;
+    esac
+    sleep "$RETRY_PAUSE_S"
+  done
+}
+
+# `az eventgrid system-topic event-subscription create` has no dead-letter identity options (only `az eventgrid
+# event-subscription create` does): the subscription is written with `az rest`, which sends a path that starts with
+# /subscriptions to the signed-in cloud's Resource Manager.
 subscribe_photos() {
   log "waiting for the blob extension's webhook key"
   retry 600 "blobs_extension key" blobs_extension_key >/dev/null
-  local key
-  key=$(blobs_extension_key)
+  local topic_id
+  topic_id=$(az eventgrid system-topic show -g "$RESOURCE_GROUP" -n "$EVENT_GRID_TOPIC" --query id -o tsv) &&
+    [[ $topic_id == /subscriptions/* ]] || die "could not read the id of Event Grid system topic $EVENT_GRID_TOPIC"
+  # The body holds the key: a file only this user may read, removed however the script ends.
+  SUBSCRIPTION_FILE=$(umask 077 && mktemp "${TMPDIR:-/tmp}/sitelens-subscription.XXXXXX")
+  trap 'rm -f "$SUBSCRIPTION_FILE"' EXIT
+  blobs_extension_key | python3 -c "$SUBSCRIPTION_BODY" \
+    "https://$FUNCTION_APP_HOSTNAME/runtime/webhooks/blobs?functionName=Host.Functions.$BLOB_FUNCTION" \
+    "$EVENT_GRID_DEAD_LETTER_CONTAINER_ID" >"$SUBSCRIPTION_FILE" || die "could not write the event subscription's body"
   log "creating Event Grid subscription $SUBSCRIPTION_NAME (BlobCreated under photos/)"
-  # The endpoint carries the extension key; az does not print it, and neither does this script. Retries:
-  # 30 attempts within 24 hours; then the event goes to the dead-letter container, written with the
-  # topic's own identity (its role comes from the templates).
-  retry 300 "event subscription" az eventgrid system-topic event-subscription create -g "$RESOURCE_GROUP" \
-    --system-topic-name "$EVENT_GRID_TOPIC" -n "$SUBSCRIPTION_NAME" --endpoint-type webhook \
-    --endpoint "https://$FUNCTION_APP_HOSTNAME/runtime/webhooks/blobs?functionName=Host.Functions.$BLOB_FUNCTION&code=$key" \
-    --included-event-types Microsoft.Storage.BlobCreated \
-    --subject-begins-with /blobServices/default/containers/photos/ \
-    --max-delivery-attempts 30 --event-ttl 1440 \
-    --deadletter-identity systemassigned --deadletter-identity-endpoint "$EVENT_GRID_DEAD_LETTER_CONTAINER_ID" \
-    --output none
+  retry 300 "event subscription" put_subscription \
+    "$topic_id/eventSubscriptions/$SUBSCRIPTION_NAME?api-version=$EVENT_GRID_API" "$SUBSCRIPTION_FILE"
+  rm -f "$SUBSCRIPTION_FILE"
 }
 
 healthy() {
@@ -475,6 +539,14 @@ require_env() {
   done
 }
 
+# build_dir KIND NAME: BUILD for one environment, deploy.sh's (sh) and azd's (azd) apart, created.
+build_dir() {
+  [[ $2 =~ ^[A-Za-z0-9-]+$ ]] ||
+    die "environment name '$2' is not letters, digits and hyphens (azd sets AZURE_ENV_NAME)"
+  BUILD="$REPO/.local/deploy/$1/$2"
+  mkdir -p "$BUILD"
+}
+
 main() {
   case "${1:-}" in
     azd-preprovision)
@@ -484,12 +556,14 @@ main() {
       azd env set AZURE_PRINCIPAL_TYPE "$SITELENS_DEPLOYER_PRINCIPAL_TYPE"
       # An update: azd's environment holds the previous provisioning's outputs.
       if [[ -n ${STORAGE_ACCOUNT:-} && -n ${MODELS_CONTAINER:-} ]]; then
+        build_dir azd "${AZURE_ENV_NAME:-}"
         plan_model
         check_model_version_once
       fi
       ;;
     azd-postprovision)
       require_env STORAGE_ACCOUNT NODE_PACKAGE_CONTAINER MODELS_CONTAINER
+      build_dir azd "${AZURE_ENV_NAME:-}"
       plan_model
       check_model_version
       publish_node_package
@@ -506,6 +580,7 @@ main() {
       (($# == 3)) || usage
       ENVIRONMENT=$1 RESOURCE_GROUP=$2 LOCATION=$3
       DEPLOYMENT="sitelens-$ENVIRONMENT"
+      build_dir sh "$ENVIRONMENT"
       command -v az >/dev/null || die "az (Azure CLI) is not installed"
       az account show --output none 2>/dev/null || die "not logged in: run 'az login'"
       # The model is checked (verified, and against the version stored) before anything changes: a run that

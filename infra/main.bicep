@@ -48,6 +48,8 @@ param instanceMemoryMB int = 2048
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+@description('A zone-redundant Functions plan (true in prod): the app survives a zone outage, but the platform then keeps at least two always-ready instances of each per-function scaling group, billed around the clock (docs/deploy.md, "What is lost when"). Only some regions offer it: az functionapp list-flexconsumption-locations --zone-redundant=true.')
+param zoneRedundant bool = false
 
 // ---- Batch -------------------------------------------------------------------------------------
 
@@ -343,6 +345,7 @@ module functions 'modules/functions.bicep' = {
     pythonVersion: pythonVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    zoneRedundant: zoneRedundant
     identityId: identities.outputs.functionIdentityId
     identityClientId: identities.outputs.functionClientId
     blobEndpoint: storage.outputs.blobEndpoint

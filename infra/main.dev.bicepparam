@@ -6,6 +6,8 @@ param storageSku = 'Standard_LRS'
 // Flex Consumption's lowest maximum instance count (most regions).
 param maximumInstanceCount = 40
 param instanceMemoryMB = 2048
+// One zone: a zone-redundant plan keeps always-ready instances running (docs/deploy.md, "What is lost when").
+param zoneRedundant = false
 param vmSize = 'Standard_NC4as_T4_v3'
 param taskSlotsPerNode = 4
 // Autoscale: the formula's defaults, spelled out so a change here is one line (docs/autoscale.md).

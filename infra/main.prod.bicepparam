@@ -5,6 +5,10 @@ param environmentName = 'prod'
 param storageSku = 'Standard_ZRS'
 param maximumInstanceCount = 100
 param instanceMemoryMB = 2048
+// Off: a zone-redundant Functions plan keeps at least two always-ready instances of each per-function scaling
+// group running and billed around the clock (16 here), and only some regions offer it. Set it to true for an app
+// that runs through a zone outage (docs/deploy.md, "What is lost when").
+param zoneRedundant = false
 param vmSize = 'Standard_NC4as_T4_v3'
 param taskSlotsPerNode = 4
 // Autoscale (docs/autoscale.md): a node kept through the sites' working hours serves the first photo at

@@ -15,9 +15,11 @@ Outside a git checkout the folders' `*.py` files and SOURCE_DATA are shipped, hi
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -102,14 +104,26 @@ def shipped_bytes(relative: Path) -> bytes:
 
 
 def write_zip(files: list[Path], out: Path) -> None:
+    """Written beside OUT, then renamed over it: whoever reads OUT meanwhile (an upload of the previous build) sees
+    the old zip or the new one whole, never one half written."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative in files:
-            # A fixed timestamp: the same sources give the same bytes, so the node venv's hash is stable.
-            info = zipfile.ZipInfo(relative.as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, shipped_bytes(relative))
+    handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    partial = Path(name)
+    try:
+        with (
+            os.fdopen(handle, "wb") as stream,
+            zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        ):
+            for relative in files:
+                # A fixed timestamp: the same sources give the same bytes, so the node venv's hash is stable.
+                info = zipfile.ZipInfo(relative.as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, shipped_bytes(relative))
+        partial.chmod(0o644)  # mkstemp's file is private; the package is source, readable as the checkout is
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_dir(files: list[Path], out: Path) -> None:

@@ -19,6 +19,9 @@ param instanceMemoryMB int
 @maxValue(1000)
 param maximumInstanceCount int
 
+@description('Spread the app\'s instances over the region\'s availability zones. The platform then keeps at least two always-ready instances of every per-function scaling group (billed as always-ready, whatever the app configures); only some regions offer it.')
+param zoneRedundant bool
+
 param identityId string
 param identityClientId string
 param blobEndpoint string
@@ -50,7 +53,7 @@ var platformSettings = {
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_225: Flex Consumption has no zone-redundant plan setting to turn on here; instances are placed by the platform
+  // checkov:skip=CKV_AZURE_225: zone redundancy is the zoneRedundant parameter, on in prod and off in dev (which does not pay for the always-ready instances it brings); checkov cannot evaluate a parameter
   name: planName
   location: location
   tags: tags
@@ -61,6 +64,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
   properties: {
     reserved: true
+    zoneRedundant: zoneRedundant
   }
 }
 

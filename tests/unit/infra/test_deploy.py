@@ -98,8 +98,9 @@ def test_event_grid_subscription_targets_the_blob_trigger_on_photos() -> None:
     assert container == PHOTOS
     assert f"BLOB_FUNCTION={function}\n" in DEPLOY
     assert "functionName=Host.Functions.$BLOB_FUNCTION" in DEPLOY
-    assert f"--subject-begins-with /blobServices/default/containers/{container}/" in DEPLOY
-    assert "--included-event-types Microsoft.Storage.BlobCreated" in DEPLOY
+    # The subscription's body (the whole of it: test_deploy_event_subscription.py).
+    assert f'"subjectBeginsWith": "/blobServices/default/containers/{container}/"' in DEPLOY
+    assert '"includedEventTypes": ["Microsoft.Storage.BlobCreated"]' in DEPLOY
 
 
 def test_deploy_prints_no_keys() -> None:

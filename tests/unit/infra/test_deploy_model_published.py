@@ -46,7 +46,7 @@ def post_provision(tmp_path: Path, model: Path) -> subprocess.CompletedProcess[s
     (fake_bin / "az").chmod(0o755)
     environ = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "HOME": str(tmp_path), "FAKE_STATE": str(tmp_path),
                "PYTHON": sys.executable, "SITELENS_RETRY_PAUSE_S": "0", "SITELENS_MODEL_DIR": str(model),
-               **OUTPUTS}  # fmt: skip
+               "AZURE_ENV_NAME": "dev", **OUTPUTS}  # fmt: skip
     return subprocess.run(["bash", str(DEPLOY), "azd-postprovision"], capture_output=True, text=True, env=environ,
                           timeout=300, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
 

@@ -37,6 +37,7 @@ def user_subscription_copy(tmp_path: Path) -> Path:
     shutil.copy(DEPLOY, infra / "deploy.sh")
     params = (bicep.INFRA / "main.dev.bicepparam").read_text()
     params = params.replace("poolAllocationMode = 'BatchService'", "poolAllocationMode = 'UserSubscription'")
+    params = params.replace("environmentName = 'dev'", "environmentName = 'usub'")  # deployed as usub, not dev
     (infra / "main.usub.bicepparam").write_text(params)
     (infra.parent / "models").symlink_to(bicep.REPO / "models")  # checked before anything is deployed
     return infra / "deploy.sh"

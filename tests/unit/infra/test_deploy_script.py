@@ -1,6 +1,6 @@
 """infra/deploy.sh run for real against a recording stand-in for `az` and `curl` (there is no Azure here):
-the steps in order, the outputs it reads, retries, the model published manifest last, the Event Grid
-endpoint, and no key in its output. teardown.sh's refusals too."""
+the steps in order, the outputs it reads, retries, the model published manifest last, and no key in its output
+(the Event Grid subscription itself: test_deploy_event_subscription.py). teardown.sh's refusals too."""
 
 from __future__ import annotations
 
@@ -27,11 +27,14 @@ OUTPUTS = {
     "MODELS_CONTAINER": "models",
     "FUNCTION_APP_NAME": "func-sitelens-dev-abc",
     "FUNCTION_APP_HOSTNAME": "func-sitelens-dev-abc.azurewebsites.net",
-    "EVENT_GRID_TOPIC": "evgt-sitelens-dev-abc",
+    "EVENT_GRID_TOPIC": "evgt-sitelens-dev",
     "EVENT_GRID_DEAD_LETTER_CONTAINER_ID": "/subscriptions/s/resourceGroups/rg-sitelens-dev/providers/"
     "Microsoft.Storage/storageAccounts/stdevabc/blobServices/default/containers/eventgrid-deadletter",
     "BATCH_ACCOUNT": "batsitelensdevabc",
 }
+TOPIC_ID = (
+    "/subscriptions/s/resourceGroups/rg-sitelens-dev/providers/Microsoft.EventGrid/systemTopics/evgt-sitelens-dev"
+)
 # What the stand-in answers to the quota check's queries, unless the test says otherwise (FAKE_BATCH_SKUS,
 # FAKE_BATCH_QUOTAS): the pool's size as `az batch location list-skus` lists it, and a quota that covers maxNodes.
 BATCH_SKUS = [{"name": "Standard_NC4as_T4_v3", "familyName": "standardNCASv3_T4Family",
@@ -42,7 +45,8 @@ BATCH_QUOTAS = {"pools": 100, "cores": 500, "perFamily": [{"name": "standardNCAS
 DEPLOYER_ID = "11111111-2222-3333-4444-555555555555"
 # The stand-in: records each call (and the SITELENS_* environment of the deployment), answers the queries
 # deploy.sh makes, fails where the test says. Its access token is a real JWT shape: header.payload.signature,
-# with the claims FAKE_CLAIMS gives (oid and idtyp of a user by default).
+# with the claims FAKE_CLAIMS gives (oid and idtyp of a user by default). `az rest` PUT keeps its body file's mode
+# and text as subscription-body-N.json; GET answers the provisioning states FAKE_SUBSCRIPTION_STATES lists.
 FAKE_AZ = """\
 #!{python}
 import base64, json, os, sys
@@ -108,6 +112,17 @@ elif line.startswith("functionapp deployment source") and n <= int(os.environ.ge
     sys.exit(1)
 elif line.startswith("functionapp keys list"):
     print("" if n == 1 else "{key}")  # the host has not started on the first ask
+elif line.startswith("batch account list") and "FAKE_BATCH_ACCOUNTS" in os.environ:
+    print(os.environ["FAKE_BATCH_ACCOUNTS"])
+elif line.startswith("eventgrid system-topic show") and args[args.index("-n") + 1] == outputs["EVENT_GRID_TOPIC"]:
+    print({topic_id!r})
+elif args[:3] == ["rest", "--method", "put"]:
+    body = Path(args[args.index("--body") + 1].removeprefix("@"))
+    kept = [oct(body.stat().st_mode & 0o777), body.read_text()]
+    (state / f"subscription-body-{{n}}.json").write_text(json.dumps(kept))
+elif args[:3] == ["rest", "--method", "get"]:
+    states = os.environ.get("FAKE_SUBSCRIPTION_STATES", "Succeeded").split(",")
+    print(states[min(n, len(states)) - 1])
 """
 FAKE_CURL = """\
 #!/bin/sh
@@ -120,7 +135,7 @@ def run(script: Path, args: list[str], tmp_path: Path, **env: str) -> subprocess
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir(exist_ok=True)
     az = FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY, deployer=DEPLOYER_ID,
-                        skus=json.dumps(BATCH_SKUS), quotas=json.dumps(BATCH_QUOTAS))  # fmt: skip
+                        skus=json.dumps(BATCH_SKUS), quotas=json.dumps(BATCH_QUOTAS), topic_id=TOPIC_ID)  # fmt: skip
     (fake_bin / "az").write_text(az)
     (fake_bin / "curl").write_text(FAKE_CURL.format())
     for tool in ("az", "curl"):
@@ -159,7 +174,7 @@ def test_deploy_runs_every_step_in_order(deployed: tuple[Any, list[list[str]], P
     assert result.returncode == 0, result.stderr[-3000:]
     steps = [" ".join(c[:3]) for c in made]
     order = ["group create", "deployment group create", "storage blob upload", "functionapp deployment source",
-             "functionapp keys list", "eventgrid system-topic event-subscription"]  # fmt: skip
+             "functionapp keys list", "rest --method put"]  # fmt: skip
     firsts = [next(i for i, s in enumerate(steps) if s.startswith(step)) for step in order]
     assert firsts == sorted(firsts), steps
     group = next(c for c in made if c[:2] == ["group", "create"])
@@ -181,22 +196,14 @@ def test_deploy_uploads_the_node_package_and_the_model_manifest_last(deployed: t
     assert models[-1].endswith("/manifest.json")
 
 
-def test_deploy_subscribes_the_blob_trigger_with_the_key_it_never_prints(deployed: tuple[Any, list[Any], Path]) -> None:
+def test_deploy_subscribes_builds_remotely_and_checks_health_never_showing_the_key(deployed: Any) -> None:
     result, made, tmp = deployed
-    sub = next(c for c in made if c[:4] == ["eventgrid", "system-topic", "event-subscription", "create"])
-    host = OUTPUTS["FUNCTION_APP_HOSTNAME"]
-    expected = f"https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.on_photo_uploaded&code={BLOB_KEY}"
-    assert option(sub, "--endpoint") == expected
-    assert option(sub, "--system-topic-name") == OUTPUTS["EVENT_GRID_TOPIC"]
-    # Undeliverable events go to the dead-letter container, written with the topic's own identity.
-    assert option(sub, "--deadletter-identity") == "systemassigned"
-    assert option(sub, "--deadletter-identity-endpoint") == OUTPUTS["EVENT_GRID_DEAD_LETTER_CONTAINER_ID"]
-    assert (option(sub, "--max-delivery-attempts"), option(sub, "--event-ttl")) == ("30", "1440")
-    assert BLOB_KEY not in result.stdout + result.stderr
-    assert f"https://{host}/api/health" in (tmp / "curl.log").read_text()
+    assert BLOB_KEY not in result.stdout + result.stderr + (tmp / "calls.jsonl").read_text()  # nor in an argument
+    put = next(c for c in made if c[:3] == ["rest", "--method", "put"])  # as the azd hook's (test_deploy_event_...)
+    assert option(put, "--url").startswith(f"{TOPIC_ID}/eventSubscriptions/photos-blob-created?")
+    assert f"https://{OUTPUTS['FUNCTION_APP_HOSTNAME']}/api/health" in (tmp / "curl.log").read_text()
     code = next(c for c in made if c[:4] == ["functionapp", "deployment", "source", "config-zip"])
-    assert option(code, "--build-remote") == "true"
-    assert Path(option(code, "--src")).name == "app.zip"
+    assert (option(code, "--build-remote"), Path(option(code, "--src")).name) == ("true", "app.zip")
 
 
 def test_azd_hooks_need_the_outputs_in_the_environment(tmp_path: Path) -> None:

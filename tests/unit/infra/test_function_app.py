@@ -53,7 +53,7 @@ def read_by_the_app() -> set[str]:
 def test_flex_consumption_python_plan() -> None:
     plan = bicep.resource(FUNCTIONS, "plan")
     assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
-    assert plan["properties"] == {"reserved": True}
+    assert plan["properties"] == {"reserved": True, "zoneRedundant": "zoneRedundant"}
     config = APP["properties"]["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "pythonVersion"}
     assert config["scaleAndConcurrency"] == {
@@ -61,6 +61,16 @@ def test_flex_consumption_python_plan() -> None:
         "instanceMemoryMB": "instanceMemoryMB",
     }
     assert bicep.main()["parameters"]["pythonVersion"]["default"] == "3.11"
+
+
+def test_a_zone_redundant_plan_is_a_parameter_off_by_default() -> None:
+    # Flex Consumption spreads a zone-redundant plan's instances over the zones, at the cost of always-ready ones:
+    # an operator's choice, never a surprise on the bill.
+    assert MAIN_CALL["zoneRedundant"] == "zoneRedundant"
+    assert bicep.main()["parameters"]["zoneRedundant"]["default"] is False  # azd and new environments
+    for env, redundant in (("prod", "false"), ("dev", "false")):
+        text = (bicep.INFRA / f"main.{env}.bicepparam").read_text()
+        assert re.findall(r"^param zoneRedundant = (\w+)$", text, re.M) == [redundant], env
 
 
 def test_runs_as_its_user_assigned_identity_including_deployments() -> None:

@@ -95,3 +95,17 @@ def test_another_users_checkout_ships_only_tracked_files(tmp_path: Path, monkeyp
     done = build(copy, "app", tmp_path / "app.zip")
     assert "shared/forgotten.py" not in zipped(tmp_path / "app.zip")
     assert "not tracked by git: shared/forgotten.py" in done.stderr
+
+
+def test_a_rebuild_replaces_the_zip_whole_so_a_reader_keeps_what_it_opened(tmp_path: Path) -> None:
+    """deploy.sh uploads the zip it just built; another build of the same file must never be seen half written."""
+    copy = scratch_copy(tmp_path, with_git=True)
+    out = tmp_path / "build" / "batch_tasks.zip"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous build")
+    with out.open("rb") as reader:  # an upload of the previous build, still reading it
+        build(copy, "node", out)
+        assert reader.read() == b"the previous build"
+    assert zipped(out) == under("batch_tasks", tracked_inputs())
+    assert [path.name for path in out.parent.iterdir()] == ["batch_tasks.zip"]  # no partial file left beside it
+    assert out.stat().st_mode & 0o777 == 0o644
