@@ -1,5 +1,6 @@
 """sitelens' Azure Functions app: wiring only. Each function decodes its input, calls `shared/`, encodes."""
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,7 @@ import azure.functions as func
 from azurefunctions.extensions.bindings import blob  # type: ignore[import-untyped]
 
 from batch_tasks import telemetry
-from shared import composition, health, http_reply, pool_api, request_query
+from shared import composition, health, http_reply, pool_api, request_body, request_query
 from shared.errors import SitelensError
 from shared.http_reply import Reply
 from shared.uploads import api as uploads_api
@@ -20,16 +21,45 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 JSON = "application/json"
 log = logging.getLogger("sitelens.app")
 _ROUTES: list[tuple[str, str]] = []  # (route, method) of every HTTP function, for the 405 functions below
+HttpFunction = Callable[[func.HttpRequest], func.HttpResponse]
 
 
-def _route(route: str, method: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    _ROUTES.append((route, method))
-    return app.route(route=route, methods=[method], **options)
+def _route(route: str, method: str, *, json_body: bool = False, **options: Any) -> Callable[[HttpFunction], Any]:
+    """An HTTP function on `route`; a GET one serves HEAD too (shared/http_reply.py). `json_body`: the function
+    reads a JSON body, so a body the host dropped is answered 411 before it runs (shared/request_body.py)."""
+    methods = http_reply.methods_served(method)
+    _ROUTES.extend((route, m) for m in methods)
+
+    def register(function: HttpFunction) -> Any:
+        @functools.wraps(function)
+        def answer(req: func.HttpRequest) -> func.HttpResponse:
+            if json_body and request_body.lost_in_transit(req.get_body(), req.headers):
+                return _render(http_reply.length_required())
+            return function(req)
+
+        return app.route(route=route, methods=methods, **options)(_headless_for_head(answer))
+
+    return register
+
+
+def _headless_for_head(function: HttpFunction) -> HttpFunction:
+    """HEAD gets GET's status and headers without the body. Azure's host drops a HEAD answer's body itself;
+    the app does not rely on any host doing so."""
+
+    @functools.wraps(function)
+    def answer(req: func.HttpRequest) -> func.HttpResponse:
+        response = function(req)
+        if req.method.upper() != "HEAD":
+            return response
+        return func.HttpResponse(b"", status_code=response.status_code, headers=dict(response.headers),
+                                 mimetype=response.mimetype, charset=response.charset)  # fmt: skip
+
+    return answer
 
 
 def _render(reply: Reply) -> func.HttpResponse:
     """The one place a `Reply` from shared/ becomes an HTTP response."""
-    return func.HttpResponse(reply.encoded(), status_code=reply.status, headers=dict(reply.headers),
+    return func.HttpResponse(reply.encoded(), status_code=reply.status, headers=reply.headers_to_send(),
                              mimetype=reply.media_type)  # fmt: skip
 
 
@@ -127,7 +157,7 @@ def retry_job(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("retry", req)
 
 
-@_route("jobs/{id}/feedback", "POST")
+@_route("jobs/{id}/feedback", "POST", json_body=True)
 def add_job_feedback(req: func.HttpRequest) -> func.HttpResponse:
     return _jobs("feedback", req)
 
@@ -144,7 +174,7 @@ def get_pool(req: func.HttpRequest) -> func.HttpResponse:
 
 
 # --- uploads -----------------------------------------------------------------------------------
-@_route("uploads", "POST")
+@_route("uploads", "POST", json_body=True)
 def request_upload(req: func.HttpRequest) -> func.HttpResponse:
     return _serve(lambda: uploads_api.handle(composition.uploads(), req.get_body()))
 
@@ -158,7 +188,7 @@ def _webhooks(action: str, req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@_route("subscriptions", "POST")
+@_route("subscriptions", "POST", json_body=True)
 def create_subscription(req: func.HttpRequest) -> func.HttpResponse:
     return _webhooks("create", req)
 
@@ -204,11 +234,11 @@ def reconcile_webhooks(timer: func.TimerRequest) -> None:
 
 
 # --- a wrong method on a known route: 405 with Allow (shared/http_reply.py says why the app answers it) ---
-def _not_allowed(route: str, allowed: frozenset[str]) -> Callable[[func.HttpRequest], func.HttpResponse]:
+def _not_allowed(route: str, allowed: frozenset[str]) -> HttpFunction:
     def method_not_allowed(req: func.HttpRequest) -> func.HttpResponse:
         return _render(http_reply.method_not_allowed(route, allowed))
 
-    return method_not_allowed
+    return _headless_for_head(method_not_allowed)
 
 
 for _template, _allowed in http_reply.allowed_methods(_ROUTES).items():

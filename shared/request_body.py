@@ -5,12 +5,19 @@ everything that can go wrong while parsing (malformed text, bad UTF-8, nesting d
 recursion limit, numbers too long to convert, NaN/Infinity, a member named twice, unpaired surrogates)
 becomes one 400 `invalid_json`, never an exception that escapes as a 500. Members a request does not
 define are ignored; the ones it reads go through `text` / `string_list`, which check type and length.
+
+A body must come with `Content-Length`. In Azure the Functions host hands the worker a request's body only
+when its Content-Length is over 0 (azure-functions-host, GrpcMessageConversionExtensions; Azure/Azure-Functions
+issue 1785), so a body sent with `Transfer-Encoding: chunked` reaches the app as no bytes at all.
+`lost_in_transit` tells such a request apart, and function_app.py answers it 411 `length_required` on the
+routes that read a body, rather than read it as `{}`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import InvalidInput
@@ -30,6 +37,12 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(doc) != len(pairs):
         raise ValueError("a member name appears twice")
     return doc
+
+
+def lost_in_transit(raw: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether the body arrived empty from a request that framed one with Transfer-Encoding: whatever it held,
+    the host dropped it (see above), so the app cannot tell an empty body from a lost one."""
+    return not raw and any(name.lower() == "transfer-encoding" for name in headers)
 
 
 def json_object(raw: bytes, *, max_bytes: int) -> dict[str, Any]:

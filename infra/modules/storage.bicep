@@ -10,7 +10,7 @@ param tags object
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
 param skuName string
 
-@description('The sasPolicy expiration period, d.hh:mm:ss. Azure applies it only to SAS signed with an account key, which this account cannot sign (shared key is off): the app\'s user delegation SAS links are bounded by the app (15 minutes) and its delegation key (2 hours). Task inputs use no SAS.')
+@description('The sasPolicy expiration period, d.hh:mm:ss. Azure applies it only to SAS signed with an account key, which this account cannot sign (shared key is off): the app\'s user delegation SAS links are bounded by the app (15 minutes, 20 at most for a job\'s read links) and its delegation key (2 hours). Task inputs use no SAS.')
 param sasExpirationPeriod string
 
 @description('Days an original photo is kept before deletion. Its derived task input and its result (the overlay is the photo drawn with its boxes) have their own retention, below: the photo\'s image is stored until the longest of the three has passed.')

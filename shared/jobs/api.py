@@ -1,8 +1,14 @@
 """The status API, independent of the HTTP framework: a request in, a `Reply` out.
 
-`GET /jobs/{id}` answers with an ETag (the store's version and state, not the links, which are re-signed on
-every call), 304 for a matching If-None-Match, and `Retry-After` while the job is not terminal. Every query
-parameter and body member the API reads is checked by type and size first; errors are problem documents.
+`GET /jobs/{id}` answers with an ETag, 304 for a matching If-None-Match, and `Retry-After` while the job is
+not terminal. Every query parameter and body member the API reads is checked by type and size first; errors
+are problem documents.
+
+A 304 tells a client to keep the links it holds, so the ETag of a job with links changes as they age: it
+names the `LINK_WINDOW` the answer falls in (time cut into fixed windows), and the links answered in a window
+live until its end plus `LINK_TTL`. Any answer, 200 or 304, thus leaves the client holding links valid for at
+least `LINK_TTL`, at most `LINK_TTL + LINK_WINDOW`; the next window's first request gets a 200 with new ones.
+The tag is weak (RFC 9110 §8.8.1): two answers under it carry the same job, their links signed apart.
 
 A succeeded job outlives its result: the storage lifecycle rule deletes `results/` (result and overlay)
 `results_kept` after they are written, while the job's row, summary included, stays. Such a job answers
@@ -11,6 +17,7 @@ without links, its `result.expired` a problem document (410 `result_expired`), r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -35,6 +42,9 @@ FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (
 # whatever body this lets through whole (shared/adapters/azure_feedback_store.py, FEEDBACK_PART_CHARS).
 MAX_FEEDBACK_BODY = 64 * 1024
 MAX_SINCE_CHARS = 64  # an RFC 3339 time is about 32 characters
+LINK_WINDOW = timedelta(minutes=5)  # how often a job's ETag turns over while it has links
+CACHE_CONTROL = "private, no-cache"  # links are the caller's: revalidate each time, never in a shared cache
+ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')  # one entity-tag of an If-None-Match list, weak or strong
 RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
 
 
@@ -67,16 +77,19 @@ class JobsApi:
     def _get(self, job_id: str, headers: Mapping[str, str]) -> Reply:
         job = self._job(job_id)
         expired = self._result_expired(job)
-        # The expiry is part of the version: a client holding the links' ETag learns they are gone.
-        etag = f'"{job.state.value}-{(job.etag or "").strip(chr(34))}{"-expired" if expired else ""}"'
-        extra = {"ETag": etag, "Cache-Control": "no-cache"}
+        now = self.clock()
+        window = _window(now) if document.has_links(job) and not expired else None
+        etag = _etag(job, expired=expired, window=window)
+        extra = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
         if not job.terminal:
             extra["Retry-After"] = str(RETRY_AFTER_S)
-        wanted = {h.strip() for h in _header(headers, "if-none-match").split(",") if h.strip()}
-        if etag in wanted or "*" in wanted:
+        if _matches(_header(headers, "if-none-match"), etag):
             return Reply(304, None, extra)
+        if window is not None:  # each link lives to the window's end plus LINK_TTL (see above)
+            ttl = _window_end(window) - now + document.LINK_TTL
+            return Reply(200, document.public(job, self.links(job, ttl)), extra)
         if not expired:
-            return Reply(200, document.public(job, self.links(job)), extra)
+            return Reply(200, document.public(job), extra)
         doc = document.public(job)  # no links: they would lead to nothing
         kept = self.results_kept.days if self.results_kept else 0
         detail = f"the result document and overlay are no longer stored (kept {kept} days after they are written)"
@@ -151,6 +164,30 @@ def _checked_id(job_id: str) -> str:
 
 def _header(headers: Mapping[str, str], name: str) -> str:
     return next((v for k, v in headers.items() if k.lower() == name), "")
+
+
+def _window(at: datetime) -> int:
+    return int(at.timestamp() // LINK_WINDOW.total_seconds())
+
+
+def _window_end(window: int) -> datetime:
+    return datetime.fromtimestamp((window + 1) * LINK_WINDOW.total_seconds(), UTC)
+
+
+def _etag(job: Job, *, expired: bool, window: int | None) -> str:
+    """`W/"{state}-{digest}"`: the digest covers the row's version (Table storage's own ETag, itself quoted, so
+    never copied into the tag), whether the result expired (a client holding the links' tag learns they are
+    gone) and the links' window."""
+    version = f"{job.etag}|{'expired' if expired else 'kept'}|{'' if window is None else window}"
+    return f'W/"{job.state.value}-{hashlib.sha256(version.encode()).hexdigest()[:16]}"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 §13.1.2: `*`, or a listed tag equal to ours by weak comparison (a `W/` on either side ignored)."""
+    if if_none_match.strip() == "*":
+        return True
+    ours = ENTITY_TAG.fullmatch(etag)
+    return ours is not None and ours[1] in (found[1] for found in ENTITY_TAG.finditer(if_none_match))
 
 
 def _state(query: Mapping[str, str]) -> JobState | None:

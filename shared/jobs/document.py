@@ -2,8 +2,9 @@
 
 It names no storage paths, no GPS, no secrets; a succeeded job's result and overlay are short-lived read
 URLs from `ResultLinks`, which both the status API and the finisher (for the webhook) use. The API signs
-them anew on every call; the webhook event keeps the links it was recorded with, since its body is the
-same bytes on every attempt (docs/webhooks.md says so to receivers).
+them anew on every call, each living at least `LINK_TTL` (shared/jobs/api.py lengthens them to the end of its
+ETag's window); the webhook event keeps the links it was recorded with, since its body is the same bytes on
+every attempt (docs/webhooks.md says so to receivers).
 """
 
 from __future__ import annotations
@@ -29,13 +30,21 @@ class ResultLinks:
     def __init__(self, signer: LinkSigner, ttl: timedelta = LINK_TTL) -> None:
         self.signer, self.ttl = signer, ttl
 
-    def __call__(self, job: Job) -> dict[str, str]:
-        if job.state is not JobState.SUCCEEDED or not job.result_path:
+    def __call__(self, job: Job, ttl: timedelta | None = None) -> dict[str, str]:
+        """The links, each valid for `ttl` from now (default: this renderer's)."""
+        path = job.result_path if has_links(job) else None
+        if not path:
             return {}
+        ttl = self.ttl if ttl is None else ttl
         return {
-            "result": self.signer.read_link(RESULTS, job.result_path, self.ttl),
-            "overlay": self.signer.read_link(RESULTS, ids.overlay_beside(job.result_path), self.ttl),
+            "result": self.signer.read_link(RESULTS, path, ttl),
+            "overlay": self.signer.read_link(RESULTS, ids.overlay_beside(path), ttl),
         }
+
+
+def has_links(job: Job) -> bool:
+    """Whether `ResultLinks` gives the job links: a succeeded job with a result."""
+    return job.state is JobState.SUCCEEDED and bool(job.result_path)
 
 
 def no_links(job: Job) -> dict[str, str]:

@@ -49,7 +49,10 @@ def test_a_photo_ends_succeeded_with_its_text_and_status_never_404_once_accepted
     assert pipeline.http("POST", f"/jobs/{job_id}/feedback", body=feedback).status == 201
     reply = pipeline.status(job_id)
     assert "Retry-After" not in reply.headers
-    assert pipeline.http("GET", f"/jobs/{job_id}", headers={"If-None-Match": reply.headers["ETag"]}).status == 304
+    again = pipeline.http("GET", f"/jobs/{job_id}", headers={"If-None-Match": reply.headers["ETag"]})
+    if again.status == 200:  # the two calls fell in two of the links' signing windows (api.md): ask once more
+        again = pipeline.http("GET", f"/jobs/{job_id}", headers={"If-None-Match": again.headers["ETag"]})
+    assert again.status == 304
 
 
 def test_the_same_blob_delivered_three_times_is_one_job_one_task_one_result(pipeline: Pipeline):

@@ -10,7 +10,9 @@ from shared.http_reply import (
     METHODS,
     Reply,
     allowed_methods,
+    length_required,
     method_not_allowed,
+    methods_served,
     not_allowed_function_name,
     other_methods,
 )
@@ -64,3 +66,24 @@ def test_the_405_function_lists_exactly_the_methods_the_route_does_not() -> None
     others = other_methods(served)
     assert not served & set(others)
     assert served | set(others) == set(METHODS)
+
+
+def test_a_reply_that_sets_no_cache_control_is_sent_no_store_and_one_that_does_keeps_its_own() -> None:
+    assert Reply(200, {"a": 1}).headers_to_send() == {"Cache-Control": "no-store"}
+    assert Reply.error(NotFound("x")).headers_to_send()["Cache-Control"] == "no-store"
+    own = Reply(200, {"a": 1}, {"cache-control": "no-cache", "ETag": 'W/"1"'})
+    assert own.headers_to_send() == {"cache-control": "no-cache", "ETag": 'W/"1"'}
+
+
+def test_a_get_function_serves_head_too_and_no_other_method_brings_one() -> None:
+    assert methods_served("GET") == ["GET", "HEAD"]
+    assert [methods_served(m) for m in ("POST", "DELETE")] == [["POST"], ["DELETE"]]
+    served = frozenset(methods_served("GET"))
+    assert "HEAD" not in other_methods(served) and method_not_allowed("jobs", served).headers == {"Allow": "GET, HEAD"}
+
+
+def test_a_body_the_host_dropped_is_a_411_problem_with_a_documented_reason() -> None:
+    reply = length_required()
+    assert reply.status == 411 and reply.media_type == problems.MEDIA_TYPE
+    assert reply.body is not None and set(reply.body) == PROBLEM_MEMBERS
+    assert reply.body["reason"] == "length_required" and "length_required" in documented_codes()

@@ -98,3 +98,17 @@ def test_string_list_checks_type_count_and_length(value, ok):
         with pytest.raises(InvalidInput) as caught:
             request_body.string_list({"items": value}, "items", max_items=3, max_chars=2, reason="bad_list")
         assert caught.value.reason == "bad_list"
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "lost"),
+    [
+        (b"", {"Transfer-Encoding": "chunked"}, True),  # in Azure, whatever the chunks held
+        (b"", {"transfer-encoding": "gzip, chunked"}, True),
+        (b"", {"content-length": "0"}, False),
+        (b"", {}, False),
+        (b'{"a": 1}', {"transfer-encoding": "chunked"}, False),  # a host that passes chunked bodies (the local one)
+    ],
+)
+def test_only_an_empty_body_of_a_request_framed_with_transfer_encoding_is_lost_in_transit(raw, headers, lost):
+    assert request_body.lost_in_transit(raw, headers) is lost

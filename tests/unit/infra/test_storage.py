@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.adapters import azure_job_store, azure_photo_store, azure_webhook_store
 from shared.adapters.azure_notification_queue import NOTIFICATIONS_QUEUE
+from shared.jobs.api import LINK_WINDOW
 from shared.jobs.document import LINK_TTL
 from shared.uploads.naming import PHOTOS
 from shared.uploads.service import MAX_TTL as UPLOAD_TTL
@@ -58,9 +59,10 @@ def test_sas_lifetime_is_capped_and_enforced() -> None:
     days, clock = default.split(".")
     hours, minutes, _ = (int(part) for part in clock.split(":"))
     cap = timedelta(days=int(days), hours=hours, minutes=minutes)
-    # The longest links the code signs (results, device uploads) plus the clock skew their start allows;
-    # task inputs carry no SAS (the pool identity reads them), so nothing needs a day any more.
-    longest = max(LINK_TTL, UPLOAD_TTL) + azure_photo_store.CLOCK_SKEW
+    # The longest links the code signs (results, to the end of the status API's ETag window, and device uploads)
+    # plus the clock skew their start allows; task inputs carry no SAS (the pool identity reads them), so nothing
+    # needs a day any more.
+    longest = max(LINK_TTL + LINK_WINDOW, UPLOAD_TTL) + azure_photo_store.CLOCK_SKEW
     assert longest < cap <= timedelta(hours=1)
     assert not hasattr(azure_photo_store, "TASK_INPUT_TTL")
 

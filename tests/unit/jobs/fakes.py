@@ -30,6 +30,17 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+def table_etag(version: int) -> str:
+    """A row's ETag as Table storage writes it, weak, its quotes part of the value (`W/"datetime'...'"`), here
+    the `version`-th write's: a plain `"1"` would hide code that copies it into a header unparsed."""
+    return f"W/\"datetime'2026-11-22T08%3A00%3A00.{version:07d}Z'\""
+
+
+def write_number(etag: str | None) -> int:
+    """Which write of its row `table_etag` stamped."""
+    return int((etag or "").split(".")[1][:7])
+
+
 class MemoryJobStore:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
@@ -43,7 +54,7 @@ class MemoryJobStore:
     def _stamp(self, job: Job) -> Job:
         """The job with its new ETag, kept as TableJobStore keeps it: `quality` and `summary` as JSON, so what is
         read back has lists where the job written had tuples, and a comparison with it is the real one."""
-        stamped = replace(job, etag=f'"{next(self._versions)}"')
+        stamped = replace(job, etag=table_etag(next(self._versions)))
         as_json = {name: json.loads(json.dumps(getattr(job, name), sort_keys=True)) for name in ("quality", "summary")}
         self.jobs[job.id] = replace(stamped, **as_json)
         return stamped

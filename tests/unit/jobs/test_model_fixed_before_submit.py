@@ -18,7 +18,7 @@ from shared.errors import TransientError
 from shared.jobs import document, ids, routing
 from shared.jobs.models import Job, JobState
 from shared.jobs.ports import JobStore
-from tests.unit.jobs.fakes import FixedRoutes
+from tests.unit.jobs.fakes import FixedRoutes, table_etag
 from tests.unit.jobs.test_document_kinds import JOB
 from tests.unit.jobs.test_pipeline import World, photo
 
@@ -131,4 +131,5 @@ def test_the_model_is_recorded_in_the_write_that_records_the_bytes_not_one_of_it
         world.ingestion.ingest(name)
     received = world.store.get(ids.job_id_for(name))
     # Created (etag 1), then one write with the bytes, quality and model: no request of its own for the model.
-    assert received.etag == '"2"' and received.content_sha256 and received.model == world.ingestion.default_model
+    assert received.etag == table_etag(2)
+    assert received.content_sha256 and received.model == world.ingestion.default_model
