@@ -43,7 +43,6 @@ FEEDBACK_FIELDS = feedback.ALL_FIELDS  # which a job takes depends on its kind (
 MAX_FEEDBACK_BODY = 64 * 1024
 MAX_SINCE_CHARS = 64  # an RFC 3339 time is about 32 characters
 LINK_WINDOW = timedelta(minutes=5)  # how often a job's ETag turns over while it has links
-CACHE_CONTROL = "private, no-cache"  # links are the caller's: revalidate each time, never in a shared cache
 ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')  # one entity-tag of an If-None-Match list, weak or strong
 RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
 
@@ -80,7 +79,7 @@ class JobsApi:
         now = self.clock()
         window = _window(now) if document.has_links(job) and not expired else None
         etag = _etag(job, expired=expired, window=window)
-        extra = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        extra = {"ETag": etag, "Cache-Control": document.LINKS_CACHE_CONTROL}
         if not job.terminal:
             extra["Retry-After"] = str(RETRY_AFTER_S)
         if _matches(_header(headers, "if-none-match"), etag):

@@ -17,6 +17,8 @@ from shared.jobs.models import Job, JobState
 
 EVENT_TYPES = {JobState.SUCCEEDED: "job.succeeded", JobState.FAILED: "job.failed", JobState.REJECTED: "job.rejected"}
 LINK_TTL = timedelta(minutes=15)
+# A document carrying links is the caller's: revalidated each time, never kept in a shared cache.
+LINKS_CACHE_CONTROL = "private, no-cache"
 RESULTS = "results"  # the container the node writes results and overlays to
 
 

@@ -125,7 +125,7 @@ class SummaryApi:
             latest = self._newest(site, start, end) if truncated else None
             doc = summarise(site, jobs[:MAX_JOBS], start=start, end=end, truncated=truncated, links=self.links,
                             latest=latest)  # fmt: skip
-            return Reply(200, doc, {"Cache-Control": "no-cache"})
+            return Reply(200, doc, {"Cache-Control": document.LINKS_CACHE_CONTROL})
         except SitelensError as exc:
             return Reply.error(exc)
 

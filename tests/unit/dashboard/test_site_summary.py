@@ -91,6 +91,11 @@ def test_the_api_reads_one_bounded_hour():
                             "limit": summary.MAX_JOBS + 1, "token": None}]  # fmt: skip
 
 
+def test_the_summary_carries_links_so_no_shared_cache_may_keep_it():
+    reply = SummaryApi(RecordingStore([job(1, JobState.SUCCEEDED, seconds=3)]), links, clock=lambda: T0).handle("yard")
+    assert reply.headers["Cache-Control"] == "private, no-cache"
+
+
 class CountingStore(MemoryJobStore):
     """The in-memory store, counting the jobs read one by one and the index pages looked at. Like the Table
     store, it gives a continuation token whenever a listing stops at its limit, whether or not more follow."""
