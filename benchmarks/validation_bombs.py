@@ -77,10 +77,10 @@ class Counted:
         self.inner, self.arrivals = inner, arrivals
 
     @contextlib.contextmanager
-    def hold(self, site: str) -> Iterator[None]:
+    def hold(self, site: str, weight: int = 0) -> Iterator[None]:
         if site == "hostile":
             self.arrivals.one()
-        with self.inner.hold(site):
+        with self.inner.hold(site, weight):
             yield
 
 
@@ -91,7 +91,7 @@ class Semaphore:
         self._semaphore = threading.BoundedSemaphore(count)
 
     @contextlib.contextmanager
-    def hold(self, site: str) -> Iterator[None]:
+    def hold(self, site: str, weight: int = 0) -> Iterator[None]:
         with self._semaphore:
             yield
 

@@ -25,15 +25,25 @@ from shared.validation.structure import Refusal, Structure, over_budget
 
 
 class Slots(Protocol):
-    """Where a decode waits its turn; `site` is whose turn it counts as."""
+    """Where a decode waits its turn; `site` is whose turn it counts as, `weight` the memory it takes."""
 
-    def hold(self, site: str) -> AbstractContextManager[None]: ...
+    def hold(self, site: str, weight: int) -> AbstractContextManager[None]: ...
 
 
-# A 50 MP photo is 150 MB of pixels (twice that while turned upright); decoding is CPU-bound and releases
-# the GIL, so more decodes at once than cores buys no speed, only memory. The slots are shared fairly
-# between sites, so one sender's queue of slow photos does not hold up every other site's (slots.py).
-DECODE_SLOTS = FairSlots(max(1, min(4, os.cpu_count() or 1)))
+# Memory for the decodes running at once in one worker, whatever their number: `image.footprint` of each
+# (a 50 MP photo takes 286 MiB as a JPEG or an RGB PNG, 762 MiB as a 16-bit RGBA PNG). Sized for the app's
+# 2,048 MB Flex Consumption instances (`instanceMemoryMB`), which hold the Functions host and this worker
+# too: the worker is about 100 MiB once the app is imported, the .NET host typically a few hundred, and each
+# running invocation (the blob trigger runs up to 8 at once) holds its photo's bytes (by default 40 MiB at
+# most) and its derived JPEG. Half the instance leaves the other half for all of that. Three 50 MP JPEGs fit
+# at once, four 12 MP ones with room to spare, a 16-bit RGBA PNG of 50 MP with little beside it; a photo
+# heavier than the budget runs alone.
+DECODE_MEMORY_BUDGET = 1024 * 1024 * 1024
+# Decoding is CPU-bound and releases the GIL, so more decodes at once than cores buys no speed, only memory
+# (and the instance's share of the cores may be fewer than `os.cpu_count()` says: the budget bounds that).
+# The slots are shared fairly between sites, so one sender's queue of slow photos does not hold up every
+# other site's (slots.py).
+DECODE_SLOTS = FairSlots(max(1, min(4, os.cpu_count() or 1)), DECODE_MEMORY_BUDGET)
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ def check_bytes(  # noqa: PLR0911 (one per check)
     refusal = structure if isinstance(structure, Refusal) else over_budget(structure, header, limits)
     if refusal is not None:
         return Rejected(refusal.reason, refusal.detail)
-    with slots.hold(site):  # pixels in memory at once: a few photos' worth, however many deliveries run
+    with slots.hold(site, image.footprint(data, header)):  # pixels in memory: within the budget, however many run
         try:
             pixels = image.upright(image.decode(data, header), header.orientation)
         except image.DecodeFailed as exc:

@@ -1,26 +1,29 @@
-"""Decode slots shared fairly: one site's queue of slow photos never keeps another site's photo waiting long."""
+"""Decode slots shared fairly within a memory budget: one site's queue of slow photos never keeps another site's
+photo waiting long, and photos decoded at once never hold more than the budget, unless one runs alone."""
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from shared.validation import Accepted, Limits, QualityPolicy, Rejected, image, validate
+from shared.validation import Accepted, Limits, QualityPolicy, Rejected, image, validate, validator
+from shared.validation.formats import JPEG, PNG, Header
 from shared.validation.slots import FairSlots
 from tests.support.waiting import wait_for
 from tests.unit.validation.images import scan_bomb, sign_jpeg
 
 
 class Holder:
-    """A thread that takes a slot for `site`, records when it got in, and holds it until let go."""
+    """A thread that takes a slot (and `weight`) for `site`, records when it got in, and holds it until let go."""
 
-    def __init__(self, slots: FairSlots, site: str, entered: list[str], lock: threading.Lock) -> None:
+    def __init__(self, slots: FairSlots, site: str, entered: list[str], lock: threading.Lock, weight: int) -> None:
         self.site, self.inside, self.leave = site, threading.Event(), threading.Event()
 
         def hold() -> None:
-            with slots.hold(site):
+            with slots.hold(site, weight):
                 with lock:
                     entered.append(site)
                 self.inside.set()
@@ -41,8 +44,8 @@ def holders() -> Iterator[object]:
     lock = threading.Lock()
     started: list[Holder] = []
 
-    def start(slots: FairSlots, site: str) -> Holder:
-        holder = Holder(slots, site, entered, lock)
+    def start(slots: FairSlots, site: str, weight: int = 0) -> Holder:
+        holder = Holder(slots, site, entered, lock, weight)
         started.append(holder)
         return holder
 
@@ -88,6 +91,83 @@ def test_sites_holding_as_many_slots_are_served_in_arrival_order(holders):
     for holder in [busy, *later]:
         holder.release()
     assert holders.entered == ["a", "b", "c", "d"]
+
+
+def test_photos_are_admitted_while_their_weights_fit_the_budget(holders):
+    slots = FairSlots(4, budget=10)
+    first, second = holders(slots, "a", 4), holders(slots, "b", 6)
+    assert first.inside.wait(10) and second.inside.wait(10)  # 10 of 10: up to the budget, not past it
+    third = holders(slots, "c", 1)
+    wait_for(lambda: slots.waiting() == 1, 10, "the third photo to wait for room")
+    assert slots.weight_held() == 10 and not third.inside.is_set()
+    first.release()
+    assert third.inside.wait(10) and slots.weight_held() == 7
+
+
+def test_however_light_the_photos_no_more_run_at_once_than_slots(holders):
+    slots = FairSlots(2, budget=100)
+    running = [holders(slots, site, 1) for site in ["a", "b"]]
+    assert all(r.inside.wait(10) for r in running)
+    third = holders(slots, "c", 1)
+    wait_for(lambda: slots.waiting() == 1, 10, "the third photo to wait for a slot")
+    running[0].release()
+    assert third.inside.wait(10)
+
+
+def test_a_photo_heavier_than_the_budget_waits_for_the_rest_then_runs_alone(holders):
+    slots = FairSlots(4, budget=10)
+    light = holders(slots, "a", 3)
+    assert light.inside.wait(10)
+    heavy = holders(slots, "b", 25)
+    wait_for(lambda: slots.waiting() == 1, 10, "the heavy photo to wait")
+    later = holders(slots, "c", 1)  # would fit beside the light one, but the heavy one's turn came first
+    wait_for(lambda: slots.waiting() == 2, 10, "a light photo to queue behind it")
+    light.release()
+    assert heavy.inside.wait(10)
+    assert slots.waiting() == 1 and not later.inside.is_set()  # alone, though 1 is far less than the budget
+    heavy.release()
+    assert later.inside.wait(10) and holders.entered == ["a", "b", "c"]
+
+
+def test_lighter_photos_queued_behind_a_heavy_one_do_not_pass_it(holders):
+    slots = FairSlots(4, budget=10)
+    hogs = [holders(slots, "hog", 4) for _ in range(2)]
+    assert all(h.inside.wait(10) for h in hogs)
+    heavy = holders(slots, "north-yard", 6)
+    wait_for(lambda: slots.waiting() == 1, 10, "the heavy photo to wait for room")
+    light = [holders(slots, "hog", 1), holders(slots, "east-yard", 1)]  # each fits in the 2 left
+    wait_for(lambda: slots.waiting() == 3, 10, "two light photos to queue behind it")
+    hogs[0].release()
+    assert heavy.inside.wait(10)
+    assert slots.weight_held() == 10 and slots.waiting() == 2 and not any(x.inside.is_set() for x in light)
+    heavy.release()
+    assert all(x.inside.wait(10) for x in light)
+
+
+def test_another_sites_photo_takes_the_next_turn_when_the_budget_frees(holders):
+    slots = FairSlots(4, budget=12)  # three photos of 4 fill it with a slot to spare
+    hogs = [holders(slots, "hog", 4) for _ in range(3)]
+    assert all(h.inside.wait(10) for h in hogs)
+    queued = [holders(slots, "hog", 4) for _ in range(2)]
+    wait_for(lambda: slots.waiting() == 2, 10, "the hog's queue to form")
+    other = holders(slots, "north-yard", 4)
+    wait_for(lambda: slots.waiting() == 3, 10, "the other site's photo to queue behind it")
+    hogs[0].release()
+    assert other.inside.wait(10)
+    assert not any(q.inside.is_set() for q in queued) and slots.held("hog") == 2
+    hogs[1].release()
+    assert queued[0].inside.wait(10) and not queued[1].inside.is_set()  # then the hog's queue, in order
+
+
+def test_the_decode_budget_lets_one_50_mp_16_bit_rgba_png_decode_at_a_time(holders):
+    """Four at once would take some 3 GiB, past a 2,048 MB instance; three 50 MP JPEGs still decode together."""
+    ihdr = struct.pack(">4sIIBBBBB", b"IHDR", 8160, 6120, 16, 6, 0, 0, 0)  # 16 bits a sample, RGBA
+    rgba16 = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + b"\0\0\0\0"
+    pngs, jpegs = FairSlots(4, validator.DECODE_MEMORY_BUDGET), FairSlots(4, validator.DECODE_MEMORY_BUDGET)
+    heavy = [holders(pngs, f"site-{n}", image.footprint(rgba16, Header(PNG, 8160, 6120))) for n in range(4)]
+    wait_for(lambda: sum(h.inside.is_set() for h in heavy) == 1 and pngs.waiting() == 3, 10, "one in, three waiting")
+    photos = [holders(jpegs, f"site-{n}", image.footprint(b"", Header(JPEG, 8160, 6120))) for n in range(4)]
+    wait_for(lambda: sum(p.inside.is_set() for p in photos) == 3 and jpegs.waiting() == 1, 10, "three in, one waiting")
 
 
 def test_an_ordinary_photo_is_decoded_while_a_senders_slow_photos_still_queue(monkeypatch):
