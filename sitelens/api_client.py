@@ -1,13 +1,12 @@
 """A small client for sitelens' HTTP API (stdlib only): the local stack by default, or `--api`/`--key`.
 
-Used by `sitelens demo` and handy in scripts: `ApiClient.local(repo).get("/jobs/j_...")`.
+Used by `sitelens demo` and handy in scripts: `ApiClient.of_stack(state_dir).get("/jobs/j_...")`.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,22 +17,34 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from shared.errors import NotFound
 from shared.webhooks.retry import retry_after
 
 TIMEOUT_S = 30.0
 BUSY = frozenset({429, 502, 503, 504})  # the API (or its front door) is busy or restarting: ask again later
+# In Azure the Functions host answers 404 with no problem document when no function serves the path (docs/api.md).
+NO_FUNCTION = ("no function of the app answers this path: is the API URL the app's, ending in /api, and are its "
+               "functions loaded?")  # fmt: skip
 
 
 class ApiError(RuntimeError):
     """An answer that is not a success. `retry_after`: the seconds its Retry-After asked for, if any."""
 
     def __init__(self, status: int, doc: dict[str, Any], retry_after: float | None = None) -> None:
-        super().__init__(f"HTTP {status} {doc.get('reason', '')}: {doc.get('detail', doc)}")
+        reason = f" {doc['reason']}" if doc.get("reason") else ""
+        detail = NO_FUNCTION if status == 404 and not reason else doc.get("detail", doc)
+        super().__init__(f"HTTP {status}{reason}: {detail}")
         self.status, self.doc, self.retry_after = status, doc, retry_after
 
     @property
     def transient(self) -> bool:
         return self.status in BUSY
+
+    @property
+    def not_found(self) -> bool:
+        """The app's own answer that it has no such resource (its problem document's reason `not_found`). Any other
+        404 (the host's, for a path no function serves: a URL without /api, functions not loaded) says nothing of it."""
+        return self.status == 404 and self.doc.get("reason") == NotFound.reason
 
 
 def asked_wait(headers: Mapping[str, str] | Message) -> float | None:
@@ -58,13 +69,6 @@ def _excerpt(raw: bytes) -> str:
 class ApiClient:
     base: str  # ends with /api
     key: str | None
-
-    @classmethod
-    def local(cls, state_dir: Path) -> ApiClient:
-        """From `SITELENS_API`/`SITELENS_API_KEY`, else the stack file `sitelens dev` writes."""
-        if os.environ.get("SITELENS_API"):
-            return cls(os.environ["SITELENS_API"].rstrip("/"), os.environ.get("SITELENS_API_KEY"))
-        return cls.of_stack(state_dir)
 
     @classmethod
     def of_stack(cls, state_dir: Path) -> ApiClient:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a process killed by SIGPIPE (13 on Linux and macOS)
 
 
 class Parser(argparse.ArgumentParser):
@@ -96,7 +100,23 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    # Text the terminal's encoding cannot carry (a file name that is not UTF-8, its bytes kept as surrogates) is
+    # printed with backslash escapes: a UnicodeEncodeError would end the command after its work was done.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        code = _dispatch(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # now, not at exit, where a closed pipe could only be reported with a traceback
+    except BrokenPipeError:
+        # Whoever read stdout has gone (`| head`): end as a process killed by SIGPIPE does, quietly, so a script does
+        # not take it for the API's fault. Python flushes stdout again at exit: devnull takes what is left.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
+    return code
+
+
+def _dispatch(args_list: list[str]) -> int:
     try:
         args = build_parser(args_list).parse_args(args_list)
     except MissingPackage as exc:
@@ -106,8 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    # The Azure SDKs log every HTTP request at INFO; keep them to warnings unless debugging.
+    # The Azure SDKs log every HTTP request at INFO; keep them to warnings unless debugging. Their own lines redact
+    # a URL's query; urllib3's DEBUG lines, under them, show it whole, an upload's SAS (`sig=`) with it.
     logging.getLogger("azure").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.INFO)
     handler = getattr(args, "handler", None)
     if handler is None:  # a group given without its subcommand
         build_parser([args.group]).parse_args([args.group, "--help"])

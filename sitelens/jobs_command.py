@@ -7,8 +7,8 @@ watches the site's jobs that are in flight when it starts and those that arrive 
 flight: it waits for the next one); jobs already terminal at its start are history, never watched.
 Exit codes: 0 done (and, for `watch`, every watched job SUCCEEDED), 1 a watched job FAILED or was REJECTED,
 or the API refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered
-that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API for up
-to `GIVE_UP_S` before exit 3.
+that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API, and a
+job the API does not know yet, for up to `GIVE_UP_S` before exit 3 (1 for the job it never knew).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sitelens.upload_command import REPO, resolve_endpoint
 
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 COLUMNS = (("id", 28), ("state", 9), ("device", 12), ("photo_id", 28), ("received", 20), ("reason", 20))
-GIVE_UP_S = 300.0  # an API that has not answered `watch` for five minutes is down, not busy
+GIVE_UP_S = 300.0  # five minutes of no answer (or of a job not known) from the API: down (or never known), not busy
 # The site's listing is ordered by received time, but a job can enter it after a newer one did (ingestion on
 # several instances, their clocks apart): `watch --site` lists again from this long before the newest it saw.
 LATE = timedelta(seconds=60)
@@ -119,6 +119,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ApiError as exc:
         err.write(f"{exc}" + (" (the API is busy: try again later)\n" if exc.transient else "\n"))
         return 3 if exc.transient else 1
+    except BrokenPipeError:  # stdout closed (`| head`): not the API's fault, and not worth a retry (cli.main)
+        raise
     except OSError as exc:
         err.write(f"unreachable: {exc}\n")
         return 3
@@ -177,25 +179,30 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
           err: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> int:  # fmt: skip
     """Poll at the API's pace and print a line for each job whose state changed, until all are terminal.
 
-    The pause between polls is `--interval` or the API's Retry-After, whichever is longer. A busy answer
-    (429, 5xx) or none at all is waited out the same way, up to `GIVE_UP_S` of nothing but those.
+    The pause between polls is `--interval` or the API's Retry-After, whichever is longer. A busy answer (429,
+    502-504), none at all or a job not known yet is waited out alike, up to `GIVE_UP_S` of nothing but those.
     """
     seen: dict[str, str] = {}  # each watched job's last state: what is printed and what the exit code counts
     poll = (SitePoll(client, args.site, seen, err or sys.stderr, args.since) if args.site
             else functools.partial(_poll, client, args.job))  # fmt: skip
     failing_since: float | None = None
+    told = False  # whether "not yet" was said: once, not once per poll
     while True:
         try:
             jobs, asked = poll()
         except (ApiError, OSError) as exc:
-            if isinstance(exc, ApiError) and not exc.transient:
+            unknown = isinstance(exc, ApiError) and exc.not_found and not args.site  # not yet (docs/api.md)
+            if isinstance(exc, ApiError) and not (exc.transient or unknown):
                 raise
             failing_since = clock() if failing_since is None else failing_since
-            if clock() - failing_since >= GIVE_UP_S:
+            if clock() - failing_since >= GIVE_UP_S:  # a job erased, or another deployment's, is never found: exit 1
                 raise
             asked = exc.retry_after if isinstance(exc, ApiError) else None
-            (err or sys.stderr).write(f"{exc}; asking again in {max(args.interval, asked or 0):g} s\n")
-            jobs = []
+            if not unknown:
+                (err or sys.stderr).write(f"{exc}; asking again in {max(args.interval, asked or 0):g} s\n")
+            elif not told:
+                (err or sys.stderr).write(f"{args.job}: not known to the API yet; waiting for up to {GIVE_UP_S:g} s\n")
+            told, jobs = told or unknown, []
         else:
             failing_since = None
         for job in jobs:
@@ -213,12 +220,7 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
 
 def _poll(client: ApiClient, job: str) -> tuple[list[dict[str, Any]], float | None]:
     """The watched job now, and the seconds the API asked to wait before asking again."""
-    try:
-        _, doc, asked = client.exchange("GET", f"/jobs/{job}")
-    except ApiError as exc:
-        if exc.status == 404:  # not yet: ingestion has not seen the commit (docs/api.md)
-            return [], exc.retry_after
-        raise
+    _, doc, asked = client.exchange("GET", f"/jobs/{job}")
     return [doc], asked
 
 
@@ -287,12 +289,9 @@ def _download(link: str, shown: str) -> bytes:
             return bytes(response.read())
     except urllib.error.HTTPError as exc:
         exc.close()
+        why = {404: "the overlay is no longer in Storage"}.get(exc.code, "Storage did not serve it")
         if exc.code in (401, 403):
             why = "Storage refused the read link (expired, or its key was rotated): run this again for a fresh one"
-        elif exc.code == 404:
-            why = "the overlay is no longer in Storage"
-        else:
-            why = "Storage did not serve it"
         raise CommandFailed(f"{shown}: HTTP {exc.code}: {why}", 3 if exc.code in BUSY else 1) from None
     except http.client.HTTPException as exc:  # IncompleteRead: the connection dropped mid-download
         raise CommandFailed(f"{shown}: the download was cut short ({type(exc).__name__}): try again", 3) from None

@@ -1,7 +1,9 @@
 """`sitelens upload PATH… --site S --device D`: upload photos like a field device and print their job ids.
 
 The API is the local stack's (`.local/stack.json`, or the `--state-dir` a demo uses) unless `--api`/`--key`
-or `SITELENS_API`/`SITELENS_API_KEY` name another. Exit status: 0 all uploaded, 1 any photo failed, 2 usage.
+or `SITELENS_API`/`SITELENS_API_KEY` name another. Each photo's line is printed as it finishes. Exit status: 0 all
+uploaded, 1 a photo failed for good, 2 usage, 3 every failed photo failed for a while only (the API or storage did not
+answer, was busy, or asked to wait: a later run can get past it), 130 interrupted (Ctrl-C; the finished are reported).
 """
 
 from __future__ import annotations
@@ -19,12 +21,28 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from batch_tasks import telemetry
+from shared.errors import TransientError
 from sitelens.api_client import ApiClient, ApiError
-from sitelens.upload import Answer, BlobFactory, Outcome, Requester, Uploader, UploadFailed, blob_client
+from sitelens.upload import (
+    RETRYABLE_STATUS,
+    Answer,
+    BlobFactory,
+    Outcome,
+    Requester,
+    Uploader,
+    UploadFailed,
+    blob_client,
+)
 from sitelens.upload_progress import MIB, Progress
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmM]?)(?:i?[bB])?")
+# A failed photo's reason codes that a later run gets past by itself: no answer, the API's own `transient` (its 503),
+# and a status the upload retries (408, 429, 5xx) that ran out of retries. An answer that asked for a wait (the hourly
+# reservation cap) is one too, whatever its code.
+PASSING = frozenset({"unreachable", TransientError.reason,
+                     *(f"{side}_{status}" for side in ("http", "storage") for status in RETRYABLE_STATUS)})  # fmt: skip
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LATER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,8 +73,8 @@ def resolve_endpoint(
     api: str | None, key: str | None, env: Mapping[str, str], state_dir: Path
 ) -> tuple[str, str | None]:
     """(API base, function key): flags, then the environment, then the local stack's file. A base that is not an
-    http(s) URL with a host is refused here, not later as an unreachable network."""
-    api, key = api or env.get("SITELENS_API"), key or env.get("SITELENS_API_KEY")
+    http(s) URL with a host is refused here, not later as an unreachable network; so is a key no header can carry."""
+    api, key = api or env.get("SITELENS_API"), _stripped(key) or _stripped(env.get("SITELENS_API_KEY"))
     if api:
         try:
             address = urllib.parse.urlsplit(api.strip())
@@ -66,13 +84,30 @@ def resolve_endpoint(
         if not usable:
             raise UploadFailed("bad_endpoint", f"--api / SITELENS_API must be an http(s) URL such as "
                                f"https://APP.azurewebsites.net/api, not {api!r}")  # fmt: skip
-        return api.strip().rstrip("/"), key
+        return api.strip().rstrip("/"), _header_safe(key)
     stack = state_dir / "stack.json"
     try:
         doc = json.loads(stack.read_text())
-        return str(doc["functions"]["api"]).rstrip("/"), key or doc["functions"].get("host_key")
+        base, key = str(doc["functions"]["api"]).rstrip("/"), key or _stripped(doc["functions"].get("host_key"))
     except (OSError, ValueError, KeyError, TypeError):
         raise UploadFailed("no_endpoint", f"no {stack}: start the local stack (sitelens dev) or pass --api") from None
+    return base, _header_safe(key)
+
+
+def _stripped(key: str | None) -> str | None:
+    """A key read from a file or a secret store (`--key "$(cat key.txt)"`) often ends in a line break, CR LF from
+    Windows: the whitespace around a key is never part of it."""
+    return (key.strip() or None) if key else None
+
+
+def _header_safe(key: str | None) -> str | None:
+    """The key, if `x-functions-key` can carry it: printable ASCII. Anything else (a line break inside it) would fail
+    in the HTTP library with the key in its message, printed and logged on every restart of the agent: refused
+    here, without the key."""
+    if key and not (key.isascii() and key.isprintable()):
+        raise UploadFailed("bad_key", "the function key (--key, SITELENS_API_KEY or the stack file's host key) has "
+                           "a control character or one that is not ASCII in it; it is not shown here")  # fmt: skip
+    return key
 
 
 def telemetry_env(env: Mapping[str, str], state_dir: Path) -> dict[str, str]:
@@ -102,32 +137,52 @@ def run(args: argparse.Namespace, requester: Requester | None = None, blob_facto
     out, err = out or sys.stdout, err or sys.stderr
     if args.photo_id and len(args.paths) > 1:
         err.write("--photo-id names one photo: give a single PATH\n")
-        return 2
+        return EXIT_USAGE
     if requester is None:
         try:
             requester = http_requester(*resolve_endpoint(args.api, args.key, os.environ, args.state_dir))
         except UploadFailed as exc:
             err.write(f"{exc}\n")
-            return 2
+            return EXIT_USAGE
     uploader = Uploader(requester, site=args.site, device=args.device, block_size=args.block_size,
                         blob_factory=blob_factory, progress=Progress(err))  # fmt: skip
     telemetry.setup("sitelens-upload", telemetry_env(os.environ, args.state_dir))
-    n = len(args.paths)
-    outcomes = [uploader.upload(path, args.photo_id, f"[{i}/{n}] {path.name}") for i, path in enumerate(args.paths, 1)]
+    n, outcomes = len(args.paths), []
+    try:
+        for i, path in enumerate(args.paths, 1):
+            outcomes.append(uploader.upload(path, args.photo_id, f"[{i}/{n}] {path.name}"))
+            # At once, not after the last photo: the job ids of the photos committed so far survive a Ctrl-C or a kill.
+            print_outcome(outcomes[-1], args.json, out, err)
+    except KeyboardInterrupt:
+        summarise(outcomes, n, args.json, out, err)
+        return EXIT_INTERRUPTED
     telemetry.flush()
-    report(outcomes, args.json, out, err)
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    summarise(outcomes, n, args.json, out, err)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if not failed:
+        return EXIT_OK
+    return EXIT_LATER if all(passing(o) for o in failed) else EXIT_FAILED
 
 
-def report(outcomes: Sequence[Outcome], as_json: bool, out: TextIO, err: TextIO) -> None:
+def passing(outcome: Outcome) -> bool:
+    """Whether a failed photo failed only for a while (`PASSING`), so that a script knows to run it again later."""
+    return outcome.retry_after is not None or (outcome.reason or "").split(":", 1)[0] in PASSING
+
+
+def print_outcome(o: Outcome, as_json: bool, out: TextIO, err: TextIO) -> None:
+    if o.status == "failed":
+        err.write(f"{o.path}: FAILED {o.reason}\n")
+    elif not as_json:
+        note = " (already uploaded)" if o.status == "already_uploaded" else ""
+        out.write(f"{o.path} -> {o.job_id}{note}\n")
+        out.flush()  # a pipe (`| tee ids.txt`) gets each id as it is known
+
+
+def summarise(outcomes: Sequence[Outcome], given: int, as_json: bool, out: TextIO, err: TextIO) -> None:
+    """`--json`'s one document, of the photos finished, and the counts; fewer finished than given: interrupted."""
     if as_json:
         out.write(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
-    for o in outcomes:
-        if o.status == "failed":
-            err.write(f"{o.path}: FAILED {o.reason}\n")
-        elif not as_json:
-            note = " (already uploaded)" if o.status == "already_uploaded" else ""
-            out.write(f"{o.path} -> {o.job_id}{note}\n")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("uploaded", "already_uploaded", "failed")}
+    left = f"; interrupted: {given - len(outcomes)} not finished" if len(outcomes) < given else ""
     err.write(f"{len(outcomes)} photo(s): {counts['uploaded']} uploaded, {counts['already_uploaded']} already "
-              f"uploaded, {counts['failed']} failed\n")  # fmt: skip
+              f"uploaded, {counts['failed']} failed{left}\n")  # fmt: skip

@@ -247,7 +247,7 @@ def test_a_device_at_its_hourly_cap_fails_at_once_with_the_wait_the_api_asked(re
         code = cli.main(["upload", *map(str, paths), "--site", site, "--device", "cam1", "--block-size", "64KiB",
                          "--api", url, "--key", KEY, "--state-dir", str(tmp_path), "--json"])  # fmt: skip
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 3  # the one failure passes with the hour: run it again later
     first, second = json.loads(captured.out)
     assert first["status"] == "uploaded" and first["retry_after"] is None
     assert second["status"] == "failed" and second["reason"].startswith("too_many_reservations")

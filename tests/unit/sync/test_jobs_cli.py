@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sitelens import jobs_command
+from sitelens.api_client import ApiClient, ApiError
 from sitelens.cli import build_parser
 from tests.support.scripted_http import Answer, ScriptedServer
 
@@ -233,3 +234,59 @@ def test_ctrl_c_during_a_watch_ends_it_with_130_and_a_line_not_a_traceback(api: 
     api.script["/api/jobs"] = [page(received(NEW, "RUNNING", "09:00:00"))]
     code, out, err = sitelens_jobs(api, "watch", "--site", "yard", stop=Interrupted())
     assert (code, out, err) == (130, f"{NEW} RUNNING\n", "interrupted\n")
+
+
+NOT_FOUND = doc(404, {"status": 404, "reason": "not_found", "detail": f"no job {JOB}"})
+
+
+def test_watch_of_a_job_not_recorded_yet_says_so_once_and_follows_it_once_it_is(api: Api) -> None:
+    api.script[f"/api/jobs/{JOB}"] = [NOT_FOUND, NOT_FOUND, NOT_FOUND, doc(200, job("SUCCEEDED"))]
+    code, out, err = sitelens_jobs(api, "watch", JOB, stop=Pauses())
+    assert (code, out) == (0, f"{JOB} SUCCEEDED\n")
+    assert err == f"{JOB}: not known to the API yet; waiting for up to 300 s\n"  # one line, not one per poll
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>Not Found</html>"])
+def test_watch_answered_404_without_the_apis_problem_document_exits_1_at_once_saying_why(api: Api, body: bytes) -> None:
+    """The Functions host's own 404 (a URL without /api, functions that did not load) says nothing of the job."""
+    api.script[f"/api/jobs/{JOB}"] = [(404, {"Content-Type": "text/html"}, body, None)]
+    pauses = Pauses()
+    code, out, err = sitelens_jobs(api, "watch", JOB, stop=pauses)
+    assert (code, out, pauses.taken, len(api.seen)) == (1, "", [], 1)
+    assert "ending in /api" in err and "not known to the API yet" not in err
+
+
+def test_watch_gives_up_on_a_job_the_api_never_knows_after_the_give_up_time_with_1(api: Api) -> None:
+    """An erased job, or another deployment's: the time spent on its 404s counts toward `GIVE_UP_S`."""
+    api.script[f"/api/jobs/{JOB}"] = [NOT_FOUND]
+    argv = ("jobs", "--api", f"{api.host}/api", "watch", JOB)
+    with pytest.raises(ApiError) as gave_up:  # what `run` reports with exit 1
+        jobs_command.watch(ApiClient(f"{api.host}/api", "k"), build_parser(argv).parse_args(argv),
+                           io.StringIO(), Pauses(), err=io.StringIO(), clock=lambda: 100.0 * len(api.seen))  # fmt: skip
+    assert gave_up.value.not_found and not gave_up.value.transient
+    assert len(api.seen) == 1 + int(jobs_command.GIVE_UP_S / 100)  # asked every poll until 300 s had gone by
+
+
+def test_watch_gives_up_on_an_unknown_job_with_exit_1_and_the_apis_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs_command, "GIVE_UP_S", 0.0)
+    api.script[f"/api/jobs/{JOB}"] = [NOT_FOUND]
+    code, _, err = sitelens_jobs(api, "watch", JOB, stop=Pauses())
+    assert code == 1 and f"HTTP 404 not_found: no job {JOB}" in err
+
+
+class ClosedPipe(io.StringIO):
+    """stdout whose reader has gone (`| head`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_is_not_taken_for_an_unreachable_api(api: Api) -> None:
+    api.script["/api/jobs"] = [page(received(NEW, "RUNNING", "09:00:00"))]
+    argv = ("jobs", "--api", f"{api.host}/api", "list", "--site", "yard")
+    err = io.StringIO()
+    with pytest.raises(BrokenPipeError):  # for cli.main: exit 141, as a process SIGPIPE ends; not 3 "try again"
+        jobs_command.run(build_parser(argv).parse_args(argv), ClosedPipe(), err)
+    assert "unreachable" not in err.getvalue()

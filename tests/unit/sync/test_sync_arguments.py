@@ -35,3 +35,16 @@ def test_ids_by_the_rule_are_taken_as_given(tmp_path: Path) -> None:
     argv = sync_argv(tmp_path, "North_Yard-2", "gw-1")
     args = build_parser(argv).parse_args(argv)
     assert (args.site, args.device) == ("North_Yard-2", "gw-1")
+
+
+def test_a_key_no_header_can_carry_is_a_usage_error_that_never_shows_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agent's endpoint is `sitelens upload`'s (upload_command.resolve_endpoint): under `Restart=always` a key
+    that failed in the HTTP library would be printed, with its traceback, at every restart."""
+    argv = sync_argv(tmp_path, "north-yard", "gw-1")
+    argv[argv.index("--key") + 1] = "sec\nret-key"
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "bad_key" in err and "ret-key" not in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # refused before the journal was opened

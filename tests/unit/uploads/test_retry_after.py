@@ -80,7 +80,7 @@ def test_the_command_reports_the_wait_in_text_and_json(photo, tmp_path):
         out, err = io.StringIO(), io.StringIO()
         code = upload_command.run(args(tmp_path, photo, json=as_json), Api(upload.Answer(429, CAPPED, 1800.0)),
                                   ScriptedStorage().factory, out, err)  # fmt: skip
-        assert code == 1
+        assert code == 3  # the cap passes with the hour: "run it again later", not a refusal for good
         assert f"{photo}: FAILED too_many_reservations: " in err.getvalue()
         assert "(retry after 1800 s)\n" in err.getvalue()
     [doc] = json.loads(out.getvalue())
