@@ -166,7 +166,9 @@ def exif_orientation(tiff: bytes) -> int:
         if entry + 12 > len(tiff):
             return 1
         tag, kind, _, value = struct.unpack(order + "HHI4s", tiff[entry : entry + 12])
-        if tag == _ORIENTATION_TAG and kind == 3:  # SHORT, stored left-aligned in the value field
-            (orientation,) = struct.unpack(order + "H", value[:2])
+        if tag == _ORIENTATION_TAG and kind in (3, 4):  # SHORT, stored left-aligned in the value field
+            # or LONG, which the standard does not allow but some writers use and OpenCV and Pillow honour:
+            # reading it as upright would turn the derived image unlike every viewer
+            (orientation,) = struct.unpack(order + ("H" if kind == 3 else "I"), value[: 2 if kind == 3 else 4])
             return orientation if 1 <= orientation <= 8 else 1
     return 1

@@ -27,12 +27,18 @@ def test_the_orientation_tag_is_read_in_either_byte_order(order):
 @pytest.mark.parametrize(
     "block",
     [b"", b"II*\x00", tiff("<", [(0x0112, 3, 1, struct.pack("<H", 9))]),  # out of range
-     tiff("<", [(0x0112, 4, 1, struct.pack("<I", 6))]),  # LONG, not SHORT
+     tiff("<", [(0x0112, 4, 1, struct.pack("<I", 9))]),  # LONG, out of range
      tiff("<", [], count=60000),  # claims 60,000 entries that are not there
      b"MM\x00*" + struct.pack(">I", 10**9)],  # IFD offset far past the end
 )  # fmt: skip
 def test_malformed_exif_means_upright_never_an_error(block):
     assert formats.exif_orientation(block) == 1
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_an_orientation_stored_as_long_is_read_as_opencv_and_pillow_read_it(order):
+    # The standard says SHORT; some writers use LONG, and both decoders turn the image by it.
+    assert formats.exif_orientation(tiff(order, [(0x0112, 4, 1, struct.pack(order + "I", 6))])) == 6
 
 
 def test_headers_give_the_stored_size_and_orientation():
