@@ -7,7 +7,7 @@ The stores are the app's own adapters, built over the clients this command signs
 builds them from the app's settings and its managed identity, which an operator's machine has not).
 
 Exit codes: 0 erased (or nothing left to erase), 2 refused or a usage error, 1 storage failed (running it again
-finishes the work).
+finishes the work). What it found and erased goes to stdout; errors and refusals go to stderr.
 """
 
 from __future__ import annotations
@@ -47,14 +47,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def table_service(args: argparse.Namespace) -> TableServiceClient | None:
-    """The account's tables, named as `model_storage.blob_service` names its blobs; None when nothing names one."""
+    """The account's tables, named as `model_storage.blob_service` names its blobs; None when nothing names one.
+
+    Raises:
+        model_storage.MalformedConnection: the connection string found does not parse.
+    """
     if getattr(args, "account_url", None):
         from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - only the Entra ID path needs it
 
         url = args.account_url.replace(".blob.", ".table.", 1)
         return TableServiceClient(url, credential=DefaultAzureCredential())
-    connection = model_storage.connection_string(getattr(args, "connection_string", None))
-    return TableServiceClient.from_connection_string(connection) if connection else None
+    given = getattr(args, "connection_string", None)
+    return model_storage.from_connection_string(TableServiceClient.from_connection_string, given)
 
 
 def build(blobs: BlobServiceClient, tables: TableServiceClient, prefix: str) -> erasure.Erasure:
@@ -66,15 +70,21 @@ def build(blobs: BlobServiceClient, tables: TableServiceClient, prefix: str) -> 
     )
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, ask: Callable[[str], str] | None = None) -> int:
-    """`out` defaults to stdout as it is at the call; `ask` puts the question (default: `input`, on a terminal)."""
-    out = out or sys.stdout
+def run(args: argparse.Namespace, out: TextIO | None = None, ask: Callable[[str], str] | None = None,
+        err: TextIO | None = None) -> int:  # fmt: skip
+    """`out` and `err` default to stdout and stderr as they are at the call; `ask` puts the question (default:
+    `input`, on a terminal). What was found and erased goes to `out`, errors and refusals to `err`."""
+    out, err = out or sys.stdout, err or sys.stderr
     if not ids.is_job_id(args.job_id):
-        print(f"erase: {args.job_id[:80]!r} is not a job id (j_ and 26 letters or digits)", file=out)
+        print(f"erase: {args.job_id[:80]!r} is not a job id (j_ and 26 letters or digits)", file=err)
         return 2
-    blobs, tables = model_storage.blob_service(args), table_service(args)
+    try:
+        blobs, tables = model_storage.blob_service(args), table_service(args)
+    except model_storage.MalformedConnection as exc:
+        print(f"erase: {exc}", file=err)
+        return 2
     if blobs is None or tables is None:
-        print(f"erase: {model_storage.NO_STORAGE}", file=out)
+        print(f"erase: {model_storage.NO_STORAGE}", file=err)
         return 2
     with blobs, tables:
         try:
@@ -84,15 +94,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, ask: Callable[[str]
                 found = list(tables.query_tables("TableName eq @name", parameters={"name": args.table_prefix + JOBS}))
             if not found:
                 print(f"erase: refused: this account has no {args.table_prefix + JOBS!r} table: a wrong account or "
-                      f"--table-prefix (the app's {TABLE_PREFIX})", file=out)  # fmt: skip
+                      f"--table-prefix (the app's {TABLE_PREFIX})", file=err)  # fmt: skip
                 return 2
-            return _erase(build(blobs, tables, args.table_prefix), args, out, ask)
+            return _erase(build(blobs, tables, args.table_prefix), args, out, err, ask)
         except SitelensError as exc:
-            print(f"erase: storage failed, the erasure is not complete; run it again to finish it: {exc}", file=out)
+            print(f"erase: storage failed, the erasure is not complete; run it again to finish it: {exc}", file=err)
             return 1
 
 
-def _erase(eraser: erasure.Erasure, args: argparse.Namespace, out: TextIO, ask: Callable[[str], str] | None) -> int:
+def _erase(eraser: erasure.Erasure, args: argparse.Namespace, out: TextIO, err: TextIO,
+           ask: Callable[[str], str] | None) -> int:  # fmt: skip
     try:
         plan = eraser.plan(args.job_id)
     except NotFound:
@@ -103,14 +114,14 @@ def _erase(eraser: erasure.Erasure, args: argparse.Namespace, out: TextIO, ask: 
         print(f"  {job.id}  {job.state.value:<9}  photos/{job.blob_name}", file=out)
     if plan.unsettled:
         print(f"erase: refused, nothing erased: {', '.join(j.id for j in plan.unsettled)} still in the pipeline "
-              "(not finished, or its event not yet published); erase once it is", file=out)  # fmt: skip
+              "(not finished, or its event not yet published); erase once it is", file=err)  # fmt: skip
         return 2
     if args.dry_run:
         print("dry run: nothing erased. Each job's original and quarantine copy, task input, result and overlay, "
               "webhook events and deliveries, feedback, upload reservation, content claims and rows would go.",
               file=out)  # fmt: skip
         return 0
-    confirmed = plan if args.yes else _confirmed(eraser, plan, out, ask)
+    confirmed = plan if args.yes else _confirmed(eraser, plan, err, ask)
     if confirmed is None:
         return 2
     plan = confirmed
@@ -118,20 +129,20 @@ def _erase(eraser: erasure.Erasure, args: argparse.Namespace, out: TextIO, ask: 
     return 0
 
 
-def _confirmed(eraser: erasure.Erasure, plan: erasure.Plan, out: TextIO,
+def _confirmed(eraser: erasure.Erasure, plan: erasure.Plan, err: TextIO,
                ask: Callable[[str], str] | None) -> erasure.Plan | None:  # fmt: skip
-    """The plan to carry out once the operator said yes, looked at again then; None when refused."""
+    """The plan to carry out once the operator said yes, looked at again then; None when refused (said on `err`)."""
     if ask is None and not sys.stdin.isatty():
-        print("erase: refused, nothing erased: not on a terminal to confirm; pass --yes", file=out)
+        print("erase: refused, nothing erased: not on a terminal to confirm; pass --yes", file=err)
         return None
     answer = (ask or input)(f"erase all of it for good ({len(plan.jobs)} job(s))? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
-        print("erase: nothing erased", file=out)
+        print("erase: nothing erased", file=err)
         return None
     again = eraser.plan(plan.job_id)  # the answer may come minutes later: a retry or a copy may have come in
     if [job.id for job in again.jobs] != [job.id for job in plan.jobs]:
         print("erase: refused, nothing erased: the photo's jobs changed while you were asked (a retry or a copy "
-              "came in); run it again to see them", file=out)  # fmt: skip
+              "came in); run it again to see them", file=err)  # fmt: skip
         return None
     return again
 

@@ -17,9 +17,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient, ContentSettings
@@ -36,6 +37,8 @@ LEASE_S = 60  # the longest finite lease: a publisher that dies frees its versio
 WAIT_S = 1800.0  # how long a publisher waits for another publish of the same version to end
 RETRY_S = 1.0  # between tries to take a lease another publisher holds
 
+Client = TypeVar("Client")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
@@ -43,26 +46,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--account-url", help="https://ACCOUNT.blob.core.windows.net, signed in with Entra ID")
 
 
+class MalformedConnection(ValueError):
+    """The connection string found does not parse. The message names where it came from and never the string
+    itself, which may hold the account key."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"the connection string in {source} is malformed (not shown: it may hold an account key)")
+
+
 def connection_string(given: str | None, environ: dict[str, str] | None = None) -> str | None:
     """`--connection-string`, else `AzureWebJobsStorage`, else the running local stack's, else None."""
-    env = os.environ if environ is None else environ
-    value = given or env.get(STORAGE)
-    if value:
-        return expand_connection_string(value)
+    found = _found_connection(given, os.environ if environ is None else environ)
+    return found[0] if found else None
+
+
+def _found_connection(given: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The connection string `connection_string` takes, and the name of where it came from."""
+    if given:
+        return expand_connection_string(given), "--connection-string"
+    if env.get(STORAGE):
+        return expand_connection_string(env[STORAGE]), STORAGE
     stack = REPO / ".local" / "stack.json"
     if stack.is_file():
-        return str(json.loads(stack.read_text())["storage"]["connection_string"])
+        return str(json.loads(stack.read_text())["storage"]["connection_string"]), str(stack)
     return None
 
 
+def from_connection_string(build: Callable[[str], Client], given: str | None) -> Client | None:
+    """`build` (a client's `from_connection_string`) over the connection string `connection_string` finds, or None
+    when there is none.
+
+    Raises:
+        MalformedConnection: the SDK refused the string (a ValueError of its own), naming its source.
+    """
+    found = _found_connection(given, os.environ)
+    if found is None:
+        return None
+    value, source = found
+    try:
+        return build(value)
+    except ValueError:
+        raise MalformedConnection(source) from None  # the SDK's error, kept out of any traceback, says no more
+
+
 def blob_service(args: argparse.Namespace) -> BlobServiceClient | None:
-    """The account the command's arguments name, or None when they name none."""
+    """The account the command's arguments name, or None when they name none.
+
+    Raises:
+        MalformedConnection: the connection string found does not parse.
+    """
     if getattr(args, "account_url", None):
         from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - only the Entra ID path needs it
 
         return BlobServiceClient(args.account_url, credential=DefaultAzureCredential())
-    connection = connection_string(getattr(args, "connection_string", None))
-    return BlobServiceClient.from_connection_string(connection) if connection else None
+    return from_connection_string(BlobServiceClient.from_connection_string, getattr(args, "connection_string", None))
 
 
 def models_container(service: BlobServiceClient) -> ContainerClient:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from batch_tasks.models.fetch import FetchError, fetch
@@ -47,31 +48,35 @@ def run_fetch(args: argparse.Namespace) -> int:
     try:
         changed = fetch(args.dest, args.cache)
     except (FetchError, ManifestError) as exc:
-        print(f"models fetch: {exc}")
+        print(f"models fetch: {exc}", file=sys.stderr)
         return 1
     print(f"{args.dest}: {'fetched and verified' if changed else 'already present and verified'}")
     return 0
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    service = model_storage.blob_service(args)
+    try:
+        service = model_storage.blob_service(args)
+    except model_storage.MalformedConnection as exc:
+        print(f"models publish: {exc}", file=sys.stderr)
+        return 2
     if service is None:
-        print(f"models publish: {model_storage.NO_STORAGE}")
+        print(f"models publish: {model_storage.NO_STORAGE}", file=sys.stderr)
         return 1
     try:
         uploads = plan(args.folder)
         check_loads(args.folder)
     except (ManifestError, ModelUnusable) as exc:
-        print(f"models publish: refused, nothing uploaded: {exc}")
+        print(f"models publish: refused, nothing uploaded: {exc}", file=sys.stderr)
         return 1
     with service:
         try:
             model_storage.publish(service, uploads)
         except model_storage.VersionPublished as exc:
-            print(f"models publish: refused, nothing uploaded: {exc}")
+            print(f"models publish: refused, nothing uploaded: {exc}", file=sys.stderr)
             return 1
         except SitelensError as exc:  # storage failed or the lease was lost: publishing again is safe
-            print(f"models publish: not published: {exc}")
+            print(f"models publish: not published: {exc}", file=sys.stderr)
             return 1
     for item in uploads:
         print(f"{CONTAINER}/{item.blob}")
@@ -148,17 +153,17 @@ def run_test(args: argparse.Namespace) -> int:
 
     missing = [str(p) for p in args.photos if not p.is_file()]
     if missing:
-        print(f"models test: no such photo: {', '.join(missing)}")
+        print(f"models test: no such photo: {', '.join(missing)}", file=sys.stderr)
         return 1
     try:
         documents = trial.run(args.folder, args.photos)
     except (ManifestError, ProviderError) as exc:
-        print(f"models test: the model does not load: {exc}")
+        print(f"models test: the model does not load: {exc}", file=sys.stderr)
         return 1
     for photo, document in zip(args.photos, documents, strict=True):
         print(f"# {photo}")
         print(json.dumps(document, indent=2, ensure_ascii=False))
     failed = [d for d in documents if "error" in d]
     if failed:
-        print(f"models test: {len(failed)} of {len(documents)} photos failed")
+        print(f"models test: {len(failed)} of {len(documents)} photos failed", file=sys.stderr)
     return 1 if failed else 0

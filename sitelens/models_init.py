@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,7 @@ def run_init(args: argparse.Namespace) -> int:
         doc, notes = build_manifest(args, info)
         write_folder(out, args.onnx, doc, labels_file=args.labels is not None, force=args.force)
     except (GraphRefused, ManifestError) as exc:
-        print(f"models init: refused: {exc}")
+        print(f"models init: refused: {exc}", file=sys.stderr)
         return 1
     print(f"{out}: {args.kind} model {args.name}/{args.version}, opset {info.opset}")
     print(f"  input  {doc['input']['name']} {doc['input']['layout']} {doc['input']['size'][0]}x"

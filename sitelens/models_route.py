@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from collections.abc import Callable
 
 from azure.core import MatchConditions
@@ -192,20 +193,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.set_defaults(handler=run_routes)
 
 
-def _container(args: argparse.Namespace) -> ContainerClient | None:
-    service = model_storage.blob_service(args)
+def _container(args: argparse.Namespace) -> ContainerClient | int:
+    """The `models` container the arguments name; else the exit code, the reason said on stderr."""
+    try:
+        service = model_storage.blob_service(args)
+    except model_storage.MalformedConnection as exc:
+        print(f"models: {exc}", file=sys.stderr)
+        return 2
     if service is None:
-        print(f"models: {model_storage.NO_STORAGE}")
-        return None
+        print(f"models: {model_storage.NO_STORAGE}", file=sys.stderr)
+        return 1
     return service.get_container_client(CONTAINER)
 
 
 def run_route(args: argparse.Namespace) -> int:
     container = _container(args)
-    if container is None:
-        return 1
+    if isinstance(container, int):
+        return container
     if args.weight < 0:
-        print("models route: --weight must be 0 or more")
+        print("models route: --weight must be 0 or more", file=sys.stderr)
         return 1
     try:
         if args.remove:
@@ -213,28 +219,29 @@ def run_route(args: argparse.Namespace) -> int:
         else:
             table = set_route(container, args.site, args.model, args.weight)
     except (RouteRefused, InvalidInput, SitelensError) as exc:
-        print(f"models route: refused: {exc}")
+        print(f"models route: refused: {exc}", file=sys.stderr)
         return 1
     if table.skipped:  # left out of what was written: a route to such an id can never be served
         print(
             f"models route: dropped routes whose model name or version ends in '.': "
-            f"{routing.describe_skipped(table.skipped)}"
+            f"{routing.describe_skipped(table.skipped)}",
+            file=sys.stderr,
         )
     print("\n".join(describe(dataclasses.replace(table, skipped=()))))
     print("new photos follow this within a minute (ingestion re-reads routing.json at most once a minute)")
     if warning := cache_warning(table, args.default_model):
-        print(f"models route: {warning}")
+        print(f"models route: {warning}", file=sys.stderr)
     return 0
 
 
 def run_routes(args: argparse.Namespace) -> int:
     container = _container(args)
-    if container is None:
-        return 1
+    if isinstance(container, int):
+        return container
     try:
         table, _ = read_table(container)
     except SitelensError as exc:
-        print(f"models routes: {exc}")
+        print(f"models routes: {exc}", file=sys.stderr)
         return 1
     print("\n".join(describe(table)))
     return 0

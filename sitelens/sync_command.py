@@ -4,7 +4,7 @@ The endpoint is found as `sitelens upload` finds it (`SITELENS_API`/`SITELENS_AP
 or the local stack). The journal and the status file live in `--sync-state` (default `DIR/.sitelens-sync`).
 Exit codes (docs/field.md): 0 everything sent, 1 a photo refused for good, 2 usage (a `--site` or `--device`
 the API would refuse, too, or a journal kept for another API or site), 3 (`--once`) photos left for a later run
-because the API or storage did not answer.
+because the API or storage did not answer, or a stop (SIGTERM, SIGINT) came first.
 """
 
 from __future__ import annotations
@@ -146,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
     agent = Agent(settings, journal, uploader.upload, job_lookup(ApiClient(base, key)),
                   args.status_file or state / "status.json")  # fmt: skip
     stop = threading.Event()
-    if not args.once:
-        _stop_on_signals(stop)
+    # With --once too: a systemd timer's oneshot unit is stopped with SIGTERM, and the upload in flight must finish,
+    # the journal close and the status file say "stopped", as for the service (docs/field.md, exit codes).
+    _stop_on_signals(stop)
     log.info("syncing %s to %s as site %s, device %s%s", args.folder, base, args.site, args.device,
              " (once)" if args.once else "")  # fmt: skip
     # --once ends even if a file never stops changing: what is still settling is left for the next run (exit 3).
@@ -166,12 +167,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stop(stop: threading.Event, signum: int) -> None:
-    log.info("stopping on signal %d", signum)
     stop.set()
+    log.info("stopping on signal %d", signum)  # after the set: once this is logged, no other upload starts
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM (systemd's stop) and SIGINT let the upload in flight finish, start no other, then exit 0."""
+    """SIGTERM (systemd's stop) and SIGINT let the upload in flight finish, start no other, then exit: 0, or with
+    --once the run's own code (3 while photos are left for a later run)."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         # Not here: setting the event and logging take locks the interrupted main thread may hold (in stop.wait).

@@ -83,6 +83,7 @@ def test_erase_removes_every_blob_and_row_of_the_photos_jobs_and_nothing_else(re
     other_before = before[other.id]
 
     assert erase(world, storage_connection, late.id) == 2  # not on a terminal, and no --yes: refused
+    assert "not on a terminal" in capsys.readouterr().err
     assert erase(world, storage_connection, late.id, "--dry-run") == 0
     assert {job.id: kept_by(world, job) for job in [*jobs, other]} == before
     listing = capsys.readouterr().out
@@ -115,7 +116,7 @@ def test_storage_that_does_not_answer_is_a_failure_not_a_traceback(unique, capsy
     dead = dev_storage_connection_string(ports=(9, 9, 9))  # the discard port: nothing listens there
     command = ["erase", "j_" + "a" * 26, "--connection-string", dead, "--table-prefix", f"t{unique}", "--yes"]
     assert cli.main(command) == 1
-    assert "storage failed" in capsys.readouterr().out
+    assert "storage failed" in capsys.readouterr().err
 
 
 def test_a_wrong_table_prefix_is_refused_not_reported_erased_and_creates_no_tables(real_world, storage_connection,
@@ -125,7 +126,7 @@ def test_a_wrong_table_prefix_is_refused_not_reported_erased_and_creates_no_tabl
     wrong = f"{world.prefix}x"
     command = ["erase", job.id, "--connection-string", storage_connection, "--table-prefix", wrong, "--yes"]
     assert cli.main(command) == 2
-    assert f"no '{wrong}jobs' table" in capsys.readouterr().out
+    assert f"no '{wrong}jobs' table" in capsys.readouterr().err
     assert not [t.name for t in world.tables.list_tables() if t.name.startswith(wrong)]
     assert world.store.get(job.id).state is JobState.SUCCEEDED
 
@@ -141,5 +142,6 @@ def test_jobs_that_came_in_while_the_operator_was_asked_refuse_the_erasure(real_
     argv = ["erase", owner.id, "--connection-string", storage_connection, "--table-prefix", world.prefix]
     args = cli.build_parser(argv).parse_args(argv)
     assert erase_command.run(args, ask=yes_but_meanwhile_a_copy_arrives) == 2
-    assert "changed while you were asked" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "changed while you were asked" in said.err and "changed" not in said.out
     assert kept_by(world, world.store.get(owner.id))["blobs"]  # nothing erased

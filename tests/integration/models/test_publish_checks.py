@@ -43,8 +43,8 @@ def test_a_model_file_that_does_not_match_its_checksum_is_refused(tmp_path, stor
     folder = write_classify_model(tmp_path / "m", name=f"tampered-{unique}")
     (folder / "model.onnx").write_bytes((folder / "model.onnx").read_bytes() + b"\0")
     done = publish(folder, storage_connection)
-    assert done.returncode == 1
-    assert "refused, nothing uploaded" in done.stdout and "SHA-256" in done.stdout
+    assert done.returncode == 1 and done.stdout == ""  # a refusal is said on stderr
+    assert "refused, nothing uploaded" in done.stderr and "SHA-256" in done.stderr
     assert uploaded(storage_connection, f"tampered-{unique}") == []
 
 
@@ -52,7 +52,7 @@ def test_a_graph_whose_output_does_not_match_its_manifest_is_refused(tmp_path, s
     folder = write_classify_model(tmp_path / "m", name=f"mismatch-{unique}", classes=4)  # 3 labels, 4 scores
     done = publish(folder, storage_connection)
     assert done.returncode == 1
-    assert "model_output_invalid" in done.stdout
+    assert "model_output_invalid" in done.stderr
     assert uploaded(storage_connection, f"mismatch-{unique}") == []
 
 
@@ -62,7 +62,7 @@ def test_a_manifest_naming_an_output_the_graph_lacks_is_refused(tmp_path, storag
     doc["output"]["name"] = "boxes"  # the graph's output is output0
     (folder / "manifest.json").write_text(json.dumps(doc))
     done = publish(folder, storage_connection)
-    assert done.returncode == 1 and "refused, nothing uploaded" in done.stdout
+    assert done.returncode == 1 and "refused, nothing uploaded" in done.stderr
     assert uploaded(storage_connection, f"noout-{unique}") == []
 
 
@@ -73,6 +73,8 @@ def test_a_good_folder_is_published(tmp_path, storage_connection, unique):
     assert sorted(uploaded(storage_connection, f"good-{unique}")) == [
         f"good-{unique}/1.0.0/manifest.json", f"good-{unique}/1.0.0/model.onnx"
     ]  # fmt: skip
+    assert sorted(done.stdout.split()) == [f"models/good-{unique}/1.0.0/manifest.json",
+                                           f"models/good-{unique}/1.0.0/model.onnx"]  # fmt: skip
 
 
 def test_a_version_published_with_other_files_is_refused_and_an_identical_one_published_again(
@@ -96,8 +98,8 @@ def test_a_version_published_with_other_files_is_refused_and_an_identical_one_pu
                              classify_manifest(name=name))  # fmt: skip
     done = publish(retrained, storage_connection)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "refused, nothing uploaded" in done.stdout and "version_published" in done.stdout
-    assert f"{name}/1.0.0 is already published" in done.stdout
+    assert "refused, nothing uploaded" in done.stderr and "version_published" in done.stderr
+    assert f"{name}/1.0.0 is already published" in done.stderr and done.stdout == ""
     assert stored() == before
     newer = write_folder(tmp_path / "newer", classify_graph(3, weights=np.eye(3)[::-1]),
                          classify_manifest(name=name, version="1.1.0"))  # fmt: skip
@@ -113,8 +115,8 @@ def test_a_model_that_reads_one_photo_but_not_two_together_is_refused_unless_its
     batched = write_folder(tmp_path / "batched", graph, classify_manifest(name=f"single-{unique}"))
     done = publish(batched, storage_connection)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "refused, nothing uploaded" in done.stdout and "not two together" in done.stdout
-    assert "limits.max_batch is 4" in done.stdout and "Reshape" in done.stdout
+    assert "refused, nothing uploaded" in done.stderr and "not two together" in done.stderr
+    assert "limits.max_batch is 4" in done.stderr and "Reshape" in done.stderr
     assert uploaded(storage_connection, f"single-{unique}") == []
     alone = write_folder(tmp_path / "alone", graph, classify_manifest(name=f"single-{unique}", limits={"max_batch": 1}))
     done = publish(alone, storage_connection)
@@ -146,5 +148,5 @@ def test_a_graph_whose_weights_are_in_a_file_the_manifest_does_not_list_is_refus
         assert f"external-{unique}/1.0.0/weights.bin" in uploaded(storage_connection, f"external-{unique}")
         return
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "refused, nothing uploaded" in done.stdout and "weights.bin" in done.stdout
+    assert "refused, nothing uploaded" in done.stderr and "weights.bin" in done.stderr
     assert uploaded(storage_connection, f"external-{unique}") == []

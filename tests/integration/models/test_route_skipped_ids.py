@@ -59,7 +59,7 @@ def test_a_new_instance_routes_the_good_routes_and_the_cli_lists_removes_and_ref
         )
 
         added = sitelens("route", "--site", "north-yard", "--model", "pipe-defects:1.2.", "--weight", "5", *connection)
-        assert added.returncode == 1 and "'pipe-defects/1.2.' is not a model id" in added.stdout
+        assert added.returncode == 1 and "'pipe-defects/1.2.' is not a model id" in added.stderr
         assert blob.download_blob().readall() == UPGRADED  # nothing written
 
         removed = sitelens("route", "--site", "north-yard", "--model", "pipe-defects:1.0.", "--remove", *connection)
@@ -80,9 +80,10 @@ def test_any_edit_drops_the_routes_it_cannot_serve_and_says_which(container: Con
     args = argparse.Namespace(site="north-yard", model="pipe-defects/1.1.0", weight=90, remove=False,
                               default_model="ocr/ppocrv4")  # fmt: skip
     assert models_route.run_route(args) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr()
     dropped = "dropped routes whose model name or version ends in '.': site north-yard: 'pipe-defects/1.0.' weight 0"
-    assert dropped in printed
-    assert "ignored" not in printed  # the table shown is the one written
+    assert dropped in printed.err  # a warning, beside the table written on stdout
+    assert "site north-yard: pipe-defects/1.1.0 90" in printed.out
+    assert "ignored" not in printed.out  # the table shown is the one written
     assert stored(container).skipped == ()
     assert stored(container).for_site("north-yard") == [("pipe-defects/1.1.0", 90)]

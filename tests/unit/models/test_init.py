@@ -30,10 +30,15 @@ def labels_file(tmp_path: Path, *labels: str) -> Path:
 
 
 def init(tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, graph: Path, *flags: str) -> tuple[int, str]:
+    """The exit code and what was said: the folder made on stdout, or a refusal on stderr with nothing on stdout."""
     out = tmp_path / "folder"
     code = main(["models", "init", "--kind", kind, "--onnx", str(graph), "--name", "m", "--version", "1.0.0",
                  "--out", str(out), *flags])  # fmt: skip
-    return code, capsys.readouterr().out
+    said = capsys.readouterr()
+    if code == 0:
+        return code, said.out
+    assert said.out == "", said.out
+    return code, said.err
 
 
 def manifest(tmp_path: Path) -> dict[str, Any]:

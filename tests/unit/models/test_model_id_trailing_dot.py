@@ -59,8 +59,8 @@ def test_publish_refuses_a_version_ending_in_a_dot_and_uploads_nothing(tmp_path:
     folder = model_folder(tmp_path / "m", version="1.0.")
     args = parse_cli(["models", "publish", str(folder), "--connection-string", "AccountName=a"])
     assert models_command.run_publish(args) == 1  # refused before any storage call: the account does not exist
-    out = capsys.readouterr().out
-    assert "refused, nothing uploaded" in out and "'version'" in out
+    said = capsys.readouterr()
+    assert "refused, nothing uploaded" in said.err and "'version'" in said.err and said.out == ""
 
 
 @pytest.mark.parametrize("model", TRAILING_DOT)

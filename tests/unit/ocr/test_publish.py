@@ -77,10 +77,11 @@ def test_publish_without_storage_or_with_a_bad_folder_exits_1(tmp_path, monkeypa
     monkeypatch.setattr(models_command, "REPO", tmp_path)
     monkeypatch.delenv("AzureWebJobsStorage", raising=False)
     assert models_command.run_publish(parse(["models", "publish", str(tmp_path)])) == 1
-    assert "no storage" in capsys.readouterr().out
+    assert "no storage" in capsys.readouterr().err
     args = parse(["models", "publish", str(tmp_path / "missing"), "--connection-string", "AccountName=a"])
     assert models_command.run_publish(args) == 1
-    assert "not found" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "not found" in said.err and said.out == ""
 
 
 def test_fetch_failures_exit_1_with_the_reason(tmp_path, monkeypatch, capsys):
@@ -91,4 +92,5 @@ def test_fetch_failures_exit_1_with_the_reason(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(models_command, "fetch", failing)
     assert models_command.run_fetch(parse(["models", "fetch", "--dest", str(tmp_path)])) == 1
-    assert "offline" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "offline" in said.err and said.out == ""
