@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput
 from shared.uploads.naming import check_id
 from sitelens.api_client import ApiClient, ApiError
 from sitelens.sync_agent import EXIT_OK, EXIT_USAGE, Agent, JobLookup, LookupRefused, SyncSettings
@@ -80,10 +80,8 @@ def job_lookup(client: ApiClient) -> JobLookup:
         try:
             return client.get(f"/jobs/{job_id}")
         except ApiError as exc:
-            # Only the app's own problem document says it has no such job. In Azure the Functions host answers 404
-            # with no body while no function serves the path (a deploy whose functions did not load, docs/api.md):
-            # that says nothing of the job, and is asked again later, as any other refusal is.
-            if exc.status == 404 and exc.doc.get("reason") == NotFound.reason:
+            # Any other 404 (the host's, while no function serves the path) says nothing of the job: asked again later
+            if exc.not_found:
                 return None
             raise LookupRefused(f"GET /jobs/{job_id}: {exc}", exc.retry_after) from None  # not the job: later
 
