@@ -17,6 +17,7 @@ import json
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -43,7 +44,19 @@ Client = TypeVar("Client")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--connection-string", help=f"default: {STORAGE}, else the local stack's (.local/stack.json)")
-    where.add_argument("--account-url", help="https://ACCOUNT.blob.core.windows.net, signed in with Entra ID")
+    where.add_argument(
+        "--account-url", type=account_url, help="https://ACCOUNT.blob.core.windows.net, signed in with Entra ID"
+    )
+
+
+def account_url(text: str) -> str:
+    """An https URL with a host: a token is never sent over http, and anything else would be tried as a host name."""
+    address = urllib.parse.urlsplit(text.strip())
+    if address.scheme != "https" or not address.hostname or " " in text.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an https URL with a host (https://ACCOUNT.blob.core.windows.net)"
+        )
+    return text.strip().rstrip("/")
 
 
 class MalformedConnection(ValueError):

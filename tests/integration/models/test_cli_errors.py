@@ -73,3 +73,14 @@ def test_erase_names_the_source_when_only_the_tables_sdk_refuses_the_string():
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the connection string in AzureWebJobsStorage is malformed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+NOT_HTTPS = ["not a url", "http://acct.blob.core.windows.net", "https://", "acct.blob.core.windows.net"]
+
+
+@pytest.mark.parametrize("command", [["models", "routes"], ["models", "publish", "."], ["erase", "--site", "s1"]])
+@pytest.mark.parametrize("url", NOT_HTTPS)
+def test_an_account_url_that_is_no_https_url_is_refused_before_any_call(command, url):
+    # Tried as it was, the SDK would look the text up as a host name (and wait on it) rather than refuse it.
+    done = sitelens(*command, "--account-url", url)
+    assert done.returncode == 2 and "is not an https URL with a host" in done.stderr, done.stderr
