@@ -3,7 +3,8 @@
 An edit reads the document with its ETag, changes it (shared/jobs/routing.py: the pure edits, checked by
 the same parser ingestion uses) and writes it back only if nobody wrote in between (If-Match; a new
 document: If-None-Match *). A lost race re-reads and applies the change again, so two editors at once
-lose no update. A route may only name a published model (its `manifest.json` is in the container).
+lose no update. A route with weight may only name a published model (its `manifest.json` is in the container);
+a route already there may be set to weight 0 without one, so a version routed but never published is rolled back.
 Ingestion re-reads the document at most once a minute, so new photos follow an edit within a minute,
 without a redeploy. An edit that leaves more models in rotation than a node keeps loaded by default
 (`SITELENS_MODEL_CACHE`, which only the nodes read) is written, with a warning saying how to raise it; the
@@ -110,10 +111,24 @@ def set_route(container: ContainerClient, site: str | None, model: str, weight: 
     if not is_model_id(model):
         raise RouteRefused(f"{model!r} is not a model id: NAME and VERSION are 1-128 letters, digits, '.', '_' or "
                            "'-', starting with a letter or digit and not ending in '.'")  # fmt: skip
-    if not published(container, model):
-        raise RouteRefused(f"{model} is not published (no {CONTAINER}/{model}/{MANIFEST}): "
-                           "run `sitelens models publish` first")  # fmt: skip
-    return edit(container, lambda table: routing.with_route(table, site, model, weight))
+    unpublished = f"{model} is not published (no {CONTAINER}/{model}/{MANIFEST})"
+    if weight > 0 and not published(container, model):
+        raise RouteRefused(f"{unpublished}: run `sitelens models publish` first")
+
+    def change(table: routing.RoutingTable) -> routing.RoutingTable:
+        # Weight 0 sends no photo to the model, so taking a route's traffic away asks for no manifest: the rollback
+        # from a version routed but never published (its photos fail `unknown_model`) must not need it published.
+        # A new route at 0 still does, so a mistyped version is refused rather than added beside the live route.
+        if weight == 0 and model not in {m for m, _ in own_routes(table, site)} and not published(container, model):
+            raise RouteRefused(f"{unpublished} and has no route for {site or 'every site'} to set to 0")
+        return routing.with_route(table, site, model, weight)
+
+    return edit(container, change)
+
+
+def own_routes(table: routing.RoutingTable, site: str | None) -> tuple[routing.Route, ...]:
+    """The routes stored for `site` itself (None: the routes for every site), without the fallback `for_site` takes."""
+    return table.routes if site is None else tuple(table.sites.get(site, ()))
 
 
 def remove_route(container: ContainerClient, site: str | None, model: str) -> routing.RoutingTable:
@@ -179,7 +194,8 @@ def cache_warning(table: routing.RoutingTable, default_model: str | None = None,
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("route", help="route a site's (or every site's) new photos to a published model, by weight")
-    r.add_argument("--model", type=model_reference, required=True, help="NAME:VERSION, published")
+    r.add_argument("--model", type=model_reference, required=True,
+                   help="NAME:VERSION, published (not needed to set its route to 0 or remove it)")  # fmt: skip
     r.add_argument("--site", help="the site whose photos this routes (default: every site without its own routes)")
     r.add_argument("--weight", type=int, default=100, help="share against the site's other routes (default 100)")
     r.add_argument("--remove", action="store_true", help="remove this model's route instead")

@@ -48,6 +48,30 @@ def test_a_route_to_an_unpublished_model_is_refused_and_nothing_is_written(conta
     assert not container.get_blob_client("routing.json").exists()
 
 
+def test_weight_0_rolls_back_a_route_to_a_version_never_published_and_a_weight_still_needs_it(
+    container, monkeypatch, capsys
+):
+    """The rollback from a hand-edited route to an unpublished version (docs/models.md#rolling-back) works."""
+    monkeypatch.setattr(models_route, "_container", lambda args: container)
+    publish(container, "pipe-defects/1.0.0")
+    routes = (("pipe-defects/1.0.0", 90), ("pipe-defects/9.0.0", 10))  # 9.0.0's photos fail `unknown_model`
+    container.upload_blob("routing.json", routing.RoutingTable(sites={"north-yard": routes}).to_bytes())
+
+    def route(model: str, weight: int) -> int:
+        args = argparse.Namespace(site="north-yard", model=model, weight=weight, remove=False, default_model=None)
+        return models_route.run_route(args)
+
+    assert route("pipe-defects/9.0.0", 0) == 0
+    rolled_back = [("pipe-defects/1.0.0", 90), ("pipe-defects/9.0.0", 0)]
+    assert stored(container).for_site("north-yard") == rolled_back
+    assert "site north-yard: pipe-defects/1.0.0 90 (100 %), pipe-defects/9.0.0 0 (0 %)" in capsys.readouterr().out
+    assert route("pipe-defects/9.0.0", 10) == 1  # traffic back to it: only once it is published
+    assert "not published" in capsys.readouterr().err
+    assert route("pipe-defects/9.0.1", 0) == 1  # a mistyped version is not added beside the live route
+    assert "has no route for north-yard" in capsys.readouterr().err
+    assert stored(container).for_site("north-yard") == rolled_back
+
+
 def test_writes_are_conditional_on_the_version_read(container):
     table = routing.with_route(routing.RoutingTable(), None, "ocr/ppocrv4", 100)
     models_route.write_table(container, table, None)  # If-None-Match: *
