@@ -6,9 +6,9 @@ line is visible to other users), `--api`/`--key`, or the local stack's `stack.js
 watches the site's jobs that are in flight when it starts and those that arrive while it runs (none in
 flight: it waits for the next one); jobs already terminal at its start are history, never watched.
 Exit codes: 0 done (and, for `watch`, every watched job SUCCEEDED), 1 a watched job FAILED or was REJECTED,
-or the API refused (404 for an unknown job), 2 usage or no endpoint, 3 the API did not answer (or answered
-that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a busy or silent API, and a
-job the API does not know yet, for up to `GIVE_UP_S` before exit 3 (1 for the job it never knew).
+or the API refused (404 for an unknown job, or for a watched one erased since), 2 usage or no endpoint, 3 the API
+did not answer (or answered that it is busy: 429, 502, 503, 504), 130 interrupted (Ctrl-C). `watch` waits out a
+busy or silent API, and a job the API does not know yet, for up to `GIVE_UP_S` before exit 3: try again later.
 """
 
 from __future__ import annotations
@@ -31,15 +31,12 @@ from typing import Any, TextIO
 
 from shared.jobs.ids import JOB_ID
 from sitelens.api_client import BUSY, ApiClient, ApiError
+from sitelens.jobs_site_poll import TERMINAL, SitePoll
 from sitelens.upload import UploadFailed
 from sitelens.upload_command import REPO, resolve_endpoint
 
-TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 COLUMNS = (("id", 28), ("state", 9), ("device", 12), ("photo_id", 28), ("received", 20), ("reason", 20))
-GIVE_UP_S = 300.0  # five minutes of no answer (or of a job not known) from the API: down (or never known), not busy
-# The site's listing is ordered by received time, but a job can enter it after a newer one did (ingestion on
-# several instances, their clocks apart): `watch --site` lists again from this long before the newest it saw.
-LATE = timedelta(seconds=60)
+GIVE_UP_S = 300.0  # five minutes of no answer (or of a job not known yet) from the API: come back later
 # `watch --site --since` defaults to 48h: twice the 24 h bound (docs/reliability.md); a later give-up needs more.
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}  # `--since 90m`, `24h`, `7d`
 
@@ -191,18 +188,19 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
         try:
             jobs, asked = poll()
         except (ApiError, OSError) as exc:
-            unknown = isinstance(exc, ApiError) and exc.not_found and not args.site  # not yet (docs/api.md)
-            if isinstance(exc, ApiError) and not (exc.transient or unknown):
-                raise
+            not_found = _waited_out(exc, args.job, seen)
             failing_since = clock() if failing_since is None else failing_since
-            if clock() - failing_since >= GIVE_UP_S:  # a job erased, or another deployment's, is never found: exit 1
+            if clock() - failing_since >= GIVE_UP_S:
+                if not_found:  # ingestion can take some 40 minutes via its poison queue, or days: not lost
+                    raise CommandFailed(f"{args.job}: not found yet after {GIVE_UP_S:g} s: try again later (a job "
+                                        "erased, or another deployment's, is never found)", 3) from None  # fmt: skip
                 raise
             asked = exc.retry_after if isinstance(exc, ApiError) else None
-            if not unknown:
+            if not not_found:
                 (err or sys.stderr).write(f"{exc}; asking again in {max(args.interval, asked or 0):g} s\n")
             elif not told:
                 (err or sys.stderr).write(f"{args.job}: not known to the API yet; waiting for up to {GIVE_UP_S:g} s\n")
-            told, jobs = told or unknown, []
+            told, jobs = told or not_found, []
         else:
             failing_since = None
         for job in jobs:
@@ -218,45 +216,23 @@ def watch(client: ApiClient, args: argparse.Namespace, out: TextIO, stop: thread
             return 0
 
 
+def _waited_out(exc: ApiError | OSError, job: str | None, seen: dict[str, str]) -> bool:
+    """What `watch` waits out of a failed poll of `job` (None: a site's): True for the API's not_found of a job not
+    known yet, False for a busy or silent API. Any other failure is raised, for `run` to report."""
+    # The API's not_found for a job it never showed is "not yet" (docs/api.md): ingestion has not recorded it.
+    # For one it showed before, it is final: the job was erased since.
+    not_found = isinstance(exc, ApiError) and exc.not_found and job is not None
+    if not_found and seen:
+        raise CommandFailed(f"{exc} (it was there before: erased since)", 1) from None
+    if isinstance(exc, ApiError) and not (exc.transient or not_found):
+        raise exc
+    return not_found
+
+
 def _poll(client: ApiClient, job: str) -> tuple[list[dict[str, Any]], float | None]:
     """The watched job now, and the seconds the API asked to wait before asking again."""
     _, doc, asked = client.exchange("GET", f"/jobs/{job}")
     return [doc], asked
-
-
-class SitePoll:
-    """`watch --site`'s polls. The first lists the jobs since `first` and sets apart those already terminal,
-    which are history; later ones ask only for what can have changed: the jobs received from `LATE` before the
-    newest one listed (`since`), and each watched job still in flight that this listing did not show (its GET)."""
-
-    def __init__(self, client: ApiClient, site: str, seen: dict[str, str], err: TextIO, first: datetime) -> None:
-        self.client, self.site, self.seen, self.err, self.first = client, site, seen, err, first
-        self.history: set[str] | None = None  # ids terminal at the start; None until the first listing answered
-        self.newest: datetime | None = None  # received time of the newest job listed
-
-    def __call__(self) -> tuple[list[dict[str, Any]], float | None]:
-        since = self.newest - LATE if self.newest else self.first
-        listed = self.client.site_jobs(self.site, since=since)
-        shown = {job["id"] for job in listed}
-        fetched: list[dict[str, Any]] = []
-        waits: list[float] = []  # each in-flight job's answer asks for its own Retry-After
-        for job_id, state in self.seen.items():
-            if state not in TERMINAL and job_id not in shown:
-                _, doc, wait = self.client.exchange("GET", f"/jobs/{job_id}")
-                fetched.append(doc)
-                waits += [wait] if wait else []
-        # Only now that every call has answered: a poll cut short is asked again whole.
-        if self.history is None:
-            self.history = {job["id"] for job in listed if job["state"] in TERMINAL}
-            if len(self.history) == len(listed):
-                self.err.write(f"no job of {self.site} is in flight: waiting for the next one\n")
-        self.newest = max((t for t in (self.newest, *map(_received, listed)) if t), default=None)
-        return [job for job in listed if job["id"] not in self.history] + fetched, max(waits, default=None)
-
-
-def _received(job: dict[str, Any]) -> datetime | None:
-    text = (job.get("timings") or {}).get("received_at")
-    return datetime.fromisoformat(text) if text else None
 
 
 def open_job(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -3,13 +3,15 @@
 The API is the local stack's (`.local/stack.json`, or the `--state-dir` a demo uses) unless `--api`/`--key`
 or `SITELENS_API`/`SITELENS_API_KEY` name another. Each photo's line is printed as it finishes. Exit status: 0 all
 uploaded, 1 a photo failed for good, 2 usage, 3 every failed photo failed for a while only (the API or storage did not
-answer, was busy, or asked to wait: a later run can get past it), 130 interrupted (Ctrl-C; the finished are reported).
+answer, was busy, or asked to wait: a later run can get past it), 130 interrupted (Ctrl-C; the finished are reported),
+141 stdout's reader left (`| head -n1`): every photo was still attempted, and the summary on stderr says how it went.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import re
@@ -147,17 +149,20 @@ def run(args: argparse.Namespace, requester: Requester | None = None, blob_facto
     uploader = Uploader(requester, site=args.site, device=args.device, block_size=args.block_size,
                         blob_factory=blob_factory, progress=Progress(err))  # fmt: skip
     telemetry.setup("sitelens-upload", telemetry_env(os.environ, args.state_dir))
-    n, outcomes = len(args.paths), []
+    n, outcomes, lines = len(args.paths), [], Lines(out)
     try:
         for i, path in enumerate(args.paths, 1):
             outcomes.append(uploader.upload(path, args.photo_id, f"[{i}/{n}] {path.name}"))
             # At once, not after the last photo: the job ids of the photos committed so far survive a Ctrl-C or a kill.
-            print_outcome(outcomes[-1], args.json, out, err)
+            print_outcome(outcomes[-1], args.json, lines, err)
     except KeyboardInterrupt:
-        summarise(outcomes, n, args.json, out, err)
+        summarise(outcomes, n, args.json, lines, err)
         return EXIT_INTERRUPTED
     telemetry.flush()
-    summarise(outcomes, n, args.json, out, err)
+    summarise(outcomes, n, args.json, lines, err)
+    if lines.gone:  # cli.main ends it as a process killed by SIGPIPE: 141, whatever became of the photos
+        err.write("stdout was closed early: every photo was still attempted, as counted above\n")
+        raise BrokenPipeError(errno.EPIPE, "stdout was closed by its reader")
     failed = [o for o in outcomes if o.status == "failed"]
     if not failed:
         return EXIT_OK
@@ -169,16 +174,32 @@ def passing(outcome: Outcome) -> bool:
     return outcome.retry_after is not None or (outcome.reason or "").split(":", 1)[0] in PASSING
 
 
-def print_outcome(o: Outcome, as_json: bool, out: TextIO, err: TextIO) -> None:
+class Lines:
+    """stdout, which the command outlives: once its reader has gone (`| head -n1`: a BrokenPipeError), what follows
+    is dropped and `gone` says so. Uploading is what the command is for, so the photos left go all the same."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.gone = stream, False
+
+    def write(self, text: str) -> None:
+        if self.gone:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()  # a pipe (`| tee ids.txt`) gets each id as it is known
+        except BrokenPipeError:
+            self.gone = True
+
+
+def print_outcome(o: Outcome, as_json: bool, out: Lines, err: TextIO) -> None:
     if o.status == "failed":
         err.write(f"{o.path}: FAILED {o.reason}\n")
     elif not as_json:
         note = " (already uploaded)" if o.status == "already_uploaded" else ""
         out.write(f"{o.path} -> {o.job_id}{note}\n")
-        out.flush()  # a pipe (`| tee ids.txt`) gets each id as it is known
 
 
-def summarise(outcomes: Sequence[Outcome], given: int, as_json: bool, out: TextIO, err: TextIO) -> None:
+def summarise(outcomes: Sequence[Outcome], given: int, as_json: bool, out: Lines, err: TextIO) -> None:
     """`--json`'s one document, of the photos finished, and the counts; fewer finished than given: interrupted."""
     if as_json:
         out.write(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")

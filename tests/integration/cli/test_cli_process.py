@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -83,6 +84,53 @@ def test_a_stdout_closed_by_its_reader_ends_quietly_with_the_sigpipe_status(
     _, err = child.communicate(timeout=60)
     assert child.returncode == SIGPIPE_EXIT, err.decode(errors="replace")
     assert b"Traceback" not in err and b"unreachable" not in err
+
+
+class HeldSecondUpload:
+    """The API's routes, with its answer to the second `POST /api/uploads` held until `release`: what the
+    child does after its first line is then certain to happen after the test has closed stdout."""
+
+    def __init__(self) -> None:
+        self.uploads, self.released = 0, threading.Event()
+
+    def __call__(self, path: str) -> str:
+        route = path.split("?", maxsplit=1)[0]
+        if route == "/api/uploads":
+            self.uploads += 1
+            if self.uploads == 2 and not self.released.wait(60):  # a test that never released it fails, not hangs
+                return "/held-too-long"
+        return route
+
+
+def test_a_reader_that_leaves_after_the_first_line_leaves_every_photo_uploaded(tmp_path: Path) -> None:
+    """`sitelens upload a b c d | head -n1`: the photos are what the command is for. Every one is still asked for,
+    the summary still goes to stderr, and the exit status is SIGPIPE's, as when the reader left before any line."""
+    held = HeldSecondUpload()
+    api = ScriptedServer(answer(404, {"reason": "route_not_found"}), route=held)
+    try:
+        api.script["/api/uploads"] = [grant(uploaded=True)]
+        paths = [photo(tmp_path, f"p{n}.jpg") for n in range(4)]
+        with sitelens("upload", *paths, "--site", "s1", "--device", "d1", "--api", f"{api.origin}/api",
+                      "--key", "k") as child:  # fmt: skip
+            try:
+                assert child.stdout is not None
+                stdout = child.stdout
+                wait_for(lambda: select.select([stdout], [], [], 0)[0], 60, "the first job id")
+                first = stdout.readline().decode()
+                stdout.close()  # `head -n1` has its line, and goes
+                held.released.set()
+                _, err = child.communicate(timeout=60)
+            finally:
+                child.kill()  # a child that hung: the test fails, and leaves nothing behind
+        posts = [seen for seen in api.seen if seen[0] == "POST"]
+    finally:
+        held.released.set()
+        api.close()
+    logged = err.decode(errors="replace")
+    assert first == f"{paths[0]} -> {JOB} (already uploaded)\n"
+    assert child.returncode == SIGPIPE_EXIT, logged
+    assert len(posts) == 4 and "4 photo(s): 0 uploaded, 4 already uploaded, 0 failed\n" in logged
+    assert "Traceback" not in logged
 
 
 def test_a_file_name_that_is_not_utf8_is_printed_escaped_after_its_upload(api: ScriptedServer, tmp_path: Path) -> None:

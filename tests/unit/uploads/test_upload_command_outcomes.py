@@ -110,6 +110,38 @@ def test_json_stays_one_document_and_after_a_ctrl_c_holds_the_photos_finished(tm
     assert code == 130 and finished["path"] == str(paths[0]) and finished["job_id"].startswith("j_")
 
 
+class ReaderLeaves(io.StringIO):
+    """stdout whose reader goes away after the first line (`| head -n1`): each write after it is a broken pipe."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+class RefusesThird(Api):
+    """Grants every photo but the third, which it refuses for good."""
+
+    def __call__(self, body: dict[str, Any]) -> upload.Answer:
+        if len(self.bodies) == 2:
+            self.bodies.append(body)
+            return upload.Answer(*REFUSED)
+        return super().__call__(body)
+
+
+def test_a_reader_leaving_stdout_stops_the_lines_but_not_the_uploads(tmp_path: Path) -> None:
+    """Every photo is still uploaded, and a failure after the reader left is still on stderr, with the summary; then
+    a broken pipe for cli.main, which ends the process with 141."""
+    paths, out, err, api = photos(tmp_path, 4), ReaderLeaves(), io.StringIO(), RefusesThird()
+    with pytest.raises(BrokenPipeError):
+        upload_command.run(args(tmp_path, *paths), api, ScriptedStorage().factory, out, err)
+    assert len(api.bodies) == 4 and out.getvalue().startswith(f"{paths[0]} -> j_") and out.getvalue().count("\n") == 1
+    *_, failure, summary, closed = err.getvalue().splitlines()
+    assert failure == f"{paths[2]}: FAILED invalid_site_id: bad"
+    assert summary.startswith("4 photo(s): ") and summary.endswith(" already uploaded, 1 failed")  # none left out
+    assert closed == "stdout was closed early: every photo was still attempted, as counted above"
+
+
 # --- exit status: later (3) or for good (1) -----------------------------------------------------------------------
 
 
