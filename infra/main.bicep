@@ -307,7 +307,8 @@ var taskEnvironment = {
 var operatorTaskEnvironment = contains(extraAppSettings, 'SITELENS_TASK_ENV') ? json(string(extraAppSettings.SITELENS_TASK_ENV)) : {}
 var taskEnvironmentSetting = string(union(taskEnvironment, operatorTaskEnvironment))
 
-// Every setting sitelens reads; tests/unit/infra/test_settings.py compares this list with the code.
+// Every setting sitelens reads, but the instance's memory, which modules/functions.bicep sets from instanceMemoryMB;
+// tests/unit/infra/test_function_app.py compares the two lists with the code.
 // No Batch key and no loopback webhooks in Azure: the app uses its identity, and refuses loopback there.
 var sitelensSettings = {
   SITELENS_BATCH_URL: batch.outputs.batchEndpoint

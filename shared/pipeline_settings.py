@@ -35,6 +35,7 @@ IDENTITY_ID_FORM = re.compile(
 TASK_COMMAND_FIELDS = frozenset({"job_id", "input"})  # what the submitter fills in
 TASK_ENV = "SITELENS_TASK_ENV"
 WALL_CLOCK_S = "SITELENS_TASK_MAX_WALL_CLOCK_S"
+INSTANCE_MEMORY_MB = "SITELENS_INSTANCE_MEMORY_MB"
 DEFAULT_TASK_COMMAND = (
     '/bin/sh -c "$AZ_BATCH_NODE_SHARED_DIR/sitelens/current/bin/python -m batch_tasks.task {job_id} {input}"'
 )
@@ -80,6 +81,10 @@ class PipelineSettings:
     # OpenCV's own cap: above a phone's default 12-50 MP, far below a bomb; its 108 and 200 MP modes are refused
     max_photo_pixels: int = MAX_PIXELS
     quality_reject: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The memory of the instance the app runs on (infra/modules/functions.bicep passes `instanceMemoryMB`); half of
+    # it is validation's decode budget (shared/validation/validator.py). The default: the template's, for the local
+    # stack.
+    instance_memory_mb: int = 2048
 
     def rejecting_flags(self, site: str) -> frozenset[str]:
         return self.quality_reject.get(site, self.quality_reject.get("*", frozenset()))
@@ -103,6 +108,7 @@ class PipelineSettings:
         give_up = number(env, "SITELENS_GIVE_UP_AFTER_S", d.give_up_after_s, problems, DURATION)
         max_bytes = number(env, "SITELENS_MAX_PHOTO_BYTES", d.max_photo_bytes, problems, POSITIVE)
         max_pixels = number(env, "SITELENS_MAX_PHOTO_PIXELS", d.max_photo_pixels, problems, PHOTO_PIXELS)
+        instance_memory = number(env, INSTANCE_MEMORY_MB, d.instance_memory_mb, problems, POSITIVE)
         task_env = {str(k): str(v) for k, v in _json_object(env, TASK_ENV, problems).items()}
         _check_task_timeout(task_env, wall_clock, problems)
         quality = _json_object(env, "SITELENS_QUALITY_REJECT", problems)
@@ -132,6 +138,7 @@ class PipelineSettings:
             give_up_after_s=give_up,
             max_photo_bytes=max_bytes,
             max_photo_pixels=max_pixels,
+            instance_memory_mb=instance_memory,
         )
 
 

@@ -50,6 +50,8 @@ var platformSettings = {
   // spans and logs and makes the host's invocation context current; the app's exporter signs in as this identity.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
   AZURE_CLIENT_ID: identityClientId
+  // The instance's memory, set beside it (scaleAndConcurrency below): validation decodes within half of it.
+  SITELENS_INSTANCE_MEMORY_MB: string(instanceMemoryMB)
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

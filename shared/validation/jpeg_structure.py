@@ -9,11 +9,16 @@ regular-expression search (in C, linear in the bytes), so the whole walk is one 
 Python step per marker segment, and both counts are capped. Padding between segments is read as libjpeg reads
 it: a run of fill bytes is skipped in one search, and each restart marker, TEM or stuffed zero counts as a
 segment, so a file of nothing else meets the segment cap.
+
+The walk also tells what the decode holds in memory (`JpegStructure.buffered_samples`): libjpeg keeps the
+coefficients of a progressive JPEG, or of one whose first scan names only some of its components, for the
+whole image until its last scan, and decodes any other a row of blocks at a time.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from shared.validation import formats, jpeg_segments
 from shared.validation.jpeg_segments import SOS, Damaged
@@ -26,12 +31,24 @@ MAX_COMPONENTS = 4
 MAX_SEGMENTS = formats.MAX_SEGMENTS
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers; C4 (DHT), C8, CC (DAC) are not
+# Progressive frames, Huffman and arithmetic coded (C6 and CE are too, but hierarchical: never decoded).
+_PROGRESSIVE = frozenset({0xC2, 0xCA})
 
 
-def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911 (one per outcome)
-    """Scans and decode cost (samples decoded over all scans, plus the output pass) of a JPEG."""
+@dataclass(frozen=True)
+class JpegStructure(Structure):
+    # Samples of all the frame's components (whole blocks) when libjpeg decodes through a whole-image buffer of
+    # their DCT coefficients, 2 bytes each: a progressive frame, or a first scan that names only some of the
+    # components (libjpeg's `has_multiple_scans`). 0 when it decodes a row of blocks at a time.
+    buffered_samples: int = 0
+
+
+def survey(data: bytes, max_scans: int) -> JpegStructure | Refusal:  # noqa: PLR0911 (one per outcome)
+    """Scans and decode cost (samples decoded over all scans, plus the output pass) of a JPEG, and the samples
+    its decode buffers."""
     frame: dict[int, int] | None = None  # component id -> samples (whole blocks) of that component
-    scans = cost = segments = 0
+    scans = cost = segments = samples = 0  # samples: of the frame, all its components
+    buffered = progressive = False
     try:
         for marker, start, end in jpeg_segments.segments(data):
             segments += marker != SOS  # scans have their own cap, checked below
@@ -41,13 +58,15 @@ def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911
                 parsed = _frame(data[start:end]) if frame is None else corrupt("the JPEG has two frame headers")
                 if isinstance(parsed, Refusal):
                     return parsed
-                frame = parsed
-                cost += sum(frame.values())  # inverse DCT, upsampling and colour conversion: once per sample
+                frame, progressive, samples = parsed, marker in _PROGRESSIVE, sum(parsed.values())
+                cost += samples  # inverse DCT, upsampling and colour conversion: once per sample
             elif marker == SOS:
                 covered = _scan(data[start:end], frame)
                 if isinstance(covered, Refusal):
                     return covered
                 scans += 1
+                if scans == 1:
+                    buffered = progressive or covered < samples
                 if scans > max_scans:
                     return Refusal(Reason.TOO_MANY_SCANS, f"more than {max_scans} scans (counting stopped "
                                    "there); cameras write 1, or about 10 when progressive")  # fmt: skip
@@ -56,7 +75,7 @@ def survey(data: bytes, max_scans: int) -> Structure | Refusal:  # noqa: PLR0911
         return corrupt(str(exc))
     if frame is None or scans == 0:
         return corrupt("the JPEG has no frame header or no scan")
-    return Structure(scans, cost)
+    return JpegStructure(scans, cost, samples if buffered else 0)
 
 
 def _frame(body: bytes) -> dict[int, int] | Refusal:

@@ -9,10 +9,12 @@ site's photo waits it gets the next turn, whatever the first site still has queu
 
 Each holder also holds a weight (the memory its decode takes at its peak), and the weights held add up to at
 most the budget: a turn waits until its weight fits beside the decodes running, and nothing behind it passes
-it meanwhile, so lighter photos cannot starve a heavy one. A photo heavier than the whole budget runs alone,
-once the decodes running have ended. Another site's photo thus waits for at most the decodes running when its
-turn comes (one, where its weight fits beside the rest), and the decode budget (`Limits.max_decode_cost`)
-bounds each decode.
+it meanwhile, so lighter photos cannot starve a heavy one. Nor does a site that holds as many take the turn
+from it: were the tie broken by arrival alone, a site whose only decode just ended would hold none again and
+win the turn with the next photo of its queue, photo after photo. A photo heavier than the whole budget runs
+alone, once the decodes running have ended. Another site's photo thus waits for at most the decodes running
+when its turn comes (one, where its weight fits beside the rest), and the decode budget
+(`Limits.max_decode_cost`) bounds each decode.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class FairSlots:
         self._weight = 0  # of the holders
         self._held: Counter[str] = Counter()
         self._waiting: list[_Waiter] = []  # in arrival order; as long as the deliveries in flight
+        self._turn: _Waiter | None = None  # chosen, waiting for room: it keeps the turn over sites holding as many
 
     @contextlib.contextmanager
     def hold(self, site: str, weight: int = 0) -> Iterator[None]:
@@ -86,9 +89,12 @@ class FairSlots:
 
     def _grant(self) -> None:
         while self._holders < self.count and self._waiting:
-            chosen = min(self._waiting, key=lambda w: self._held[w.site])  # min keeps the earliest of equals
+            # The site holding the fewest; among equals the turn already chosen, then the earliest (min keeps it).
+            chosen = min(self._waiting, key=lambda w: (self._held[w.site], w is not self._turn))
             if not self._fits(chosen.weight):
-                return  # its turn waits for room; letting a lighter one by could keep it waiting for ever
+                self._turn = chosen  # waits for room; letting a lighter one by could keep it waiting for ever
+                return
+            self._turn = None
             self._waiting.remove(chosen)
             self._holders += 1
             self._weight += chosen.weight

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared.pipeline_settings import PipelineSettings
 from shared.validation import formats, image, jpeg_structure, png_structure, quality
 from shared.validation.limits import Limits, QualityPolicy
 from shared.validation.names import parse_name
@@ -30,20 +31,36 @@ class Slots(Protocol):
     def hold(self, site: str, weight: int) -> AbstractContextManager[None]: ...
 
 
-# Memory for the decodes running at once in one worker, whatever their number: `image.footprint` of each
-# (a 50 MP photo takes 286 MiB as a JPEG or an RGB PNG, 762 MiB as a 16-bit RGBA PNG). Sized for the app's
-# 2,048 MB Flex Consumption instances (`instanceMemoryMB`), which hold the Functions host and this worker
-# too: the worker is about 100 MiB once the app is imported, the .NET host typically a few hundred, and each
-# running invocation (the blob trigger runs up to 8 at once) holds its photo's bytes (by default 40 MiB at
-# most) and its derived JPEG. Half the instance leaves the other half for all of that. Three 50 MP JPEGs fit
-# at once, four 12 MP ones with room to spare, a 16-bit RGBA PNG of 50 MP with little beside it; a photo
-# heavier than the budget runs alone.
-DECODE_MEMORY_BUDGET = 1024 * 1024 * 1024
-# Decoding is CPU-bound and releases the GIL, so more decodes at once than cores buys no speed, only memory
-# (and the instance's share of the cores may be fewer than `os.cpu_count()` says: the budget bounds that).
-# The slots are shared fairly between sites, so one sender's queue of slow photos does not hold up every
-# other site's (slots.py).
-DECODE_SLOTS = FairSlots(max(1, min(4, os.cpu_count() or 1)), DECODE_MEMORY_BUDGET)
+def decode_memory_budget(instance_memory_mb: int) -> int:
+    """Memory for the decodes running at once in one worker, whatever their number: half the instance's.
+
+    Each decode weighs `image.footprint` (a 50 MP photo takes 286 MiB as a baseline JPEG or an RGB PNG, 525 MiB
+    as a progressive CMYK JPEG, 762 MiB as a 16-bit RGBA PNG). The instance (`instanceMemoryMB` of Flex
+    Consumption, 512, 2,048 or 4,096 MB) holds the Functions host and this worker too: the worker is about 100
+    MiB once the app is imported, the .NET host typically a few hundred, and each running invocation (the blob
+    trigger runs up to 8 at once) holds its photo's bytes (by default 40 MiB at most) and its derived JPEG. The
+    other half is left for all of that. Of 2,048 MB, three 50 MP baseline JPEGs fit at once, four 12 MP ones
+    with room to spare, a 16-bit RGBA PNG of 50 MP with little beside it; a photo heavier than the budget runs
+    alone.
+    """
+    return instance_memory_mb * 1024 * 1024 // 2
+
+
+def decode_slots(env: Mapping[str, str]) -> FairSlots:
+    """One worker's decode slots, with the budget of the instance whose memory `env`'s settings state
+    (`SITELENS_INSTANCE_MEMORY_MB`, read by the pipeline's settings, which refuse a bad value at the app's start).
+
+    Decoding is CPU-bound and releases the GIL, so more decodes at once than cores buys no speed, only memory
+    (and the instance's share of the cores may be fewer than `os.cpu_count()` says: the budget bounds that).
+    The slots are shared fairly between sites, so one sender's queue of slow photos does not hold up every
+    other site's (slots.py).
+    """
+    memory_mb = PipelineSettings.from_env(env, []).instance_memory_mb
+    return FairSlots(max(1, min(4, os.cpu_count() or 1)), decode_memory_budget(memory_mb))
+
+
+# The worker's own, built once as the app is imported: the Functions host has set the app settings by then.
+DECODE_SLOTS = decode_slots(os.environ)
 
 
 @dataclass(frozen=True)
@@ -99,10 +116,12 @@ def check_bytes(  # noqa: PLR0911 (one per check)
         return Rejected(Reason.IMAGE_TOO_LARGE, f"{header.width}x{header.height} is over the cap of "
                         f"{limits.max_pixels:,} pixels or {limits.max_side} per side")  # fmt: skip
     structure = _survey(data, header, limits)
-    refusal = structure if isinstance(structure, Refusal) else over_budget(structure, header, limits)
+    if isinstance(structure, Refusal):
+        return Rejected(structure.reason, structure.detail)
+    refusal = over_budget(structure, header, limits)
     if refusal is not None:
         return Rejected(refusal.reason, refusal.detail)
-    with slots.hold(site, image.footprint(data, header)):  # pixels in memory: within the budget, however many run
+    with slots.hold(site, image.footprint(data, header, structure)):  # pixels in memory: within the budget
         try:
             pixels = image.upright(image.decode(data, header), header.orientation)
         except image.DecodeFailed as exc:

@@ -11,7 +11,9 @@ import pytest
 
 from shared.validation import Accepted, Limits, QualityPolicy, Rejected, image, validate, validator
 from shared.validation.formats import JPEG, PNG, Header
+from shared.validation.jpeg_structure import JpegStructure
 from shared.validation.slots import FairSlots
+from shared.validation.structure import Structure
 from tests.support.waiting import wait_for
 from tests.unit.validation.images import scan_bomb, sign_jpeg
 
@@ -159,15 +161,50 @@ def test_another_sites_photo_takes_the_next_turn_when_the_budget_frees(holders):
     assert queued[0].inside.wait(10) and not queued[1].inside.is_set()  # then the hog's queue, in order
 
 
-def test_the_decode_budget_lets_one_50_mp_16_bit_rgba_png_decode_at_a_time(holders):
-    """Four at once would take some 3 GiB, past a 2,048 MB instance; three 50 MP JPEGs still decode together."""
-    ihdr = struct.pack(">4sIIBBBBB", b"IHDR", 8160, 6120, 16, 6, 0, 0, 0)  # 16 bits a sample, RGBA
-    rgba16 = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + b"\0\0\0\0"
-    pngs, jpegs = FairSlots(4, validator.DECODE_MEMORY_BUDGET), FairSlots(4, validator.DECODE_MEMORY_BUDGET)
-    heavy = [holders(pngs, f"site-{n}", image.footprint(rgba16, Header(PNG, 8160, 6120))) for n in range(4)]
-    wait_for(lambda: sum(h.inside.is_set() for h in heavy) == 1 and pngs.waiting() == 3, 10, "one in, three waiting")
-    photos = [holders(jpegs, f"site-{n}", image.footprint(b"", Header(JPEG, 8160, 6120))) for n in range(4)]
-    wait_for(lambda: sum(p.inside.is_set() for p in photos) == 3 and jpegs.waiting() == 1, 10, "three in, one waiting")
+def test_another_sites_photo_keeps_its_turn_while_it_waits_for_room(holders):
+    """A site's heavy photos decode one at a time; another site's photo that does not fit beside the one running
+    is next once it ends, before the rest of that site's queue (which, holding none then, would tie with it)."""
+    slots = FairSlots(4, budget=10)
+    hog = [holders(slots, "hog", 6)]
+    assert hog[0].inside.wait(10)
+    for _ in range(5):
+        hog.append(holders(slots, "hog", 6))
+        wait_for(lambda: slots.waiting() == len(hog) - 1, 10, "the hog's queue to form, in order")
+    other = holders(slots, "north-yard", 5)
+    wait_for(lambda: slots.waiting() == 6, 10, "the other site's photo to queue behind it")
+    hog[0].release()
+    assert other.inside.wait(10)
+    assert not any(h.inside.is_set() for h in hog[1:]) and holders.entered == ["hog", "north-yard"]
+    other.release()
+    assert hog[1].inside.wait(10) and not any(h.inside.is_set() for h in hog[2:])  # then the hog's queue, in order
+
+
+IHDR_RGBA16 = struct.pack(">4sIIBBBBB", b"IHDR", 8160, 6120, 16, 6, 0, 0, 0)  # 16 bits a sample, RGBA
+RGBA16 = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + IHDR_RGBA16 + b"\0\0\0\0"
+
+
+def jpeg_50_mp(buffered_samples_a_pixel: int) -> int:
+    structure = JpegStructure(10, 0, buffered_samples_a_pixel * 8160 * 6120)
+    return image.footprint(b"", Header(JPEG, 8160, 6120), structure)
+
+
+FIFTY_MP = {  # a 50 MP photo's weight, and how many of four decode at once within a 2,048 MB instance's budget
+    "16-bit RGBA PNG": (image.footprint(RGBA16, Header(PNG, 8160, 6120), Structure(1, 0)), 1),
+    "baseline JPEG": (jpeg_50_mp(0), 3),
+    "progressive 4:4:4 JPEG": (jpeg_50_mp(3), 2),
+    "progressive CMYK JPEG": (jpeg_50_mp(4), 1),
+}
+
+
+@pytest.mark.parametrize("name", FIFTY_MP)
+def test_the_decode_budget_of_a_2048_mb_instance_decodes_so_many_50_mp_photos_at_once(holders, name):
+    """Four 16-bit RGBA PNGs at once would take some 3 GiB, past the instance; three baseline JPEGs still decode
+    together, but only two progressive 4:4:4 ones and a single progressive CMYK one."""
+    weight, together = FIFTY_MP[name]
+    slots = FairSlots(4, validator.decode_memory_budget(2048))
+    photos = [holders(slots, f"site-{n}", weight) for n in range(4)]
+    wait_for(lambda: sum(p.inside.is_set() for p in photos) == together and slots.waiting() == 4 - together, 10,
+             f"{together} in, the rest waiting")  # fmt: skip
 
 
 def test_an_ordinary_photo_is_decoded_while_a_senders_slow_photos_still_queue(monkeypatch):
