@@ -53,6 +53,12 @@ def asked_wait(headers: Mapping[str, str] | Message) -> float | None:
     return wait.total_seconds() if wait is not None else None
 
 
+def rfc3339(at: datetime, timespec: str = "microseconds") -> str:
+    """`at` in UTC as RFC 3339 text ending `Z`, as `since` is sent and shown. Not strftime's %Y, which glibc does not
+    pad below the year 1000: `--since 0026-11-22` would go out as `26-11-22…`, which the API refuses."""
+    return at.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
         doc = json.loads(raw)
@@ -120,7 +126,7 @@ class ApiClient:
         jobs: list[dict[str, Any]] = []
         query: dict[str, str] = {"site": site, "limit": str(page_size)}
         if since:
-            query["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            query["since"] = rfc3339(since)
         if state:
             query["state"] = state
         while True:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shared.jobs.ids import JOB_ID
-from sitelens.api_client import BUSY, ApiClient, ApiError
+from sitelens.api_client import BUSY, ApiClient, ApiError, rfc3339
 from sitelens.jobs_site_poll import TERMINAL, SitePoll
 from sitelens.upload import UploadFailed
 from sitelens.upload_command import REPO, resolve_endpoint
@@ -139,7 +139,7 @@ def table(jobs: Sequence[dict[str, Any]], since: datetime | None = None) -> str:
         cells = {**job, "received": (job.get("timings") or {}).get("received_at") or "",
                  "reason": job.get("reason") or ("cached" if job.get("cached") else "")}  # fmt: skip
         lines.append("  ".join(str(cells.get(name) or "").ljust(width) for name, width in COLUMNS).rstrip())
-    lines.append(f"{len(jobs)} job(s)" + (f" received since {since:%Y-%m-%dT%H:%M:%SZ}" if since else ""))
+    lines.append(f"{len(jobs)} job(s)" + (f" received since {rfc3339(since, 'seconds')}" if since else ""))
     return "\n".join(lines) + "\n"
 
 

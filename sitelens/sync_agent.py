@@ -86,7 +86,7 @@ class Agent:
                  jitter: Callable[[], float] = random.random) -> None:  # fmt: skip
         self.settings, self.journal, self.upload, self.job = settings, journal, upload, job
         self.status_path, self.clock, self.jitter = status_path, clock, jitter
-        self.settler = Settler(settings.settle_s, settings.incomplete_s)
+        self.settler = Settler(settings.settle_s, settings.incomplete_s, kept=journal)  # first sightings kept there
         self.status = Status(folder=str(settings.folder))
         self.failures = 0  # consecutive link failures, for the back-off
         self.backoff_until = 0.0

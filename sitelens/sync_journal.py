@@ -42,42 +42,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sitelens.sync_journal_schema import COUNT_TRIGGERS, COUNTS, META, PRUNED, SCHEMA, STATE_INDEX
+
 PENDING, UPLOADED, CONFIRMED, FINISHED, FAILED, GONE = "pending", "uploaded", "confirmed", "finished", "failed", "gone"
 UNKNOWN = "unknown"  # uploaded, but its job is unknown to the API for good: no longer asked after
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    state TEXT NOT NULL, job_id TEXT, blob_name TEXT, job_state TEXT, duplicate INTEGER NOT NULL DEFAULT 0,
-    reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, seen_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (path, size, mtime_ns)
-)
-"""
-# What `in_state` filters on and orders by: each pass asks for pending (and uploaded and confirmed) versions.
-STATE_INDEX = "CREATE INDEX IF NOT EXISTS files_by_state ON files (state, seen_at)"
-COUNTS = """
-CREATE TABLE state_counts (state TEXT PRIMARY KEY, files INTEGER NOT NULL, duplicates INTEGER NOT NULL)
-WITHOUT ROWID
-"""
-# A row counted into its state, or out of it: what the triggers below run.
-_COUNT_IN = """
-INSERT INTO state_counts (state, files, duplicates) VALUES (NEW.state, 1, NEW.duplicate != 0)
-    ON CONFLICT (state) DO UPDATE SET files = files + 1, duplicates = duplicates + excluded.duplicates;
-"""
-_COUNT_OUT = """
-UPDATE state_counts SET files = files - 1, duplicates = duplicates - (OLD.duplicate != 0) WHERE state = OLD.state;
-"""
-COUNT_TRIGGERS = (
-    f"CREATE TRIGGER files_counted_in AFTER INSERT ON files BEGIN {_COUNT_IN} END",
-    f"CREATE TRIGGER files_recounted AFTER UPDATE OF state, duplicate ON files BEGIN {_COUNT_OUT} {_COUNT_IN} END",
-    f"CREATE TRIGGER files_counted_out AFTER DELETE ON files BEGIN {_COUNT_OUT} END",
-)
-# What pruning deleted, per state: `counts()` adds it back, so the status file's terminal counts never fall.
-PRUNED = """
-CREATE TABLE IF NOT EXISTS pruned_counts (state TEXT PRIMARY KEY, files INTEGER NOT NULL, duplicates INTEGER NOT NULL)
-WITHOUT ROWID
-"""
-# Where each pruning sweep stands (its key in SWEEPS), so that a restart, or a --once run a timer repeats, goes on.
-META = "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 # 30 days: the decisive condition is that the version left the folder; the wait is a margin for a folder that
 # lists only part of what it holds for a while (a card swapped out and back, a share half mounted), and a
 # month of history an operator can still look up. At a photo every 30 s that is about 86,000 rows (~25 MB).
@@ -158,6 +126,14 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
+    def kept(self, key: str) -> str | None:
+        """What a run left the next under `key` (journal_meta): a sweep's place, sync_settler.py's first sightings."""
+        row = self.db.execute("SELECT value FROM journal_meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def keep(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES (?, ?)", (key, value))
+
     def find(self, path: str, size: int, mtime_ns: int) -> Entry | None:
         row = self.db.execute(
             "SELECT * FROM files WHERE path = ? AND size = ? AND mtime_ns = ?", (_stored(path), size, mtime_ns)
@@ -220,7 +196,7 @@ class Journal:
             for key, sweep in due:
                 pruned, looked = self._walk(sweep, SWEEPS[key], listing, budget)
                 deleted, budget = deleted + pruned, budget - looked
-                self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES (?, ?)", (key, json.dumps(asdict(sweep))))
+                self.keep(key, json.dumps(asdict(sweep)))
         return deleted
 
     def _walk(self, sweep: Sweep, states: tuple[str, ...], listing: Mapping[str, tuple[int, int]],
@@ -250,8 +226,7 @@ class Journal:
         back before it began), or None: nothing to do until then. A sweep saved at a state this one does not walk
         (the journal of a release that walked `unknown` under "prune") is started afresh, and so rewritten at once."""
         states = SWEEPS[key]
-        row = self.db.execute("SELECT value FROM journal_meta WHERE key = ?", (key,)).fetchone()
-        last = Sweep(**json.loads(row[0])) if row else None
+        last = Sweep(**json.loads(saved)) if (saved := self.kept(key)) is not None else None
         if last is not None and last.state in states:
             return last
         if last is not None and last.state is None and _stamp(now - PRUNE_EVERY) < last.started <= _stamp(now):

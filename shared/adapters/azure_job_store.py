@@ -51,8 +51,10 @@ SCANNED_PER_PAGE = 1_000
 
 
 def time_key(at: datetime) -> str:
-    """Fixed-width UTC text, so RowKeys sort as the times do."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text, so RowKeys sort as the times do. The year is padded here: strftime's %Y is not below
+    year 1000 on glibc, and `since=0026-…` (a date the API reads) would bound the listing by "26-…"."""
+    utc = at.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def to_entity(job: Job) -> dict[str, Any]:

@@ -209,7 +209,11 @@ def _since(query: Mapping[str, str]) -> datetime | None:
         return None
     since = _rfc3339(text) if len(text) <= MAX_SINCE_CHARS else None
     if since is None:
-        raise InvalidInput("'since' must be an RFC 3339 date-time (e.g. 2026-11-22T08:00:00Z)", reason="bad_query")
+        # A '+' sent unencoded arrives as a space (a query decodes '+' so): where one took an offset's sign, say so.
+        plus = " " in text and len(text) <= MAX_SINCE_CHARS and _rfc3339(text.replace(" ", "+")) is not None
+        hint = "; a '+' in a query must be sent as %2B (this one has a space where its offset's sign belongs)"
+        raise InvalidInput("'since' must be an RFC 3339 date-time (e.g. 2026-11-22T08:00:00Z)" + (hint if plus else ""),
+                           reason="bad_query")  # fmt: skip
     return since
 
 

@@ -58,7 +58,10 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
             return MAX_RETRY_AFTER
         return min(MAX_RETRY_AFTER, timedelta(seconds=int(text)))
     try:
-        when = parsedate_to_datetime(text).astimezone(UTC)
+        when = parsedate_to_datetime(text)
+        # An HTTP date is in GMT, but asctime's form and a "-0000" zone parse without one: naive, which astimezone
+        # would read as this machine's local time, off by its offset.
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     except (TypeError, ValueError, OverflowError):
         return None
     return min(MAX_RETRY_AFTER, max(timedelta(0), when - now))

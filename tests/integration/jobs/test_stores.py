@@ -204,3 +204,14 @@ def test_containers_created_by_another_worker_since_they_were_looked_at_are_no_e
 
     monkeypatch.setattr(service, "get_container_client", client_that_saw_it_missing)
     photos.ensure_containers()  # each create answers 409 from Azurite: the containers exist
+
+
+@pytest.mark.parametrize("year", [1, 26, 999, 1000])
+def test_since_before_the_year_1000_bounds_the_listing_as_any_other(store, year):
+    """The site index's keys are fixed-width text: a year below 1000 is padded, so it still sorts before 2026."""
+    made = [store.create(new_job(f"y{i}", at=T0 + timedelta(seconds=i))) for i in range(3)]
+    since = datetime(year, 11, 22, 8, 0, tzinfo=UTC)
+    listed, token = store.list_site("site1", state=None, since=since, limit=10, token=None)
+    assert [j.id for j in listed] == [j.id for j in made] and token is None
+    window = store.site_ids("site1", since=since, until=T0 + timedelta(seconds=2), limit=10)
+    assert window == ([made[0].id, made[1].id], False)

@@ -106,6 +106,20 @@ def test_since_keeps_its_instant_lowercase_offsets_and_a_leap_second_included():
     assert listed_jobs(leap) == listed_jobs(listed)  # a leap second long ago still lists a recent job
 
 
+@pytest.mark.parametrize(
+    ("since", "named"),
+    [("2026-11-22T09:00:00 01:00", True), ("2026-11-22T09:00:00.5 05:30", True), ("2026-11-22 09:00:00Z", False),
+     ("2026-11-22T09:00:00", False), ("2026-11-22T09:00:00 01:00" + " " * 60, False)],
+)  # fmt: skip
+def test_an_offset_whose_plus_arrived_as_a_space_is_refused_and_the_detail_says_to_send_2b(since, named):
+    """A query decodes '+' as a space, so `+01:00` sent unencoded arrives as ` 01:00`: still refused (a space is
+    no sign), and the detail says what to send; any other bad `since` is told only what a date-time is."""
+    api, _ = jobs_api()
+    reply = api.handle("list", {}, {"site": "north-yard", "since": since}, {}, b"")
+    problem(reply.status, reply.body, "bad_query")
+    assert reply.body is not None and ("sent as %2B" in reply.body["detail"]) is named
+
+
 def listed_jobs(reply: Any) -> list[dict[str, Any]]:
     assert reply.status == 200, reply.body
     return list(reply.body["jobs"])

@@ -98,6 +98,8 @@ def test_list_reads_as_far_back_as_asked(argv: list[str], shown: int) -> None:
         ("2026-11-22T08:00:00Z", "2026-11-22T08:00:00.000000Z"),
         ("2026-11-22", "2026-11-22T00:00:00.000000Z"),  # no zone: UTC, as every time the API shows
         ("2026-11-22T08:00", "2026-11-22T08:00:00.000000Z"),
+        ("0001-01-01", "0001-01-01T00:00:00.000000Z"),  # the year in four digits, as RFC 3339 has it
+        ("0026-11-22T18:00+10:00", "0026-11-22T08:00:00.000000Z"),
     ],
 )
 def test_list_since_a_time_sends_it_to_the_api_in_utc(when: str, sent: str) -> None:
@@ -105,6 +107,8 @@ def test_list_since_a_time_sends_it_to_the_api_in_utc(when: str, sent: str) -> N
     out = sitelens_jobs_list(api, "--since", when, "--state", "FAILED", "--json")
     assert out == "[]\n"
     assert api.asked == [{"site": "yard", "limit": str(PAGE), "since": sent, "state": "FAILED"}]
+    shown = sitelens_jobs_list(listing([]), "--since", when).splitlines()[-1]
+    assert shown == f"0 job(s) received since {sent[:19]}Z"  # the table's last line, to the second
 
 
 NOT_A_TIME = "not a time or a duration"

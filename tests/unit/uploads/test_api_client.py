@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from shared.jobs.api import _since
 from sitelens.api_client import ApiClient, ApiError
 
 # path -> (status, content type, body, declared length or None)
@@ -100,3 +102,16 @@ def test_site_jobs_follows_continuation_tokens(server):
         {"site": ["s1"], "limit": ["2"]},
         {"site": ["s1"], "limit": ["2"], "continuation": ["t+/="]},  # sent encoded, read back intact
     ]
+
+
+@pytest.mark.parametrize(
+    ("since", "sent"),
+    [(datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00.000000Z"),
+     (datetime(26, 11, 22, 18, tzinfo=timezone(timedelta(hours=10))), "0026-11-22T08:00:00.000000Z"),
+     (datetime(2026, 11, 22, 8, 0, 0, 5, tzinfo=UTC), "2026-11-22T08:00:00.000005Z")],
+)  # fmt: skip
+def test_site_jobs_sends_since_in_utc_with_a_four_digit_year_the_api_reads(server, since, sent):
+    base, seen = server
+    ApiClient(base, "k").site_jobs("s1", page_size=2, since=since)
+    assert seen[0]["query"]["since"] == [sent]
+    assert _since({"since": sent}) == since  # the API reads it back as the same instant

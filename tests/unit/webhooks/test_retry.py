@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.webhooks.retry import MAX_ATTEMPTS, MAX_RETRY_AFTER, SCHEDULE, Outcome, decide
+from shared.webhooks.retry import MAX_ATTEMPTS, MAX_RETRY_AFTER, SCHEDULE, Outcome, decide, retry_after
+from sitelens.api_client import asked_wait
+from sitelens.dashboard_sampler import PoolSampler
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -76,3 +80,43 @@ def test_any_retry_after_is_read_within_bounds_and_never_raises(value, expected)
         assert SCHEDULE[0] * 0.9 <= d.next_attempt_at - NOW <= SCHEDULE[0] * 1.1
     else:
         assert d.next_attempt_at - NOW == expected
+
+
+@pytest.fixture
+def local_time_ten_hours_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This machine's local time set to UTC+10 (a POSIX zone: no time zone database needed)."""
+    monkeypatch.setenv("TZ", "AEST-10")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Sun, 22 Nov 2026 12:10:00 GMT", "Sunday, 22-Nov-26 12:10:00 GMT", "Sun Nov 22 12:10:00 2026",
+     "Sun, 22 Nov 2026 12:10:00 -0000", "Sun, 22 Nov 2026 12:10:00 +0000", "Sun, 22 Nov 2026 22:10:00 +1000"],
+)  # fmt: skip
+def test_an_http_date_in_each_form_is_read_in_gmt_whatever_the_local_time_zone(local_time_ten_hours_ahead, value):
+    """asctime's form and a "-0000" zone parse to a time without a zone: GMT, as every HTTP date, never local."""
+    assert retry_after({"Retry-After": value}, NOW) == timedelta(minutes=10)
+
+
+def test_the_cli_and_the_dashboard_read_an_asctime_retry_after_in_gmt_too(local_time_ten_hours_ahead):
+    """Both read `Retry-After` through `retry_after`, so neither reads a date without a zone as local time."""
+    before = datetime.now(UTC)
+    at = before.replace(microsecond=0) + timedelta(hours=1)
+    wait = asked_wait({"Retry-After": at.strftime("%a %b %d %H:%M:%S %Y")})  # asctime's form
+    after = datetime.now(UTC)
+    assert wait is not None and (at - after).total_seconds() <= wait <= (at - before).total_seconds()
+    clock, reads = [NOW], []
+
+    def busy() -> tuple[int, None, str]:
+        reads.append(clock[0])
+        return 503, None, "Sun Nov 22 12:10:00 2026"
+
+    sampler = PoolSampler(busy, clock=lambda: clock[0])
+    for minutes in (0, 5, 9, 10):
+        clock[0] = NOW + timedelta(minutes=minutes)
+        sampler.sample()
+    assert reads == [NOW, NOW + timedelta(minutes=10)]  # quiet for the ten minutes asked
