@@ -25,6 +25,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build outputs (packages, the deployment's error log, a downloaded manifest), one folder per environment: two
 # deployments from one checkout must not write each other's files. Set by main (build_dir).
 BUILD=
+# The parameter file's environmentName, which resource names and tags come from: ENVIRONMENT, but for a copied file
+# deployed before deploy.sh compared the two (check_environment_name). Set by provision.
+ENVIRONMENT_NAME=
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 MODEL_DIR="${SITELENS_MODEL_DIR:-$REPO/models/ocr/ppocrv4}"
 # The blob trigger's function name (function_app.py), as Event Grid must address it.
@@ -136,7 +139,7 @@ found = [v["name"] for v in json.loads(sys.stdin.read() or "[]")
          if ours in (v.get("properties") or {}).get("vaultId", "").lower()]
 print(*found)
 sys.exit(0 if found else 1)
-' "$RESOURCE_GROUP" "$ENVIRONMENT" <<<"$deleted"
+' "$RESOURCE_GROUP" "$ENVIRONMENT_NAME" <<<"$deleted"
 }
 
 # UserSubscription allocation mode: the Key Vault needs the Batch service principal's object id (looked
@@ -198,7 +201,7 @@ import json, sys
 env = sys.argv[1]
 found = [a.get("name") for a in json.loads(sys.stdin.read() or "[]") if (a.get("tags") or {}).get("environment") == env]
 print(found[0] if found and found[0] else "")
-' "$ENVIRONMENT" <<<"$accounts" 2>/dev/null) || account=
+' "$ENVIRONMENT_NAME" <<<"$accounts" 2>/dev/null) || account=
   printf '%s' "${account:-ACCOUNT}"
 }
 
@@ -240,15 +243,40 @@ deploy_templates() {
   die "deployment $DEPLOYMENT failed (above)"
 }
 
+# check_environment_name PARAMS NAMED: a parameter file whose environmentName (NAMED) is not ENVIRONMENT. Resource names
+# come from environmentName and the resource group (main.bicep: uniqueString(resourceGroup().id, environmentName)), so
+# such a file is deployed only where it already was: this group's deployment sitelens-ENV was made with NAMED (a copied
+# file, deployed before this check existed, whose resources are this environment's own) and no other deployment here
+# was (it would share every resource with this one). Changing the file to ENVIRONMENT there would build a second set.
+check_environment_name() {
+  local params=$1 named=$2 deployed made_with='' listed name value others=()
+  deployed=$(az deployment group show -g "$RESOURCE_GROUP" -n "$DEPLOYMENT" \
+    --query properties.parameters.environmentName.value -o tsv 2>/dev/null) || deployed=
+  [[ -z $deployed ]] || made_with=" (it was made with '$deployed')"
+  [[ $deployed == "$named" ]] ||
+    die "$params sets environmentName = '$named', not '$ENVIRONMENT', and resource group $RESOURCE_GROUP has no deployment $DEPLOYMENT made with '$named'$made_with: for a new environment, set environmentName to '$ENVIRONMENT'"
+  listed=$(az deployment group list -g "$RESOURCE_GROUP" \
+    --query "[].[name, properties.parameters.environmentName.value]" -o tsv) ||
+    die "could not list the deployments of resource group $RESOURCE_GROUP to check environmentName '$named'"
+  while IFS=$'\t' read -r name value; do
+    if [[ $value == "$named" && $name != "$DEPLOYMENT" ]]; then
+      others+=("$name")
+    fi
+  done <<<"$listed"
+  ((${#others[@]} == 0)) ||
+    die "$params sets environmentName = '$named', not '$ENVIRONMENT', and resource group $RESOURCE_GROUP also holds deployment ${others[*]} made with '$named': the two share every resource, so deploying $ENVIRONMENT would change the other's. Deploy each environment into its own resource group"
+  log "warning: $params sets environmentName = '$named', not '$ENVIRONMENT'. Deployment $DEPLOYMENT in $RESOURCE_GROUP was made with '$named' and no other deployment there was, so its resources (named after '$named' and this group) are $ENVIRONMENT's own: they are updated. Keep '$named' here: changing it would build a second set of every resource in $RESOURCE_GROUP"
+}
+
 provision() {
   local params="$REPO/infra/main.$ENVIRONMENT.bicepparam" named
   [[ -f $params ]] || die "no parameter file $params"
   # Resource names come from the file's environmentName, not from its file name: a copied file still naming
-  # another environment would deploy over that environment's resources.
+  # another environment would deploy over that environment's resources (check_environment_name).
   named=$(bicep_param "$params" environmentName) ||
     die "$params does not set environmentName to a literal value: set it to '$ENVIRONMENT'"
-  [[ $named == "$ENVIRONMENT" ]] ||
-    die "$params sets environmentName = '$named', not '$ENVIRONMENT': deploying it would change environment $named's resources. Set it to '$ENVIRONMENT'"
+  [[ $named == "$ENVIRONMENT" ]] || check_environment_name "$params" "$named"
+  ENVIRONMENT_NAME=$named
   if [[ ${SITELENS_REGISTER_PROVIDERS:-0} == 1 ]]; then
     log "registering the resource providers (needs subscription-level rights)"
     register_providers
@@ -273,21 +301,35 @@ provision() {
   } <<<"$values"
 }
 
-# bicep_param PARAMS NAME: NAME's literal value in the parameter file, else its default in main.bicep; fails if neither
-# gives one (an expression, say).
-bicep_param() {
-  local file value pattern="^param $2( [a-zA-Z]+)? *= *'?([^' ]+)'? *$"
-  for file in "$1" "$REPO/infra/main.bicep"; do
-    [[ -f $file ]] || continue
-    value=$(sed -nE "/$pattern/{s//\2/p;q;}" "$file")
-    if [[ -n $value ]]; then
-      printf '%s\n' "$value"
-      return 0
-    fi
-  done
-  return 1
-}
+# bicep_param PARAMS NAME: NAME's value in the parameter file where it sets NAME, else its default in main.bicep, if
+# that is a literal (a string, a whole number, true or false); fails otherwise (an expression, say). Read as Bicep reads
+# it: CRLF line ends, any white space around `=` and a trailing `//` comment (outside the quotes) are allowed.
+# shellcheck disable=SC2016 # Python: ${ is what it looks for, not an expansion
+BICEP_LITERAL='
+import re, sys
+name, paths = sys.argv[1], sys.argv[2:]
+setting = re.compile(r"\s*param\s+" + re.escape(name) + r"(?:\s+[A-Za-z]+)?\s*=\s*(.*)")
+literal = re.compile(r"(?:\x27([^\x27\\]+)\x27|(-?[0-9]+|true|false))\s*(?://.*)?")
+for path in paths:
+    try:
+        lines = open(path, encoding="utf-8-sig").read().splitlines()
+    except FileNotFoundError:
+        continue
+    for line in lines:
+        found = setting.fullmatch(line)
+        if found:
+            value = literal.fullmatch(found.group(1))
+            # An interpolated string (${...}) is an expression too.
+            if not value or "${" in (value.group(1) or ""):
+                sys.exit(1)
+            print(value.group(1) if value.group(2) is None else value.group(2))
+            sys.exit(0)
+sys.exit(1)
+'
 
+bicep_param() {
+  python3 -c "$BICEP_LITERAL" "$2" "$1" "$REPO/infra/main.bicep"
+}
 
 # check_gpu_quota PARAMS: after the pool is provisioned, warn (and never fail) when the Batch account's core quota
 # cannot start one node of the pool's VM size, as a new account's often cannot (0 N-series cores): the deployment
@@ -484,16 +526,65 @@ json.dump({"properties": {
 }}, sys.stdout)
 '
 
-# put_subscription URL FILE: create or update the subscription, then wait for Event Grid's verdict: it validates the
-# webhook (the blob extension answers the handshake) before the subscription is Succeeded; a failed one is retried.
+# Why Event Grid failed the subscription: the newest failed write of it in the activity log (on stdin, as `az monitor
+# activity-log list` prints it), its error messages one a line. Every URL loses its query and any code= its value: the
+# webhook's URL carries the key.
+FAILURE_REASON='
+import json, re, sys
+failed = [e for e in json.loads(sys.stdin.read() or "[]")
+          if ((e.get("status") or {}).get("value") or "").lower() == "failed"
+          and ((e.get("operationName") or {}).get("value") or "").lower().endswith("/eventsubscriptions/write")
+          and (e.get("properties") or {}).get("statusMessage")]
+if not failed:
+    sys.exit(1)
+status = max(failed, key=lambda e: e.get("eventTimestamp") or "")["properties"]["statusMessage"]
+def messages(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("message"), str):
+            yield node["message"]
+        for key, value in node.items():
+            if key != "message":
+                yield from messages(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from messages(value)
+try:
+    found = list(dict.fromkeys(messages(json.loads(status)))) or [status]
+except ValueError:
+    found = [status]
+for text in found:
+    text = re.sub(r"(https?://[^\s?\"]*)\?[^\s\"]*", r"\1?...", " ".join(text.split()))
+    print(re.sub(r"(?i)(code=)[^&\s\"]+", r"\1...", text))
+'
+
+# subscription_failure ID SINCE: log the reason for the subscription's Failed state. `az rest` returns as soon as Event
+# Grid accepts the PUT, before it validates the webhook, so the operation's error never reaches it; the activity log
+# records it (Failed writes since SINCE, when this step began), though maybe not yet when the state is read.
+subscription_failure() {
+  local id=$1 since=$2 events reason line
+  if events=$(az monitor activity-log list --resource-id "$id" --status Failed --start-time "$since" -o json \
+    2>/dev/null) && reason=$(python3 -c "$FAILURE_REASON" <<<"$events"); then
+    while IFS= read -r line; do
+      log "event subscription: Failed: $line"
+    done <<<"$reason"
+  else
+    log "event subscription: Failed; the activity log shows no reason yet (or could not be read): az monitor activity-log list --resource-id $id --status Failed --start-time $since"
+  fi
+}
+
+# put_subscription ID FILE SINCE: create or update the subscription, then wait for Event Grid's verdict: it validates
+# the webhook (the blob extension answers the handshake) before the subscription is Succeeded; a failed one is logged
+# with its reason and retried.
 put_subscription() {
-  local url=$1 file=$2 state deadline=$((SECONDS + SUBSCRIPTION_WAIT_S))
+  local id=$1 file=$2 since=$3 state deadline=$((SECONDS + SUBSCRIPTION_WAIT_S))
+  local url="$id?api-version=$EVENT_GRID_API"
   az rest --method put --url "$url" --body "@$file" --output none || return 1
   while :; do
     state=$(az rest --method get --url "$url" --query properties.provisioningState -o tsv) || return 1
     case $state in
       Succeeded) return 0 ;;
       Creating | Updating) ((SECONDS < deadline)) || { log "event subscription: still $state"; return 1; } ;;
+      Failed) subscription_failure "$id" "$since"; return 1 ;;
       *) log "event subscription: ${state:-no provisioning state}"; return 1 ;;
     esac
     sleep "$RETRY_PAUSE_S"
@@ -501,12 +592,13 @@ put_subscription() {
 }
 
 # `az eventgrid system-topic event-subscription create` has no dead-letter identity options (only `az eventgrid
-# event-subscription create` does): the subscription is written with `az rest`, which sends a path that starts with
-# /subscriptions to the signed-in cloud's Resource Manager.
+# event-subscription create` does), and `az resource create` sends a location, which the subscription's type does not
+# have: the subscription is written with `az rest`, which sends a path that starts with /subscriptions to the
+# signed-in cloud's Resource Manager.
 subscribe_photos() {
   log "waiting for the blob extension's webhook key"
   retry 600 "blobs_extension key" blobs_extension_key >/dev/null
-  local topic_id
+  local topic_id since
   topic_id=$(az eventgrid system-topic show -g "$RESOURCE_GROUP" -n "$EVENT_GRID_TOPIC" --query id -o tsv) &&
     [[ $topic_id == /subscriptions/* ]] || die "could not read the id of Event Grid system topic $EVENT_GRID_TOPIC"
   # The body holds the key: a file only this user may read, removed however the script ends.
@@ -516,8 +608,9 @@ subscribe_photos() {
     "https://$FUNCTION_APP_HOSTNAME/runtime/webhooks/blobs?functionName=Host.Functions.$BLOB_FUNCTION" \
     "$EVENT_GRID_DEAD_LETTER_CONTAINER_ID" >"$SUBSCRIPTION_FILE" || die "could not write the event subscription's body"
   log "creating Event Grid subscription $SUBSCRIPTION_NAME (BlobCreated under photos/)"
-  retry 300 "event subscription" put_subscription \
-    "$topic_id/eventSubscriptions/$SUBSCRIPTION_NAME?api-version=$EVENT_GRID_API" "$SUBSCRIPTION_FILE"
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  retry 300 "event subscription" put_subscription "$topic_id/eventSubscriptions/$SUBSCRIPTION_NAME" \
+    "$SUBSCRIPTION_FILE" "$since"
   rm -f "$SUBSCRIPTION_FILE"
 }
 

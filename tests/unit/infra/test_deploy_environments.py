@@ -1,12 +1,15 @@
 """Several environments deployed with infra/deploy.sh, against the recording stand-in for `az` in
-test_deploy_script.py: a parameter file is deployed only under the environment name it declares (resource names
-come from its environmentName, not from its file name), the Batch account named in the hints is the
-environment's own, and each environment (and each azd environment) builds its packages in a folder of its own."""
+test_deploy_script.py: a parameter file is deployed under the environment name it declares (resource names come
+from its environmentName and the group, not from its file name), or under another only where the group's deployment
+of that environment was already made with it, alone; its environmentName is read as Bicep reads it; the Batch account
+named in the hints is the environment's own, and each environment (and each azd environment) builds its packages in
+a folder of its own."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,36 +31,114 @@ def repository_with(tmp_path: Path, params: str) -> Path:
     return infra / "deploy.sh"
 
 
-@pytest.mark.parametrize(("declared", "refusal"), [
-    ("param environmentName = 'dev'", "sets environmentName = 'dev', not 'staging'"),
-    ("param environmentName = readEnvironmentVariable('ENV_NAME', 'dev')", "does not set environmentName to a literal"),
-])  # fmt: skip
-def test_a_parameter_file_declaring_another_environment_changes_nothing(
-    tmp_path: Path, declared: str, refusal: str
-) -> None:
-    """A copy of main.dev.bicepparam saved as main.staging.bicepparam still names dev: deployed as staging, it
-    would have updated dev's resources (in staging's resource group, or over dev's in a shared one)."""
+def staging_with(
+    tmp_path: Path, declared: str, *, group: str = "rg-sitelens-staging", crlf: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """deploy.sh staging with main.dev.bicepparam's environmentName line replaced by `declared` (and every line
+    ended in CRLF where asked), stopped at the deployment if it gets there."""
     dev = (bicep.INFRA / "main.dev.bicepparam").read_text()
     assert "param environmentName = 'dev'\n" in dev
-    script = repository_with(tmp_path, dev.replace("param environmentName = 'dev'", declared))
-    result = run(script, ["staging", "rg-sitelens-staging", "westeurope"], tmp_path, SITELENS_MODEL_DIR=str(MODEL))
+    params = dev.replace("param environmentName = 'dev'", declared)
+    script = repository_with(tmp_path, params.replace("\n", "\r\n") if crlf else params)
+    return run(script, ["staging", group, "westeurope"], tmp_path, SITELENS_MODEL_DIR=str(MODEL),
+               **{"FAKE_DEPLOYMENT_ERROR": "stopped here by the test", **env})  # fmt: skip
+
+
+def deployments_made(tmp_path: Path) -> list[list[str]]:
+    return [c for c in calls(tmp_path) if c[:3] == ["deployment", "group", "create"]]
+
+
+@pytest.mark.parametrize(("declared", "deployed", "refusal"), [
+    # A new environment: nothing in its group was made with 'dev'.
+    ("param environmentName = 'dev'", None, "sets environmentName = 'dev', not 'staging', and resource group "
+     "rg-sitelens-staging has no deployment sitelens-staging made with 'dev': for a new environment, set "
+     "environmentName to 'staging'"),
+    ("param environmentName = 'dev'", "qa", "no deployment sitelens-staging made with 'dev' (it was made with 'qa')"),
+    ("param environmentName = readEnvironmentVariable('ENV_NAME', 'dev')", None,
+     "does not set environmentName to a literal"),
+])  # fmt: skip
+def test_a_parameter_file_declaring_another_environment_changes_nothing(
+    tmp_path: Path, declared: str, deployed: str | None, refusal: str
+) -> None:
+    """A copy of main.dev.bicepparam saved as main.staging.bicepparam still names dev: deployed as staging into a
+    group where no staging deployment was made with it, it would build dev-named resources (or, in dev's group,
+    update dev's own)."""
+    if deployed is None:
+        result = staging_with(tmp_path, declared)
+    else:
+        result = staging_with(tmp_path, declared, FAKE_DEPLOYED_ENVIRONMENT=deployed)
     assert result.returncode == 1
     assert refusal in result.stderr
     made = [c[:2] for c in calls(tmp_path)]
     assert ["group", "exists"] not in made and ["group", "create"] not in made
-    assert not [c for c in calls(tmp_path) if c[:3] == ["deployment", "group", "create"]]
+    assert not deployments_made(tmp_path)
+
+
+def test_a_copied_parameter_file_already_deployed_in_its_own_group_is_deployed_again(tmp_path: Path) -> None:
+    """An environment added by copying main.dev.bicepparam unchanged, deployed into its own group before deploy.sh
+    compared the names: its resources are named after 'dev' and its group, and are staging's own. Refusing it
+    (or setting environmentName to 'staging', as a refusal said) would leave them, or build a second set."""
+    deployments = {"sitelens-staging": "dev", "storage": ""}  # a module's deployment has no environmentName
+    result = staging_with(tmp_path, "param environmentName = 'dev'", FAKE_DEPLOYED_ENVIRONMENT="dev",
+                          FAKE_DEPLOYMENTS=json.dumps(deployments))  # fmt: skip
+    assert "deployment sitelens-staging failed" in result.stderr  # it got as far as the deployment
+    [deployment] = deployments_made(tmp_path)
+    assert (option(deployment, "-g"), option(deployment, "-n")) == ("rg-sitelens-staging", "sitelens-staging")
+    assert "warning: " in result.stderr and "Keep 'dev' here: changing it would build a second set" in result.stderr
+    show = next(c for c in calls(tmp_path) if c[:3] == ["deployment", "group", "show"] and "parameters" in c[-3])
+    assert (option(show, "-g"), option(show, "-n")) == ("rg-sitelens-staging", "sitelens-staging")
+
+
+def test_a_copied_environments_hint_and_vault_are_those_named_after_its_environment_name(tmp_path: Path) -> None:
+    """The copied file's resources are named and tagged after 'dev': the pool hint names its Batch account, and its
+    soft-deleted vault (kv-dev-...) is recovered rather than created again under a name that is taken."""
+    accounts = [{"name": "badevabc", "tags": {"environment": "dev"}}]
+    vault = "/subscriptions/s/resourceGroups/rg-sitelens-staging/providers/Microsoft.KeyVault/vaults/kv-dev-abc"
+    deleted = [{"name": "kv-dev-abc", "properties": {"vaultId": vault}}]
+    # The file's first poolAllocationMode line is the one read.
+    declared = "param environmentName = 'dev'\nparam poolAllocationMode = 'UserSubscription'"
+    result = staging_with(tmp_path, declared, FAKE_DEPLOYED_ENVIRONMENT="dev",
+                          FAKE_DEPLOYMENTS=json.dumps({"sitelens-staging": "dev"}), FAKE_GROUP_EXISTS="true",
+                          FAKE_DEPLOYMENT_ERROR=POOL_REFUSED, FAKE_BATCH_ACCOUNTS=json.dumps(accounts),
+                          SITELENS_BATCH_SERVICE_PRINCIPAL_ID="sp",
+                          FAKE_DELETED_VAULTS=json.dumps(deleted))  # fmt: skip
+    assert "az batch account login -g rg-sitelens-staging -n badevabc\n" in result.stderr
+    assert "key vault kv-dev-abc is soft-deleted (purge protection): this deployment recovers it" in result.stderr
+
+
+def test_staging_deployed_into_devs_group_with_devs_name_is_refused(tmp_path: Path) -> None:
+    """Two deployments in one group made with environmentName 'dev' name the same resources: deploying staging
+    there would change dev's, whatever sitelens-staging was made with."""
+    deployments = {"sitelens-dev": "dev", "sitelens-staging": "dev"}
+    result = staging_with(tmp_path, "param environmentName = 'dev'", group="rg-sitelens-dev",
+                          FAKE_DEPLOYED_ENVIRONMENT="dev", FAKE_DEPLOYMENTS=json.dumps(deployments))  # fmt: skip
+    assert result.returncode == 1
+    assert "resource group rg-sitelens-dev also holds deployment sitelens-dev made with 'dev'" in result.stderr
+    assert ["group", "create"] not in [c[:2] for c in calls(tmp_path)]
+    assert not deployments_made(tmp_path)
+
+
+@pytest.mark.parametrize(("declared", "crlf"), [
+    ("param environmentName = 'staging' // renamed from 'dev'", False),
+    ("param environmentName\t= 'staging'", False),
+    ("param environmentName =\t'staging'", False),
+    ("param environmentName='staging'//staging", False),
+    ("param environmentName = 'staging'", True),
+])  # fmt: skip
+def test_environment_name_is_read_as_bicep_reads_it(tmp_path: Path, declared: str, crlf: bool) -> None:
+    """A comment after the value, a tab around `=`, CRLF line ends: the file does set 'staging', and is deployed."""
+    result = staging_with(tmp_path, declared, crlf=crlf)
+    assert "does not set environmentName" not in result.stderr
+    [deployment] = deployments_made(tmp_path)
+    assert option(deployment, "-n") == "sitelens-staging"
 
 
 def test_a_parameter_file_declaring_its_own_environment_is_deployed(tmp_path: Path) -> None:
-    dev = (bicep.INFRA / "main.dev.bicepparam").read_text()
-    script = repository_with(
-        tmp_path, dev.replace("param environmentName = 'dev'", "param environmentName = 'staging'")
-    )
-    result = run(script, ["staging", "rg-sitelens-staging", "westeurope"], tmp_path, SITELENS_MODEL_DIR=str(MODEL),
-                 FAKE_DEPLOYMENT_ERROR="stopped here by the test")  # fmt: skip
+    result = staging_with(tmp_path, "param environmentName = 'staging'")
     assert "deployment sitelens-staging failed" in result.stderr
-    deployment = next(c for c in calls(tmp_path) if c[:3] == ["deployment", "group", "create"])
-    assert option(deployment, "--parameters") == str(script.parent / "main.staging.bicepparam")
+    [deployment] = deployments_made(tmp_path)
+    assert option(deployment, "--parameters") == str(tmp_path / "repo" / "infra" / "main.staging.bicepparam")
+    assert "warning: " not in result.stderr
 
 
 @pytest.mark.parametrize(("accounts", "named"), [

@@ -46,11 +46,14 @@ DEPLOYER_ID = "11111111-2222-3333-4444-555555555555"
 # The stand-in: records each call (and the SITELENS_* environment of the deployment), answers the queries
 # deploy.sh makes, fails where the test says. Its access token is a real JWT shape: header.payload.signature,
 # with the claims FAKE_CLAIMS gives (oid and idtyp of a user by default). `az rest` PUT keeps its body file's mode
-# and text as subscription-body-N.json; GET answers the provisioning states FAKE_SUBSCRIPTION_STATES lists.
+# and text as subscription-body-N.json; GET answers the provisioning states FAKE_SUBSCRIPTION_STATES lists. Reads of
+# the group's deployments and of the activity log: fake_az_reads.py.
 FAKE_AZ = """\
 #!{python}
 import base64, json, os, sys
 from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.unit.infra.fake_az_reads import READS, answer_read
 args = sys.argv[1:]
 state = Path(os.environ["FAKE_STATE"])
 calls = state / "calls.jsonl"
@@ -80,12 +83,8 @@ elif line.startswith("keyvault list-deleted"):
 elif line.startswith("deployment group create"):
     env = {{k: v for k, v in os.environ.items() if k.startswith("SITELENS_")}}
     (state / "deployment-env.json").write_text(json.dumps(env))
-elif line.startswith("deployment group show"):
-    # As ARM answers: output names do not keep their case (STORAGE_ACCOUNT comes back as storagE_ACCOUNT).
-    assert args[args.index("--query") + 1] == "properties.outputs", args
-    dropped = os.environ.get("FAKE_EMPTY_OUTPUT")
-    arm = lambda name: name.split("_")[0][:-1].lower() + name[len(name.split("_")[0]) - 1:]
-    print(json.dumps({{arm(k): {{"type": "String", "value": "" if k == dropped else v}} for k, v in outputs.items()}}))
+elif " ".join(args[:3]) in READS:
+    sys.exit(answer_read(args, outputs))
 elif line.startswith("storage blob exists") and "FAKE_STORED_MANIFEST" in os.environ:
     # The default model's version as an update finds it; storage the deployer cannot read until provisioning.
     if os.environ.get("FAKE_STORAGE_UNREADABLE_BEFORE_PROVISIONING") and not (state / "deployment-env.json").exists():
@@ -135,7 +134,8 @@ def run(script: Path, args: list[str], tmp_path: Path, **env: str) -> subprocess
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir(exist_ok=True)
     az = FAKE_AZ.format(python=sys.executable, outputs=repr(OUTPUTS), key=BLOB_KEY, deployer=DEPLOYER_ID,
-                        skus=json.dumps(BATCH_SKUS), quotas=json.dumps(BATCH_QUOTAS), topic_id=TOPIC_ID)  # fmt: skip
+                        skus=json.dumps(BATCH_SKUS), quotas=json.dumps(BATCH_QUOTAS), topic_id=TOPIC_ID,
+                        repo=str(bicep.REPO))  # fmt: skip
     (fake_bin / "az").write_text(az)
     (fake_bin / "curl").write_text(FAKE_CURL.format())
     for tool in ("az", "curl"):
