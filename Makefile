@@ -107,12 +107,12 @@ lock-checkov:
 	rm -rf .lock-venv
 
 # The local stack's data only (Azurite's, the local Batch service's, logs, telemetry): blobs never expire there,
-# so a stack used for weeks grows. Refused while `make dev` holds the state dir's lock; the model cache, benchmark
-# results and deploy files in .local stay. `make clean` also removes the environments.
+# so a stack used for weeks grows. `sitelens dev --clean` takes the state dir's lock as `make dev` does (refused
+# while one runs), stops what a killed `make dev` left running, which would write there again, then removes
+# the data; the model cache, benchmark results and deploy files in .local stay. `make clean` also removes the
+# environments.
 clean-local:
-	@if [ -e .local/stack.lock ] && ! flock -n .local/stack.lock true; then \
-		echo "the local stack is running (make dev): stop it first" >&2; exit 1; fi
-	rm -rf .local/azurite .local/batch .local/logs .local/telemetry .local/stack.json
+	$(BIN)/sitelens dev --state-dir .local --clean
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

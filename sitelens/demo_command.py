@@ -16,8 +16,13 @@
 The stack runs on free ports in a throw-away folder, so it runs beside a `sitelens dev` already up.
 `--keep` leaves it running afterwards (Ctrl-C stops it); `--report FILE` writes the outcome as JSON.
 Ctrl-C, SIGTERM and a hangup (a closed terminal) stop it; a child of the stack that exits ends it at once.
-However it ends, every process of the stack is stopped; the folder is removed after a demo that worked and
-kept, with its logs, after one that did not (its path is printed).
+However it ends, every process of the stack is stopped; the folder is removed after a demo that worked, and
+after one that did not only its logs and telemetry are kept (its path is printed).
+
+A demo killed outright (SIGKILL: a CI timeout, the OOM killer) cannot stop its stack. Each demo holds a lock
+on `<folder>/stack.lock` for its whole life, as `sitelens dev` does on its state dir, so the next demo knows
+a folder whose lock is free for a dead demo's: it stops what that one left running, as `sitelens dev` stops
+what a killed dev left, and keeps only that folder's logs and telemetry.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from emulators.azurite import free_ports
 from emulators.child_process import ChildFailed
@@ -41,11 +46,14 @@ from sitelens import demo_models, field_photos
 from sitelens.api_client import ApiClient
 from sitelens.demo_receiver import DemoReceiver
 from sitelens.demo_view import TERMINAL, Item, Live, judge, print_table
+from sitelens.dev_command import LOCK_FILE, claim, stop_leftovers
 from sitelens.stack import Stack
 from sitelens.trace import waterfall
 from sitelens.trace_reader import job_spans
 
 REPO = Path(__file__).resolve().parents[1]
+FOLDER_PREFIX = "sitelens-demo-"  # under the system's temporary folder
+KEPT = ("logs", "telemetry")  # what the folder of a demo that did not work keeps: the rest is tens of MB
 SITE, DEVICE = "north-yard", "cam-1"
 DEADLINE_S = 900.0  # for every job to be terminal: 24 photos on a 2-core laptop's CPU take a few minutes
 WEBHOOK_DEADLINE_S = 60.0
@@ -67,7 +75,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for sig in (signal.SIGTERM, signal.SIGHUP):  # `kill` and a closed terminal stop it as cleanly as Ctrl-C
         signal.signal(sig, _interrupt)
-    state = Path(tempfile.mkdtemp(prefix="sitelens-demo-"))
+    try:
+        stop_killed_demos()
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted")
+        return 130
+    state = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+    lock = _lock(state)  # held until this process ends, however it ends
     blob_port, queue_port, table_port, functions_port, batch_port = free_ports(5)
     stack = Stack(
         repo=REPO,
@@ -96,6 +110,52 @@ def run(args: argparse.Namespace) -> int:
         return code
     finally:
         clean_up(stack, state, keep_folder=code != 0)
+        lock.close()
+
+
+def _lock(state: Path) -> IO[str]:
+    """Lock `<state>/stack.lock` for this demo, on a file of another name renamed to it once held: a demo
+    looking for dead demos' folders never finds the lock of one that is starting free."""
+    staging = state / f".{LOCK_FILE}"
+    lock = staging.open("a+")
+    claim(lock)  # a file nobody else knows yet: always ours
+    staging.rename(state / LOCK_FILE)
+    return lock
+
+
+def stop_killed_demos() -> None:
+    """Stop what demos killed outright left running, in this user's demo folders whose lock is free, and keep only
+    their logs and telemetry. A folder without a lock is a demo's that is creating it, or one already done."""
+    for state in sorted(Path(tempfile.gettempdir()).glob(FOLDER_PREFIX + "*")):
+        try:
+            if state.lstat().st_uid != os.getuid():  # a link another user made is not ours either
+                continue
+            lock = (state / LOCK_FILE).open("r+")
+        except OSError:
+            continue
+        with lock:
+            if claim(lock) is not None or not (state / LOCK_FILE).exists():  # running, or another demo reaped it
+                continue
+            stopped, unknown = stop_leftovers(state)
+            for child, pid in stopped:
+                print(f"demo: stopped the {child} (pid {pid}) that a killed demo left running in {state}")
+            if unknown:  # no /proc to tell whose they are: the folder stays as it is, for the user to judge
+                named = ", ".join(f"{child} pid {pid}" for child, pid in unknown)
+                print(f"demo: {state}, a killed demo's, names processes that may still run: {named}")
+            else:
+                print(f"demo: a killed demo left {state}: {_keep_logs(state)}")
+
+
+def _keep_logs(state: Path) -> str:
+    """Remove all of `state` but the folders in `KEPT`; says what it kept."""
+    for entry in state.iterdir():
+        if entry.name in KEPT:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return f"kept {' and '.join(str(state / name) for name in KEPT)}, removed the rest; remove {state} when done"
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -103,14 +163,14 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def clean_up(stack: Stack, state: Path, *, keep_folder: bool) -> None:
-    """Stop every process of the stack, then remove its folder, or keep it (with the logs) and say where.
+    """Stop every process of the stack, then remove its folder, or keep its logs and telemetry and say where.
     Another Ctrl-C, SIGTERM or hangup meanwhile is ignored: raised in the middle of a stop, it would leave
     the rest of the stack running and the folder behind."""
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         stack.stop()
         if keep_folder:
-            print(f"demo: kept {state} (logs in {state / 'logs'}); remove it when done")
+            print(f"demo: {_keep_logs(state)}")
         else:
             shutil.rmtree(state, ignore_errors=True)
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -270,8 +271,25 @@ def _put(container: ContainerClient, item: Upload, **conditions: Any) -> None:
 
 def upload(uploads: list[Upload], connection: str) -> None:
     """Upload without `publish`'s lease and check: the local stack seeds its own storage with the repository's
-    model."""
+    model at every start. A blob that already holds its file's bytes is left as it is: Azurite keeps a
+    replaced blob's old bytes on disk until its garbage collection, minutes later."""
     with BlobServiceClient.from_connection_string(connection) as service:
         container = models_container(service)
         for item in uploads:  # in plan order: the manifest last
-            _put(container, item, overwrite=True)
+            if not _stored(container, item):
+                _put(container, item, overwrite=True)
+
+
+def _stored(container: ContainerClient, item: Upload) -> bool:
+    """Whether `item`'s blob has its file's size and MD5, which storage computes for a blob put in one request
+    (up to 64 MiB); a blob put in blocks has none, and is put again."""
+    try:
+        with translated(f"{CONTAINER}/{item.blob}"):
+            stored = container.get_blob_client(item.blob).get_blob_properties()
+    except NotFound:
+        return False
+    md5 = stored.content_settings.content_md5
+    if not md5 or stored.size != item.path.stat().st_size:
+        return False
+    with item.path.open("rb") as data:
+        return bytes(md5) == hashlib.file_digest(data, "md5").digest()

@@ -1,7 +1,8 @@
 """The local stack as child processes: Azurite, the local Batch service (with the GPU pool) and the Functions host.
 
 `Stack.start()` brings the children up in order, each behind a readiness condition, and writes their
-endpoints and keys to `.local/stack.json` (mode 0600) for other tools (`sitelens upload`, tests).
+endpoints and keys to `.local/stack.json` (mode 0600) for other tools (`sitelens upload`, tests). A start that
+fails, whatever the reason, stops the children it had started before it raises.
 `stop()` stops them in reverse order, letting the host finish running invocations, and removes the
 `stack.json` this stack wrote (never one another stack of the same folder wrote).
 """
@@ -141,10 +142,10 @@ class Stack:
             upload(plan(self.repo / "models" / "ocr" / "ppocrv4"), self.azurite.connection_string)
             self.pool().ensure(self.storage_connection())
             self._start_functions(self.log_file("functions host"))
-        except ChildFailed:  # whichever child it was: stop the ones already up, nothing left on a port
+            self._write_stack_file()
+        except BaseException:  # a child that failed, the model missing, Ctrl-C: stop what is up, nothing detached
             self.stop()
             raise
-        self._write_stack_file()
         return self
 
     def _start_batch(self, log_file: Path) -> None:

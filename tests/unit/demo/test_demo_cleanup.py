@@ -1,6 +1,6 @@
-"""However `sitelens demo` ends, its stack is stopped; its folder is removed after a demo that worked and kept,
-with the logs, after one that did not. A second Ctrl-C (or SIGTERM, or a hangup) while the stack stops
-neither cuts the stop short nor escapes as a traceback."""
+"""However `sitelens demo` ends, its stack is stopped; its folder is removed after a demo that worked, and after
+one that did not (or was interrupted) only its logs and telemetry are kept. A second Ctrl-C (or SIGTERM, or a
+hangup) while the stack stops neither cuts the stop short nor escapes as a traceback."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ class FakeStack:
         self.stopped = False
 
     def start(self) -> FakeStack:
-        (self.state_dir / "logs").mkdir()
+        for folder in ("logs", "telemetry", "azurite", "batch"):  # what a stack writes, tens of MB of it data
+            (self.state_dir / folder).mkdir()
+        (self.state_dir / "stack.json").write_text("{}")
         if self.start_error is not None:
             raise self.start_error
         return self
@@ -97,7 +99,21 @@ def test_a_second_interrupt_during_the_stop_neither_cuts_it_short_nor_escapes(
     code, stack, state = demo(interrupted, signal_mid_stop=second)
     assert code == 130
     assert stack.stopped
-    assert state.is_dir() and f"demo: kept {state}" in capsys.readouterr().out  # interrupted is not a success
+    assert state.is_dir() and kept_logs(state) in capsys.readouterr().out  # interrupted is not a success
+
+
+def kept_logs(state: Path) -> str:
+    return f"demo: kept {state / 'logs'} and {state / 'telemetry'}, removed the rest; remove {state} when done"
+
+
+@pytest.mark.parametrize("steps", [interrupted, lambda *_: 1], ids=["interrupted", "failed"])
+def test_a_demo_that_did_not_work_keeps_only_its_logs_and_telemetry(
+    demo: Callable[..., tuple[int, FakeStack, Path]], steps: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _stack, state = demo(steps)
+    assert code != 0
+    assert sorted(p.name for p in state.iterdir()) == ["logs", "telemetry"]
+    assert kept_logs(state) in capsys.readouterr().out
 
 
 def test_a_demo_that_worked_is_stopped_and_its_folder_removed_even_when_interrupted_mid_stop(
@@ -113,7 +129,7 @@ def test_a_failed_demo_keeps_its_folder_with_the_logs_and_says_where(
     code, stack, state = demo(lambda *_: 1)
     assert (code, stack.stopped) == (1, True)
     assert (state / "logs").is_dir()
-    assert f"demo: kept {state} (logs in {state / 'logs'})" in capsys.readouterr().out
+    assert kept_logs(state) in capsys.readouterr().out
 
 
 def test_a_stack_that_did_not_start_keeps_the_logs_it_points_at(
