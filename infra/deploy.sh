@@ -119,7 +119,7 @@ signed_in_principal() {
 }
 
 user_subscription_mode() {
-  grep -Eq "^param poolAllocationMode *= *'UserSubscription'" "$1"
+  [[ $(bicep_param "$1" poolAllocationMode 2>/dev/null) == UserSubscription ]]
 }
 
 # The soft-deleted vault this group's deployment left (teardown, or a deleted group): purge protection
@@ -312,7 +312,9 @@ setting = re.compile(r"\s*param\s+" + re.escape(name) + r"(?:\s+[A-Za-z]+)?\s*=\
 literal = re.compile(r"(?:\x27([^\x27\\]+)\x27|(-?[0-9]+|true|false))\s*(?://.*)?")
 for path in paths:
     try:
-        lines = open(path, encoding="utf-8-sig").read().splitlines()
+        text = open(path, encoding="utf-8-sig").read()
+        # A block comment is no setting: blanked, its line breaks kept.
+        lines = re.sub(r"/\*.*?\*/", lambda c: "\n" * c.group().count("\n"), text, flags=re.S).splitlines()
     except FileNotFoundError:
         continue
     for line in lines:

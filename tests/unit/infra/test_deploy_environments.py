@@ -181,3 +181,25 @@ def test_an_azd_environment_builds_in_its_own_folder_and_needs_its_name(tmp_path
     assert unnamed.returncode == 1
     assert "environment name '' is not letters, digits and hyphens (azd sets AZURE_ENV_NAME)" in unnamed.stderr
     assert not (tmp_path / "calls.jsonl").exists()  # nothing was asked of Azure
+
+
+def test_a_setting_inside_a_block_comment_is_not_read(tmp_path: Path) -> None:
+    result = staging_with(
+        tmp_path, "/* the old one:\nparam environmentName = 'prod' */\nparam environmentName = 'staging'"
+    )
+    assert "does not set environmentName" not in result.stderr and "'prod'" not in result.stderr
+    [deployment] = deployments_made(tmp_path)
+    assert option(deployment, "-n") == "sitelens-staging"
+
+
+def test_user_subscription_mode_is_read_as_bicep_reads_it(tmp_path: Path) -> None:
+    # With a tab before `=`, the mode was missed: no early refusal, no vault recovery, the wrong quota check.
+    dev = (bicep.INFRA / "main.dev.bicepparam").read_text()
+    params = dev.replace("param environmentName = 'dev'", "param environmentName = 'staging'").replace(
+        "param poolAllocationMode = 'BatchService'", "param poolAllocationMode\t= 'UserSubscription'"
+    )
+    script = repository_with(tmp_path, params)
+    result = run(script, ["staging", "rg-sitelens-staging", "westeurope"], tmp_path, SITELENS_MODEL_DIR=str(MODEL),
+                 FAKE_DEPLOYMENT_ERROR="stopped here by the test")  # fmt: skip
+    assert result.returncode != 0 and "UserSubscription mode needs SITELENS_BATCH_SERVICE_PRINCIPAL_ID" in result.stderr
+    assert not deployments_made(tmp_path)
