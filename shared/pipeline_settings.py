@@ -114,7 +114,10 @@ class PipelineSettings:
         quality = _json_object(env, "SITELENS_QUALITY_REJECT", problems)
         reject: dict[str, frozenset[str]] = {}
         for site, flags in quality.items():
-            chosen = frozenset(flags) if isinstance(flags, list) else frozenset({"?"})
+            # Anything but a list of names (`[["blurry"]]`, a number) is a problem, as an unknown name is.
+            chosen = frozenset({"?"})
+            if isinstance(flags, list) and all(isinstance(name, str) for name in flags):
+                chosen = frozenset(flags)
             if not chosen <= QUALITY_FLAGS:
                 problems.append(f"SITELENS_QUALITY_REJECT[{site}] must list some of {sorted(QUALITY_FLAGS)}")
             reject[site] = chosen & QUALITY_FLAGS

@@ -17,17 +17,17 @@ The stack runs on free ports in a throw-away folder, so it runs beside a `sitele
 `--keep` leaves it running afterwards (Ctrl-C stops it); `--report FILE` writes the outcome as JSON.
 Ctrl-C, SIGTERM and a hangup (a closed terminal) stop it; a child of the stack that exits ends it at once.
 However it ends, every process of the stack is stopped; the folder is removed after a demo that worked, and
-after one that did not only its logs and telemetry are kept (its path is printed).
+after one that did not only its logs and telemetry are kept, with its nodes' and tasks' logs (its path is printed).
 
-A demo killed outright (SIGKILL: a CI timeout, the OOM killer) cannot stop its stack. Each demo holds a lock
-on `<folder>/stack.lock` for its whole life, as `sitelens dev` does on its state dir, so the next demo knows
-a folder whose lock is free for a dead demo's: it stops what that one left running, as `sitelens dev` stops
-what a killed dev left, and keeps only that folder's logs and telemetry.
+A demo killed outright (SIGKILL: a CI timeout, the OOM killer) cannot stop its stack. Each demo holds a lock on
+`<folder>/stack.lock` for its whole life, as `sitelens dev` does on its state dir: the next demo stops what a
+folder whose lock is free left running, as `sitelens dev` does a killed dev's, and keeps only that folder's logs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -53,7 +53,8 @@ from sitelens.trace_reader import job_spans
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER_PREFIX = "sitelens-demo-"  # under the system's temporary folder
-KEPT = ("logs", "telemetry")  # what the folder of a demo that did not work keeps: the rest is tens of MB
+KEPT = ("logs", "telemetry")  # what the folder of a demo that did not work keeps whole: the rest is tens of MB
+NODE_LOGS = ("*.log", "std*.txt")  # and of batch/nodes: the node server's log, the start task's and tasks' output
 SITE, DEVICE = "north-yard", "cam-1"
 DEADLINE_S = 900.0  # for every job to be terminal: 24 photos on a 2-core laptop's CPU take a few minutes
 WEBHOOK_DEADLINE_S = 60.0
@@ -125,7 +126,7 @@ def _lock(state: Path) -> IO[str]:
 
 def stop_killed_demos() -> None:
     """Stop what demos killed outright left running, in this user's demo folders whose lock is free, and keep only
-    their logs and telemetry. A folder without a lock is a demo's that is creating it, or one already done."""
+    their logs (`_keep_logs`). A folder without a lock is a demo's that is creating it, or one already done."""
     for state in sorted(Path(tempfile.gettempdir()).glob(FOLDER_PREFIX + "*")):
         try:
             if state.lstat().st_uid != os.getuid():  # a link another user made is not ours either
@@ -147,15 +148,17 @@ def stop_killed_demos() -> None:
 
 
 def _keep_logs(state: Path) -> str:
-    """Remove all of `state` but the folders in `KEPT`; says what it kept."""
-    for entry in state.iterdir():
-        if entry.name in KEPT:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-    return f"kept {' and '.join(str(state / name) for name in KEPT)}, removed the rest; remove {state} when done"
+    """Remove all of `state` but the folders in `KEPT` and the `NODE_LOGS` in batch/nodes; says what it kept."""
+    nodes = state / "batch" / "nodes"
+    for folder, dirs, files in os.walk(state, topdown=False):  # a folder's content before it: emptied first
+        for path in (Path(folder) / name for name in dirs + files):
+            log = path.is_relative_to(nodes) and any(path.match(form) for form in NODE_LOGS)
+            if log or path.relative_to(state).parts[0] in KEPT:
+                continue
+            with contextlib.suppress(OSError):  # a folder that still holds a log stays
+                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+    kept = [str(state / name) for name in KEPT] + ([f"the node and task logs in {nodes}"] if nodes.is_dir() else [])
+    return f"kept {', '.join(kept[:-1])} and {kept[-1]}, removed the rest; remove {state} when done"
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -163,7 +166,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def clean_up(stack: Stack, state: Path, *, keep_folder: bool) -> None:
-    """Stop every process of the stack, then remove its folder, or keep its logs and telemetry and say where.
+    """Stop every process of the stack, then remove its folder, or keep its logs (`_keep_logs`) and say where.
     Another Ctrl-C, SIGTERM or hangup meanwhile is ignored: raised in the middle of a stop, it would leave
     the rest of the stack running and the folder behind."""
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}

@@ -11,7 +11,8 @@ run in sessions of their own. The next `sitelens dev` of the same state dir, onc
 live one owns them), finds them in /proc (Linux) by the marks their launchers gave them, stops them and
 says which it stopped; `stack.json` is not needed, so a run killed before it wrote one leaves nothing
 behind either. `sitelens demo` stops what a killed demo left the same way, and `--clean` (`make
-clean-local`) does it before it removes the stack's data.
+clean-local`) does it before it removes the stack's data. Without /proc (macOS) nothing is stopped: the pids
+`stack.json` records that run with their launcher's mark on their command lines (`ps`) are named, to be stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -177,8 +179,9 @@ _RECORDED = {"functions": "Functions host", "batch": "Batch service", "azurite":
 def stop_leftovers(state_dir: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """Stop every process of `state_dir`'s stack that still runs, child by child in `_STOPPING`'s order. Only
     for the holder of the lock: no live owner runs them then. Returns the (child, pid) stopped, and, where
-    there is no /proc to find them by, the pids `stack.json` records that are alive (nothing is stopped then).
-    `stack.json` goes too once nothing it records runs: its endpoints lead nowhere."""
+    there is no /proc to find them by, the pids `stack.json` records that are alive with their child's mark on
+    their command lines (nothing is stopped then). `stack.json` goes too once nothing it records runs: its
+    endpoints lead nowhere."""
     stack_file = state_dir / "stack.json"
     try:
         recorded = json.loads(stack_file.read_text())["pids"].items()
@@ -186,7 +189,10 @@ def stop_leftovers(state_dir: Path) -> tuple[list[tuple[str, int]], list[tuple[s
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pids = {}
     if not _PROC.is_dir():
-        return [], [(child, pid) for child, pid in pids.items() if alive(pid)]
+        # A pid recorded before a power loss may be another program's by now: without its mark it is not counted,
+        # or `--clean` would refuse for as long as that program runs.
+        marks = _marks(state_dir)
+        return [], [(child, pid) for child, pid in pids.items() if alive(pid) and _carries(pid, marks[child])]
     stopped = []
     for child, patience_s in _STOPPING:
         # Looked for afresh each time: a Batch service that stops ends its nodes itself.
@@ -205,22 +211,37 @@ def stack_processes(state_dir: Path) -> dict[str, list[int]]:
     `sitelens functions start`. A process that merely names one of these folders, or another folder whose
     name starts the same, is none of them."""
     found: dict[str, list[int]] = {"node process": [p for p in processes_under(state_dir / "batch") if _mine(p)]}
-    telemetry = f"SITELENS_TELEMETRY_DIR={state_dir / 'telemetry'}"
+    telemetry, marks = f"SITELENS_TELEMETRY_DIR={state_dir / 'telemetry'}", _marks(state_dir)
     for entry in _PROC.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid() or not _mine(int(entry.name)):
             continue
         argv = _proc_strings(entry, "cmdline")
-        if _given(argv, "--location", str(state_dir / "azurite")):
-            child = "Azurite"
-        elif _given(argv, "--data", str(state_dir / "batch")):
-            child = "Batch service"
-        elif _given(argv, "functions", "start") and telemetry in _proc_strings(entry, "environ"):
-            child = "Functions host"
-        else:
+        child = next((child for child, mark in marks.items() if _given(argv, *mark)), None)
+        if child is None or (child == "Functions host" and telemetry not in _proc_strings(entry, "environ")):
             continue
         if int(entry.name) not in found["node process"] and alive(int(entry.name)):
             found.setdefault(child, []).append(int(entry.name))
     return {child: pids for child, pids in found.items() if pids}
+
+
+def _marks(state_dir: Path) -> dict[str, tuple[str, str]]:
+    """The two arguments, one after the other, that each child's launcher puts on its command line."""
+    return {
+        "Azurite": ("--location", str(state_dir / "azurite")),
+        "Batch service": ("--data", str(state_dir / "batch")),
+        "Functions host": ("functions", "start"),
+    }
+
+
+def _carries(pid: int, mark: tuple[str, str]) -> bool:
+    """Without /proc (macOS): whether the process's command line, as `ps` shows it (its arguments joined by
+    spaces), has `mark` in it as whole words. When `ps` cannot be run, it may: counted as the stack's."""
+    try:
+        shown = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True,
+                               timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return shown.returncode == 0 and f" {' '.join(mark)} " in f" {shown.stdout.strip()} "
 
 
 def _given(argv: list[str], option: str, value: str) -> bool:

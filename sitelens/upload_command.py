@@ -4,7 +4,8 @@ The API is the local stack's (`.local/stack.json`, or the `--state-dir` a demo u
 or `SITELENS_API`/`SITELENS_API_KEY` name another. Each photo's line is printed as it finishes. Exit status: 0 all
 uploaded, 1 a photo failed for good, 2 usage, 3 every failed photo failed for a while only (the API or storage did not
 answer, was busy, or asked to wait: a later run can get past it), 130 interrupted (Ctrl-C; the finished are reported),
-141 stdout's reader left (`| head -n1`): every photo was still attempted, and the summary on stderr says how it went.
+141 the reader of stdout or stderr left (`| head -n1`, `2>&1 | head`): every photo was still attempted, and the summary
+on stderr, while it is read, says how it went.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from batch_tasks import telemetry
 from shared.errors import TransientError
@@ -146,23 +147,28 @@ def run(args: argparse.Namespace, requester: Requester | None = None, blob_facto
         except UploadFailed as exc:
             err.write(f"{exc}\n")
             return EXIT_USAGE
+    # Both streams outlive their readers: with `2>&1 | head` a FAILED line or the bar is the first write after the
+    # reader left, and the photos after it would never be attempted.
+    lines, notes = Lines(out), Lines(err)
+    # Progress writes and flushes only, which Lines does; it is asked whether stderr is a terminal here.
+    progress = Progress(cast("TextIO", notes), enabled=err.isatty())
     uploader = Uploader(requester, site=args.site, device=args.device, block_size=args.block_size,
-                        blob_factory=blob_factory, progress=Progress(err))  # fmt: skip
+                        blob_factory=blob_factory, progress=progress)  # fmt: skip
     telemetry.setup("sitelens-upload", telemetry_env(os.environ, args.state_dir))
-    n, outcomes, lines = len(args.paths), [], Lines(out)
+    n, outcomes = len(args.paths), []
     try:
         for i, path in enumerate(args.paths, 1):
             outcomes.append(uploader.upload(path, args.photo_id, f"[{i}/{n}] {path.name}"))
             # At once, not after the last photo: the job ids of the photos committed so far survive a Ctrl-C or a kill.
-            print_outcome(outcomes[-1], args.json, lines, err)
+            print_outcome(outcomes[-1], args.json, lines, notes)
     except KeyboardInterrupt:
-        summarise(outcomes, n, args.json, lines, err)
+        summarise(outcomes, n, args.json, lines, notes)
         return EXIT_INTERRUPTED
     telemetry.flush()
-    summarise(outcomes, n, args.json, lines, err)
-    if lines.gone:  # cli.main ends it as a process killed by SIGPIPE: 141, whatever became of the photos
-        err.write("stdout was closed early: every photo was still attempted, as counted above\n")
-        raise BrokenPipeError(errno.EPIPE, "stdout was closed by its reader")
+    summarise(outcomes, n, args.json, lines, notes)
+    if lines.gone or notes.gone:  # cli.main ends it as a process killed by SIGPIPE: 141, whatever became of the photos
+        notes.write("stdout was closed early: every photo was still attempted, as counted above\n")
+        raise BrokenPipeError(errno.EPIPE, f"{'stdout' if lines.gone else 'stderr'} was closed by its reader")
     failed = [o for o in outcomes if o.status == "failed"]
     if not failed:
         return EXIT_OK
@@ -175,8 +181,9 @@ def passing(outcome: Outcome) -> bool:
 
 
 class Lines:
-    """stdout, which the command outlives: once its reader has gone (`| head -n1`: a BrokenPipeError), what follows
-    is dropped and `gone` says so. Uploading is what the command is for, so the photos left go all the same."""
+    """stdout or stderr, which the command outlives: once its reader has gone (`| head -n1`, `2>&1 | head`: a
+    BrokenPipeError), what follows is dropped and `gone` says so. Uploading is what the command is for, so the photos
+    left go all the same."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.gone = stream, False
@@ -190,8 +197,11 @@ class Lines:
         except BrokenPipeError:
             self.gone = True
 
+    def flush(self) -> None:  # each write is flushed already; Progress flushes after each redraw all the same
+        pass
 
-def print_outcome(o: Outcome, as_json: bool, out: Lines, err: TextIO) -> None:
+
+def print_outcome(o: Outcome, as_json: bool, out: Lines, err: Lines) -> None:
     if o.status == "failed":
         err.write(f"{o.path}: FAILED {o.reason}\n")
     elif not as_json:
@@ -199,7 +209,7 @@ def print_outcome(o: Outcome, as_json: bool, out: Lines, err: TextIO) -> None:
         out.write(f"{o.path} -> {o.job_id}{note}\n")
 
 
-def summarise(outcomes: Sequence[Outcome], given: int, as_json: bool, out: Lines, err: TextIO) -> None:
+def summarise(outcomes: Sequence[Outcome], given: int, as_json: bool, out: Lines, err: Lines) -> None:
     """`--json`'s one document, of the photos finished, and the counts; fewer finished than given: interrupted."""
     if as_json:
         out.write(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")

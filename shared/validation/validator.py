@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.pipeline_settings import PipelineSettings
+from shared.pipeline_settings import INSTANCE_MEMORY_MB, POSITIVE, PipelineSettings, number
 from shared.validation import formats, image, jpeg_structure, png_structure, quality
 from shared.validation.limits import Limits, QualityPolicy
 from shared.validation.names import parse_name
@@ -48,14 +48,16 @@ def decode_memory_budget(instance_memory_mb: int) -> int:
 
 def decode_slots(env: Mapping[str, str]) -> FairSlots:
     """One worker's decode slots, with the budget of the instance whose memory `env`'s settings state
-    (`SITELENS_INSTANCE_MEMORY_MB`, read by the pipeline's settings, which refuse a bad value at the app's start).
+    (`SITELENS_INSTANCE_MEMORY_MB`). Only that setting is read, as the pipeline's settings read it: this runs as
+    the app is imported, where another setting's bad value would raise and the host would register no function.
+    The settings refuse any bad value, this one too, when the app uses them: a 503 that /api/health names.
 
     Decoding is CPU-bound and releases the GIL, so more decodes at once than cores buys no speed, only memory
     (and the instance's share of the cores may be fewer than `os.cpu_count()` says: the budget bounds that).
     The slots are shared fairly between sites, so one sender's queue of slow photos does not hold up every
     other site's (slots.py).
     """
-    memory_mb = PipelineSettings.from_env(env, []).instance_memory_mb
+    memory_mb = number(env, INSTANCE_MEMORY_MB, PipelineSettings.instance_memory_mb, [], POSITIVE)
     return FairSlots(max(1, min(4, os.cpu_count() or 1)), decode_memory_budget(memory_mb))
 
 

@@ -53,9 +53,11 @@ def environment(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("SITELENS_")}, **extra}
 
 
-def sitelens(*argv: str, stdout: int | IO[Any] = subprocess.PIPE, **env: str) -> subprocess.Popen[bytes]:
+def sitelens(
+    *argv: str, stdout: int | IO[Any] = subprocess.PIPE, stderr: int | IO[Any] = subprocess.PIPE, **env: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", ENTRY, *argv], cwd=REPO, env=environment(**env), stdout=stdout,
-                            stderr=subprocess.PIPE)  # fmt: skip
+                            stderr=stderr)  # fmt: skip
 
 
 def photo(folder: Path, name: str | bytes = "p.jpg") -> str:
@@ -84,6 +86,24 @@ def test_a_stdout_closed_by_its_reader_ends_quietly_with_the_sigpipe_status(
     _, err = child.communicate(timeout=60)
     assert child.returncode == SIGPIPE_EXIT, err.decode(errors="replace")
     assert b"Traceback" not in err and b"unreachable" not in err
+
+
+def test_stderr_into_a_closed_pipe_leaves_every_photo_attempted(api: ScriptedServer, tmp_path: Path) -> None:
+    """`sitelens upload a b c d 2>&1 | head -0`: the second photo's FAILED line goes to the pipe whose reader has
+    gone, and the two after it are asked for all the same; then SIGPIPE's status, as when only stdout was closed."""
+    refused = answer(400, {"reason": "invalid_site_id", "detail": "bad"})
+    api.script["/api/uploads"] = [grant(uploaded=True), refused, grant(uploaded=True), grant(uploaded=True)]
+    paths = [photo(tmp_path, f"p{n}.jpg") for n in range(4)]
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        child = sitelens("upload", *paths, "--site", "s1", "--device", "d1", "--api", f"{api.origin}/api",
+                         "--key", "k", stdout=writer, stderr=writer)  # fmt: skip
+    finally:
+        os.close(writer)
+    child.communicate(timeout=60)
+    assert child.returncode == SIGPIPE_EXIT
+    assert len([seen for seen in api.seen if seen[0] == "POST"]) == 4
 
 
 class HeldSecondUpload:

@@ -1,6 +1,7 @@
 """However `sitelens demo` ends, its stack is stopped; its folder is removed after a demo that worked, and after
-one that did not (or was interrupted) only its logs and telemetry are kept. A second Ctrl-C (or SIGTERM, or a
-hangup) while the stack stops neither cuts the stop short nor escapes as a traceback."""
+one that did not (or was interrupted) only its logs and telemetry are kept, with its nodes' and tasks' logs. A
+second Ctrl-C (or SIGTERM, or a hangup) while the stack stops neither cuts the stop short nor escapes as a
+traceback."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ from emulators.child_process import ChildFailed
 from sitelens import demo_command
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+NODE = "batch/nodes/sitelens-gpu/tvm-1"
+TASK = f"{NODE}/workitems/sitelens-20261207/job-1/j_abc"
+# What a stack writes beside its logs and telemetry, tens of MB of it data, and which of it tells why a node or a
+# task failed: the node server's log, the start task's output, a task's output.
+NODE_LOGS = [f"{NODE}/shared/sitelens-server.log", f"{NODE}/startup/stdout.txt", f"{NODE}/startup/stderr.txt",
+             f"{TASK}/stdout.txt", f"{TASK}/stderr.txt"]  # fmt: skip
+DATA = ["azurite/__blobstorage__/photo", "batch/store.json", f"{NODE}/startup/wd/bin/python", f"{TASK}/wd/input.jpg",
+        f"{NODE}/shared/sitelens-server.sock", "stack.json"]  # fmt: skip
 
 
 class FakeStack:
@@ -33,9 +42,9 @@ class FakeStack:
         self.stopped = False
 
     def start(self) -> FakeStack:
-        for folder in ("logs", "telemetry", "azurite", "batch"):  # what a stack writes, tens of MB of it data
-            (self.state_dir / folder).mkdir()
-        (self.state_dir / "stack.json").write_text("{}")
+        for name in ("logs/batch.log", "telemetry/spans.jsonl", *NODE_LOGS, *DATA):
+            (self.state_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.state_dir / name).write_text("written by the stack\n")
         if self.start_error is not None:
             raise self.start_error
         return self
@@ -103,17 +112,30 @@ def test_a_second_interrupt_during_the_stop_neither_cuts_it_short_nor_escapes(
 
 
 def kept_logs(state: Path) -> str:
-    return f"demo: kept {state / 'logs'} and {state / 'telemetry'}, removed the rest; remove {state} when done"
+    return (f"demo: kept {state / 'logs'}, {state / 'telemetry'} and the node and task logs in "
+            f"{state / 'batch' / 'nodes'}, removed the rest; remove {state} when done")  # fmt: skip
 
 
 @pytest.mark.parametrize("steps", [interrupted, lambda *_: 1], ids=["interrupted", "failed"])
-def test_a_demo_that_did_not_work_keeps_only_its_logs_and_telemetry(
+def test_a_demo_that_did_not_work_keeps_only_its_logs_telemetry_and_node_and_task_logs(
     demo: Callable[..., tuple[int, FakeStack, Path]], steps: Callable[..., int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _stack, state = demo(steps)
     assert code != 0
-    assert sorted(p.name for p in state.iterdir()) == ["logs", "telemetry"]
+    left = sorted(str(p.relative_to(state)) for p in state.rglob("*") if p.is_file())
+    assert left == sorted(["logs/batch.log", "telemetry/spans.jsonl", *NODE_LOGS])
+    assert not (state / TASK / "wd").exists() and not (state / "azurite").exists()  # no folder left empty
     assert kept_logs(state) in capsys.readouterr().out
+
+
+def test_a_demo_without_node_logs_keeps_its_logs_and_telemetry_and_says_so(tmp_path: Path) -> None:
+    """No node or task wrote a log (the stack stopped before any node started): the Batch service's folder goes."""
+    for name in ("logs/batch.log", "telemetry/spans.jsonl", "batch/store.json", f"{TASK}/wd/input.jpg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("written by the stack\n")
+    said = demo_command._keep_logs(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "telemetry"]
+    assert said.startswith(f"kept {tmp_path / 'logs'} and {tmp_path / 'telemetry'}, removed the rest;")
 
 
 def test_a_demo_that_worked_is_stopped_and_its_folder_removed_even_when_interrupted_mid_stop(

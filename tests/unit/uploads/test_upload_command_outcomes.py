@@ -142,6 +142,23 @@ def test_a_reader_leaving_stdout_stops_the_lines_but_not_the_uploads(tmp_path: P
     assert closed == "stdout was closed early: every photo was still attempted, as counted above"
 
 
+@pytest.mark.parametrize("merged", [True, False], ids=["with stdout (2>&1 | head -n1)", "alone (2>(head -n1))"])
+def test_a_reader_leaving_stderr_stops_its_lines_but_not_the_uploads(tmp_path: Path, merged: bool) -> None:
+    """A FAILED line after stderr's reader left is a broken pipe too: the photos after it are still uploaded, and
+    the same broken pipe for cli.main (141) comes at the end."""
+    paths, api = photos(tmp_path, 4), RefusesThird()
+    err = ReaderLeaves()
+    out = err if merged else io.StringIO()
+    if not merged:
+        err.write("a line the reader took before it left\n")
+    with pytest.raises(BrokenPipeError):
+        upload_command.run(args(tmp_path, *paths), api, ScriptedStorage().factory, out, err)
+    assert len(api.bodies) == 4 and err.getvalue().count("\n") == 1
+    if not merged:  # stdout's reader is still there: every job id but the refused photo's
+        printed = [line.split(" -> ")[0] for line in out.getvalue().splitlines()]
+        assert printed == [str(p) for p in paths if p != paths[2]]
+
+
 # --- exit status: later (3) or for good (1) -----------------------------------------------------------------------
 
 
